@@ -1,0 +1,230 @@
+//! `sluice bench`: the built-in workload W1.
+//!
+//! N rows (default 10M): `k = id % 1000`, `v = id % 100`, ROWTIME of row id
+//! = id × 0.6 ms (100,000 rows per minute); the app is a 1-minute tumbling
+//! `COUNT(*)`, `SUM(v)` per k. Two modes, one line each:
+//! - engine-only: rows generated as Arrow batches and pushed in;
+//! - end-to-end JSON: the same rows as JSON records, decoded through the
+//!   app's input schema.
+//!
+//! Each line gives rows/s (wall clock), the CPU seconds the process used,
+//! and its peak RSS so far (Linux `/proc/self`).
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use sluice_engine::arrow::array::{
+    ArrayRef, Int32Array, Int64Array, RecordBatch, TimestampMillisecondArray,
+};
+use sluice_engine::{
+    Application, Input, InputSchema, ManualClock, Record, RecordColumn, RecordFormat, SqlType,
+};
+
+/// Arguments of `sluice bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Rows to push.
+    #[arg(long, default_value_t = 10_000_000)]
+    rows: u64,
+    /// `engine`, `json` or `all`.
+    #[arg(long, default_value = "all")]
+    mode: String,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 8192)]
+    batch: usize,
+}
+
+const W1_SQL: &str = r#"
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (K INTEGER, ROW_COUNT BIGINT, V_SUM BIGINT);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM K, COUNT(*), SUM(V)
+  FROM "SOURCE_SQL_STREAM_001"
+  GROUP BY K, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE);
+"#;
+
+fn w1_app() -> Result<(Application, Arc<AtomicU64>, Arc<Mutex<(i64, i64)>>)> {
+    let col = |name: &str, t: SqlType, path: &str| RecordColumn {
+        name: name.into(),
+        sql_type: t,
+        mapping: Some(path.into()),
+    };
+    let input = Input {
+        stream: "SOURCE_SQL_STREAM_001".into(),
+        schema: InputSchema {
+            format: RecordFormat::Json {
+                row_path: "$".into(),
+            },
+            columns: Some(vec![
+                col("ID", SqlType::BigInt, "$.id"),
+                col("K", SqlType::Integer, "$.k"),
+                col("V", SqlType::Integer, "$.v"),
+            ]),
+        },
+    };
+    let mut app = Application::new(W1_SQL, &[input], Arc::new(ManualClock::new(0)))?;
+    let rows = Arc::new(AtomicU64::new(0));
+    let sums = Arc::new(Mutex::new((0i64, 0i64)));
+    let (r, s) = (Arc::clone(&rows), Arc::clone(&sums));
+    app.subscribe("DESTINATION_SQL_STREAM", move |b| {
+        r.fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+        let count = sluice_engine::arrow::compute::sum(
+            b.column(2)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("BIGINT column"),
+        );
+        let v = sluice_engine::arrow::compute::sum(
+            b.column(3)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("BIGINT column"),
+        );
+        if let Ok(mut s) = s.lock() {
+            s.0 += count.unwrap_or(0);
+            s.1 += v.unwrap_or(0);
+        }
+    })?;
+    Ok((app, rows, sums))
+}
+
+fn rowtime(id: u64) -> i64 {
+    (id * 3 / 5) as i64
+}
+
+/// CPU seconds (user + system) this process has used.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which is in parentheses).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here; 100 ticks/s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident set size in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn check_result(n: u64, rows: &AtomicU64, sums: &Mutex<(i64, i64)>) -> Result<()> {
+    let (count, vsum) = *sums.lock().map_err(|_| anyhow::anyhow!("lock"))?;
+    let expected_v: i64 = (0..n).map(|id| (id % 100) as i64).sum();
+    if count != n as i64 || vsum != expected_v {
+        bail!("wrong result: COUNT total {count} (want {n}), SUM total {vsum} (want {expected_v})");
+    }
+    let windows = rowtime(n.saturating_sub(1)) / 60_000 + 1;
+    let out = rows.load(Ordering::Relaxed);
+    if out == 0 || out > windows as u64 * 1000 {
+        bail!("wrong result: {out} output rows for {windows} windows");
+    }
+    Ok(())
+}
+
+fn report(mode: &str, n: u64, started: Instant, cpu0: f64) {
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{mode}: {:.1}M rows/s, {:.2} CPU-s, {:.2} s wall, peak RSS {:.0} MB ({n} rows)",
+        n as f64 / secs / 1e6,
+        cpu_seconds() - cpu0,
+        secs,
+        peak_rss_mb()
+    );
+}
+
+fn engine_only(n: u64, batch: usize) -> Result<()> {
+    let (mut app, rows, sums) = w1_app()?;
+    let schema = app
+        .stream_schema("SOURCE_SQL_STREAM_001")
+        .ok_or_else(|| anyhow::anyhow!("no source stream"))?;
+    let (cpu0, started) = (cpu_seconds(), Instant::now());
+    let mut id = 0u64;
+    while id < n {
+        let m = (n - id).min(batch as u64);
+        let ids: Vec<u64> = (id..id + m).collect();
+        let times: ArrayRef = Arc::new(TimestampMillisecondArray::from_iter_values(
+            ids.iter().map(|&i| rowtime(i)),
+        ));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::clone(&times),
+            times,
+            Arc::new(Int64Array::from_iter_values(ids.iter().map(|&i| i as i64))),
+            Arc::new(Int32Array::from_iter_values(
+                ids.iter().map(|&i| (i % 1000) as i32),
+            )),
+            Arc::new(Int32Array::from_iter_values(
+                ids.iter().map(|&i| (i % 100) as i32),
+            )),
+        ];
+        app.push_batch(
+            "SOURCE_SQL_STREAM_001",
+            RecordBatch::try_new(Arc::clone(&schema), cols)?,
+        )?;
+        id += m;
+    }
+    app.flush()?;
+    report("engine-only", n, started, cpu0);
+    check_result(n, &rows, &sums)
+}
+
+fn end_to_end_json(n: u64, batch: usize) -> Result<()> {
+    let (mut app, rows, sums) = w1_app()?;
+    let (cpu0, started) = (cpu_seconds(), Instant::now());
+    let mut id = 0u64;
+    let mut text = String::new();
+    let mut offsets = Vec::with_capacity(batch + 1);
+    while id < n {
+        let m = (n - id).min(batch as u64);
+        text.clear();
+        offsets.clear();
+        for i in id..id + m {
+            offsets.push(text.len());
+            use std::fmt::Write as _;
+            let _ = write!(text, "{{\"id\":{i},\"k\":{},\"v\":{}}}", i % 1000, i % 100);
+        }
+        offsets.push(text.len());
+        let records: Vec<Record> = (0..m as usize)
+            .map(|j| Record {
+                data: &text.as_bytes()[offsets[j]..offsets[j + 1]],
+                arrival_ms: rowtime(id + j as u64),
+            })
+            .collect();
+        app.push_records("SOURCE_SQL_STREAM_001", &records)?;
+        id += m;
+    }
+    app.flush()?;
+    report("end-to-end json", n, started, cpu0);
+    check_result(n, &rows, &sums)
+}
+
+pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+    match args.mode.as_str() {
+        "engine" => engine_only(args.rows, args.batch)?,
+        "json" => end_to_end_json(args.rows, args.batch)?,
+        "all" => {
+            engine_only(args.rows, args.batch)?;
+            end_to_end_json(args.rows, args.batch)?;
+        }
+        other => bail!("--mode {other}: expected engine, json or all"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

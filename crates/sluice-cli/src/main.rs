@@ -1,0 +1,113 @@
+//! `sluice`: run, check, test and benchmark KDA SQL applications.
+//!
+//! - `sluice run APP`: run an app (app.sql, or a directory with app.sql and
+//!   app.toml/case.toml) on its inputs, replayed or live;
+//! - `sluice check APP...`: parse, plan and type-check apps, as a CI lint;
+//! - `sluice test DIR...`: run golden cases (../shared/CASE-FORMAT.md);
+//! - `sluice bench`: the built-in W1 workload.
+//!
+//! Every command is a thin layer over `sluice-engine` and `sluice-testkit`.
+
+mod bench;
+mod load;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "sluice",
+    version,
+    about = "Run Kinesis Data Analytics SQL applications"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an application on its inputs.
+    Run(run::RunArgs),
+    /// Parse, plan and type-check applications without running them.
+    Check {
+        /// app.sql files or app directories.
+        #[arg(required = true)]
+        apps: Vec<PathBuf>,
+    },
+    /// Run golden cases and print `N passed, M failed`.
+    Test {
+        /// Directories holding cases.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Write the emitted rows as the cases' expected files.
+        #[arg(long)]
+        bless: bool,
+    },
+    /// Run the built-in benchmark workload W1 and print rows/s.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Check { apps } => check(&apps),
+        Command::Test { dirs, bless } => test(&dirs, bless),
+        Command::Bench(args) => bench::bench(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sluice: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check(apps: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut bad = 0;
+    for path in apps {
+        match load::load_app(path).and_then(|app| app.build(None).map(|_| ())) {
+            Ok(()) => println!("OK {}", path.display()),
+            Err(e) => {
+                bad += 1;
+                println!("{e:#}");
+            }
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn test(dirs: &[PathBuf], bless: bool) -> anyhow::Result<ExitCode> {
+    let bless = bless || std::env::var("SLUICE_BLESS").is_ok_and(|v| v == "1");
+    let cases = sluice_testkit::find_cases(dirs)?;
+    let (mut passed, mut failed) = (0, 0);
+    for dir in cases {
+        let o = sluice_testkit::run_case(&dir, bless);
+        passed += o.passed;
+        failed += o.failures.len();
+        match o.failures.first() {
+            None => println!("PASS {}", o.name),
+            Some(first) => {
+                println!("FAIL {}: {first}", o.name);
+                for more in o.failures.iter().skip(1) {
+                    println!("     {more}");
+                }
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,473 @@
+//! The embeddable runtime: an [`Application`] built from SQL text and inputs.
+//!
+//! Records (bytes with arrival times) or Arrow batches go into source
+//! streams; time advances by arrival times, by [`Application::advance_to`] or
+//! by the injected [`Clock`] ([`Application::tick`]); output batches of any
+//! in-application stream reach the callbacks given to
+//! [`Application::subscribe`]. Everything runs on the caller's thread, in
+//! ROWTIME order, so a replay of the same records gives the same rows.
+//!
+//! ROWTIME of a source row is its arrival time, kept non-decreasing: a
+//! record that arrives "earlier" than rows already seen gets the current
+//! time (APPROXIMATE_ARRIVAL_TIME keeps what it said).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, StringArray, TimestampMillisecondArray,
+};
+use datafusion::arrow::datatypes::{SchemaRef, TimestampMillisecondType};
+
+use crate::clock::Clock;
+use crate::error::{EngineError, Result};
+use crate::errors::ErrorRow;
+use crate::exec::{OpState, Output};
+use crate::input::{Decoder, InputSchema, Record};
+use crate::plan::{AppPlan, SourceDecl};
+
+/// An input of an application: which source stream it feeds, and how its
+/// records map to columns.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The in-application stream it feeds, e.g. `SOURCE_SQL_STREAM_001`.
+    pub stream: String,
+    /// KDA's InputSchema.
+    pub schema: InputSchema,
+}
+
+type Subscriber = Box<dyn FnMut(&RecordBatch) + Send>;
+
+/// A running KDA application.
+pub struct Application {
+    plan: AppPlan,
+    states: Vec<OpState>,
+    /// Per stream: pumps that read it.
+    readers: Vec<Vec<usize>>,
+    subscribers: Vec<Vec<Subscriber>>,
+    decoders: HashMap<usize, Decoder>,
+    now: i64,
+    clock: Arc<dyn Clock>,
+    /// Error rows not yet delivered, emitted in time order after each call.
+    pending_errors: Vec<ErrorRow>,
+    /// ERROR_TIME of the last error row delivered (error_stream's ROWTIME).
+    last_error_time: i64,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("streams", &self.plan.streams.len())
+            .field("pumps", &self.plan.pumps.len())
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+impl Application {
+    /// Parses, plans and readies an application. Time starts at the clock's now.
+    pub fn new(sql: &str, inputs: &[Input], clock: Arc<dyn Clock>) -> Result<Self> {
+        let sources: Vec<SourceDecl> = inputs
+            .iter()
+            .map(|i| SourceDecl {
+                stream: i.stream.clone(),
+                columns: i.schema.stream_columns(),
+            })
+            .collect();
+        let plan = AppPlan::new(sql, &sources)?;
+        let mut decoders = HashMap::new();
+        for i in inputs {
+            let sid = plan
+                .stream_index(&i.stream)
+                .ok_or_else(|| EngineError::Config {
+                    context: format!("input \"{}\"", i.stream),
+                    message: "no such stream".into(),
+                })?;
+            let s = &plan.streams[sid];
+            decoders.insert(
+                sid,
+                Decoder::new(&s.name, &i.schema, &s.columns, Arc::clone(&s.schema))?,
+            );
+        }
+        let states = plan.pumps.iter().map(OpState::new).collect();
+        let mut readers = vec![Vec::new(); plan.streams.len()];
+        for &p in &plan.pump_order {
+            readers[plan.pumps[p].from].push(p);
+        }
+        let subscribers = plan.streams.iter().map(|_| Vec::new()).collect();
+        let now = clock.now_ms();
+        Ok(Self {
+            plan,
+            states,
+            readers,
+            subscribers,
+            decoders,
+            now,
+            clock,
+            pending_errors: Vec::new(),
+            last_error_time: i64::MIN,
+        })
+    }
+
+    /// The application's plan: its streams and pumps.
+    pub fn plan(&self) -> &AppPlan {
+        &self.plan
+    }
+
+    /// The current time of the application (ms since epoch).
+    pub fn now_ms(&self) -> i64 {
+        self.now
+    }
+
+    /// The batch schema of a stream (ROWTIME first), by KDA name.
+    pub fn stream_schema(&self, stream: &str) -> Option<SchemaRef> {
+        self.plan
+            .stream_index(stream)
+            .map(|i| Arc::clone(&self.plan.streams[i].schema))
+    }
+
+    /// Calls `f` with every batch emitted into `stream` (`error_stream` too).
+    pub fn subscribe(
+        &mut self,
+        stream: &str,
+        f: impl FnMut(&RecordBatch) + Send + 'static,
+    ) -> Result<()> {
+        let sid = self.stream(stream)?;
+        self.subscribers[sid].push(Box::new(f));
+        Ok(())
+    }
+
+    fn stream(&self, name: &str) -> Result<usize> {
+        self.plan
+            .stream_index(name)
+            .ok_or_else(|| EngineError::UnknownStream {
+                location: Default::default(),
+                name: name.to_string(),
+                suggestion: crate::error::closest(
+                    name,
+                    self.plan.streams.iter().map(|s| s.name.as_str()),
+                ),
+            })
+    }
+
+    fn input(&self, name: &str) -> Result<usize> {
+        let sid = self.stream(name)?;
+        if self.decoders.contains_key(&sid) || self.plan.streams[sid].is_source {
+            Ok(sid)
+        } else {
+            let mut inputs: Vec<&str> = self
+                .plan
+                .streams
+                .iter()
+                .filter(|s| s.is_source)
+                .map(|s| s.name.as_str())
+                .collect();
+            inputs.sort_unstable();
+            Err(EngineError::NotAnInput {
+                stream: name.to_string(),
+                inputs: inputs.join(", "),
+            })
+        }
+    }
+
+    /// Feeds records with their own arrival times (replay).
+    pub fn push_records(&mut self, stream: &str, records: &[Record<'_>]) -> Result<()> {
+        let sid = self.input(stream)?;
+        let decoder = self.decoders.get(&sid).ok_or_else(|| EngineError::Config {
+            context: format!("input \"{stream}\""),
+            message: "this stream has no input schema; push Arrow batches instead".into(),
+        })?;
+        // ROWTIME: arrival, kept non-decreasing.
+        let mut floor = self.now;
+        let rowtimes: Vec<i64> = records
+            .iter()
+            .map(|r| {
+                floor = floor.max(r.arrival_ms);
+                floor
+            })
+            .collect();
+        let (batch, errors) = decoder.decode(records, &rowtimes)?;
+        self.pending_errors.extend(errors);
+        let r = self.push_batch_at(sid, batch);
+        self.flush_errors();
+        r
+    }
+
+    /// Feeds records that arrive now, by the application's clock (live).
+    pub fn push_records_now(&mut self, stream: &str, data: &[&[u8]]) -> Result<()> {
+        let t = self.clock.now_ms();
+        let records: Vec<Record> = data
+            .iter()
+            .map(|d| Record {
+                data: d,
+                arrival_ms: t,
+            })
+            .collect();
+        self.push_records(stream, &records)
+    }
+
+    /// Feeds an Arrow batch with the stream's schema (see
+    /// [`Self::stream_schema`]): ROWTIME, APPROXIMATE_ARRIVAL_TIME, columns.
+    pub fn push_batch(&mut self, stream: &str, batch: RecordBatch) -> Result<()> {
+        let sid = self.input(stream)?;
+        let schema = &self.plan.streams[sid].schema;
+        if batch.schema().fields() != schema.fields() {
+            return Err(EngineError::BatchSchema {
+                stream: stream.to_string(),
+                message: format!("expected {schema:?}, got {:?}", batch.schema()),
+            });
+        }
+        let r = self.push_batch_at(sid, batch);
+        self.flush_errors();
+        r
+    }
+
+    fn push_batch_at(&mut self, sid: usize, batch: RecordBatch) -> Result<()> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let batch = self.clamp_rowtime(batch)?;
+        let times = rowtimes(&batch)?.clone();
+        let values = times.values();
+        let mut start = 0;
+        while start < n {
+            let t0 = values[start];
+            self.advance(t0)?;
+            // Split at the next window boundary, so windows close in order
+            // across pumps.
+            let end = match self.next_boundary(t0) {
+                Some(b) => start + values[start..].partition_point(|&t| t < b),
+                None => n,
+            };
+            let end = end.max(start + 1);
+            let slice = batch.slice(start, end - start);
+            self.now = self.now.max(values[end - 1]);
+            self.route(sid, slice)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn clamp_rowtime(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let times = rowtimes(&batch)?;
+        let mut floor = self.now;
+        let ok = times.values().iter().all(|&t| {
+            let fine = t >= floor;
+            floor = floor.max(t);
+            fine
+        });
+        if ok && times.null_count() == 0 {
+            return Ok(batch);
+        }
+        let mut floor = self.now;
+        let fixed: TimestampMillisecondArray = times
+            .iter()
+            .map(|t| {
+                floor = floor.max(t.unwrap_or(floor));
+                Some(floor)
+            })
+            .collect();
+        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+        cols[0] = Arc::new(fixed);
+        RecordBatch::try_new(batch.schema(), cols).map_err(|e| EngineError::BatchSchema {
+            stream: String::new(),
+            message: e.to_string(),
+        })
+    }
+
+    fn next_boundary(&self, t: i64) -> Option<i64> {
+        self.plan
+            .pumps
+            .iter()
+            .zip(&self.states)
+            .filter(|(p, _)| !p.stopped)
+            .filter_map(|(p, s)| s.next_boundary(p, t))
+            .min()
+    }
+
+    /// Advances time to `now`: windows ending at or before it are emitted,
+    /// each at its own end, in time order.
+    pub fn advance_to(&mut self, now: i64) -> Result<()> {
+        let r = self.advance(now);
+        self.flush_errors();
+        r
+    }
+
+    fn advance(&mut self, now: i64) -> Result<()> {
+        if now < self.now {
+            return Ok(());
+        }
+        while let Some(end) = self.next_open_window_end().filter(|&e| e <= now) {
+            self.advance_step(end)?;
+        }
+        self.advance_step(now)
+    }
+
+    fn advance_step(&mut self, now: i64) -> Result<()> {
+        self.now = self.now.max(now);
+        for k in 0..self.plan.pump_order.len() {
+            let p = self.plan.pump_order[k];
+            let pump = &self.plan.pumps[p];
+            if pump.stopped {
+                continue;
+            }
+            let into = pump.into;
+            let mut out = Output::default();
+            self.states[p].advance(pump, &self.plan.streams[into], now, &mut out)?;
+            self.pending_errors.extend(out.errors);
+            if !out.batches.is_empty() {
+                let merged = merge_by_rowtime(out.batches)?;
+                self.route(into, merged)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Advances time to the clock's now (live mode calls this periodically).
+    pub fn tick(&mut self) -> Result<()> {
+        let now = self.clock.now_ms();
+        self.advance_to(now)
+    }
+
+    /// Closes every open window (end of a replay), each at its own end.
+    pub fn flush(&mut self) -> Result<()> {
+        while let Some(end) = self.next_open_window_end() {
+            self.advance(end)?;
+        }
+        self.flush_errors();
+        Ok(())
+    }
+
+    fn next_open_window_end(&self) -> Option<i64> {
+        self.plan
+            .pumps
+            .iter()
+            .zip(&self.states)
+            .filter(|(p, _)| !p.stopped)
+            .filter_map(|(p, s)| s.open_window_end(p))
+            .min()
+    }
+
+    /// Delivers a batch to a stream's subscribers and the pumps reading it;
+    /// what those pumps emit is merged per target stream in ROWTIME order.
+    fn route(&mut self, sid: usize, batch: RecordBatch) -> Result<()> {
+        for s in self.subscribers[sid].iter_mut() {
+            s(&batch);
+        }
+        let mut outputs: Vec<(usize, Vec<RecordBatch>)> = Vec::new();
+        for k in 0..self.readers[sid].len() {
+            let p = self.readers[sid][k];
+            let pump = &self.plan.pumps[p];
+            if pump.stopped {
+                continue;
+            }
+            let into = pump.into;
+            let mut out = Output::default();
+            self.states[p].push(pump, &self.plan.streams[into], &batch, &mut out)?;
+            self.pending_errors.extend(out.errors);
+            if out.batches.is_empty() {
+                continue;
+            }
+            match outputs.iter_mut().find(|(s, _)| *s == into) {
+                Some((_, v)) => v.extend(out.batches),
+                None => outputs.push((into, out.batches)),
+            }
+        }
+        for (into, batches) in outputs {
+            let merged = merge_by_rowtime(batches)?;
+            if merged.num_rows() > 0 {
+                self.route(into, merged)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers pending error rows to `error_stream`, in time order.
+    /// ERROR_TIME is the failed row's ROWTIME (the current time when it has
+    /// none), kept non-decreasing.
+    fn flush_errors(&mut self) {
+        if self.pending_errors.is_empty() {
+            return;
+        }
+        let mut errors = std::mem::take(&mut self.pending_errors);
+        let sid = self.plan.error_stream;
+        if self.subscribers[sid].is_empty() {
+            return;
+        }
+        let now = self.now;
+        errors.sort_by_key(|e| e.data_rowtime.unwrap_or(now));
+        let times: Vec<i64> = errors
+            .iter()
+            .map(|e| {
+                self.last_error_time = self.last_error_time.max(e.data_rowtime.unwrap_or(now));
+                self.last_error_time
+            })
+            .collect();
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMillisecondArray::from(times.clone())),
+            Arc::new(TimestampMillisecondArray::from(times)),
+            Arc::new(StringArray::from_iter_values(
+                errors.iter().map(|e| e.level),
+            )),
+            Arc::new(StringArray::from_iter_values(errors.iter().map(|e| e.name))),
+            Arc::new(StringArray::from_iter_values(
+                errors.iter().map(|e| e.message.as_str()),
+            )),
+            Arc::new(TimestampMillisecondArray::from(
+                errors.iter().map(|e| e.data_rowtime).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                errors.iter().map(|e| e.data_row.as_str()),
+            )),
+            Arc::new(StringArray::from(
+                errors.iter().map(|e| e.pump.as_deref()).collect::<Vec<_>>(),
+            )),
+        ];
+        match RecordBatch::try_new(Arc::clone(&self.plan.streams[sid].schema), cols) {
+            Ok(b) => {
+                for s in self.subscribers[sid].iter_mut() {
+                    s(&b);
+                }
+            }
+            Err(e) => {
+                // The error stream's schema is fixed, so this cannot happen
+                // for well-formed rows; still, never drop the report silently.
+                eprintln!("sluice: could not build error_stream rows: {e}");
+            }
+        }
+    }
+}
+
+/// One batch of several, rows in ROWTIME order (stable: earlier batches
+/// first among equal times).
+fn merge_by_rowtime(mut batches: Vec<RecordBatch>) -> Result<RecordBatch> {
+    if batches.len() == 1 {
+        return Ok(batches.swap_remove(0));
+    }
+    let mut idx: Vec<(i64, usize, usize)> = Vec::new();
+    for (b, batch) in batches.iter().enumerate() {
+        for (r, t) in rowtimes(batch)?.values().iter().enumerate() {
+            idx.push((*t, b, r));
+        }
+    }
+    idx.sort_by_key(|&(t, _, _)| t);
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
+    let order: Vec<(usize, usize)> = idx.iter().map(|&(_, b, r)| (b, r)).collect();
+    datafusion::arrow::compute::interleave_record_batch(&refs, &order).map_err(|e| {
+        EngineError::BatchSchema {
+            stream: String::new(),
+            message: e.to_string(),
+        }
+    })
+}
+
+fn rowtimes(batch: &RecordBatch) -> Result<&TimestampMillisecondArray> {
+    batch
+        .column(0)
+        .as_primitive_opt::<TimestampMillisecondType>()
+        .ok_or_else(|| EngineError::BatchSchema {
+            stream: String::new(),
+            message: "column 0 must be ROWTIME (TIMESTAMP)".into(),
+        })
+}

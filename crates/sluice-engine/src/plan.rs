@@ -1,0 +1,1496 @@
+//! Planning: statements → a graph of in-application streams and pumps.
+//!
+//! [`AppPlan::new`] resolves every stream a pump reads or writes (in any
+//! order of declaration), checks column counts and types on INSERT, rejects
+//! duplicates and cycles, and turns each pump's `SELECT STREAM` into an
+//! [`OperatorPlan`]:
+//!
+//! - [`ProjectPlan`]: WHERE and the select list, as DataFusion physical
+//!   expressions over the source stream's record batches;
+//! - [`TumblingPlan`]: `GROUP BY` with a ROWTIME window
+//!   (`STEP(S.ROWTIME BY INTERVAL ..)` or `FLOOR(S.ROWTIME TO unit)`), other
+//!   grouping columns, aggregates through DataFusion accumulators, HAVING.
+//!
+//! Every in-application stream's batches start with `ROWTIME`
+//! (TIMESTAMP, ms); source streams also carry `APPROXIMATE_ARRIVAL_TIME`.
+//! Neither is part of `SELECT *`, as in KDA.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::DFSchema;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::Expr as LExpr;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, CeilFloorKind, DateTimeField, Expr, ExprWithAlias, FunctionArg,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, Interval, SelectItem, SetExpr, Spanned,
+    TableFactor, Value, VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::error::{EngineError, Location, Result, closest};
+use crate::sql::{PumpDecl, Statement, StreamDecl, ident_location, kda_name, parse_app};
+use crate::types::{ROWTIME_TYPE, SqlType, TypeFamily};
+
+/// Name of the ROWTIME column of every in-application stream.
+pub const ROWTIME: &str = "ROWTIME";
+/// Name of the arrival-time column of source streams.
+pub const APPROXIMATE_ARRIVAL_TIME: &str = "APPROXIMATE_ARRIVAL_TIME";
+/// Name of the application's error stream.
+pub const ERROR_STREAM: &str = "error_stream";
+
+/// A user column of an in-application stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamColumn {
+    /// Column name, as KDA resolves it.
+    pub name: String,
+    /// Its SQL type.
+    pub sql_type: SqlType,
+    /// Declared NOT NULL.
+    pub not_null: bool,
+}
+
+impl StreamColumn {
+    /// A nullable column.
+    pub fn new(name: impl Into<String>, sql_type: SqlType) -> Self {
+        Self {
+            name: name.into(),
+            sql_type,
+            not_null: false,
+        }
+    }
+}
+
+/// An input of the application: a source stream fed from outside.
+#[derive(Debug, Clone)]
+pub struct SourceDecl {
+    /// The in-application stream it feeds (e.g. `SOURCE_SQL_STREAM_001`).
+    pub stream: String,
+    /// Its columns; `None` when the application code declares the stream.
+    pub columns: Option<Vec<StreamColumn>>,
+}
+
+/// An in-application stream.
+#[derive(Debug, Clone)]
+pub struct StreamDef {
+    /// Stream name.
+    pub name: String,
+    /// User columns (without ROWTIME).
+    pub columns: Vec<StreamColumn>,
+    /// Fed from outside (an input), so it also has APPROXIMATE_ARRIVAL_TIME.
+    pub is_source: bool,
+    /// Batch schema: ROWTIME, [APPROXIMATE_ARRIVAL_TIME], columns.
+    pub schema: SchemaRef,
+    /// Where it is declared (0:0 for inputs declared only by configuration).
+    pub declared_at: Location,
+}
+
+impl StreamDef {
+    fn new(name: String, columns: Vec<StreamColumn>, is_source: bool, at: Location) -> Self {
+        let mut fields = vec![Field::new(ROWTIME, ROWTIME_TYPE, false)];
+        if is_source {
+            fields.push(Field::new(APPROXIMATE_ARRIVAL_TIME, ROWTIME_TYPE, true));
+        }
+        for c in &columns {
+            fields.push(Field::new(&c.name, c.sql_type.to_arrow(), true));
+        }
+        Self {
+            name,
+            columns,
+            is_source,
+            schema: Arc::new(Schema::new(fields)),
+            declared_at: at,
+        }
+    }
+
+    /// Index of the first user column in the batch schema.
+    pub fn first_user_column(&self) -> usize {
+        if self.is_source { 2 } else { 1 }
+    }
+
+    fn column_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        names.push(ROWTIME);
+        if self.is_source {
+            names.push(APPROXIMATE_ARRIVAL_TIME);
+        }
+        names
+    }
+}
+
+/// How window starts are computed from ROWTIME.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSize {
+    /// A fixed length in milliseconds, aligned to the epoch.
+    Millis(i64),
+    /// Whole calendar months (MONTH = 1, YEAR = 12), aligned to January 1970.
+    Months(i64),
+}
+
+impl WindowSize {
+    /// Start of the window holding `t` (ms since epoch).
+    pub fn start(self, t: i64) -> i64 {
+        match self {
+            WindowSize::Millis(size) => t.div_euclid(size) * size,
+            WindowSize::Months(n) => {
+                let months = months_since_epoch(t);
+                month_start(months.div_euclid(n) * n)
+            }
+        }
+    }
+
+    /// End (exclusive) of the window that starts at `start`.
+    pub fn end(self, start: i64) -> i64 {
+        match self {
+            WindowSize::Millis(size) => start.saturating_add(size),
+            WindowSize::Months(n) => month_start(months_since_epoch(start) + n),
+        }
+    }
+}
+
+fn months_since_epoch(t: i64) -> i64 {
+    use chrono::Datelike;
+    let dt = chrono::DateTime::from_timestamp_millis(t).unwrap_or_default();
+    (i64::from(dt.year()) - 1970) * 12 + i64::from(dt.month0())
+}
+
+fn month_start(months: i64) -> i64 {
+    let year = 1970 + months.div_euclid(12);
+    let month = months.rem_euclid(12) as u32 + 1;
+    chrono::NaiveDate::from_ymd_opt(year as i32, month, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc().timestamp_millis())
+        .unwrap_or(i64::MAX)
+}
+
+/// A pump that filters and projects, row by row.
+#[derive(Debug)]
+pub struct ProjectPlan {
+    /// WHERE, over the source stream's batch.
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    /// One expression per target column (already cast to its type).
+    pub exprs: Vec<Arc<dyn PhysicalExpr>>,
+}
+
+/// A pump that aggregates over tumbling ROWTIME windows.
+#[derive(Debug)]
+pub struct TumblingPlan {
+    /// Window size; the window key is ROWTIME (or APPROXIMATE_ARRIVAL_TIME).
+    pub size: WindowSize,
+    /// Column index of the time the window is on.
+    pub time_column: usize,
+    /// WHERE, over the source stream's batch.
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    /// Grouping keys other than the window, over the source batch.
+    pub keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// Schema of the grouping keys.
+    pub key_schema: SchemaRef,
+    /// The aggregates (their argument expressions are over the source batch).
+    pub aggregates: Vec<AggregatePlan>,
+    /// Schema of a closed window's rows: `__rowtime` (the window end),
+    /// `__w` (its start), keys `__g0..`, aggregates `__a0..`.
+    pub post_schema: SchemaRef,
+    /// HAVING, over `post_schema`.
+    pub having: Option<Arc<dyn PhysicalExpr>>,
+    /// One expression per target column, over `post_schema`.
+    pub exprs: Vec<Arc<dyn PhysicalExpr>>,
+}
+
+/// One aggregate of a [`TumblingPlan`].
+#[derive(Debug)]
+pub struct AggregatePlan {
+    /// DataFusion's aggregate (accumulator factory and arguments).
+    pub expr: Arc<AggregateFunctionExpr>,
+    /// KDA's integer AVG: the result is cast back to this integer type.
+    pub cast_to: Option<DataType>,
+}
+
+/// What a pump computes.
+#[derive(Debug)]
+pub enum OperatorPlan {
+    /// Filter and project.
+    Project(ProjectPlan),
+    /// Tumbling-window aggregation.
+    Tumbling(TumblingPlan),
+}
+
+/// A planned pump.
+#[derive(Debug)]
+pub struct PumpDef {
+    /// Pump name.
+    pub name: String,
+    /// Index of the stream it reads.
+    pub from: usize,
+    /// Index of the stream it inserts into.
+    pub into: usize,
+    /// Declared STOPPED: moves no rows.
+    pub stopped: bool,
+    /// What it computes.
+    pub op: OperatorPlan,
+    /// Where it is declared.
+    pub declared_at: Location,
+}
+
+/// A planned application: streams, pumps, and the order to advance them.
+#[derive(Debug)]
+pub struct AppPlan {
+    /// All in-application streams; the error stream is one of them.
+    pub streams: Vec<StreamDef>,
+    /// All pumps.
+    pub pumps: Vec<PumpDef>,
+    /// Pump indices, upstream before downstream.
+    pub pump_order: Vec<usize>,
+    /// Index of `error_stream`.
+    pub error_stream: usize,
+}
+
+impl AppPlan {
+    /// Parses and plans application code fed by `sources`.
+    pub fn new(sql: &str, sources: &[SourceDecl]) -> Result<Self> {
+        let statements = parse_app(sql)?;
+        Planner::new().plan(statements, sources)
+    }
+
+    /// Index of a stream by its KDA name.
+    pub fn stream_index(&self, name: &str) -> Option<usize> {
+        self.streams.iter().position(|s| s.name == name)
+    }
+}
+
+/// Evaluates one KDA scalar expression with no input stream (as the
+/// `expressions.tsv` checks do) to a one-element array.
+pub fn evaluate_scalar(text: &str) -> Result<datafusion::arrow::array::ArrayRef> {
+    let e = crate::sql::parse_expression(text)?;
+    let planner = Planner::new();
+    let schema = DFSchema::empty();
+    let at = Location::new(1, 1);
+    let phys = planner.expr(&e, &schema, at)?;
+    let batch = datafusion::arrow::array::RecordBatch::try_new_with_options(
+        Arc::new(Schema::empty()),
+        vec![],
+        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
+    )
+    .map_err(|e| df_err(at)(e.into()))?;
+    phys.evaluate(&batch)
+        .and_then(|v| v.into_array(1))
+        .map_err(df_err(at))
+}
+
+/// The columns of `error_stream`, as the KDA Developer Guide lists them.
+pub fn error_stream_columns() -> Vec<StreamColumn> {
+    vec![
+        StreamColumn::new("ERROR_TIME", SqlType::Timestamp),
+        StreamColumn::new("ERROR_LEVEL", SqlType::Varchar(10)),
+        StreamColumn::new("ERROR_NAME", SqlType::Varchar(32)),
+        StreamColumn::new("MESSAGE", SqlType::Varchar(4096)),
+        StreamColumn::new("DATA_ROWTIME", SqlType::Timestamp),
+        StreamColumn::new("DATA_ROW", SqlType::Varchar(49152)),
+        StreamColumn::new("PUMP_NAME", SqlType::Varchar(128)),
+    ]
+}
+
+/// Holds the DataFusion session used to turn SQL expressions into physical ones.
+pub(crate) struct Planner {
+    state: SessionState,
+}
+
+fn df_err(location: Location) -> impl Fn(datafusion::error::DataFusionError) -> EngineError {
+    move |e| EngineError::Plan {
+        location,
+        message: clean_df_message(&e),
+    }
+}
+
+/// DataFusion's message without its layer prefixes.
+pub(crate) fn clean_df_message(e: &datafusion::error::DataFusionError) -> String {
+    let mut s = e.strip_backtrace();
+    for prefix in [
+        "Error during planning: ",
+        "Schema error: ",
+        "This feature is not implemented: ",
+        "Optimizer rule 'simplify_expressions' failed\ncaused by\n",
+        "type_coercion\ncaused by\n",
+    ] {
+        while let Some(rest) = s.strip_prefix(prefix) {
+            s = rest.to_string();
+        }
+    }
+    s
+}
+
+fn expr_location(e: &Expr, fallback: Location) -> Location {
+    let s = e.span().start;
+    if s.line == 0 {
+        fallback
+    } else {
+        Location::new(s.line, s.column)
+    }
+}
+
+fn parse_expr(text: &str) -> Result<Expr> {
+    let dialect = GenericDialect {};
+    Parser::new(&dialect)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| EngineError::Plan {
+            location: Location::default(),
+            message: format!("internal rewrite of `{text}` failed: {e}"),
+        })
+}
+
+/// The ROWTIME-like column an expression is, if it is one (`ROWTIME`,
+/// `S.ROWTIME`, `APPROXIMATE_ARRIVAL_TIME`) after qualifier removal.
+fn time_column_of(e: &Expr) -> Option<&'static str> {
+    match e {
+        Expr::Identifier(id) if id.value == ROWTIME => Some(ROWTIME),
+        Expr::Identifier(id) if id.value == APPROXIMATE_ARRIVAL_TIME => {
+            Some(APPROXIMATE_ARRIVAL_TIME)
+        }
+        Expr::Nested(inner) => time_column_of(inner),
+        _ => None,
+    }
+}
+
+/// `INTERVAL '60' SECOND` etc. as a window size.
+fn interval_size(iv: &Interval, at: Location) -> Result<WindowSize> {
+    let bad = |what: &str| EngineError::Plan {
+        location: at,
+        message: format!("window interval {iv}: {what}"),
+    };
+    let text = match iv.value.as_ref() {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::Number(s, _) => s.trim().to_string(),
+            _ => return Err(bad("the value must be a quoted number")),
+        },
+        _ => return Err(bad("the value must be a quoted number")),
+    };
+    if iv.last_field.is_some() {
+        return Err(bad(
+            "ranges such as HOUR TO MINUTE are not supported for windows",
+        ));
+    }
+    let n: i64 = text
+        .parse()
+        .map_err(|_| bad("the value must be a whole number"))?;
+    if n <= 0 {
+        return Err(bad("the length must be positive"));
+    }
+    let unit = iv.leading_field.clone().unwrap_or(DateTimeField::Second);
+    unit_size(&unit, n).ok_or_else(|| bad(&format!("unit {unit} is not supported")))
+}
+
+fn unit_size(unit: &DateTimeField, n: i64) -> Option<WindowSize> {
+    Some(match unit {
+        DateTimeField::Millisecond | DateTimeField::Milliseconds => WindowSize::Millis(n),
+        DateTimeField::Second | DateTimeField::Seconds => WindowSize::Millis(n * 1_000),
+        DateTimeField::Minute | DateTimeField::Minutes => WindowSize::Millis(n * 60_000),
+        DateTimeField::Hour | DateTimeField::Hours => WindowSize::Millis(n * 3_600_000),
+        DateTimeField::Day | DateTimeField::Days => WindowSize::Millis(n * 86_400_000),
+        DateTimeField::Month | DateTimeField::Months => WindowSize::Months(n),
+        DateTimeField::Year | DateTimeField::Years => WindowSize::Months(12 * n),
+        _ => return None,
+    })
+}
+
+/// If `e` is a ROWTIME window (`FLOOR(ROWTIME TO u)` or `STEP(ROWTIME, INTERVAL ..)`),
+/// its time column and size.
+fn window_of(e: &Expr, fallback: Location) -> Result<Option<(&'static str, WindowSize)>> {
+    match e {
+        Expr::Floor {
+            expr,
+            field: CeilFloorKind::DateTimeField(unit),
+        } => {
+            let Some(col) = time_column_of(expr) else {
+                return Ok(None);
+            };
+            let size = match unit {
+                DateTimeField::Week(_) => WindowSize::Millis(7 * 86_400_000),
+                u => unit_size(u, 1).ok_or_else(|| EngineError::Plan {
+                    location: expr_location(e, fallback),
+                    message: format!("FLOOR(... TO {u}) is not a window unit"),
+                })?,
+            };
+            Ok(Some((col, size)))
+        }
+        Expr::Function(f) if f.name.to_string() == "step" => {
+            let args = function_args(f);
+            if let [first, Expr::Interval(iv)] = args.as_slice() {
+                if let Some(col) = time_column_of(first) {
+                    return Ok(Some((col, interval_size(iv, expr_location(e, fallback))?)));
+                }
+            }
+            Ok(None)
+        }
+        Expr::Nested(inner) => window_of(inner, fallback),
+        _ => Ok(None),
+    }
+}
+
+fn function_args(f: &datafusion::sql::sqlparser::ast::Function) -> Vec<&Expr> {
+    match &f.args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Rewrites KDA functions DataFusion lacks under these names into ones it has:
+/// `FLOOR(x TO unit)` → `date_trunc('unit', x)`, `STEP(ts, INTERVAL ..)` →
+/// `date_bin(INTERVAL .., ts, TIMESTAMP '1970-01-01 00:00:00')`.
+struct KdaRewrites {
+    error: Option<EngineError>,
+}
+
+impl VisitorMut for KdaRewrites {
+    type Break = ();
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if let Expr::SimilarTo {
+            negated,
+            expr,
+            pattern,
+            escape_char,
+        } = e
+        {
+            let escape = match escape_char.as_ref().map(|v| &v.value) {
+                None => None,
+                Some(Value::SingleQuotedString(s)) if s.chars().count() == 1 => s.chars().next(),
+                Some(other) => {
+                    self.error = Some(EngineError::Plan {
+                        location: expr_location(pattern, Location::default()),
+                        message: format!("SIMILAR TO: ESCAPE {other} must be one character"),
+                    });
+                    return ControlFlow::Break(());
+                }
+            };
+            let Expr::Value(v) = pattern.as_ref() else {
+                self.error = Some(EngineError::Unsupported {
+                    location: expr_location(pattern, Location::default()),
+                    what: "SIMILAR TO with a pattern that is not a string literal".into(),
+                });
+                return ControlFlow::Break(());
+            };
+            let Value::SingleQuotedString(p) = &v.value else {
+                self.error = Some(EngineError::Plan {
+                    location: expr_location(pattern, Location::default()),
+                    message: "SIMILAR TO needs a string pattern".into(),
+                });
+                return ControlFlow::Break(());
+            };
+            let regex = similar_to_regex(p, escape);
+            *e = Expr::BinaryOp {
+                left: expr.clone(),
+                op: if *negated {
+                    BinaryOperator::PGRegexNotMatch
+                } else {
+                    BinaryOperator::PGRegexMatch
+                },
+                right: Box::new(Expr::value(Value::SingleQuotedString(regex))),
+            };
+            return ControlFlow::Continue(());
+        }
+        let replacement = match e {
+            Expr::Floor {
+                expr,
+                field: CeilFloorKind::DateTimeField(unit),
+            } if !matches!(unit, DateTimeField::NoDateTime) => {
+                let unit = match unit {
+                    DateTimeField::Week(_) => "week".to_string(),
+                    u => u.to_string().to_lowercase(),
+                };
+                Some(format!("date_trunc('{unit}', {expr})"))
+            }
+            Expr::Function(f) if f.name.to_string() == "step" => {
+                let args = function_args(f);
+                match args.as_slice() {
+                    [ts, Expr::Interval(iv)] => Some(format!(
+                        "date_bin({iv}, {ts}, TIMESTAMP '1970-01-01 00:00:00')"
+                    )),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(text) = replacement {
+            match parse_expr(&text) {
+                Ok(new) => *e = new,
+                Err(err) => {
+                    self.error = Some(err);
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Translates a SQL `SIMILAR TO` pattern into an anchored regular expression:
+/// `%` is any string, `_` any character, `|`, `*`, `+`, `?`, `{m,n}`, `( )` and
+/// `[ ]` keep their regex meaning, everything else is literal.
+pub(crate) fn similar_to_regex(pattern: &str, escape: Option<char>) -> String {
+    let mut out = String::from("^(?:");
+    let mut chars = pattern.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        if Some(c) == escape {
+            if let Some(next) = chars.next() {
+                out.push_str(&regex_literal(next));
+            }
+            continue;
+        }
+        match c {
+            '[' => {
+                in_class = true;
+                out.push('[');
+            }
+            ']' => {
+                in_class = false;
+                out.push(']');
+            }
+            _ if in_class => out.push(c),
+            '%' => out.push_str(".*"),
+            '_' => out.push('.'),
+            '|' | '*' | '+' | '?' | '{' | '}' | '(' | ')' => out.push(c),
+            c => out.push_str(&regex_literal(c)),
+        }
+    }
+    out.push_str(")$");
+    out
+}
+
+fn regex_literal(c: char) -> String {
+    if "\\.^$|?*+()[]{}".contains(c) {
+        format!("\\{c}")
+    } else {
+        c.to_string()
+    }
+}
+
+fn rewrite_kda(e: &mut Expr) -> Result<()> {
+    let mut v = KdaRewrites { error: None };
+    let _ = e.visit(&mut v);
+    match v.error {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}
+
+/// Resolves column references of a single-source query: strips the stream's
+/// name or alias from qualified names and checks every column exists.
+struct ColumnResolver<'a> {
+    stream: &'a StreamDef,
+    qualifiers: Vec<String>,
+    extra: &'a [String],
+    error: Option<EngineError>,
+}
+
+impl VisitorMut for ColumnResolver<'_> {
+    type Break = ();
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if let Expr::CompoundIdentifier(ids) = e {
+            if ids.len() >= 2 {
+                let qualifier = &ids[ids.len() - 2];
+                if !self.qualifiers.contains(&qualifier.value) {
+                    self.error = Some(EngineError::UnknownStream {
+                        location: ident_location(qualifier),
+                        name: qualifier.value.clone(),
+                        suggestion: closest(
+                            &qualifier.value,
+                            self.qualifiers.iter().map(String::as_str),
+                        ),
+                    });
+                    return ControlFlow::Break(());
+                }
+                let last = ids[ids.len() - 1].clone();
+                *e = Expr::Identifier(last);
+            }
+        }
+        if let Expr::Identifier(id) = e {
+            let names = self.stream.column_names();
+            if !names.contains(&id.value.as_str()) && !self.extra.contains(&id.value) {
+                self.error = Some(EngineError::UnknownColumn {
+                    location: ident_location(id),
+                    name: id.value.clone(),
+                    stream: self.stream.name.clone(),
+                    suggestion: closest(&id.value, names),
+                });
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Replaces grouped expressions and aggregate calls by references to the
+/// columns of a closed window (`__w`, `__g<i>`, `__a<j>`).
+struct GroupRewriter<'a> {
+    window: &'a str,
+    keys: &'a [String],
+    aggregate_names: &'a dyn Fn(&str) -> bool,
+    aggregates: Vec<Expr>,
+}
+
+fn column_ref(name: &str) -> Expr {
+    Expr::Identifier(Ident::with_quote('"', name))
+}
+
+impl VisitorMut for GroupRewriter<'_> {
+    type Break = ();
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        let text = e.to_string();
+        if text == self.window {
+            *e = column_ref("__w");
+        } else if let Some(i) = self.keys.iter().position(|k| *k == text) {
+            *e = column_ref(&format!("__g{i}"));
+        } else if let Expr::Function(f) = e {
+            if (self.aggregate_names)(&f.name.to_string()) {
+                let i = match self.aggregates.iter().position(|a| a.to_string() == text) {
+                    Some(i) => i,
+                    None => {
+                        self.aggregates.push(e.clone());
+                        self.aggregates.len() - 1
+                    }
+                };
+                *e = column_ref(&format!("__a{i}"));
+            }
+        } else if matches!(e, Expr::Identifier(id) if id.value == ROWTIME) {
+            *e = column_ref("__rowtime");
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Finds input columns left in a select item after grouping rewrites.
+fn ungrouped_column(e: &mut Expr) -> Option<Ident> {
+    let mut found = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(e, |x: &mut Expr| {
+        if let Expr::Identifier(id) = x {
+            if !id.value.starts_with("__") {
+                found = Some(id.clone());
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+/// Whether values of `actual` may be stored in a column of `target`.
+fn insertable(actual: &DataType, target: SqlType) -> bool {
+    if actual == &DataType::Null {
+        return true;
+    }
+    let Some(a) = SqlType::from_arrow(actual) else {
+        return false;
+    };
+    match (a.family(), target.family()) {
+        (TypeFamily::Datetime, TypeFamily::Datetime) => a == target,
+        (x, y) => x == y,
+    }
+}
+
+fn sql_type_name(t: &DataType) -> String {
+    match SqlType::from_arrow(t) {
+        Some(SqlType::Varchar(_)) => "VARCHAR".into(),
+        Some(SqlType::Varbinary(_)) => "VARBINARY".into(),
+        Some(s) => s.to_string(),
+        None if t == &DataType::Null => "NULL".into(),
+        None => t.to_string(),
+    }
+}
+
+impl Planner {
+    pub(crate) fn new() -> Self {
+        let mut config = SessionConfig::new();
+        config.options_mut().sql_parser.enable_ident_normalization = false;
+        let ctx = SessionContext::new_with_config(config);
+        Self { state: ctx.state() }
+    }
+
+    fn logical(&self, e: &Expr, schema: &DFSchema, at: Location) -> Result<LExpr> {
+        self.state
+            .create_logical_expr_from_sql_expr(
+                ExprWithAlias {
+                    expr: e.clone(),
+                    alias: None,
+                },
+                schema,
+            )
+            .map_err(df_err(at))
+    }
+
+    fn physical(&self, e: LExpr, schema: &DFSchema, at: Location) -> Result<Arc<dyn PhysicalExpr>> {
+        self.state
+            .create_physical_expr(e, schema)
+            .map_err(df_err(at))
+    }
+
+    /// Plans one SQL expression to a physical expression over `schema`.
+    pub(crate) fn expr(
+        &self,
+        e: &Expr,
+        schema: &DFSchema,
+        at: Location,
+    ) -> Result<Arc<dyn PhysicalExpr>> {
+        let mut e = e.clone();
+        rewrite_kda(&mut e)?;
+        let l = self.logical(&e, schema, at)?;
+        self.physical(l, schema, at)
+    }
+
+    fn is_aggregate(&self, name: &str) -> bool {
+        self.state.aggregate_functions().contains_key(name)
+    }
+
+    fn plan(&self, statements: Vec<Statement>, sources: &[SourceDecl]) -> Result<AppPlan> {
+        let mut streams: Vec<StreamDef> = Vec::new();
+        let mut pumps_decl: Vec<PumpDecl> = Vec::new();
+        let mut seen: HashMap<String, Location> = HashMap::new();
+        let source_names: Vec<&str> = sources.iter().map(|s| s.stream.as_str()).collect();
+        let mut declared: Vec<StreamDecl> = Vec::new();
+        for st in statements {
+            match st {
+                Statement::Stream(s) => {
+                    if let Some(first) = seen.get(&s.name.value) {
+                        return Err(EngineError::Duplicate {
+                            location: s.name.location,
+                            kind: "stream",
+                            name: s.name.value.clone(),
+                            first: *first,
+                        });
+                    }
+                    seen.insert(s.name.value.clone(), s.name.location);
+                    declared.push(s);
+                }
+                Statement::Pump(p) => pumps_decl.push(p),
+            }
+        }
+        for s in declared {
+            let mut cols_seen: HashMap<String, Location> = HashMap::new();
+            let mut columns = Vec::new();
+            for c in &s.columns {
+                if c.name.value == ROWTIME {
+                    return Err(EngineError::Plan {
+                        location: c.name.location,
+                        message:
+                            "a stream cannot declare a column named ROWTIME: every stream has one"
+                                .into(),
+                    });
+                }
+                if let Some(first) = cols_seen.insert(c.name.value.clone(), c.name.location) {
+                    return Err(EngineError::Duplicate {
+                        location: c.name.location,
+                        kind: "column",
+                        name: c.name.value.clone(),
+                        first,
+                    });
+                }
+                columns.push(StreamColumn {
+                    name: c.name.value.clone(),
+                    sql_type: c.sql_type,
+                    not_null: c.not_null,
+                });
+            }
+            let is_source = source_names.contains(&s.name.value.as_str());
+            streams.push(StreamDef::new(
+                s.name.value.clone(),
+                columns,
+                is_source,
+                s.name.location,
+            ));
+        }
+        for src in sources {
+            if streams.iter().any(|s| s.name == src.stream) {
+                continue;
+            }
+            let Some(columns) = &src.columns else {
+                return Err(EngineError::Config {
+                    context: format!("input \"{}\"", src.stream),
+                    message:
+                        "no columns are given and the application code does not declare this stream"
+                            .into(),
+                });
+            };
+            streams.push(StreamDef::new(
+                src.stream.clone(),
+                columns.clone(),
+                true,
+                Location::default(),
+            ));
+        }
+        if streams.iter().any(|s| s.name == ERROR_STREAM) {
+            let at = streams
+                .iter()
+                .find(|s| s.name == ERROR_STREAM)
+                .map(|s| s.declared_at)
+                .unwrap_or_default();
+            return Err(EngineError::Plan {
+                location: at,
+                message:
+                    "\"error_stream\" is the application's error stream and cannot be declared"
+                        .into(),
+            });
+        }
+        let error_stream = streams.len();
+        streams.push(StreamDef::new(
+            ERROR_STREAM.into(),
+            error_stream_columns(),
+            false,
+            Location::default(),
+        ));
+
+        let mut pumps = Vec::new();
+        let mut pump_seen: HashMap<String, Location> = HashMap::new();
+        for p in pumps_decl {
+            if let Some(first) = pump_seen.insert(p.name.value.clone(), p.name.location) {
+                return Err(EngineError::Duplicate {
+                    location: p.name.location,
+                    kind: "pump",
+                    name: p.name.value.clone(),
+                    first,
+                });
+            }
+            pumps.push(self.plan_pump(p, &streams)?);
+        }
+        let pump_order = order_pumps(&streams, &pumps)?;
+        Ok(AppPlan {
+            streams,
+            pumps,
+            pump_order,
+            error_stream,
+        })
+    }
+
+    fn find_stream(&self, streams: &[StreamDef], name: &str, at: Location) -> Result<usize> {
+        streams
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| EngineError::UnknownStream {
+                location: at,
+                name: name.to_string(),
+                suggestion: closest(name, streams.iter().map(|s| s.name.as_str())),
+            })
+    }
+
+    fn plan_pump(&self, p: PumpDecl, streams: &[StreamDef]) -> Result<PumpDef> {
+        let into = self.find_stream(streams, &p.target.value, p.target.location)?;
+        if streams[into].name == ERROR_STREAM {
+            return Err(EngineError::Plan {
+                location: p.target.location,
+                message: "pumps cannot insert into error_stream".into(),
+            });
+        }
+        let target = &streams[into];
+        // Target columns, in the order the select list fills them.
+        let target_cols: Vec<usize> = match &p.target_columns {
+            None => (0..target.columns.len()).collect(),
+            Some(names) => {
+                let mut idx = Vec::new();
+                for n in names {
+                    let i = target
+                        .columns
+                        .iter()
+                        .position(|c| c.name == n.value)
+                        .ok_or_else(|| EngineError::UnknownColumn {
+                            location: n.location,
+                            name: n.value.clone(),
+                            stream: target.name.clone(),
+                            suggestion: closest(
+                                &n.value,
+                                target.columns.iter().map(|c| c.name.as_str()),
+                            ),
+                        })?;
+                    if idx.contains(&i) {
+                        return Err(EngineError::Plan {
+                            location: n.location,
+                            message: format!("column \"{}\" is listed twice", n.value),
+                        });
+                    }
+                    idx.push(i);
+                }
+                idx
+            }
+        };
+
+        let unsupported = |at: Location, what: &str| EngineError::Unsupported {
+            location: at,
+            what: what.to_string(),
+        };
+        let at = p.query_location;
+        let query = *p.query;
+        if query.order_by.is_some() {
+            return Err(unsupported(at, "ORDER BY in a pump's query"));
+        }
+        if query.limit_clause.is_some() || query.fetch.is_some() {
+            return Err(unsupported(at, "LIMIT/FETCH on a stream"));
+        }
+        if query.with.is_some() {
+            return Err(unsupported(at, "WITH in a pump's query"));
+        }
+        let SetExpr::Select(select) = *query.body else {
+            return Err(unsupported(
+                at,
+                "UNION and other set operations between streams",
+            ));
+        };
+        let mut select = *select;
+        if select.distinct.is_some() {
+            return Err(unsupported(at, "SELECT DISTINCT on a stream"));
+        }
+        if select.from.len() != 1 || !select.from[0].joins.is_empty() {
+            return Err(unsupported(
+                at,
+                "a pump reading more than one stream (stream joins)",
+            ));
+        }
+        let (from_name, alias, from_at) = match &select.from[0].relation {
+            TableFactor::Table { name, alias, .. } => {
+                let last = name.0.last().and_then(|p| p.as_ident()).cloned();
+                let Some(last) = last else {
+                    return Err(unsupported(at, "this FROM clause"));
+                };
+                (
+                    kda_name(&last),
+                    alias.as_ref().map(|a| kda_name(&a.name)),
+                    ident_location(&last),
+                )
+            }
+            _ => return Err(unsupported(at, "a FROM clause that is not a stream name")),
+        };
+        let from = self.find_stream(streams, &from_name, from_at)?;
+        if streams[from].name == ERROR_STREAM {
+            return Err(unsupported(from_at, "reading error_stream in a pump"));
+        }
+        let source = &streams[from];
+        let mut qualifiers = vec![from_name.clone()];
+        qualifiers.extend(alias);
+
+        // Select list, with * expanded to the source's columns.
+        let mut items: Vec<(Expr, Location)> = Vec::new();
+        for item in select.projection.drain(..) {
+            match item {
+                SelectItem::UnnamedExpr(e) => {
+                    let l = expr_location(&e, at);
+                    items.push((e, l));
+                }
+                SelectItem::ExprWithAlias { expr, .. } => {
+                    let l = expr_location(&expr, at);
+                    items.push((expr, l));
+                }
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                    for c in &source.columns {
+                        items.push((column_ref(&c.name), at));
+                    }
+                }
+                SelectItem::ExprWithAliases { expr, .. } => {
+                    return Err(unsupported(expr_location(&expr, at), "AS (alias, ...)"));
+                }
+            }
+        }
+        if items.len() != target_cols.len() {
+            return Err(EngineError::ColumnCount {
+                location: at,
+                pump: p.name.value.clone(),
+                stream: target.name.clone(),
+                expected: target_cols.len(),
+                actual: items.len(),
+            });
+        }
+        let resolve = |e: &mut Expr, extra: &[String]| -> Result<()> {
+            let mut r = ColumnResolver {
+                stream: source,
+                qualifiers: qualifiers.clone(),
+                extra,
+                error: None,
+            };
+            let _ = e.visit(&mut r);
+            match r.error {
+                Some(err) => Err(err),
+                None => Ok(()),
+            }
+        };
+        for (e, _) in items.iter_mut() {
+            resolve(e, &[])?;
+        }
+        let mut filter = select.selection.take();
+        if let Some(f) = filter.as_mut() {
+            resolve(f, &[])?;
+        }
+        let mut having = select.having.take();
+        if let Some(h) = having.as_mut() {
+            resolve(h, &[])?;
+        }
+        let group_by = match std::mem::replace(
+            &mut select.group_by,
+            GroupByExpr::Expressions(vec![], vec![]),
+        ) {
+            GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs,
+            _ => return Err(unsupported(at, "GROUP BY ALL / ROLLUP / CUBE on a stream")),
+        };
+        let mut group_by = group_by;
+        for g in group_by.iter_mut() {
+            resolve(g, &[])?;
+        }
+        if !select.named_window.is_empty() {
+            return Err(unsupported(at, "WINDOW clauses (sliding windows)"));
+        }
+
+        let input_schema =
+            DFSchema::try_from(source.schema.as_ref().clone()).map_err(df_err(at))?;
+        let filter = match filter {
+            Some(f) => {
+                let l = expr_location(&f, at);
+                Some(self.expr(&f, &input_schema, l)?)
+            }
+            None => None,
+        };
+
+        let ctx = InsertCtx {
+            pump: &p.name.value,
+            target,
+            target_cols: &target_cols,
+        };
+        let op = if group_by.is_empty() {
+            if let Some(h) = having {
+                return Err(EngineError::Plan {
+                    location: expr_location(&h, at),
+                    message: "HAVING without GROUP BY".into(),
+                });
+            }
+            if let Some((e, l)) = items.iter().find(|(e, _)| self.contains_aggregate(e)) {
+                let _ = e;
+                return Err(EngineError::Plan {
+                    location: *l,
+                    message: "an aggregate on a stream needs a GROUP BY with a ROWTIME window, e.g. GROUP BY STEP(\"S\".ROWTIME BY INTERVAL '60' SECOND)".into(),
+                });
+            }
+            let exprs = self.insert_exprs(&items, &input_schema, &ctx, |e| Ok(e.clone()))?;
+            OperatorPlan::Project(ProjectPlan { filter, exprs })
+        } else {
+            OperatorPlan::Tumbling(self.plan_tumbling(
+                group_by,
+                having,
+                &items,
+                source,
+                &input_schema,
+                filter,
+                &ctx,
+                at,
+            )?)
+        };
+        Ok(PumpDef {
+            name: p.name.value.clone(),
+            from,
+            into,
+            stopped: p.stopped,
+            op,
+            declared_at: p.name.location,
+        })
+    }
+
+    fn contains_aggregate(&self, e: &Expr) -> bool {
+        let mut e = e.clone();
+        let mut found = false;
+        let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut e, |x: &mut Expr| {
+            if let Expr::Function(f) = x {
+                if self.is_aggregate(&f.name.to_string()) {
+                    found = true;
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        found
+    }
+
+    /// Plans select items as the target's columns: type check, cast, NULLs for
+    /// unlisted columns. `prepare` rewrites each item before planning.
+    fn insert_exprs(
+        &self,
+        items: &[(Expr, Location)],
+        schema: &DFSchema,
+        ctx: &InsertCtx,
+        prepare: impl Fn(&Expr) -> Result<Expr>,
+    ) -> Result<Vec<Arc<dyn PhysicalExpr>>> {
+        let arrow_schema = schema.as_arrow();
+        let mut out: Vec<Option<Arc<dyn PhysicalExpr>>> = vec![None; ctx.target.columns.len()];
+        for ((e, at), &col) in items.iter().zip(ctx.target_cols) {
+            let e = prepare(e)?;
+            let phys = self.expr(&e, schema, *at)?;
+            let column = &ctx.target.columns[col];
+            let actual = phys.data_type(arrow_schema).map_err(df_err(*at))?;
+            if !insertable(&actual, column.sql_type) {
+                return Err(EngineError::TypeMismatch {
+                    location: *at,
+                    pump: ctx.pump.to_string(),
+                    stream: ctx.target.name.clone(),
+                    column: column.name.clone(),
+                    expected: column.sql_type.to_string(),
+                    actual: sql_type_name(&actual),
+                });
+            }
+            out[col] = Some(cast_to(
+                phys,
+                arrow_schema,
+                column.sql_type.to_arrow(),
+                *at,
+            )?);
+        }
+        out.into_iter()
+            .zip(&ctx.target.columns)
+            .map(|(e, c)| match e {
+                Some(e) => Ok(e),
+                None => {
+                    let null = datafusion::common::ScalarValue::try_from(&c.sql_type.to_arrow())
+                        .map_err(df_err(Location::default()))?;
+                    Ok(
+                        Arc::new(datafusion::physical_expr::expressions::Literal::new(null))
+                            as Arc<dyn PhysicalExpr>,
+                    )
+                }
+            })
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan_tumbling(
+        &self,
+        group_by: Vec<Expr>,
+        having: Option<Expr>,
+        items: &[(Expr, Location)],
+        source: &StreamDef,
+        input_schema: &DFSchema,
+        filter: Option<Arc<dyn PhysicalExpr>>,
+        ctx: &InsertCtx,
+        at: Location,
+    ) -> Result<TumblingPlan> {
+        // Find the ROWTIME window among the grouping expressions.
+        let mut window: Option<(String, &'static str, WindowSize)> = None;
+        let mut keys: Vec<Expr> = Vec::new();
+        for g in &group_by {
+            match window_of(g, at)? {
+                Some((col, size)) => {
+                    if window.is_some() {
+                        return Err(EngineError::Unsupported {
+                            location: expr_location(g, at),
+                            what: "two ROWTIME windows in one GROUP BY".into(),
+                        });
+                    }
+                    window = Some((g.to_string(), col, size));
+                }
+                None => keys.push(g.clone()),
+            }
+        }
+        let Some((window_text, time_col, size)) = window else {
+            return Err(EngineError::Plan {
+                location: expr_location(&group_by[0], at),
+                message: "a GROUP BY on a stream needs a ROWTIME window: add STEP(\"S\".ROWTIME BY INTERVAL '60' SECOND) or FLOOR(\"S\".ROWTIME TO MINUTE)".into(),
+            });
+        };
+        let time_column = source
+            .schema
+            .index_of(time_col)
+            .map_err(|e| EngineError::Plan {
+                location: at,
+                message: e.to_string(),
+            })?;
+        let arrow_in = input_schema.as_arrow();
+
+        // Grouping keys other than the window.
+        let mut key_exprs = Vec::new();
+        let mut key_fields = Vec::new();
+        let mut key_texts = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let l = expr_location(k, at);
+            let phys = self.expr(k, input_schema, l)?;
+            let dt = phys.data_type(arrow_in).map_err(df_err(l))?;
+            key_fields.push(Field::new(format!("__g{i}"), dt, true));
+            key_exprs.push(phys);
+            key_texts.push(k.to_string());
+        }
+
+        // Rewrite select items and HAVING over the closed window's columns.
+        let is_agg = |n: &str| self.is_aggregate(n);
+        let mut rw = GroupRewriter {
+            window: &window_text,
+            keys: &key_texts,
+            aggregate_names: &is_agg,
+            aggregates: Vec::new(),
+        };
+        let mut post_items: Vec<(Expr, Location)> = Vec::new();
+        for (e, l) in items {
+            let mut e = e.clone();
+            let _ = e.visit(&mut rw);
+            if let Some(id) = ungrouped_column(&mut e) {
+                return Err(EngineError::Plan {
+                    location: ident_location(&id),
+                    message: format!(
+                        "column \"{}\" must appear in the GROUP BY or inside an aggregate",
+                        id.value
+                    ),
+                });
+            }
+            post_items.push((e, *l));
+        }
+        let having = match having {
+            Some(h) => {
+                let l = expr_location(&h, at);
+                let mut h = h;
+                let _ = h.visit(&mut rw);
+                if let Some(id) = ungrouped_column(&mut h) {
+                    return Err(EngineError::Plan {
+                        location: ident_location(&id),
+                        message: format!(
+                            "column \"{}\" in HAVING must appear in the GROUP BY or inside an aggregate",
+                            id.value
+                        ),
+                    });
+                }
+                Some((h, l))
+            }
+            None => None,
+        };
+
+        // Aggregates, through DataFusion's physical planner.
+        let mut aggregates = Vec::new();
+        let mut agg_fields = Vec::new();
+        for (j, a) in rw.aggregates.iter().enumerate() {
+            let l = expr_location(a, at);
+            let mut a = a.clone();
+            count_star_to_count_one(&mut a);
+            if let Expr::Function(f) = &a {
+                for arg in function_args(f) {
+                    if self.contains_aggregate(arg) {
+                        return Err(EngineError::Plan {
+                            location: l,
+                            message: "aggregates cannot be nested".into(),
+                        });
+                    }
+                }
+            }
+            rewrite_kda(&mut a)?;
+            let logical = self.logical(&a, input_schema, l)?;
+            let simplify = datafusion::optimizer::simplify_expressions::ExprSimplifier::new(
+                datafusion::optimizer::simplify_expressions::SimplifyContext::builder()
+                    .with_schema(Arc::new(input_schema.clone()))
+                    .build(),
+            );
+            let logical = simplify.coerce(logical, input_schema).map_err(df_err(l))?;
+            let planning = datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext::default();
+            let lowered = datafusion::physical_expr::aggregate::LoweredAggregateBuilder::new(
+                &logical,
+                input_schema,
+                arrow_in,
+                self.state.execution_props(),
+                &planning,
+            )
+            .build()
+            .map_err(df_err(l))?;
+            let expr = lowered.aggregate;
+            if lowered.filter.is_some() {
+                return Err(EngineError::Unsupported {
+                    location: l,
+                    what: "FILTER (WHERE ...) on an aggregate".into(),
+                });
+            }
+            // KDA: AVG of an integer type is an integer (truncated).
+            let mut cast_to = None;
+            if expr.fun().name() == "avg" {
+                if let Some(arg) = expr.expressions().first() {
+                    let t = arg.data_type(arrow_in).map_err(df_err(l))?;
+                    if t.is_integer() {
+                        cast_to = Some(t);
+                    }
+                }
+            }
+            let dt = match &cast_to {
+                Some(t) => t.clone(),
+                None => expr.field().data_type().clone(),
+            };
+            agg_fields.push(Field::new(format!("__a{j}"), dt, true));
+            aggregates.push(AggregatePlan { expr, cast_to });
+        }
+
+        let mut post_fields = vec![
+            Field::new("__rowtime", ROWTIME_TYPE, false),
+            Field::new("__w", ROWTIME_TYPE, false),
+        ];
+        post_fields.extend(key_fields.iter().cloned());
+        post_fields.extend(agg_fields);
+        let post_schema = Arc::new(Schema::new(post_fields));
+        let post_df = DFSchema::try_from(post_schema.as_ref().clone()).map_err(df_err(at))?;
+        let having = match having {
+            Some((h, l)) => Some(self.expr(&h, &post_df, l)?),
+            None => None,
+        };
+        let exprs = self.insert_exprs(&post_items, &post_df, ctx, |e| Ok(e.clone()))?;
+        Ok(TumblingPlan {
+            size,
+            time_column,
+            filter,
+            keys: key_exprs,
+            key_schema: Arc::new(Schema::new(key_fields)),
+            aggregates,
+            post_schema,
+            having,
+            exprs,
+        })
+    }
+}
+
+struct InsertCtx<'a> {
+    pump: &'a str,
+    target: &'a StreamDef,
+    target_cols: &'a [usize],
+}
+
+fn count_star_to_count_one(e: &mut Expr) {
+    if let Expr::Function(f) = e {
+        if f.name.to_string() == "count" {
+            if let FunctionArguments::List(list) = &mut f.args {
+                for a in list.args.iter_mut() {
+                    if matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Wildcard)) {
+                        *a = FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
+                            Value::Number("1".into(), false),
+                        )));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn cast_to(
+    e: Arc<dyn PhysicalExpr>,
+    schema: &Schema,
+    target: DataType,
+    at: Location,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let current = e.data_type(schema).map_err(df_err(at))?;
+    if current == target {
+        return Ok(e);
+    }
+    datafusion::physical_expr::expressions::cast(e, schema, target).map_err(df_err(at))
+}
+
+/// Orders pumps upstream-first and rejects cycles.
+fn order_pumps(streams: &[StreamDef], pumps: &[PumpDef]) -> Result<Vec<usize>> {
+    // Kahn's algorithm over streams; pumps follow their source stream.
+    let n = streams.len();
+    let mut indegree = vec![0usize; n];
+    for p in pumps {
+        indegree[p.into] += 1;
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&s| indegree[s] == 0).collect();
+    let mut order = Vec::new();
+    let mut visited = vec![false; n];
+    while let Some(s) = ready.pop() {
+        visited[s] = true;
+        for (i, p) in pumps.iter().enumerate() {
+            if p.from == s {
+                order.push(i);
+                indegree[p.into] -= 1;
+                if indegree[p.into] == 0 {
+                    ready.push(p.into);
+                }
+            }
+        }
+    }
+    if order.len() == pumps.len() {
+        return Ok(order);
+    }
+    // Report one cycle: follow pumps among unvisited streams.
+    let start = pumps
+        .iter()
+        .find(|p| !visited[p.from])
+        .map(|p| p.from)
+        .unwrap_or(0);
+    let mut path = vec![start];
+    let mut cur = start;
+    let mut at = Location::default();
+    for _ in 0..=n {
+        let Some(p) = pumps.iter().find(|p| p.from == cur && !visited[p.into]) else {
+            break;
+        };
+        if at == Location::default() {
+            at = p.declared_at;
+        }
+        cur = p.into;
+        if let Some(pos) = path.iter().position(|&s| s == cur) {
+            path.drain(..pos);
+            path.push(cur);
+            break;
+        }
+        path.push(cur);
+    }
+    Err(EngineError::Cycle {
+        location: at,
+        path: path
+            .iter()
+            .map(|&s| format!("\"{}\"", streams[s].name))
+            .collect::<Vec<_>>()
+            .join(" -> "),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similar_to_patterns_become_anchored_regexes() {
+        assert_eq!(similar_to_regex("(G|M)%", None), "^(?:(G|M).*)$");
+        assert_eq!(similar_to_regex("a_c.d", None), "^(?:a.c\\.d)$");
+        assert_eq!(similar_to_regex("100#%", Some('#')), "^(?:100%)$");
+        assert_eq!(similar_to_regex("[a-c]%", None), "^(?:[a-c].*)$");
+    }
+
+    #[test]
+    fn window_sizes_align_to_the_epoch_and_calendar() {
+        let minute = WindowSize::Millis(60_000);
+        assert_eq!(minute.start(125_000), 120_000);
+        assert_eq!(minute.end(120_000), 180_000);
+        assert_eq!(minute.start(-1), -60_000);
+        let month = WindowSize::Months(1);
+        // 2024-02-15T00:00:00Z
+        let t = 1_707_955_200_000;
+        assert_eq!(month.start(t), 1_706_745_600_000); // 2024-02-01
+        assert_eq!(month.end(month.start(t)), 1_709_251_200_000); // 2024-03-01
+    }
+
+    #[test]
+    fn plans_report_cycles_and_unknown_streams() {
+        let src = [SourceDecl {
+            stream: "S".into(),
+            columns: Some(vec![StreamColumn::new("A", SqlType::Integer)]),
+        }];
+        let e = AppPlan::new(
+            "CREATE STREAM X (A INTEGER); CREATE STREAM Y (A INTEGER);\n\
+             CREATE PUMP P1 AS INSERT INTO X SELECT STREAM A FROM Y;\n\
+             CREATE PUMP P2 AS INSERT INTO Y SELECT STREAM A FROM X;",
+            &src,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cycle"), "{e}");
+        let e = AppPlan::new(
+            "CREATE STREAM X (A INTEGER); CREATE PUMP P AS INSERT INTO X SELECT STREAM A FROM T;",
+            &src,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("1:"), "{e}");
+        assert!(e.contains("unknown stream \"T\""), "{e}");
+    }
+}

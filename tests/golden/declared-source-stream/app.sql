@@ -1,0 +1,5 @@
+-- the source stream is declared in the SQL; JSON keys map to its columns by name
+CREATE STREAM "Trades" ("sym" VARCHAR(4), "px" DOUBLE);
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" ("sym" VARCHAR(4), DOUBLED DOUBLE);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM "sym", "px" * 2 FROM "Trades";
