@@ -58,6 +58,7 @@ pub mod config;
 pub mod error;
 pub mod errors;
 pub mod exec;
+pub mod functions;
 pub mod input;
 pub mod output;
 pub mod plan;

@@ -312,6 +312,7 @@ pub(crate) fn clean_df_message(e: &datafusion::error::DataFusionError) -> String
     let mut s = e.strip_backtrace();
     for prefix in [
         "Error during planning: ",
+        "Execution error: ",
         "Schema error: ",
         "This feature is not implemented: ",
         "Optimizer rule 'simplify_expressions' failed\ncaused by\n",
@@ -498,6 +499,26 @@ impl VisitorMut for KdaRewrites {
                 },
                 right: Box::new(Expr::value(Value::SingleQuotedString(regex))),
             };
+            return ControlFlow::Continue(());
+        }
+        // KDA: division by zero is a run-time error for every numeric type.
+        if let Expr::BinaryOp {
+            op: BinaryOperator::Divide,
+            right,
+            ..
+        } = e
+        {
+            let nonzero_literal = matches!(right.as_ref(), Expr::Value(v)
+                if matches!(&v.value, Value::Number(n, _) if n.parse::<f64>().is_ok_and(|x| x != 0.0)));
+            if !nonzero_literal {
+                match parse_expr(&format!("{}({right})", crate::functions::KDA_DIVISOR)) {
+                    Ok(wrapped) => **right = wrapped,
+                    Err(err) => {
+                        self.error = Some(err);
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
             return ControlFlow::Continue(());
         }
         let replacement = match e {
@@ -715,6 +736,7 @@ impl Planner {
         let mut config = SessionConfig::new();
         config.options_mut().sql_parser.enable_ident_normalization = false;
         let ctx = SessionContext::new_with_config(config);
+        crate::functions::register(&ctx);
         Self { state: ctx.state() }
     }
 

@@ -1,0 +1,182 @@
+//! End-to-end tests of the `sluice` binary: the golden cases, `check`,
+//! `run` (replay and live from stdin) and `bench`'s own result check.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn sluice() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sluice-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn golden_cases_pass() {
+    let out = sluice()
+        .arg("test")
+        .arg(repo().join("tests/golden"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let last = stdout.lines().last().unwrap();
+    assert!(last.ends_with(" passed, 0 failed"), "{last}");
+    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 50, "{last}");
+}
+
+#[test]
+fn kda_compat_supported_cases_pass_when_shared_exists() {
+    let shared = repo().join("../shared/kda-compat");
+    if !shared.is_dir() {
+        eprintln!("../shared/kda-compat not present: skipped");
+        return;
+    }
+    let list = std::fs::read_to_string(repo().join("tests/kda-compat-supported.txt")).unwrap();
+    let cases: Vec<PathBuf> = list
+        .lines()
+        .map(|l| l.split('#').next().unwrap().trim())
+        .filter(|l| !l.is_empty())
+        .map(|l| shared.join(l))
+        .collect();
+    assert!(!cases.is_empty());
+    let out = sluice().arg("test").args(&cases).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains(&format!("{} passed, 0 failed", cases.len())), "{stdout}");
+}
+
+#[test]
+fn failing_case_shows_first_difference_and_exits_non_zero() {
+    let d = temp_dir("failing");
+    std::fs::write(
+        d.join("app.sql"),
+        "CREATE STREAM \"S\" (A INTEGER);\nCREATE STREAM \"D\" (A INTEGER);\nCREATE PUMP \"P\" AS INSERT INTO \"D\" SELECT STREAM A * 2 FROM \"S\";\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("case.toml"),
+        "[[input]]\nstream = \"S\"\nfile = \"in.jsonl\"\nenvelope = \"none\"\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("in.jsonl"), "{\"A\": 1}\n{\"A\": 2}\n").unwrap();
+    std::fs::create_dir_all(d.join("expected")).unwrap();
+    std::fs::write(d.join("expected/D.jsonl"), "{\"A\": 2}\n{\"A\": 5}\n").unwrap();
+    let out = sluice().arg("test").arg(&d).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL"), "{stdout}");
+    assert!(stdout.contains("row 2: A: expected 5, got 4"), "{stdout}");
+    assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
+
+    // --bless writes what the app emits; then the case passes.
+    let out = sluice().arg("test").arg("--bless").arg(&d).output().unwrap();
+    assert!(out.status.success());
+    let blessed = std::fs::read_to_string(d.join("expected/D.jsonl")).unwrap();
+    assert!(blessed.contains("\"A\":4"), "{blessed}");
+    let out = sluice().arg("test").arg(&d).output().unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn check_reports_file_line_column_and_exit_code() {
+    let d = temp_dir("check");
+    let good = repo().join("sql-examples/ticker-tumbling");
+    let bad = d.join("bad.sql");
+    std::fs::write(
+        &bad,
+        "CREATE STREAM \"S\" (PRICE DOUBLE);\nCREATE STREAM \"D\" (P DOUBLE);\nCREATE PUMP \"P\" AS INSERT INTO \"D\"\n  SELECT STREAM PRCE FROM \"S\";\n",
+    )
+    .unwrap();
+    let out = sluice().arg("check").arg(&good).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = sluice().arg("check").arg(&good).arg(&bad).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.contains(&format!(
+            "{}:4:17: unknown column \"PRCE\" in stream \"S\"; did you mean \"PRICE\"?",
+            bad.display()
+        )),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn run_replays_an_example_to_files() {
+    let d = temp_dir("run");
+    let out_file = d.join("out.jsonl");
+    let err_file = d.join("errors.jsonl");
+    let out = sluice()
+        .arg("run")
+        .arg(repo().join("sql-examples/error-stream"))
+        .arg("--output")
+        .arg(format!("DESTINATION_SQL_STREAM={}", out_file.display()))
+        .arg("--output")
+        .arg(format!("error_stream={}", err_file.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = std::fs::read_to_string(&out_file).unwrap();
+    assert_eq!(
+        rows,
+        "{\"ORDER_ID\": 1, \"UNIT_PRICE\": 2.50}\n{\"ORDER_ID\": 4, \"UNIT_PRICE\": 3.33}\n"
+    );
+    let errors = std::fs::read_to_string(&err_file).unwrap();
+    assert_eq!(errors.lines().count(), 2, "{errors}");
+    assert!(errors.contains("Coercion error"), "{errors}");
+    assert!(errors.contains("division by zero"), "{errors}");
+}
+
+#[test]
+fn run_live_reads_stdin_with_the_system_clock() {
+    let d = temp_dir("live");
+    std::fs::write(
+        d.join("app.sql"),
+        "CREATE STREAM \"IN\" (\"name\" VARCHAR(8));\nCREATE STREAM \"OUT\" (GREETING VARCHAR(16));\nCREATE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM 'hi ' || \"name\" FROM \"IN\";\n",
+    )
+    .unwrap();
+    let mut child = sluice()
+        .arg("run")
+        .arg(d.join("app.sql"))
+        .arg("--input")
+        .arg("IN=-")
+        .arg("--output")
+        .arg("OUT=-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"{\"name\": \"ann\"}\n{\"name\": \"bob\"}\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"GREETING\": \"hi ann\"}\n{\"GREETING\": \"hi bob\"}\n"
+    );
+}
+
+#[test]
+fn bench_checks_its_own_result() {
+    let out = sluice()
+        .args(["bench", "--rows", "300000"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("engine-only: "), "{stdout}");
+    assert!(stdout.contains("end-to-end json: "), "{stdout}");
+}

@@ -1,0 +1,1 @@
+../../../sql-examples/event-time-tumbling/app.sql

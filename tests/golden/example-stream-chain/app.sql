@@ -1,0 +1,1 @@
+../../../sql-examples/stream-chain/app.sql

@@ -1,0 +1,1 @@
+../../../sql-examples/ticker-tumbling/app.sql
