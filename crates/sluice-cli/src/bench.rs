@@ -46,7 +46,10 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
   GROUP BY K, STEP("SOURCE_SQL_STREAM_001".ROWTIME BY INTERVAL '1' MINUTE);
 "#;
 
-fn w1_app() -> Result<(Application, Arc<AtomicU64>, Arc<Mutex<(i64, i64)>>)> {
+/// Output rows seen, and the totals of COUNT and SUM over all output rows.
+type Totals = (Arc<AtomicU64>, Arc<Mutex<(i64, i64)>>);
+
+fn w1_app() -> Result<(Application, Totals)> {
     let col = |name: &str, t: SqlType, path: &str| RecordColumn {
         name: name.into(),
         sql_type: t,
@@ -88,7 +91,7 @@ fn w1_app() -> Result<(Application, Arc<AtomicU64>, Arc<Mutex<(i64, i64)>>)> {
             s.1 += v.unwrap_or(0);
         }
     })?;
-    Ok((app, rows, sums))
+    Ok((app, (rows, sums)))
 }
 
 fn rowtime(id: u64) -> i64 {
@@ -152,7 +155,7 @@ fn report(mode: &str, n: u64, started: Instant, cpu0: f64) {
 }
 
 fn engine_only(n: u64, batch: usize) -> Result<()> {
-    let (mut app, rows, sums) = w1_app()?;
+    let (mut app, (rows, sums)) = w1_app()?;
     let schema = app
         .stream_schema("SOURCE_SQL_STREAM_001")
         .ok_or_else(|| anyhow::anyhow!("no source stream"))?;
@@ -187,7 +190,7 @@ fn engine_only(n: u64, batch: usize) -> Result<()> {
 }
 
 fn end_to_end_json(n: u64, batch: usize) -> Result<()> {
-    let (mut app, rows, sums) = w1_app()?;
+    let (mut app, (rows, sums)) = w1_app()?;
     let (cpu0, started) = (cpu_seconds(), Instant::now());
     let mut id = 0u64;
     let mut text = String::new();

@@ -1,6 +1,8 @@
 //! End-to-end tests of the `sluice` binary: the golden cases, `check`,
 //! `run` (replay and live from stdin) and `bench`'s own result check.
 
+#![allow(clippy::unwrap_used)] // a test binary: a failed unwrap is a failed test
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -53,7 +55,10 @@ fn kda_compat_supported_cases_pass_when_shared_exists() {
     let out = sluice().arg("test").args(&cases).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains(&format!("{} passed, 0 failed", cases.len())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} passed, 0 failed", cases.len())),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -80,7 +85,12 @@ fn failing_case_shows_first_difference_and_exits_non_zero() {
     assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
 
     // --bless writes what the app emits; then the case passes.
-    let out = sluice().arg("test").arg("--bless").arg(&d).output().unwrap();
+    let out = sluice()
+        .arg("test")
+        .arg("--bless")
+        .arg(&d)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let blessed = std::fs::read_to_string(d.join("expected/D.jsonl")).unwrap();
     assert!(blessed.contains("\"A\":4"), "{blessed}");
@@ -99,7 +109,11 @@ fn check_reports_file_line_column_and_exit_code() {
     )
     .unwrap();
     let out = sluice().arg("check").arg(&good).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = sluice().arg("check").arg(&good).arg(&bad).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1));
@@ -126,7 +140,11 @@ fn run_replays_an_example_to_files() {
         .arg(format!("error_stream={}", err_file.display()))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = std::fs::read_to_string(&out_file).unwrap();
     assert_eq!(
         rows,
@@ -159,7 +177,9 @@ fn run_live_reads_stdin_with_the_system_clock() {
         .unwrap();
     {
         let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"{\"name\": \"ann\"}\n{\"name\": \"bob\"}\n").unwrap();
+        stdin
+            .write_all(b"{\"name\": \"ann\"}\n{\"name\": \"bob\"}\n")
+            .unwrap();
     }
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -176,7 +196,11 @@ fn bench_checks_its_own_result() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("engine-only: "), "{stdout}");
     assert!(stdout.contains("end-to-end json: "), "{stdout}");
 }

@@ -112,7 +112,7 @@ pub enum EngineError {
         /// The target column.
         column: String,
         /// The target column's SQL type.
-        expected: String,
+        expected: crate::types::SqlType,
         /// The select item's SQL type.
         actual: String,
     },
@@ -171,7 +171,7 @@ pub enum EngineError {
         context: String,
         /// The underlying error.
         #[source]
-        source: datafusion::error::DataFusionError,
+        source: Box<datafusion::error::DataFusionError>,
     },
 }
 

@@ -153,25 +153,23 @@ fn conform(target: &StreamDef, mut cols: Vec<ArrayRef>, rows: usize) -> DfResult
     for (i, c) in target.columns.iter().enumerate() {
         if let Some(max) = c.sql_type.max_length() {
             let col = &mut cols[i + 1];
-            if let Some(strings) = col.as_string_opt::<i32>() {
-                if strings
+            if let Some(strings) = col.as_string_opt::<i32>()
+                && strings
                     .iter()
                     .flatten()
                     .any(|s| s.len() > max && s.chars().count() > max)
-                {
-                    let mut b =
-                        StringBuilder::with_capacity(strings.len(), strings.value_data().len());
-                    for v in strings.iter() {
-                        match v {
-                            Some(s) => match s.char_indices().nth(max) {
-                                Some((cut, _)) => b.append_value(&s[..cut]),
-                                None => b.append_value(s),
-                            },
-                            None => b.append_null(),
-                        }
+            {
+                let mut b = StringBuilder::with_capacity(strings.len(), strings.value_data().len());
+                for v in strings.iter() {
+                    match v {
+                        Some(s) => match s.char_indices().nth(max) {
+                            Some((cut, _)) => b.append_value(&s[..cut]),
+                            None => b.append_value(s),
+                        },
+                        None => b.append_null(),
                     }
-                    *col = Arc::new(b.finish());
                 }
+                *col = Arc::new(b.finish());
             }
         }
     }
@@ -348,7 +346,7 @@ impl TumblingState {
         }
         let df = |e: DataFusionError| EngineError::Execution {
             context: format!("pump \"{}\"", p.name),
-            source: e,
+            source: Box::new(e),
         };
         let window = match self.windows.entry(start) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
@@ -440,7 +438,7 @@ fn emit_window(
 ) -> Result<()> {
     let df = |e: DataFusionError| EngineError::Execution {
         context: format!("pump \"{}\"", p.name),
-        source: e,
+        source: Box::new(e),
     };
     let n = w.num_groups;
     let mut cols: Vec<ArrayRef> = vec![

@@ -61,7 +61,9 @@ impl ScalarUDFImpl for Divisor {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let Some(arg) = args.args.into_iter().next() else {
-            return Err(DataFusionError::Plan("kda_divisor takes one argument".into()));
+            return Err(DataFusionError::Plan(
+                "kda_divisor takes one argument".into(),
+            ));
         };
         match &arg {
             ColumnarValue::Scalar(s) => {

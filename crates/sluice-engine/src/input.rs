@@ -344,13 +344,13 @@ fn coerce<'a>(v: Scalar<'a>, t: SqlType) -> std::result::Result<Cell<'a>, String
                 Scalar::Null => return Ok(Cell::Null),
             };
             let n = n as usize;
-            if s.len() > n {
-                if let Some((cut, _)) = s.char_indices().nth(n) {
-                    return Ok(Cell::Str(match s {
-                        Cow::Borrowed(b) => Cow::Borrowed(&b[..cut]),
-                        Cow::Owned(o) => Cow::Owned(o[..cut].to_string()),
-                    }));
-                }
+            if s.len() > n
+                && let Some((cut, _)) = s.char_indices().nth(n)
+            {
+                return Ok(Cell::Str(match s {
+                    Cow::Borrowed(b) => Cow::Borrowed(&b[..cut]),
+                    Cow::Owned(o) => Cow::Owned(o[..cut].to_string()),
+                }));
             }
             Cell::Str(s)
         }

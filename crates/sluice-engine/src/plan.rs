@@ -421,10 +421,10 @@ fn window_of(e: &Expr, fallback: Location) -> Result<Option<(&'static str, Windo
         }
         Expr::Function(f) if f.name.to_string() == "step" => {
             let args = function_args(f);
-            if let [first, Expr::Interval(iv)] = args.as_slice() {
-                if let Some(col) = time_column_of(first) {
-                    return Ok(Some((col, interval_size(iv, expr_location(e, fallback))?)));
-                }
+            if let [first, Expr::Interval(iv)] = args.as_slice()
+                && let Some(col) = time_column_of(first)
+            {
+                return Ok(Some((col, interval_size(iv, expr_location(e, fallback))?)));
             }
             Ok(None)
         }
@@ -619,23 +619,23 @@ struct ColumnResolver<'a> {
 impl VisitorMut for ColumnResolver<'_> {
     type Break = ();
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-        if let Expr::CompoundIdentifier(ids) = e {
-            if ids.len() >= 2 {
-                let qualifier = &ids[ids.len() - 2];
-                if !self.qualifiers.contains(&qualifier.value) {
-                    self.error = Some(EngineError::UnknownStream {
-                        location: ident_location(qualifier),
-                        name: qualifier.value.clone(),
-                        suggestion: closest(
-                            &qualifier.value,
-                            self.qualifiers.iter().map(String::as_str),
-                        ),
-                    });
-                    return ControlFlow::Break(());
-                }
-                let last = ids[ids.len() - 1].clone();
-                *e = Expr::Identifier(last);
+        if let Expr::CompoundIdentifier(ids) = e
+            && ids.len() >= 2
+        {
+            let qualifier = &ids[ids.len() - 2];
+            if !self.qualifiers.contains(&qualifier.value) {
+                self.error = Some(EngineError::UnknownStream {
+                    location: ident_location(qualifier),
+                    name: qualifier.value.clone(),
+                    suggestion: closest(
+                        &qualifier.value,
+                        self.qualifiers.iter().map(String::as_str),
+                    ),
+                });
+                return ControlFlow::Break(());
             }
+            let last = ids[ids.len() - 1].clone();
+            *e = Expr::Identifier(last);
         }
         if let Expr::Identifier(id) = e {
             let names = self.stream.column_names();
@@ -696,11 +696,11 @@ impl VisitorMut for GroupRewriter<'_> {
 fn ungrouped_column(e: &mut Expr) -> Option<Ident> {
     let mut found = None;
     let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(e, |x: &mut Expr| {
-        if let Expr::Identifier(id) = x {
-            if !id.value.starts_with("__") {
-                found = Some(id.clone());
-                return ControlFlow::Break(());
-            }
+        if let Expr::Identifier(id) = x
+            && !id.value.starts_with("__")
+        {
+            found = Some(id.clone());
+            return ControlFlow::Break(());
         }
         ControlFlow::Continue(())
     });
@@ -1125,11 +1125,11 @@ impl Planner {
         let mut e = e.clone();
         let mut found = false;
         let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut e, |x: &mut Expr| {
-            if let Expr::Function(f) = x {
-                if self.is_aggregate(&f.name.to_string()) {
-                    found = true;
-                    return ControlFlow::Break(());
-                }
+            if let Expr::Function(f) = x
+                && self.is_aggregate(&f.name.to_string())
+            {
+                found = true;
+                return ControlFlow::Break(());
             }
             ControlFlow::Continue(())
         });
@@ -1158,7 +1158,7 @@ impl Planner {
                     pump: ctx.pump.to_string(),
                     stream: ctx.target.name.clone(),
                     column: column.name.clone(),
-                    expected: column.sql_type.to_string(),
+                    expected: column.sql_type,
                     actual: sql_type_name(&actual),
                 });
             }
@@ -1328,12 +1328,12 @@ impl Planner {
             }
             // KDA: AVG of an integer type is an integer (truncated).
             let mut cast_to = None;
-            if expr.fun().name() == "avg" {
-                if let Some(arg) = expr.expressions().first() {
-                    let t = arg.data_type(arrow_in).map_err(df_err(l))?;
-                    if t.is_integer() {
-                        cast_to = Some(t);
-                    }
+            if expr.fun().name() == "avg"
+                && let Some(arg) = expr.expressions().first()
+            {
+                let t = arg.data_type(arrow_in).map_err(df_err(l))?;
+                if t.is_integer() {
+                    cast_to = Some(t);
                 }
             }
             let dt = match &cast_to {
@@ -1378,16 +1378,16 @@ struct InsertCtx<'a> {
 }
 
 fn count_star_to_count_one(e: &mut Expr) {
-    if let Expr::Function(f) = e {
-        if f.name.to_string() == "count" {
-            if let FunctionArguments::List(list) = &mut f.args {
-                for a in list.args.iter_mut() {
-                    if matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Wildcard)) {
-                        *a = FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
-                            Value::Number("1".into(), false),
-                        )));
-                    }
-                }
+    if let Expr::Function(f) = e
+        && f.name.to_string() == "count"
+        && let FunctionArguments::List(list) = &mut f.args
+    {
+        for a in list.args.iter_mut() {
+            if matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Wildcard)) {
+                *a = FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(Value::Number(
+                    "1".into(),
+                    false,
+                ))));
             }
         }
     }

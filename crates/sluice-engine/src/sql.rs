@@ -425,10 +425,10 @@ pub fn normalize_expr_idents(e: &mut Expr) {
         Expr::CompoundIdentifier(ids) => ids.iter_mut().for_each(upper),
         Expr::Function(Function { name, .. }) => {
             for part in name.0.iter_mut() {
-                if let ObjectNamePart::Identifier(id) = part {
-                    if id.quote_style.is_none() {
-                        id.value = id.value.to_lowercase();
-                    }
+                if let ObjectNamePart::Identifier(id) = part
+                    && id.quote_style.is_none()
+                {
+                    id.value = id.value.to_lowercase();
                 }
             }
         }

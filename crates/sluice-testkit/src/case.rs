@@ -295,13 +295,11 @@ fn run_app_case(dir: &Path, bless: bool) -> Result<std::result::Result<(), Strin
             return Ok(Err(format!("{stream}: {why}")));
         }
     }
-    if !checked_error_stream {
-        if let Some(row) = emitted.get(ERROR_STREAM).and_then(|r| r.first()) {
-            return Ok(Err(format!(
-                "error_stream: unexpected row (no expected/error_stream.jsonl)\n    actual:   {}",
-                serde_json::Value::Object(row.clone())
-            )));
-        }
+    if !checked_error_stream && let Some(row) = emitted.get(ERROR_STREAM).and_then(|r| r.first()) {
+        return Ok(Err(format!(
+            "error_stream: unexpected row (no expected/error_stream.jsonl)\n    actual:   {}",
+            serde_json::Value::Object(row.clone())
+        )));
     }
     Ok(Ok(()))
 }

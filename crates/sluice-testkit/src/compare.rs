@@ -63,13 +63,12 @@ pub fn row_mismatch(expected: &Row, actual: &Row, tolerance: f64, strict: bool) 
             _ => {}
         }
     }
-    if strict {
-        if let Some(k) = actual
+    if strict
+        && let Some(k) = actual
             .keys()
             .find(|k| *k != "ROWTIME" && !expected.contains_key(*k))
-        {
-            return Some(format!("expected row has no \"{k}\""));
-        }
+    {
+        return Some(format!("expected row has no \"{k}\""));
     }
     None
 }
@@ -88,7 +87,7 @@ pub fn compare_rows(
     };
     // Chunks of actual rows compared as multisets.
     let chunks: Vec<std::ops::Range<usize>> = match order {
-        Order::Any => vec![0..actual.len()],
+        Order::Any => std::iter::once(0..actual.len()).collect(),
         Order::Rowtime => {
             let mut v = Vec::new();
             let mut i = 0;

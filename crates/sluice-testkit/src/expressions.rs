@@ -45,10 +45,10 @@ pub fn matches(actual: &ArrayRef, expected: &ArrayRef) -> bool {
         _ => return show(actual) == show(expected),
     };
     let (a, e) = (show(actual), show(&expected));
-    if matches!(actual.data_type(), DataType::Float32 | DataType::Float64) {
-        if let (Ok(x), Ok(y)) = (a.parse::<f64>(), e.parse::<f64>()) {
-            return x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs());
-        }
+    if matches!(actual.data_type(), DataType::Float32 | DataType::Float64)
+        && let (Ok(x), Ok(y)) = (a.parse::<f64>(), e.parse::<f64>())
+    {
+        return x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs());
     }
     a == e
 }
