@@ -471,3 +471,125 @@ fn rowtimes(batch: &RecordBatch) -> Result<&TimestampMillisecondArray> {
             message: "column 0 must be ROWTIME (TIMESTAMP)".into(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::input::{RecordColumn, RecordFormat};
+    use crate::output::batch_json_lines;
+    use crate::types::SqlType;
+
+    fn input() -> Input {
+        Input {
+            stream: "S".into(),
+            schema: InputSchema {
+                format: RecordFormat::Json {
+                    row_path: "$".into(),
+                },
+                columns: Some(vec![RecordColumn {
+                    name: "V".into(),
+                    sql_type: SqlType::Integer,
+                    mapping: Some("$.v".into()),
+                }]),
+            },
+        }
+    }
+
+    fn collect(app: &mut Application, stream: &str) -> Arc<Mutex<String>> {
+        let out = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&out);
+        app.subscribe(stream, move |b| {
+            sink.lock().unwrap().push_str(&batch_json_lines(b, true));
+        })
+        .unwrap();
+        out
+    }
+
+    fn rec(v: i32, t: i64) -> (String, i64) {
+        (format!("{{\"v\": {v}}}"), t)
+    }
+
+    fn push(app: &mut Application, recs: &[(String, i64)]) {
+        let records: Vec<Record> = recs
+            .iter()
+            .map(|(d, t)| Record {
+                data: d.as_bytes(),
+                arrival_ms: *t,
+            })
+            .collect();
+        app.push_records("S", &records).unwrap();
+    }
+
+    #[test]
+    fn only_inputs_take_records() {
+        let sql =
+            "CREATE STREAM D (V INTEGER); CREATE PUMP P AS INSERT INTO D SELECT STREAM V FROM S;";
+        let mut app = Application::new(sql, &[input()], Arc::new(ManualClock::new(0))).unwrap();
+        let e = app.push_records("D", &[]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "\"D\" is not an input stream of this application (inputs: S)"
+        );
+        let e = app.subscribe("DD", |_| {}).unwrap_err().to_string();
+        assert!(e.contains("did you mean \"D\""), "{e}");
+    }
+
+    #[test]
+    fn rowtime_never_goes_back() {
+        let sql =
+            "CREATE STREAM D (V INTEGER); CREATE PUMP P AS INSERT INTO D SELECT STREAM V FROM S;";
+        let mut app = Application::new(sql, &[input()], Arc::new(ManualClock::new(0))).unwrap();
+        let out = collect(&mut app, "D");
+        push(&mut app, &[rec(1, 5_000), rec(2, 3_000)]);
+        push(&mut app, &[rec(3, 4_000)]);
+        let text = out.lock().unwrap().clone();
+        let times: Vec<&str> = text.lines().map(|l| &l[13..36]).collect();
+        assert_eq!(
+            times,
+            [
+                "1970-01-01 00:00:05.000",
+                "1970-01-01 00:00:05.000",
+                "1970-01-01 00:00:05.000"
+            ]
+        );
+    }
+
+    #[test]
+    fn windows_of_different_pumps_close_in_time_order() {
+        // Two pumps into one stream: 10-second and 30-second windows. After
+        // a gap, their results must arrive in ROWTIME order.
+        let sql = "CREATE STREAM D (N BIGINT);
+            CREATE PUMP A AS INSERT INTO D SELECT STREAM COUNT(*) FROM S GROUP BY STEP(S.ROWTIME BY INTERVAL '30' SECOND);
+            CREATE PUMP B AS INSERT INTO D SELECT STREAM COUNT(*) FROM S GROUP BY STEP(S.ROWTIME BY INTERVAL '10' SECOND);";
+        let mut app = Application::new(sql, &[input()], Arc::new(ManualClock::new(0))).unwrap();
+        let out = collect(&mut app, "D");
+        push(&mut app, &[rec(1, 1_000), rec(2, 25_000), rec(3, 95_000)]);
+        app.flush().unwrap();
+        let text = out.lock().unwrap().clone();
+        let times: Vec<&str> = text.lines().map(|l| &l[13..36]).collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        assert_eq!(times, sorted, "{text}");
+        assert_eq!(times.len(), 6, "{text}");
+    }
+
+    #[test]
+    fn advance_emits_without_new_rows() {
+        let sql = "CREATE STREAM D (N BIGINT); CREATE PUMP P AS INSERT INTO D SELECT STREAM COUNT(*) FROM S GROUP BY FLOOR(S.ROWTIME TO MINUTE);";
+        let clock = ManualClock::new(0);
+        let mut app = Application::new(sql, &[input()], Arc::new(clock.clone())).unwrap();
+        let out = collect(&mut app, "D");
+        push(&mut app, &[rec(1, 1_000), rec(2, 2_000)]);
+        app.advance_to(59_999).unwrap();
+        assert_eq!(out.lock().unwrap().as_str(), "");
+        clock.set(60_000);
+        app.tick().unwrap();
+        assert_eq!(
+            out.lock().unwrap().as_str(),
+            "{\"ROWTIME\": \"1970-01-01 00:01:00.000\", \"N\": 2}\n"
+        );
+    }
+}

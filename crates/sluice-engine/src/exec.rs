@@ -293,13 +293,19 @@ impl TumblingState {
             }
             let start = plan.size.start(times.value(i));
             let end = plan.size.end(start);
-            let mut j = i + 1;
-            while j < n && times.is_valid(j) && {
-                let t = times.value(j);
-                t >= start && t < end
-            } {
-                j += 1;
-            }
+            let j = if on_rowtime {
+                // ROWTIME is sorted and never NULL: binary search the run.
+                i + times.values()[i..].partition_point(|&t| t < end)
+            } else {
+                let mut j = i + 1;
+                while j < n && times.is_valid(j) && {
+                    let t = times.value(j);
+                    t >= start && t < end
+                } {
+                    j += 1;
+                }
+                j
+            };
             if on_rowtime {
                 self.close_until(plan, p, target, times.value(i), out)?;
             }

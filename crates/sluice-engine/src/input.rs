@@ -21,7 +21,6 @@
 //! `Parse error` for bytes that are not JSON); the other records go on.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -488,6 +487,14 @@ impl ColumnBuilder {
     }
 }
 
+/// The columns fed by one top-level JSON key.
+struct KeyColumns {
+    key: String,
+    columns: Vec<usize>,
+    /// Read the value as raw text (else straight into a [`Scalar`]).
+    raw: bool,
+}
+
 /// A column as the decoder reads it.
 struct DecodeColumn {
     name: String,
@@ -501,8 +508,9 @@ pub struct Decoder {
     format: RecordFormat,
     row_path: Vec<Step>,
     columns: Vec<DecodeColumn>,
-    /// First path step → columns whose path starts there (JSON fast path).
-    by_key: HashMap<String, Vec<usize>>,
+    /// First path step → columns whose path starts there (JSON fast path;
+    /// a short list scanned linearly beats hashing for a handful of keys).
+    by_key: Vec<KeyColumns>,
     schema: SchemaRef,
 }
 
@@ -548,11 +556,26 @@ impl Decoder {
                 path,
             });
         }
-        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_key: Vec<KeyColumns> = Vec::new();
         for (i, c) in columns.iter().enumerate() {
             if let Some(Step::Key(k)) = c.path.first() {
-                by_key.entry(k.clone()).or_default().push(i);
+                match by_key.iter_mut().find(|e| e.key == *k) {
+                    Some(e) => e.columns.push(i),
+                    None => by_key.push(KeyColumns {
+                        key: k.clone(),
+                        columns: vec![i],
+                        raw: false,
+                    }),
+                }
             }
+        }
+        // Values read as raw JSON text: nested paths, and character columns
+        // (an object or array into VARCHAR is its source text).
+        for e in by_key.iter_mut() {
+            e.raw = e.columns.iter().any(|&i| {
+                columns[i].path.len() > 1
+                    || matches!(columns[i].sql_type, SqlType::Char(_) | SqlType::Varchar(_))
+            });
         }
         Ok(Self {
             stream: stream.to_string(),
@@ -566,9 +589,9 @@ impl Decoder {
 
     /// Decodes records into one batch (`rowtimes[i]` is the ROWTIME of
     /// record `i`), and error rows for records that could not be mapped.
-    pub fn decode(
+    pub fn decode<'a>(
         &self,
-        records: &[Record<'_>],
+        records: &[Record<'a>],
         rowtimes: &[i64],
     ) -> Result<(RecordBatch, Vec<ErrorRow>)> {
         let mut builders: Vec<ColumnBuilder> = self
@@ -579,12 +602,15 @@ impl Decoder {
         let mut rowtime_col = TimestampMillisecondBuilder::with_capacity(records.len());
         let mut arrivals = TimestampMillisecondBuilder::with_capacity(records.len());
         let mut errors = Vec::new();
-        let mut cells: Vec<Cell> = Vec::with_capacity(self.columns.len());
+        let mut cells: Vec<Cell<'a>> = Vec::with_capacity(self.columns.len());
+        let mut slots: Vec<Option<Scalar<'a>>> = vec![None; self.columns.len()];
         for (k, r) in records.iter().enumerate() {
             let rt = rowtimes.get(k).copied().unwrap_or(r.arrival_ms);
             let before = builders.first().map_or(0, ColumnBuilder::len);
             let result = match &self.format {
-                RecordFormat::Json { .. } => self.json_rows(r.data, &mut cells, &mut builders),
+                RecordFormat::Json { .. } => {
+                    self.json_rows(r.data, &mut slots, &mut cells, &mut builders)
+                }
                 RecordFormat::Csv {
                     column_delimiter,
                     row_delimiter,
@@ -653,6 +679,7 @@ impl Decoder {
     fn json_rows<'a>(
         &self,
         data: &'a [u8],
+        slots: &mut [Option<Scalar<'a>>],
         cells: &mut Vec<Cell<'a>>,
         builders: &mut [ColumnBuilder],
     ) -> std::result::Result<(), (&'static str, String)> {
@@ -660,12 +687,12 @@ impl Decoder {
             |e: serde_json::Error| ("Parse error", format!("record is not valid JSON: {e}"));
         if self.row_path.is_empty() {
             // Fast path: read the top-level object once, borrowing values.
-            let mut slots: Vec<Option<Scalar<'a>>> = vec![None; self.columns.len()];
+            slots.iter_mut().for_each(|s| *s = None);
             let mut de = serde_json::Deserializer::from_slice(data);
             let mut nested: Vec<(usize, Box<RawValue>)> = Vec::new();
             RowSeed {
                 decoder: self,
-                slots: &mut slots,
+                slots,
                 nested: &mut nested,
             }
             .deserialize(&mut de)
@@ -674,10 +701,13 @@ impl Decoder {
             let mut owned: Vec<(usize, Scalar<'static>)> = Vec::new();
             for (key_col, raw) in nested {
                 let v: serde_json::Value = serde_json::from_str(raw.get()).map_err(parse_error)?;
-                for &ci in &self.by_key[match &self.columns[key_col].path[0] {
-                    Step::Key(k) => k.as_str(),
-                    _ => continue,
-                }] {
+                let Some(Step::Key(k)) = self.columns[key_col].path.first() else {
+                    continue;
+                };
+                let Some(entry) = self.by_key.iter().find(|e| e.key == *k) else {
+                    continue;
+                };
+                for &ci in &entry.columns {
                     let c = &self.columns[ci];
                     if c.path.len() > 1 {
                         let s = walk(&v, &c.path[1..]).map(scalar_from_value);
@@ -690,7 +720,7 @@ impl Decoder {
             }
             return self.push_row(
                 cells,
-                slots.into_iter().map(|s| s.unwrap_or(Scalar::Null)),
+                slots.iter_mut().map(|s| s.take().unwrap_or(Scalar::Null)),
                 builders,
             );
         }
@@ -804,7 +834,7 @@ fn into_owned(s: Scalar<'_>) -> Scalar<'static> {
 /// Reads a top-level JSON object, keeping only mapped keys.
 struct RowSeed<'d, 's, 'a> {
     decoder: &'d Decoder,
-    slots: &'s mut Vec<Option<Scalar<'a>>>,
+    slots: &'s mut [Option<Scalar<'a>>],
     nested: &'s mut Vec<(usize, Box<RawValue>)>,
 }
 
@@ -821,15 +851,21 @@ impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, '_, 'a> {
         write!(f, "a JSON object")
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> std::result::Result<(), M::Error> {
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            match self.decoder.by_key.get(key.as_ref()) {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match self.decoder.by_key.iter().find(|e| e.key == key.0.as_ref()) {
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
-                Some(cols) => {
+                Some(entry) if !entry.raw => {
+                    let v = map.next_value_seed(ScalarSeed)?;
+                    for &ci in &entry.columns {
+                        self.slots[ci] = Some(v.clone());
+                    }
+                }
+                Some(entry) => {
                     let raw: &'de RawValue = map.next_value()?;
                     let mut deeper = false;
-                    for &ci in cols {
+                    for &ci in &entry.columns {
                         if self.decoder.columns[ci].path.len() == 1 {
                             let s = scalar_from_raw(raw).map_err(serde::de::Error::custom)?;
                             self.slots[ci] = Some(s);
@@ -838,12 +874,96 @@ impl<'de: 'a, 'a> Visitor<'de> for RowSeed<'_, '_, 'a> {
                         }
                     }
                     if deeper {
-                        self.nested.push((cols[0], raw.to_owned()));
+                        self.nested.push((entry.columns[0], raw.to_owned()));
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// An object key, borrowed from the record unless it holds escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Reads a JSON value straight into a [`Scalar`] (no raw text kept; an
+/// object or array becomes a composite that no non-character type accepts).
+struct ScalarSeed;
+
+impl<'de> DeserializeSeed<'de> for ScalarSeed {
+    type Value = Scalar<'de>;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Scalar<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ScalarSeed {
+    type Value = Scalar<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Int(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Scalar<'de>, E> {
+        Ok(match i64::try_from(v) {
+            Ok(i) => Scalar::Int(i),
+            Err(_) => Scalar::Float(v as f64),
+        })
+    }
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Float(v))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_string())))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> std::result::Result<Scalar<'de>, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_map<M: MapAccess<'de>>(
+        self,
+        mut map: M,
+    ) -> std::result::Result<Scalar<'de>, M::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Composite(Cow::Borrowed("{...}")))
+    }
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: S,
+    ) -> std::result::Result<Scalar<'de>, S::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Scalar::Composite(Cow::Borrowed("[...]")))
     }
 }
 
