@@ -484,7 +484,7 @@ mod tests {
         let q = p.query.to_string();
         assert!(q.starts_with("SELECT \"TICKER\", count(*)"), "{q}");
         assert!(
-            q.contains("STEP(\"S\".\"ROWTIME\", INTERVAL '60' SECOND)"),
+            q.contains("step(\"S\".\"ROWTIME\", INTERVAL '60' SECOND)"),
             "{q}"
         );
         assert_eq!(p.query_location, Location::new(2, 2));
@@ -492,7 +492,7 @@ mod tests {
 
     #[test]
     fn reports_syntax_errors_with_line_and_column() {
-        let e = parse_app("CREATE STREAM s (a INTEGER);\nCREATE PUMP p AS INSERT INTO s SELECT STREAM a FROM WHERE;")
+        let e = parse_app("CREATE STREAM s (a INTEGER);\nCREATE PUMP p AS INSERT INTO s SELECT STREAM a FROM s WHERE;")
             .unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("2:"), "{msg}");
