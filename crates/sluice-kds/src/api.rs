@@ -21,6 +21,7 @@ use crate::ids;
 use crate::kds::{
     IteratorStart, Kds, PutEntry, ShardDescription, ShardFilter, ShardIterator, StreamDescription,
 };
+use crate::sigv4::{SigV4Verifier, SignedRequest};
 
 /// Response body type of [`KdsApi::handle`].
 pub type ApiBody = BoxBody<Bytes, std::io::Error>;
@@ -33,12 +34,16 @@ pub const TARGET_PREFIX: &str = "Kinesis_20131202.";
 pub struct ApiOptions {
     /// Larger request bodies are refused with 413.
     pub max_body_bytes: usize,
+    /// `None`: no authentication (the default). `Some`: every request must
+    /// carry a valid AWS Signature V4 by one of the verifier's keys.
+    pub auth: Option<std::sync::Arc<SigV4Verifier>>,
 }
 
 impl Default for ApiOptions {
     fn default() -> Self {
         ApiOptions {
             max_body_bytes: 7 << 20,
+            auth: None,
         }
     }
 }
@@ -125,8 +130,7 @@ fn lower_first(s: &str) -> String {
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
 }
 
@@ -182,7 +186,9 @@ fn type_error(expected: &str, v: &Value) -> ApiError {
             format!("'{}' can not be converted to an Boolean", s.to_uppercase())
         }
         (t, Value::Bool(_)) => format!("class java.lang.Boolean can not be converted to an {t}"),
-        (t, Value::Number(_)) => format!("class java.math.BigDecimal can not be converted to an {t}"),
+        (t, Value::Number(_)) => {
+            format!("class java.math.BigDecimal can not be converted to an {t}")
+        }
         (t, Value::String(_)) => format!("class java.lang.String can not be converted to an {t}"),
         (_, Value::Null) => "Unexpected null".into(),
     };
@@ -277,7 +283,10 @@ impl<'a> Input<'a> {
             self.fail(
                 key,
                 Some(s.into()),
-                &format!("Member must satisfy enum value set: [{}]", values.join(", ")),
+                &format!(
+                    "Member must satisfy enum value set: [{}]",
+                    values.join(", ")
+                ),
             );
         }
     }
@@ -285,9 +294,9 @@ impl<'a> Input<'a> {
     fn int(&mut self, key: &str) -> ApiResult<Option<i64>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => Ok(n
-                .as_i64()
-                .or_else(|| n.as_f64().map(|f| f.floor() as i64))),
+            Some(Value::Number(n)) => {
+                Ok(n.as_i64().or_else(|| n.as_f64().map(|f| f.floor() as i64)))
+            }
             Some(v) => Err(type_error("Integer", v)),
         }
     }
@@ -493,10 +502,15 @@ impl KdsApi {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let (parts, body) = req.into_parts();
-        let body = match Limited::new(body, self.options.max_body_bytes).collect().await {
+        let body = match Limited::new(body, self.options.max_body_bytes)
+            .collect()
+            .await
+        {
             Ok(c) => c.to_bytes(),
             Err(e) => {
-                let too_big = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+                let too_big = e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some();
                 let err = if too_big {
                     ApiError {
                         kind: "SerializationException",
@@ -517,14 +531,43 @@ impl KdsApi {
             };
             return self.response(err.status, err.body().to_string().into_bytes());
         }
+        if let Some(auth) = &self.options.auth {
+            let mut headers: Vec<(String, String)> = parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            if !headers.iter().any(|(k, _)| k == "host")
+                && let Some(a) = parts.uri.authority()
+            {
+                // HTTP/2 carries the host as :authority.
+                headers.push(("host".into(), a.as_str().to_owned()));
+            }
+            let signed = SignedRequest {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query().unwrap_or(""),
+                headers,
+                body: &body,
+            };
+            if let Err(e) = auth.verify(&signed, self.kds.clock().now_millis()) {
+                let err = ApiError::new(e.kind, e.message);
+                return self.response(err.status, err.body().to_string().into_bytes());
+            }
+        }
         let target = parts
             .headers
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let api = self.clone();
-        let answer = tokio::task::spawn_blocking(move || api.handle_json(target.as_deref(), &body))
-            .await;
+        let answer =
+            tokio::task::spawn_blocking(move || api.handle_json(target.as_deref(), &body)).await;
         match answer {
             Ok((status, bytes)) => self.response(status, bytes),
             Err(_) => {
@@ -549,11 +592,10 @@ impl KdsApi {
             0x8000 | ((n >> 32) as u16 & 0x3fff),
             n & 0xffff_ffff_ffff
         );
-        let mut resp = Response::new(
-            Full::new(Bytes::from(body))
-                .map_err(|never| match never {})
-                .boxed(),
-        );
+        let body: ApiBody = Full::new(Bytes::from(body))
+            .map_err(|never: std::convert::Infallible| -> std::io::Error { match never {} })
+            .boxed();
+        let mut resp = Response::new(body);
         *resp.status_mut() = status;
         let h = resp.headers_mut();
         h.insert(
@@ -705,7 +747,11 @@ impl KdsApi {
             out.insert(k.clone(), v);
         }
         if out.len() > 50 {
-            input.fail("Tags", Some(format!("{out:?}")), "Member must have length less than or equal to 50");
+            input.fail(
+                "Tags",
+                Some(format!("{out:?}")),
+                "Member must have length less than or equal to 50",
+            );
         }
         if out.keys().any(|k| k.is_empty() || k.chars().count() > 128) {
             input.fail("Tags", None, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]");
@@ -748,8 +794,14 @@ impl KdsApi {
         m.insert("Shards".into(), Value::Array(shards));
         m.insert("HasMoreShards".into(), json!(has_more));
         m.insert("RetentionPeriodHours".into(), json!(d.retention_hours));
-        m.insert("StreamCreationTimestamp".into(), epoch_seconds(d.created_ms));
-        m.insert("EnhancedMonitoring".into(), json!([{"ShardLevelMetrics": []}]));
+        m.insert(
+            "StreamCreationTimestamp".into(),
+            epoch_seconds(d.created_ms),
+        );
+        m.insert(
+            "EnhancedMonitoring".into(),
+            json!([{"ShardLevelMetrics": []}]),
+        );
         encryption_fields(&d, &mut m);
         Ok(json!({ "StreamDescription": m }))
     }
@@ -763,8 +815,14 @@ impl KdsApi {
         m.insert("StreamStatus".into(), json!(d.status));
         m.insert("StreamModeDetails".into(), json!({"StreamMode": d.mode}));
         m.insert("RetentionPeriodHours".into(), json!(d.retention_hours));
-        m.insert("StreamCreationTimestamp".into(), epoch_seconds(d.created_ms));
-        m.insert("EnhancedMonitoring".into(), json!([{"ShardLevelMetrics": []}]));
+        m.insert(
+            "StreamCreationTimestamp".into(),
+            epoch_seconds(d.created_ms),
+        );
+        m.insert(
+            "EnhancedMonitoring".into(),
+            json!([{"ShardLevelMetrics": []}]),
+        );
         encryption_fields(&d, &mut m);
         m.insert("OpenShardCount".into(), json!(d.open_shard_count));
         m.insert("ConsumerCount".into(), json!(0));
@@ -777,7 +835,12 @@ impl KdsApi {
         let token = input.string("NextToken")?;
         input.range("Limit", limit, 1, 10_000);
         input.length("ExclusiveStartStreamName", start, 1, 128);
-        input.pattern("ExclusiveStartStreamName", start, is_name, STREAM_NAME_PATTERN);
+        input.pattern(
+            "ExclusiveStartStreamName",
+            start,
+            is_name,
+            STREAM_NAME_PATTERN,
+        );
         input.length("NextToken", token, 1, 1048576);
         input.finish()?;
         let after = match token {
@@ -877,9 +940,9 @@ impl KdsApi {
             (Some(s), None) => (s, start.map(str::to_owned)),
             (None, Some(t)) => {
                 let inner = decode_token(t, "shards")?;
-                let (s, last) = inner
-                    .split_once('\n')
-                    .ok_or_else(|| ApiError::invalid("Invalid ShardId in ExclusiveStartShardId."))?;
+                let (s, last) = inner.split_once('\n').ok_or_else(|| {
+                    ApiError::invalid("Invalid ShardId in ExclusiveStartShardId.")
+                })?;
                 (s.to_owned(), Some(last.to_owned()))
             }
         };
@@ -903,7 +966,10 @@ impl KdsApi {
         let page: Vec<&ShardDescription> = shards.iter().take(limit).collect();
         let mut out = json!({ "Shards": page.iter().map(|s| shard_json(s)).collect::<Vec<_>>() });
         if has_more && let Some(last) = page.last() {
-            out["NextToken"] = json!(encode_token("shards", &format!("{stream}\n{}", last.shard_id)));
+            out["NextToken"] = json!(encode_token(
+                "shards",
+                &format!("{stream}\n{}", last.shard_id)
+            ));
         }
         Ok(out)
     }
@@ -918,7 +984,12 @@ impl KdsApi {
         input.blob_length("Data", data.as_deref(), 1 << 20);
         input.required("PartitionKey", pk);
         input.length("PartitionKey", pk, 1, 256);
-        input.pattern("ExplicitHashKey", ehk, |s| is_decimal(s, 39), HASH_KEY_PATTERN);
+        input.pattern(
+            "ExplicitHashKey",
+            ehk,
+            |s| is_decimal(s, 39),
+            HASH_KEY_PATTERN,
+        );
         Ok(match (data, pk) {
             (Some(data), Some(pk)) => Some(PutEntry {
                 partition_key: pk.to_owned(),
@@ -932,9 +1003,15 @@ impl KdsApi {
     fn put_record(&self, input: &mut Input<'_>) -> ApiResult {
         let entry = self.put_entry(input)?;
         let seq = input.string("SequenceNumberForOrdering")?;
-        input.pattern("SequenceNumberForOrdering", seq, |s| is_decimal(s, 129), SEQUENCE_PATTERN);
+        input.pattern(
+            "SequenceNumberForOrdering",
+            seq,
+            |s| is_decimal(s, 129),
+            SEQUENCE_PATTERN,
+        );
         let name = self.need_stream(input)?;
-        let entry = entry.ok_or_else(|| ApiError::invalid("Data and PartitionKey are required."))?;
+        let entry =
+            entry.ok_or_else(|| ApiError::invalid("Data and PartitionKey are required."))?;
         check_hash_key(&entry)?;
         let out = self.kds.put_record(&name, entry)?;
         Ok(json!({
@@ -982,7 +1059,10 @@ impl KdsApi {
             ),
             Some(r) if r.len() > 500 => input.fail(
                 "Records",
-                Some(format!("[{}]", vec!["PutRecordsRequestEntry"; r.len()].join(", "))),
+                Some(format!(
+                    "[{}]",
+                    vec!["PutRecordsRequestEntry"; r.len()].join(", ")
+                )),
                 "Member must have length less than or equal to 500",
             ),
             _ => {}
@@ -1048,11 +1128,18 @@ impl KdsApi {
                 "AT_TIMESTAMP",
             ],
         );
-        input.pattern("StartingSequenceNumber", seq, |s| is_decimal(s, 129), SEQUENCE_PATTERN);
+        input.pattern(
+            "StartingSequenceNumber",
+            seq,
+            |s| is_decimal(s, 129),
+            SEQUENCE_PATTERN,
+        );
         let name = self.need_stream(input)?;
         let (shard, kind) = (shard.unwrap_or_default(), kind.unwrap_or_default());
         let mismatch = |what: &str| {
-            ApiError::invalid(format!("Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and {what} StartingSequenceNumber."))
+            ApiError::invalid(format!(
+                "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and {what} StartingSequenceNumber."
+            ))
         };
         let start = match (kind, seq, ts) {
             ("TRIM_HORIZON" | "LATEST", Some(_), _) => return Err(mismatch("also a")),
@@ -1067,7 +1154,9 @@ impl KdsApi {
             }
             ("AT_TIMESTAMP", _, Some(t)) => IteratorStart::AtTimestamp(t),
             ("AT_TIMESTAMP", _, None) => {
-                return Err(ApiError::invalid("Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter."));
+                return Err(ApiError::invalid(
+                    "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.",
+                ));
             }
             _ => return Err(mismatch("no")),
         };
@@ -1227,13 +1316,19 @@ impl KdsApi {
         input.length("ShardToSplit", shard, 1, 128);
         input.pattern("ShardToSplit", shard, is_name, STREAM_NAME_PATTERN);
         input.required("NewStartingHashKey", key);
-        input.pattern("NewStartingHashKey", key, |s| is_decimal(s, 39), HASH_KEY_PATTERN);
+        input.pattern(
+            "NewStartingHashKey",
+            key,
+            |s| is_decimal(s, 39),
+            HASH_KEY_PATTERN,
+        );
         let name = self.need_stream(input)?;
         let key_text = key.unwrap_or_default();
         let key = ids::parse_hash_key(key_text).ok_or_else(|| {
             ApiError::invalid(format!("Invalid NewStartingHashKey. NewStartingHashKey must be in the range: [0, 2^128-1]. Specified value was {key_text}"))
         })?;
-        self.kds.split_shard(&name, shard.unwrap_or_default(), key)?;
+        self.kds
+            .split_shard(&name, shard.unwrap_or_default(), key)?;
         Ok(json!({}))
     }
 
@@ -1300,7 +1395,9 @@ fn check_hash_key(e: &PutEntry) -> ApiResult<()> {
     if let Some(k) = &e.explicit_hash_key
         && ids::parse_hash_key(k).is_none()
     {
-        return Err(ApiError::invalid(format!("Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {k}")));
+        return Err(ApiError::invalid(format!(
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {k}"
+        )));
     }
     Ok(())
 }
@@ -1349,7 +1446,14 @@ mod tests {
 
     #[test]
     fn epoch_seconds_never_scientific() {
-        for ms in [0i64, 1, 999, 1_700_000_000_123, 1_700_000_000_000, 4_102_444_800_000] {
+        for ms in [
+            0i64,
+            1,
+            999,
+            1_700_000_000_123,
+            1_700_000_000_000,
+            4_102_444_800_000,
+        ] {
             let text = epoch_seconds(ms).to_string();
             assert!(!text.contains('e') && !text.contains('E'), "{text}");
         }
@@ -1357,7 +1461,9 @@ mod tests {
 
     #[test]
     fn arn_pattern() {
-        assert!(is_stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/s"));
+        assert!(is_stream_arn(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s"
+        ));
         assert!(!is_stream_arn("arn:aws:kinesis:us-east-1:0000:stream/s"));
         assert!(!is_stream_arn("foo"));
     }

@@ -98,9 +98,7 @@ impl KdsError {
             }
             KdsError::StreamExists { .. }
             | KdsError::StreamNotActive { .. }
-            | KdsError::ShardClosed { .. } => {
-                "ResourceInUseException"
-            }
+            | KdsError::ShardClosed { .. } => "ResourceInUseException",
             KdsError::InvalidArgument { .. } => "InvalidArgumentException",
             KdsError::ExpiredIterator { .. } => "ExpiredIteratorException",
             KdsError::LimitExceeded { .. } => "LimitExceededException",

@@ -31,6 +31,10 @@ pub fn parse_hash_key(text: &str) -> Option<u128> {
 /// `n` contiguous hash-key ranges covering the whole key space, as AWS creates them.
 pub fn uniform_ranges(n: u32) -> Vec<(u128, u128)> {
     let n = u128::from(n.max(1));
+    if n == 1 {
+        return vec![(0, MAX_HASH_KEY)];
+    }
+    // 2^128 / n, without overflowing.
     let step = MAX_HASH_KEY / n + u128::from(MAX_HASH_KEY % n == n - 1);
     (0..n)
         .map(|i| {

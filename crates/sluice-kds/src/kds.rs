@@ -34,6 +34,10 @@ pub struct KdsOptions {
     pub create_delay_ms: i64,
     /// Iterators expire after this many ms.
     pub iterator_ttl_ms: i64,
+    /// Enforce AWS's per-shard limits (writes 1 MiB/s and 1,000 records/s;
+    /// reads 5 GetRecords/s and 2 MiB/s), answering
+    /// ProvisionedThroughputExceededException. Off by default.
+    pub throttle: bool,
 }
 
 impl Default for KdsOptions {
@@ -45,6 +49,7 @@ impl Default for KdsOptions {
             shard_limit: 500,
             create_delay_ms: 0,
             iterator_ttl_ms: 300_000,
+            throttle: false,
         }
     }
 }
@@ -250,12 +255,69 @@ struct State {
     shards: HashMap<(u64, u32), ShardHandle>,
 }
 
+/// Use of one shard in the current second, for throttling.
+#[derive(Debug, Default)]
+struct Usage {
+    second: i64,
+    put_records: u64,
+    put_bytes: u64,
+    gets: u32,
+    get_bytes: u64,
+}
+
 #[derive(Debug)]
 struct Inner {
     dir: PathBuf,
     options: KdsOptions,
     clock: Arc<dyn Clock>,
     state: RwLock<State>,
+    usage: parking_lot::Mutex<HashMap<(u64, u32), Usage>>,
+}
+
+impl Inner {
+    fn usage<T>(&self, key: (u64, u32), now: i64, f: impl FnOnce(&mut Usage) -> T) -> T {
+        let mut all = self.usage.lock();
+        let u = all.entry(key).or_default();
+        let second = now.div_euclid(1000);
+        if u.second != second {
+            *u = Usage {
+                second,
+                ..Usage::default()
+            };
+        }
+        f(u)
+    }
+
+    /// Counts a write; false if it would pass the shard's limits.
+    fn admit_put(&self, key: (u64, u32), records: u64, bytes: u64, now: i64) -> bool {
+        !self.options.throttle
+            || self.usage(key, now, |u| {
+                let ok = u.put_records + records <= 1000 && u.put_bytes + bytes <= 1 << 20;
+                if ok {
+                    u.put_records += records;
+                    u.put_bytes += bytes;
+                }
+                ok
+            })
+    }
+
+    /// Counts a GetRecords call; false if it would pass the shard's limits.
+    fn admit_get(&self, key: (u64, u32), now: i64) -> bool {
+        !self.options.throttle
+            || self.usage(key, now, |u| {
+                let ok = u.gets < 5 && u.get_bytes < 2 << 20;
+                if ok {
+                    u.gets += 1;
+                }
+                ok
+            })
+    }
+
+    fn note_get_bytes(&self, key: (u64, u32), bytes: u64, now: i64) {
+        if self.options.throttle {
+            self.usage(key, now, |u| u.get_bytes += bytes);
+        }
+    }
 }
 
 /// The durable shard log. See the module docs.
@@ -317,6 +379,7 @@ impl Kds {
                 options,
                 clock,
                 state: RwLock::new(State { catalog, shards }),
+                usage: parking_lot::Mutex::new(HashMap::new()),
             }),
         };
         kds.enforce_retention()?;
@@ -466,7 +529,11 @@ impl Kds {
         catalog.save(&self.inner.dir)?;
         st.catalog = catalog;
         st.shards.retain(|(sid, _), _| *sid != meta.id);
-        let dir = self.inner.dir.join("streams").join(format!("{:010}", meta.id));
+        let dir = self
+            .inner
+            .dir
+            .join("streams")
+            .join(format!("{:010}", meta.id));
         std::fs::remove_dir_all(&dir).map_err(KdsError::io(&dir))?;
         Ok(())
     }
@@ -503,7 +570,10 @@ impl Kds {
     /// Describes a stream, all its shards included.
     pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
         let st = self.inner.state.read();
-        let meta = st.catalog.stream(name).ok_or_else(|| self.not_found(name))?;
+        let meta = st
+            .catalog
+            .stream(name)
+            .ok_or_else(|| self.not_found(name))?;
         let now = self.now();
         Ok(StreamDescription {
             name: meta.name.clone(),
@@ -530,7 +600,10 @@ impl Kds {
     /// Shards of a stream, filtered as ListShards does.
     pub fn list_shards(&self, name: &str, filter: &ShardFilter) -> Result<Vec<ShardDescription>> {
         let st = self.inner.state.read();
-        let meta = st.catalog.stream(name).ok_or_else(|| self.not_found(name))?;
+        let meta = st
+            .catalog
+            .stream(name)
+            .ok_or_else(|| self.not_found(name))?;
         let after = match filter.filter_type.as_deref() {
             Some("AFTER_SHARD_ID") => filter.shard_id.as_deref(),
             _ => filter.exclusive_start_shard_id.as_deref(),
@@ -575,7 +648,10 @@ impl Kds {
         type Group = (u32, Vec<usize>, Vec<StoredRecord>);
         let (stream_id, written) = {
             let st = self.inner.state.read();
-            let meta = st.catalog.stream(name).ok_or_else(|| self.not_found(name))?;
+            let meta = st
+                .catalog
+                .stream(name)
+                .ok_or_else(|| self.not_found(name))?;
             let open: Vec<&ShardMeta> = meta.shards.iter().filter(|s| s.is_open()).collect();
             let mut groups: Vec<Group> = Vec::new();
             for (i, e) in entries.into_iter().enumerate() {
@@ -605,6 +681,17 @@ impl Kds {
             }
             let mut written = Vec::new();
             for (shard, idx, records) in groups {
+                let bytes: u64 = records
+                    .iter()
+                    .map(|r| (r.data.len() + r.partition_key.len()) as u64)
+                    .sum();
+                if !self
+                    .inner
+                    .admit_put((meta.id, shard), records.len() as u64, bytes, now)
+                {
+                    written.push((shard, idx, Err(self.throughput(name, shard))));
+                    continue;
+                }
                 let result = match st.shards.get(&(meta.id, shard)) {
                     Some(ShardHandle::Open(log)) => log
                         .write(&records, now)
@@ -627,9 +714,8 @@ impl Kds {
                 .into_iter()
                 .map(|(shard, idx, result)| {
                     scope.spawn(move || {
-                        let r = result.and_then(|(log, first, end)| {
-                            log.wait_durable(end).map(|()| first)
-                        });
+                        let r = result
+                            .and_then(|(log, first, end)| log.wait_durable(end).map(|()| first));
                         (shard, idx, r)
                     })
                 })
@@ -654,13 +740,18 @@ impl Kds {
                     }
                 }
                 Err(e) => {
+                    let throttled = matches!(e, KdsError::Throughput { .. });
                     let text = e.to_string();
                     for i in idx {
                         if let Some(slot) = out.get_mut(i) {
-                            *slot = Some(Err(KdsError::ShardStopped {
-                                shard: ids::shard_id(shard),
-                                stream: name.to_owned(),
-                                reason: text.clone(),
+                            *slot = Some(Err(if throttled {
+                                self.throughput(name, shard)
+                            } else {
+                                KdsError::ShardStopped {
+                                    shard: ids::shard_id(shard),
+                                    stream: name.to_owned(),
+                                    reason: text.clone(),
+                                }
                             }));
                         }
                     }
@@ -679,6 +770,14 @@ impl Kds {
                 })
             })
             .collect())
+    }
+
+    fn throughput(&self, stream: &str, shard: u32) -> KdsError {
+        KdsError::Throughput {
+            shard: ids::shard_id(shard),
+            stream: stream.to_owned(),
+            account: self.account(),
+        }
     }
 
     /// Appends one record; see [`Kds::put_records`].
@@ -723,7 +822,10 @@ impl Kds {
         start: &IteratorStart,
     ) -> Result<ShardIterator> {
         let st = self.inner.state.read();
-        let meta = st.catalog.stream(name).ok_or_else(|| self.not_found(name))?;
+        let meta = st
+            .catalog
+            .stream(name)
+            .ok_or_else(|| self.not_found(name))?;
         let index = ids::parse_shard_id(shard_id)
             .filter(|i| meta.shards.iter().any(|s| s.index == *i))
             .ok_or_else(|| self.shard_not_found(name, shard_id))?;
@@ -735,7 +837,9 @@ impl Kds {
                 KdsError::invalid(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {canonical} in stream {name} under account {account} is invalid."))
             })?;
             if seq.stream_id != meta.id {
-                return Err(KdsError::invalid(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {canonical} in stream {name} under account {account} is invalid because it did not come from this stream.")));
+                return Err(KdsError::invalid(format!(
+                    "StartingSequenceNumber {text} used in GetShardIterator on shard {canonical} in stream {name} under account {account} is invalid because it did not come from this stream."
+                )));
             }
             if seq.shard_index != index {
                 return Err(KdsError::invalid(format!(
@@ -791,7 +895,18 @@ impl Kds {
                 sh.closed_at,
             )
         };
+        let key = (meta.id, iterator.shard_index);
+        if !self.inner.admit_get(key, now) {
+            return Err(self.throughput(name, iterator.shard_index));
+        }
         let read = log.read(iterator.position, limit, 10 << 20)?;
+        self.inner.note_get_bytes(
+            key,
+            read.iter()
+                .map(|r| (r.record.data.len() + r.record.partition_key.len()) as u64)
+                .sum(),
+            now,
+        );
         let next = read.last().map_or(iterator.position, |r| r.position + 1);
         let next = next.max(log.trim_horizon().min(log.durable_end()));
         let millis_behind_latest = log.arrival_of(next).map_or(0, |a| (now - a).max(0));
@@ -847,7 +962,9 @@ impl Kds {
     ) -> Result<T> {
         let mut st = self.inner.state.write();
         let mut catalog = st.catalog.clone();
-        let meta = catalog.stream_mut(name).ok_or_else(|| self.not_found(name))?;
+        let meta = catalog
+            .stream_mut(name)
+            .ok_or_else(|| self.not_found(name))?;
         let id = meta.id;
         let mut new_shards = Vec::new();
         let out = f(meta, &mut new_shards)?;
@@ -931,7 +1048,13 @@ impl Kds {
         Ok(())
     }
 
-    fn close_shard(&self, st_shards: &HashMap<(u64, u32), ShardHandle>, meta: &mut StreamMeta, index: u32, now: i64) {
+    fn close_shard(
+        &self,
+        st_shards: &HashMap<(u64, u32), ShardHandle>,
+        meta: &mut StreamMeta,
+        index: u32,
+        now: i64,
+    ) {
         let end = match st_shards.get(&(meta.id, index)) {
             Some(ShardHandle::Open(log)) => log.durable_end(),
             _ => 0,
@@ -962,17 +1085,30 @@ impl Kds {
     }
 
     /// Splits an open shard at `new_starting_hash_key` into two children.
-    pub fn split_shard(&self, name: &str, shard_id: &str, new_starting_hash_key: u128) -> Result<()> {
+    pub fn split_shard(
+        &self,
+        name: &str,
+        shard_id: &str,
+        new_starting_hash_key: u128,
+    ) -> Result<()> {
         let now = self.now();
         let mut st = self.inner.state.write();
         self.check_shard_limit(&st.catalog, 1)?;
         let mut catalog = st.catalog.clone();
-        let meta = catalog.stream_mut(name).ok_or_else(|| self.not_found(name))?;
+        let meta = catalog
+            .stream_mut(name)
+            .ok_or_else(|| self.not_found(name))?;
         let parent = self.find_open_shard(meta, shard_id)?;
         if new_starting_hash_key <= parent.start_hash.saturating_add(1)
             || new_starting_hash_key >= parent.end_hash
         {
-            return Err(KdsError::invalid(format!("NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.", ids::shard_id(parent.index), self.account(), parent.start_hash, parent.end_hash)));
+            return Err(KdsError::invalid(format!(
+                "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
+                ids::shard_id(parent.index),
+                self.account(),
+                parent.start_hash,
+                parent.end_hash
+            )));
         }
         let next = meta.shards.iter().map(|s| s.index + 1).max().unwrap_or(0);
         let mut new = Vec::new();
@@ -1010,13 +1146,20 @@ impl Kds {
         let now = self.now();
         let mut st = self.inner.state.write();
         let mut catalog = st.catalog.clone();
-        let meta = catalog.stream_mut(name).ok_or_else(|| self.not_found(name))?;
+        let meta = catalog
+            .stream_mut(name)
+            .ok_or_else(|| self.not_found(name))?;
         let a = self.find_open_shard(meta, shard_id)?;
         let b = self.find_open_shard(meta, adjacent_shard_id)?;
         let adjacent = a.end_hash.checked_add(1) == Some(b.start_hash)
             || b.end_hash.checked_add(1) == Some(a.start_hash);
         if !adjacent {
-            return Err(KdsError::invalid(format!("Shards {} and {} in stream {name} under account {} are not an adjacent pair of shards eligible for merging", ids::shard_id(a.index), ids::shard_id(b.index), self.account())));
+            return Err(KdsError::invalid(format!(
+                "Shards {} and {} in stream {name} under account {} are not an adjacent pair of shards eligible for merging",
+                ids::shard_id(a.index),
+                ids::shard_id(b.index),
+                self.account()
+            )));
         }
         let index = meta.shards.iter().map(|s| s.index + 1).max().unwrap_or(0);
         let mut new = Vec::new();
@@ -1056,18 +1199,29 @@ impl Kds {
         };
         let account = self.account();
         if target > current * 2 {
-            return Err(KdsError::invalid(format!("UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: {current} Target shard count: {target}")));
+            return Err(KdsError::invalid(format!(
+                "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: {current} Target shard count: {target}"
+            )));
         }
         if target * 2 < current {
-            return Err(KdsError::invalid(format!("UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: {current} Target shard count: {target}")));
+            return Err(KdsError::invalid(format!(
+                "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: {current} Target shard count: {target}"
+            )));
         }
         self.check_shard_limit(&catalog, target.saturating_sub(current))?;
         let _ = account;
-        let meta = catalog.stream_mut(name).ok_or_else(|| self.not_found(name))?;
+        let meta = catalog
+            .stream_mut(name)
+            .ok_or_else(|| self.not_found(name))?;
         if target == current {
             return Ok(current);
         }
-        let old: Vec<ShardMeta> = meta.shards.iter().filter(|s| s.is_open()).cloned().collect();
+        let old: Vec<ShardMeta> = meta
+            .shards
+            .iter()
+            .filter(|s| s.is_open())
+            .cloned()
+            .collect();
         let holder = |key: u128| {
             old.iter()
                 .find(|s| s.start_hash <= key && key <= s.end_hash)
@@ -1160,10 +1314,14 @@ impl Kds {
 
 fn check_retention_bounds(hours: u32) -> Result<()> {
     if hours < DEFAULT_RETENTION_HOURS {
-        return Err(KdsError::invalid(format!("Minimum allowed retention period is 24 hours. Requested retention period ({hours} hours) is too short.")));
+        return Err(KdsError::invalid(format!(
+            "Minimum allowed retention period is 24 hours. Requested retention period ({hours} hours) is too short."
+        )));
     }
     if hours > MAX_RETENTION_HOURS {
-        return Err(KdsError::invalid(format!("Maximum allowed retention period is 8760 hours. Requested retention period ({hours} hours) is too long.")));
+        return Err(KdsError::invalid(format!(
+            "Maximum allowed retention period is 8760 hours. Requested retention period ({hours} hours) is too long."
+        )));
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod kds;
 pub mod segment;
 pub mod server;
 pub mod shard;
+pub mod sigv4;
 
 pub use api::{ApiOptions, KdsApi};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -146,11 +146,7 @@ fn parse_batch_header(h: &[u8]) -> Option<(u32, u32)> {
 
 /// The fixed part of a payload: (first position, arrival ms, count).
 fn parse_payload_fixed(p: &[u8]) -> Option<(u64, i64, u32)> {
-    Some((
-        le_u64(p, 0)?,
-        le_u64(p, 8)? as i64,
-        le_u32(p, 16)?,
-    ))
+    Some((le_u64(p, 0)?, le_u64(p, 8)? as i64, le_u32(p, 16)?))
 }
 
 /// Decodes the records of a payload whose CRC has been checked.

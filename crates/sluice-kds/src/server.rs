@@ -31,7 +31,9 @@ pub async fn serve(listener: TcpListener, api: KdsApi, shutdown: impl Future<Out
             loop {
                 tick.tick().await;
                 let kds = kds.clone();
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || kds.enforce_retention()).await {
+                if let Ok(Err(e)) =
+                    tokio::task::spawn_blocking(move || kds.enforce_retention()).await
+                {
                     eprintln!("sluice-kds: retention pass failed: {e}");
                 }
             }

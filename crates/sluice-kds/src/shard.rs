@@ -142,10 +142,9 @@ impl ShardLog {
                     .and_then(|()| file.sync_all())
                     .map_err(KdsError::io(&path))?;
             }
-            let next = scanned
-                .batches
-                .last()
-                .map_or(scanned.first_position, |b| b.first_position + u64::from(b.count));
+            let next = scanned.batches.last().map_or(scanned.first_position, |b| {
+                b.first_position + u64::from(b.count)
+            });
             expected = Some(next);
             segments.push(Segment {
                 path,
@@ -200,10 +199,9 @@ impl ShardLog {
         let arrival = now_ms.max(st.last_arrival_ms);
         let first = st.next_position;
         let bytes = encode_batch(first, arrival, records);
-        let needs_roll = st
-            .segments
-            .last()
-            .is_none_or(|s| s.len > SEGMENT_HEADER_LEN && s.len + bytes.len() as u64 > self.segment_bytes);
+        let needs_roll = st.segments.last().is_none_or(|s| {
+            s.len > SEGMENT_HEADER_LEN && s.len + bytes.len() as u64 > self.segment_bytes
+        });
         if needs_roll {
             if let Some(old) = st.segments.last() {
                 // Everything acknowledged later relies on the old segment being on disk.
@@ -301,7 +299,9 @@ impl ShardLog {
     /// Position of the oldest retained record.
     pub fn trim_horizon(&self) -> u64 {
         let st = self.state.lock();
-        st.segments.first().map_or(st.next_position, |s| s.first_position)
+        st.segments
+            .first()
+            .map_or(st.next_position, |s| s.first_position)
     }
 
     /// The position of the first record that arrived at or after `ms`.
@@ -405,7 +405,9 @@ impl ShardLog {
 fn find_batch(segments: &[Segment], position: u64) -> Option<(&Segment, &BatchInfo)> {
     let si = segments.partition_point(|s| s.first_position <= position);
     let seg = segments.get(si.checked_sub(1)?)?;
-    let bi = seg.batches.partition_point(|b| b.first_position <= position);
+    let bi = seg
+        .batches
+        .partition_point(|b| b.first_position <= position);
     let b = seg.batches.get(bi.checked_sub(1)?)?;
     (position < b.first_position + u64::from(b.count)).then_some((seg, b))
 }
@@ -496,7 +498,11 @@ mod tests {
         log.append(&[rec(1)], 2).unwrap();
         drop(log);
         let path = segment_path(dir.path(), 0);
-        let f = OpenOptions::new().read(true).write(true).open(&path).unwrap();
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
         let at = SEGMENT_HEADER_LEN + 30;
         let mut b = [0u8; 1];
         f.read_exact_at(&mut b, at).unwrap();

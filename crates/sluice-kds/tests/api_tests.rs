@@ -26,7 +26,10 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     fn call(&self, op: &str, body: Value) -> (u16, Value) {
-        self.raw(Some(&format!("Kinesis_20131202.{op}")), body.to_string().as_bytes())
+        self.raw(
+            Some(&format!("Kinesis_20131202.{op}")),
+            body.to_string().as_bytes(),
+        )
     }
 
     fn raw(&self, target: Option<&str>, body: &[u8]) -> (u16, Value) {
@@ -78,7 +81,10 @@ fn create_describe_list_delete() {
     assert_eq!(d["StreamStatus"], "ACTIVE");
     assert_eq!(d["Shards"].as_array().unwrap().len(), 3);
     assert_eq!(d["RetentionPeriodHours"], 24);
-    assert_eq!(d["StreamCreationTimestamp"].as_f64().unwrap(), 1_700_000_000.0);
+    assert_eq!(
+        d["StreamCreationTimestamp"].as_f64().unwrap(),
+        1_700_000_000.0
+    );
     assert_eq!(
         d["StreamARN"],
         "arn:aws:kinesis:us-east-1:000000000000:stream/s1"
@@ -93,7 +99,10 @@ fn create_describe_list_delete() {
         json!({"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/s1"}),
     );
     assert_eq!(s["StreamDescriptionSummary"]["OpenShardCount"], 3);
-    f.ok("CreateStream", json!({"StreamName": "a..b", "ShardCount": 1}));
+    f.ok(
+        "CreateStream",
+        json!({"StreamName": "a..b", "ShardCount": 1}),
+    );
     let l = f.ok("ListStreams", json!({"Limit": 1}));
     assert_eq!(l["StreamNames"], json!(["a..b"]));
     assert_eq!(l["HasMoreStreams"], true);
@@ -126,7 +135,10 @@ fn put_get_every_iterator_type() {
         ]}),
     );
     assert_eq!(many["FailedRecordCount"], 0);
-    let seq1 = many["Records"][0]["SequenceNumber"].as_str().unwrap().to_owned();
+    let seq1 = many["Records"][0]["SequenceNumber"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let seq0 = first["SequenceNumber"].as_str().unwrap();
     assert!(seq0 < seq1.as_str());
 
@@ -146,7 +158,9 @@ fn put_get_every_iterator_type() {
     assert_eq!(d, vec![b64("zero"), b64("one"), b64("two")]);
     assert_eq!(r["MillisBehindLatest"], 0);
     assert!(r["NextShardIterator"].is_string());
-    let ts = r["Records"][1]["ApproximateArrivalTimestamp"].as_f64().unwrap();
+    let ts = r["Records"][1]["ApproximateArrivalTimestamp"]
+        .as_f64()
+        .unwrap();
     assert_eq!(ts, 1_700_000_001.0);
 
     let at = f.iterator(
@@ -187,9 +201,15 @@ fn put_get_every_iterator_type() {
     f.clock.advance(300_001);
     let (t, m) = f.err("GetRecords", json!({"ShardIterator": th}));
     assert_eq!(t, "ExpiredIteratorException");
-    assert!(m.starts_with("Iterator expired. The iterator was created at time "), "{m}");
+    assert!(
+        m.starts_with("Iterator expired. The iterator was created at time "),
+        "{m}"
+    );
     let (t, m) = f.err("GetRecords", json!({"ShardIterator": "bm9wZQ=="}));
-    assert_eq!((t.as_str(), m.as_str()), ("InvalidArgumentException", "Invalid ShardIterator."));
+    assert_eq!(
+        (t.as_str(), m.as_str()),
+        ("InvalidArgumentException", "Invalid ShardIterator.")
+    );
 }
 
 #[test]
@@ -197,8 +217,14 @@ fn routing_by_md5_and_explicit_hash_key() {
     let f = fixture();
     f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 2}));
     // MD5("a") starts 0x0c: low half. MD5("b") = 92eb5ffe...: high half.
-    let a = f.ok("PutRecord", json!({"StreamName": "s", "PartitionKey": "a", "Data": ""}));
-    let b = f.ok("PutRecord", json!({"StreamName": "s", "PartitionKey": "b", "Data": ""}));
+    let a = f.ok(
+        "PutRecord",
+        json!({"StreamName": "s", "PartitionKey": "a", "Data": ""}),
+    );
+    let b = f.ok(
+        "PutRecord",
+        json!({"StreamName": "s", "PartitionKey": "b", "Data": ""}),
+    );
     assert_eq!(a["ShardId"], "shardId-000000000000");
     assert_eq!(b["ShardId"], "shardId-000000000001");
     let e = f.ok(
@@ -220,20 +246,44 @@ fn routing_by_md5_and_explicit_hash_key() {
 fn bad_requests_get_aws_errors() {
     let f = fixture();
     let (s, v) = f.raw(Some("Kinesis_20131202.Nope"), b"{}");
-    assert_eq!((s, v["__type"].as_str()), (400, Some("UnknownOperationException")));
+    assert_eq!(
+        (s, v["__type"].as_str()),
+        (400, Some("UnknownOperationException"))
+    );
     let (s, v) = f.raw(None, b"{}");
-    assert_eq!((s, v["__type"].as_str()), (400, Some("UnknownOperationException")));
+    assert_eq!(
+        (s, v["__type"].as_str()),
+        (400, Some("UnknownOperationException"))
+    );
     let (s, v) = f.raw(Some("Kinesis_20131202.ListStreams"), b"{not json");
-    assert_eq!((s, v["__type"].as_str()), (400, Some("SerializationException")));
+    assert_eq!(
+        (s, v["__type"].as_str()),
+        (400, Some("SerializationException"))
+    );
     let (s, v) = f.raw(Some("Kinesis_20131202.ListStreams"), b"");
-    assert_eq!((s, v["__type"].as_str()), (400, Some("SerializationException")));
+    assert_eq!(
+        (s, v["__type"].as_str()),
+        (400, Some("SerializationException"))
+    );
     let (t, m) = f.err("CreateStream", json!({"StreamName": 5, "ShardCount": 1}));
     assert_eq!(t, "SerializationException");
-    assert_eq!(m, "class java.math.BigDecimal can not be converted to an String");
-    let (t, m) = f.err("CreateStream", json!({"StreamName": "x", "ShardCount": "1"}));
+    assert_eq!(
+        m,
+        "class java.math.BigDecimal can not be converted to an String"
+    );
+    let (t, m) = f.err(
+        "CreateStream",
+        json!({"StreamName": "x", "ShardCount": "1"}),
+    );
     assert_eq!(t, "SerializationException");
-    assert_eq!(m, "class java.lang.String can not be converted to an Integer");
-    let (t, m) = f.err("CreateStream", json!({"StreamName": "a/b", "ShardCount": 0}));
+    assert_eq!(
+        m,
+        "class java.lang.String can not be converted to an Integer"
+    );
+    let (t, m) = f.err(
+        "CreateStream",
+        json!({"StreamName": "a/b", "ShardCount": 0}),
+    );
     assert_eq!(t, "ValidationException");
     assert_eq!(
         m,
@@ -252,7 +302,10 @@ fn bad_requests_get_aws_errors() {
     );
     assert_eq!(t, "ValidationException");
     assert!(m.contains("at 'records.1.member.partitionKey'"), "{m}");
-    let (t, _) = f.err("PutRecord", json!({"StreamName": "s", "PartitionKey": "k", "Data": "!!"}));
+    let (t, _) = f.err(
+        "PutRecord",
+        json!({"StreamName": "s", "PartitionKey": "k", "Data": "!!"}),
+    );
     assert_eq!(t, "SerializationException");
     let (t, m) = f.err(
         "GetShardIterator",
@@ -297,8 +350,14 @@ fn retention_tags_and_list_shards_paging() {
         "DecreaseStreamRetentionPeriod",
         json!({"StreamName": "s", "RetentionPeriodHours": 24}),
     );
-    f.ok("AddTagsToStream", json!({"StreamName": "s", "Tags": {"a": "1", "b": "2"}}));
-    f.ok("RemoveTagsFromStream", json!({"StreamName": "s", "TagKeys": ["a"]}));
+    f.ok(
+        "AddTagsToStream",
+        json!({"StreamName": "s", "Tags": {"a": "1", "b": "2"}}),
+    );
+    f.ok(
+        "RemoveTagsFromStream",
+        json!({"StreamName": "s", "TagKeys": ["a"]}),
+    );
     let tags = f.ok("ListTagsForStream", json!({"StreamName": "s"}));
     assert_eq!(tags["Tags"], json!([{"Key": "b", "Value": "2"}]));
 
@@ -329,8 +388,15 @@ fn retention_tags_and_list_shards_paging() {
 fn split_merge_and_child_shards() {
     let f = fixture();
     f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
-    f.ok("PutRecord", json!({"StreamName": "s", "PartitionKey": "a", "Data": b64("p")}));
-    let th = f.iterator("s", "shardId-000000000000", json!({"ShardIteratorType": "TRIM_HORIZON"}));
+    f.ok(
+        "PutRecord",
+        json!({"StreamName": "s", "PartitionKey": "a", "Data": b64("p")}),
+    );
+    let th = f.iterator(
+        "s",
+        "shardId-000000000000",
+        json!({"ShardIteratorType": "TRIM_HORIZON"}),
+    );
     f.ok(
         "SplitShard",
         json!({"StreamName": "s", "ShardToSplit": "shardId-000000000000",
@@ -353,7 +419,10 @@ fn split_merge_and_child_shards() {
     assert!(r.get("NextShardIterator").is_none());
     assert_eq!(r["ChildShards"].as_array().unwrap().len(), 2);
     // New writes go to the children.
-    let p = f.ok("PutRecord", json!({"StreamName": "s", "PartitionKey": "a", "Data": b64("c")}));
+    let p = f.ok(
+        "PutRecord",
+        json!({"StreamName": "s", "PartitionKey": "a", "Data": b64("c")}),
+    );
     assert_eq!(p["ShardId"], "shardId-000000000001");
     f.ok(
         "MergeShards",
@@ -365,7 +434,10 @@ fn split_merge_and_child_shards() {
         json!({"StreamName": "s", "ShardFilter": {"Type": "AT_LATEST"}}),
     );
     assert_eq!(open["Shards"][0]["ShardId"], "shardId-000000000003");
-    assert_eq!(open["Shards"][0]["AdjacentParentShardId"], "shardId-000000000002");
+    assert_eq!(
+        open["Shards"][0]["AdjacentParentShardId"],
+        "shardId-000000000002"
+    );
     let u = f.ok(
         "UpdateShardCount",
         json!({"StreamName": "s", "TargetShardCount": 2, "ScalingType": "UNIFORM_SCALING"}),
@@ -401,7 +473,11 @@ fn data_survives_reopen() {
         .find(|s| s.starting_sequence_number[..22] == seq[..22])
         .unwrap();
     let it = kds
-        .get_shard_iterator("s", &shard.shard_id, &sluice_kds::IteratorStart::TrimHorizon)
+        .get_shard_iterator(
+            "s",
+            &shard.shard_id,
+            &sluice_kds::IteratorStart::TrimHorizon,
+        )
         .unwrap();
     let r = kds.get_records(&it, 100).unwrap();
     assert_eq!(r.records.len(), 1);

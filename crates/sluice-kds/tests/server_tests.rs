@@ -41,7 +41,12 @@ async fn serves_and_stops() {
             let _ = stopped.await;
         },
     ));
-    let (s, b) = request(addr, "Kinesis_20131202.CreateStream", br#"{"StreamName":"x","ShardCount":1}"#).await;
+    let (s, b) = request(
+        addr,
+        "Kinesis_20131202.CreateStream",
+        br#"{"StreamName":"x","ShardCount":1}"#,
+    )
+    .await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = request(addr, "Kinesis_20131202.Bogus", b"{}").await;
     assert_eq!(s, 400);

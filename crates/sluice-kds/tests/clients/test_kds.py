@@ -221,6 +221,147 @@ def test_persisted_across_restart_data_dir_layout():
     assert read_all(k, "..", "shardId-000000000000")["Records"][0]["Data"] == b"dots"
 
 
+def _free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _start_server(data_dir, port, *extra):
+    import signal
+    proc = subprocess.Popen([os.environ["KDS_SERVER_BIN"], "--listen", f"127.0.0.1:{port}",
+                             "--data-dir", data_dir, *extra], stderr=subprocess.DEVNULL)
+    import socket
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    raise AssertionError("server did not start")
+
+
+def test_crash_sigkill_20_times_loses_no_acknowledged_record():
+    import signal
+    import tempfile
+    import threading
+    data_dir = tempfile.mkdtemp()
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    k = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1",
+                     config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=5))
+    proc = _start_server(data_dir, port)
+    k.create_stream(StreamName="crash", ShardCount=4)
+    acked = {}  # payload -> (shard, seq)
+    for round_ in range(20):
+        stop = threading.Event()
+
+        def load(worker):
+            i = 0
+            while not stop.is_set():
+                batch = [{"PartitionKey": f"{worker}-{i}-{j}", "Data": f"{round_}/{worker}/{i}/{j}".encode()}
+                         for j in range(50)]
+                i += 1
+                try:
+                    r = k.put_records(StreamName="crash", Records=batch)
+                except Exception:
+                    return
+                for rec, res in zip(batch, r["Records"]):
+                    if "SequenceNumber" in res:
+                        acked[rec["Data"]] = (res["ShardId"], res["SequenceNumber"])
+
+        threads = [threading.Thread(target=load, args=(w,)) for w in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        stop.set()
+        for t in threads:
+            t.join()
+        proc = _start_server(data_dir, port)
+    try:
+        found = {}
+        for shard in k.list_shards(StreamName="crash")["Shards"]:
+            sid = shard["ShardId"]
+            it = k.get_shard_iterator(StreamName="crash", ShardId=sid,
+                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            last = None
+            while it:
+                r = k.get_records(ShardIterator=it)
+                for rec in r["Records"]:
+                    seq = int(rec["SequenceNumber"])
+                    assert last is None or seq > last, "sequence numbers not increasing"
+                    assert rec["Data"] not in found, f"duplicate {rec['Data']}"
+                    found[rec["Data"]] = (sid, rec["SequenceNumber"])
+                    last = seq
+                if not r["Records"] and r["MillisBehindLatest"] == 0:
+                    break
+                it = r.get("NextShardIterator")
+        missing = [d for d in acked if d not in found]
+        assert not missing, f"{len(missing)} acknowledged records lost, e.g. {missing[:3]}"
+        wrong = [d for d, v in acked.items() if found[d] != v]
+        assert not wrong, f"records moved: {wrong[:3]}"
+        assert len(acked) > 1000, f"too little load: {len(acked)} records"
+        print(f"     crash test: {len(acked)} acknowledged, {len(found)} present after 20 SIGKILLs")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        assert proc.returncode == 0, f"server exit code {proc.returncode} after SIGTERM"
+
+
+def test_sigv4_on_refuses_bad_signatures():
+    import signal
+    import tempfile
+    data_dir = tempfile.mkdtemp()
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    proc = _start_server(data_dir, port, "--auth", "sigv4", "--access-key", "AKIDGOOD:good-secret")
+    try:
+        def kc(key, secret):
+            return boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1",
+                                aws_access_key_id=key, aws_secret_access_key=secret,
+                                config=Config(retries={"max_attempts": 1}))
+        good = kc("AKIDGOOD", "good-secret")
+        good.create_stream(StreamName="auth", ShardCount=1)
+        good.put_record(StreamName="auth", PartitionKey="p", Data=b"x")
+        assert good.list_streams()["StreamNames"] == ["auth"]
+        def code(fn):
+            try:
+                fn()
+            except good.exceptions.ClientError as e:
+                return e.response["Error"]["Code"], e.response["Error"]["Message"]
+            return None, None
+        c, m = code(lambda: kc("AKIDGOOD", "bad-secret").list_streams())
+        assert c == "InvalidSignatureException", (c, m)
+        assert m.startswith("The request signature we calculated does not match"), m
+        assert "bad-secret" not in m and "good-secret" not in m
+        c, m = code(lambda: kc("AKIDWHO", "x").list_streams())
+        assert (c, m) == ("UnrecognizedClientException",
+                          "The security token included in the request is invalid."), (c, m)
+        s, b = 0, ""
+        req = urllib.request.Request(endpoint + "/", data=b"{}", method="POST")
+        req.add_header("X-Amz-Target", "Kinesis_20131202.ListStreams")
+        req.add_header("Content-Type", "application/x-amz-json-1.1")
+        try:
+            urllib.request.urlopen(req, timeout=5)
+        except urllib.error.HTTPError as e:
+            s, b = e.code, e.read().decode()
+        assert s == 400 and "MissingAuthenticationTokenException" in b, (s, b)
+        # The AWS CLI signs correctly too.
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDGOOD", AWS_SECRET_ACCESS_KEY="good-secret")
+        out = subprocess.run(["aws", "kinesis", "--endpoint-url", endpoint, "list-streams"],
+                             capture_output=True, text=True, env=env, timeout=60)
+        assert out.returncode == 0 and "auth" in out.stdout, out.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
 def main():
     tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
     passed = failed = 0
