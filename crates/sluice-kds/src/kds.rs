@@ -1227,9 +1227,9 @@ impl Kds {
                 .find(|s| s.start_hash <= key && key <= s.end_hash)
                 .map(|s| s.index)
         };
-        let mut index = meta.shards.iter().map(|s| s.index + 1).max().unwrap_or(0);
+        let first = meta.shards.iter().map(|s| s.index + 1).max().unwrap_or(0);
         let mut new = Vec::new();
-        for (start, end) in ids::uniform_ranges(target) {
+        for (index, (start, end)) in (first..).zip(ids::uniform_ranges(target)) {
             let parent = holder(start);
             let last = holder(end);
             self.open_child(meta, index, &mut new)?;
@@ -1242,7 +1242,6 @@ impl Kds {
                 closed_at: None,
                 closed_ms: None,
             });
-            index += 1;
         }
         for s in &old {
             self.close_shard(&st.shards, meta, s.index, now);
