@@ -72,8 +72,9 @@ def test_cli_create_describe_list():
     d = aws("describe-stream-summary", "--stream-name", "cli-stream")["StreamDescriptionSummary"]
     assert d["StreamStatus"] == "ACTIVE" and d["OpenShardCount"] == 2, d
     assert "cli-stream" in aws("list-streams")["StreamNames"]
+    # AWS CLI v1 sends --data as raw text (it does the base64 itself).
     put = aws("put-record", "--stream-name", "cli-stream", "--partition-key", "pk",
-              "--data", base64.b64encode(b"from-cli").decode())
+              "--data", "from-cli")
     assert put["SequenceNumber"].isdigit(), put
     it = aws("get-shard-iterator", "--stream-name", "cli-stream", "--shard-id", put["ShardId"],
              "--shard-iterator-type", "TRIM_HORIZON")["ShardIterator"]
@@ -311,6 +312,8 @@ def test_crash_sigkill_20_times_loses_no_acknowledged_record():
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
+        import shutil
+        shutil.rmtree(data_dir, ignore_errors=True)
         assert proc.returncode == 0, f"server exit code {proc.returncode} after SIGTERM"
 
 
@@ -360,6 +363,8 @@ def test_sigv4_on_refuses_bad_signatures():
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
+        import shutil
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main():
