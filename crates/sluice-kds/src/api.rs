@@ -16,6 +16,7 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::{Map, Value, json};
 
+use crate::cbor;
 use crate::error::KdsError;
 use crate::ids;
 use crate::kds::{
@@ -611,7 +612,7 @@ impl KdsApi {
     /// Answers a request given its `X-Amz-Target` and body: (status, JSON body).
     /// Blocking: does disk I/O.
     pub fn handle_json(&self, target: Option<&str>, body: &[u8]) -> (StatusCode, Vec<u8>) {
-        let result = self.dispatch(target, body);
+        let result = self.dispatch(target, body, false);
         let (status, value) = match result {
             Ok(v) => (StatusCode::OK, v),
             Err(e) => (e.status, e.body()),
@@ -619,7 +620,17 @@ impl KdsApi {
         (status, value.to_string().into_bytes())
     }
 
-    fn dispatch(&self, target: Option<&str>, body: &[u8]) -> ApiResult {
+    /// Like [`Self::handle_json`] for an AWS CBOR 1.1 body; answers in CBOR.
+    pub fn handle_cbor(&self, target: Option<&str>, body: &[u8]) -> (StatusCode, Vec<u8>) {
+        let result = self.dispatch(target, body, true);
+        let (status, value) = match result {
+            Ok(v) => (StatusCode::OK, v),
+            Err(e) => (e.status, e.body()),
+        };
+        (status, cbor::encode(&value))
+    }
+
+    fn dispatch(&self, target: Option<&str>, body: &[u8], is_cbor: bool) -> ApiResult {
         let operation = target
             .and_then(|t| t.strip_prefix(TARGET_PREFIX))
             .filter(|op| OPERATIONS.contains(op))
@@ -627,8 +638,11 @@ impl KdsApi {
         if body.is_empty() {
             return Err(ApiError::bare("SerializationException"));
         }
-        let parsed: Value =
-            serde_json::from_slice(body).map_err(|_| ApiError::bare("SerializationException"))?;
+        let parsed: Value = if is_cbor {
+            cbor::decode(body).ok_or_else(|| ApiError::bare("SerializationException"))?
+        } else {
+            serde_json::from_slice(body).map_err(|_| ApiError::bare("SerializationException"))?
+        };
         let Value::Object(obj) = parsed else {
             return Err(ApiError::bare("SerializationException"));
         };

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod catalog;
+pub mod cbor;
 pub mod clock;
 pub mod error;
 pub mod ids;

@@ -484,3 +484,55 @@ fn data_survives_reopen() {
     assert_eq!(r.records[0].sequence_number, seq);
     assert_eq!(r.records[0].data, b"hi");
 }
+
+#[test]
+fn cbor_requests_and_answers() {
+    use ciborium::value::Value as Cbor;
+    let f = fixture();
+    let req = |v: &Cbor| {
+        let mut b = Vec::new();
+        ciborium::ser::into_writer(v, &mut b).unwrap();
+        b
+    };
+    let text = |s: &str| Cbor::Text(s.into());
+    let (s, _) = f.api.handle_cbor(
+        Some("Kinesis_20131202.CreateStream"),
+        &req(&Cbor::Map(vec![
+            (text("StreamName"), text("c")),
+            (text("ShardCount"), Cbor::Integer(1.into())),
+        ])),
+    );
+    assert_eq!(s.as_u16(), 200);
+    let (s, _) = f.api.handle_cbor(
+        Some("Kinesis_20131202.PutRecord"),
+        &req(&Cbor::Map(vec![
+            (text("StreamName"), text("c")),
+            (text("PartitionKey"), text("k")),
+            (text("Data"), Cbor::Bytes(b"raw".to_vec())),
+        ])),
+    );
+    assert_eq!(s.as_u16(), 200);
+    let it = f.iterator(
+        "c",
+        "shardId-000000000000",
+        json!({"ShardIteratorType": "TRIM_HORIZON"}),
+    );
+    let (s, body) = f.api.handle_cbor(
+        Some("Kinesis_20131202.GetRecords"),
+        &req(&Cbor::Map(vec![(text("ShardIterator"), text(&it))])),
+    );
+    assert_eq!(s.as_u16(), 200);
+    let v: Cbor = ciborium::de::from_reader(body.as_slice()).unwrap();
+    let dbg = format!("{v:?}");
+    assert!(dbg.contains("Bytes([114, 97, 119])"), "{dbg}");
+    assert!(
+        dbg.contains("Tag(1, Integer(Integer(1700000000000)))"),
+        "{dbg}"
+    );
+    let (s, body) = f
+        .api
+        .handle_cbor(Some("Kinesis_20131202.GetRecords"), b"\xff\xff");
+    assert_eq!(s.as_u16(), 400);
+    let v: Cbor = ciborium::de::from_reader(body.as_slice()).unwrap();
+    assert!(format!("{v:?}").contains("SerializationException"));
+}
