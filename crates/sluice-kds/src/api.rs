@@ -20,7 +20,8 @@ use crate::cbor;
 use crate::error::KdsError;
 use crate::ids;
 use crate::kds::{
-    IteratorStart, Kds, PutEntry, ShardDescription, ShardFilter, ShardIterator, StreamDescription,
+    ConsumerDescription, IteratorStart, Kds, PutEntry, ShardDescription, ShardFilter,
+    ShardIterator, StreamDescription,
 };
 use crate::sigv4::{SigV4Verifier, SignedRequest};
 
@@ -669,6 +670,10 @@ impl KdsApi {
             "DescribeLimits" => self.describe_limits(&mut input),
             "StartStreamEncryption" => self.encryption(&mut input, true),
             "StopStreamEncryption" => self.encryption(&mut input, false),
+            "RegisterStreamConsumer" => self.register_consumer(&mut input),
+            "DeregisterStreamConsumer" => self.deregister_consumer(&mut input),
+            "DescribeStreamConsumer" => self.describe_consumer(&mut input),
+            "ListStreamConsumers" => self.list_consumers(&mut input),
             _ => Err(ApiError::bare("UnknownOperationException")),
         }
     }
@@ -839,7 +844,10 @@ impl KdsApi {
         );
         encryption_fields(&d, &mut m);
         m.insert("OpenShardCount".into(), json!(d.open_shard_count));
-        m.insert("ConsumerCount".into(), json!(0));
+        m.insert(
+            "ConsumerCount".into(),
+            json!(self.kds.list_consumers(&name).map_or(0, |c| c.len())),
+        );
         Ok(json!({ "StreamDescriptionSummary": m }))
     }
 
@@ -1405,6 +1413,121 @@ impl KdsApi {
     }
 }
 
+fn consumer_json(c: &ConsumerDescription, with_stream: bool) -> Value {
+    let mut v = json!({
+        "ConsumerName": c.name,
+        "ConsumerARN": c.arn,
+        "ConsumerStatus": "ACTIVE",
+        "ConsumerCreationTimestamp": epoch_seconds(c.created_ms),
+    });
+    if with_stream {
+        v["StreamARN"] = json!(c.stream_arn);
+    }
+    v
+}
+
+impl KdsApi {
+    /// StreamARN for the consumer operations (required), checked.
+    fn stream_arn_member(
+        &self,
+        input: &mut Input<'_>,
+        required: bool,
+    ) -> ApiResult<Option<String>> {
+        let arn = input.string("StreamARN")?;
+        if required {
+            input.required("StreamARN", arn);
+        }
+        input.length("StreamARN", arn, 1, 2048);
+        input.pattern("StreamARN", arn, is_stream_arn, STREAM_ARN_PATTERN);
+        Ok(arn.map(|a| {
+            self.kds
+                .name_from_arn(a)
+                .map_or_else(|| a.to_owned(), str::to_owned)
+        }))
+    }
+
+    /// (stream, consumer) from StreamARN + ConsumerName or ConsumerARN.
+    fn consumer_ref(&self, input: &mut Input<'_>) -> ApiResult<(String, String)> {
+        let stream = self.stream_arn_member(input, false)?;
+        let name = input.string("ConsumerName")?;
+        let arn = input.string("ConsumerARN")?;
+        input.length("ConsumerName", name, 1, 128);
+        input.pattern("ConsumerName", name, is_name, STREAM_NAME_PATTERN);
+        input.length("ConsumerARN", arn, 1, 2048);
+        input.finish()?;
+        if let Some(arn) = arn {
+            let (s, c) = self
+                .kds
+                .parse_consumer_arn(arn)
+                .ok_or_else(|| ApiError::invalid(format!("Invalid ConsumerARN: {arn}")))?;
+            return Ok((s.to_owned(), c.to_owned()));
+        }
+        match (stream, name) {
+            (Some(s), Some(n)) => Ok((s, n.to_owned())),
+            _ => Err(ApiError::invalid(
+                "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
+            )),
+        }
+    }
+
+    fn register_consumer(&self, input: &mut Input<'_>) -> ApiResult {
+        let stream = self.stream_arn_member(input, true)?;
+        let name = input.string("ConsumerName")?;
+        input.required("ConsumerName", name);
+        input.length("ConsumerName", name, 1, 128);
+        input.pattern("ConsumerName", name, is_name, STREAM_NAME_PATTERN);
+        input.map("Tags")?;
+        input.finish()?;
+        let c = self
+            .kds
+            .register_consumer(&stream.unwrap_or_default(), name.unwrap_or_default())?;
+        Ok(json!({ "Consumer": consumer_json(&c, false) }))
+    }
+
+    fn deregister_consumer(&self, input: &mut Input<'_>) -> ApiResult {
+        let (stream, name) = self.consumer_ref(input)?;
+        self.kds.deregister_consumer(&stream, &name)?;
+        Ok(json!({}))
+    }
+
+    fn describe_consumer(&self, input: &mut Input<'_>) -> ApiResult {
+        let (stream, name) = self.consumer_ref(input)?;
+        let c = self.kds.describe_consumer(&stream, &name)?;
+        Ok(json!({ "ConsumerDescription": consumer_json(&c, true) }))
+    }
+
+    fn list_consumers(&self, input: &mut Input<'_>) -> ApiResult {
+        let stream = self.stream_arn_member(input, true)?;
+        let token = input.string("NextToken")?;
+        let max = input.int("MaxResults")?;
+        input.timestamp("StreamCreationTimestamp")?;
+        input.range("MaxResults", max, 1, 10_000);
+        input.length("NextToken", token, 1, 1048576);
+        input.finish()?;
+        let stream = stream.unwrap_or_default();
+        let after = token.map(|t| decode_token(t, "consumers")).transpose()?;
+        let all = self.kds.list_consumers(&stream)?;
+        let rest: Vec<&ConsumerDescription> = all
+            .iter()
+            .skip_while(|c| after.as_deref().is_some_and(|a| c.name != a))
+            .skip(usize::from(after.is_some()))
+            .collect();
+        let limit = max.unwrap_or(100) as usize;
+        let page: Vec<Value> = rest
+            .iter()
+            .take(limit)
+            .map(|c| consumer_json(c, false))
+            .collect();
+        let mut out = json!({ "Consumers": page });
+        if rest.len() > limit
+            && let Some(last) = rest.get(limit - 1)
+        {
+            out["NextToken"] = json!(encode_token("consumers", &last.name));
+        }
+        Ok(out)
+    }
+}
+
 fn check_hash_key(e: &PutEntry) -> ApiResult<()> {
     if let Some(k) = &e.explicit_hash_key
         && ids::parse_hash_key(k).is_none()
@@ -1435,6 +1558,8 @@ pub const OPERATIONS: &[&str] = &[
     "CreateStream",
     "DecreaseStreamRetentionPeriod",
     "DeleteStream",
+    "DeregisterStreamConsumer",
+    "DescribeStreamConsumer",
     "DescribeLimits",
     "DescribeStream",
     "DescribeStreamSummary",
@@ -1442,11 +1567,13 @@ pub const OPERATIONS: &[&str] = &[
     "GetShardIterator",
     "IncreaseStreamRetentionPeriod",
     "ListShards",
+    "ListStreamConsumers",
     "ListStreams",
     "ListTagsForStream",
     "MergeShards",
     "PutRecord",
     "PutRecords",
+    "RegisterStreamConsumer",
     "RemoveTagsFromStream",
     "SplitShard",
     "StartStreamEncryption",

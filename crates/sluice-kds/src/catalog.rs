@@ -47,6 +47,18 @@ pub struct StreamMeta {
     pub encryption_key: Option<String>,
     /// Every shard ever created, open and closed, by index.
     pub shards: Vec<ShardMeta>,
+    /// Registered enhanced fan-out consumers.
+    #[serde(default)]
+    pub consumers: Vec<ConsumerMeta>,
+}
+
+/// An enhanced fan-out consumer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerMeta {
+    /// Its name.
+    pub name: String,
+    /// Registration time, ms since the epoch.
+    pub created_ms: i64,
 }
 
 /// One shard.

@@ -41,6 +41,20 @@ pub enum KdsError {
         stream: String,
         account: String,
     },
+    /// No consumer with this name on the stream.
+    #[error("Consumer {consumer} under stream {stream} under account {account} not found.")]
+    ConsumerNotFound {
+        consumer: String,
+        stream: String,
+        account: String,
+    },
+    /// RegisterStreamConsumer for a name that is taken.
+    #[error("Consumer {consumer} under stream {stream} under account {account} already exists.")]
+    ConsumerExists {
+        consumer: String,
+        stream: String,
+        account: String,
+    },
     /// An argument that is well-formed but not acceptable (InvalidArgumentException).
     #[error("{message}")]
     InvalidArgument { message: String },
@@ -93,10 +107,11 @@ impl KdsError {
     /// The AWS `__type` this error is answered with.
     pub fn aws_type(&self) -> &'static str {
         match self {
-            KdsError::StreamNotFound { .. } | KdsError::ShardNotFound { .. } => {
-                "ResourceNotFoundException"
-            }
+            KdsError::StreamNotFound { .. }
+            | KdsError::ShardNotFound { .. }
+            | KdsError::ConsumerNotFound { .. } => "ResourceNotFoundException",
             KdsError::StreamExists { .. }
+            | KdsError::ConsumerExists { .. }
             | KdsError::StreamNotActive { .. }
             | KdsError::ShardClosed { .. } => "ResourceInUseException",
             KdsError::InvalidArgument { .. } => "InvalidArgumentException",

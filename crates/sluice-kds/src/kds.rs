@@ -12,7 +12,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use parking_lot::RwLock;
 
-use crate::catalog::{Catalog, ShardMeta, StreamMeta};
+use crate::catalog::{Catalog, ConsumerMeta, ShardMeta, StreamMeta};
 use crate::clock::Clock;
 use crate::error::{KdsError, Result};
 use crate::ids::{self, SequenceNumber};
@@ -228,6 +228,19 @@ pub struct GetRecordsOutput {
     pub millis_behind_latest: i64,
     /// At the end of a closed shard: its children.
     pub child_shards: Vec<ShardDescription>,
+}
+
+/// An enhanced fan-out consumer as the Consumer APIs show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerDescription {
+    /// Name.
+    pub name: String,
+    /// `<stream ARN>/consumer/<name>:<creation epoch seconds>`.
+    pub arn: String,
+    /// Registration time, ms since the epoch.
+    pub created_ms: i64,
+    /// ARN of its stream.
+    pub stream_arn: String,
 }
 
 /// Ways to page ListShards.
@@ -511,6 +524,7 @@ impl Kds {
             tags: BTreeMap::new(),
             encryption_key: None,
             shards,
+            consumers: Vec::new(),
         });
         catalog.save(&self.inner.dir)?;
         st.catalog = catalog;
@@ -1292,6 +1306,102 @@ impl Kds {
             std::fs::remove_dir_all(&dir).map_err(KdsError::io(&dir))?;
         }
         Ok(())
+    }
+
+    fn consumer_description(&self, stream: &str, c: &ConsumerMeta) -> ConsumerDescription {
+        let stream_arn = self.stream_arn(stream);
+        ConsumerDescription {
+            name: c.name.clone(),
+            arn: format!("{stream_arn}/consumer/{}:{}", c.name, c.created_ms / 1000),
+            created_ms: c.created_ms,
+            stream_arn,
+        }
+    }
+
+    /// (stream name, consumer name) of a consumer ARN.
+    pub fn parse_consumer_arn<'a>(&self, arn: &'a str) -> Option<(&'a str, &'a str)> {
+        let rest = self.name_from_arn(arn)?;
+        let (stream, consumer) = rest.split_once("/consumer/")?;
+        let (name, _) = consumer.rsplit_once(':')?;
+        Some((stream, name))
+    }
+
+    fn consumer_not_found(&self, stream: &str, name: &str) -> KdsError {
+        KdsError::ConsumerNotFound {
+            consumer: name.to_owned(),
+            stream: stream.to_owned(),
+            account: self.account(),
+        }
+    }
+
+    /// Registers an enhanced fan-out consumer (at most 20 per stream).
+    pub fn register_consumer(&self, stream: &str, name: &str) -> Result<ConsumerDescription> {
+        let now = self.now();
+        let meta = self.update_stream(stream, |meta, _| {
+            if meta.consumers.iter().any(|c| c.name == name) {
+                return Err(KdsError::ConsumerExists {
+                    consumer: name.to_owned(),
+                    stream: stream.to_owned(),
+                    account: self.account(),
+                });
+            }
+            if meta.consumers.len() >= 20 {
+                return Err(KdsError::LimitExceeded {
+                    message: format!(
+                        "Consumer limit of 20 for stream {stream} under account {} exceeded.",
+                        self.account()
+                    ),
+                });
+            }
+            let c = ConsumerMeta {
+                name: name.to_owned(),
+                created_ms: now,
+            };
+            meta.consumers.push(c.clone());
+            Ok(c)
+        })?;
+        Ok(self.consumer_description(stream, &meta))
+    }
+
+    /// Removes a consumer.
+    pub fn deregister_consumer(&self, stream: &str, name: &str) -> Result<()> {
+        self.update_stream(stream, |meta, _| {
+            let before = meta.consumers.len();
+            meta.consumers.retain(|c| c.name != name);
+            if meta.consumers.len() == before {
+                return Err(self.consumer_not_found(stream, name));
+            }
+            Ok(())
+        })
+    }
+
+    /// Describes a consumer.
+    pub fn describe_consumer(&self, stream: &str, name: &str) -> Result<ConsumerDescription> {
+        let st = self.inner.state.read();
+        let meta = st
+            .catalog
+            .stream(stream)
+            .ok_or_else(|| self.not_found(stream))?;
+        let c = meta
+            .consumers
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| self.consumer_not_found(stream, name))?;
+        Ok(self.consumer_description(stream, c))
+    }
+
+    /// All consumers of a stream, in registration order.
+    pub fn list_consumers(&self, stream: &str) -> Result<Vec<ConsumerDescription>> {
+        let st = self.inner.state.read();
+        let meta = st
+            .catalog
+            .stream(stream)
+            .ok_or_else(|| self.not_found(stream))?;
+        Ok(meta
+            .consumers
+            .iter()
+            .map(|c| self.consumer_description(stream, c))
+            .collect())
     }
 
     /// Open shards across all streams and the limit, for DescribeLimits.

@@ -536,3 +536,45 @@ fn cbor_requests_and_answers() {
     let v: Cbor = ciborium::de::from_reader(body.as_slice()).unwrap();
     assert!(format!("{v:?}").contains("SerializationException"));
 }
+
+#[test]
+fn stream_consumers() {
+    let f = fixture();
+    f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
+    let arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s";
+    let c = f.ok(
+        "RegisterStreamConsumer",
+        json!({"StreamARN": arn, "ConsumerName": "c1"}),
+    );
+    let carn = c["Consumer"]["ConsumerARN"].as_str().unwrap().to_owned();
+    assert_eq!(carn, format!("{arn}/consumer/c1:1700000000"));
+    let (t, _) = f.err(
+        "RegisterStreamConsumer",
+        json!({"StreamARN": arn, "ConsumerName": "c1"}),
+    );
+    assert_eq!(t, "ResourceInUseException");
+    let d = f.ok("DescribeStreamConsumer", json!({"ConsumerARN": carn}));
+    assert_eq!(d["ConsumerDescription"]["StreamARN"], arn);
+    f.ok(
+        "RegisterStreamConsumer",
+        json!({"StreamARN": arn, "ConsumerName": "c2"}),
+    );
+    let l = f.ok(
+        "ListStreamConsumers",
+        json!({"StreamARN": arn, "MaxResults": 1}),
+    );
+    assert_eq!(l["Consumers"][0]["ConsumerName"], "c1");
+    let l = f.ok(
+        "ListStreamConsumers",
+        json!({"StreamARN": arn, "NextToken": l["NextToken"]}),
+    );
+    assert_eq!(l["Consumers"][0]["ConsumerName"], "c2");
+    let s = f.ok("DescribeStreamSummary", json!({"StreamName": "s"}));
+    assert_eq!(s["StreamDescriptionSummary"]["ConsumerCount"], 2);
+    f.ok(
+        "DeregisterStreamConsumer",
+        json!({"StreamARN": arn, "ConsumerName": "c1"}),
+    );
+    let (t, _) = f.err("DescribeStreamConsumer", json!({"ConsumerARN": carn}));
+    assert_eq!(t, "ResourceNotFoundException");
+}

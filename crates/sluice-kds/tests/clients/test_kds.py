@@ -155,6 +155,19 @@ def test_split_merge_child_shards():
     assert u["CurrentShardCount"] == 1 and u["TargetShardCount"] == 2, u
 
 
+def test_stream_consumers():
+    k = client()
+    k.create_stream(StreamName="efo", ShardCount=1)
+    arn = k.describe_stream_summary(StreamName="efo")["StreamDescriptionSummary"]["StreamARN"]
+    c = k.register_stream_consumer(StreamARN=arn, ConsumerName="reader")["Consumer"]
+    assert c["ConsumerARN"].startswith(arn + "/consumer/reader:"), c
+    d = k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]
+    assert d["ConsumerStatus"] == "ACTIVE" and d["StreamARN"] == arn, d
+    assert [x["ConsumerName"] for x in k.list_stream_consumers(StreamARN=arn)["Consumers"]] == ["reader"]
+    k.deregister_stream_consumer(StreamARN=arn, ConsumerName="reader")
+    expect_error(lambda: k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"]), "ResourceNotFoundException")
+
+
 def test_aws_errors():
     k = client()
     expect_error(lambda: k.describe_stream(StreamName="nope"), "ResourceNotFoundException",
