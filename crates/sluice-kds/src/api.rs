@@ -18,10 +18,11 @@ use serde_json::{Map, Value, json};
 
 use crate::cbor;
 use crate::error::KdsError;
-use crate::ids;
+use crate::eventstream::{self, ChannelBody};
+use crate::ids::{self, SequenceNumber};
 use crate::kds::{
-    ConsumerDescription, IteratorStart, Kds, PutEntry, ShardDescription, ShardFilter,
-    ShardIterator, StreamDescription,
+    ConsumerDescription, GetRecordsOutput, IteratorStart, Kds, PutEntry, ShardDescription,
+    ShardFilter, ShardIterator, StreamDescription,
 };
 use crate::sigv4::{SigV4Verifier, SignedRequest};
 
@@ -567,10 +568,32 @@ impl KdsApi {
             .get("x-amz-target")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        if target.as_deref() == Some("Kinesis_20131202.SubscribeToShard") {
+            return self.subscribe(body).await;
+        }
+        let is_cbor = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(cbor::CONTENT_TYPE));
         let api = self.clone();
-        let answer =
-            tokio::task::spawn_blocking(move || api.handle_json(target.as_deref(), &body)).await;
+        let answer = tokio::task::spawn_blocking(move || {
+            if is_cbor {
+                api.handle_cbor(target.as_deref(), &body)
+            } else {
+                api.handle_json(target.as_deref(), &body)
+            }
+        })
+        .await;
         match answer {
+            Ok((status, bytes)) if is_cbor => {
+                let mut resp = self.response(status, bytes);
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(cbor::CONTENT_TYPE),
+                );
+                resp
+            }
             Ok((status, bytes)) => self.response(status, bytes),
             Err(_) => {
                 let err = ApiError {
@@ -674,6 +697,9 @@ impl KdsApi {
             "DeregisterStreamConsumer" => self.deregister_consumer(&mut input),
             "DescribeStreamConsumer" => self.describe_consumer(&mut input),
             "ListStreamConsumers" => self.list_consumers(&mut input),
+            "SubscribeToShard" => Err(ApiError::invalid(
+                "SubscribeToShard is answered as an event stream over HTTP only.",
+            )),
             _ => Err(ApiError::bare("UnknownOperationException")),
         }
     }
@@ -1201,52 +1227,7 @@ impl KdsApi {
             .kds
             .get_records(&it, limit.unwrap_or(10_000) as usize)?;
         let encrypted = self.encrypted(&it.stream_name);
-        let records: Vec<Value> = out
-            .records
-            .iter()
-            .map(|r| {
-                let mut m = json!({
-                    "SequenceNumber": r.sequence_number,
-                    "ApproximateArrivalTimestamp": epoch_seconds(r.arrival_ms),
-                    "Data": base64::engine::general_purpose::STANDARD.encode(&r.data),
-                    "PartitionKey": r.partition_key,
-                });
-                if encrypted {
-                    m["EncryptionType"] = json!("KMS");
-                }
-                m
-            })
-            .collect();
-        let mut resp = json!({
-            "Records": records,
-            "MillisBehindLatest": out.millis_behind_latest,
-        });
-        if let Some(next) = &out.next_shard_iterator {
-            resp["NextShardIterator"] = json!(next.encode());
-        }
-        if out.next_shard_iterator.is_none() {
-            let children: Vec<Value> = out
-                .child_shards
-                .iter()
-                .map(|c| {
-                    let parents: Vec<&String> = c
-                        .parent_shard_id
-                        .iter()
-                        .chain(c.adjacent_parent_shard_id.iter())
-                        .collect();
-                    json!({
-                        "ShardId": c.shard_id,
-                        "ParentShards": parents,
-                        "HashKeyRange": {
-                            "StartingHashKey": c.starting_hash_key.to_string(),
-                            "EndingHashKey": c.ending_hash_key.to_string(),
-                        },
-                    })
-                })
-                .collect();
-            resp["ChildShards"] = Value::Array(children);
-        }
-        Ok(resp)
+        Ok(records_output_json(&out, encrypted))
     }
 
     fn retention(&self, input: &mut Input<'_>, increase: bool) -> ApiResult {
@@ -1410,6 +1391,231 @@ impl KdsApi {
         self.kds
             .set_encryption(&name, start.then(|| key.unwrap_or_default().to_owned()))?;
         Ok(json!({}))
+    }
+}
+
+/// GetRecords' answer: Records, MillisBehindLatest, NextShardIterator or ChildShards.
+fn records_output_json(out: &GetRecordsOutput, encrypted: bool) -> Value {
+    let records: Vec<Value> = out
+        .records
+        .iter()
+        .map(|r| {
+            let mut m = json!({
+                "SequenceNumber": r.sequence_number,
+                "ApproximateArrivalTimestamp": epoch_seconds(r.arrival_ms),
+                "Data": base64::engine::general_purpose::STANDARD.encode(&r.data),
+                "PartitionKey": r.partition_key,
+            });
+            if encrypted {
+                m["EncryptionType"] = json!("KMS");
+            }
+            m
+        })
+        .collect();
+    let mut resp = json!({
+        "Records": records,
+        "MillisBehindLatest": out.millis_behind_latest,
+    });
+    match &out.next_shard_iterator {
+        Some(next) => resp["NextShardIterator"] = json!(next.encode()),
+        None => {
+            let children: Vec<Value> = out
+                .child_shards
+                .iter()
+                .map(|c| {
+                    let parents: Vec<&String> = c
+                        .parent_shard_id
+                        .iter()
+                        .chain(c.adjacent_parent_shard_id.iter())
+                        .collect();
+                    json!({
+                        "ShardId": c.shard_id,
+                        "ParentShards": parents,
+                        "HashKeyRange": {
+                            "StartingHashKey": c.starting_hash_key.to_string(),
+                            "EndingHashKey": c.ending_hash_key.to_string(),
+                        },
+                    })
+                })
+                .collect();
+            resp["ChildShards"] = Value::Array(children);
+        }
+    }
+    resp
+}
+
+/// How long one SubscribeToShard call lasts, ms.
+const SUBSCRIPTION_MS: i64 = 5 * 60 * 1000;
+
+impl KdsApi {
+    /// Checks a SubscribeToShard request and finds where it starts.
+    fn subscribe_start(&self, body: &[u8]) -> ApiResult<ShardIterator> {
+        let parsed: Value =
+            serde_json::from_slice(body).map_err(|_| ApiError::bare("SerializationException"))?;
+        let Value::Object(obj) = parsed else {
+            return Err(ApiError::bare("SerializationException"));
+        };
+        let input = &mut Input::new(&obj);
+        let carn = input.string("ConsumerARN")?;
+        let shard = input.string("ShardId")?;
+        input.required("ConsumerARN", carn);
+        input.length("ConsumerARN", carn, 1, 2048);
+        input.required("ShardId", shard);
+        input.length("ShardId", shard, 1, 128);
+        input.pattern("ShardId", shard, is_name, STREAM_NAME_PATTERN);
+        let start = match input.structure("StartingPosition")? {
+            Some(m) => {
+                let mut sub = Input::nested(m, "startingPosition.".into());
+                let kind = sub.string("Type")?;
+                let seq = sub.string("SequenceNumber")?;
+                let ts = sub.timestamp("Timestamp")?;
+                sub.required("Type", kind);
+                sub.enumeration(
+                    "Type",
+                    kind,
+                    &[
+                        "AT_SEQUENCE_NUMBER",
+                        "AFTER_SEQUENCE_NUMBER",
+                        "TRIM_HORIZON",
+                        "LATEST",
+                        "AT_TIMESTAMP",
+                    ],
+                );
+                sub.pattern(
+                    "SequenceNumber",
+                    seq,
+                    |s| is_decimal(s, 129),
+                    SEQUENCE_PATTERN,
+                );
+                input.errors.extend(sub.take_errors());
+                Some((kind.unwrap_or_default(), seq, ts))
+            }
+            None => {
+                input.fail("StartingPosition", None, "Member must not be null");
+                None
+            }
+        };
+        input.finish()?;
+        let carn = carn.unwrap_or_default();
+        let (stream, consumer) = self
+            .kds
+            .parse_consumer_arn(carn)
+            .ok_or_else(|| ApiError::invalid(format!("Invalid ConsumerARN: {carn}")))?;
+        self.kds.describe_consumer(stream, consumer)?;
+        let start = match start {
+            Some(("TRIM_HORIZON", _, _)) => IteratorStart::TrimHorizon,
+            Some(("LATEST", _, _)) => IteratorStart::Latest,
+            Some(("AT_SEQUENCE_NUMBER", Some(s), _)) => IteratorStart::AtSequenceNumber(s.into()),
+            Some(("AFTER_SEQUENCE_NUMBER", Some(s), _)) => {
+                IteratorStart::AfterSequenceNumber(s.into())
+            }
+            Some(("AT_TIMESTAMP", _, Some(t))) => IteratorStart::AtTimestamp(t),
+            Some((kind, _, _)) => {
+                return Err(ApiError::invalid(format!(
+                    "StartingPosition of type {kind} needs a SequenceNumber or Timestamp."
+                )));
+            }
+            None => return Err(ApiError::invalid("StartingPosition is required.")),
+        };
+        Ok(self
+            .kds
+            .get_shard_iterator(stream, shard.unwrap_or_default(), &start)?)
+    }
+
+    /// SubscribeToShard: an event stream of SubscribeToShardEvent for five minutes.
+    async fn subscribe(&self, body: Bytes) -> Response<ApiBody> {
+        let api = self.clone();
+        let started = tokio::task::spawn_blocking(move || api.subscribe_start(&body)).await;
+        let mut it = match started {
+            Ok(Ok(it)) => it,
+            Ok(Err(e)) => return self.response(e.status, e.body().to_string().into_bytes()),
+            Err(_) => {
+                let e = ApiError {
+                    kind: "InternalFailure",
+                    message: None,
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                return self.response(e.status, e.body().to_string().into_bytes());
+            }
+        };
+        let (tx, body) = ChannelBody::new(8);
+        let kds = self.kds.clone();
+        let encrypted = self.encrypted(&it.stream_name);
+        tokio::spawn(async move {
+            let initial = eventstream::json_event("initial-response", b"{}");
+            if tx.send(Bytes::from(initial)).await.is_err() {
+                return;
+            }
+            let begin = kds.clock().now_millis();
+            let mut last_sent = tokio::time::Instant::now();
+            loop {
+                let now = kds.clock().now_millis();
+                if now - begin >= SUBSCRIPTION_MS {
+                    break;
+                }
+                it.issued_ms = now;
+                let (k, cur) = (kds.clone(), it.clone());
+                let read = tokio::task::spawn_blocking(move || k.get_records(&cur, 10_000)).await;
+                let out = match read {
+                    Ok(Ok(out)) => out,
+                    Ok(Err(e)) => {
+                        let msg = eventstream::exception(e.aws_type(), &e.to_string());
+                        let _ = tx.send(Bytes::from(msg)).await;
+                        break;
+                    }
+                    Err(_) => break,
+                };
+                let done = out.next_shard_iterator.is_none();
+                let next_position = out
+                    .next_shard_iterator
+                    .as_ref()
+                    .map_or(it.position, |n| n.position);
+                let continuation = out.records.last().map_or_else(
+                    || {
+                        SequenceNumber {
+                            stream_id: it.stream_id,
+                            shard_index: it.shard_index,
+                            position: next_position.saturating_sub(1),
+                        }
+                        .to_string()
+                    },
+                    |r| r.sequence_number.clone(),
+                );
+                let heartbeat = last_sent.elapsed() >= std::time::Duration::from_secs(1);
+                if !out.records.is_empty() || done || heartbeat {
+                    let mut payload = records_output_json(&out, encrypted);
+                    if let Value::Object(m) = &mut payload {
+                        m.remove("NextShardIterator");
+                        m.insert("ContinuationSequenceNumber".into(), json!(continuation));
+                    }
+                    let event = eventstream::json_event(
+                        "SubscribeToShardEvent",
+                        payload.to_string().as_bytes(),
+                    );
+                    if tx.send(Bytes::from(event)).await.is_err() {
+                        return;
+                    }
+                    last_sent = tokio::time::Instant::now();
+                }
+                if done {
+                    break;
+                }
+                let idle = out.records.is_empty();
+                if let Some(n) = out.next_shard_iterator {
+                    it = n;
+                }
+                if idle {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        });
+        let mut resp = self.response(StatusCode::OK, Vec::new());
+        *resp.body_mut() = body.boxed();
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(eventstream::CONTENT_TYPE),
+        );
+        resp
     }
 }
 
@@ -1578,6 +1784,7 @@ pub const OPERATIONS: &[&str] = &[
     "SplitShard",
     "StartStreamEncryption",
     "StopStreamEncryption",
+    "SubscribeToShard",
     "UpdateShardCount",
 ];
 

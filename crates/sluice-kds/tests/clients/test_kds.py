@@ -168,6 +168,32 @@ def test_stream_consumers():
     expect_error(lambda: k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"]), "ResourceNotFoundException")
 
 
+def test_subscribe_to_shard():
+    import threading
+    k = client()
+    k.create_stream(StreamName="sub", ShardCount=1)
+    arn = k.describe_stream_summary(StreamName="sub")["StreamDescriptionSummary"]["StreamARN"]
+    carn = k.register_stream_consumer(StreamARN=arn, ConsumerName="efo")["Consumer"]["ConsumerARN"]
+    k.put_record(StreamName="sub", PartitionKey="a", Data=b"first")
+    r = k.subscribe_to_shard(ConsumerARN=carn, ShardId="shardId-000000000000",
+                             StartingPosition={"Type": "TRIM_HORIZON"})
+    got = []
+    threading.Timer(0.5, lambda: k.put_record(StreamName="sub", PartitionKey="a", Data=b"second")).start()
+    deadline = time.time() + 15
+    for event in r["EventStream"]:
+        ev = event["SubscribeToShardEvent"]
+        assert "ContinuationSequenceNumber" in ev and "MillisBehindLatest" in ev, ev
+        got += [x["Data"] for x in ev["Records"]]
+        if len(got) >= 2 or time.time() > deadline:
+            break
+    r["EventStream"].close()
+    assert got == [b"first", b"second"], got
+    expect_error(lambda: k.subscribe_to_shard(ConsumerARN=arn + "/consumer/nobody:1",
+                                              ShardId="shardId-000000000000",
+                                              StartingPosition={"Type": "LATEST"}),
+                 "ResourceNotFoundException")
+
+
 def test_aws_errors():
     k = client()
     expect_error(lambda: k.describe_stream(StreamName="nope"), "ResourceNotFoundException",
