@@ -43,9 +43,9 @@ def raw(target, body, content_type="application/x-amz-json-1.1", method="POST"):
     req.add_header("Content-Type", content_type)
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read().decode()
+            return r.status, r.read().decode(errors="replace")
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+        return e.code, e.read().decode(errors="replace")
 
 
 def expect_error(fn, code, message=None):
@@ -192,6 +192,64 @@ def test_subscribe_to_shard():
                                               ShardId="shardId-000000000000",
                                               StartingPosition={"Type": "LATEST"}),
                  "ResourceNotFoundException")
+
+
+def _cbor(v):
+    """A minimal CBOR encoder (text, bytes, small ints, maps) for the CBOR test."""
+    def head(major, n):
+        if n < 24:
+            return bytes([major << 5 | n])
+        if n < 256:
+            return bytes([major << 5 | 24, n])
+        return bytes([major << 5 | 25]) + n.to_bytes(2, "big")
+    if isinstance(v, bool):
+        return b"\xf5" if v else b"\xf4"
+    if isinstance(v, int):
+        return head(0, v)
+    if isinstance(v, bytes):
+        return head(2, len(v)) + v
+    if isinstance(v, str):
+        b = v.encode()
+        return head(3, len(b)) + b
+    if isinstance(v, dict):
+        return head(5, len(v)) + b"".join(_cbor(k) + _cbor(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def test_cbor_over_http():
+    ct = "application/x-amz-cbor-1.1"
+    s, _ = raw("Kinesis_20131202.CreateStream", _cbor({"StreamName": "cbor", "ShardCount": 1}), ct)
+    assert s == 200, s
+    req = urllib.request.Request(ENDPOINT + "/", data=_cbor({"StreamName": "cbor", "PartitionKey": "k",
+                                                             "Data": b"\x00\x01binary"}), method="POST")
+    req.add_header("X-Amz-Target", "Kinesis_20131202.PutRecord")
+    req.add_header("Content-Type", ct)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200 and r.headers["Content-Type"] == ct, r.headers
+        body = r.read()
+    assert b"SequenceNumber" in body and b"shardId-000000000000" in body, body
+    r = read_all(client(), "cbor", "shardId-000000000000")
+    assert r["Records"][0]["Data"] == b"\x00\x01binary", r
+    req = urllib.request.Request(ENDPOINT + "/", data=b"\xff\xff", method="POST")
+    req.add_header("X-Amz-Target", "Kinesis_20131202.ListStreams")
+    req.add_header("Content-Type", ct)
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("expected an error")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400 and b"SerializationException" in e.read()
+
+
+def test_http2_prior_knowledge_with_curl():
+    import shutil
+    if not shutil.which("curl"):
+        print("     (curl not installed: h2c check skipped)")
+        return
+    out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-w", "\n%{http_version} %{http_code}",
+                          "-H", "X-Amz-Target: Kinesis_20131202.ListStreams",
+                          "-H", "Content-Type: application/x-amz-json-1.1", "-d", "{}", ENDPOINT + "/"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip().endswith("2 200"), out.stdout
 
 
 def test_aws_errors():
