@@ -1,0 +1,92 @@
+//! Runs the KDS API alone until SIGTERM or SIGINT:
+//! `cargo run -p sluice-kds --example serve -- --listen 127.0.0.1:4567 --data-dir DIR`.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use sluice_kds::sigv4::SigV4Verifier;
+use sluice_kds::{ApiOptions, Kds, KdsApi, KdsOptions, SystemClock};
+
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4567")]
+    listen: String,
+    /// Directory for the shard log.
+    #[arg(long)]
+    data_dir: std::path::PathBuf,
+    /// Enforce AWS's per-shard throughput limits.
+    #[arg(long)]
+    throttle: bool,
+    /// Authentication: `off` or `sigv4`.
+    #[arg(long, default_value = "off")]
+    auth: String,
+    /// Access keys accepted with `--auth sigv4`, as ACCESS_KEY_ID:SECRET (repeatable).
+    #[arg(long = "access-key")]
+    access_keys: Vec<String>,
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let options = KdsOptions {
+        throttle: args.throttle,
+        ..KdsOptions::default()
+    };
+    let auth = match args.auth.as_str() {
+        "off" => None,
+        "sigv4" => {
+            let mut keys = Vec::new();
+            for k in &args.access_keys {
+                let (id, secret) = k
+                    .split_once(':')
+                    .context("--access-key must be ACCESS_KEY_ID:SECRET")?;
+                keys.push((id.to_owned(), secret.to_owned()));
+            }
+            Some(Arc::new(SigV4Verifier::new(keys)))
+        }
+        other => anyhow::bail!("--auth must be off or sigv4, not {other}"),
+    };
+    let kds = Kds::open(&args.data_dir, options, Arc::new(SystemClock))
+        .with_context(|| format!("opening {}", args.data_dir.display()))?;
+    for (stream, shard, reason) in kds.stopped_shards() {
+        eprintln!("sluice-kds: stream {stream} shard {shard} is stopped: {reason}");
+    }
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    eprintln!("sluice-kds: listening on {}", listener.local_addr()?);
+    sluice_kds::serve(
+        listener,
+        KdsApi::new(
+            kds,
+            ApiOptions {
+                auth,
+                ..ApiOptions::default()
+            },
+        ),
+        shutdown_signal(),
+    )
+    .await;
+    eprintln!("sluice-kds: stopped");
+    Ok(())
+}

@@ -1,0 +1,1818 @@
+//! The Kinesis Data Streams JSON 1.1 API: [`KdsApi`] turns an HTTP request
+//! with `X-Amz-Target: Kinesis_20131202.<Operation>` into a call on [`Kds`]
+//! and answers as AWS does, errors included (`__type` and message).
+//!
+//! Request checking follows AWS's order: target, then JSON syntax, then
+//! member types (SerializationException), then constraints
+//! (ValidationException, up to 10 listed), then the operation itself.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited};
+use serde_json::{Map, Value, json};
+
+use crate::cbor;
+use crate::error::KdsError;
+use crate::eventstream::{self, ChannelBody};
+use crate::ids::{self, SequenceNumber};
+use crate::kds::{
+    ConsumerDescription, GetRecordsOutput, IteratorStart, Kds, PutEntry, ShardDescription,
+    ShardFilter, ShardIterator, StreamDescription,
+};
+use crate::sigv4::{SigV4Verifier, SignedRequest};
+
+/// Response body type of [`KdsApi::handle`].
+pub type ApiBody = BoxBody<Bytes, std::io::Error>;
+
+/// The JSON target prefix of Kinesis Data Streams.
+pub const TARGET_PREFIX: &str = "Kinesis_20131202.";
+
+/// Settings of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct ApiOptions {
+    /// Larger request bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// `None`: no authentication (the default). `Some`: every request must
+    /// carry a valid AWS Signature V4 by one of the verifier's keys.
+    pub auth: Option<std::sync::Arc<SigV4Verifier>>,
+}
+
+impl Default for ApiOptions {
+    fn default() -> Self {
+        ApiOptions {
+            max_body_bytes: 7 << 20,
+            auth: None,
+        }
+    }
+}
+
+/// The KDS API over a [`Kds`]; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct KdsApi {
+    kds: Kds,
+    options: ApiOptions,
+}
+
+/// An error answer: AWS `__type`, message, HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The `__type`.
+    pub kind: &'static str,
+    /// The message (`None`: AWS sends none).
+    pub message: Option<String>,
+    /// HTTP status.
+    pub status: StatusCode,
+}
+
+impl ApiError {
+    fn new(kind: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            kind,
+            message: Some(message.into()),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn bare(kind: &'static str) -> ApiError {
+        ApiError {
+            kind,
+            message: None,
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn serialization(message: impl Into<String>) -> ApiError {
+        ApiError::new("SerializationException", message)
+    }
+
+    fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new("InvalidArgumentException", message)
+    }
+
+    fn body(&self) -> Value {
+        match &self.message {
+            Some(m) => json!({"__type": self.kind, "message": m}),
+            None => json!({"__type": self.kind}),
+        }
+    }
+}
+
+impl From<KdsError> for ApiError {
+    fn from(e: KdsError) -> ApiError {
+        ApiError {
+            kind: e.aws_type(),
+            message: Some(e.to_string()),
+            status: if e.is_client_error() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            },
+        }
+    }
+}
+
+type ApiResult<T = Value> = Result<T, ApiError>;
+
+const STREAM_NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
+const STREAM_ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
+const HASH_KEY_PATTERN: &str = "0|([1-9]\\d{0,38})";
+const SEQUENCE_PATTERN: &str = "0|([1-9]\\d{0,128})";
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
+}
+
+fn is_decimal(s: &str, max_digits: usize) -> bool {
+    s == "0"
+        || (!s.is_empty()
+            && s.len() <= max_digits
+            && !s.starts_with('0')
+            && s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_stream_arn(s: &str) -> bool {
+    // arn:aws.*:kinesis:.*:\d{12}:stream/\S+
+    let Some(rest) = s.strip_prefix("arn:aws") else {
+        return false;
+    };
+    let Some(kin) = rest.find(":kinesis:") else {
+        return false;
+    };
+    let after = &rest[kin + ":kinesis:".len()..];
+    let Some(st) = after.find(":stream/") else {
+        return false;
+    };
+    let before = &after[..st];
+    let account_ok = before.len() >= 12 && {
+        let acct = &before[before.len() - 12..];
+        acct.bytes().all(|b| b.is_ascii_digit())
+            && (before.len() == 12 || before.as_bytes()[before.len() - 13] == b':')
+    };
+    let name = &after[st + ":stream/".len()..];
+    account_ok && !name.is_empty() && !name.chars().any(char::is_whitespace)
+}
+
+/// Reads the members of one request, collecting constraint failures.
+struct Input<'a> {
+    obj: &'a Map<String, Value>,
+    path: String,
+    errors: Vec<String>,
+}
+
+fn type_error(expected: &str, v: &Value) -> ApiError {
+    let msg = match (expected, v) {
+        (_, Value::Array(_)) => "Start of list found where not expected".to_owned(),
+        (_, Value::Object(_)) => "Start of structure or map found where not expected.".to_owned(),
+        ("Blob", Value::Bool(_)) => "class java.lang.Boolean can not be converted to a Blob".into(),
+        ("Blob", Value::Number(_)) => {
+            "class java.math.BigDecimal can not be converted to a Blob".into()
+        }
+        ("Boolean", Value::Number(_)) => {
+            "class java.math.BigDecimal can not be converted to an Boolean".into()
+        }
+        ("Boolean", Value::String(s)) => {
+            format!("'{}' can not be converted to an Boolean", s.to_uppercase())
+        }
+        (t, Value::Bool(_)) => format!("class java.lang.Boolean can not be converted to an {t}"),
+        (t, Value::Number(_)) => {
+            format!("class java.math.BigDecimal can not be converted to an {t}")
+        }
+        (t, Value::String(_)) => format!("class java.lang.String can not be converted to an {t}"),
+        (_, Value::Null) => "Unexpected null".into(),
+    };
+    ApiError::serialization(msg)
+}
+
+impl<'a> Input<'a> {
+    fn new(obj: &'a Map<String, Value>) -> Self {
+        Input {
+            obj,
+            path: String::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn nested(obj: &'a Map<String, Value>, path: String) -> Self {
+        Input {
+            obj,
+            path,
+            errors: Vec::new(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.obj.get(key).filter(|v| !v.is_null())
+    }
+
+    fn member(&self, key: &str) -> String {
+        format!("{}{}", self.path, lower_first(key))
+    }
+
+    fn fail(&mut self, key: &str, value: Option<String>, constraint: &str) {
+        if self.errors.len() >= 10 {
+            return;
+        }
+        let value = value.map_or_else(|| "null".to_owned(), |v| format!("'{v}'"));
+        self.errors.push(format!(
+            "Value {value} at '{}' failed to satisfy constraint: {constraint}",
+            self.member(key)
+        ));
+    }
+
+    fn string(&mut self, key: &str) -> ApiResult<Option<&'a str>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(v) => Err(type_error("String", v)),
+        }
+    }
+
+    fn required(&mut self, key: &str, v: Option<&str>) {
+        if v.is_none() {
+            self.fail(key, None, "Member must not be null");
+        }
+    }
+
+    fn length(&mut self, key: &str, v: Option<&str>, min: usize, max: usize) {
+        if let Some(s) = v {
+            let n = s.chars().count();
+            if n < min {
+                self.fail(
+                    key,
+                    Some(s.into()),
+                    &format!("Member must have length greater than or equal to {min}"),
+                );
+            } else if n > max {
+                self.fail(
+                    key,
+                    Some(s.into()),
+                    &format!("Member must have length less than or equal to {max}"),
+                );
+            }
+        }
+    }
+
+    fn pattern(&mut self, key: &str, v: Option<&str>, ok: fn(&str) -> bool, pattern: &str) {
+        if let Some(s) = v
+            && !ok(s)
+        {
+            self.fail(
+                key,
+                Some(s.into()),
+                &format!("Member must satisfy regular expression pattern: {pattern}"),
+            );
+        }
+    }
+
+    fn enumeration(&mut self, key: &str, v: Option<&str>, values: &[&str]) {
+        if let Some(s) = v
+            && !values.contains(&s)
+        {
+            self.fail(
+                key,
+                Some(s.into()),
+                &format!(
+                    "Member must satisfy enum value set: [{}]",
+                    values.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn int(&mut self, key: &str) -> ApiResult<Option<i64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => {
+                Ok(n.as_i64().or_else(|| n.as_f64().map(|f| f.floor() as i64)))
+            }
+            Some(v) => Err(type_error("Integer", v)),
+        }
+    }
+
+    fn range(&mut self, key: &str, v: Option<i64>, min: i64, max: i64) {
+        if let Some(n) = v {
+            if n < min {
+                self.fail(
+                    key,
+                    Some(n.to_string()),
+                    &format!("Member must have value greater than or equal to {min}"),
+                );
+            } else if n > max {
+                self.fail(
+                    key,
+                    Some(n.to_string()),
+                    &format!("Member must have value less than or equal to {max}"),
+                );
+            }
+        }
+    }
+
+    fn boolean(&mut self, key: &str) -> ApiResult<Option<bool>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(type_error("Boolean", v)),
+        }
+    }
+
+    fn blob(&mut self, key: &str) -> ApiResult<Option<Vec<u8>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map(Some)
+                .map_err(|e| {
+                    ApiError::serialization(format!("'{s}' can not be converted to a Blob: {e}"))
+                }),
+            Some(v) => Err(type_error("Blob", v)),
+        }
+    }
+
+    fn blob_length(&mut self, key: &str, v: Option<&[u8]>, max: usize) {
+        if let Some(b) = v
+            && b.len() > max
+        {
+            let n = b.len();
+            self.fail(
+                key,
+                Some(format!("java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]")),
+                &format!("Member must have length less than or equal to {max}"),
+            );
+        }
+    }
+
+    fn list(&mut self, key: &str) -> ApiResult<Option<&'a Vec<Value>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Array(a)) => Ok(Some(a)),
+            Some(Value::Object(_)) => Err(ApiError::serialization(
+                "Start of structure or map found where not expected.",
+            )),
+            Some(_) => Err(ApiError::serialization("Expected list or null")),
+        }
+    }
+
+    fn map(&mut self, key: &str) -> ApiResult<Option<&'a Map<String, Value>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(Value::Array(_)) => Err(ApiError::serialization(
+                "Start of list found where not expected",
+            )),
+            Some(_) => Err(ApiError::serialization("Expected map or null")),
+        }
+    }
+
+    fn structure(&mut self, key: &str) -> ApiResult<Option<&'a Map<String, Value>>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m)),
+            Some(Value::Array(_)) => Err(ApiError::serialization(
+                "Start of list found where not expected",
+            )),
+            Some(_) => Err(ApiError::serialization("Expected null")),
+        }
+    }
+
+    /// A timestamp: epoch seconds as a number, or a numeric or RFC 3339 string.
+    fn timestamp(&mut self, key: &str) -> ApiResult<Option<i64>> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64().map(|f| (f * 1000.0).round() as i64)),
+            Some(Value::String(s)) => {
+                if let Ok(f) = s.parse::<f64>() {
+                    return Ok(Some((f * 1000.0).round() as i64));
+                }
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map(|t| Some(t.timestamp_millis()))
+                    .map_err(|_| {
+                        ApiError::serialization(format!(
+                            "class java.lang.String can not be converted to milliseconds since epoch: {s}"
+                        ))
+                    })
+            }
+            Some(v) => Err(type_error("Timestamp", v)),
+        }
+    }
+
+    fn take_errors(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.errors)
+    }
+
+    fn finish(&mut self) -> ApiResult<()> {
+        finish_errors(self.take_errors())
+    }
+}
+
+fn finish_errors(errors: Vec<String>) -> ApiResult<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let n = errors.len();
+    Err(ApiError::new(
+        "ValidationException",
+        format!(
+            "{n} validation error{} detected: {}",
+            if n > 1 { "s" } else { "" },
+            errors.join("; ")
+        ),
+    ))
+}
+
+/// Epoch seconds with millisecond precision, never in scientific notation.
+fn epoch_seconds(ms: i64) -> Value {
+    let secs = ms as f64 / 1000.0;
+    serde_json::Number::from_f64(secs).map_or(Value::Null, Value::Number)
+}
+
+fn shard_json(s: &ShardDescription) -> Value {
+    let mut seq = Map::new();
+    seq.insert(
+        "StartingSequenceNumber".into(),
+        Value::String(s.starting_sequence_number.clone()),
+    );
+    if let Some(e) = &s.ending_sequence_number {
+        seq.insert("EndingSequenceNumber".into(), Value::String(e.clone()));
+    }
+    let mut m = Map::new();
+    m.insert("ShardId".into(), Value::String(s.shard_id.clone()));
+    if let Some(p) = &s.parent_shard_id {
+        m.insert("ParentShardId".into(), Value::String(p.clone()));
+    }
+    if let Some(p) = &s.adjacent_parent_shard_id {
+        m.insert("AdjacentParentShardId".into(), Value::String(p.clone()));
+    }
+    m.insert(
+        "HashKeyRange".into(),
+        json!({
+            "StartingHashKey": s.starting_hash_key.to_string(),
+            "EndingHashKey": s.ending_hash_key.to_string(),
+        }),
+    );
+    m.insert("SequenceNumberRange".into(), Value::Object(seq));
+    Value::Object(m)
+}
+
+fn encryption_fields(d: &StreamDescription, m: &mut Map<String, Value>) {
+    match &d.encryption_key {
+        Some(k) => {
+            m.insert("EncryptionType".into(), json!("KMS"));
+            m.insert("KeyId".into(), json!(k));
+        }
+        None => {
+            m.insert("EncryptionType".into(), json!("NONE"));
+        }
+    }
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+impl KdsApi {
+    /// The API over `kds`.
+    pub fn new(kds: Kds, options: ApiOptions) -> KdsApi {
+        KdsApi { kds, options }
+    }
+
+    /// The log behind the API.
+    pub fn kds(&self) -> &Kds {
+        &self.kds
+    }
+
+    /// Answers one HTTP request (hyper 1.x).
+    pub async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<ApiBody> {
+        self.handle_any(req).await
+    }
+
+    /// Like [`Self::handle`], for any request body type.
+    pub async fn handle_any<B>(&self, req: Request<B>) -> Response<ApiBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, self.options.max_body_bytes)
+            .collect()
+            .await
+        {
+            Ok(c) => c.to_bytes(),
+            Err(e) => {
+                let too_big = e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some();
+                let err = if too_big {
+                    ApiError {
+                        kind: "SerializationException",
+                        message: Some("Request body too large".into()),
+                        status: StatusCode::PAYLOAD_TOO_LARGE,
+                    }
+                } else {
+                    ApiError::serialization("Could not read the request body")
+                };
+                return self.response(err.status, err.body().to_string().into_bytes());
+            }
+        };
+        if parts.method != http::Method::POST {
+            let err = ApiError {
+                kind: "AccessDeniedException",
+                message: Some("Unable to determine service/operation name to be authorized".into()),
+                status: StatusCode::FORBIDDEN,
+            };
+            return self.response(err.status, err.body().to_string().into_bytes());
+        }
+        if let Some(auth) = &self.options.auth {
+            let mut headers: Vec<(String, String)> = parts
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            if !headers.iter().any(|(k, _)| k == "host")
+                && let Some(a) = parts.uri.authority()
+            {
+                // HTTP/2 carries the host as :authority.
+                headers.push(("host".into(), a.as_str().to_owned()));
+            }
+            let signed = SignedRequest {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query().unwrap_or(""),
+                headers,
+                body: &body,
+            };
+            if let Err(e) = auth.verify(&signed, self.kds.clock().now_millis()) {
+                let err = ApiError::new(e.kind, e.message);
+                return self.response(err.status, err.body().to_string().into_bytes());
+            }
+        }
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if target.as_deref() == Some("Kinesis_20131202.SubscribeToShard") {
+            return self.subscribe(body).await;
+        }
+        let is_cbor = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with(cbor::CONTENT_TYPE));
+        let api = self.clone();
+        let answer = tokio::task::spawn_blocking(move || {
+            if is_cbor {
+                api.handle_cbor(target.as_deref(), &body)
+            } else {
+                api.handle_json(target.as_deref(), &body)
+            }
+        })
+        .await;
+        match answer {
+            Ok((status, bytes)) if is_cbor => {
+                let mut resp = self.response(status, bytes);
+                resp.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(cbor::CONTENT_TYPE),
+                );
+                resp
+            }
+            Ok((status, bytes)) => self.response(status, bytes),
+            Err(_) => {
+                let err = ApiError {
+                    kind: "InternalFailure",
+                    message: Some("The request processing has failed because of an unknown error, exception or failure.".into()),
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                self.response(err.status, err.body().to_string().into_bytes())
+            }
+        }
+    }
+
+    fn response(&self, status: StatusCode, body: Vec<u8>) -> Response<ApiBody> {
+        let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let t = self.kds.clock().now_millis() as u64;
+        let id = format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            (t >> 16) as u32,
+            t as u16,
+            0x4000 | ((n >> 48) as u16 & 0x0fff),
+            0x8000 | ((n >> 32) as u16 & 0x3fff),
+            n & 0xffff_ffff_ffff
+        );
+        let body: ApiBody = Full::new(Bytes::from(body))
+            .map_err(|never: std::convert::Infallible| -> std::io::Error { match never {} })
+            .boxed();
+        let mut resp = Response::new(body);
+        *resp.status_mut() = status;
+        let h = resp.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            h.insert("x-amzn-requestid", v);
+        }
+        resp
+    }
+
+    /// Answers a request given its `X-Amz-Target` and body: (status, JSON body).
+    /// Blocking: does disk I/O.
+    pub fn handle_json(&self, target: Option<&str>, body: &[u8]) -> (StatusCode, Vec<u8>) {
+        let result = self.dispatch(target, body, false);
+        let (status, value) = match result {
+            Ok(v) => (StatusCode::OK, v),
+            Err(e) => (e.status, e.body()),
+        };
+        (status, value.to_string().into_bytes())
+    }
+
+    /// Like [`Self::handle_json`] for an AWS CBOR 1.1 body; answers in CBOR.
+    pub fn handle_cbor(&self, target: Option<&str>, body: &[u8]) -> (StatusCode, Vec<u8>) {
+        let result = self.dispatch(target, body, true);
+        let (status, value) = match result {
+            Ok(v) => (StatusCode::OK, v),
+            Err(e) => (e.status, e.body()),
+        };
+        (status, cbor::encode(&value))
+    }
+
+    fn dispatch(&self, target: Option<&str>, body: &[u8], is_cbor: bool) -> ApiResult {
+        let operation = target
+            .and_then(|t| t.strip_prefix(TARGET_PREFIX))
+            .filter(|op| OPERATIONS.contains(op))
+            .ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
+        if body.is_empty() {
+            return Err(ApiError::bare("SerializationException"));
+        }
+        let parsed: Value = if is_cbor {
+            cbor::decode(body).ok_or_else(|| ApiError::bare("SerializationException"))?
+        } else {
+            serde_json::from_slice(body).map_err(|_| ApiError::bare("SerializationException"))?
+        };
+        let Value::Object(obj) = parsed else {
+            return Err(ApiError::bare("SerializationException"));
+        };
+        let mut input = Input::new(&obj);
+        match operation {
+            "CreateStream" => self.create_stream(&mut input),
+            "DeleteStream" => self.delete_stream(&mut input),
+            "DescribeStream" => self.describe_stream(&mut input),
+            "DescribeStreamSummary" => self.describe_stream_summary(&mut input),
+            "ListStreams" => self.list_streams(&mut input),
+            "ListShards" => self.list_shards(&mut input),
+            "PutRecord" => self.put_record(&mut input),
+            "PutRecords" => self.put_records(&mut input),
+            "GetShardIterator" => self.get_shard_iterator(&mut input),
+            "GetRecords" => self.get_records(&mut input),
+            "IncreaseStreamRetentionPeriod" => self.retention(&mut input, true),
+            "DecreaseStreamRetentionPeriod" => self.retention(&mut input, false),
+            "AddTagsToStream" => self.add_tags(&mut input),
+            "RemoveTagsFromStream" => self.remove_tags(&mut input),
+            "ListTagsForStream" => self.list_tags(&mut input),
+            "SplitShard" => self.split_shard(&mut input),
+            "MergeShards" => self.merge_shards(&mut input),
+            "UpdateShardCount" => self.update_shard_count(&mut input),
+            "DescribeLimits" => self.describe_limits(&mut input),
+            "StartStreamEncryption" => self.encryption(&mut input, true),
+            "StopStreamEncryption" => self.encryption(&mut input, false),
+            "RegisterStreamConsumer" => self.register_consumer(&mut input),
+            "DeregisterStreamConsumer" => self.deregister_consumer(&mut input),
+            "DescribeStreamConsumer" => self.describe_consumer(&mut input),
+            "ListStreamConsumers" => self.list_consumers(&mut input),
+            "SubscribeToShard" => Err(ApiError::invalid(
+                "SubscribeToShard is answered as an event stream over HTTP only.",
+            )),
+            _ => Err(ApiError::bare("UnknownOperationException")),
+        }
+    }
+
+    /// Reads StreamName / StreamARN (one is required) and checks their constraints.
+    fn stream_ref(&self, input: &mut Input<'_>) -> ApiResult<Option<String>> {
+        let name = input.string("StreamName")?;
+        let arn = input.string("StreamARN")?;
+        input.length("StreamName", name, 1, 128);
+        input.pattern("StreamName", name, is_name, STREAM_NAME_PATTERN);
+        input.length("StreamARN", arn, 1, 2048);
+        input.pattern("StreamARN", arn, is_stream_arn, STREAM_ARN_PATTERN);
+        if name.is_none() && arn.is_none() {
+            input.required("StreamName", None);
+        }
+        Ok(match (name, arn) {
+            (Some(n), _) => Some(n.to_owned()),
+            (None, Some(a)) => Some(
+                self.kds
+                    .name_from_arn(a)
+                    .map_or_else(|| a.to_owned(), str::to_owned),
+            ),
+            (None, None) => None,
+        })
+    }
+
+    fn need_stream(&self, input: &mut Input<'_>) -> ApiResult<String> {
+        let s = self.stream_ref(input)?;
+        input.finish()?;
+        s.ok_or_else(|| ApiError::invalid("StreamName or StreamARN is required."))
+    }
+
+    fn create_stream(&self, input: &mut Input<'_>) -> ApiResult {
+        let name = input.string("StreamName")?;
+        let count = input.int("ShardCount")?;
+        let mode = match input.structure("StreamModeDetails")? {
+            Some(m) => {
+                let mut sub = Input::nested(m, "streamModeDetails.".into());
+                let mode = sub.string("StreamMode")?;
+                sub.required("StreamMode", mode);
+                sub.enumeration("StreamMode", mode, &["PROVISIONED", "ON_DEMAND"]);
+                input.errors.extend(sub.take_errors());
+                mode
+            }
+            None => None,
+        };
+        let tags = self.tag_map(input)?;
+        input.required("StreamName", name);
+        input.length("StreamName", name, 1, 128);
+        input.pattern("StreamName", name, is_name, STREAM_NAME_PATTERN);
+        input.range("ShardCount", count, 1, 100_000);
+        input.finish()?;
+        let name = name.unwrap_or_default();
+        let shards = match (mode, count) {
+            (Some("ON_DEMAND"), Some(_)) => {
+                return Err(ApiError::new(
+                    "ValidationException",
+                    "ShardCount should not be specified for ON_DEMAND streams.",
+                ));
+            }
+            (Some("ON_DEMAND"), None) | (None, None) => None,
+            (Some(_), None) => {
+                return Err(ApiError::new(
+                    "ValidationException",
+                    "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: Member must not be null",
+                ));
+            }
+            (_, Some(n)) => Some(n as u32),
+        };
+        self.kds.create_stream(name, shards)?;
+        if let Some(tags) = tags
+            && !tags.is_empty()
+        {
+            self.kds.add_tags(name, tags)?;
+        }
+        Ok(json!({}))
+    }
+
+    fn tag_map(&self, input: &mut Input<'_>) -> ApiResult<Option<BTreeMap<String, String>>> {
+        let Some(m) = input.map("Tags")? else {
+            return Ok(None);
+        };
+        let mut out = BTreeMap::new();
+        for (k, v) in m {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => return Err(type_error("String", other)),
+            };
+            out.insert(k.clone(), v);
+        }
+        if out.len() > 50 {
+            input.fail(
+                "Tags",
+                Some(format!("{out:?}")),
+                "Member must have length less than or equal to 50",
+            );
+        }
+        if out.keys().any(|k| k.is_empty() || k.chars().count() > 128) {
+            input.fail("Tags", None, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]");
+        }
+        if out.values().any(|v| v.chars().count() > 256) {
+            input.fail("Tags", None, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]");
+        }
+        Ok(Some(out))
+    }
+
+    fn delete_stream(&self, input: &mut Input<'_>) -> ApiResult {
+        input.boolean("EnforceConsumerDeletion")?;
+        let name = self.need_stream(input)?;
+        self.kds.delete_stream(&name)?;
+        Ok(json!({}))
+    }
+
+    fn describe_stream(&self, input: &mut Input<'_>) -> ApiResult {
+        let limit = input.int("Limit")?;
+        let start = input.string("ExclusiveStartShardId")?;
+        input.range("Limit", limit, 1, 10_000);
+        input.length("ExclusiveStartShardId", start, 1, 128);
+        input.pattern("ExclusiveStartShardId", start, is_name, STREAM_NAME_PATTERN);
+        let name = self.need_stream(input)?;
+        let d = self.kds.describe_stream(&name)?;
+        let after = start.and_then(ids::parse_shard_id);
+        let limit = limit.unwrap_or(100) as usize;
+        let shards: Vec<&ShardDescription> = d
+            .shards
+            .iter()
+            .filter(|s| after.is_none_or(|a| s.index > a))
+            .collect();
+        let has_more = shards.len() > limit;
+        let shards: Vec<Value> = shards.into_iter().take(limit).map(shard_json).collect();
+        let mut m = Map::new();
+        m.insert("StreamName".into(), json!(d.name));
+        m.insert("StreamARN".into(), json!(d.arn));
+        m.insert("StreamStatus".into(), json!(d.status));
+        m.insert("StreamModeDetails".into(), json!({"StreamMode": d.mode}));
+        m.insert("Shards".into(), Value::Array(shards));
+        m.insert("HasMoreShards".into(), json!(has_more));
+        m.insert("RetentionPeriodHours".into(), json!(d.retention_hours));
+        m.insert(
+            "StreamCreationTimestamp".into(),
+            epoch_seconds(d.created_ms),
+        );
+        m.insert(
+            "EnhancedMonitoring".into(),
+            json!([{"ShardLevelMetrics": []}]),
+        );
+        encryption_fields(&d, &mut m);
+        Ok(json!({ "StreamDescription": m }))
+    }
+
+    fn describe_stream_summary(&self, input: &mut Input<'_>) -> ApiResult {
+        let name = self.need_stream(input)?;
+        let d = self.kds.describe_stream(&name)?;
+        let mut m = Map::new();
+        m.insert("StreamName".into(), json!(d.name));
+        m.insert("StreamARN".into(), json!(d.arn));
+        m.insert("StreamStatus".into(), json!(d.status));
+        m.insert("StreamModeDetails".into(), json!({"StreamMode": d.mode}));
+        m.insert("RetentionPeriodHours".into(), json!(d.retention_hours));
+        m.insert(
+            "StreamCreationTimestamp".into(),
+            epoch_seconds(d.created_ms),
+        );
+        m.insert(
+            "EnhancedMonitoring".into(),
+            json!([{"ShardLevelMetrics": []}]),
+        );
+        encryption_fields(&d, &mut m);
+        m.insert("OpenShardCount".into(), json!(d.open_shard_count));
+        m.insert(
+            "ConsumerCount".into(),
+            json!(self.kds.list_consumers(&name).map_or(0, |c| c.len())),
+        );
+        Ok(json!({ "StreamDescriptionSummary": m }))
+    }
+
+    fn list_streams(&self, input: &mut Input<'_>) -> ApiResult {
+        let limit = input.int("Limit")?;
+        let start = input.string("ExclusiveStartStreamName")?;
+        let token = input.string("NextToken")?;
+        input.range("Limit", limit, 1, 10_000);
+        input.length("ExclusiveStartStreamName", start, 1, 128);
+        input.pattern(
+            "ExclusiveStartStreamName",
+            start,
+            is_name,
+            STREAM_NAME_PATTERN,
+        );
+        input.length("NextToken", token, 1, 1048576);
+        input.finish()?;
+        let after = match token {
+            Some(t) => Some(decode_token(t, "streams")?),
+            None => start.map(str::to_owned),
+        };
+        let limit = limit.unwrap_or(100) as usize;
+        let names: Vec<String> = self
+            .kds
+            .list_streams()
+            .into_iter()
+            .filter(|n| after.as_deref().is_none_or(|a| n.as_str() > a))
+            .collect();
+        let has_more = names.len() > limit;
+        let page: Vec<String> = names.into_iter().take(limit).collect();
+        let mut summaries = Vec::new();
+        for n in &page {
+            if let Ok(d) = self.kds.describe_stream(n) {
+                summaries.push(json!({
+                    "StreamName": d.name,
+                    "StreamARN": d.arn,
+                    "StreamStatus": d.status,
+                    "StreamModeDetails": {"StreamMode": d.mode},
+                    "StreamCreationTimestamp": epoch_seconds(d.created_ms),
+                }));
+            }
+        }
+        let mut out = json!({
+            "StreamNames": page,
+            "HasMoreStreams": has_more,
+            "StreamSummaries": summaries,
+        });
+        if has_more && let Some(last) = page.last() {
+            out["NextToken"] = json!(encode_token("streams", last));
+        }
+        Ok(out)
+    }
+
+    fn list_shards(&self, input: &mut Input<'_>) -> ApiResult {
+        let token = input.string("NextToken")?;
+        let start = input.string("ExclusiveStartShardId")?;
+        let max = input.int("MaxResults")?;
+        input.timestamp("StreamCreationTimestamp")?;
+        let filter = match input.structure("ShardFilter")? {
+            Some(m) => {
+                let mut sub = Input::nested(m, "shardFilter.".into());
+                let kind = sub.string("Type")?;
+                let shard_id = sub.string("ShardId")?;
+                let ts = sub.timestamp("Timestamp")?;
+                sub.required("Type", kind);
+                sub.enumeration(
+                    "Type",
+                    kind,
+                    &[
+                        "AFTER_SHARD_ID",
+                        "AT_TRIM_HORIZON",
+                        "FROM_TRIM_HORIZON",
+                        "AT_LATEST",
+                        "AT_TIMESTAMP",
+                        "FROM_TIMESTAMP",
+                    ],
+                );
+                input.errors.extend(sub.take_errors());
+                Some((kind.map(str::to_owned), shard_id.map(str::to_owned), ts))
+            }
+            None => None,
+        };
+        let name = input.string("StreamName")?;
+        let arn = input.string("StreamARN")?;
+        input.length("StreamName", name, 1, 128);
+        input.pattern("StreamName", name, is_name, STREAM_NAME_PATTERN);
+        input.length("StreamARN", arn, 1, 2048);
+        input.pattern("StreamARN", arn, is_stream_arn, STREAM_ARN_PATTERN);
+        input.length("NextToken", token, 1, 1048576);
+        input.length("ExclusiveStartShardId", start, 1, 128);
+        input.pattern("ExclusiveStartShardId", start, is_name, STREAM_NAME_PATTERN);
+        input.range("MaxResults", max, 1, 10_000);
+        input.finish()?;
+        let stream = name.map(str::to_owned).or_else(|| {
+            arn.map(|a| {
+                self.kds
+                    .name_from_arn(a)
+                    .map_or_else(|| a.to_owned(), str::to_owned)
+            })
+        });
+        let (stream, after) = match (stream, token) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::invalid(
+                    "NextToken and StreamName cannot be provided together.",
+                ));
+            }
+            (None, None) => {
+                return Err(ApiError::invalid(
+                    "Either NextToken or StreamName should be provided.",
+                ));
+            }
+            (Some(s), None) => (s, start.map(str::to_owned)),
+            (None, Some(t)) => {
+                let inner = decode_token(t, "shards")?;
+                let (s, last) = inner.split_once('\n').ok_or_else(|| {
+                    ApiError::invalid("Invalid ShardId in ExclusiveStartShardId.")
+                })?;
+                (s.to_owned(), Some(last.to_owned()))
+            }
+        };
+        let mut f = ShardFilter {
+            exclusive_start_shard_id: after,
+            ..ShardFilter::default()
+        };
+        if let Some((kind, shard_id, ts)) = filter {
+            if kind.as_deref() == Some("AFTER_SHARD_ID") && shard_id.is_none() {
+                return Err(ApiError::invalid(
+                    "Must specify ShardId for shard filter type AFTER_SHARD_ID.",
+                ));
+            }
+            f.filter_type = kind;
+            f.shard_id = shard_id;
+            f.timestamp_ms = ts;
+        }
+        let shards = self.kds.list_shards(&stream, &f)?;
+        let limit = max.unwrap_or(1000) as usize;
+        let has_more = shards.len() > limit;
+        let page: Vec<&ShardDescription> = shards.iter().take(limit).collect();
+        let mut out = json!({ "Shards": page.iter().map(|s| shard_json(s)).collect::<Vec<_>>() });
+        if has_more && let Some(last) = page.last() {
+            out["NextToken"] = json!(encode_token(
+                "shards",
+                &format!("{stream}\n{}", last.shard_id)
+            ));
+        }
+        Ok(out)
+    }
+
+    fn put_entry(&self, input: &mut Input<'_>) -> ApiResult<Option<PutEntry>> {
+        let data = input.blob("Data")?;
+        let pk = input.string("PartitionKey")?;
+        let ehk = input.string("ExplicitHashKey")?;
+        if data.is_none() {
+            input.fail("Data", None, "Member must not be null");
+        }
+        input.blob_length("Data", data.as_deref(), 1 << 20);
+        input.required("PartitionKey", pk);
+        input.length("PartitionKey", pk, 1, 256);
+        input.pattern(
+            "ExplicitHashKey",
+            ehk,
+            |s| is_decimal(s, 39),
+            HASH_KEY_PATTERN,
+        );
+        Ok(match (data, pk) {
+            (Some(data), Some(pk)) => Some(PutEntry {
+                partition_key: pk.to_owned(),
+                explicit_hash_key: ehk.map(str::to_owned),
+                data,
+            }),
+            _ => None,
+        })
+    }
+
+    fn put_record(&self, input: &mut Input<'_>) -> ApiResult {
+        let entry = self.put_entry(input)?;
+        let seq = input.string("SequenceNumberForOrdering")?;
+        input.pattern(
+            "SequenceNumberForOrdering",
+            seq,
+            |s| is_decimal(s, 129),
+            SEQUENCE_PATTERN,
+        );
+        let name = self.need_stream(input)?;
+        let entry =
+            entry.ok_or_else(|| ApiError::invalid("Data and PartitionKey are required."))?;
+        check_hash_key(&entry)?;
+        let out = self.kds.put_record(&name, entry)?;
+        Ok(json!({
+            "ShardId": out.shard_id,
+            "SequenceNumber": out.sequence_number,
+            "EncryptionType": if self.encrypted(&name) { "KMS" } else { "NONE" },
+        }))
+    }
+
+    fn encrypted(&self, name: &str) -> bool {
+        self.kds
+            .describe_stream(name)
+            .is_ok_and(|d| d.encryption_key.is_some())
+    }
+
+    fn put_records(&self, input: &mut Input<'_>) -> ApiResult {
+        let records = input.list("Records")?;
+        let mut entries = Vec::new();
+        let mut errors = Vec::new();
+        if let Some(records) = records {
+            for (i, r) in records.iter().enumerate() {
+                let obj = match r {
+                    Value::Object(o) => o,
+                    Value::Array(_) => {
+                        return Err(ApiError::serialization(
+                            "Start of list found where not expected",
+                        ));
+                    }
+                    _ => return Err(ApiError::serialization("Expected null")),
+                };
+                let mut sub = Input::nested(obj, format!("records.{}.member.", i + 1));
+                if let Some(e) = self.put_entry(&mut sub)? {
+                    entries.push(e);
+                }
+                errors.extend(sub.take_errors());
+            }
+        }
+        let name = self.stream_ref(input)?;
+        match records {
+            None => input.fail("Records", None, "Member must not be null"),
+            Some(r) if r.is_empty() => input.fail(
+                "Records",
+                Some("[]".into()),
+                "Member must have length greater than or equal to 1",
+            ),
+            Some(r) if r.len() > 500 => input.fail(
+                "Records",
+                Some(format!(
+                    "[{}]",
+                    vec!["PutRecordsRequestEntry"; r.len()].join(", ")
+                )),
+                "Member must have length less than or equal to 500",
+            ),
+            _ => {}
+        }
+        let mut all = input.take_errors();
+        all.extend(errors);
+        all.truncate(10);
+        finish_errors(all)?;
+        let name = name.ok_or_else(|| ApiError::invalid("StreamName or StreamARN is required."))?;
+        let total: usize = entries
+            .iter()
+            .map(|e| e.data.len() + e.partition_key.len())
+            .sum();
+        if total > 5 << 20 {
+            return Err(ApiError::invalid(format!(
+                "Records size exceeds 5 MB limit. Total size of the records in the request: {total} bytes."
+            )));
+        }
+        for e in &entries {
+            check_hash_key(e)?;
+        }
+        let outcomes = self.kds.put_records(&name, entries)?;
+        let mut failed = 0;
+        let results: Vec<Value> = outcomes
+            .into_iter()
+            .map(|o| match o {
+                Ok(p) => json!({"SequenceNumber": p.sequence_number, "ShardId": p.shard_id}),
+                Err(e) => {
+                    failed += 1;
+                    let code = if e.aws_type() == "ProvisionedThroughputExceededException" {
+                        "ProvisionedThroughputExceededException"
+                    } else {
+                        "InternalFailure"
+                    };
+                    json!({"ErrorCode": code, "ErrorMessage": e.to_string()})
+                }
+            })
+            .collect();
+        Ok(json!({
+            "FailedRecordCount": failed,
+            "Records": results,
+            "EncryptionType": if self.encrypted(&name) { "KMS" } else { "NONE" },
+        }))
+    }
+
+    fn get_shard_iterator(&self, input: &mut Input<'_>) -> ApiResult {
+        let shard = input.string("ShardId")?;
+        let kind = input.string("ShardIteratorType")?;
+        let seq = input.string("StartingSequenceNumber")?;
+        let ts = input.timestamp("Timestamp")?;
+        input.required("ShardId", shard);
+        input.length("ShardId", shard, 1, 128);
+        input.pattern("ShardId", shard, is_name, STREAM_NAME_PATTERN);
+        input.required("ShardIteratorType", kind);
+        input.enumeration(
+            "ShardIteratorType",
+            kind,
+            &[
+                "AT_SEQUENCE_NUMBER",
+                "AFTER_SEQUENCE_NUMBER",
+                "TRIM_HORIZON",
+                "LATEST",
+                "AT_TIMESTAMP",
+            ],
+        );
+        input.pattern(
+            "StartingSequenceNumber",
+            seq,
+            |s| is_decimal(s, 129),
+            SEQUENCE_PATTERN,
+        );
+        let name = self.need_stream(input)?;
+        let (shard, kind) = (shard.unwrap_or_default(), kind.unwrap_or_default());
+        let mismatch = |what: &str| {
+            ApiError::invalid(format!(
+                "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified {kind} and {what} StartingSequenceNumber."
+            ))
+        };
+        let start = match (kind, seq, ts) {
+            ("TRIM_HORIZON" | "LATEST", Some(_), _) => return Err(mismatch("also a")),
+            ("TRIM_HORIZON", None, _) => IteratorStart::TrimHorizon,
+            ("LATEST", None, _) => IteratorStart::Latest,
+            ("AT_SEQUENCE_NUMBER", Some(s), _) => IteratorStart::AtSequenceNumber(s.to_owned()),
+            ("AFTER_SEQUENCE_NUMBER", Some(s), _) => {
+                IteratorStart::AfterSequenceNumber(s.to_owned())
+            }
+            ("AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER", None, _) => {
+                return Err(mismatch("no"));
+            }
+            ("AT_TIMESTAMP", _, Some(t)) => IteratorStart::AtTimestamp(t),
+            ("AT_TIMESTAMP", _, None) => {
+                return Err(ApiError::invalid(
+                    "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.",
+                ));
+            }
+            _ => return Err(mismatch("no")),
+        };
+        let it = self.kds.get_shard_iterator(&name, shard, &start)?;
+        Ok(json!({ "ShardIterator": it.encode() }))
+    }
+
+    fn get_records(&self, input: &mut Input<'_>) -> ApiResult {
+        let token = input.string("ShardIterator")?;
+        let limit = input.int("Limit")?;
+        input.string("StreamARN")?;
+        input.required("ShardIterator", token);
+        input.length("ShardIterator", token, 1, 512);
+        input.range("Limit", limit, 1, 10_000);
+        input.finish()?;
+        let it = token
+            .and_then(ShardIterator::decode)
+            .ok_or_else(|| ApiError::invalid("Invalid ShardIterator."))?;
+        let out = self
+            .kds
+            .get_records(&it, limit.unwrap_or(10_000) as usize)?;
+        let encrypted = self.encrypted(&it.stream_name);
+        Ok(records_output_json(&out, encrypted))
+    }
+
+    fn retention(&self, input: &mut Input<'_>, increase: bool) -> ApiResult {
+        let hours = input.int("RetentionPeriodHours")?;
+        if hours.is_none() {
+            input.fail("RetentionPeriodHours", None, "Member must not be null");
+        }
+        input.range("RetentionPeriodHours", hours, 1, 8760);
+        let name = self.need_stream(input)?;
+        let hours = hours.unwrap_or_default() as u32;
+        if increase {
+            self.kds.increase_retention(&name, hours)?;
+        } else {
+            self.kds.decrease_retention(&name, hours)?;
+        }
+        Ok(json!({}))
+    }
+
+    fn add_tags(&self, input: &mut Input<'_>) -> ApiResult {
+        let tags = self.tag_map(input)?;
+        match &tags {
+            None => input.fail("Tags", None, "Member must not be null"),
+            Some(t) if t.is_empty() => input.fail(
+                "Tags",
+                Some("{}".into()),
+                "Member must have length greater than or equal to 1",
+            ),
+            _ => {}
+        }
+        let name = self.need_stream(input)?;
+        self.kds.add_tags(&name, tags.unwrap_or_default())?;
+        Ok(json!({}))
+    }
+
+    fn remove_tags(&self, input: &mut Input<'_>) -> ApiResult {
+        let keys = input.list("TagKeys")?;
+        let mut out = Vec::new();
+        for k in keys.into_iter().flatten() {
+            match k {
+                Value::String(s) => out.push(s.clone()),
+                other => return Err(type_error("String", other)),
+            }
+        }
+        match keys {
+            None => input.fail("TagKeys", None, "Member must not be null"),
+            Some(k) if k.is_empty() => input.fail(
+                "TagKeys",
+                Some("[]".into()),
+                "Member must have length greater than or equal to 1",
+            ),
+            Some(k) if k.len() > 50 => input.fail(
+                "TagKeys",
+                Some(format!("[{}]", out.join(", "))),
+                "Member must have length less than or equal to 50",
+            ),
+            _ => {}
+        }
+        let name = self.need_stream(input)?;
+        self.kds.remove_tags(&name, &out)?;
+        Ok(json!({}))
+    }
+
+    fn list_tags(&self, input: &mut Input<'_>) -> ApiResult {
+        let start = input.string("ExclusiveStartTagKey")?;
+        let limit = input.int("Limit")?;
+        input.length("ExclusiveStartTagKey", start, 1, 128);
+        input.range("Limit", limit, 1, 50);
+        let name = self.need_stream(input)?;
+        let d = self.kds.describe_stream(&name)?;
+        let limit = limit.unwrap_or(50) as usize;
+        let tags: Vec<(&String, &String)> = d
+            .tags
+            .iter()
+            .filter(|(k, _)| start.is_none_or(|s| k.as_str() > s))
+            .collect();
+        let has_more = tags.len() > limit;
+        let tags: Vec<Value> = tags
+            .into_iter()
+            .take(limit)
+            .map(|(k, v)| json!({"Key": k, "Value": v}))
+            .collect();
+        Ok(json!({"Tags": tags, "HasMoreTags": has_more}))
+    }
+
+    fn split_shard(&self, input: &mut Input<'_>) -> ApiResult {
+        let shard = input.string("ShardToSplit")?;
+        let key = input.string("NewStartingHashKey")?;
+        input.required("ShardToSplit", shard);
+        input.length("ShardToSplit", shard, 1, 128);
+        input.pattern("ShardToSplit", shard, is_name, STREAM_NAME_PATTERN);
+        input.required("NewStartingHashKey", key);
+        input.pattern(
+            "NewStartingHashKey",
+            key,
+            |s| is_decimal(s, 39),
+            HASH_KEY_PATTERN,
+        );
+        let name = self.need_stream(input)?;
+        let key_text = key.unwrap_or_default();
+        let key = ids::parse_hash_key(key_text).ok_or_else(|| {
+            ApiError::invalid(format!("Invalid NewStartingHashKey. NewStartingHashKey must be in the range: [0, 2^128-1]. Specified value was {key_text}"))
+        })?;
+        self.kds
+            .split_shard(&name, shard.unwrap_or_default(), key)?;
+        Ok(json!({}))
+    }
+
+    fn merge_shards(&self, input: &mut Input<'_>) -> ApiResult {
+        let a = input.string("ShardToMerge")?;
+        let b = input.string("AdjacentShardToMerge")?;
+        for (k, v) in [("ShardToMerge", a), ("AdjacentShardToMerge", b)] {
+            input.required(k, v);
+            input.length(k, v, 1, 128);
+            input.pattern(k, v, is_name, STREAM_NAME_PATTERN);
+        }
+        let name = self.need_stream(input)?;
+        self.kds
+            .merge_shards(&name, a.unwrap_or_default(), b.unwrap_or_default())?;
+        Ok(json!({}))
+    }
+
+    fn update_shard_count(&self, input: &mut Input<'_>) -> ApiResult {
+        let target = input.int("TargetShardCount")?;
+        let scaling = input.string("ScalingType")?;
+        if target.is_none() {
+            input.fail("TargetShardCount", None, "Member must not be null");
+        }
+        input.range("TargetShardCount", target, 1, 100_000);
+        input.required("ScalingType", scaling);
+        input.enumeration("ScalingType", scaling, &["UNIFORM_SCALING"]);
+        let name = self.need_stream(input)?;
+        let target = target.unwrap_or(1) as u32;
+        let current = self.kds.update_shard_count(&name, target)?;
+        Ok(json!({
+            "StreamName": name,
+            "CurrentShardCount": current,
+            "TargetShardCount": target,
+            "StreamARN": self.kds.stream_arn(&name),
+        }))
+    }
+
+    fn describe_limits(&self, input: &mut Input<'_>) -> ApiResult {
+        input.finish()?;
+        let (open, limit, on_demand) = self.kds.shard_usage();
+        Ok(json!({
+            "ShardLimit": limit,
+            "OpenShardCount": open,
+            "OnDemandStreamCount": on_demand,
+            "OnDemandStreamCountLimit": 50,
+        }))
+    }
+
+    fn encryption(&self, input: &mut Input<'_>, start: bool) -> ApiResult {
+        let kind = input.string("EncryptionType")?;
+        let key = input.string("KeyId")?;
+        input.required("EncryptionType", kind);
+        input.enumeration("EncryptionType", kind, &["NONE", "KMS"]);
+        input.required("KeyId", key);
+        input.length("KeyId", key, 1, 2048);
+        let name = self.need_stream(input)?;
+        self.kds
+            .set_encryption(&name, start.then(|| key.unwrap_or_default().to_owned()))?;
+        Ok(json!({}))
+    }
+}
+
+/// GetRecords' answer: Records, MillisBehindLatest, NextShardIterator or ChildShards.
+fn records_output_json(out: &GetRecordsOutput, encrypted: bool) -> Value {
+    let records: Vec<Value> = out
+        .records
+        .iter()
+        .map(|r| {
+            let mut m = json!({
+                "SequenceNumber": r.sequence_number,
+                "ApproximateArrivalTimestamp": epoch_seconds(r.arrival_ms),
+                "Data": base64::engine::general_purpose::STANDARD.encode(&r.data),
+                "PartitionKey": r.partition_key,
+            });
+            if encrypted {
+                m["EncryptionType"] = json!("KMS");
+            }
+            m
+        })
+        .collect();
+    let mut resp = json!({
+        "Records": records,
+        "MillisBehindLatest": out.millis_behind_latest,
+    });
+    match &out.next_shard_iterator {
+        Some(next) => resp["NextShardIterator"] = json!(next.encode()),
+        None => {
+            let children: Vec<Value> = out
+                .child_shards
+                .iter()
+                .map(|c| {
+                    let parents: Vec<&String> = c
+                        .parent_shard_id
+                        .iter()
+                        .chain(c.adjacent_parent_shard_id.iter())
+                        .collect();
+                    json!({
+                        "ShardId": c.shard_id,
+                        "ParentShards": parents,
+                        "HashKeyRange": {
+                            "StartingHashKey": c.starting_hash_key.to_string(),
+                            "EndingHashKey": c.ending_hash_key.to_string(),
+                        },
+                    })
+                })
+                .collect();
+            resp["ChildShards"] = Value::Array(children);
+        }
+    }
+    resp
+}
+
+/// How long one SubscribeToShard call lasts, ms.
+const SUBSCRIPTION_MS: i64 = 5 * 60 * 1000;
+
+impl KdsApi {
+    /// Checks a SubscribeToShard request and finds where it starts.
+    fn subscribe_start(&self, body: &[u8]) -> ApiResult<ShardIterator> {
+        let parsed: Value =
+            serde_json::from_slice(body).map_err(|_| ApiError::bare("SerializationException"))?;
+        let Value::Object(obj) = parsed else {
+            return Err(ApiError::bare("SerializationException"));
+        };
+        let input = &mut Input::new(&obj);
+        let carn = input.string("ConsumerARN")?;
+        let shard = input.string("ShardId")?;
+        input.required("ConsumerARN", carn);
+        input.length("ConsumerARN", carn, 1, 2048);
+        input.required("ShardId", shard);
+        input.length("ShardId", shard, 1, 128);
+        input.pattern("ShardId", shard, is_name, STREAM_NAME_PATTERN);
+        let start = match input.structure("StartingPosition")? {
+            Some(m) => {
+                let mut sub = Input::nested(m, "startingPosition.".into());
+                let kind = sub.string("Type")?;
+                let seq = sub.string("SequenceNumber")?;
+                let ts = sub.timestamp("Timestamp")?;
+                sub.required("Type", kind);
+                sub.enumeration(
+                    "Type",
+                    kind,
+                    &[
+                        "AT_SEQUENCE_NUMBER",
+                        "AFTER_SEQUENCE_NUMBER",
+                        "TRIM_HORIZON",
+                        "LATEST",
+                        "AT_TIMESTAMP",
+                    ],
+                );
+                sub.pattern(
+                    "SequenceNumber",
+                    seq,
+                    |s| is_decimal(s, 129),
+                    SEQUENCE_PATTERN,
+                );
+                input.errors.extend(sub.take_errors());
+                Some((kind.unwrap_or_default(), seq, ts))
+            }
+            None => {
+                input.fail("StartingPosition", None, "Member must not be null");
+                None
+            }
+        };
+        input.finish()?;
+        let carn = carn.unwrap_or_default();
+        let (stream, consumer) = self
+            .kds
+            .parse_consumer_arn(carn)
+            .ok_or_else(|| ApiError::invalid(format!("Invalid ConsumerARN: {carn}")))?;
+        self.kds.describe_consumer(stream, consumer)?;
+        let start = match start {
+            Some(("TRIM_HORIZON", _, _)) => IteratorStart::TrimHorizon,
+            Some(("LATEST", _, _)) => IteratorStart::Latest,
+            Some(("AT_SEQUENCE_NUMBER", Some(s), _)) => IteratorStart::AtSequenceNumber(s.into()),
+            Some(("AFTER_SEQUENCE_NUMBER", Some(s), _)) => {
+                IteratorStart::AfterSequenceNumber(s.into())
+            }
+            Some(("AT_TIMESTAMP", _, Some(t))) => IteratorStart::AtTimestamp(t),
+            Some((kind, _, _)) => {
+                return Err(ApiError::invalid(format!(
+                    "StartingPosition of type {kind} needs a SequenceNumber or Timestamp."
+                )));
+            }
+            None => return Err(ApiError::invalid("StartingPosition is required.")),
+        };
+        Ok(self
+            .kds
+            .get_shard_iterator(stream, shard.unwrap_or_default(), &start)?)
+    }
+
+    /// SubscribeToShard: an event stream of SubscribeToShardEvent for five minutes.
+    async fn subscribe(&self, body: Bytes) -> Response<ApiBody> {
+        let api = self.clone();
+        let started = tokio::task::spawn_blocking(move || api.subscribe_start(&body)).await;
+        let mut it = match started {
+            Ok(Ok(it)) => it,
+            Ok(Err(e)) => return self.response(e.status, e.body().to_string().into_bytes()),
+            Err(_) => {
+                let e = ApiError {
+                    kind: "InternalFailure",
+                    message: None,
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                };
+                return self.response(e.status, e.body().to_string().into_bytes());
+            }
+        };
+        let (tx, body) = ChannelBody::new(8);
+        let kds = self.kds.clone();
+        let encrypted = self.encrypted(&it.stream_name);
+        tokio::spawn(async move {
+            let initial = eventstream::json_event("initial-response", b"{}");
+            if tx.send(Bytes::from(initial)).await.is_err() {
+                return;
+            }
+            let begin = kds.clock().now_millis();
+            let mut last_sent = tokio::time::Instant::now();
+            loop {
+                let now = kds.clock().now_millis();
+                if now - begin >= SUBSCRIPTION_MS {
+                    break;
+                }
+                it.issued_ms = now;
+                let (k, cur) = (kds.clone(), it.clone());
+                let read = tokio::task::spawn_blocking(move || k.get_records(&cur, 10_000)).await;
+                let out = match read {
+                    Ok(Ok(out)) => out,
+                    Ok(Err(e)) => {
+                        let msg = eventstream::exception(e.aws_type(), &e.to_string());
+                        let _ = tx.send(Bytes::from(msg)).await;
+                        break;
+                    }
+                    Err(_) => break,
+                };
+                let done = out.next_shard_iterator.is_none();
+                let next_position = out
+                    .next_shard_iterator
+                    .as_ref()
+                    .map_or(it.position, |n| n.position);
+                let continuation = out.records.last().map_or_else(
+                    || {
+                        SequenceNumber {
+                            stream_id: it.stream_id,
+                            shard_index: it.shard_index,
+                            position: next_position.saturating_sub(1),
+                        }
+                        .to_string()
+                    },
+                    |r| r.sequence_number.clone(),
+                );
+                let heartbeat = last_sent.elapsed() >= std::time::Duration::from_secs(1);
+                if !out.records.is_empty() || done || heartbeat {
+                    let mut payload = records_output_json(&out, encrypted);
+                    if let Value::Object(m) = &mut payload {
+                        m.remove("NextShardIterator");
+                        m.insert("ContinuationSequenceNumber".into(), json!(continuation));
+                    }
+                    let event = eventstream::json_event(
+                        "SubscribeToShardEvent",
+                        payload.to_string().as_bytes(),
+                    );
+                    if tx.send(Bytes::from(event)).await.is_err() {
+                        return;
+                    }
+                    last_sent = tokio::time::Instant::now();
+                }
+                if done {
+                    break;
+                }
+                let idle = out.records.is_empty();
+                if let Some(n) = out.next_shard_iterator {
+                    it = n;
+                }
+                if idle {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        });
+        let mut resp = self.response(StatusCode::OK, Vec::new());
+        *resp.body_mut() = body.boxed();
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static(eventstream::CONTENT_TYPE),
+        );
+        resp
+    }
+}
+
+fn consumer_json(c: &ConsumerDescription, with_stream: bool) -> Value {
+    let mut v = json!({
+        "ConsumerName": c.name,
+        "ConsumerARN": c.arn,
+        "ConsumerStatus": "ACTIVE",
+        "ConsumerCreationTimestamp": epoch_seconds(c.created_ms),
+    });
+    if with_stream {
+        v["StreamARN"] = json!(c.stream_arn);
+    }
+    v
+}
+
+impl KdsApi {
+    /// StreamARN for the consumer operations (required), checked.
+    fn stream_arn_member(
+        &self,
+        input: &mut Input<'_>,
+        required: bool,
+    ) -> ApiResult<Option<String>> {
+        let arn = input.string("StreamARN")?;
+        if required {
+            input.required("StreamARN", arn);
+        }
+        input.length("StreamARN", arn, 1, 2048);
+        input.pattern("StreamARN", arn, is_stream_arn, STREAM_ARN_PATTERN);
+        Ok(arn.map(|a| {
+            self.kds
+                .name_from_arn(a)
+                .map_or_else(|| a.to_owned(), str::to_owned)
+        }))
+    }
+
+    /// (stream, consumer) from StreamARN + ConsumerName or ConsumerARN.
+    fn consumer_ref(&self, input: &mut Input<'_>) -> ApiResult<(String, String)> {
+        let stream = self.stream_arn_member(input, false)?;
+        let name = input.string("ConsumerName")?;
+        let arn = input.string("ConsumerARN")?;
+        input.length("ConsumerName", name, 1, 128);
+        input.pattern("ConsumerName", name, is_name, STREAM_NAME_PATTERN);
+        input.length("ConsumerARN", arn, 1, 2048);
+        input.finish()?;
+        if let Some(arn) = arn {
+            let (s, c) = self
+                .kds
+                .parse_consumer_arn(arn)
+                .ok_or_else(|| ApiError::invalid(format!("Invalid ConsumerARN: {arn}")))?;
+            return Ok((s.to_owned(), c.to_owned()));
+        }
+        match (stream, name) {
+            (Some(s), Some(n)) => Ok((s, n.to_owned())),
+            _ => Err(ApiError::invalid(
+                "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
+            )),
+        }
+    }
+
+    fn register_consumer(&self, input: &mut Input<'_>) -> ApiResult {
+        let stream = self.stream_arn_member(input, true)?;
+        let name = input.string("ConsumerName")?;
+        input.required("ConsumerName", name);
+        input.length("ConsumerName", name, 1, 128);
+        input.pattern("ConsumerName", name, is_name, STREAM_NAME_PATTERN);
+        input.map("Tags")?;
+        input.finish()?;
+        let c = self
+            .kds
+            .register_consumer(&stream.unwrap_or_default(), name.unwrap_or_default())?;
+        Ok(json!({ "Consumer": consumer_json(&c, false) }))
+    }
+
+    fn deregister_consumer(&self, input: &mut Input<'_>) -> ApiResult {
+        let (stream, name) = self.consumer_ref(input)?;
+        self.kds.deregister_consumer(&stream, &name)?;
+        Ok(json!({}))
+    }
+
+    fn describe_consumer(&self, input: &mut Input<'_>) -> ApiResult {
+        let (stream, name) = self.consumer_ref(input)?;
+        let c = self.kds.describe_consumer(&stream, &name)?;
+        Ok(json!({ "ConsumerDescription": consumer_json(&c, true) }))
+    }
+
+    fn list_consumers(&self, input: &mut Input<'_>) -> ApiResult {
+        let stream = self.stream_arn_member(input, true)?;
+        let token = input.string("NextToken")?;
+        let max = input.int("MaxResults")?;
+        input.timestamp("StreamCreationTimestamp")?;
+        input.range("MaxResults", max, 1, 10_000);
+        input.length("NextToken", token, 1, 1048576);
+        input.finish()?;
+        let stream = stream.unwrap_or_default();
+        let after = token.map(|t| decode_token(t, "consumers")).transpose()?;
+        let all = self.kds.list_consumers(&stream)?;
+        let rest: Vec<&ConsumerDescription> = all
+            .iter()
+            .skip_while(|c| after.as_deref().is_some_and(|a| c.name != a))
+            .skip(usize::from(after.is_some()))
+            .collect();
+        let limit = max.unwrap_or(100) as usize;
+        let page: Vec<Value> = rest
+            .iter()
+            .take(limit)
+            .map(|c| consumer_json(c, false))
+            .collect();
+        let mut out = json!({ "Consumers": page });
+        if rest.len() > limit
+            && let Some(last) = rest.get(limit - 1)
+        {
+            out["NextToken"] = json!(encode_token("consumers", &last.name));
+        }
+        Ok(out)
+    }
+}
+
+fn check_hash_key(e: &PutEntry) -> ApiResult<()> {
+    if let Some(k) = &e.explicit_hash_key
+        && ids::parse_hash_key(k).is_none()
+    {
+        return Err(ApiError::invalid(format!(
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {k}"
+        )));
+    }
+    Ok(())
+}
+
+fn encode_token(kind: &str, value: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}\n{value}"))
+}
+
+fn decode_token(token: &str, kind: &str) -> ApiResult<String> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix(&format!("{kind}\n")).map(str::to_owned))
+        .ok_or_else(|| ApiError::invalid(format!("Invalid NextToken: {token}")))
+}
+
+/// Operations this API answers.
+pub const OPERATIONS: &[&str] = &[
+    "AddTagsToStream",
+    "CreateStream",
+    "DecreaseStreamRetentionPeriod",
+    "DeleteStream",
+    "DeregisterStreamConsumer",
+    "DescribeStreamConsumer",
+    "DescribeLimits",
+    "DescribeStream",
+    "DescribeStreamSummary",
+    "GetRecords",
+    "GetShardIterator",
+    "IncreaseStreamRetentionPeriod",
+    "ListShards",
+    "ListStreamConsumers",
+    "ListStreams",
+    "ListTagsForStream",
+    "MergeShards",
+    "PutRecord",
+    "PutRecords",
+    "RegisterStreamConsumer",
+    "RemoveTagsFromStream",
+    "SplitShard",
+    "StartStreamEncryption",
+    "StopStreamEncryption",
+    "SubscribeToShard",
+    "UpdateShardCount",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_seconds_never_scientific() {
+        for ms in [
+            0i64,
+            1,
+            999,
+            1_700_000_000_123,
+            1_700_000_000_000,
+            4_102_444_800_000,
+        ] {
+            let text = epoch_seconds(ms).to_string();
+            assert!(!text.contains('e') && !text.contains('E'), "{text}");
+        }
+    }
+
+    #[test]
+    fn arn_pattern() {
+        assert!(is_stream_arn(
+            "arn:aws:kinesis:us-east-1:000000000000:stream/s"
+        ));
+        assert!(!is_stream_arn("arn:aws:kinesis:us-east-1:0000:stream/s"));
+        assert!(!is_stream_arn("foo"));
+    }
+}

@@ -1,0 +1,38 @@
+//! `sluice-kds`: a local, durable Kinesis Data Streams.
+//!
+//! Two layers:
+//! - [`Kds`], the embeddable shard log: streams → shards → append-only
+//!   segment files of CRC32C-checked batches (format in [`segment`]),
+//!   `fdatasync` group commit, torn-tail recovery, retention, resharding and
+//!   shard iterators. Open it with [`Kds::open`].
+//! - [`KdsApi`], the KDS API over HTTP (`X-Amz-Target:
+//!   Kinesis_20131202.*`) in JSON 1.1 and AWS CBOR 1.1 ([`cbor`]), with
+//!   SubscribeToShard as an AWS event stream ([`eventstream`]) and optional
+//!   AWS Signature V4 checking ([`sigv4`]); and [`serve`], a hyper server for
+//!   it speaking HTTP/1.1 and h2c.
+//!
+//! In-process readers (the SQL engine) use [`Kds::get_shard_iterator`] and
+//! [`Kds::get_records`]; iterators expire after five minutes, so a
+//! long-lived reader sets `issued_ms` to the clock's now before each call.
+
+pub mod api;
+pub mod catalog;
+pub mod cbor;
+pub mod clock;
+pub mod error;
+pub mod eventstream;
+pub mod ids;
+pub mod kds;
+pub mod segment;
+pub mod server;
+pub mod shard;
+pub mod sigv4;
+
+pub use api::{ApiOptions, KdsApi};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{KdsError, Result};
+pub use kds::{
+    GetRecordsOutput, IteratorStart, Kds, KdsOptions, PutEntry, PutOutcome, Record,
+    ShardDescription, ShardFilter, ShardIterator, StreamDescription,
+};
+pub use server::serve;

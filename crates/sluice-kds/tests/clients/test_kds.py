@@ -1,0 +1,484 @@
+"""Real-client tests of sluice-kds with boto3 and the AWS CLI.
+
+Run by crates/sluice-kds/ci.sh, which starts the server and sets
+KDS_ENDPOINT. Prints one line per test and "N passed, M failed" last.
+"""
+
+import base64
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+ENDPOINT = os.environ["KDS_ENDPOINT"]
+CFG = Config(retries={"max_attempts": 1}, parameter_validation=False)
+
+
+def client():
+    return boto3.client("kinesis", endpoint_url=ENDPOINT, region_name="us-east-1", config=CFG)
+
+
+def aws(*args):
+    out = subprocess.run(
+        ["aws", "kinesis", "--endpoint-url", ENDPOINT, "--output", "json", *args],
+        capture_output=True, text=True, timeout=60,
+    )
+    if out.returncode != 0:
+        raise AssertionError(f"aws {' '.join(args)} failed: {out.stderr}")
+    return json.loads(out.stdout) if out.stdout.strip() else {}
+
+
+def raw(target, body, content_type="application/x-amz-json-1.1", method="POST"):
+    req = urllib.request.Request(ENDPOINT + "/", data=body, method=method)
+    if target is not None:
+        req.add_header("X-Amz-Target", target)
+    req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def expect_error(fn, code, message=None):
+    try:
+        fn()
+    except client().exceptions.ClientError as e:
+        err = e.response["Error"]
+        assert err["Code"] == code, f"expected {code}, got {err}"
+        if message is not None:
+            assert err["Message"] == message, f"message {err['Message']!r} != {message!r}"
+        return err
+    raise AssertionError(f"expected {code}, got success")
+
+
+def read_all(k, stream, shard, itype="TRIM_HORIZON", **kw):
+    it = k.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType=itype, **kw)["ShardIterator"]
+    r = k.get_records(ShardIterator=it)
+    return r
+
+
+def test_cli_create_describe_list():
+    aws("create-stream", "--stream-name", "cli-stream", "--shard-count", "2")
+    aws("wait", "stream-exists", "--stream-name", "cli-stream")
+    d = aws("describe-stream-summary", "--stream-name", "cli-stream")["StreamDescriptionSummary"]
+    assert d["StreamStatus"] == "ACTIVE" and d["OpenShardCount"] == 2, d
+    assert "cli-stream" in aws("list-streams")["StreamNames"]
+    # AWS CLI v1 sends --data as raw text (it does the base64 itself).
+    put = aws("put-record", "--stream-name", "cli-stream", "--partition-key", "pk",
+              "--data", "from-cli")
+    assert put["SequenceNumber"].isdigit(), put
+    it = aws("get-shard-iterator", "--stream-name", "cli-stream", "--shard-id", put["ShardId"],
+             "--shard-iterator-type", "TRIM_HORIZON")["ShardIterator"]
+    recs = aws("get-records", "--shard-iterator", it)["Records"]
+    assert [base64.b64decode(r["Data"]) for r in recs] == [b"from-cli"], recs
+    aws("delete-stream", "--stream-name", "cli-stream")
+
+
+def test_boto3_every_iterator_type():
+    k = client()
+    k.create_stream(StreamName="iter", ShardCount=1)
+    k.get_waiter("stream_exists").wait(StreamName="iter", WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+    first = k.put_record(StreamName="iter", PartitionKey="a", Data=b"r0")
+    time.sleep(0.05)
+    between = datetime.datetime.now(datetime.timezone.utc)
+    time.sleep(0.05)
+    res = k.put_records(StreamName="iter", Records=[
+        {"PartitionKey": "a", "Data": b"r1"}, {"PartitionKey": "b", "Data": b"r2"}])
+    assert res["FailedRecordCount"] == 0, res
+    seq1 = res["Records"][0]["SequenceNumber"]
+    shard = first["ShardId"]
+    data = lambda r: [x["Data"] for x in r["Records"]]
+    th = read_all(k, "iter", shard)
+    assert data(th) == [b"r0", b"r1", b"r2"], th
+    assert isinstance(th["Records"][0]["ApproximateArrivalTimestamp"], datetime.datetime)
+    assert th["MillisBehindLatest"] == 0
+    assert data(read_all(k, "iter", shard, "AT_SEQUENCE_NUMBER", StartingSequenceNumber=seq1)) == [b"r1", b"r2"]
+    assert data(read_all(k, "iter", shard, "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber=seq1)) == [b"r2"]
+    assert data(read_all(k, "iter", shard, "AT_TIMESTAMP", Timestamp=between)) == [b"r1", b"r2"]
+    latest = k.get_shard_iterator(StreamName="iter", ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+    r = k.get_records(ShardIterator=latest)
+    assert r["Records"] == [], r
+    k.put_record(StreamName="iter", PartitionKey="c", Data=b"r3")
+    r = k.get_records(ShardIterator=r["NextShardIterator"], Limit=10)
+    assert data(r) == [b"r3"], r
+    r = k.get_records(ShardIterator=th["NextShardIterator"], Limit=1)
+    assert data(r) == [b"r3"], r
+
+
+def test_list_shards_paging():
+    k = client()
+    k.create_stream(StreamName="paging", ShardCount=5)
+    seen, page = [], k.list_shards(StreamName="paging", MaxResults=2)
+    while True:
+        seen += [s["ShardId"] for s in page["Shards"]]
+        if "NextToken" not in page:
+            break
+        page = k.list_shards(NextToken=page["NextToken"], MaxResults=2)
+    assert seen == [f"shardId-{i:012d}" for i in range(5)], seen
+    after = k.list_shards(StreamName="paging", ExclusiveStartShardId="shardId-000000000003")
+    assert [s["ShardId"] for s in after["Shards"]] == ["shardId-000000000004"]
+    expect_error(lambda: k.list_shards(StreamName="paging", NextToken="abc"), "InvalidArgumentException",
+                 "NextToken and StreamName cannot be provided together.")
+    # The AWS CLI pages by itself.
+    cli = aws("list-shards", "--stream-name", "paging", "--max-results", "2")
+    assert len(cli["Shards"]) >= 2
+
+
+def test_split_merge_child_shards():
+    k = client()
+    k.create_stream(StreamName="reshard", ShardCount=1)
+    k.put_record(StreamName="reshard", PartitionKey="a", Data=b"before")
+    it = k.get_shard_iterator(StreamName="reshard", ShardId="shardId-000000000000",
+                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    k.split_shard(StreamName="reshard", ShardToSplit="shardId-000000000000",
+                  NewStartingHashKey=str(2 ** 127))
+    shards = k.list_shards(StreamName="reshard")["Shards"]
+    assert len(shards) == 3 and "EndingSequenceNumber" in shards[0]["SequenceNumberRange"], shards
+    r = k.get_records(ShardIterator=it)
+    assert [x["Data"] for x in r["Records"]] == [b"before"]
+    assert "NextShardIterator" not in r, r
+    assert sorted(c["ShardId"] for c in r["ChildShards"]) == ["shardId-000000000001", "shardId-000000000002"]
+    k.merge_shards(StreamName="reshard", ShardToMerge="shardId-000000000001",
+                   AdjacentShardToMerge="shardId-000000000002")
+    open_ = k.list_shards(StreamName="reshard", ShardFilter={"Type": "AT_LATEST"})["Shards"]
+    assert [s["ShardId"] for s in open_] == ["shardId-000000000003"], open_
+    u = k.update_shard_count(StreamName="reshard", TargetShardCount=2, ScalingType="UNIFORM_SCALING")
+    assert u["CurrentShardCount"] == 1 and u["TargetShardCount"] == 2, u
+
+
+def test_stream_consumers():
+    k = client()
+    k.create_stream(StreamName="efo", ShardCount=1)
+    arn = k.describe_stream_summary(StreamName="efo")["StreamDescriptionSummary"]["StreamARN"]
+    c = k.register_stream_consumer(StreamARN=arn, ConsumerName="reader")["Consumer"]
+    assert c["ConsumerARN"].startswith(arn + "/consumer/reader:"), c
+    d = k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"])["ConsumerDescription"]
+    assert d["ConsumerStatus"] == "ACTIVE" and d["StreamARN"] == arn, d
+    assert [x["ConsumerName"] for x in k.list_stream_consumers(StreamARN=arn)["Consumers"]] == ["reader"]
+    k.deregister_stream_consumer(StreamARN=arn, ConsumerName="reader")
+    expect_error(lambda: k.describe_stream_consumer(ConsumerARN=c["ConsumerARN"]), "ResourceNotFoundException")
+
+
+def test_subscribe_to_shard():
+    import threading
+    k = client()
+    k.create_stream(StreamName="sub", ShardCount=1)
+    arn = k.describe_stream_summary(StreamName="sub")["StreamDescriptionSummary"]["StreamARN"]
+    carn = k.register_stream_consumer(StreamARN=arn, ConsumerName="efo")["Consumer"]["ConsumerARN"]
+    k.put_record(StreamName="sub", PartitionKey="a", Data=b"first")
+    r = k.subscribe_to_shard(ConsumerARN=carn, ShardId="shardId-000000000000",
+                             StartingPosition={"Type": "TRIM_HORIZON"})
+    got = []
+    threading.Timer(0.5, lambda: k.put_record(StreamName="sub", PartitionKey="a", Data=b"second")).start()
+    deadline = time.time() + 15
+    for event in r["EventStream"]:
+        ev = event["SubscribeToShardEvent"]
+        assert "ContinuationSequenceNumber" in ev and "MillisBehindLatest" in ev, ev
+        got += [x["Data"] for x in ev["Records"]]
+        if len(got) >= 2 or time.time() > deadline:
+            break
+    r["EventStream"].close()
+    assert got == [b"first", b"second"], got
+    expect_error(lambda: k.subscribe_to_shard(ConsumerARN=arn + "/consumer/nobody:1",
+                                              ShardId="shardId-000000000000",
+                                              StartingPosition={"Type": "LATEST"}),
+                 "ResourceNotFoundException")
+
+
+def _cbor(v):
+    """A minimal CBOR encoder (text, bytes, small ints, maps) for the CBOR test."""
+    def head(major, n):
+        if n < 24:
+            return bytes([major << 5 | n])
+        if n < 256:
+            return bytes([major << 5 | 24, n])
+        return bytes([major << 5 | 25]) + n.to_bytes(2, "big")
+    if isinstance(v, bool):
+        return b"\xf5" if v else b"\xf4"
+    if isinstance(v, int):
+        return head(0, v)
+    if isinstance(v, bytes):
+        return head(2, len(v)) + v
+    if isinstance(v, str):
+        b = v.encode()
+        return head(3, len(b)) + b
+    if isinstance(v, dict):
+        return head(5, len(v)) + b"".join(_cbor(k) + _cbor(x) for k, x in v.items())
+    raise TypeError(v)
+
+
+def test_cbor_over_http():
+    ct = "application/x-amz-cbor-1.1"
+    s, _ = raw("Kinesis_20131202.CreateStream", _cbor({"StreamName": "cbor", "ShardCount": 1}), ct)
+    assert s == 200, s
+    req = urllib.request.Request(ENDPOINT + "/", data=_cbor({"StreamName": "cbor", "PartitionKey": "k",
+                                                             "Data": b"\x00\x01binary"}), method="POST")
+    req.add_header("X-Amz-Target", "Kinesis_20131202.PutRecord")
+    req.add_header("Content-Type", ct)
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200 and r.headers["Content-Type"] == ct, r.headers
+        body = r.read()
+    assert b"SequenceNumber" in body and b"shardId-000000000000" in body, body
+    r = read_all(client(), "cbor", "shardId-000000000000")
+    assert r["Records"][0]["Data"] == b"\x00\x01binary", r
+    req = urllib.request.Request(ENDPOINT + "/", data=b"\xff\xff", method="POST")
+    req.add_header("X-Amz-Target", "Kinesis_20131202.ListStreams")
+    req.add_header("Content-Type", ct)
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("expected an error")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400 and b"SerializationException" in e.read()
+
+
+def test_http2_prior_knowledge_with_curl():
+    import shutil
+    if not shutil.which("curl"):
+        print("     (curl not installed: h2c check skipped)")
+        return
+    out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-w", "\n%{http_version} %{http_code}",
+                          "-H", "X-Amz-Target: Kinesis_20131202.ListStreams",
+                          "-H", "Content-Type: application/x-amz-json-1.1", "-d", "{}", ENDPOINT + "/"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip().endswith("2 200"), out.stdout
+
+
+def test_aws_errors():
+    k = client()
+    expect_error(lambda: k.describe_stream(StreamName="nope"), "ResourceNotFoundException",
+                 "Stream nope under account 000000000000 not found.")
+    k.create_stream(StreamName="dup", ShardCount=1)
+    expect_error(lambda: k.create_stream(StreamName="dup", ShardCount=1), "ResourceInUseException",
+                 "Stream dup under account 000000000000 already exists.")
+    expect_error(lambda: k.create_stream(StreamName="bad/name", ShardCount=1), "ValidationException",
+                 "1 validation error detected: Value 'bad/name' at 'streamName' failed to satisfy "
+                 "constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+    expect_error(lambda: k.get_records(ShardIterator="AAAA"), "InvalidArgumentException", "Invalid ShardIterator.")
+    expect_error(lambda: k.increase_stream_retention_period(StreamName="dup", RetentionPeriodHours=9000),
+                 "ValidationException")
+    k.increase_stream_retention_period(StreamName="dup", RetentionPeriodHours=48)
+    expect_error(lambda: k.increase_stream_retention_period(StreamName="dup", RetentionPeriodHours=24),
+                 "InvalidArgumentException")
+    k.decrease_stream_retention_period(StreamName="dup", RetentionPeriodHours=24)
+    k.add_tags_to_stream(StreamName="dup", Tags={"team": "sluice"})
+    assert k.list_tags_for_stream(StreamName="dup")["Tags"] == [{"Key": "team", "Value": "sluice"}]
+    lim = k.describe_limits()
+    assert lim["ShardLimit"] == 500 and lim["OpenShardCount"] >= 1, lim
+
+
+def test_bad_requests_keep_server_going():
+    s, b = raw("Kinesis_20131202.ListStreams", b"{not json")
+    assert s == 400 and json.loads(b)["__type"] == "SerializationException", (s, b)
+    s, b = raw("Kinesis_20131202.Frobnicate", b"{}")
+    assert s == 400 and json.loads(b)["__type"] == "UnknownOperationException", (s, b)
+    s, b = raw(None, b"{}")
+    assert s == 400 and json.loads(b)["__type"] == "UnknownOperationException", (s, b)
+    s, b = raw("Kinesis_20131202.CreateStream", b'{"StreamName": ["x"], "ShardCount": 1}')
+    assert s == 400 and json.loads(b)["__type"] == "SerializationException", (s, b)
+    s, b = raw("Kinesis_20131202.CreateStream", b'{"StreamName": "x", "ShardCount": "one"}')
+    body = json.loads(b)
+    assert s == 400 and body["__type"] == "SerializationException", (s, b)
+    assert body["message"] == "class java.lang.String can not be converted to an Integer", body
+    s, b = raw("Kinesis_20131202.ListStreams", b"x" * (8 << 20))
+    assert s == 413, s
+    s, b = raw("Kinesis_20131202.ListStreams", b"", method="GET")
+    assert s == 403, (s, b)
+    # Boto3 with client-side validation off: wrong types reach the server.
+    expect_error(lambda: client().create_stream(StreamName="t", ShardCount="x"), "SerializationException")
+    s, b = raw("Kinesis_20131202.ListStreams", b"{}")
+    assert s == 200, (s, b)
+
+
+def test_timestamps_are_plain_epoch_seconds():
+    k = client()
+    k.create_stream(StreamName="ts", ShardCount=1)
+    s, b = raw("Kinesis_20131202.DescribeStreamSummary", b'{"StreamName": "ts"}')
+    text = b.split('"StreamCreationTimestamp":')[1].split(",")[0].split("}")[0]
+    assert "e" not in text.lower() and abs(float(text) - time.time()) < 600, text
+
+
+def test_persisted_across_restart_data_dir_layout():
+    # Stream names never become file names.
+    k = client()
+    k.create_stream(StreamName="..", ShardCount=1)
+    k.put_record(StreamName="..", PartitionKey="p", Data=b"dots")
+    names = set()
+    for _, dirs, files in os.walk(os.environ["KDS_DATA_DIR"]):
+        names.update(dirs)
+        names.update(files)
+    assert ".." not in names and "ts" not in names and "dup" not in names, names
+    assert read_all(k, "..", "shardId-000000000000")["Records"][0]["Data"] == b"dots"
+
+
+def _free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _start_server(data_dir, port, *extra):
+    import signal
+    proc = subprocess.Popen([os.environ["KDS_SERVER_BIN"], "--listen", f"127.0.0.1:{port}",
+                             "--data-dir", data_dir, *extra], stderr=subprocess.DEVNULL)
+    import socket
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    raise AssertionError("server did not start")
+
+
+def test_crash_sigkill_20_times_loses_no_acknowledged_record():
+    import signal
+    import tempfile
+    import threading
+    data_dir = tempfile.mkdtemp()
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    k = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1",
+                     config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=5))
+    proc = _start_server(data_dir, port)
+    k.create_stream(StreamName="crash", ShardCount=4)
+    acked = {}  # payload -> (shard, seq)
+    for round_ in range(20):
+        stop = threading.Event()
+
+        def load(worker):
+            i = 0
+            while not stop.is_set():
+                batch = [{"PartitionKey": f"{worker}-{i}-{j}", "Data": f"{round_}/{worker}/{i}/{j}".encode()}
+                         for j in range(50)]
+                i += 1
+                try:
+                    r = k.put_records(StreamName="crash", Records=batch)
+                except Exception:
+                    return
+                for rec, res in zip(batch, r["Records"]):
+                    if "SequenceNumber" in res:
+                        acked[rec["Data"]] = (res["ShardId"], res["SequenceNumber"])
+
+        threads = [threading.Thread(target=load, args=(w,)) for w in range(3)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        stop.set()
+        for t in threads:
+            t.join()
+        proc = _start_server(data_dir, port)
+    try:
+        found = {}
+        for shard in k.list_shards(StreamName="crash")["Shards"]:
+            sid = shard["ShardId"]
+            it = k.get_shard_iterator(StreamName="crash", ShardId=sid,
+                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+            last = None
+            while it:
+                r = k.get_records(ShardIterator=it)
+                for rec in r["Records"]:
+                    seq = int(rec["SequenceNumber"])
+                    assert last is None or seq > last, "sequence numbers not increasing"
+                    assert rec["Data"] not in found, f"duplicate {rec['Data']}"
+                    found[rec["Data"]] = (sid, rec["SequenceNumber"])
+                    last = seq
+                if not r["Records"] and r["MillisBehindLatest"] == 0:
+                    break
+                it = r.get("NextShardIterator")
+        missing = [d for d in acked if d not in found]
+        assert not missing, f"{len(missing)} acknowledged records lost, e.g. {missing[:3]}"
+        wrong = [d for d, v in acked.items() if found[d] != v]
+        assert not wrong, f"records moved: {wrong[:3]}"
+        assert len(acked) > 1000, f"too little load: {len(acked)} records"
+        print(f"     crash test: {len(acked)} acknowledged, {len(found)} present after 20 SIGKILLs")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        import shutil
+        shutil.rmtree(data_dir, ignore_errors=True)
+        assert proc.returncode == 0, f"server exit code {proc.returncode} after SIGTERM"
+
+
+def test_sigv4_on_refuses_bad_signatures():
+    import signal
+    import tempfile
+    data_dir = tempfile.mkdtemp()
+    port = _free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    proc = _start_server(data_dir, port, "--auth", "sigv4", "--access-key", "AKIDGOOD:good-secret")
+    try:
+        def kc(key, secret):
+            return boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1",
+                                aws_access_key_id=key, aws_secret_access_key=secret,
+                                config=Config(retries={"max_attempts": 1}))
+        good = kc("AKIDGOOD", "good-secret")
+        good.create_stream(StreamName="auth", ShardCount=1)
+        good.put_record(StreamName="auth", PartitionKey="p", Data=b"x")
+        assert good.list_streams()["StreamNames"] == ["auth"]
+        def code(fn):
+            try:
+                fn()
+            except good.exceptions.ClientError as e:
+                return e.response["Error"]["Code"], e.response["Error"]["Message"]
+            return None, None
+        c, m = code(lambda: kc("AKIDGOOD", "bad-secret").list_streams())
+        assert c == "InvalidSignatureException", (c, m)
+        assert m.startswith("The request signature we calculated does not match"), m
+        assert "bad-secret" not in m and "good-secret" not in m
+        c, m = code(lambda: kc("AKIDWHO", "x").list_streams())
+        assert (c, m) == ("UnrecognizedClientException",
+                          "The security token included in the request is invalid."), (c, m)
+        s, b = 0, ""
+        req = urllib.request.Request(endpoint + "/", data=b"{}", method="POST")
+        req.add_header("X-Amz-Target", "Kinesis_20131202.ListStreams")
+        req.add_header("Content-Type", "application/x-amz-json-1.1")
+        try:
+            urllib.request.urlopen(req, timeout=5)
+        except urllib.error.HTTPError as e:
+            s, b = e.code, e.read().decode()
+        assert s == 400 and "MissingAuthenticationTokenException" in b, (s, b)
+        # The AWS CLI signs correctly too.
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDGOOD", AWS_SECRET_ACCESS_KEY="good-secret")
+        out = subprocess.run(["aws", "kinesis", "--endpoint-url", endpoint, "list-streams"],
+                             capture_output=True, text=True, env=env, timeout=60)
+        assert out.returncode == 0 and "auth" in out.stdout, out.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        import shutil
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main():
+    tests = [(n, f) for n, f in sorted(globals().items()) if n.startswith("test_") and callable(f)]
+    passed = failed = 0
+    for name, fn in tests:
+        try:
+            fn()
+            passed += 1
+            print(f"ok   {name}", flush=True)
+        except Exception:
+            failed += 1
+            print(f"FAIL {name}", flush=True)
+            traceback.print_exc(file=sys.stdout)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
