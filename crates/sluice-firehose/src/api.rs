@@ -122,11 +122,12 @@ impl FirehoseApi {
     }
 
     async fn dispatch(&self, target: &str, body: &[u8]) -> Result<Value> {
-        let op = target
-            .strip_prefix(TARGET_PREFIX)
-            .ok_or_else(|| FirehoseError::UnknownOperation {
-                target: target.to_owned(),
-            })?;
+        let op =
+            target
+                .strip_prefix(TARGET_PREFIX)
+                .ok_or_else(|| FirehoseError::UnknownOperation {
+                    target: target.to_owned(),
+                })?;
         let input: Value = if body.is_empty() {
             json!({})
         } else {
@@ -137,27 +138,36 @@ impl FirehoseApi {
         let fh = &self.firehose;
         match op {
             "CreateDeliveryStream" => {
-                let parsed: CreateDeliveryStreamInput = serde_json::from_value(input)
-                    .map_err(|e| FirehoseError::Serialization {
+                let parsed: CreateDeliveryStreamInput =
+                    serde_json::from_value(input).map_err(|e| FirehoseError::Serialization {
                         message: e.to_string(),
                     })?;
                 let arn = fh.create(parsed)?;
                 Ok(json!({"DeliveryStreamARN": arn}))
             }
             "DeleteDeliveryStream" => {
-                fh.delete(str_field(&input, "DeliveryStreamName", "deliveryStreamName")?)?;
+                fh.delete(str_field(
+                    &input,
+                    "DeliveryStreamName",
+                    "deliveryStreamName",
+                )?)?;
                 Ok(json!({}))
             }
             "DescribeDeliveryStream" => {
-                let d =
-                    fh.describe(str_field(&input, "DeliveryStreamName", "deliveryStreamName")?)?;
+                let d = fh.describe(str_field(
+                    &input,
+                    "DeliveryStreamName",
+                    "deliveryStreamName",
+                )?)?;
                 Ok(json!({"DeliveryStreamDescription": d}))
             }
             "ListDeliveryStreams" => {
                 let limit = input.get("Limit").and_then(Value::as_u64).unwrap_or(10);
                 if !(1..=10000).contains(&limit) {
                     return Err(FirehoseError::Validation {
-                        message: format!("1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000"),
+                        message: format!(
+                            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 10000"
+                        ),
                     });
                 }
                 let (names, more) = fh.list(
@@ -171,7 +181,9 @@ impl FirehoseApi {
             }
             "PutRecord" => {
                 let name = str_field(&input, "DeliveryStreamName", "deliveryStreamName")?;
-                let record = input.get("Record").ok_or_else(|| validation_null("record"))?;
+                let record = input
+                    .get("Record")
+                    .ok_or_else(|| validation_null("record"))?;
                 let data = decode_data(record, "record.data")?;
                 let mut ids = fh.put_record_batch(name, vec![data])?;
                 Ok(json!({"RecordId": ids.pop().unwrap_or_default(), "Encrypted": false}))
@@ -198,10 +210,11 @@ impl FirehoseApi {
                         ));
                     }
                 };
-                if let Some(k) = input
-                    .as_object()
-                    .and_then(|o| o.keys().find(|k| k.ends_with("DestinationUpdate") && !k.contains("S3")).cloned())
-                {
+                if let Some(k) = input.as_object().and_then(|o| {
+                    o.keys()
+                        .find(|k| k.ends_with("DestinationUpdate") && !k.contains("S3"))
+                        .cloned()
+                }) {
                     return Err(FirehoseError::invalid(
                         &k,
                         format!("{k} is not supported by sluice; only S3 destinations are."),
@@ -213,7 +226,10 @@ impl FirehoseApi {
             "TagDeliveryStream" => {
                 let name = str_field(&input, "DeliveryStreamName", "deliveryStreamName")?;
                 let tags: Vec<Tag> = serde_json::from_value(
-                    input.get("Tags").cloned().ok_or_else(|| validation_null("tags"))?,
+                    input
+                        .get("Tags")
+                        .cloned()
+                        .ok_or_else(|| validation_null("tags"))?,
                 )
                 .map_err(|e| FirehoseError::Serialization {
                     message: e.to_string(),
@@ -224,7 +240,10 @@ impl FirehoseApi {
             "UntagDeliveryStream" => {
                 let name = str_field(&input, "DeliveryStreamName", "deliveryStreamName")?;
                 let keys: Vec<String> = serde_json::from_value(
-                    input.get("TagKeys").cloned().ok_or_else(|| validation_null("tagKeys"))?,
+                    input
+                        .get("TagKeys")
+                        .cloned()
+                        .ok_or_else(|| validation_null("tagKeys"))?,
                 )
                 .map_err(|e| FirehoseError::Serialization {
                     message: e.to_string(),
@@ -304,11 +323,7 @@ impl FirehoseApi {
 
 fn respond(status: u16, body: &Value) -> Response<ApiBody> {
     let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
-    let mut resp = Response::new(
-        Full::new(bytes)
-            .map_err(|never| match never {})
-            .boxed(),
-    );
+    let mut resp = Response::new(Full::new(bytes).map_err(|never| match never {}).boxed());
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let h = resp.headers_mut();
     h.insert(

@@ -146,8 +146,8 @@ pub fn read_buffer_file(path: &Path) -> Result<(BufferHeader, Vec<BufferedRecord
     let mut records = Vec::new();
     let mut pos = hend;
     while pos + RECORD_HEADER <= data.len() {
-        let len = u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]])
-            as usize;
+        let len =
+            u32::from_le_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
         let crc = u32::from_le_bytes([data[pos + 4], data[pos + 5], data[pos + 6], data[pos + 7]]);
         let mut ms = [0u8; 8];
         ms.copy_from_slice(&data[pos + 8..pos + 16]);

@@ -322,10 +322,8 @@ impl Destination {
                 }
             }
         }
-        let (prefix, error_output_prefix) = PrefixTemplate::parse_pair(
-            cfg.prefix.as_deref(),
-            cfg.error_output_prefix.as_deref(),
-        )?;
+        let (prefix, error_output_prefix) =
+            PrefixTemplate::parse_pair(cfg.prefix.as_deref(), cfg.error_output_prefix.as_deref())?;
         if !prefix.partition_keys().is_empty() {
             return Err(FirehoseError::invalid(
                 "Prefix",

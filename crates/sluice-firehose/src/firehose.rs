@@ -145,7 +145,10 @@ impl Firehose {
             &meta.name,
             dest,
             meta.version,
-            opts.data_dir.join("streams").join(&meta.name).join("buffers"),
+            opts.data_dir
+                .join("streams")
+                .join(&meta.name)
+                .join("buffers"),
             Arc::clone(&opts.buckets),
             Arc::clone(&opts.clock),
         )?;
@@ -224,7 +227,9 @@ impl Firehose {
         if let Some(k) = input.other.keys().find(|k| k.ends_with("Configuration")) {
             return Err(FirehoseError::invalid(
                 k,
-                format!("{k} is not supported by sluice; use ExtendedS3DestinationConfiguration or S3DestinationConfiguration."),
+                format!(
+                    "{k} is not supported by sluice; use ExtendedS3DestinationConfiguration or S3DestinationConfiguration."
+                ),
             ));
         }
         let (kind, path, dest_json) = match (
@@ -355,15 +360,15 @@ impl Firehose {
         let mut d = dest.json.clone();
         if let Some(o) = d.as_object_mut() {
             o.entry("RoleARN").or_insert(json!(""));
-            o.insert("Prefix".into(), o.get("Prefix").cloned().unwrap_or(json!("")));
+            o.insert(
+                "Prefix".into(),
+                o.get("Prefix").cloned().unwrap_or(json!("")),
+            );
             o.insert(
                 "BufferingHints".into(),
                 json!({"SizeInMBs": dest.size_limit / (1024 * 1024), "IntervalInSeconds": dest.interval.as_secs()}),
             );
-            o.insert(
-                "CompressionFormat".into(),
-                json!(dest.compression.as_aws()),
-            );
+            o.insert("CompressionFormat".into(), json!(dest.compression.as_aws()));
             o.entry("EncryptionConfiguration")
                 .or_insert(json!({"NoEncryptionConfig": "NoEncryption"}));
             o.entry("CloudWatchLoggingOptions")
@@ -423,7 +428,10 @@ impl Firehose {
                     json!(m.create_ms as f64 / 1000.0),
                 );
             }
-            o.insert("Source".into(), json!({"KinesisStreamSourceDescription": s}));
+            o.insert(
+                "Source".into(),
+                json!({"KinesisStreamSourceDescription": s}),
+            );
         }
         Ok(out)
     }

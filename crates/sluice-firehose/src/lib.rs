@@ -22,13 +22,12 @@ pub mod prefix;
 pub mod store;
 pub mod stream;
 
-
+pub use api::FirehoseApi;
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use compress::Compression;
-pub use api::FirehoseApi;
-pub use firehose::{Firehose, FirehoseOptions};
 pub use config::{CreateDeliveryStreamInput, Destination, Tag};
 pub use error::{FirehoseError, Result};
+pub use firehose::{Firehose, FirehoseOptions};
 
 pub use store::{Buckets, LocalBuckets, SingleStore};
 pub use stream::{DeliveryStats, DeliveryStream};

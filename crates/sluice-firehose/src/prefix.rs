@@ -326,7 +326,11 @@ impl JavaDateFormat {
                 i += 1;
                 loop {
                     match chars.get(i) {
-                        None => return Err(format!("Pattern ends with an incomplete string literal: {pattern}")),
+                        None => {
+                            return Err(format!(
+                                "Pattern ends with an incomplete string literal: {pattern}"
+                            ));
+                        }
                         Some('\'') if chars.get(i + 1) == Some(&'\'') => {
                             lit.push('\'');
                             i += 2;
@@ -569,7 +573,10 @@ mod tests {
             Some("myErrorPrefix/!{timestamp:'year='yyyy'/month='MM'/day='dd'/hour='HH}/!{firehose:error-output-type}"),
         )
         .unwrap();
-        assert_eq!(eval(&p, None), "myPrefix/year=2018/month=08/day=27/hour=10/");
+        assert_eq!(
+            eval(&p, None),
+            "myPrefix/year=2018/month=08/day=27/hour=10/"
+        );
         assert_eq!(
             eval(&e, Some("processing-failed")),
             "myErrorPrefix/year=2018/month=08/day=27/hour=10/processing-failed"
@@ -597,13 +604,37 @@ mod tests {
     fn rule_violations_are_rejected() {
         let cases = [
             (Some("!{timestamp:yyyy}"), None, "cannot be null"),
-            (Some("a/!{firehose:error-output-type}"), Some("e/!{firehose:error-output-type}"), "only be used in ErrorOutputPrefix"),
-            (Some("a/!{timestamp:yyyy}"), Some("e/!{timestamp:yyyy}"), "at least one instance"),
+            (
+                Some("a/!{firehose:error-output-type}"),
+                Some("e/!{firehose:error-output-type}"),
+                "only be used in ErrorOutputPrefix",
+            ),
+            (
+                Some("a/!{timestamp:yyyy}"),
+                Some("e/!{timestamp:yyyy}"),
+                "at least one instance",
+            ),
             (Some("a/!{timestamp:yyyy"), Some("e/"), "not closed"),
-            (Some("a/!{foo:bar}/"), Some("e/!{firehose:error-output-type}"), "unknown namespace"),
-            (Some("a/!{firehose:nope}/"), Some("e/!{firehose:error-output-type}"), "unknown firehose"),
-            (Some("a/!{timestamp:yyyy-bb}/"), Some("e/!{firehose:error-output-type}"), "Unknown pattern letter: b"),
-            (Some("a/!{timestamp:ddd}/"), Some("e/!{firehose:error-output-type}"), "Too many pattern letters: d"),
+            (
+                Some("a/!{foo:bar}/"),
+                Some("e/!{firehose:error-output-type}"),
+                "unknown namespace",
+            ),
+            (
+                Some("a/!{firehose:nope}/"),
+                Some("e/!{firehose:error-output-type}"),
+                "unknown firehose",
+            ),
+            (
+                Some("a/!{timestamp:yyyy-bb}/"),
+                Some("e/!{firehose:error-output-type}"),
+                "Unknown pattern letter: b",
+            ),
+            (
+                Some("a/!{timestamp:ddd}/"),
+                Some("e/!{firehose:error-output-type}"),
+                "Too many pattern letters: d",
+            ),
         ];
         for (p, e, want) in cases {
             let err = PrefixTemplate::parse_pair(p, e).unwrap_err().to_string();

@@ -222,9 +222,10 @@ impl DeliveryStream {
                 self.open_buffer(&mut st, now)?;
             }
             let limit = st.dest.size_limit;
-            let full = st.open.as_ref().is_some_and(|o| {
-                (o.size + run_size > 0) && o.size + run_size + len > limit
-            });
+            let full = st
+                .open
+                .as_ref()
+                .is_some_and(|o| (o.size + run_size > 0) && o.size + run_size + len > limit);
             if full {
                 Self::append_run(&mut st, &mut run, &mut run_size)?;
                 self.seal(&mut st);
@@ -278,11 +279,7 @@ impl DeliveryStream {
         Ok(())
     }
 
-    fn append_run(
-        st: &mut State,
-        run: &mut Vec<BufferedRecord>,
-        run_size: &mut u64,
-    ) -> Result<()> {
+    fn append_run(st: &mut State, run: &mut Vec<BufferedRecord>, run_size: &mut u64) -> Result<()> {
         if run.is_empty() {
             return Ok(());
         }
@@ -365,8 +362,8 @@ impl DeliveryStream {
                 }
                 Err(e) => {
                     self.inner.failed.fetch_add(1, Ordering::Relaxed);
-                    let age = self.inner.clock.now().timestamp_millis()
-                        - next.header.oldest_arrival_ms;
+                    let age =
+                        self.inner.clock.now().timestamp_millis() - next.header.oldest_arrival_ms;
                     if age >= 0 && age as u128 > self.inner.retention.as_millis() {
                         let _ = std::fs::remove_file(&next.path);
                         self.state().sealed.pop_front();
@@ -587,7 +584,10 @@ mod tests {
     #[tokio::test]
     async fn interval_flush_with_oldest_arrival_in_key() {
         let f = fixture();
-        let s = open(&f, dest(json!({"BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 1}})));
+        let s = open(
+            &f,
+            dest(json!({"BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 1}})),
+        );
         s.put_record(Bytes::from_static(b"a")).unwrap();
         f.clock.advance(Duration::from_secs(5));
         s.put_record_batch(vec![Bytes::from_static(b"b"), Bytes::from_static(b"c")])
@@ -604,7 +604,10 @@ mod tests {
             key.starts_with("2024/03/09/23/s1-1-2024-03-09-23-59-58-"),
             "{key}"
         );
-        assert_eq!(key.len(), "2024/03/09/23/s1-1-2024-03-09-23-59-58-".len() + 36);
+        assert_eq!(
+            key.len(),
+            "2024/03/09/23/s1-1-2024-03-09-23-59-58-".len() + 36
+        );
         assert_eq!(body, b"abc");
         assert_eq!(s.pending_records(), 0);
         assert_eq!(std::fs::read_dir(&f.buf_dir).unwrap().count(), 0);
@@ -615,8 +618,10 @@ mod tests {
         let f = fixture();
         let s = open(
             &f,
-            dest(json!({"BufferingHints": {"IntervalInSeconds": 900, "SizeInMBs": 1},
-                        "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "AppendDelimiterToRecord"}]}})),
+            dest(
+                json!({"BufferingHints": {"IntervalInSeconds": 900, "SizeInMBs": 1},
+                        "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "AppendDelimiterToRecord"}]}}),
+            ),
         );
         let rec = Bytes::from(vec![b'x'; 300 * 1024]);
         s.put_record_batch(vec![rec.clone(); 7]).unwrap();
@@ -648,8 +653,7 @@ mod tests {
         assert!(key.starts_with("data/2024-03-09/r="), "{key}");
         assert!(key.ends_with(".gz"), "{key}");
         let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out)
-            .unwrap();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out).unwrap();
         assert_eq!(out, b"{\"a\":1}");
     }
 

@@ -1,6 +1,8 @@
 //! Integration tests for sluice-firehose: the Firehose API end to end
 //! (through `FirehoseApi::handle`) into a local-directory bucket.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -94,14 +96,22 @@ fn create_body(name: &str, extra: Value) -> Value {
 async fn create_put_flush_describe() {
     let env = Env::new();
     let api = env.api();
-    let (st, v) = call(&api, "CreateDeliveryStream", create_body("s", json!({"Prefix": "logs/"}))).await;
+    let (st, v) = call(
+        &api,
+        "CreateDeliveryStream",
+        create_body("s", json!({"Prefix": "logs/"})),
+    )
+    .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(
         v["DeliveryStreamARN"],
         "arn:aws:firehose:us-east-1:123456789012:deliverystream/s"
     );
     let (st, v) = call(&api, "CreateDeliveryStream", create_body("s", json!({}))).await;
-    assert_eq!((st, v["__type"].as_str()), (400, Some("ResourceInUseException")));
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("ResourceInUseException"))
+    );
 
     let (st, v) = call(
         &api,
@@ -112,36 +122,66 @@ async fn create_put_flush_describe() {
     assert_eq!(st, 200, "{v}");
     assert_eq!(v["FailedPutCount"], 0);
     assert_eq!(v["RequestResponses"].as_array().unwrap().len(), 2);
-    let (st, _) = call(&api, "PutRecord", json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"c\n")}})).await;
+    let (st, _) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"c\n")}}),
+    )
+    .await;
     assert_eq!(st, 200);
 
     api.firehose().flush_all().await.unwrap();
     let objs = files(&env.buckets.join("bucket-a"));
     assert_eq!(objs.len(), 1);
-    assert!(objs[0].0.starts_with("logs/2025/06/01/12/s-1-2025-06-01-12-00-00-"), "{}", objs[0].0);
+    assert!(
+        objs[0]
+            .0
+            .starts_with("logs/2025/06/01/12/s-1-2025-06-01-12-00-00-"),
+        "{}",
+        objs[0].0
+    );
     assert_eq!(objs[0].1, b"a\nb\nc\n");
 
-    let (st, v) = call(&api, "DescribeDeliveryStream", json!({"DeliveryStreamName": "s"})).await;
+    let (st, v) = call(
+        &api,
+        "DescribeDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
     assert_eq!(st, 200);
     let d = &v["DeliveryStreamDescription"];
     assert_eq!(d["VersionId"], "1");
     assert_eq!(d["DeliveryStreamStatus"], "ACTIVE");
     let ext = &d["Destinations"][0]["ExtendedS3DestinationDescription"];
-    assert_eq!(ext["BufferingHints"], json!({"SizeInMBs": 5, "IntervalInSeconds": 300}));
+    assert_eq!(
+        ext["BufferingHints"],
+        json!({"SizeInMBs": 5, "IntervalInSeconds": 300})
+    );
     assert_eq!(ext["CompressionFormat"], "UNCOMPRESSED");
 
     let (_, v) = call(&api, "ListDeliveryStreams", json!({})).await;
-    assert_eq!(v, json!({"DeliveryStreamNames": ["s"], "HasMoreDeliveryStreams": false}));
+    assert_eq!(
+        v,
+        json!({"DeliveryStreamNames": ["s"], "HasMoreDeliveryStreams": false})
+    );
 }
 
 #[tokio::test]
 async fn errors_have_aws_types() {
     let env = Env::new();
     let api = env.api();
-    let (st, v) = call(&api, "PutRecord", json!({"DeliveryStreamName": "nope", "Record": {"Data": ""}})).await;
+    let (st, v) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "nope", "Record": {"Data": ""}}),
+    )
+    .await;
     assert_eq!(st, 400);
     assert_eq!(v["__type"], "ResourceNotFoundException");
-    assert_eq!(v["message"], "Firehose nope under account 123456789012 not found.");
+    assert_eq!(
+        v["message"],
+        "Firehose nope under account 123456789012 not found."
+    );
 
     let (_, v) = call(
         &api,
@@ -153,13 +193,30 @@ async fn errors_have_aws_types() {
 
     call(&api, "CreateDeliveryStream", create_body("s", json!({}))).await;
     let recs: Vec<Value> = (0..501).map(|_| json!({"Data": b64(b"x")})).collect();
-    let (_, v) = call(&api, "PutRecordBatch", json!({"DeliveryStreamName": "s", "Records": recs})).await;
+    let (_, v) = call(
+        &api,
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "s", "Records": recs}),
+    )
+    .await;
     assert_eq!(v["__type"], "ValidationException", "{v}");
     let big = b64(&vec![b'x'; 1_024_001]);
-    let (_, v) = call(&api, "PutRecord", json!({"DeliveryStreamName": "s", "Record": {"Data": big}})).await;
+    let (_, v) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "s", "Record": {"Data": big}}),
+    )
+    .await;
     assert_eq!(v["__type"], "ValidationException", "{v}");
-    let recs: Vec<Value> = (0..5).map(|_| json!({"Data": b64(&vec![b'x'; 1_000_000])})).collect();
-    let (_, v) = call(&api, "PutRecordBatch", json!({"DeliveryStreamName": "s", "Records": recs})).await;
+    let recs: Vec<Value> = (0..5)
+        .map(|_| json!({"Data": b64(&vec![b'x'; 1_000_000])}))
+        .collect();
+    let (_, v) = call(
+        &api,
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "s", "Records": recs}),
+    )
+    .await;
     assert_eq!(v["__type"], "InvalidArgumentException", "{v}");
     assert_eq!(v["message"], "Records size exceeds 4 MB limit");
     let (_, v) = call(&api, "Nope", json!({})).await;
@@ -174,7 +231,12 @@ async fn errors_have_aws_types() {
     )
     .await;
     assert!(v["DeliveryStreamARN"].is_string(), "{v}");
-    let (_, v) = call(&api, "PutRecord", json!({"DeliveryStreamName": "k", "Record": {"Data": ""}})).await;
+    let (_, v) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "k", "Record": {"Data": ""}}),
+    )
+    .await;
     assert_eq!(v["__type"], "InvalidArgumentException");
 }
 
@@ -183,7 +245,12 @@ async fn update_destination_checks_version_and_renames_objects() {
     let env = Env::new();
     let api = env.api();
     call(&api, "CreateDeliveryStream", create_body("s", json!({}))).await;
-    call(&api, "PutRecord", json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"v1")}})).await;
+    call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"v1")}}),
+    )
+    .await;
     let upd = json!({"DeliveryStreamName": "s", "CurrentDeliveryStreamVersionId": "1",
                      "DestinationId": "destinationId-000000000001",
                      "ExtendedS3DestinationUpdate": {"CompressionFormat": "GZIP", "Prefix": "v2/"}});
@@ -191,15 +258,30 @@ async fn update_destination_checks_version_and_renames_objects() {
     assert_eq!(st, 200, "{v}");
     let (_, v) = call(&api, "UpdateDestination", upd).await;
     assert_eq!(v["__type"], "ConcurrentModificationException");
-    call(&api, "PutRecord", json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"v2")}})).await;
+    call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"v2")}}),
+    )
+    .await;
     api.firehose().flush_all().await.unwrap();
     let objs = files(&env.buckets.join("bucket-a"));
     assert_eq!(objs.len(), 2);
     assert!(objs[0].0.starts_with("2025/06/01/12/s-1-"), "{}", objs[0].0);
     assert_eq!(objs[0].1, b"v1");
-    assert!(objs[1].0.starts_with("v22025/06/01/12/s-2-") || objs[1].0.starts_with("v2/2025/06/01/12/s-2-"), "{}", objs[1].0);
+    assert!(
+        objs[1].0.starts_with("v22025/06/01/12/s-2-")
+            || objs[1].0.starts_with("v2/2025/06/01/12/s-2-"),
+        "{}",
+        objs[1].0
+    );
     assert!(objs[1].0.ends_with(".gz"));
-    let (_, v) = call(&api, "DescribeDeliveryStream", json!({"DeliveryStreamName": "s"})).await;
+    let (_, v) = call(
+        &api,
+        "DescribeDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
     assert_eq!(v["DeliveryStreamDescription"]["VersionId"], "2");
 }
 
@@ -210,9 +292,22 @@ async fn tags_round_trip() {
     call(&api, "CreateDeliveryStream", create_body("s", json!({}))).await;
     let (st, _) = call(&api, "TagDeliveryStream", json!({"DeliveryStreamName": "s", "Tags": [{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]})).await;
     assert_eq!(st, 200);
-    call(&api, "UntagDeliveryStream", json!({"DeliveryStreamName": "s", "TagKeys": ["b"]})).await;
-    let (_, v) = call(&api, "ListTagsForDeliveryStream", json!({"DeliveryStreamName": "s"})).await;
-    assert_eq!(v, json!({"Tags": [{"Key": "a", "Value": "1"}], "HasMoreTags": false}));
+    call(
+        &api,
+        "UntagDeliveryStream",
+        json!({"DeliveryStreamName": "s", "TagKeys": ["b"]}),
+    )
+    .await;
+    let (_, v) = call(
+        &api,
+        "ListTagsForDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!({"Tags": [{"Key": "a", "Value": "1"}], "HasMoreTags": false})
+    );
 }
 
 #[tokio::test]
@@ -220,8 +315,18 @@ async fn restart_recovers_streams_and_buffered_records() {
     let env = Env::new();
     {
         let api = env.api();
-        call(&api, "CreateDeliveryStream", create_body("s", json!({"CompressionFormat": "Snappy"}))).await;
-        call(&api, "PutRecord", json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"kept")}})).await;
+        call(
+            &api,
+            "CreateDeliveryStream",
+            create_body("s", json!({"CompressionFormat": "Snappy"})),
+        )
+        .await;
+        call(
+            &api,
+            "PutRecord",
+            json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"kept")}}),
+        )
+        .await;
         // dropped without flushing: the process "crashes"
     }
     let api = env.api();
@@ -232,10 +337,21 @@ async fn restart_recovers_streams_and_buffered_records() {
     assert_eq!(objs.len(), 1);
     assert!(objs[0].0.ends_with(".snappy"));
     let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut snap::read::FrameDecoder::new(&objs[0].1[..]), &mut out).unwrap();
+    std::io::Read::read_to_end(&mut snap::read::FrameDecoder::new(&objs[0].1[..]), &mut out)
+        .unwrap();
     assert_eq!(out, b"kept");
-    let (st, _) = call(&api, "DeleteDeliveryStream", json!({"DeliveryStreamName": "s"})).await;
+    let (st, _) = call(
+        &api,
+        "DeleteDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
     assert_eq!(st, 200);
-    let (_, v) = call(&api, "DescribeDeliveryStream", json!({"DeliveryStreamName": "s"})).await;
+    let (_, v) = call(
+        &api,
+        "DescribeDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
     assert_eq!(v["__type"], "ResourceNotFoundException");
 }
