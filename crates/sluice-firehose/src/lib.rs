@@ -29,5 +29,5 @@ pub use config::{CreateDeliveryStreamInput, Destination, Tag};
 pub use error::{FirehoseError, Result};
 pub use firehose::{Firehose, FirehoseOptions};
 
-pub use store::{Buckets, LocalBuckets, SingleStore};
+pub use store::{Buckets, LocalBuckets, S3Buckets, SingleStore};
 pub use stream::{DeliveryStats, DeliveryStream};

@@ -25,6 +25,8 @@ ENDPOINT = os.environ["FIREHOSE_ENDPOINT"]
 BUCKET_DIR = os.environ["FIREHOSE_BUCKET_DIR"]
 SERVE_BIN = os.environ["FIREHOSE_SERVE_BIN"]
 WORK = os.environ["FIREHOSE_WORK"]
+S3_FIREHOSE_ENDPOINT = os.environ["FIREHOSE_S3_ENDPOINT"]
+MOTO_ENDPOINT = os.environ["MOTO_ENDPOINT"]
 ROLE = "arn:aws:iam::123456789012:role/firehose"
 
 
@@ -241,6 +243,50 @@ def test_sigkill_during_load_loses_no_acknowledged_record():
     print(f"  crash test: {len(acked)} acknowledged, {len(delivered)} delivered, "
           f"{len(missing)} missing, {dups} duplicates")
     assert not missing, f"{len(missing)} acknowledged records lost"
+
+
+def s3_client():
+    return boto3.client("s3", endpoint_url=MOTO_ENDPOINT, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def s3_objects(s3, bucket, n, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+        if len(listed) >= n:
+            return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+        time.sleep(0.1)
+    raise AssertionError(f"expected {n} objects in s3://{bucket}")
+
+
+def test_s3_delivery_to_moto_byte_for_byte():
+    s3 = s3_client()
+    s3.create_bucket(Bucket="moto-bucket")
+    fh = client(S3_FIREHOSE_ENDPOINT)
+    fh.create_delivery_stream(DeliveryStreamName="to-s3", ExtendedS3DestinationConfiguration={
+        "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::moto-bucket", "Prefix": "events/dt=!{timestamp:yyyy-MM-dd}/",
+        "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/", "CompressionFormat": "GZIP",
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}})
+    records = [f"line {i}\n".encode() for i in range(200)]
+    fh.put_record_batch(DeliveryStreamName="to-s3", Records=[{"Data": r} for r in records])
+    objs = s3_objects(s3, "moto-bucket", 1)
+    key, body = next(iter(objs.items()))
+    assert re.match(r"^events/dt=\d{4}-\d{2}-\d{2}/to-s3-1-\d{4}(-\d{2}){5}-[0-9a-f-]{36}\.gz$", key), key
+    assert gzip.decompress(body) == b"".join(records)
+
+
+def test_s3_unreachable_bucket_waits_then_delivers():
+    s3 = s3_client()
+    fh = client(S3_FIREHOSE_ENDPOINT)
+    fh.create_delivery_stream(DeliveryStreamName="late-bucket", ExtendedS3DestinationConfiguration={
+        "RoleARN": ROLE, "BucketARN": "arn:aws:s3:::late-bucket",
+        "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}})
+    fh.put_record(DeliveryStreamName="late-bucket", Record={"Data": b"waited"})
+    time.sleep(1.0)  # the first attempts fail: the bucket does not exist yet
+    s3.create_bucket(Bucket="late-bucket")
+    objs = s3_objects(s3, "late-bucket", 1, timeout=60)
+    assert list(objs.values()) == [b"waited"]
 
 
 def main():
