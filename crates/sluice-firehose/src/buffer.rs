@@ -12,7 +12,8 @@
 //! magic      8 bytes   "SLFHBUF1"
 //! header_len u32 LE
 //! header     header_len bytes of JSON (BufferHeader: seq, stream version,
-//!            object uuid, oldest arrival ms, random-string seed)
+//!            object uuid, oldest arrival ms, random-string seed, partition
+//!            keys, error-output-type for error buffers)
 //! record*    data_len u32 LE | crc32(data) u32 LE | arrival_ms i64 LE | data
 //! ```
 //!
@@ -21,6 +22,7 @@
 //! stops there. The header fixes the object key, so delivering a recovered
 //! buffer again overwrites the same object instead of duplicating it.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -46,6 +48,12 @@ pub struct BufferHeader {
     pub oldest_arrival_ms: i64,
     /// Seed for `!{firehose:random-string}`.
     pub random_seed: u64,
+    /// Partition keys (dynamic partitioning) shared by the buffer's records.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub partition: BTreeMap<String, String>,
+    /// Set for a buffer of error records: their `error-output-type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_output_type: Option<String>,
 }
 
 /// One buffered record.
@@ -179,6 +187,8 @@ mod tests {
             uuid: "u".into(),
             oldest_arrival_ms: 5,
             random_seed: 9,
+            partition: BTreeMap::new(),
+            error_output_type: None,
         }
     }
 

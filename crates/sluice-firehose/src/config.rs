@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::compress::Compression;
 use crate::error::{FirehoseError, Result};
+use crate::partition::PartitionQuery;
 use crate::prefix::PrefixTemplate;
 
 /// Default `BufferingHints.SizeInMBs`.
@@ -129,6 +130,8 @@ pub struct Destination {
     pub extension: String,
     /// `AppendDelimiterToRecord`: a newline after each record.
     pub append_delimiter: bool,
+    /// Dynamic partitioning: the `MetadataExtractionQuery`.
+    pub partitioning: Option<PartitionQuery>,
     /// The configuration JSON as given (and as DescribeDeliveryStream shows it).
     pub json: Value,
 }
@@ -267,17 +270,11 @@ impl Destination {
                 format!("CustomTimeZone {tz} is not supported by sluice; only UTC is."),
             ));
         }
-        if cfg
+        let dynamic = cfg
             .dynamic_partitioning_configuration
             .as_ref()
             .and_then(|d| d.enabled)
-            == Some(true)
-        {
-            return Err(FirehoseError::invalid(
-                "DynamicPartitioningConfiguration",
-                "Dynamic partitioning is not supported by sluice yet.",
-            ));
-        }
+            == Some(true);
         if cfg
             .data_format_conversion_configuration
             .as_ref()
@@ -290,6 +287,7 @@ impl Destination {
             ));
         }
         let mut append_delimiter = false;
+        let mut query = None;
         if let Some(pc) = &cfg.processing_configuration
             && pc.enabled.unwrap_or(false)
         {
@@ -313,6 +311,26 @@ impl Destination {
                             ));
                         }
                     }
+                    "MetadataExtraction" => {
+                        for x in &p.parameters {
+                            match x.parameter_name.as_str() {
+                                "MetadataExtractionQuery" => {
+                                    query = Some(PartitionQuery::new(&x.parameter_value)?);
+                                }
+                                "JsonParsingEngine" if x.parameter_value == "JQ-1.6" => {}
+                                "JsonParsingEngine" => {
+                                    return Err(FirehoseError::invalid(
+                                        "ProcessingConfiguration",
+                                        format!(
+                                            "JsonParsingEngine {} is not supported; use JQ-1.6.",
+                                            x.parameter_value
+                                        ),
+                                    ));
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
                     other => {
                         return Err(FirehoseError::invalid(
                             "ProcessingConfiguration",
@@ -324,12 +342,66 @@ impl Destination {
         }
         let (prefix, error_output_prefix) =
             PrefixTemplate::parse_pair(cfg.prefix.as_deref(), cfg.error_output_prefix.as_deref())?;
-        if !prefix.partition_keys().is_empty() {
+        let uses_keys = !prefix.partition_keys().is_empty();
+        if cfg
+            .prefix
+            .as_deref()
+            .unwrap_or("")
+            .contains("!{partitionKeyFromLambda:")
+        {
             return Err(FirehoseError::invalid(
                 "Prefix",
-                "partitionKeyFromQuery and partitionKeyFromLambda need dynamic partitioning, which sluice does not support yet.",
+                "partitionKeyFromLambda needs Lambda transformation, which sluice does not support yet.",
             ));
         }
+        let partitioning = if dynamic {
+            if cfg.error_output_prefix.as_deref().unwrap_or("").is_empty() {
+                return Err(FirehoseError::invalid(
+                    "ErrorOutputPrefix",
+                    "ErrorOutputPrefix must be specified when dynamic partitioning is enabled.",
+                ));
+            }
+            if size_mb < 64 {
+                return Err(FirehoseError::invalid(
+                    "BufferingHints",
+                    format!(
+                        "BufferingHints.SizeInMBs must be at least 64 when dynamic partitioning is enabled, got {size_mb}."
+                    ),
+                ));
+            }
+            if interval == 0 {
+                return Err(FirehoseError::invalid(
+                    "BufferingHints",
+                    "Zero buffering (IntervalInSeconds 0) is not available with dynamic partitioning.",
+                ));
+            }
+            if !uses_keys {
+                return Err(FirehoseError::invalid(
+                    "Prefix",
+                    "When dynamic partitioning is enabled, Prefix must contain at least one !{partitionKeyFromQuery:key} expression.",
+                ));
+            }
+            Some(query.ok_or_else(|| {
+                FirehoseError::invalid(
+                    "ProcessingConfiguration",
+                    "Prefix uses partitionKeyFromQuery but no MetadataExtraction processor with a MetadataExtractionQuery is configured.",
+                )
+            })?)
+        } else {
+            if uses_keys {
+                return Err(FirehoseError::invalid(
+                    "Prefix",
+                    "partitionKeyFromQuery expressions need DynamicPartitioningConfiguration.Enabled = true.",
+                ));
+            }
+            if query.is_some() {
+                return Err(FirehoseError::invalid(
+                    "ProcessingConfiguration",
+                    "The MetadataExtraction processor needs DynamicPartitioningConfiguration.Enabled = true.",
+                ));
+            }
+            None
+        };
         Ok(Self {
             bucket_arn,
             bucket,
@@ -340,6 +412,7 @@ impl Destination {
             compression,
             extension,
             append_delimiter,
+            partitioning,
             json: json.clone(),
         })
     }

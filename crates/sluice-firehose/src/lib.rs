@@ -18,6 +18,7 @@ pub mod compress;
 pub mod config;
 pub mod error;
 pub mod firehose;
+pub mod partition;
 pub mod prefix;
 pub mod store;
 pub mod stream;

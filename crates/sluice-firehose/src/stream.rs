@@ -35,6 +35,7 @@ use crate::buffer::{BufferFile, BufferHeader, BufferedRecord, read_buffer_file};
 use crate::clock::Clock;
 use crate::config::Destination;
 use crate::error::{FirehoseError, Result};
+use crate::partition::MAX_ACTIVE_PARTITIONS;
 use crate::prefix::{PrefixContext, object_suffix};
 use crate::store::Buckets;
 
@@ -74,12 +75,47 @@ struct SealedBuffer {
     path: PathBuf,
 }
 
+/// Which open buffer a record goes to: its partition keys, or an error
+/// output type for error records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct BufferKey {
+    error_output_type: Option<String>,
+    partition: BTreeMap<String, String>,
+}
+
+impl BufferKey {
+    fn error(kind: &str) -> Self {
+        Self {
+            error_output_type: Some(kind.to_owned()),
+            partition: BTreeMap::new(),
+        }
+    }
+}
+
+/// One error record as Firehose writes it under the error output prefix: a
+/// JSON line with the original data in base64.
+fn error_record(data: &[u8], arrival_ms: i64, code: &str, message: &str) -> Bytes {
+    use base64::Engine;
+    let mut line = serde_json::json!({
+        "attemptsMade": 1,
+        "arrivalTimestamp": arrival_ms,
+        "errorCode": code,
+        "errorMessage": message,
+        "attemptEndingTimestamp": arrival_ms,
+        "rawData": base64::engine::general_purpose::STANDARD.encode(data),
+    })
+    .to_string()
+    .into_bytes();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
 #[derive(Debug)]
 struct State {
     dest: Arc<Destination>,
     version: u64,
     next_seq: u64,
-    open: Option<OpenBuffer>,
+    open: BTreeMap<BufferKey, OpenBuffer>,
     sealed: VecDeque<Arc<SealedBuffer>>,
     closed: bool,
 }
@@ -134,7 +170,7 @@ impl DeliveryStream {
                     dest,
                     version,
                     next_seq,
-                    open: None,
+                    open: BTreeMap::new(),
                     sealed,
                     closed: false,
                 }),
@@ -193,7 +229,7 @@ impl DeliveryStream {
     /// Records buffered but not yet delivered.
     pub fn pending_records(&self) -> usize {
         let st = self.state();
-        st.open.as_ref().map_or(0, |o| o.records.len())
+        st.open.values().map(|o| o.records.len()).sum::<usize>()
             + st.sealed.iter().map(|s| s.records.len()).sum::<usize>()
     }
 
@@ -208,47 +244,107 @@ impl DeliveryStream {
     }
 
     /// Buffers records durably, in order; returns one record id per record.
+    /// With dynamic partitioning, a record whose keys cannot be extracted
+    /// (or that would open partition 501) is buffered as an error record for
+    /// the error output prefix.
     pub fn put_record_batch(&self, records: Vec<Bytes>) -> Result<Vec<String>> {
         let now = self.inner.clock.now();
         let arrival_ms = now.timestamp_millis();
-        let mut ids = Vec::with_capacity(records.len());
+        let dest = self.destination();
+        let routed: Vec<(BufferKey, Bytes)> = match &dest.partitioning {
+            None => records
+                .into_iter()
+                .map(|d| (BufferKey::default(), d))
+                .collect(),
+            Some(q) => {
+                let keys = q.evaluate(&records);
+                records
+                    .into_iter()
+                    .zip(keys)
+                    .map(|(d, k)| match k {
+                        Ok(partition) => (
+                            BufferKey {
+                                error_output_type: None,
+                                partition,
+                            },
+                            d,
+                        ),
+                        Err(msg) => (
+                            BufferKey::error("partitioning-failed"),
+                            error_record(
+                                &d,
+                                arrival_ms,
+                                "DynamicPartitioning.MetadataExtractionFailed",
+                                &msg,
+                            ),
+                        ),
+                    })
+                    .collect()
+            }
+        };
+        let mut ids = Vec::with_capacity(routed.len());
         let mut sealed_any = false;
         let mut st = self.state();
-        let mut run: Vec<BufferedRecord> = Vec::new();
-        let mut run_size = 0u64;
-        for data in records {
-            let len = data.len() as u64;
-            if st.open.is_none() {
-                self.open_buffer(&mut st, now)?;
+        let mut runs: BTreeMap<BufferKey, (Vec<BufferedRecord>, u64)> = BTreeMap::new();
+        for (mut key, mut data) in routed {
+            if !st.open.contains_key(&key) {
+                let active = st
+                    .open
+                    .keys()
+                    .filter(|k| k.error_output_type.is_none())
+                    .count();
+                if !key.partition.is_empty() && active >= MAX_ACTIVE_PARTITIONS {
+                    data = error_record(
+                        &data,
+                        arrival_ms,
+                        "DynamicPartitioning.ActivePartitionsLimitExceeded",
+                        &format!(
+                            "The number of active partitions exceeds the limit of {MAX_ACTIVE_PARTITIONS}."
+                        ),
+                    );
+                    key = BufferKey::error("activePartitionExceeded");
+                }
+                if !st.open.contains_key(&key) {
+                    self.open_buffer(&mut st, &key, now)?;
+                }
             }
+            let len = data.len() as u64;
             let limit = st.dest.size_limit;
+            let run = runs.entry(key.clone()).or_default();
             let full = st
                 .open
-                .as_ref()
-                .is_some_and(|o| (o.size + run_size > 0) && o.size + run_size + len > limit);
+                .get(&key)
+                .is_some_and(|o| (o.size + run.1 > 0) && o.size + run.1 + len > limit);
             if full {
-                Self::append_run(&mut st, &mut run, &mut run_size)?;
-                self.seal(&mut st);
+                Self::append_run(&mut st, &key, run)?;
+                self.seal(&mut st, &key);
                 sealed_any = true;
-                self.open_buffer(&mut st, now)?;
+                self.open_buffer(&mut st, &key, now)?;
             }
-            if let Some(o) = &st.open {
+            if let Some(o) = st.open.get(&key) {
                 ids.push(format!(
                     "{}{:020}{:08}",
                     o.header.uuid.replace('-', ""),
                     o.header.seq,
-                    o.records.len() + run.len()
+                    o.records.len() + run.0.len()
                 ));
             }
-            run_size += len;
-            run.push(BufferedRecord { arrival_ms, data });
+            run.1 += len;
+            run.0.push(BufferedRecord { arrival_ms, data });
         }
-        Self::append_run(&mut st, &mut run, &mut run_size)?;
-        let seal_now = st.open.as_ref().is_some_and(|o| {
-            o.size >= st.dest.size_limit || (st.dest.interval.is_zero() && o.size > 0)
-        });
-        if seal_now {
-            self.seal(&mut st);
+        for (key, run) in runs.iter_mut() {
+            Self::append_run(&mut st, key, run)?;
+        }
+        let limit = st.dest.size_limit;
+        let zero = st.dest.interval.is_zero();
+        let to_seal: Vec<BufferKey> = st
+            .open
+            .iter()
+            .filter(|(_, o)| o.size >= limit || (zero && o.size > 0))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in to_seal {
+            self.seal(&mut st, &key);
             sealed_any = true;
         }
         drop(st);
@@ -258,42 +354,59 @@ impl DeliveryStream {
         Ok(ids)
     }
 
-    fn open_buffer(&self, st: &mut State, now: DateTime<Utc>) -> Result<()> {
+    fn open_buffer(&self, st: &mut State, key: &BufferKey, now: DateTime<Utc>) -> Result<()> {
         let header = BufferHeader {
             seq: st.next_seq,
             version: st.version,
             uuid: uuid::Uuid::new_v4().to_string(),
             oldest_arrival_ms: now.timestamp_millis(),
             random_seed: rand::random(),
+            partition: key.partition.clone(),
+            error_output_type: key.error_output_type.clone(),
         };
         let file = BufferFile::create(&self.inner.dir, &header)?;
         st.next_seq += 1;
         let interval = TimeDelta::from_std(st.dest.interval).unwrap_or(TimeDelta::MAX);
-        st.open = Some(OpenBuffer {
-            header,
-            file,
-            records: Vec::new(),
-            size: 0,
-            deadline: now + interval,
-        });
+        st.open.insert(
+            key.clone(),
+            OpenBuffer {
+                header,
+                file,
+                records: Vec::new(),
+                size: 0,
+                deadline: now + interval,
+            },
+        );
         Ok(())
     }
 
-    fn append_run(st: &mut State, run: &mut Vec<BufferedRecord>, run_size: &mut u64) -> Result<()> {
-        if run.is_empty() {
+    fn append_run(
+        st: &mut State,
+        key: &BufferKey,
+        run: &mut (Vec<BufferedRecord>, u64),
+    ) -> Result<()> {
+        if run.0.is_empty() {
             return Ok(());
         }
-        if let Some(o) = st.open.as_mut() {
-            o.file.append(run)?;
-            o.size += *run_size;
-            o.records.append(run);
+        if let Some(o) = st.open.get_mut(key) {
+            o.file.append(&run.0)?;
+            o.size += run.1;
+            o.records.append(&mut run.0);
         }
-        *run_size = 0;
+        run.0.clear();
+        run.1 = 0;
         Ok(())
     }
 
-    fn seal(&self, st: &mut State) {
-        if let Some(o) = st.open.take() {
+    fn seal_all(&self, st: &mut State) {
+        let keys: Vec<BufferKey> = st.open.keys().cloned().collect();
+        for k in keys {
+            self.seal(st, &k);
+        }
+    }
+
+    fn seal(&self, st: &mut State, key: &BufferKey) {
+        if let Some(o) = st.open.remove(key) {
             if o.records.is_empty() {
                 let _ = std::fs::remove_file(o.file.path());
                 return;
@@ -311,7 +424,7 @@ impl DeliveryStream {
     /// sealed and delivered under the old configuration.
     pub fn update_destination(&self, dest: Destination, version: u64) {
         let mut st = self.state();
-        self.seal(&mut st);
+        self.seal_all(&mut st);
         st.dest = Arc::new(dest);
         st.version = version;
         drop(st);
@@ -325,8 +438,14 @@ impl DeliveryStream {
         {
             let now = self.inner.clock.now();
             let mut st = self.state();
-            if st.open.as_ref().is_some_and(|o| now >= o.deadline) {
-                self.seal(&mut st);
+            let due: Vec<BufferKey> = st
+                .open
+                .iter()
+                .filter(|(_, o)| now >= o.deadline)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in due {
+                self.seal(&mut st, &k);
             }
         }
         self.deliver_sealed().await
@@ -336,7 +455,7 @@ impl DeliveryStream {
     pub async fn flush(&self) -> Result<usize> {
         {
             let mut st = self.state();
-            self.seal(&mut st);
+            self.seal_all(&mut st);
         }
         self.deliver_sealed().await
     }
@@ -381,20 +500,28 @@ impl DeliveryStream {
     /// The object key a sealed buffer is written under.
     fn object_key(&self, buf: &SealedBuffer) -> Result<String> {
         let ts = DateTime::from_timestamp_millis(buf.header.oldest_arrival_ms).unwrap_or_default();
-        let keys = BTreeMap::new();
-        let prefix = buf.dest.prefix.evaluate(&PrefixContext {
+        let template = match &buf.header.error_output_type {
+            Some(_) => &buf.dest.error_output_prefix,
+            None => &buf.dest.prefix,
+        };
+        let prefix = template.evaluate(&PrefixContext {
             timestamp: ts,
             random_seed: buf.header.random_seed,
-            error_output_type: None,
-            partition_keys: &keys,
+            error_output_type: buf.header.error_output_type.as_deref(),
+            partition_keys: &buf.header.partition,
         })?;
+        let extension = if buf.header.error_output_type.is_some() {
+            ""
+        } else {
+            &buf.dest.extension
+        };
         Ok(prefix
             + &object_suffix(
                 &self.inner.name,
                 buf.header.version,
                 ts,
                 &buf.header.uuid,
-                &buf.dest.extension,
+                extension,
             ))
     }
 
@@ -404,16 +531,24 @@ impl DeliveryStream {
         let b = Arc::clone(buf);
         let k = key.clone();
         let body = tokio::task::spawn_blocking(move || {
-            let delim = usize::from(b.dest.append_delimiter);
+            // Error records are JSON lines, written uncompressed.
+            let is_error = b.header.error_output_type.is_some();
+            let append = b.dest.append_delimiter && !is_error;
+            let compression = if is_error {
+                crate::compress::Compression::Uncompressed
+            } else {
+                b.dest.compression
+            };
+            let delim = usize::from(append);
             let total: usize = b.records.iter().map(|r| r.data.len() + delim).sum();
             let mut raw = Vec::with_capacity(total);
             for r in &b.records {
                 raw.extend_from_slice(&r.data);
-                if b.dest.append_delimiter {
+                if append {
                     raw.push(b'\n');
                 }
             }
-            b.dest.compression.compress(&raw, &k)
+            compression.compress(&raw, &k)
         })
         .await
         .map_err(|e| FirehoseError::Compression {
@@ -438,8 +573,8 @@ impl DeliveryStream {
     /// How long until the open buffer's interval runs out (None: no buffer).
     fn next_deadline(&self) -> Option<Duration> {
         let st = self.state();
-        let o = st.open.as_ref()?;
-        let left = o.deadline - self.inner.clock.now();
+        let deadline = st.open.values().map(|o| o.deadline).min()?;
+        let left = deadline - self.inner.clock.now();
         Some(left.to_std().unwrap_or(Duration::ZERO))
     }
 
@@ -691,6 +826,108 @@ mod tests {
         assert_eq!(s.flush_due().await.unwrap(), 1);
         assert_eq!(s.stats().failed_attempts, 1);
         assert_eq!(objects(&f.bucket_root.join("bkt")).len(), 1);
+    }
+
+    fn dp_dest() -> Destination {
+        dest(json!({
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+            "Prefix": "c=!{partitionKeyFromQuery:c}/!{timestamp:yyyy}/",
+            "ErrorOutputPrefix": "err/!{firehose:error-output-type}/",
+            "DynamicPartitioningConfiguration": {"Enabled": true},
+            "ProcessingConfiguration": {"Enabled": true, "Processors": [
+                {"Type": "MetadataExtraction", "Parameters": [
+                    {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{c:.customer}"},
+                    {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]},
+                {"Type": "AppendDelimiterToRecord", "Parameters": []}]}
+        }))
+    }
+
+    #[tokio::test]
+    async fn dynamic_partitioning_buffers_per_key_and_errors() {
+        let f = fixture();
+        let s = open(&f, dp_dest());
+        s.put_record_batch(vec![
+            Bytes::from_static(br#"{"customer":"a","n":1}"#),
+            Bytes::from_static(br#"{"customer":"b","n":2}"#),
+            Bytes::from_static(br#"{"n":3}"#),
+            Bytes::from_static(br#"{"customer":"a","n":4}"#),
+        ])
+        .unwrap();
+        // recovery keeps the partition of each buffer
+        drop(s);
+        let s = open(&f, dp_dest());
+        assert_eq!(s.flush().await.unwrap(), 3);
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(
+            objs.len(),
+            3,
+            "{:?}",
+            objs.iter().map(|o| &o.0).collect::<Vec<_>>()
+        );
+        assert!(objs[0].0.starts_with("c=a/2024/s1-1-"), "{}", objs[0].0);
+        assert_eq!(
+            objs[0].1,
+            b"{\"customer\":\"a\",\"n\":1}\n{\"customer\":\"a\",\"n\":4}\n"
+        );
+        assert!(objs[1].0.starts_with("c=b/2024/s1-1-"), "{}", objs[1].0);
+        assert!(
+            objs[2]
+                .0
+                .starts_with("err/partitioning-failed/2024/03/09/23/s1-1-"),
+            "{}",
+            objs[2].0
+        );
+        let err: serde_json::Value =
+            serde_json::from_slice(objs[2].1.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(
+            err["errorCode"],
+            "DynamicPartitioning.MetadataExtractionFailed"
+        );
+        assert_eq!(err["rawData"], "eyJuIjozfQ==");
+    }
+
+    #[tokio::test]
+    async fn active_partition_limit_sends_excess_to_error_prefix() {
+        let f = fixture();
+        let s = open(&f, dp_dest());
+        let recs: Vec<Bytes> = (0..=MAX_ACTIVE_PARTITIONS)
+            .map(|i| Bytes::from(format!("{{\"customer\":\"c{i:04}\"}}")))
+            .collect();
+        s.put_record_batch(recs).unwrap();
+        s.flush().await.unwrap();
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(objs.len(), MAX_ACTIVE_PARTITIONS + 1);
+        let errs: Vec<_> = objs
+            .iter()
+            .filter(|o| o.0.starts_with("err/activePartitionExceeded/"))
+            .collect();
+        assert_eq!(errs.len(), 1);
+    }
+
+    #[test]
+    fn dynamic_partitioning_rules() {
+        let p = "extendedS3DestinationConfiguration";
+        let base = json!({"BucketARN": "arn:aws:s3:::b",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+            "Prefix": "!{partitionKeyFromQuery:c}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
+            "DynamicPartitioningConfiguration": {"Enabled": true},
+            "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "MetadataExtraction",
+                "Parameters": [{"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{c:.c}"}]}]}});
+        assert!(Destination::from_json(&base, p).is_ok());
+        let with = |k: &str, v: serde_json::Value| {
+            let mut j = base.clone();
+            j[k] = v;
+            Destination::from_json(&j, p).unwrap_err().to_string()
+        };
+        assert!(with("BufferingHints", json!({"SizeInMBs": 5})).contains("at least 64"));
+        assert!(with("Prefix", json!("static/")).contains("partitionKeyFromQuery"));
+        assert!(
+            with(
+                "DynamicPartitioningConfiguration",
+                json!({"Enabled": false})
+            )
+            .contains("Enabled = true")
+        );
     }
 
     #[tokio::test(start_paused = true)]

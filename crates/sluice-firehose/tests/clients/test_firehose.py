@@ -170,6 +170,31 @@ def test_errors():
                  Records=[{"Data": b"x" * 1_000_000}] * 5)
 
 
+def test_dynamic_partitioning_with_jq():
+    create("dp-stream", "b-dp", Prefix="customer=!{partitionKeyFromQuery:customer}/y=!{timestamp:yyyy}/",
+           ErrorOutputPrefix="errors/!{firehose:error-output-type}/",
+           BufferingHints={"SizeInMBs": 64, "IntervalInSeconds": 1},
+           DynamicPartitioningConfiguration={"Enabled": True},
+           ProcessingConfiguration={"Enabled": True, "Processors": [
+               {"Type": "MetadataExtraction", "Parameters": [
+                   {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{customer:.customer_id}"},
+                   {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]},
+               {"Type": "AppendDelimiterToRecord", "Parameters": []}]})
+    recs = [b'{"customer_id":"a","v":1}', b'{"customer_id":"b","v":2}', b'{"v":3}', b'{"customer_id":"a","v":4}']
+    FH.put_record_batch(DeliveryStreamName="dp-stream", Records=[{"Data": r} for r in recs])
+    objs = wait_objects("b-dp", 3)
+    by_dir = {k.split("/")[0]: (k, v) for k, v in objs.items()}
+    assert by_dir["customer=a"][1] == recs[0] + b"\n" + recs[3] + b"\n", by_dir
+    assert by_dir["customer=b"][1] == recs[1] + b"\n"
+    assert re.match(r"^customer=a/y=\d{4}/dp-stream-1-", by_dir["customer=a"][0]), by_dir["customer=a"][0]
+    ek, ev = by_dir["errors"]
+    assert ek.startswith("errors/partitioning-failed/"), ek
+    import base64, json
+    err = json.loads(ev)
+    assert base64.b64decode(err["rawData"]) == recs[2]
+    assert err["errorCode"] == "DynamicPartitioning.MetadataExtractionFailed"
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
