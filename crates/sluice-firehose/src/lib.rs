@@ -12,6 +12,7 @@
 //! Time comes only through a [`Clock`]; buckets through [`Buckets`].
 
 pub mod api;
+pub mod bench;
 pub mod buffer;
 pub mod clock;
 pub mod compress;
