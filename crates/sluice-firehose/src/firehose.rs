@@ -1,0 +1,563 @@
+//! The delivery streams of one account: [`Firehose`] creates, describes,
+//! updates, tags and deletes [`DeliveryStream`]s from AWS's own request JSON,
+//! persists each stream's definition under `<data_dir>/streams/<name>/` and
+//! reopens them (with their unsent buffers) on [`Firehose::open`].
+//!
+//! Layout under the data directory:
+//!
+//! ```text
+//! streams/<name>/stream.json   StreamMeta: ARN, type, version, destination JSON, tags
+//! streams/<name>/buffers/      the stream's durable buffer files (see `buffer`)
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::clock::Clock;
+use crate::config::{CreateDeliveryStreamInput, Destination, Tag, validate_stream_name};
+use crate::error::{FirehoseError, Result};
+use crate::store::Buckets;
+use crate::stream::DeliveryStream;
+
+/// The only destination id a stream has.
+pub const DESTINATION_ID: &str = "destinationId-000000000001";
+/// Most tags on one stream.
+pub const MAX_TAGS: usize = 50;
+
+/// Where and how a [`Firehose`] keeps its streams.
+#[derive(Debug, Clone)]
+pub struct FirehoseOptions {
+    /// Stream definitions and durable buffers live here.
+    pub data_dir: PathBuf,
+    /// Where buckets are.
+    pub buckets: Arc<dyn Buckets>,
+    /// The time source for arrival times and buffering intervals.
+    pub clock: Arc<dyn Clock>,
+    /// Account id in ARNs and messages.
+    pub account_id: String,
+    /// Region in ARNs.
+    pub region: String,
+    /// Start a background delivery driver per stream (off in tests that
+    /// flush by hand).
+    pub spawn_drivers: bool,
+}
+
+impl FirehoseOptions {
+    /// Options with account `123456789012`, region `us-east-1`, drivers on.
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        buckets: Arc<dyn Buckets>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            buckets,
+            clock,
+            account_id: "123456789012".to_owned(),
+            region: "us-east-1".to_owned(),
+            spawn_drivers: true,
+        }
+    }
+}
+
+/// A stream's persisted definition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StreamMeta {
+    name: String,
+    arn: String,
+    stream_type: String,
+    version: u64,
+    create_ms: i64,
+    update_ms: i64,
+    /// "ExtendedS3" or "S3": which configuration member it was created with.
+    destination_kind: String,
+    destination: Value,
+    source: Option<Value>,
+    tags: Vec<Tag>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    meta: StreamMeta,
+    stream: DeliveryStream,
+}
+
+#[derive(Debug)]
+struct Inner {
+    opts: FirehoseOptions,
+    streams: Mutex<BTreeMap<String, Entry>>,
+}
+
+/// All delivery streams of one account; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Firehose {
+    inner: Arc<Inner>,
+}
+
+fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> FirehoseError + '_ {
+    move |e| FirehoseError::buffer(path, e)
+}
+
+impl Firehose {
+    /// Opens the streams persisted under `opts.data_dir`; their leftover
+    /// buffers are delivered by their drivers. Needs a tokio runtime when
+    /// drivers are on.
+    pub fn open(opts: FirehoseOptions) -> Result<Self> {
+        let dir = opts.data_dir.join("streams");
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let mut streams = BTreeMap::new();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(io(&dir))?
+            .filter_map(|e| e.ok().map(|e| e.path().join("stream.json")))
+            .filter(|p| p.exists())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let bytes = std::fs::read(&path).map_err(io(&path))?;
+            let meta: StreamMeta =
+                serde_json::from_slice(&bytes).map_err(|e| FirehoseError::CorruptBuffer {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            let dest = Destination::from_json(&meta.destination, "destination")?;
+            let stream = Self::open_stream(&opts, &meta, dest)?;
+            streams.insert(meta.name.clone(), Entry { meta, stream });
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                opts,
+                streams: Mutex::new(streams),
+            }),
+        })
+    }
+
+    fn open_stream(
+        opts: &FirehoseOptions,
+        meta: &StreamMeta,
+        dest: Destination,
+    ) -> Result<DeliveryStream> {
+        let stream = DeliveryStream::open(
+            &meta.name,
+            dest,
+            meta.version,
+            opts.data_dir
+                .join("streams")
+                .join(&meta.name)
+                .join("buffers"),
+            Arc::clone(&opts.buckets),
+            Arc::clone(&opts.clock),
+        )?;
+        if opts.spawn_drivers {
+            drop(stream.spawn_driver());
+        }
+        Ok(stream)
+    }
+
+    fn streams(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+        self.inner.streams.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn not_found(&self, name: &str) -> FirehoseError {
+        FirehoseError::NotFound {
+            name: name.to_owned(),
+            account: self.inner.opts.account_id.clone(),
+        }
+    }
+
+    fn persist(&self, meta: &StreamMeta) -> Result<()> {
+        let dir = self.inner.opts.data_dir.join("streams").join(&meta.name);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let tmp = dir.join("stream.json.tmp");
+        let path = dir.join("stream.json");
+        let body = serde_json::to_vec_pretty(meta).map_err(|e| FirehoseError::CorruptBuffer {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(&tmp, body).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        Ok(())
+    }
+
+    /// The ARN of stream `name`.
+    pub fn arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:firehose:{}:{}:deliverystream/{name}",
+            self.inner.opts.region, self.inner.opts.account_id
+        )
+    }
+
+    /// CreateDeliveryStream. Returns the stream's ARN.
+    pub fn create(&self, input: CreateDeliveryStreamInput) -> Result<String> {
+        let name = input.delivery_stream_name.clone();
+        validate_stream_name(&name)?;
+        let stream_type = input
+            .delivery_stream_type
+            .clone()
+            .unwrap_or_else(|| "DirectPut".to_owned());
+        match stream_type.as_str() {
+            "DirectPut" => {
+                if input.kinesis_stream_source_configuration.is_some() {
+                    return Err(FirehoseError::invalid(
+                        "KinesisStreamSourceConfiguration",
+                        "KinesisStreamSourceConfiguration is only allowed for the KinesisStreamAsSource delivery stream type.",
+                    ));
+                }
+            }
+            "KinesisStreamAsSource" => {
+                if input.kinesis_stream_source_configuration.is_none() {
+                    return Err(FirehoseError::invalid(
+                        "KinesisStreamSourceConfiguration",
+                        "KinesisStreamSourceConfiguration is required for the KinesisStreamAsSource delivery stream type.",
+                    ));
+                }
+            }
+            other => {
+                return Err(FirehoseError::Validation {
+                    message: format!(
+                        "1 validation error detected: Value '{other}' at 'deliveryStreamType' failed to satisfy constraint: Member must satisfy enum value set: [DirectPut, KinesisStreamAsSource, MSKAsSource, DatabaseAsSource]"
+                    ),
+                });
+            }
+        }
+        if let Some(k) = input.other.keys().find(|k| k.ends_with("Configuration")) {
+            return Err(FirehoseError::invalid(
+                k,
+                format!(
+                    "{k} is not supported by sluice; use ExtendedS3DestinationConfiguration or S3DestinationConfiguration."
+                ),
+            ));
+        }
+        let (kind, path, dest_json) = match (
+            &input.extended_s3_destination_configuration,
+            &input.s3_destination_configuration,
+        ) {
+            (Some(j), None) => ("ExtendedS3", "extendedS3DestinationConfiguration", j),
+            (None, Some(j)) => ("S3", "s3DestinationConfiguration", j),
+            (Some(_), Some(_)) => {
+                return Err(FirehoseError::invalid(
+                    "DestinationConfiguration",
+                    "Only one destination configuration can be specified.",
+                ));
+            }
+            (None, None) => {
+                return Err(FirehoseError::invalid(
+                    "DestinationConfiguration",
+                    "Exactly one destination configuration must be specified.",
+                ));
+            }
+        };
+        let tags = input.tags.clone().unwrap_or_default();
+        check_tags(&tags)?;
+        let dest = Destination::from_json(dest_json, path)?;
+        let mut streams = self.streams();
+        if streams.contains_key(&name) {
+            return Err(FirehoseError::InUse {
+                name,
+                account: self.inner.opts.account_id.clone(),
+            });
+        }
+        let now = self.inner.opts.clock.now().timestamp_millis();
+        let meta = StreamMeta {
+            arn: self.arn(&name),
+            name: name.clone(),
+            stream_type,
+            version: 1,
+            create_ms: now,
+            update_ms: now,
+            destination_kind: kind.to_owned(),
+            destination: dest_json.clone(),
+            source: input.kinesis_stream_source_configuration.clone(),
+            tags,
+        };
+        self.persist(&meta)?;
+        let stream = Self::open_stream(&self.inner.opts, &meta, dest)?;
+        let arn = meta.arn.clone();
+        streams.insert(name, Entry { meta, stream });
+        Ok(arn)
+    }
+
+    /// DeleteDeliveryStream: stops the stream and removes its definition and
+    /// buffers (records not yet delivered are discarded, as in AWS).
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let entry = self
+            .streams()
+            .remove(name)
+            .ok_or_else(|| self.not_found(name))?;
+        entry.stream.close();
+        let dir = self.inner.opts.data_dir.join("streams").join(name);
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+        Ok(())
+    }
+
+    /// The stream called `name`.
+    pub fn stream(&self, name: &str) -> Result<DeliveryStream> {
+        self.streams()
+            .get(name)
+            .map(|e| e.stream.clone())
+            .ok_or_else(|| self.not_found(name))
+    }
+
+    /// Names of all streams, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.streams().keys().cloned().collect()
+    }
+
+    /// ListDeliveryStreams: names after `exclusive_start` of the given type,
+    /// at most `limit`; and whether more remain.
+    pub fn list(
+        &self,
+        limit: usize,
+        stream_type: Option<&str>,
+        exclusive_start: Option<&str>,
+    ) -> (Vec<String>, bool) {
+        let streams = self.streams();
+        let mut names = streams
+            .values()
+            .filter(|e| stream_type.is_none_or(|t| e.meta.stream_type == t))
+            .map(|e| e.meta.name.clone())
+            .filter(|n| exclusive_start.is_none_or(|s| n.as_str() > s));
+        let out: Vec<String> = names.by_ref().take(limit).collect();
+        let more = names.next().is_some();
+        (out, more)
+    }
+
+    /// PutRecordBatch into stream `name` (DirectPut streams only).
+    pub fn put_record_batch(&self, name: &str, records: Vec<Bytes>) -> Result<Vec<String>> {
+        let stream = {
+            let streams = self.streams();
+            let e = streams.get(name).ok_or_else(|| self.not_found(name))?;
+            if e.meta.stream_type != "DirectPut" {
+                return Err(FirehoseError::invalid(
+                    "DeliveryStreamName",
+                    format!(
+                        "This operation is not permitted on {} delivery stream type.",
+                        e.meta.stream_type
+                    ),
+                ));
+            }
+            e.stream.clone()
+        };
+        stream.put_record_batch(records)
+    }
+
+    /// Delivers records from the stream's source (a KDS stream or an
+    /// application's output) into stream `name`, whatever its type.
+    pub fn deliver_from_source(&self, name: &str, records: Vec<Bytes>) -> Result<Vec<String>> {
+        self.stream(name)?.put_record_batch(records)
+    }
+
+    /// DescribeDeliveryStream's `DeliveryStreamDescription`.
+    pub fn describe(&self, name: &str) -> Result<Value> {
+        let streams = self.streams();
+        let e = streams.get(name).ok_or_else(|| self.not_found(name))?;
+        let m = &e.meta;
+        let dest = e.stream.destination();
+        let mut d = dest.json.clone();
+        if let Some(o) = d.as_object_mut() {
+            o.entry("RoleARN").or_insert(json!(""));
+            o.insert(
+                "Prefix".into(),
+                o.get("Prefix").cloned().unwrap_or(json!("")),
+            );
+            o.insert(
+                "BufferingHints".into(),
+                json!({"SizeInMBs": dest.size_limit / (1024 * 1024), "IntervalInSeconds": dest.interval.as_secs()}),
+            );
+            o.insert("CompressionFormat".into(), json!(dest.compression.as_aws()));
+            o.entry("EncryptionConfiguration")
+                .or_insert(json!({"NoEncryptionConfig": "NoEncryption"}));
+            o.entry("CloudWatchLoggingOptions")
+                .or_insert(json!({"Enabled": false}));
+        }
+        let mut destination = json!({"DestinationId": DESTINATION_ID});
+        if let Some(o) = destination.as_object_mut() {
+            let mut s3 = serde_json::Map::new();
+            if let Some(src) = d.as_object() {
+                for k in [
+                    "RoleARN",
+                    "BucketARN",
+                    "Prefix",
+                    "ErrorOutputPrefix",
+                    "BufferingHints",
+                    "CompressionFormat",
+                    "EncryptionConfiguration",
+                    "CloudWatchLoggingOptions",
+                ] {
+                    if let Some(v) = src.get(k) {
+                        s3.insert(k.to_owned(), v.clone());
+                    }
+                }
+            }
+            o.insert("S3DestinationDescription".into(), Value::Object(s3));
+            if m.destination_kind == "ExtendedS3" {
+                if let Some(x) = d.as_object_mut() {
+                    x.entry("S3BackupMode").or_insert(json!("Disabled"));
+                }
+                o.insert("ExtendedS3DestinationDescription".into(), d);
+            }
+        }
+        let mut out = json!({
+            "DeliveryStreamName": m.name,
+            "DeliveryStreamARN": m.arn,
+            "DeliveryStreamStatus": "ACTIVE",
+            "DeliveryStreamEncryptionConfiguration": {"Status": "DISABLED"},
+            "DeliveryStreamType": m.stream_type,
+            "VersionId": m.version.to_string(),
+            "CreateTimestamp": m.create_ms as f64 / 1000.0,
+            "Destinations": [destination],
+            "HasMoreDestinations": false,
+        });
+        if m.version > 1
+            && let Some(o) = out.as_object_mut()
+        {
+            o.insert(
+                "LastUpdateTimestamp".into(),
+                json!(m.update_ms as f64 / 1000.0),
+            );
+        }
+        if let (Some(src), Some(o)) = (&m.source, out.as_object_mut()) {
+            let mut s = src.clone();
+            if let Some(x) = s.as_object_mut() {
+                x.insert(
+                    "DeliveryStartTimestamp".into(),
+                    json!(m.create_ms as f64 / 1000.0),
+                );
+            }
+            o.insert(
+                "Source".into(),
+                json!({"KinesisStreamSourceDescription": s}),
+            );
+        }
+        Ok(out)
+    }
+
+    /// UpdateDestination: merges `update` (an `ExtendedS3DestinationUpdate`
+    /// or `S3DestinationUpdate`) over the destination when
+    /// `current_version` matches, and bumps the version.
+    pub fn update_destination(
+        &self,
+        name: &str,
+        current_version: &str,
+        destination_id: &str,
+        update: &Value,
+    ) -> Result<u64> {
+        let mut streams = self.streams();
+        let e = streams.get_mut(name).ok_or_else(|| self.not_found(name))?;
+        if destination_id != DESTINATION_ID {
+            return Err(FirehoseError::invalid(
+                "DestinationId",
+                format!("Destination Id {destination_id} not found."),
+            ));
+        }
+        if current_version != e.meta.version.to_string() {
+            return Err(FirehoseError::ConcurrentModification {
+                name: name.to_owned(),
+                current: e.meta.version.to_string(),
+                given: current_version.to_owned(),
+            });
+        }
+        let merged = e.stream.destination().merged_json(update);
+        let dest = Destination::from_json(&merged, "extendedS3DestinationUpdate")?;
+        let mut meta = e.meta.clone();
+        meta.version += 1;
+        meta.update_ms = self.inner.opts.clock.now().timestamp_millis();
+        meta.destination = merged;
+        self.persist(&meta)?;
+        e.stream.update_destination(dest, meta.version);
+        e.meta = meta;
+        Ok(e.meta.version)
+    }
+
+    /// TagDeliveryStream: adds or replaces tags.
+    pub fn tag(&self, name: &str, tags: Vec<Tag>) -> Result<()> {
+        let mut streams = self.streams();
+        let e = streams.get_mut(name).ok_or_else(|| self.not_found(name))?;
+        let mut meta = e.meta.clone();
+        for t in tags {
+            match meta.tags.iter_mut().find(|x| x.key == t.key) {
+                Some(x) => x.value = t.value,
+                None => meta.tags.push(t),
+            }
+        }
+        check_tags(&meta.tags)?;
+        self.persist(&meta)?;
+        e.meta = meta;
+        Ok(())
+    }
+
+    /// UntagDeliveryStream.
+    pub fn untag(&self, name: &str, keys: &[String]) -> Result<()> {
+        let mut streams = self.streams();
+        let e = streams.get_mut(name).ok_or_else(|| self.not_found(name))?;
+        let mut meta = e.meta.clone();
+        meta.tags.retain(|t| !keys.contains(&t.key));
+        self.persist(&meta)?;
+        e.meta = meta;
+        Ok(())
+    }
+
+    /// ListTagsForDeliveryStream: tags after `exclusive_start` key, at most
+    /// `limit`, and whether more remain.
+    pub fn list_tags(
+        &self,
+        name: &str,
+        exclusive_start: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Tag>, bool)> {
+        let streams = self.streams();
+        let e = streams.get(name).ok_or_else(|| self.not_found(name))?;
+        let mut tags: Vec<Tag> = e.meta.tags.clone();
+        tags.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut it = tags
+            .into_iter()
+            .filter(|t| exclusive_start.is_none_or(|s| t.key.as_str() > s));
+        let out: Vec<Tag> = it.by_ref().take(limit).collect();
+        let more = it.next().is_some();
+        Ok((out, more))
+    }
+
+    /// Seals and delivers every stream's buffers now.
+    pub async fn flush_all(&self) -> Result<usize> {
+        let streams: Vec<DeliveryStream> =
+            self.streams().values().map(|e| e.stream.clone()).collect();
+        let mut n = 0;
+        for s in streams {
+            n += s.flush().await?;
+        }
+        Ok(n)
+    }
+
+    /// Stops every stream's driver (buffers stay on disk).
+    pub fn close(&self) {
+        for e in self.streams().values() {
+            e.stream.close();
+        }
+    }
+}
+
+fn check_tags(tags: &[Tag]) -> Result<()> {
+    if tags.len() > MAX_TAGS {
+        return Err(FirehoseError::LimitExceeded {
+            message: format!(
+                "A delivery stream can have at most {MAX_TAGS} tags; {} were given.",
+                tags.len()
+            ),
+        });
+    }
+    for t in tags {
+        if t.key.is_empty() || t.key.len() > 128 {
+            return Err(FirehoseError::Validation {
+                message: format!(
+                    "1 validation error detected: Value '{}' at 'tags.member.key' failed to satisfy constraint: Member must have length less than or equal to 128 and greater than or equal to 1",
+                    t.key
+                ),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! Kinesis Data Firehose delivery streams for Sluice: records in, objects out,
+//! the way Amazon Kinesis Data Firehose delivers to S3.
+//!
+//! Entry points:
+//! - [`Firehose`]: the set of delivery streams of one account, created from
+//!   AWS's own CreateDeliveryStream JSON and persisted under a data directory.
+//! - [`DeliveryStream`]: one stream's data path (durable buffer, buffering
+//!   hints, compression, prefixes, delivery through `object_store`).
+//! - [`FirehoseApi`]: the Firehose JSON 1.1 HTTP API
+//!   (`X-Amz-Target: Firehose_20150804.*`) over a [`Firehose`].
+//!
+//! Time comes only through a [`Clock`]; buckets through [`Buckets`].
+
+pub mod api;
+pub mod bench;
+pub mod buffer;
+pub mod clock;
+pub mod compress;
+pub mod config;
+pub mod error;
+pub mod firehose;
+pub mod partition;
+pub mod prefix;
+pub mod store;
+pub mod stream;
+
+pub use api::FirehoseApi;
+pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
+pub use compress::Compression;
+pub use config::{CreateDeliveryStreamInput, Destination, Tag};
+pub use error::{FirehoseError, Result};
+pub use firehose::{Firehose, FirehoseOptions};
+
+pub use store::{Buckets, LocalBuckets, S3Buckets, SingleStore};
+pub use stream::{DeliveryStats, DeliveryStream};

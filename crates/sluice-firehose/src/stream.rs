@@ -1,0 +1,964 @@
+//! One delivery stream's data path: [`DeliveryStream`] takes records
+//! ([`DeliveryStream::put_record_batch`]), keeps them in a durable buffer,
+//! seals the buffer when its size or interval hint is reached, and writes the
+//! sealed buffer as one object (compressed, under its evaluated prefix)
+//! through `object_store`.
+//!
+//! # Contract
+//!
+//! - **Acknowledgement**: `put_record*` returns only after the records are
+//!   synced to the local buffer file; a crash after that loses nothing.
+//! - **Sealing**: a buffer is sealed when adding a record would take it past
+//!   `SizeInMBs` (measured before compression) or when `IntervalInSeconds`
+//!   have passed since its first record arrived, whichever comes first.
+//!   Time is read only from the injected [`Clock`].
+//! - **Delivery**: sealed buffers are written in order by
+//!   [`DeliveryStream::flush_due`] (called by the driver from
+//!   [`DeliveryStream::spawn_driver`], or by hand in tests). A failed write
+//!   leaves the buffer in place for the next attempt; the object key is fixed
+//!   by the buffer's header, so a retry overwrites rather than duplicates.
+//! - **Recovery**: [`DeliveryStream::open`] finds buffer files left by a
+//!   previous run and delivers them first.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, TimeDelta, Utc};
+use object_store::{ObjectStoreExt, PutPayload};
+use tokio::sync::Notify;
+
+use crate::buffer::{BufferFile, BufferHeader, BufferedRecord, read_buffer_file};
+use crate::clock::Clock;
+use crate::config::Destination;
+use crate::error::{FirehoseError, Result};
+use crate::partition::MAX_ACTIVE_PARTITIONS;
+use crate::prefix::{PrefixContext, object_suffix};
+use crate::store::Buckets;
+
+/// How long records wait for an unreachable destination before being
+/// dropped (Firehose keeps them 24 hours).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// Counters for one stream.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryStats {
+    /// Objects written.
+    pub objects: u64,
+    /// Records in those objects.
+    pub records: u64,
+    /// Bytes of records in those objects (before compression).
+    pub bytes: u64,
+    /// Failed delivery attempts.
+    pub failed_attempts: u64,
+    /// Records dropped after the retention period.
+    pub expired_records: u64,
+}
+
+#[derive(Debug)]
+struct OpenBuffer {
+    header: BufferHeader,
+    file: BufferFile,
+    records: Vec<BufferedRecord>,
+    size: u64,
+    deadline: DateTime<Utc>,
+}
+
+#[derive(Debug)]
+struct SealedBuffer {
+    header: BufferHeader,
+    records: Vec<BufferedRecord>,
+    dest: Arc<Destination>,
+    path: PathBuf,
+}
+
+/// Which open buffer a record goes to: its partition keys, or an error
+/// output type for error records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct BufferKey {
+    error_output_type: Option<String>,
+    partition: BTreeMap<String, String>,
+}
+
+impl BufferKey {
+    fn error(kind: &str) -> Self {
+        Self {
+            error_output_type: Some(kind.to_owned()),
+            partition: BTreeMap::new(),
+        }
+    }
+}
+
+/// One error record as Firehose writes it under the error output prefix: a
+/// JSON line with the original data in base64.
+fn error_record(data: &[u8], arrival_ms: i64, code: &str, message: &str) -> Bytes {
+    use base64::Engine;
+    let mut line = serde_json::json!({
+        "attemptsMade": 1,
+        "arrivalTimestamp": arrival_ms,
+        "errorCode": code,
+        "errorMessage": message,
+        "attemptEndingTimestamp": arrival_ms,
+        "rawData": base64::engine::general_purpose::STANDARD.encode(data),
+    })
+    .to_string()
+    .into_bytes();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+#[derive(Debug)]
+struct State {
+    dest: Arc<Destination>,
+    version: u64,
+    next_seq: u64,
+    open: BTreeMap<BufferKey, OpenBuffer>,
+    sealed: VecDeque<Arc<SealedBuffer>>,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: String,
+    dir: PathBuf,
+    clock: Arc<dyn Clock>,
+    buckets: Arc<dyn Buckets>,
+    retention: Duration,
+    state: Mutex<State>,
+    deliver_lock: tokio::sync::Mutex<()>,
+    wake: Notify,
+    objects: AtomicU64,
+    records: AtomicU64,
+    bytes: AtomicU64,
+    failed: AtomicU64,
+    expired: AtomicU64,
+}
+
+/// A delivery stream's buffers and delivery; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DeliveryStream {
+    inner: Arc<Inner>,
+}
+
+impl DeliveryStream {
+    /// Opens stream `name` keeping its buffer files in `dir`, delivering to
+    /// `dest` with object names carrying `version`. Buffer files left in
+    /// `dir` by an earlier run are queued for delivery first.
+    pub fn open(
+        name: &str,
+        dest: Destination,
+        version: u64,
+        dir: impl Into<PathBuf>,
+        buckets: Arc<dyn Buckets>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir).map_err(|e| FirehoseError::buffer(&dir, e))?;
+        let dest = Arc::new(dest);
+        let (sealed, next_seq) = recover(&dir, &dest)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                dir,
+                clock,
+                buckets,
+                retention: DEFAULT_RETENTION,
+                state: Mutex::new(State {
+                    dest,
+                    version,
+                    next_seq,
+                    open: BTreeMap::new(),
+                    sealed,
+                    closed: false,
+                }),
+                deliver_lock: tokio::sync::Mutex::new(()),
+                wake: Notify::new(),
+                objects: AtomicU64::new(0),
+                records: AtomicU64::new(0),
+                bytes: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                expired: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The same stream, dropping undeliverable records after `retention`
+    /// instead of 24 hours. Call before sharing the stream.
+    pub fn with_retention(self, retention: Duration) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.retention = retention;
+                Self {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => Self { inner },
+        }
+    }
+
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The directory holding the stream's buffer files.
+    pub fn buffer_dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The destination in force.
+    pub fn destination(&self) -> Arc<Destination> {
+        Arc::clone(&self.state().dest)
+    }
+
+    /// Delivery counters.
+    pub fn stats(&self) -> DeliveryStats {
+        let i = &self.inner;
+        DeliveryStats {
+            objects: i.objects.load(Ordering::Relaxed),
+            records: i.records.load(Ordering::Relaxed),
+            bytes: i.bytes.load(Ordering::Relaxed),
+            failed_attempts: i.failed.load(Ordering::Relaxed),
+            expired_records: i.expired.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Records buffered but not yet delivered.
+    pub fn pending_records(&self) -> usize {
+        let st = self.state();
+        st.open.values().map(|o| o.records.len()).sum::<usize>()
+            + st.sealed.iter().map(|s| s.records.len()).sum::<usize>()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Buffers one record durably; returns its record id.
+    pub fn put_record(&self, data: Bytes) -> Result<String> {
+        let mut ids = self.put_record_batch(vec![data])?;
+        Ok(ids.pop().unwrap_or_default())
+    }
+
+    /// Buffers records durably, in order; returns one record id per record.
+    /// With dynamic partitioning, a record whose keys cannot be extracted
+    /// (or that would open partition 501) is buffered as an error record for
+    /// the error output prefix.
+    pub fn put_record_batch(&self, records: Vec<Bytes>) -> Result<Vec<String>> {
+        let now = self.inner.clock.now();
+        let arrival_ms = now.timestamp_millis();
+        let dest = self.destination();
+        let routed: Vec<(BufferKey, Bytes)> = match &dest.partitioning {
+            None => records
+                .into_iter()
+                .map(|d| (BufferKey::default(), d))
+                .collect(),
+            Some(q) => {
+                let keys = q.evaluate(&records);
+                records
+                    .into_iter()
+                    .zip(keys)
+                    .map(|(d, k)| match k {
+                        Ok(partition) => (
+                            BufferKey {
+                                error_output_type: None,
+                                partition,
+                            },
+                            d,
+                        ),
+                        Err(msg) => (
+                            BufferKey::error("partitioning-failed"),
+                            error_record(
+                                &d,
+                                arrival_ms,
+                                "DynamicPartitioning.MetadataExtractionFailed",
+                                &msg,
+                            ),
+                        ),
+                    })
+                    .collect()
+            }
+        };
+        let mut ids = Vec::with_capacity(routed.len());
+        let mut sealed_any = false;
+        let mut st = self.state();
+        let mut runs: BTreeMap<BufferKey, (Vec<BufferedRecord>, u64)> = BTreeMap::new();
+        for (mut key, mut data) in routed {
+            if !st.open.contains_key(&key) {
+                let active = st
+                    .open
+                    .keys()
+                    .filter(|k| k.error_output_type.is_none())
+                    .count();
+                if !key.partition.is_empty() && active >= MAX_ACTIVE_PARTITIONS {
+                    data = error_record(
+                        &data,
+                        arrival_ms,
+                        "DynamicPartitioning.ActivePartitionsLimitExceeded",
+                        &format!(
+                            "The number of active partitions exceeds the limit of {MAX_ACTIVE_PARTITIONS}."
+                        ),
+                    );
+                    key = BufferKey::error("activePartitionExceeded");
+                }
+                if !st.open.contains_key(&key) {
+                    self.open_buffer(&mut st, &key, now)?;
+                }
+            }
+            let len = data.len() as u64;
+            let limit = st.dest.size_limit;
+            let run = runs.entry(key.clone()).or_default();
+            let full = st
+                .open
+                .get(&key)
+                .is_some_and(|o| (o.size + run.1 > 0) && o.size + run.1 + len > limit);
+            if full {
+                Self::append_run(&mut st, &key, run)?;
+                self.seal(&mut st, &key);
+                sealed_any = true;
+                self.open_buffer(&mut st, &key, now)?;
+            }
+            if let Some(o) = st.open.get(&key) {
+                ids.push(format!(
+                    "{}{:020}{:08}",
+                    o.header.uuid.replace('-', ""),
+                    o.header.seq,
+                    o.records.len() + run.0.len()
+                ));
+            }
+            run.1 += len;
+            run.0.push(BufferedRecord { arrival_ms, data });
+        }
+        for (key, run) in runs.iter_mut() {
+            Self::append_run(&mut st, key, run)?;
+        }
+        let limit = st.dest.size_limit;
+        let zero = st.dest.interval.is_zero();
+        let to_seal: Vec<BufferKey> = st
+            .open
+            .iter()
+            .filter(|(_, o)| o.size >= limit || (zero && o.size > 0))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in to_seal {
+            self.seal(&mut st, &key);
+            sealed_any = true;
+        }
+        drop(st);
+        if sealed_any {
+            self.inner.wake.notify_one();
+        }
+        Ok(ids)
+    }
+
+    fn open_buffer(&self, st: &mut State, key: &BufferKey, now: DateTime<Utc>) -> Result<()> {
+        let header = BufferHeader {
+            seq: st.next_seq,
+            version: st.version,
+            uuid: uuid::Uuid::new_v4().to_string(),
+            oldest_arrival_ms: now.timestamp_millis(),
+            random_seed: rand::random(),
+            partition: key.partition.clone(),
+            error_output_type: key.error_output_type.clone(),
+        };
+        let file = BufferFile::create(&self.inner.dir, &header)?;
+        st.next_seq += 1;
+        let interval = TimeDelta::from_std(st.dest.interval).unwrap_or(TimeDelta::MAX);
+        st.open.insert(
+            key.clone(),
+            OpenBuffer {
+                header,
+                file,
+                records: Vec::new(),
+                size: 0,
+                deadline: now + interval,
+            },
+        );
+        Ok(())
+    }
+
+    fn append_run(
+        st: &mut State,
+        key: &BufferKey,
+        run: &mut (Vec<BufferedRecord>, u64),
+    ) -> Result<()> {
+        if run.0.is_empty() {
+            return Ok(());
+        }
+        if let Some(o) = st.open.get_mut(key) {
+            o.file.append(&run.0)?;
+            o.size += run.1;
+            o.records.append(&mut run.0);
+        }
+        run.0.clear();
+        run.1 = 0;
+        Ok(())
+    }
+
+    fn seal_all(&self, st: &mut State) {
+        let keys: Vec<BufferKey> = st.open.keys().cloned().collect();
+        for k in keys {
+            self.seal(st, &k);
+        }
+    }
+
+    fn seal(&self, st: &mut State, key: &BufferKey) {
+        if let Some(o) = st.open.remove(key) {
+            if o.records.is_empty() {
+                let _ = std::fs::remove_file(o.file.path());
+                return;
+            }
+            st.sealed.push_back(Arc::new(SealedBuffer {
+                path: o.file.path().to_owned(),
+                header: o.header,
+                records: o.records,
+                dest: Arc::clone(&st.dest),
+            }));
+        }
+    }
+
+    /// Switches to a new destination (UpdateDestination). The open buffer is
+    /// sealed and delivered under the old configuration.
+    pub fn update_destination(&self, dest: Destination, version: u64) {
+        let mut st = self.state();
+        self.seal_all(&mut st);
+        st.dest = Arc::new(dest);
+        st.version = version;
+        drop(st);
+        self.inner.wake.notify_one();
+    }
+
+    /// Seals the open buffer if its interval has passed, then delivers every
+    /// sealed buffer. Returns the number of objects written. On a write
+    /// failure the failed buffer and those after it stay queued.
+    pub async fn flush_due(&self) -> Result<usize> {
+        {
+            let now = self.inner.clock.now();
+            let mut st = self.state();
+            let due: Vec<BufferKey> = st
+                .open
+                .iter()
+                .filter(|(_, o)| now >= o.deadline)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in due {
+                self.seal(&mut st, &k);
+            }
+        }
+        self.deliver_sealed().await
+    }
+
+    /// Seals the open buffer whatever its age and delivers everything.
+    pub async fn flush(&self) -> Result<usize> {
+        {
+            let mut st = self.state();
+            self.seal_all(&mut st);
+        }
+        self.deliver_sealed().await
+    }
+
+    async fn deliver_sealed(&self) -> Result<usize> {
+        let _guard = self.inner.deliver_lock.lock().await;
+        let mut written = 0;
+        loop {
+            let Some(next) = self.state().sealed.front().cloned() else {
+                return Ok(written);
+            };
+            match self.deliver(&next).await {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&next.path);
+                    self.state().sealed.pop_front();
+                    written += 1;
+                    let i = &self.inner;
+                    i.objects.fetch_add(1, Ordering::Relaxed);
+                    i.records
+                        .fetch_add(next.records.len() as u64, Ordering::Relaxed);
+                    let bytes: u64 = next.records.iter().map(|r| r.data.len() as u64).sum();
+                    i.bytes.fetch_add(bytes, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.inner.failed.fetch_add(1, Ordering::Relaxed);
+                    let age =
+                        self.inner.clock.now().timestamp_millis() - next.header.oldest_arrival_ms;
+                    if age >= 0 && age as u128 > self.inner.retention.as_millis() {
+                        let _ = std::fs::remove_file(&next.path);
+                        self.state().sealed.pop_front();
+                        self.inner
+                            .expired
+                            .fetch_add(next.records.len() as u64, Ordering::Relaxed);
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// The object key a sealed buffer is written under.
+    fn object_key(&self, buf: &SealedBuffer) -> Result<String> {
+        let ts = DateTime::from_timestamp_millis(buf.header.oldest_arrival_ms).unwrap_or_default();
+        let template = match &buf.header.error_output_type {
+            Some(_) => &buf.dest.error_output_prefix,
+            None => &buf.dest.prefix,
+        };
+        let prefix = template.evaluate(&PrefixContext {
+            timestamp: ts,
+            random_seed: buf.header.random_seed,
+            error_output_type: buf.header.error_output_type.as_deref(),
+            partition_keys: &buf.header.partition,
+        })?;
+        let extension = if buf.header.error_output_type.is_some() {
+            ""
+        } else {
+            &buf.dest.extension
+        };
+        Ok(prefix
+            + &object_suffix(
+                &self.inner.name,
+                buf.header.version,
+                ts,
+                &buf.header.uuid,
+                extension,
+            ))
+    }
+
+    async fn deliver(&self, buf: &Arc<SealedBuffer>) -> Result<()> {
+        let key = self.object_key(buf)?;
+        let store = self.inner.buckets.store(&buf.dest.bucket)?;
+        let b = Arc::clone(buf);
+        let k = key.clone();
+        let body = tokio::task::spawn_blocking(move || {
+            // Error records are JSON lines, written uncompressed.
+            let is_error = b.header.error_output_type.is_some();
+            let append = b.dest.append_delimiter && !is_error;
+            let compression = if is_error {
+                crate::compress::Compression::Uncompressed
+            } else {
+                b.dest.compression
+            };
+            let delim = usize::from(append);
+            let total: usize = b.records.iter().map(|r| r.data.len() + delim).sum();
+            let mut raw = Vec::with_capacity(total);
+            for r in &b.records {
+                raw.extend_from_slice(&r.data);
+                if append {
+                    raw.push(b'\n');
+                }
+            }
+            compression.compress(&raw, &k)
+        })
+        .await
+        .map_err(|e| FirehoseError::Compression {
+            key: key.clone(),
+            format: buf.dest.compression.as_aws(),
+            source: std::io::Error::other(e),
+        })??;
+        store
+            .put(
+                &object_store::path::Path::from(key.as_str()),
+                PutPayload::from(body),
+            )
+            .await
+            .map_err(|source| FirehoseError::Store {
+                bucket: buf.dest.bucket.clone(),
+                key,
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// How long until the open buffer's interval runs out (None: no buffer).
+    fn next_deadline(&self) -> Option<Duration> {
+        let st = self.state();
+        let deadline = st.open.values().map(|o| o.deadline).min()?;
+        let left = deadline - self.inner.clock.now();
+        Some(left.to_std().unwrap_or(Duration::ZERO))
+    }
+
+    /// Starts the background task that seals buffers on their interval and
+    /// delivers sealed buffers, retrying failed writes with backoff (1 s
+    /// doubling to 30 s). It stops after [`DeliveryStream::close`].
+    pub fn spawn_driver(&self) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::ZERO;
+            loop {
+                if this.state().closed {
+                    break;
+                }
+                let wait = this
+                    .next_deadline()
+                    .unwrap_or(Duration::from_secs(1))
+                    .clamp(Duration::from_millis(1), Duration::from_secs(1))
+                    .max(backoff);
+                tokio::select! {
+                    () = this.inner.wake.notified() => {}
+                    () = tokio::time::sleep(wait) => {}
+                }
+                if this.state().closed {
+                    break;
+                }
+                match this.flush_due().await {
+                    Ok(_) => backoff = Duration::ZERO,
+                    Err(_) => {
+                        backoff = (backoff * 2)
+                            .max(Duration::from_secs(1))
+                            .min(Duration::from_secs(30));
+                    }
+                }
+            }
+        })
+    }
+
+    /// Stops the driver; buffered records stay on disk for the next open.
+    pub fn close(&self) {
+        self.state().closed = true;
+        self.inner.wake.notify_one();
+    }
+}
+
+/// Reads every buffer file in `dir`, oldest first; empty ones are removed.
+fn recover(dir: &Path, dest: &Arc<Destination>) -> Result<(VecDeque<Arc<SealedBuffer>>, u64)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| FirehoseError::buffer(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "buf"))
+        .collect();
+    files.sort();
+    let mut sealed = VecDeque::new();
+    let mut next_seq = 0;
+    for path in files {
+        let (header, records) = read_buffer_file(&path)?;
+        next_seq = next_seq.max(header.seq + 1);
+        if records.is_empty() {
+            let _ = std::fs::remove_file(&path);
+            continue;
+        }
+        sealed.push_back(Arc::new(SealedBuffer {
+            header,
+            records,
+            dest: Arc::clone(dest),
+            path,
+        }));
+    }
+    Ok((sealed, next_seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::LocalBuckets;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    struct Fixture {
+        _tmp: tempfile::TempDir,
+        bucket_root: PathBuf,
+        buf_dir: PathBuf,
+        clock: ManualClock,
+        buckets: Arc<LocalBuckets>,
+    }
+
+    fn fixture() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let bucket_root = tmp.path().join("buckets");
+        let buf_dir = tmp.path().join("buf");
+        Fixture {
+            buckets: Arc::new(LocalBuckets::new(&bucket_root)),
+            bucket_root,
+            buf_dir,
+            clock: ManualClock::new(Utc.with_ymd_and_hms(2024, 3, 9, 23, 59, 58).unwrap()),
+            _tmp: tmp,
+        }
+    }
+
+    fn dest(extra: serde_json::Value) -> Destination {
+        let mut j = json!({"BucketARN": "arn:aws:s3:::bkt"});
+        if let (Some(a), Some(b)) = (j.as_object_mut(), extra.as_object()) {
+            a.extend(b.clone());
+        }
+        Destination::from_json(&j, "extendedS3DestinationConfiguration").unwrap()
+    }
+
+    fn open(f: &Fixture, d: Destination) -> DeliveryStream {
+        DeliveryStream::open(
+            "s1",
+            d,
+            1,
+            &f.buf_dir,
+            f.buckets.clone(),
+            Arc::new(f.clock.clone()),
+        )
+        .unwrap()
+    }
+
+    fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
+        fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    let k = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+                    out.push((k, std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if root.exists() {
+            walk(root, root, &mut out);
+        }
+        out.sort();
+        out
+    }
+
+    #[tokio::test]
+    async fn interval_flush_with_oldest_arrival_in_key() {
+        let f = fixture();
+        let s = open(
+            &f,
+            dest(json!({"BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 1}})),
+        );
+        s.put_record(Bytes::from_static(b"a")).unwrap();
+        f.clock.advance(Duration::from_secs(5));
+        s.put_record_batch(vec![Bytes::from_static(b"b"), Bytes::from_static(b"c")])
+            .unwrap();
+        assert_eq!(s.flush_due().await.unwrap(), 0);
+        f.clock.advance(Duration::from_secs(54));
+        assert_eq!(s.flush_due().await.unwrap(), 0, "59 s: not yet");
+        f.clock.advance(Duration::from_secs(1));
+        assert_eq!(s.flush_due().await.unwrap(), 1);
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(objs.len(), 1);
+        let (key, body) = &objs[0];
+        assert!(
+            key.starts_with("2024/03/09/23/s1-1-2024-03-09-23-59-58-"),
+            "{key}"
+        );
+        assert_eq!(
+            key.len(),
+            "2024/03/09/23/s1-1-2024-03-09-23-59-58-".len() + 36
+        );
+        assert_eq!(body, b"abc");
+        assert_eq!(s.pending_records(), 0);
+        assert_eq!(std::fs::read_dir(&f.buf_dir).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn size_limit_seals_before_overflow() {
+        let f = fixture();
+        let s = open(
+            &f,
+            dest(
+                json!({"BufferingHints": {"IntervalInSeconds": 900, "SizeInMBs": 1},
+                        "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "AppendDelimiterToRecord"}]}}),
+            ),
+        );
+        let rec = Bytes::from(vec![b'x'; 300 * 1024]);
+        s.put_record_batch(vec![rec.clone(); 7]).unwrap();
+        // 1 MiB holds three 300 KiB records; the 7th waits in the open buffer
+        assert_eq!(s.flush_due().await.unwrap(), 2);
+        assert_eq!(s.pending_records(), 1);
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(objs.len(), 2);
+        for (_, body) in &objs {
+            assert_eq!(body.len(), 3 * (300 * 1024 + 1));
+            assert_eq!(body.last(), Some(&b'\n'));
+        }
+        assert_eq!(s.flush().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn compression_extension_and_prefix() {
+        let f = fixture();
+        let s = open(
+            &f,
+            dest(json!({"CompressionFormat": "GZIP",
+                        "Prefix": "data/!{timestamp:yyyy-MM-dd}/r=!{firehose:random-string}/",
+                        "ErrorOutputPrefix": "err/!{firehose:error-output-type}/"})),
+        );
+        s.put_record(Bytes::from_static(b"{\"a\":1}")).unwrap();
+        s.flush().await.unwrap();
+        let objs = objects(&f.bucket_root.join("bkt"));
+        let (key, body) = &objs[0];
+        assert!(key.starts_with("data/2024-03-09/r="), "{key}");
+        assert!(key.ends_with(".gz"), "{key}");
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out).unwrap();
+        assert_eq!(out, b"{\"a\":1}");
+    }
+
+    #[tokio::test]
+    async fn crash_recovery_delivers_acknowledged_records_once_per_key() {
+        let f = fixture();
+        let s = open(&f, dest(json!({})));
+        s.put_record_batch(vec![Bytes::from_static(b"one"), Bytes::from_static(b"two")])
+            .unwrap();
+        // "crash": drop without flushing
+        drop(s);
+        let s = open(&f, dest(json!({})));
+        assert_eq!(s.pending_records(), 2);
+        assert_eq!(s.flush_due().await.unwrap(), 1);
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(objs.len(), 1);
+        assert_eq!(objs[0].1, b"onetwo");
+        // new buffers after recovery get fresh sequence numbers
+        s.put_record(Bytes::from_static(b"3")).unwrap();
+        s.flush().await.unwrap();
+        assert_eq!(objects(&f.bucket_root.join("bkt")).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn retry_after_store_failure_writes_same_key() {
+        let f = fixture();
+        let s = open(&f, dest(json!({})));
+        s.put_record(Bytes::from_static(b"x")).unwrap();
+        // make the bucket directory unusable: a file where the dir should be
+        std::fs::create_dir_all(&f.bucket_root).unwrap();
+        std::fs::write(f.bucket_root.join("bkt"), b"not a dir").unwrap();
+        assert!(s.flush().await.is_err());
+        assert_eq!(s.pending_records(), 1);
+        std::fs::remove_file(f.bucket_root.join("bkt")).unwrap();
+        assert_eq!(s.flush_due().await.unwrap(), 1);
+        assert_eq!(s.stats().failed_attempts, 1);
+        assert_eq!(objects(&f.bucket_root.join("bkt")).len(), 1);
+    }
+
+    fn dp_dest() -> Destination {
+        dest(json!({
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+            "Prefix": "c=!{partitionKeyFromQuery:c}/!{timestamp:yyyy}/",
+            "ErrorOutputPrefix": "err/!{firehose:error-output-type}/",
+            "DynamicPartitioningConfiguration": {"Enabled": true},
+            "ProcessingConfiguration": {"Enabled": true, "Processors": [
+                {"Type": "MetadataExtraction", "Parameters": [
+                    {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{c:.customer}"},
+                    {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]},
+                {"Type": "AppendDelimiterToRecord", "Parameters": []}]}
+        }))
+    }
+
+    #[tokio::test]
+    async fn dynamic_partitioning_buffers_per_key_and_errors() {
+        let f = fixture();
+        let s = open(&f, dp_dest());
+        s.put_record_batch(vec![
+            Bytes::from_static(br#"{"customer":"a","n":1}"#),
+            Bytes::from_static(br#"{"customer":"b","n":2}"#),
+            Bytes::from_static(br#"{"n":3}"#),
+            Bytes::from_static(br#"{"customer":"a","n":4}"#),
+        ])
+        .unwrap();
+        // recovery keeps the partition of each buffer
+        drop(s);
+        let s = open(&f, dp_dest());
+        assert_eq!(s.flush().await.unwrap(), 3);
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(
+            objs.len(),
+            3,
+            "{:?}",
+            objs.iter().map(|o| &o.0).collect::<Vec<_>>()
+        );
+        assert!(objs[0].0.starts_with("c=a/2024/s1-1-"), "{}", objs[0].0);
+        assert_eq!(
+            objs[0].1,
+            b"{\"customer\":\"a\",\"n\":1}\n{\"customer\":\"a\",\"n\":4}\n"
+        );
+        assert!(objs[1].0.starts_with("c=b/2024/s1-1-"), "{}", objs[1].0);
+        assert!(
+            objs[2]
+                .0
+                .starts_with("err/partitioning-failed/2024/03/09/23/s1-1-"),
+            "{}",
+            objs[2].0
+        );
+        let err: serde_json::Value =
+            serde_json::from_slice(objs[2].1.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(
+            err["errorCode"],
+            "DynamicPartitioning.MetadataExtractionFailed"
+        );
+        assert_eq!(err["rawData"], "eyJuIjozfQ==");
+    }
+
+    #[tokio::test]
+    async fn active_partition_limit_sends_excess_to_error_prefix() {
+        let f = fixture();
+        let s = open(&f, dp_dest());
+        let recs: Vec<Bytes> = (0..=MAX_ACTIVE_PARTITIONS)
+            .map(|i| Bytes::from(format!("{{\"customer\":\"c{i:04}\"}}")))
+            .collect();
+        s.put_record_batch(recs).unwrap();
+        s.flush().await.unwrap();
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(objs.len(), MAX_ACTIVE_PARTITIONS + 1);
+        let errs: Vec<_> = objs
+            .iter()
+            .filter(|o| o.0.starts_with("err/activePartitionExceeded/"))
+            .collect();
+        assert_eq!(errs.len(), 1);
+    }
+
+    #[test]
+    fn dynamic_partitioning_rules() {
+        let p = "extendedS3DestinationConfiguration";
+        let base = json!({"BucketARN": "arn:aws:s3:::b",
+            "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+            "Prefix": "!{partitionKeyFromQuery:c}/", "ErrorOutputPrefix": "e/!{firehose:error-output-type}/",
+            "DynamicPartitioningConfiguration": {"Enabled": true},
+            "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "MetadataExtraction",
+                "Parameters": [{"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{c:.c}"}]}]}});
+        assert!(Destination::from_json(&base, p).is_ok());
+        let with = |k: &str, v: serde_json::Value| {
+            let mut j = base.clone();
+            j[k] = v;
+            Destination::from_json(&j, p).unwrap_err().to_string()
+        };
+        assert!(with("BufferingHints", json!({"SizeInMBs": 5})).contains("at least 64"));
+        assert!(with("Prefix", json!("static/")).contains("partitionKeyFromQuery"));
+        assert!(
+            with(
+                "DynamicPartitioningConfiguration",
+                json!({"Enabled": false})
+            )
+            .contains("Enabled = true")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn driver_flushes_on_interval_with_paused_time() {
+        let f = fixture();
+        let clock = Arc::new(crate::clock::TokioClock::starting_at(
+            Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+        ));
+        let s = DeliveryStream::open(
+            "s1",
+            dest(json!({"BufferingHints": {"IntervalInSeconds": 10}})),
+            1,
+            &f.buf_dir,
+            f.buckets.clone(),
+            clock,
+        )
+        .unwrap();
+        let h = s.spawn_driver();
+        s.put_record(Bytes::from_static(b"z")).unwrap();
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        assert_eq!(s.stats().objects, 0);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // let the blocking compression task finish
+        for _ in 0..100 {
+            if s.stats().objects == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(s.stats().objects, 1);
+        s.close();
+        h.await.unwrap();
+    }
+}

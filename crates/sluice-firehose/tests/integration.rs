@@ -1,0 +1,357 @@
+//! Integration tests for sluice-firehose: the Firehose API end to end
+//! (through `FirehoseApi::handle`) into a local-directory bucket.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine;
+use bytes::Bytes;
+use chrono::{TimeZone, Utc};
+use http_body_util::{BodyExt, Full};
+use serde_json::{Value, json};
+use sluice_firehose::{Firehose, FirehoseApi, FirehoseOptions, LocalBuckets, ManualClock};
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    data: PathBuf,
+    buckets: PathBuf,
+    clock: ManualClock,
+}
+
+impl Env {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        Self {
+            data: tmp.path().join("data"),
+            buckets: tmp.path().join("buckets"),
+            clock: ManualClock::new(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()),
+            _tmp: tmp,
+        }
+    }
+
+    fn api(&self) -> FirehoseApi {
+        let mut opts = FirehoseOptions::new(
+            &self.data,
+            Arc::new(LocalBuckets::new(&self.buckets)),
+            Arc::new(self.clock.clone()),
+        );
+        opts.spawn_drivers = false;
+        FirehoseApi::new(Firehose::open(opts).unwrap())
+    }
+}
+
+async fn call(api: &FirehoseApi, op: &str, body: Value) -> (u16, Value) {
+    let req = http::Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("X-Amz-Target", format!("Firehose_20150804.{op}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap();
+    let resp = api.handle(req).await;
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn b64(s: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn files(root: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else {
+                let k = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+                out.push((k, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if root.exists() {
+        walk(root, root, &mut out);
+    }
+    out.sort();
+    out
+}
+
+fn create_body(name: &str, extra: Value) -> Value {
+    let mut dest = json!({
+        "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+        "BucketARN": "arn:aws:s3:::bucket-a",
+    });
+    if let (Some(d), Some(e)) = (dest.as_object_mut(), extra.as_object()) {
+        d.extend(e.clone());
+    }
+    json!({"DeliveryStreamName": name, "DeliveryStreamType": "DirectPut",
+           "ExtendedS3DestinationConfiguration": dest})
+}
+
+#[tokio::test]
+async fn create_put_flush_describe() {
+    let env = Env::new();
+    let api = env.api();
+    let (st, v) = call(
+        &api,
+        "CreateDeliveryStream",
+        create_body("s", json!({"Prefix": "logs/"})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["DeliveryStreamARN"],
+        "arn:aws:firehose:us-east-1:123456789012:deliverystream/s"
+    );
+    let (st, v) = call(&api, "CreateDeliveryStream", create_body("s", json!({}))).await;
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("ResourceInUseException"))
+    );
+
+    let (st, v) = call(
+        &api,
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "s", "Records": [{"Data": b64(b"a\n")}, {"Data": b64(b"b\n")}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["FailedPutCount"], 0);
+    assert_eq!(v["RequestResponses"].as_array().unwrap().len(), 2);
+    let (st, _) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"c\n")}}),
+    )
+    .await;
+    assert_eq!(st, 200);
+
+    api.firehose().flush_all().await.unwrap();
+    let objs = files(&env.buckets.join("bucket-a"));
+    assert_eq!(objs.len(), 1);
+    assert!(
+        objs[0]
+            .0
+            .starts_with("logs/2025/06/01/12/s-1-2025-06-01-12-00-00-"),
+        "{}",
+        objs[0].0
+    );
+    assert_eq!(objs[0].1, b"a\nb\nc\n");
+
+    let (st, v) = call(
+        &api,
+        "DescribeDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let d = &v["DeliveryStreamDescription"];
+    assert_eq!(d["VersionId"], "1");
+    assert_eq!(d["DeliveryStreamStatus"], "ACTIVE");
+    let ext = &d["Destinations"][0]["ExtendedS3DestinationDescription"];
+    assert_eq!(
+        ext["BufferingHints"],
+        json!({"SizeInMBs": 5, "IntervalInSeconds": 300})
+    );
+    assert_eq!(ext["CompressionFormat"], "UNCOMPRESSED");
+
+    let (_, v) = call(&api, "ListDeliveryStreams", json!({})).await;
+    assert_eq!(
+        v,
+        json!({"DeliveryStreamNames": ["s"], "HasMoreDeliveryStreams": false})
+    );
+}
+
+#[tokio::test]
+async fn errors_have_aws_types() {
+    let env = Env::new();
+    let api = env.api();
+    let (st, v) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "nope", "Record": {"Data": ""}}),
+    )
+    .await;
+    assert_eq!(st, 400);
+    assert_eq!(v["__type"], "ResourceNotFoundException");
+    assert_eq!(
+        v["message"],
+        "Firehose nope under account 123456789012 not found."
+    );
+
+    let (_, v) = call(
+        &api,
+        "CreateDeliveryStream",
+        create_body("p", json!({"Prefix": "x/!{timestamp:yyyy}/"})),
+    )
+    .await;
+    assert_eq!(v["__type"], "InvalidArgumentException", "{v}");
+
+    call(&api, "CreateDeliveryStream", create_body("s", json!({}))).await;
+    let recs: Vec<Value> = (0..501).map(|_| json!({"Data": b64(b"x")})).collect();
+    let (_, v) = call(
+        &api,
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "s", "Records": recs}),
+    )
+    .await;
+    assert_eq!(v["__type"], "ValidationException", "{v}");
+    let big = b64(&vec![b'x'; 1_024_001]);
+    let (_, v) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "s", "Record": {"Data": big}}),
+    )
+    .await;
+    assert_eq!(v["__type"], "ValidationException", "{v}");
+    let recs: Vec<Value> = (0..5)
+        .map(|_| json!({"Data": b64(&vec![b'x'; 1_000_000])}))
+        .collect();
+    let (_, v) = call(
+        &api,
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "s", "Records": recs}),
+    )
+    .await;
+    assert_eq!(v["__type"], "InvalidArgumentException", "{v}");
+    assert_eq!(v["message"], "Records size exceeds 4 MB limit");
+    let (_, v) = call(&api, "Nope", json!({})).await;
+    assert_eq!(v["__type"], "UnknownOperationException");
+
+    let (_, v) = call(
+        &api,
+        "CreateDeliveryStream",
+        json!({"DeliveryStreamName": "k", "DeliveryStreamType": "KinesisStreamAsSource",
+               "KinesisStreamSourceConfiguration": {"KinesisStreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/x", "RoleARN": "r"},
+               "ExtendedS3DestinationConfiguration": {"BucketARN": "arn:aws:s3:::b"}}),
+    )
+    .await;
+    assert!(v["DeliveryStreamARN"].is_string(), "{v}");
+    let (_, v) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "k", "Record": {"Data": ""}}),
+    )
+    .await;
+    assert_eq!(v["__type"], "InvalidArgumentException");
+}
+
+#[tokio::test]
+async fn update_destination_checks_version_and_renames_objects() {
+    let env = Env::new();
+    let api = env.api();
+    call(&api, "CreateDeliveryStream", create_body("s", json!({}))).await;
+    call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"v1")}}),
+    )
+    .await;
+    let upd = json!({"DeliveryStreamName": "s", "CurrentDeliveryStreamVersionId": "1",
+                     "DestinationId": "destinationId-000000000001",
+                     "ExtendedS3DestinationUpdate": {"CompressionFormat": "GZIP", "Prefix": "v2/"}});
+    let (st, v) = call(&api, "UpdateDestination", upd.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = call(&api, "UpdateDestination", upd).await;
+    assert_eq!(v["__type"], "ConcurrentModificationException");
+    call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"v2")}}),
+    )
+    .await;
+    api.firehose().flush_all().await.unwrap();
+    let objs = files(&env.buckets.join("bucket-a"));
+    assert_eq!(objs.len(), 2);
+    assert!(objs[0].0.starts_with("2025/06/01/12/s-1-"), "{}", objs[0].0);
+    assert_eq!(objs[0].1, b"v1");
+    assert!(
+        objs[1].0.starts_with("v22025/06/01/12/s-2-")
+            || objs[1].0.starts_with("v2/2025/06/01/12/s-2-"),
+        "{}",
+        objs[1].0
+    );
+    assert!(objs[1].0.ends_with(".gz"));
+    let (_, v) = call(
+        &api,
+        "DescribeDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
+    assert_eq!(v["DeliveryStreamDescription"]["VersionId"], "2");
+}
+
+#[tokio::test]
+async fn tags_round_trip() {
+    let env = Env::new();
+    let api = env.api();
+    call(&api, "CreateDeliveryStream", create_body("s", json!({}))).await;
+    let (st, _) = call(&api, "TagDeliveryStream", json!({"DeliveryStreamName": "s", "Tags": [{"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]})).await;
+    assert_eq!(st, 200);
+    call(
+        &api,
+        "UntagDeliveryStream",
+        json!({"DeliveryStreamName": "s", "TagKeys": ["b"]}),
+    )
+    .await;
+    let (_, v) = call(
+        &api,
+        "ListTagsForDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!({"Tags": [{"Key": "a", "Value": "1"}], "HasMoreTags": false})
+    );
+}
+
+#[tokio::test]
+async fn restart_recovers_streams_and_buffered_records() {
+    let env = Env::new();
+    {
+        let api = env.api();
+        call(
+            &api,
+            "CreateDeliveryStream",
+            create_body("s", json!({"CompressionFormat": "Snappy"})),
+        )
+        .await;
+        call(
+            &api,
+            "PutRecord",
+            json!({"DeliveryStreamName": "s", "Record": {"Data": b64(b"kept")}}),
+        )
+        .await;
+        // dropped without flushing: the process "crashes"
+    }
+    let api = env.api();
+    let (_, v) = call(&api, "ListDeliveryStreams", json!({})).await;
+    assert_eq!(v["DeliveryStreamNames"], json!(["s"]));
+    api.firehose().flush_all().await.unwrap();
+    let objs = files(&env.buckets.join("bucket-a"));
+    assert_eq!(objs.len(), 1);
+    assert!(objs[0].0.ends_with(".snappy"));
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut snap::read::FrameDecoder::new(&objs[0].1[..]), &mut out)
+        .unwrap();
+    assert_eq!(out, b"kept");
+    let (st, _) = call(
+        &api,
+        "DeleteDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (_, v) = call(
+        &api,
+        "DescribeDeliveryStream",
+        json!({"DeliveryStreamName": "s"}),
+    )
+    .await;
+    assert_eq!(v["__type"], "ResourceNotFoundException");
+}
