@@ -21,7 +21,11 @@ async fn main() -> anyhow::Result<()> {
             "--listen" => listen = args.next().context("--listen ADDR")?,
             "--data-dir" => data_dir = Some(args.next().context("--data-dir DIR")?),
             "--get-media-idle-ms" => {
-                idle_ms = Some(args.next().context("--get-media-idle-ms MS")?.parse::<u64>()?)
+                idle_ms = Some(
+                    args.next()
+                        .context("--get-media-idle-ms MS")?
+                        .parse::<u64>()?,
+                )
             }
             other => bail!("unknown argument {other}; use --listen ADDR --data-dir DIR"),
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode, header};
+use http::{Request, Response, header};
 use http_body::Body;
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -105,7 +105,10 @@ pub(crate) fn error_response(err: &VideoError) -> Response<ApiBody> {
     let mut resp = Response::new(body::full(body.to_string()));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
     h.insert("x-amzn-ErrorType", http::HeaderValue::from_static(name));
     resp
 }
@@ -131,7 +134,10 @@ fn parse_timestamp(v: &Value, field: &'static str) -> Result<i64> {
         reason: format!("{v} is not a timestamp"),
     };
     match v {
-        Value::Number(n) => n.as_f64().map(|s| (s * 1000.0).round() as i64).ok_or_else(bad),
+        Value::Number(n) => n
+            .as_f64()
+            .map(|s| (s * 1000.0).round() as i64)
+            .ok_or_else(bad),
         Value::String(s) => {
             if let Ok(secs) = s.parse::<f64>() {
                 return Ok((secs * 1000.0).round() as i64);
@@ -225,7 +231,12 @@ impl VideoApi {
             Err(e) => return error_response(&e),
         };
         let result = match path.as_str() {
-            "/getMedia" => return self.get_media(body).await.unwrap_or_else(|e| error_response(&e)),
+            "/getMedia" => {
+                return self
+                    .get_media(body)
+                    .await
+                    .unwrap_or_else(|e| error_response(&e));
+            }
             "/getMediaForFragmentList" => {
                 return self
                     .get_media_for_fragment_list(body)
@@ -253,10 +264,11 @@ impl VideoApi {
     }
 
     fn stream_of(&self, body: &Value) -> Result<Arc<Stream>> {
-        let r: StreamRef = serde_json::from_value(body.clone()).map_err(|e| VideoError::BadJson {
-            operation: "stream reference",
-            source: e,
-        })?;
+        let r: StreamRef =
+            serde_json::from_value(body.clone()).map_err(|e| VideoError::BadJson {
+                operation: "stream reference",
+                source: e,
+            })?;
         self.store()
             .stream(r.stream_name.as_deref(), r.stream_arn.as_deref())
     }
@@ -304,7 +316,10 @@ impl VideoApi {
                 Ok(json!({ "StreamInfo": stream_info(&s.meta()) }))
             }
             "/listStreams" => {
-                let max = body.get("MaxResults").and_then(Value::as_u64).unwrap_or(10_000) as usize;
+                let max = body
+                    .get("MaxResults")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(10_000) as usize;
                 let after = field("NextToken");
                 let prefix = body
                     .get("StreamNameCondition")
@@ -350,7 +365,9 @@ impl VideoApi {
                     other => {
                         return Err(VideoError::InvalidArgument {
                             field: "Operation",
-                            reason: format!("{other:?}: INCREASE_DATA_RETENTION or DECREASE_DATA_RETENTION"),
+                            reason: format!(
+                                "{other:?}: INCREASE_DATA_RETENTION or DECREASE_DATA_RETENTION"
+                            ),
                         });
                     }
                 };
@@ -376,7 +393,12 @@ impl VideoApi {
                 let keys: Vec<String> = body
                     .get("TagKeyList")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 store.retag(&s, BTreeMap::new(), &keys)?;
                 Ok(json!({}))
@@ -421,12 +443,20 @@ impl VideoApi {
                         });
                     }
                 };
-                let r = sel.get("TimestampRange").ok_or(VideoError::InvalidArgument {
-                    field: "TimestampRange",
-                    reason: "required".into(),
-                })?;
-                let start = parse_timestamp(r.get("StartTimestamp").unwrap_or(&Value::Null), "StartTimestamp")?;
-                let end = parse_timestamp(r.get("EndTimestamp").unwrap_or(&Value::Null), "EndTimestamp")?;
+                let r = sel
+                    .get("TimestampRange")
+                    .ok_or(VideoError::InvalidArgument {
+                        field: "TimestampRange",
+                        reason: "required".into(),
+                    })?;
+                let start = parse_timestamp(
+                    r.get("StartTimestamp").unwrap_or(&Value::Null),
+                    "StartTimestamp",
+                )?;
+                let end = parse_timestamp(
+                    r.get("EndTimestamp").unwrap_or(&Value::Null),
+                    "EndTimestamp",
+                )?;
                 if end < start {
                     return Err(VideoError::InvalidArgument {
                         field: "TimestampRange",
@@ -473,11 +503,16 @@ impl VideoApi {
     /// GetMedia: chunks from the start selector on, following the live head.
     async fn get_media(&self, body: Value) -> Result<Response<ApiBody>> {
         let s = self.stream_of(&body)?;
-        let sel = body.get("StartSelector").ok_or(VideoError::InvalidArgument {
-            field: "StartSelector",
-            reason: "required".into(),
-        })?;
-        let kind = sel.get("StartSelectorType").and_then(Value::as_str).unwrap_or("");
+        let sel = body
+            .get("StartSelector")
+            .ok_or(VideoError::InvalidArgument {
+                field: "StartSelector",
+                reason: "required".into(),
+            })?;
+        let kind = sel
+            .get("StartSelectorType")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let ts = || {
             parse_timestamp(
                 sel.get("StartTimestamp").unwrap_or(&Value::Null),
@@ -530,8 +565,10 @@ impl VideoApi {
         });
         let mut resp = Response::new(body::from_channel(rx));
         let media_type = "video/webm";
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, http::HeaderValue::from_static(media_type));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static(media_type),
+        );
         Ok(resp)
     }
 
@@ -568,19 +605,26 @@ impl VideoApi {
     /// stored, and (for GetMedia) the trailing MILLIS_BEHIND_NOW and
     /// CONTINUATION_TOKEN tags.
     async fn chunk(&self, s: &Arc<Stream>, e: &FragmentEntry, trailer: bool) -> Result<Vec<Bytes>> {
-        let header = s.header(&e.header).ok_or_else(|| VideoError::FragmentNotFound {
-            stream: s.name(),
-            fragment: e.number.clone(),
-        })?;
+        let header = s
+            .header(&e.header)
+            .ok_or_else(|| VideoError::FragmentNotFound {
+                stream: s.name(),
+                fragment: e.number.clone(),
+            })?;
         let stream = s.clone();
         let entry = e.clone();
         let data = tokio::task::spawn_blocking(move || stream.read(&entry))
             .await
-            .map_err(|err| VideoError::io("read", "fragment", std::io::Error::other(err.to_string())))??;
+            .map_err(|err| {
+                VideoError::io("read", "fragment", std::io::Error::other(err.to_string()))
+            })??;
         let tags = ebml::aws_tags(&[
             ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", &e.number),
             ("AWS_KINESISVIDEO_SERVER_TIMESTAMP", &fmt_secs(e.server_ms)),
-            ("AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", &fmt_secs(e.producer_ms)),
+            (
+                "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP",
+                &fmt_secs(e.producer_ms),
+            ),
         ]);
         let mut parts = vec![header, Bytes::from(tags), data];
         if trailer {
@@ -599,7 +643,12 @@ impl VideoApi {
         let numbers: Vec<String> = body
             .get("Fragments")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         if numbers.is_empty() || numbers.len() > 1000 {
             return Err(VideoError::InvalidArgument {
@@ -609,10 +658,12 @@ impl VideoApi {
         }
         let mut entries = Vec::with_capacity(numbers.len());
         for n in numbers {
-            let e = s.by_number(&n).ok_or_else(|| VideoError::FragmentNotFound {
-                stream: s.name(),
-                fragment: n.clone(),
-            })?;
+            let e = s
+                .by_number(&n)
+                .ok_or_else(|| VideoError::FragmentNotFound {
+                    stream: s.name(),
+                    fragment: n.clone(),
+                })?;
             entries.push(e);
         }
         let (tx, rx) = mpsc::channel::<Bytes>(16);
@@ -630,8 +681,10 @@ impl VideoApi {
             }
         });
         let mut resp = Response::new(body::from_channel(rx));
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, http::HeaderValue::from_static("video/webm"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("video/webm"),
+        );
         Ok(resp)
     }
 }
@@ -718,7 +771,10 @@ mod tests {
         assert_eq!(fmt_secs(1_511_852_109_126), "1511852109.126");
         assert_eq!(fmt_secs(5), "0.005");
         assert_eq!(parse_timestamp(&json!(1.5), "t").unwrap(), 1500);
-        assert_eq!(parse_timestamp(&json!("2020-01-01T00:00:01Z"), "t").unwrap(), 1_577_836_801_000);
+        assert_eq!(
+            parse_timestamp(&json!("2020-01-01T00:00:01Z"), "t").unwrap(),
+            1_577_836_801_000
+        );
         assert!(VideoApi::matches("/getMedia"));
         assert!(!VideoApi::matches("/putRecord"));
     }

@@ -135,11 +135,7 @@ pub fn read_header(buf: &[u8]) -> Result<Option<ElementHeader>, EbmlFault> {
     if buf.len() < id_len + size_len {
         return Ok(None);
     }
-    let mask: u8 = if size_len == 8 {
-        0
-    } else {
-        0xFF >> size_len
-    };
+    let mask: u8 = if size_len == 8 { 0 } else { 0xFF >> size_len };
     let mut value = u64::from(size_first & mask);
     let mut all_ones = (size_first & mask) == mask;
     for b in &buf[id_len + 1..id_len + size_len] {
@@ -298,13 +294,17 @@ mod tests {
 
     #[test]
     fn header_known_and_unknown_sizes() {
-        let h = read_header(&[0x1A, 0x45, 0xDF, 0xA3, 0xA3]).unwrap().unwrap();
+        let h = read_header(&[0x1A, 0x45, 0xDF, 0xA3, 0xA3])
+            .unwrap()
+            .unwrap();
         assert_eq!((h.id, h.size, h.header_len), (ID_EBML, Some(0x23), 5));
         let mut seg = vec![0x18, 0x53, 0x80, 0x67];
         seg.extend_from_slice(&UNKNOWN_SIZE_8);
         let h = read_header(&seg).unwrap().unwrap();
         assert_eq!((h.id, h.size, h.header_len), (ID_SEGMENT, None, 12));
-        let h = read_header(&[0x1F, 0x43, 0xB6, 0x75, 0xFF]).unwrap().unwrap();
+        let h = read_header(&[0x1F, 0x43, 0xB6, 0x75, 0xFF])
+            .unwrap()
+            .unwrap();
         assert_eq!(h.size, None);
         assert_eq!(read_header(&[0x1F, 0x43]).unwrap(), None);
         assert_eq!(read_header(&[0x00, 0x81]), Err(EbmlFault::BadVint));

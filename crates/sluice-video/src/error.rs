@@ -122,10 +122,9 @@ impl VideoError {
             VideoError::VersionMismatch { .. } => {
                 ("VersionMismatchException", StatusCode::BAD_REQUEST)
             }
-            VideoError::ConnectionLimit { .. } => (
-                "ConnectionLimitExceededException",
-                StatusCode::BAD_REQUEST,
-            ),
+            VideoError::ConnectionLimit { .. } => {
+                ("ConnectionLimitExceededException", StatusCode::BAD_REQUEST)
+            }
             VideoError::NoDataRetention { .. } => {
                 ("NoDataRetentionException", StatusCode::BAD_REQUEST)
             }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::ebml::{self, Children, ElementHeader, EbmlFault};
+use crate::ebml::{self, Children, EbmlFault, ElementHeader};
 
 /// 4000: error reading the data stream.
 pub const ERR_READ: u32 = 4000;
@@ -438,7 +438,10 @@ impl MkvSplitter {
             _ => {
                 self.fail(
                     ERR_INVALID_MKV,
-                    &format!("expected an EBML header or Segment, found ID {:X}", header.id),
+                    &format!(
+                        "expected an EBML header or Segment, found ID {:X}",
+                        header.id
+                    ),
                     out,
                 );
                 false
@@ -495,7 +498,11 @@ impl MkvSplitter {
             return false;
         };
         if size > self.limits.max_fragment_bytes {
-            self.fail(ERR_FRAGMENT_SIZE, "Segment child larger than a fragment", out);
+            self.fail(
+                ERR_FRAGMENT_SIZE,
+                "Segment child larger than a fragment",
+                out,
+            );
             return false;
         }
         if let Some(end) = self.segment_end
@@ -531,7 +538,11 @@ impl MkvSplitter {
                     if info.tracks.len() > self.limits.max_tracks {
                         self.fail(
                             ERR_TOO_MANY_TRACKS,
-                            &format!("{} tracks, at most {}", info.tracks.len(), self.limits.max_tracks),
+                            &format!(
+                                "{} tracks, at most {}",
+                                info.tracks.len(),
+                                self.limits.max_tracks
+                            ),
                             out,
                         );
                         return false;
@@ -573,7 +584,11 @@ impl MkvSplitter {
 
     fn step_cluster_child(&mut self, header: ElementHeader, out: &mut Vec<ParseEvent>) -> bool {
         let Some(size) = header.size else {
-            self.fail(ERR_INVALID_MKV, "unknown-size element inside a Cluster", out);
+            self.fail(
+                ERR_INVALID_MKV,
+                "unknown-size element inside a Cluster",
+                out,
+            );
             return false;
         };
         let total = header.header_len as u64 + size;
@@ -673,7 +688,11 @@ impl MkvSplitter {
                     .map(|ns| (ns / 1_000_000) as i64)
                     .unwrap_or_else(|| {
                         let n = frag.frames_per_track.values().copied().max().unwrap_or(1);
-                        if n > 1 { (max - min) / (n as i64 - 1) } else { 0 }
+                        if n > 1 {
+                            (max - min) / (n as i64 - 1)
+                        } else {
+                            0
+                        }
                     });
                 frag.duration_ms = max - min + frame_ms;
                 if frag.error.is_none() && max - min > self.limits.max_fragment_ms {
@@ -735,7 +754,7 @@ fn note_block(frag: &mut ParsedFragment, header: &HeaderInfo, data: &[u8], keyfr
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::ebml::{write_id, ID_CLUSTER};
+    use crate::ebml::{ID_CLUSTER, write_id};
 
     /// Build an element with a minimal size vint (test helper).
     pub fn element(id: u32, data: &[u8]) -> Vec<u8> {
@@ -755,7 +774,10 @@ pub(crate) mod tests {
         let mut out = element(ebml::ID_EBML, &element(0x4282, b"matroska"));
         write_id(&mut out, ebml::ID_SEGMENT);
         out.extend_from_slice(&ebml::UNKNOWN_SIZE_8);
-        out.extend(element(ebml::ID_INFO, &uint(ebml::ID_TIMECODE_SCALE, 1_000_000)));
+        out.extend(element(
+            ebml::ID_INFO,
+            &uint(ebml::ID_TIMECODE_SCALE, 1_000_000),
+        ));
         let mut entries = Vec::new();
         for n in tracks {
             let mut e = uint(ebml::ID_TRACK_NUMBER, *n);
@@ -763,7 +785,11 @@ pub(crate) mod tests {
             e.extend(uint(ebml::ID_DEFAULT_DURATION, 100_000_000));
             e.extend(element(
                 ebml::ID_VIDEO,
-                &[uint(ebml::ID_PIXEL_WIDTH, 640), uint(ebml::ID_PIXEL_HEIGHT, 360)].concat(),
+                &[
+                    uint(ebml::ID_PIXEL_WIDTH, 640),
+                    uint(ebml::ID_PIXEL_HEIGHT, 360),
+                ]
+                .concat(),
             ));
             entries.extend(element(ebml::ID_TRACK_ENTRY, &e));
         }
@@ -846,7 +872,13 @@ pub(crate) mod tests {
 
     #[test]
     fn non_monotonic_timecode_is_4004_and_session_goes_on() {
-        let body = [header_bytes(&[1]), cluster(4000, 5, 1), cluster(1000, 5, 1), cluster(6000, 5, 1)].concat();
+        let body = [
+            header_bytes(&[1]),
+            cluster(4000, 5, 1),
+            cluster(1000, 5, 1),
+            cluster(6000, 5, 1),
+        ]
+        .concat();
         let got = ends(&split(&body, 3, Limits::default()));
         assert_eq!(got[0].1, None);
         assert_eq!(got[1].1, Some(ERR_TIMECODE_ORDER));
@@ -865,30 +897,57 @@ pub(crate) mod tests {
         assert_eq!(got[0].1, Some(ERR_FRAGMENT_SIZE));
         assert_eq!(got[1].1, None);
         let body = [header_bytes(&[1]), cluster(0, 120, 1)].concat();
-        assert_eq!(ends(&split(&body, 64, Limits::default()))[0].1, Some(ERR_FRAGMENT_DURATION));
+        assert_eq!(
+            ends(&split(&body, 64, Limits::default()))[0].1,
+            Some(ERR_FRAGMENT_DURATION)
+        );
     }
 
     #[test]
     fn garbage_truncation_and_tracks() {
         let events = split(b"this is not matroska at all", 4, Limits::default());
-        assert!(matches!(events[0], ParseEvent::Fatal { code: ERR_INVALID_MKV, .. }));
+        assert!(matches!(
+            events[0],
+            ParseEvent::Fatal {
+                code: ERR_INVALID_MKV,
+                ..
+            }
+        ));
         let body = [header_bytes(&[1]), cluster(0, 5, 100)].concat();
         let got = ends(&split(&body[..body.len() - 30], 50, Limits::default()));
         assert_eq!(got, vec![(0, Some(ERR_INVALID_MKV), 0)]);
         let body = [header_bytes(&[1, 2]), cluster(0, 5, 1)].concat();
-        assert_eq!(ends(&split(&body, 50, Limits::default()))[0].1, Some(ERR_MISSING_TRACK));
+        assert_eq!(
+            ends(&split(&body, 50, Limits::default()))[0].1,
+            Some(ERR_MISSING_TRACK)
+        );
         let body = [header_bytes(&[1, 2, 3, 4]), cluster(0, 5, 1)].concat();
         let events = split(&body, 50, Limits::default());
-        assert!(matches!(events[0], ParseEvent::Fatal { code: ERR_TOO_MANY_TRACKS, .. }));
+        assert!(matches!(
+            events[0],
+            ParseEvent::Fatal {
+                code: ERR_TOO_MANY_TRACKS,
+                ..
+            }
+        ));
         let body = [header_bytes(&[2]), cluster(0, 5, 1)].concat();
-        assert_eq!(ends(&split(&body, 50, Limits::default()))[0].1, Some(ERR_TRACK_MISMATCH));
+        assert_eq!(
+            ends(&split(&body, 50, Limits::default()))[0].1,
+            Some(ERR_TRACK_MISMATCH)
+        );
     }
 
     #[test]
     fn trailing_segment_elements_join_the_fragment() {
         let c1 = cluster(0, 3, 1);
         let tags = element(ebml::ID_TAGS, &element(ebml::ID_TAG, b""));
-        let body = [header_bytes(&[1]), c1.clone(), tags.clone(), cluster(1000, 3, 1)].concat();
+        let body = [
+            header_bytes(&[1]),
+            c1.clone(),
+            tags.clone(),
+            cluster(1000, 3, 1),
+        ]
+        .concat();
         let events = split(&body, 9, Limits::default());
         let ParseEvent::FragmentEnd(f) = &events[2] else {
             panic!("{events:?}")

@@ -73,7 +73,11 @@ where
     B::Error: std::fmt::Display + Send,
 {
     let h = req.headers();
-    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let get = |name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let name = get("x-amzn-stream-name");
     let arn = get("x-amzn-stream-arn");
     let relative = match get("x-amzn-fragment-timecode-type").as_deref() {
@@ -224,7 +228,11 @@ impl Session {
     }
 
     /// Handle one splitter event; `Ok(false)` ends the session.
-    async fn on_event(&mut self, ev: ParseEvent, stored: &mut Vec<Stored>) -> Result<bool, VideoError> {
+    async fn on_event(
+        &mut self,
+        ev: ParseEvent,
+        stored: &mut Vec<Stored>,
+    ) -> Result<bool, VideoError> {
         match ev {
             ParseEvent::Header(h) => {
                 let stream = self.stream.clone();
@@ -251,13 +259,23 @@ impl Session {
                 let open = self.open.take();
                 if let Some(code) = frag.error {
                     let number = open.as_ref().map(|o| o.number.clone());
-                    self.send(ack("ERROR", Some(frag.cluster_timecode), number.as_deref(), Some(code)));
+                    self.send(ack(
+                        "ERROR",
+                        Some(frag.cluster_timecode),
+                        number.as_deref(),
+                        Some(code),
+                    ));
                     let event = self.event(&frag, open.as_ref(), AckStatus::Error);
                     let _ = self.api.shared.events.send(event);
                     return Ok(true);
                 }
                 let (Some(open), Some(header_id)) = (open, self.header_id.clone()) else {
-                    self.send(ack("ERROR", Some(frag.cluster_timecode), None, Some(mkv::ERR_INVALID_MKV)));
+                    self.send(ack(
+                        "ERROR",
+                        Some(frag.cluster_timecode),
+                        None,
+                        Some(mkv::ERR_INVALID_MKV),
+                    ));
                     return Ok(false);
                 };
                 let producer_ms = self.producer_ms(&frag);
@@ -275,7 +293,12 @@ impl Session {
                 };
                 let stream = self.stream.clone();
                 let entry = blocking(move || stream.append(new)).await?;
-                self.send(ack("RECEIVED", Some(frag.cluster_timecode), Some(&entry.number), None));
+                self.send(ack(
+                    "RECEIVED",
+                    Some(frag.cluster_timecode),
+                    Some(&entry.number),
+                    None,
+                ));
                 let mut event = self.event(&frag, Some(&open), AckStatus::Received);
                 event.server_ms = entry.server_ms;
                 event.size_bytes = entry.size;
@@ -310,12 +333,22 @@ impl Session {
         for mut s in stored {
             match &result {
                 Ok(()) if keeps => {
-                    self.send(ack("PERSISTED", Some(s.timecode), s.event.fragment_number.as_deref(), None));
+                    self.send(ack(
+                        "PERSISTED",
+                        Some(s.timecode),
+                        s.event.fragment_number.as_deref(),
+                        None,
+                    ));
                     s.event.ack_status = AckStatus::Persisted;
                 }
                 Ok(()) => {}
                 Err(_) => {
-                    self.send(ack("ERROR", Some(s.timecode), s.event.fragment_number.as_deref(), Some(mkv::ERR_PERSIST)));
+                    self.send(ack(
+                        "ERROR",
+                        Some(s.timecode),
+                        s.event.fragment_number.as_deref(),
+                        Some(mkv::ERR_PERSIST),
+                    ));
                     s.event.ack_status = AckStatus::Error;
                     s.event.error_id = Some(mkv::ERR_PERSIST);
                 }
@@ -328,11 +361,18 @@ impl Session {
         let tc_ms = self
             .header
             .as_ref()
-            .map_or(frag.cluster_timecode as i64, |h| h.ticks_to_ms(frag.cluster_timecode as i64));
+            .map_or(frag.cluster_timecode as i64, |h| {
+                h.ticks_to_ms(frag.cluster_timecode as i64)
+            });
         self.base_ms + tc_ms
     }
 
-    fn event(&self, frag: &ParsedFragment, open: Option<&OpenFragment>, status: AckStatus) -> FragmentEvent {
+    fn event(
+        &self,
+        frag: &ParsedFragment,
+        open: Option<&OpenFragment>,
+        status: AckStatus,
+    ) -> FragmentEvent {
         let first = self.header.as_ref().and_then(|h| h.tracks.first());
         let video = self
             .header
@@ -363,6 +403,10 @@ async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, VideoError> + Send + 'static,
 ) -> Result<T, VideoError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
-        VideoError::io("store", "blocking task", std::io::Error::other(e.to_string()))
+        VideoError::io(
+            "store",
+            "blocking task",
+            std::io::Error::other(e.to_string()),
+        )
     })?
 }

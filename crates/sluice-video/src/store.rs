@@ -342,8 +342,7 @@ impl Stream {
         if inner.meta.retention_hours == 0 {
             inner.memory_bytes += entry.size;
             inner.memory.insert(entry.seq, frag.bytes);
-            while inner.memory_bytes > self.config.memory_buffer_bytes && inner.entries.len() > 1
-            {
+            while inner.memory_bytes > self.config.memory_buffer_bytes && inner.entries.len() > 1 {
                 if let Some(old) = inner.entries.pop_front()
                     && let Some(b) = inner.memory.remove(&old.seq)
                 {
@@ -420,9 +419,10 @@ impl Stream {
             && active.dirty
         {
             if fsync {
-                active.file.sync_all().map_err(|e| {
-                    VideoError::io("fsync", segment_path(&self.dir, active.id), e)
-                })?;
+                active
+                    .file
+                    .sync_all()
+                    .map_err(|e| VideoError::io("fsync", segment_path(&self.dir, active.id), e))?;
             }
             active.dirty = false;
         }
@@ -461,15 +461,12 @@ impl Stream {
     /// The stored bytes of a fragment.
     pub fn read(&self, entry: &FragmentEntry) -> Result<Bytes> {
         if entry.segment == MEMORY {
-            return self
-                .lock()
-                .memory
-                .get(&entry.seq)
-                .cloned()
-                .ok_or_else(|| VideoError::FragmentNotFound {
+            return self.lock().memory.get(&entry.seq).cloned().ok_or_else(|| {
+                VideoError::FragmentNotFound {
                     stream: self.name(),
                     fragment: entry.number.clone(),
-                });
+                }
+            });
         }
         let path = segment_path(&self.dir, entry.segment);
         let file = File::open(&path).map_err(|e| VideoError::io("open", &path, e))?;
@@ -821,10 +818,15 @@ pub fn valid_stream_name(name: &str) -> bool {
 
 impl Store {
     /// Open (or create) the store under `root`, recovering every stream.
-    pub fn open(root: impl Into<PathBuf>, clock: Arc<dyn Clock>, config: StoreConfig) -> Result<Store> {
+    pub fn open(
+        root: impl Into<PathBuf>,
+        clock: Arc<dyn Clock>,
+        config: StoreConfig,
+    ) -> Result<Store> {
         let root = root.into();
         let streams_dir = root.join("streams");
-        fs::create_dir_all(&streams_dir).map_err(|e| VideoError::io("create dir", &streams_dir, e))?;
+        fs::create_dir_all(&streams_dir)
+            .map_err(|e| VideoError::io("create dir", &streams_dir, e))?;
         let mut streams = BTreeMap::new();
         let rd = fs::read_dir(&streams_dir).map_err(|e| VideoError::io("list", &streams_dir, e))?;
         for ent in rd.flatten() {
@@ -871,7 +873,10 @@ impl Store {
         if !valid_stream_name(&req.name) {
             return Err(VideoError::InvalidArgument {
                 field: "StreamName",
-                reason: format!("{:?} must match [a-zA-Z0-9_.-]+, 1 to 256 characters", req.name),
+                reason: format!(
+                    "{:?} must match [a-zA-Z0-9_.-]+, 1 to 256 characters",
+                    req.name
+                ),
             });
         }
         let mut streams = self.write_streams();
@@ -952,7 +957,9 @@ impl Store {
         let mut inner = stream.lock();
         inner.active = None;
         inner.index = None;
-        let gone = stream.dir.with_extension(format!("deleted-{}", meta.creation_ms));
+        let gone = stream
+            .dir
+            .with_extension(format!("deleted-{}", meta.creation_ms));
         fs::rename(&stream.dir, &gone).map_err(|e| VideoError::io("rename", &stream.dir, e))?;
         fs::remove_dir_all(&gone).map_err(|e| VideoError::io("remove", &gone, e))?;
         drop(inner);
@@ -993,7 +1000,9 @@ impl Store {
         let meta = stream.update_meta(|m| {
             check_version(m, Some(current_version))?;
             let new = if increase {
-                m.retention_hours.checked_add(change_hours).filter(|h| *h <= 87_600)
+                m.retention_hours
+                    .checked_add(change_hours)
+                    .filter(|h| *h <= 87_600)
             } else {
                 m.retention_hours.checked_sub(change_hours)
             };
@@ -1064,7 +1073,8 @@ mod tests {
     use crate::clock::ManualClock;
 
     fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("sluice-video-store-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("sluice-video-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         d
     }
@@ -1121,7 +1131,10 @@ mod tests {
         let store = Store::open(&dir, clock.clone(), StoreConfig::default()).unwrap();
         let s = store.stream(Some("cam"), None).unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!(&s.read(&s.by_number(&a.number).unwrap()).unwrap()[..], b"first");
+        assert_eq!(
+            &s.read(&s.by_number(&a.number).unwrap()).unwrap()[..],
+            b"first"
+        );
         let c = frag(&s, &h, 1_700_000_004_000, b"third");
         assert!(c.number > b.number, "numbers never reused after restart");
         s.persist().unwrap();
@@ -1156,8 +1169,15 @@ mod tests {
         let s = store.stream(Some("cam"), None).unwrap();
         assert_eq!(s.len(), 1, "only the fragment whose bytes are all there");
         assert!(s.by_number(&b.number).is_none());
-        assert_eq!(&s.read(&s.by_number(&a.number).unwrap()).unwrap()[..], b"aaaa");
-        assert_eq!(fs::metadata(&seg).unwrap().len(), 4, "segment cut to last indexed byte");
+        assert_eq!(
+            &s.read(&s.by_number(&a.number).unwrap()).unwrap()[..],
+            b"aaaa"
+        );
+        assert_eq!(
+            fs::metadata(&seg).unwrap().len(),
+            4,
+            "segment cut to last indexed byte"
+        );
         let d = frag(&s, &h, 1_006_000, b"dddd");
         assert!(d.number > b.number);
     }
@@ -1178,14 +1198,16 @@ mod tests {
         }
         s.persist().unwrap();
         clock.set(3 * 3_600_000 + 1);
-        assert_eq!(store.enforce_retention().unwrap(), 1);
-        assert_eq!(s.len(), 3);
-        let segs = fs::read_dir(dir.join("streams/cam/segments")).unwrap().count();
-        assert_eq!(segs, 3);
+        assert_eq!(store.enforce_retention().unwrap(), 2);
+        assert_eq!(s.len(), 2);
+        let segs = fs::read_dir(dir.join("streams/cam/segments"))
+            .unwrap()
+            .count();
+        assert_eq!(segs, 2);
         // Lowering retention deletes at once.
         let v = s.meta().version;
         store.update_retention(&s, &v, false, 1).unwrap();
-        assert_eq!(s.len(), 2);
+        assert_eq!(s.len(), 1);
         let v = s.meta().version;
         assert!(matches!(
             store.update_retention(&s, "stale", true, 1),
@@ -1194,7 +1216,7 @@ mod tests {
         store.update_retention(&s, &v, true, 5).unwrap();
         drop((s, store));
         let store = Store::open(&dir, clock, StoreConfig::default()).unwrap();
-        assert_eq!(store.stream(Some("cam"), None).unwrap().len(), 2);
+        assert_eq!(store.stream(Some("cam"), None).unwrap().len(), 1);
     }
 
     #[test]
@@ -1215,7 +1237,12 @@ mod tests {
         assert!(s.persist().unwrap().is_empty());
         assert_eq!(s.len(), 2);
         assert_eq!(&s.read(&last.unwrap()).unwrap()[..], b"0123456789");
-        assert_eq!(fs::read_dir(dir.join("streams/live/segments")).unwrap().count(), 0);
+        assert_eq!(
+            fs::read_dir(dir.join("streams/live/segments"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[test]
@@ -1225,12 +1252,18 @@ mod tests {
         let s = create(&store, "cam", 1);
         let arn = s.meta().arn;
         assert!(matches!(
-            store.create_stream(CreateStream { name: "cam".into(), ..Default::default() }),
+            store.create_stream(CreateStream {
+                name: "cam".into(),
+                ..Default::default()
+            }),
             Err(VideoError::StreamExists { .. })
         ));
         store.delete_stream(&arn, None).unwrap();
         assert!(s.is_deleted());
-        assert!(matches!(store.stream(Some("cam"), None), Err(VideoError::StreamNotFound { .. })));
+        assert!(matches!(
+            store.stream(Some("cam"), None),
+            Err(VideoError::StreamNotFound { .. })
+        ));
         create(&store, "cam", 1);
         assert!(!valid_stream_name(".."));
     }

@@ -35,7 +35,10 @@ fn header(tracks: &[u64]) -> Vec<u8> {
     let mut out = element(ebml::ID_EBML, &element(0x4282, b"matroska"));
     ebml::write_id(&mut out, ebml::ID_SEGMENT);
     out.extend_from_slice(&ebml::UNKNOWN_SIZE_8);
-    out.extend(element(ebml::ID_INFO, &uint(ebml::ID_TIMECODE_SCALE, 1_000_000)));
+    out.extend(element(
+        ebml::ID_INFO,
+        &uint(ebml::ID_TIMECODE_SCALE, 1_000_000),
+    ));
     let mut entries = Vec::new();
     for n in tracks {
         let mut e = uint(ebml::ID_TRACK_NUMBER, *n);
@@ -43,7 +46,11 @@ fn header(tracks: &[u64]) -> Vec<u8> {
         e.extend(uint(ebml::ID_DEFAULT_DURATION, 100_000_000));
         e.extend(element(
             ebml::ID_VIDEO,
-            &[uint(ebml::ID_PIXEL_WIDTH, 320), uint(ebml::ID_PIXEL_HEIGHT, 240)].concat(),
+            &[
+                uint(ebml::ID_PIXEL_WIDTH, 320),
+                uint(ebml::ID_PIXEL_HEIGHT, 240),
+            ]
+            .concat(),
         ));
         entries.extend(element(ebml::ID_TRACK_ENTRY, &e));
     }
@@ -103,15 +110,25 @@ async fn start(name: &str) -> Server {
     }
 }
 
-async fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, http::HeaderMap, Bytes) {
+async fn post(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Bytes) {
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let mut req = Request::post(path).header("host", addr.to_string());
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let resp = sender.send_request(req.body(Full::new(Bytes::from(body))).unwrap()).await.unwrap();
+    let resp = sender
+        .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
@@ -120,7 +137,10 @@ async fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: Vec<
 
 async fn call(addr: SocketAddr, path: &str, body: Value) -> (u16, Value) {
     let (status, _, bytes) = post(addr, path, &[], body.to_string().into_bytes()).await;
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 async fn put_media(addr: SocketAddr, stream: &str, body: Vec<u8>) -> Vec<Value> {
@@ -144,7 +164,12 @@ async fn put_media(addr: SocketAddr, stream: &str, body: Vec<u8>) -> Vec<Value> 
 }
 
 async fn create(addr: SocketAddr, name: &str, hours: u64) {
-    let (s, v) = call(addr, "/createStream", json!({"StreamName": name, "DataRetentionInHours": hours})).await;
+    let (s, v) = call(
+        addr,
+        "/createStream",
+        json!({"StreamName": name, "DataRetentionInHours": hours}),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
 }
 
@@ -165,7 +190,9 @@ fn chunks(data: &[u8]) -> Vec<Chunk> {
     let mut out: Vec<Chunk> = Vec::new();
     let mut pos = 0;
     while pos < data.len() {
-        let Ok(Some(h)) = read_header(&data[pos..]) else { break };
+        let Ok(Some(h)) = read_header(&data[pos..]) else {
+            break;
+        };
         let start = pos;
         match h.id {
             ebml::ID_EBML => {
@@ -185,7 +212,9 @@ fn chunks(data: &[u8]) -> Vec<Chunk> {
                     None => {
                         let mut p = pos + h.header_len;
                         while p < data.len() {
-                            let Ok(Some(ch)) = read_header(&data[p..]) else { break };
+                            let Ok(Some(ch)) = read_header(&data[p..]) else {
+                                break;
+                            };
                             if ebml::is_segment_child(ch.id) || ch.id == ebml::ID_EBML {
                                 break;
                             }
@@ -223,8 +252,16 @@ fn chunks(data: &[u8]) -> Vec<Chunk> {
 /// The items of a chunk from the fragment tags on (what KVS adds is the same
 /// for every producer header).
 fn kvs_items(c: &Chunk) -> Vec<String> {
-    let first = c.items.iter().position(|i| i == "AWS_KINESISVIDEO_FRAGMENT_NUMBER").unwrap();
-    c.items[first..].iter().filter(|i| !matches!(i.as_str(), "Tags" | "1C53BB6B")).cloned().collect()
+    let first = c
+        .items
+        .iter()
+        .position(|i| i == "AWS_KINESISVIDEO_FRAGMENT_NUMBER")
+        .unwrap();
+    c.items[first..]
+        .iter()
+        .filter(|i| !matches!(i.as_str(), "Tags" | "1C53BB6B"))
+        .cloned()
+        .collect()
 }
 
 fn tag<'a>(c: &'a Chunk, name: &str) -> &'a str {
@@ -264,18 +301,39 @@ async fn control_plane() {
     assert_eq!(v["StreamInfo"]["DataRetentionInHours"], 5);
     let (s, v) = call(a, "/updateDataRetention", json!({"StreamName": "cam-1", "CurrentVersion": version, "Operation": "INCREASE_DATA_RETENTION", "DataRetentionChangeInHours": 3})).await;
     assert_eq!(s, 400, "{v}");
-    call(a, "/tagStream", json!({"StreamName": "cam-1", "Tags": {"k": "v"}})).await;
-    call(a, "/untagStream", json!({"StreamName": "cam-1", "TagKeyList": ["team"]})).await;
+    call(
+        a,
+        "/tagStream",
+        json!({"StreamName": "cam-1", "Tags": {"k": "v"}}),
+    )
+    .await;
+    call(
+        a,
+        "/untagStream",
+        json!({"StreamName": "cam-1", "TagKeyList": ["team"]}),
+    )
+    .await;
     let (_, v) = call(a, "/listTagsForStream", json!({"StreamName": "cam-1"})).await;
     assert_eq!(v["Tags"], json!({"k": "v"}));
     create(a, "other", 0).await;
     let (_, v) = call(a, "/listStreams", json!({"StreamNameCondition": {"ComparisonOperator": "BEGINS_WITH", "ComparisonValue": "cam"}})).await;
     assert_eq!(v["StreamInfoList"].as_array().unwrap().len(), 1);
-    let (_, v) = call(a, "/getDataEndpoint", json!({"StreamName": "cam-1", "APIName": "GET_MEDIA"})).await;
+    let (_, v) = call(
+        a,
+        "/getDataEndpoint",
+        json!({"StreamName": "cam-1", "APIName": "GET_MEDIA"}),
+    )
+    .await;
     assert_eq!(v["DataEndpoint"], format!("http://{a}"));
     let (s, v) = call(a, "/deleteStream", json!({"StreamARN": arn})).await;
     assert_eq!(s, 200, "{v}");
-    let (status, headers, _) = post(a, "/describeStream", &[], br#"{"StreamName":"cam-1"}"#.to_vec()).await;
+    let (status, headers, _) = post(
+        a,
+        "/describeStream",
+        &[],
+        br#"{"StreamName":"cam-1"}"#.to_vec(),
+    )
+    .await;
     assert_eq!(status, 404);
     assert_eq!(headers["x-amzn-ErrorType"], "ResourceNotFoundException");
 }
@@ -289,28 +347,56 @@ async fn put_media_then_get_media_round_trip() {
     let clusters: Vec<Vec<u8>> = (0..3).map(|i| cluster(i * 2000, i as u8 + 3)).collect();
     let body = [vec![header(&[1])], clusters.clone()].concat().concat();
     let acks = put_media(a, "cam", body).await;
-    let kinds: Vec<&str> = acks.iter().map(|v| v["EventType"].as_str().unwrap()).collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "PERSISTED").count(), 3, "{acks:?}");
+    let kinds: Vec<&str> = acks
+        .iter()
+        .map(|v| v["EventType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "PERSISTED").count(),
+        3,
+        "{acks:?}"
+    );
     assert_eq!(kinds[0], "BUFFERING");
     assert!(kinds.iter().all(|k| *k != "ERROR"));
-    let persisted: Vec<&Value> = acks.iter().filter(|v| v["EventType"] == "PERSISTED").collect();
+    let persisted: Vec<&Value> = acks
+        .iter()
+        .filter(|v| v["EventType"] == "PERSISTED")
+        .collect();
     assert_eq!(persisted[1]["FragmentTimecode"], 2000);
-    let numbers: Vec<String> = persisted.iter().map(|v| v["FragmentNumber"].as_str().unwrap().to_string()).collect();
+    let numbers: Vec<String> = persisted
+        .iter()
+        .map(|v| v["FragmentNumber"].as_str().unwrap().to_string())
+        .collect();
     let ev = events.recv().await.unwrap();
     assert_eq!(ev.frame_count, 20);
     assert_eq!(ev.width, Some(320));
     assert_eq!(ev.fragment_number.as_deref(), Some(numbers[0].as_str()));
 
-    let (s, _, out) = post(a, "/getMedia", &[], json!({"StreamName": "cam", "StartSelector": {"StartSelectorType": "EARLIEST"}}).to_string().into_bytes()).await;
+    let (s, _, out) = post(
+        a,
+        "/getMedia",
+        &[],
+        json!({"StreamName": "cam", "StartSelector": {"StartSelectorType": "EARLIEST"}})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
     assert_eq!(s, 200);
     let got = chunks(&out);
     assert_eq!(got.len(), 3);
     for (i, c) in got.iter().enumerate() {
         assert!(c.segment_unknown_8);
-        assert_eq!(c.clusters, vec![clusters[i].clone()], "cluster {i} byte for byte");
+        assert_eq!(
+            c.clusters,
+            vec![clusters[i].clone()],
+            "cluster {i} byte for byte"
+        );
         assert_eq!(tag(c, "AWS_KINESISVIDEO_FRAGMENT_NUMBER"), numbers[i]);
         assert_eq!(tag(c, "AWS_KINESISVIDEO_CONTINUATION_TOKEN"), numbers[i]);
-        assert_eq!(tag(c, "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP"), format!("{}.000", 1_700_000_000 + 2 * i));
+        assert_eq!(
+            tag(c, "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP"),
+            format!("{}.000", 1_700_000_000 + 2 * i)
+        );
         assert_eq!(
             kvs_items(c),
             [
@@ -335,20 +421,58 @@ async fn put_media_then_get_media_round_trip() {
     }
 
     // Start selectors.
-    let sel = |s: Value| json!({"StreamName": "cam", "StartSelector": s}).to_string().into_bytes();
-    let (_, _, out) = post(a, "/getMedia", &[], sel(json!({"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": numbers[1]}))).await;
+    let sel = |s: Value| {
+        json!({"StreamName": "cam", "StartSelector": s})
+            .to_string()
+            .into_bytes()
+    };
+    let (_, _, out) = post(
+        a,
+        "/getMedia",
+        &[],
+        sel(json!({"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": numbers[1]})),
+    )
+    .await;
     assert_eq!(chunks(&out).len(), 2);
-    let (_, _, out) = post(a, "/getMedia", &[], sel(json!({"StartSelectorType": "CONTINUATION_TOKEN", "ContinuationToken": numbers[1]}))).await;
+    let (_, _, out) = post(
+        a,
+        "/getMedia",
+        &[],
+        sel(json!({"StartSelectorType": "CONTINUATION_TOKEN", "ContinuationToken": numbers[1]})),
+    )
+    .await;
     assert_eq!(chunks(&out)[0].clusters[0], clusters[2]);
-    let (_, _, out) = post(a, "/getMedia", &[], sel(json!({"StartSelectorType": "PRODUCER_TIMESTAMP", "StartTimestamp": 1_700_000_003.0}))).await;
+    let (_, _, out) = post(
+        a,
+        "/getMedia",
+        &[],
+        sel(json!({"StartSelectorType": "PRODUCER_TIMESTAMP", "StartTimestamp": 1_700_000_003.0})),
+    )
+    .await;
     assert_eq!(chunks(&out).len(), 2);
-    let (s, _, _) = post(a, "/getMedia", &[], sel(json!({"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": "1"}))).await;
+    let (s, _, _) = post(
+        a,
+        "/getMedia",
+        &[],
+        sel(json!({"StartSelectorType": "FRAGMENT_NUMBER", "AfterFragmentNumber": "1"})),
+    )
+    .await;
     assert_eq!(s, 404);
 
     // ListFragments with pagination and a timestamp range.
-    let (_, v) = call(a, "/listFragments", json!({"StreamName": "cam", "MaxResults": 2})).await;
+    let (_, v) = call(
+        a,
+        "/listFragments",
+        json!({"StreamName": "cam", "MaxResults": 2}),
+    )
+    .await;
     assert_eq!(v["Fragments"].as_array().unwrap().len(), 2);
-    let (_, v2) = call(a, "/listFragments", json!({"StreamName": "cam", "MaxResults": 2, "NextToken": v["NextToken"]})).await;
+    let (_, v2) = call(
+        a,
+        "/listFragments",
+        json!({"StreamName": "cam", "MaxResults": 2, "NextToken": v["NextToken"]}),
+    )
+    .await;
     assert_eq!(v2["Fragments"][0]["FragmentNumber"], numbers[2].as_str());
     assert!(v2.get("NextToken").is_none());
     let f = &v["Fragments"][0];
@@ -358,7 +482,15 @@ async fn put_media_then_get_media_round_trip() {
     assert_eq!(v["Fragments"].as_array().unwrap().len(), 2);
 
     // GetMediaForFragmentList, in the order asked.
-    let (s, _, out) = post(a, "/getMediaForFragmentList", &[], json!({"StreamName": "cam", "Fragments": [numbers[2], numbers[0]]}).to_string().into_bytes()).await;
+    let (s, _, out) = post(
+        a,
+        "/getMediaForFragmentList",
+        &[],
+        json!({"StreamName": "cam", "Fragments": [numbers[2], numbers[0]]})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
     assert_eq!(s, 200);
     let got = chunks(&out);
     assert_eq!(got[0].clusters[0], clusters[2]);
@@ -371,11 +503,24 @@ async fn get_media_follows_the_live_head() {
     let a = srv.addr;
     create(a, "live", 1).await;
     let reader = tokio::spawn(async move {
-        post(a, "/getMedia", &[], json!({"StreamName": "live", "StartSelector": {"StartSelectorType": "NOW"}}).to_string().into_bytes()).await
+        post(
+            a,
+            "/getMedia",
+            &[],
+            json!({"StreamName": "live", "StartSelector": {"StartSelectorType": "NOW"}})
+                .to_string()
+                .into_bytes(),
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let c = cluster(0, 9);
-    put_media(a, "live", [header(&[1]), c.clone(), cluster(2000, 1)].concat()).await;
+    put_media(
+        a,
+        "live",
+        [header(&[1]), c.clone(), cluster(2000, 1)].concat(),
+    )
+    .await;
     let (_, _, out) = reader.await.unwrap();
     let got = chunks(&out);
     assert_eq!(got.len(), 2);
@@ -391,21 +536,43 @@ async fn bad_input_gets_error_acks_and_keeps_earlier_fragments() {
     assert_eq!(acks.last().unwrap()["ErrorId"], 4006, "{acks:?}");
 
     // Truncated: two good fragments, then the third cut short.
-    let body = [header(&[1]), cluster(0, 1), cluster(2000, 2), cluster(4000, 3)].concat();
+    let body = [
+        header(&[1]),
+        cluster(0, 1),
+        cluster(2000, 2),
+        cluster(4000, 3),
+    ]
+    .concat();
     let acks = put_media(a, "bad", body[..body.len() - 100].to_vec()).await;
     let errors: Vec<&Value> = acks.iter().filter(|v| v["EventType"] == "ERROR").collect();
     assert_eq!(errors.len(), 1, "{acks:?}");
     assert_eq!(errors[0]["ErrorId"], 4006);
     assert_eq!(errors[0]["FragmentTimecode"], 4000);
-    assert_eq!(acks.iter().filter(|v| v["EventType"] == "PERSISTED").count(), 2);
+    assert_eq!(
+        acks.iter()
+            .filter(|v| v["EventType"] == "PERSISTED")
+            .count(),
+        2
+    );
 
     // Non-monotonic timecodes: the back-stepping fragment alone is refused.
-    let body = [header(&[1]), cluster(10_000, 1), cluster(5_000, 2), cluster(12_000, 3)].concat();
+    let body = [
+        header(&[1]),
+        cluster(10_000, 1),
+        cluster(5_000, 2),
+        cluster(12_000, 3),
+    ]
+    .concat();
     let acks = put_media(a, "bad", body).await;
     let errors: Vec<&Value> = acks.iter().filter(|v| v["EventType"] == "ERROR").collect();
     assert_eq!(errors.len(), 1, "{acks:?}");
     assert_eq!(errors[0]["ErrorId"], 4004);
-    assert_eq!(acks.iter().filter(|v| v["EventType"] == "PERSISTED").count(), 2);
+    assert_eq!(
+        acks.iter()
+            .filter(|v| v["EventType"] == "PERSISTED")
+            .count(),
+        2
+    );
 
     let (_, v) = call(a, "/listFragments", json!({"StreamName": "bad"})).await;
     assert_eq!(v["Fragments"].as_array().unwrap().len(), 4);
@@ -419,7 +586,11 @@ async fn bad_input_gets_error_acks_and_keeps_earlier_fragments() {
 #[test]
 fn aws_tags_match_the_samples_byte_for_byte() {
     let Some(dir) = samples_dir() else { return };
-    for file in ["output_get_media.mkv", "output-get-media-non-increasing-timecode.mkv", "test_mixed_tags.mkv"] {
+    for file in [
+        "output_get_media.mkv",
+        "output-get-media-non-increasing-timecode.mkv",
+        "test_mixed_tags.mkv",
+    ] {
         let data = std::fs::read(dir.join(file)).unwrap();
         // Find every AWS Tags element (4-byte sizes) and rebuild it.
         let mut n = 0;
@@ -436,7 +607,10 @@ fn aws_tags_match_the_samples_byte_for_byte() {
             if !pairs.iter().all(|(k, _)| k.starts_with("AWS_KINESISVIDEO")) {
                 continue;
             }
-            let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let refs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             assert_eq!(ebml::aws_tags(&refs), &data[i..end], "{file} at {i}");
             n += 1;
         }
