@@ -625,14 +625,12 @@ impl MkvSplitter {
         open.frag.size += bytes.len() as u64;
         let data = &bytes[header.header_len..];
         match header.id {
-            ebml::ID_TIMECODE => {
-                if !open.timecode_seen {
-                    open.timecode_seen = true;
-                    open.frag.cluster_timecode = ebml::read_uint(data);
-                    out.push(ParseEvent::FragmentStart {
-                        timecode: open.frag.cluster_timecode,
-                    });
-                }
+            ebml::ID_TIMECODE if !open.timecode_seen => {
+                open.timecode_seen = true;
+                open.frag.cluster_timecode = ebml::read_uint(data);
+                out.push(ParseEvent::FragmentStart {
+                    timecode: open.frag.cluster_timecode,
+                });
             }
             ebml::ID_SIMPLE_BLOCK => {
                 if let Some(h) = &header_info {

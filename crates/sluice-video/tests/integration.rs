@@ -3,6 +3,9 @@
 //! the real service's samples, ListFragments, GetMediaForFragmentList, and
 //! bad input.
 
+// Test helpers outside #[test] fns panic on failure on purpose.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
