@@ -277,3 +277,22 @@ def _():
         raise AssertionError("still there")
     except kv.exceptions.ResourceNotFoundException:
         pass
+
+
+@check("GetClip (boto3 kinesis-video-archived-media): ffprobe reads the MP4, 4 s, 120 frames")
+def _():
+    am = media_client("ci-video", "GET_CLIP")
+    out = am.get_clip(StreamName="ci-video", ClipFragmentSelector={
+        "FragmentSelectorType": "PRODUCER_TIMESTAMP",
+        "TimestampRange": {"StartTimestamp": 1700000002, "EndTimestamp": 1700000005}})
+    assert out["ContentType"] == "video/mp4", out["ContentType"]
+    clip = os.path.join(WORK, "clip.mp4")
+    with open(clip, "wb") as f:
+        f.write(out["Payload"].read())
+    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                            "-show_entries", "stream=codec_name,nb_read_frames,duration",
+                            "-of", "json", clip], check=True, capture_output=True)
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert stream["codec_name"] == "h264", stream
+    assert int(stream["nb_read_frames"]) == 120, stream
+    assert abs(float(stream["duration"]) - 4.0) < 0.05, stream

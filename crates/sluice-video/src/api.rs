@@ -96,6 +96,7 @@ const PATHS: &[&str] = &[
     "/getMedia",
     "/listFragments",
     "/getMediaForFragmentList",
+    "/getClip",
 ];
 
 /// An error response in AWS's rest-json shape.
@@ -240,6 +241,12 @@ impl VideoApi {
             "/getMediaForFragmentList" => {
                 return self
                     .get_media_for_fragment_list(body)
+                    .await
+                    .unwrap_or_else(|e| error_response(&e));
+            }
+            "/getClip" => {
+                return self
+                    .get_clip(body)
                     .await
                     .unwrap_or_else(|e| error_response(&e));
             }
@@ -429,42 +436,8 @@ impl VideoApi {
             })?,
             None => 0,
         };
-        let selector = body.get("FragmentSelector");
-        let range = match selector {
-            Some(sel) => {
-                let kind = sel.get("FragmentSelectorType").and_then(Value::as_str);
-                let producer = match kind {
-                    Some("PRODUCER_TIMESTAMP") => true,
-                    Some("SERVER_TIMESTAMP") => false,
-                    other => {
-                        return Err(VideoError::InvalidArgument {
-                            field: "FragmentSelectorType",
-                            reason: format!("{other:?}: PRODUCER_TIMESTAMP or SERVER_TIMESTAMP"),
-                        });
-                    }
-                };
-                let r = sel
-                    .get("TimestampRange")
-                    .ok_or(VideoError::InvalidArgument {
-                        field: "TimestampRange",
-                        reason: "required".into(),
-                    })?;
-                let start = parse_timestamp(
-                    r.get("StartTimestamp").unwrap_or(&Value::Null),
-                    "StartTimestamp",
-                )?;
-                let end = parse_timestamp(
-                    r.get("EndTimestamp").unwrap_or(&Value::Null),
-                    "EndTimestamp",
-                )?;
-                if end < start {
-                    return Err(VideoError::InvalidArgument {
-                        field: "TimestampRange",
-                        reason: "EndTimestamp is before StartTimestamp".into(),
-                    });
-                }
-                Some((producer, start, end))
-            }
+        let range = match body.get("FragmentSelector") {
+            Some(sel) => Some(parse_range(sel)?),
             None => None,
         };
         let keep = |e: &FragmentEntry| match range {
@@ -637,6 +610,41 @@ impl VideoApi {
         Ok(parts)
     }
 
+    /// GetClip: an MP4 of the H.264 track of the fragments overlapping the
+    /// range (whole fragments, from the first keyframe).
+    async fn get_clip(&self, body: Value) -> Result<Response<ApiBody>> {
+        let s = self.stream_of(&body)?;
+        let sel = body
+            .get("ClipFragmentSelector")
+            .ok_or(VideoError::InvalidArgument {
+                field: "ClipFragmentSelector",
+                reason: "required".into(),
+            })?;
+        let (producer, start, end) = parse_range(sel)?;
+        let entries = s.filter_from(0, usize::MAX, |e| {
+            let t = if producer { e.producer_ms } else { e.server_ms };
+            t + e.duration_ms > start && t <= end
+        });
+        if entries.is_empty() {
+            return Err(VideoError::NoMedia {
+                stream: s.name(),
+                reason: "no fragments in the requested range".into(),
+            });
+        }
+        let stream = s.clone();
+        let result = tokio::task::spawn_blocking(move || make_clip(&stream, &entries))
+            .await
+            .map_err(|e| {
+                VideoError::io("clip", "GetClip", std::io::Error::other(e.to_string()))
+            })??;
+        let mut resp = Response::new(body::full(result));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("video/mp4"),
+        );
+        Ok(resp)
+    }
+
     /// GetMediaForFragmentList: the listed fragments, in the order given.
     async fn get_media_for_fragment_list(&self, body: Value) -> Result<Response<ApiBody>> {
         let s = self.stream_of(&body)?;
@@ -689,9 +697,95 @@ impl VideoApi {
     }
 }
 
+/// A FragmentSelector / ClipFragmentSelector: (producer time?, start ms, end ms).
+fn parse_range(sel: &Value) -> Result<(bool, i64, i64)> {
+    let producer = match sel.get("FragmentSelectorType").and_then(Value::as_str) {
+        Some("PRODUCER_TIMESTAMP") => true,
+        Some("SERVER_TIMESTAMP") => false,
+        other => {
+            return Err(VideoError::InvalidArgument {
+                field: "FragmentSelectorType",
+                reason: format!("{other:?}: PRODUCER_TIMESTAMP or SERVER_TIMESTAMP"),
+            });
+        }
+    };
+    let r = sel
+        .get("TimestampRange")
+        .ok_or(VideoError::InvalidArgument {
+            field: "TimestampRange",
+            reason: "required".into(),
+        })?;
+    let start = parse_timestamp(
+        r.get("StartTimestamp").unwrap_or(&Value::Null),
+        "StartTimestamp",
+    )?;
+    let end = parse_timestamp(
+        r.get("EndTimestamp").unwrap_or(&Value::Null),
+        "EndTimestamp",
+    )?;
+    if end < start {
+        return Err(VideoError::InvalidArgument {
+            field: "TimestampRange",
+            reason: "EndTimestamp is before StartTimestamp".into(),
+        });
+    }
+    Ok((producer, start, end))
+}
+
 /// `1511852109.126`: epoch seconds with three decimals, as in the fragment tags.
 pub fn fmt_secs(ms: i64) -> String {
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+/// Read the fragments and mux their H.264 frames into an MP4 (blocking).
+fn make_clip(s: &Stream, entries: &[FragmentEntry]) -> Result<Vec<u8>> {
+    let unavailable = |aws: &'static str, reason: String| VideoError::ClipUnavailable {
+        stream: s.name(),
+        aws,
+        reason,
+    };
+    let mut frames = Vec::new();
+    let mut track = None;
+    for e in entries {
+        let header = s
+            .header(&e.header)
+            .ok_or_else(|| VideoError::FragmentNotFound {
+                stream: s.name(),
+                fragment: e.number.clone(),
+            })?;
+        let info = crate::mkv::HeaderInfo::parse(header)
+            .map_err(|r| unavailable("InvalidCodecPrivateDataException", r))?;
+        let Some(t) = crate::mp4::h264_track(&info).cloned() else {
+            return Err(unavailable(
+                "UnsupportedStreamMediaTypeException",
+                "no V_MPEG4/ISO/AVC track".into(),
+            ));
+        };
+        let data = s.read(e)?;
+        frames.extend(crate::mp4::fragment_frames(&data, &info, t.number));
+        track.get_or_insert(t);
+    }
+    let Some(track) = track else {
+        return Err(unavailable(
+            "UnsupportedStreamMediaTypeException",
+            "no track".into(),
+        ));
+    };
+    match crate::mp4::clip(&track, &frames) {
+        Ok((bytes, _)) => Ok(bytes),
+        Err(crate::mp4::ClipFault::NotH264) => Err(unavailable(
+            "UnsupportedStreamMediaTypeException",
+            format!("codec {} is not H.264", track.codec_id),
+        )),
+        Err(crate::mp4::ClipFault::MissingCodecPrivate) => Err(unavailable(
+            "MissingCodecPrivateDataException",
+            "the H.264 track has no CodecPrivate".into(),
+        )),
+        Err(crate::mp4::ClipFault::NoKeyframe) => Err(unavailable(
+            "InvalidMediaFrameException",
+            "no keyframe in the range".into(),
+        )),
+    }
 }
 
 fn stream_info(m: &StreamMeta) -> Value {

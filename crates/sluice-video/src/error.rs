@@ -69,6 +69,16 @@ pub enum VideoError {
         /// What is missing.
         reason: String,
     },
+    /// GetClip cannot make a clip of this media.
+    #[error("stream {stream}: {reason}")]
+    ClipUnavailable {
+        /// Stream name.
+        stream: String,
+        /// The AWS exception name.
+        aws: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// A file operation failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -129,6 +139,7 @@ impl VideoError {
                 ("NoDataRetentionException", StatusCode::BAD_REQUEST)
             }
             VideoError::NoMedia { .. } => ("ResourceNotFoundException", StatusCode::NOT_FOUND),
+            VideoError::ClipUnavailable { aws, .. } => (aws, StatusCode::BAD_REQUEST),
             VideoError::Io { .. } | VideoError::Corrupt { .. } => {
                 ("ServiceException", StatusCode::INTERNAL_SERVER_ERROR)
             }

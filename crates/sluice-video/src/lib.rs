@@ -24,4 +24,5 @@ mod putmedia;
 
 pub use api::{VideoApi, VideoConfig};
 pub use events::{AckStatus, FragmentEvent};
+pub mod mp4;
 pub mod server;

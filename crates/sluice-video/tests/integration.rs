@@ -620,3 +620,19 @@ fn aws_tags_match_the_samples_byte_for_byte() {
         assert!(n >= 1, "{file}");
     }
 }
+
+#[tokio::test]
+async fn get_clip_errors_follow_aws() {
+    let srv = start("clip").await;
+    let a = srv.addr;
+    create(a, "clip", 1).await;
+    let sel = json!({"StreamName": "clip", "ClipFragmentSelector": {"FragmentSelectorType": "SERVER_TIMESTAMP", "TimestampRange": {"StartTimestamp": 0, "EndTimestamp": 4_000_000_000u64}}});
+    let (s, h, _) = post(a, "/getClip", &[], sel.to_string().into_bytes()).await;
+    assert_eq!(s, 404);
+    assert_eq!(h["x-amzn-ErrorType"], "ResourceNotFoundException");
+    put_media(a, "clip", [header(&[1]), cluster(0, 1)].concat()).await;
+    // The hand-made media has no CodecPrivate: AWS answers MissingCodecPrivateDataException.
+    let (s, h, _) = post(a, "/getClip", &[], sel.to_string().into_bytes()).await;
+    assert_eq!(s, 400);
+    assert_eq!(h["x-amzn-ErrorType"], "MissingCodecPrivateDataException");
+}
