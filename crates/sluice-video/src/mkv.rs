@@ -615,15 +615,19 @@ impl MkvSplitter {
             self.skip = total - here;
             return true;
         }
-        let Some(bytes) = self.take_element(&header) else {
+        let Ok(total) = usize::try_from(total) else {
             return false;
         };
-        let header_info = self.header.clone();
-        let Some(open) = &mut self.open else {
+        if self.avail().len() < total {
+            return false;
+        }
+        let begin = self.start;
+        let element = &self.buf[begin..begin + total];
+        let data = &element[header.header_len..];
+        let Some(open) = self.open.as_mut() else {
             return false;
         };
-        open.frag.size += bytes.len() as u64;
-        let data = &bytes[header.header_len..];
+        open.frag.size += total as u64;
         match header.id {
             ebml::ID_TIMECODE if !open.timecode_seen => {
                 open.timecode_seen = true;
@@ -633,12 +637,12 @@ impl MkvSplitter {
                 });
             }
             ebml::ID_SIMPLE_BLOCK => {
-                if let Some(h) = &header_info {
+                if let Some(h) = &self.header {
                     note_block(&mut open.frag, h, data, None);
                 }
             }
             ebml::ID_BLOCK_GROUP => {
-                if let Some(h) = &header_info {
+                if let Some(h) = &self.header {
                     let mut block = None;
                     let mut referenced = false;
                     for (id, d, _) in Children::new(data) {
@@ -656,8 +660,9 @@ impl MkvSplitter {
             _ => {}
         }
         if open.frag.error.is_none() {
-            open.frag.bytes.extend_from_slice(&bytes);
+            open.frag.bytes.extend_from_slice(element);
         }
+        self.consume(total);
         true
     }
 

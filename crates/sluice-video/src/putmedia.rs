@@ -177,6 +177,15 @@ impl Session {
         let mut events = Vec::new();
         let mut last_data = Instant::now();
         let mut done = false;
+        // Durability runs beside ingest: while one batch is fsynced the
+        // next is read and written (group commit).
+        let (persist_tx, persist_rx) = mpsc::unbounded_channel::<Vec<Stored>>();
+        let persister = tokio::spawn(persist_loop(
+            self.stream.clone(),
+            self.acks.clone(),
+            self.api.shared.events.clone(),
+            persist_rx,
+        ));
         while !done {
             let frame = tokio::time::timeout(idle_ack, body.frame()).await;
             match frame {
@@ -207,7 +216,7 @@ impl Session {
             if self.stream.is_deleted() {
                 let tc = self.open.as_ref().map(|_| 0);
                 self.send(ack("ERROR", tc, None, Some(mkv::ERR_STREAM_DELETED)));
-                return;
+                break;
             }
             let mut stored = Vec::new();
             for ev in events.drain(..) {
@@ -223,8 +232,12 @@ impl Session {
                     break;
                 }
             }
-            self.persist(stored).await;
+            if !stored.is_empty() {
+                let _ = persist_tx.send(stored);
+            }
         }
+        drop(persist_tx);
+        let _ = persister.await;
     }
 
     /// Handle one splitter event; `Ok(false)` ends the session.
@@ -317,46 +330,6 @@ impl Session {
         }
     }
 
-    /// Make the batch durable and send PERSISTED (retention > 0), then
-    /// publish the fragment events.
-    async fn persist(&self, stored: Vec<Stored>) {
-        if stored.is_empty() {
-            return;
-        }
-        let keeps = self.stream.meta().retention_hours > 0;
-        let stream = self.stream.clone();
-        let result = if keeps {
-            blocking(move || stream.persist()).await.map(|_| ())
-        } else {
-            Ok(())
-        };
-        for mut s in stored {
-            match &result {
-                Ok(()) if keeps => {
-                    self.send(ack(
-                        "PERSISTED",
-                        Some(s.timecode),
-                        s.event.fragment_number.as_deref(),
-                        None,
-                    ));
-                    s.event.ack_status = AckStatus::Persisted;
-                }
-                Ok(()) => {}
-                Err(_) => {
-                    self.send(ack(
-                        "ERROR",
-                        Some(s.timecode),
-                        s.event.fragment_number.as_deref(),
-                        Some(mkv::ERR_PERSIST),
-                    ));
-                    s.event.ack_status = AckStatus::Error;
-                    s.event.error_id = Some(mkv::ERR_PERSIST);
-                }
-            }
-            let _ = self.api.shared.events.send(s.event);
-        }
-    }
-
     fn producer_ms(&self, frag: &ParsedFragment) -> i64 {
         let tc_ms = self
             .header
@@ -395,6 +368,49 @@ impl Session {
             ingest_latency_ms: open.map_or(0, |o| o.started.elapsed().as_millis() as i64),
             ack_status: status,
             error_id: frag.error,
+        }
+    }
+}
+
+/// Make batches durable and send PERSISTED (retention > 0), then publish
+/// the fragment events. Batches waiting while one is fsynced are merged.
+async fn persist_loop(
+    stream: Arc<Stream>,
+    acks: mpsc::UnboundedSender<Bytes>,
+    events: tokio::sync::broadcast::Sender<FragmentEvent>,
+    mut rx: mpsc::UnboundedReceiver<Vec<Stored>>,
+) {
+    while let Some(mut batch) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            batch.extend(more);
+        }
+        let keeps = stream.meta().retention_hours > 0;
+        let result = if keeps {
+            let s = stream.clone();
+            blocking(move || s.persist()).await.map(|_| ())
+        } else {
+            Ok(())
+        };
+        for mut s in batch {
+            let number = s.event.fragment_number.clone();
+            match &result {
+                Ok(()) if keeps => {
+                    let _ = acks.send(ack("PERSISTED", Some(s.timecode), number.as_deref(), None));
+                    s.event.ack_status = AckStatus::Persisted;
+                }
+                Ok(()) => {}
+                Err(_) => {
+                    let _ = acks.send(ack(
+                        "ERROR",
+                        Some(s.timecode),
+                        number.as_deref(),
+                        Some(mkv::ERR_PERSIST),
+                    ));
+                    s.event.ack_status = AckStatus::Error;
+                    s.event.error_id = Some(mkv::ERR_PERSIST);
+                }
+            }
+            let _ = events.send(s.event);
         }
     }
 }
