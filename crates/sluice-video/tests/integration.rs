@@ -94,10 +94,15 @@ impl Drop for TempDir {
 }
 
 async fn start(name: &str) -> Server {
+    start_with(name, |_| {}).await
+}
+
+async fn start_with(name: &str, tweak: impl FnOnce(&mut VideoConfig)) -> Server {
     let dir = std::env::temp_dir().join(format!("sluice-video-it-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut config = VideoConfig::new(&dir);
     config.get_media_idle = Duration::from_millis(400);
+    tweak(&mut config);
     let api = VideoApi::open(config, Arc::new(SystemClock)).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -635,4 +640,122 @@ async fn get_clip_errors_follow_aws() {
     let (s, h, _) = post(a, "/getClip", &[], sel.to_string().into_bytes()).await;
     assert_eq!(s, 400);
     assert_eq!(h["x-amzn-ErrorType"], "MissingCodecPrivateDataException");
+}
+
+#[tokio::test]
+async fn oversize_fragment_gets_4001_and_the_session_goes_on() {
+    let srv = start_with("oversize", |c| c.limits.max_fragment_bytes = 8_000).await;
+    let a = srv.addr;
+    create(a, "big", 1).await;
+    let mut events = srv.api.subscribe_fragments();
+    let mut big = cluster(2000, 5);
+    big.extend(cluster(2000, 6)[18..].to_vec()); // same cluster, twice the frames
+    let small = |tc: u64| cluster(tc, 7);
+    let body = [header(&[1]), small(0), big, small(4000)].concat();
+    let acks = put_media(a, "big", body).await;
+    let errors: Vec<&Value> = acks.iter().filter(|v| v["EventType"] == "ERROR").collect();
+    assert_eq!(errors.len(), 1, "{acks:?}");
+    assert_eq!(errors[0]["ErrorId"], 4001);
+    assert_eq!(errors[0]["FragmentTimecode"], 2000);
+    assert_eq!(
+        acks.iter()
+            .filter(|v| v["EventType"] == "PERSISTED")
+            .count(),
+        2
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let e = events.recv().await.unwrap();
+        statuses.push((e.ack_status, e.error_id));
+    }
+    assert!(
+        statuses.contains(&(sluice_video::AckStatus::Error, Some(4001))),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn client_that_never_reads_acks_loses_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let srv = start("noack").await;
+    let a = srv.addr;
+    create(a, "cam", 1).await;
+    let body = [
+        header(&[1]),
+        cluster(0, 1),
+        cluster(2000, 2),
+        cluster(4000, 3),
+    ]
+    .concat();
+    let mut tcp = TcpStream::connect(a).await.unwrap();
+    let head = format!(
+        "POST /putMedia HTTP/1.1\r\nhost: x\r\nx-amzn-stream-name: cam\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&body).await.unwrap();
+    drop(tcp); // hang up without reading a single ACK
+    let mut n = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (_, v) = call(a, "/listFragments", json!({"StreamName": "cam"})).await;
+        n = v["Fragments"].as_array().unwrap().len();
+        if n == 3 {
+            break;
+        }
+    }
+    assert_eq!(n, 3);
+}
+
+#[tokio::test]
+async fn one_put_media_connection_per_stream_and_idle_acks() {
+    let srv = start_with("conn", |c| {
+        c.put_media_idle_ack = Duration::from_millis(100)
+    })
+    .await;
+    let a = srv.addr;
+    create(a, "cam", 1).await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let tcp = TcpStream::connect(a).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = Request::post("/putMedia")
+        .header("host", "x")
+        .header("x-amzn-stream-name", "cam")
+        .body(sluice_video::body::from_channel(rx))
+        .unwrap();
+    tx.send(Bytes::from([header(&[1]), cluster(0, 1)].concat()))
+        .await
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+    // A second writer is refused while the first is open.
+    let (s, h, _) = post(a, "/putMedia", &[("x-amzn-stream-name", "cam")], vec![]).await;
+    assert_eq!(s, 400);
+    assert_eq!(h["x-amzn-ErrorType"], "ConnectionLimitExceededException");
+    // No data for a while: IDLE.
+    let mut seen = String::new();
+    while !seen.contains("IDLE") {
+        let f = tokio::time::timeout(Duration::from_secs(5), body.frame())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&f.into_data().unwrap()));
+    }
+    assert!(seen.contains("BUFFERING"), "{seen}");
+    drop(tx);
+    while let Some(f) = body.frame().await {
+        seen.push_str(&String::from_utf8_lossy(&f.unwrap().into_data().unwrap()));
+    }
+    assert!(seen.contains("PERSISTED"), "{seen}");
+    // The connection is free again.
+    let acks = put_media(a, "cam", [header(&[1]), cluster(9000, 1)].concat()).await;
+    assert!(
+        acks.iter().any(|v| v["EventType"] == "PERSISTED"),
+        "{acks:?}"
+    );
 }
