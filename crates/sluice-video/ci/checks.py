@@ -264,7 +264,8 @@ def _():
         f.write(data[: len(data) * 3 // 4])
     acks = put_media("ci-trunc", cut)
     kinds = [a["EventType"] for a in acks]
-    assert kinds.count("ERROR") == 1 and acks[-1]["ErrorId"] == 4006, acks
+    errors = [a for a in acks if a["EventType"] == "ERROR"]
+    assert len(errors) == 1 and errors[0]["ErrorId"] == 4006, acks
     assert kinds.count("PERSISTED") >= 2, kinds
 
 
