@@ -19,7 +19,11 @@ if ! command -v ffmpeg >/dev/null 2>&1; then
     echo "installing ffmpeg"
     apt-get update -qq >/dev/null && apt-get install -y -qq ffmpeg >/dev/null
 fi
-if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV" 2>/dev/null || {
+        apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$VENV"
+    }
+fi
 if ! "$VENV/bin/python" -c "import boto3" 2>/dev/null; then
     "$VENV/bin/pip" install -q boto3
 fi
