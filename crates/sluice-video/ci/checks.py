@@ -1,0 +1,299 @@
+"""Real-client checks against a running sluice-video server (see ../ci.sh).
+
+Usage: checks.py ENDPOINT WORKDIR SAMPLES_DIR. Prints PASS/FAIL lines.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import traceback
+
+import boto3
+
+ENDPOINT, WORK, SAMPLES = sys.argv[1], sys.argv[2], sys.argv[3]
+AWS_TAG_NAMES = ("AWS_KINESISVIDEO_FRAGMENT_NUMBER", "AWS_KINESISVIDEO_SERVER_TIMESTAMP",
+                 "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP", "Cluster",
+                 "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW", "AWS_KINESISVIDEO_CONTINUATION_TOKEN")
+SEGMENT_CHILDREN = {0x1F43B675, 0x114D9B74, 0x1549A966, 0x1654AE6B, 0x1C53BB6B, 0x1043A770,
+                    0x1941A469, 0x1254C367}
+
+
+def vint(data, p, keep_marker):
+    b = data[p]
+    n = 1
+    mask = 0x80
+    while n <= 8 and not b & mask:
+        n += 1
+        mask >>= 1
+    v = b if keep_marker else b & (mask - 1)
+    all_ones = (b & (mask - 1)) == mask - 1
+    for i in range(1, n):
+        v = (v << 8) | data[p + i]
+        all_ones = all_ones and data[p + i] == 0xFF
+    return v, n, all_ones
+
+
+def header(data, p):
+    eid, il, _ = vint(data, p, True)
+    size, sl, unknown = vint(data, p + il, False)
+    return eid, (None if unknown else size), il + sl
+
+
+def simple_tags(data):
+    """(name, value) pairs anywhere under a Tags element's data."""
+    out, p = [], 0
+    while p < len(data):
+        eid, size, hl = header(data, p)
+        body = data[p + hl:p + hl + size]
+        if eid in (0x7373, 0x67C8):
+            if eid == 0x67C8:
+                name = value = ""
+                q = 0
+                while q < len(body):
+                    cid, cs, chl = header(body, q)
+                    if cid == 0x45A3:
+                        name = body[q + chl:q + chl + cs].decode()
+                    elif cid == 0x4487:
+                        value = body[q + chl:q + chl + cs].decode(errors="replace")
+                    q += chl + cs
+                out.append((name, value))
+            else:
+                out.extend(simple_tags(body))
+        p += hl + size
+    return out
+
+
+def chunks(data):
+    """Split GetMedia output into chunks: items (names), clusters, tags."""
+    out, p = [], 0
+    while p < len(data):
+        eid, size, hl = header(data, p)
+        if eid == 0x1A45DFA3:
+            out.append({"items": [], "clusters": [], "tags": {}, "segment_unknown_8": False})
+            p += hl + size
+        elif eid == 0x18538067:
+            out[-1]["segment_unknown_8"] = size is None and hl == 12
+            p += hl
+        elif eid == 0x1F43B675:
+            if size is not None:
+                end = p + hl + size
+            else:
+                end = p + hl
+                while end < len(data):
+                    cid, cs, chl = header(data, end)
+                    if cid in SEGMENT_CHILDREN or cid == 0x1A45DFA3:
+                        break
+                    end += chl + cs
+            out[-1]["items"].append("Cluster")
+            out[-1]["clusters"].append(data[p:end])
+            p = end
+        elif eid == 0x1254C367:
+            pairs = simple_tags(data[p + hl:p + hl + size])
+            if any(n.startswith("AWS_KINESISVIDEO") for n, _ in pairs):
+                out[-1]["items"].extend(n for n, _ in pairs)
+                out[-1]["tags"].update(pairs)
+            p += hl + size
+        else:
+            p += hl + size
+    return out
+
+
+def input_clusters(path):
+    """sha256 of every Cluster element in an MKV file, in order."""
+    data = open(path, "rb").read()
+    hashes = []
+    for c in chunks(data):
+        hashes.extend(hashlib.sha256(x).hexdigest() for x in c["clusters"])
+    return hashes
+
+
+RESULTS = []
+
+
+def check(name):
+    def wrap(fn):
+        try:
+            fn()
+            print(f"PASS {name}", flush=True)
+        except Exception:  # noqa: BLE001 - every failure is a FAIL line
+            print(f"FAIL {name}", flush=True)
+            traceback.print_exc(file=sys.stdout)
+        return fn
+    return wrap
+
+
+kv = boto3.client("kinesisvideo", endpoint_url=ENDPOINT)
+
+
+def media_client(stream, api):
+    ep = kv.get_data_endpoint(StreamName=stream, APIName=api)["DataEndpoint"]
+    service = "kinesis-video-media" if api == "GET_MEDIA" else "kinesis-video-archived-media"
+    return boto3.client(service, endpoint_url=ep)
+
+
+def put_media(stream, path, extra=()):
+    """PutMedia with curl (chunked, SigV4-signed); returns the ACK objects."""
+    cmd = ["curl", "-sS", "--fail-with-body", "-X", "POST",
+           "--aws-sigv4", "aws:amz:us-east-1:kinesisvideo", "--user", "test:test",
+           "-H", "Transfer-Encoding: chunked",
+           "-H", f"x-amzn-stream-name: {stream}",
+           "-H", "x-amzn-fragment-timecode-type: RELATIVE",
+           "-H", "x-amzn-producer-start-timestamp: 1700000000.000",
+           "--data-binary", f"@{path}", *extra, f"{ENDPOINT}/putMedia"]
+    out = subprocess.run(cmd, check=True, capture_output=True).stdout.decode()
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@check("control plane: create/describe/list/tags/retention/endpoint (boto3 kinesisvideo)")
+def _():
+    arn = kv.create_stream(StreamName="ci-video", DataRetentionInHours=24, MediaType="video/h264",
+                           Tags={"suite": "ci"})["StreamARN"]
+    info = kv.describe_stream(StreamName="ci-video")["StreamInfo"]
+    assert info["StreamARN"] == arn and info["Status"] == "ACTIVE", info
+    kv.update_data_retention(StreamName="ci-video", CurrentVersion=info["Version"],
+                             Operation="INCREASE_DATA_RETENTION", DataRetentionChangeInHours=1)
+    assert kv.describe_stream(StreamARN=arn)["StreamInfo"]["DataRetentionInHours"] == 25
+    kv.tag_stream(StreamName="ci-video", Tags={"k": "v"})
+    assert kv.list_tags_for_stream(StreamName="ci-video")["Tags"] == {"suite": "ci", "k": "v"}
+    names = [s["StreamName"] for s in kv.list_streams()["StreamInfoList"]]
+    assert "ci-video" in names, names
+    assert kv.get_data_endpoint(StreamName="ci-video", APIName="PUT_MEDIA")["DataEndpoint"] == ENDPOINT
+    try:
+        kv.describe_stream(StreamName="no-such-stream")
+        raise AssertionError("no error")
+    except kv.exceptions.ResourceNotFoundException:
+        pass
+
+
+VIDEO = os.path.join(WORK, "video.mkv")
+STATE = {}
+
+
+@check("PutMedia (curl, chunked): one PERSISTED per cluster, no ERROR")
+def _():
+    acks = put_media("ci-video", VIDEO)
+    kinds = [a["EventType"] for a in acks]
+    clusters = input_clusters(VIDEO)
+    assert "ERROR" not in kinds, acks
+    assert kinds.count("PERSISTED") == len(clusters) == 5, (kinds, len(clusters))
+    STATE["numbers"] = [a["FragmentNumber"] for a in acks if a["EventType"] == "PERSISTED"]
+
+
+@check("GetMedia EARLIEST (boto3 kinesis-video-media): clusters sha256-identical, AWS layout")
+def _():
+    gm = media_client("ci-video", "GET_MEDIA")
+    resp = gm.get_media(StreamName="ci-video", StartSelector={"StartSelectorType": "EARLIEST"})
+    data = resp["Payload"].read()
+    got = chunks(data)
+    hashes = [hashlib.sha256(c).hexdigest() for ch in got for c in ch["clusters"]]
+    assert hashes == input_clusters(VIDEO), "cluster bytes differ"
+    for ch, number in zip(got, STATE["numbers"]):
+        assert ch["segment_unknown_8"]
+        assert ch["tags"]["AWS_KINESISVIDEO_FRAGMENT_NUMBER"] == number
+        assert ch["tags"]["AWS_KINESISVIDEO_CONTINUATION_TOKEN"] == number
+        assert tuple(ch["items"]) == AWS_TAG_NAMES, ch["items"]
+
+
+@check("GetMedia output laid out like the real service's sample")
+def _():
+    sample = os.path.join(SAMPLES, "output_get_media.mkv")
+    if not os.path.exists(sample):
+        print("note: no kvs-samples, skipped")
+        return
+    theirs = chunks(open(sample, "rb").read())
+    assert len(theirs) == 5
+    for ch in theirs:
+        assert ch["segment_unknown_8"] and tuple(ch["items"]) == AWS_TAG_NAMES, ch["items"]
+
+
+@check("ListFragments + GetMediaForFragmentList (boto3 kinesis-video-archived-media)")
+def _():
+    am = media_client("ci-video", "LIST_FRAGMENTS")
+    frags = []
+    kwargs = {"StreamName": "ci-video", "MaxResults": 2}
+    while True:
+        page = am.list_fragments(**kwargs)
+        frags.extend(page["Fragments"])
+        if "NextToken" not in page:
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    numbers = [f["FragmentNumber"] for f in frags]
+    assert numbers == STATE["numbers"], numbers
+    assert all(abs(f["FragmentLengthInMilliseconds"] - 2000) <= 40 for f in frags[:-1]), frags
+    ranged = am.list_fragments(StreamName="ci-video", FragmentSelector={
+        "FragmentSelectorType": "PRODUCER_TIMESTAMP",
+        "TimestampRange": {"StartTimestamp": 1700000001, "EndTimestamp": 1700000005}})["Fragments"]
+    assert len(ranged) == 2, ranged
+    out = am.get_media_for_fragment_list(StreamName="ci-video", Fragments=numbers[::-1])
+    got = chunks(out["Payload"].read())
+    hashes = [hashlib.sha256(c).hexdigest() for ch in got for c in ch["clusters"]]
+    assert hashes == input_clusters(VIDEO)[::-1]
+
+
+@check("audio+video: PutMedia and GetMedia round trip")
+def _():
+    kv.create_stream(StreamName="ci-av", DataRetentionInHours=1)
+    av = os.path.join(WORK, "av.mkv")
+    acks = put_media("ci-av", av)
+    kinds = [a["EventType"] for a in acks]
+    assert "ERROR" not in kinds and kinds.count("PERSISTED") == len(input_clusters(av)), acks
+    gm = media_client("ci-av", "GET_MEDIA")
+    data = gm.get_media(StreamName="ci-av", StartSelector={"StartSelectorType": "EARLIEST"})["Payload"].read()
+    hashes = [hashlib.sha256(c).hexdigest() for ch in chunks(data) for c in ch["clusters"]]
+    assert hashes == input_clusters(av)
+
+
+@check("bad input: garbage gets ERROR 4006, earlier fragments intact")
+def _():
+    garbage = os.path.join(WORK, "garbage.bin")
+    with open(garbage, "wb") as f:
+        f.write(os.urandom(4096))
+    acks = put_media("ci-video", garbage)
+    assert acks and acks[-1]["EventType"] == "ERROR" and acks[-1]["ErrorId"] == 4006, acks
+    am = media_client("ci-video", "LIST_FRAGMENTS")
+    assert len(am.list_fragments(StreamName="ci-video")["Fragments"]) == 5
+
+
+@check("bad input: truncated MKV gets ERROR 4006 for the cut fragment only")
+def _():
+    kv.create_stream(StreamName="ci-trunc", DataRetentionInHours=1)
+    data = open(VIDEO, "rb").read()
+    cut = os.path.join(WORK, "cut.mkv")
+    with open(cut, "wb") as f:
+        f.write(data[: len(data) * 3 // 4])
+    acks = put_media("ci-trunc", cut)
+    kinds = [a["EventType"] for a in acks]
+    errors = [a for a in acks if a["EventType"] == "ERROR"]
+    assert len(errors) == 1 and errors[0]["ErrorId"] == 4006, acks
+    assert kinds.count("PERSISTED") >= 2, kinds
+
+
+@check("DeleteStream (boto3)")
+def _():
+    arn = kv.describe_stream(StreamName="ci-trunc")["StreamInfo"]["StreamARN"]
+    kv.delete_stream(StreamARN=arn)
+    try:
+        kv.describe_stream(StreamName="ci-trunc")
+        raise AssertionError("still there")
+    except kv.exceptions.ResourceNotFoundException:
+        pass
+
+
+@check("GetClip (boto3 kinesis-video-archived-media): ffprobe reads the MP4, 4 s, 120 frames")
+def _():
+    am = media_client("ci-video", "GET_CLIP")
+    out = am.get_clip(StreamName="ci-video", ClipFragmentSelector={
+        "FragmentSelectorType": "PRODUCER_TIMESTAMP",
+        "TimestampRange": {"StartTimestamp": 1700000002, "EndTimestamp": 1700000005}})
+    assert out["ContentType"] == "video/mp4", out["ContentType"]
+    clip = os.path.join(WORK, "clip.mp4")
+    with open(clip, "wb") as f:
+        f.write(out["Payload"].read())
+    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                            "-show_entries", "stream=codec_name,nb_read_frames,duration",
+                            "-of", "json", clip], check=True, capture_output=True)
+    stream = json.loads(probe.stdout)["streams"][0]
+    assert stream["codec_name"] == "h264", stream
+    assert int(stream["nb_read_frames"]) == 120, stream
+    assert abs(float(stream["duration"]) - 4.0) < 0.05, stream

@@ -1,0 +1,960 @@
+//! Splits a live PutMedia body (Matroska with unknown-size Segment and
+//! Clusters, arriving in arbitrary chunks) into header blocks and fragments,
+//! validating as it goes. Entry point: [`MkvSplitter`].
+//!
+//! Layout handled: `EBML header`, `Segment`, then Segment children. Every
+//! child before the first Cluster (SeekHead, Void, Info, Tracks, Tags ...)
+//! belongs to the *header block*; each Cluster starts a *fragment*, which
+//! also takes the Segment-level elements that follow it (Cues, Tags) until
+//! the next Cluster, a new EBML header or the end of the body. A fragment's
+//! bytes are kept exactly as the producer sent them; the header block is the
+//! producer's EBML header, a Segment header with an 8-byte unknown size (as
+//! KVS writes it), and the pre-Cluster children.
+//!
+//! Problems become AWS PutMedia error codes: [`ERR_INVALID_MKV`] (fatal,
+//! the session ends), [`ERR_TOO_MANY_TRACKS`] (fatal), and per-fragment
+//! [`ERR_FRAGMENT_SIZE`], [`ERR_FRAGMENT_DURATION`], [`ERR_TIMECODE_ORDER`],
+//! [`ERR_TRACK_MISMATCH`], [`ERR_MISSING_TRACK`] (the fragment is dropped and
+//! the session goes on).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::ebml::{self, Children, EbmlFault, ElementHeader};
+
+/// 4000: error reading the data stream.
+pub const ERR_READ: u32 = 4000;
+/// 4001: fragment larger than the limit (50 MB).
+pub const ERR_FRAGMENT_SIZE: u32 = 4001;
+/// 4002: fragment longer than the limit (10 s).
+pub const ERR_FRAGMENT_DURATION: u32 = 4002;
+/// 4004: fragment timecode not after the previous fragment's.
+pub const ERR_TIMECODE_ORDER: u32 = 4004;
+/// 4006: not parseable as MKV.
+pub const ERR_INVALID_MKV: u32 = 4006;
+/// 4008: the stream was deleted.
+pub const ERR_STREAM_DELETED: u32 = 4008;
+/// 4010: a frame's track number is not in the header's Tracks.
+pub const ERR_TRACK_MISMATCH: u32 = 4010;
+/// 4011: a header track has no frame in the fragment.
+pub const ERR_MISSING_TRACK: u32 = 4011;
+/// 4012: more tracks than allowed.
+pub const ERR_TOO_MANY_TRACKS: u32 = 4012;
+/// 5001: the fragment could not be persisted.
+pub const ERR_PERSIST: u32 = 5001;
+
+/// Limits PutMedia enforces (AWS's defaults in [`Limits::default`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest fragment in bytes (AWS: 50 MB).
+    pub max_fragment_bytes: u64,
+    /// Longest fragment in milliseconds (AWS: 10 s).
+    pub max_fragment_ms: i64,
+    /// Most tracks in a header (AWS: 3).
+    pub max_tracks: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_fragment_bytes: 50 * 1024 * 1024,
+            max_fragment_ms: 10_000,
+            max_tracks: 3,
+        }
+    }
+}
+
+/// One track from the header's Tracks element.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrackInfo {
+    /// TrackNumber.
+    pub number: u64,
+    /// TrackType (1 video, 2 audio).
+    pub track_type: u64,
+    /// CodecID, e.g. `V_MPEG4/ISO/AVC`.
+    pub codec_id: String,
+    /// PixelWidth for video.
+    pub width: Option<u64>,
+    /// PixelHeight for video.
+    pub height: Option<u64>,
+    /// DefaultDuration in nanoseconds.
+    pub default_duration_ns: Option<u64>,
+    /// CodecPrivate bytes (AVCC for H.264).
+    pub codec_private: Vec<u8>,
+}
+
+/// A complete header block and what was read from it.
+#[derive(Debug, Clone)]
+pub struct HeaderInfo {
+    /// EBML header + Segment header (unknown size) + pre-Cluster children.
+    pub bytes: Bytes,
+    /// Nanoseconds per timecode tick (Info/TimecodeScale, default 1 ms).
+    pub timecode_scale_ns: u64,
+    /// The tracks.
+    pub tracks: Vec<TrackInfo>,
+}
+
+impl HeaderInfo {
+    /// Parse a header block made by the splitter (or stored by the store).
+    pub fn parse(bytes: Bytes) -> Result<HeaderInfo, String> {
+        let mut scale = 1_000_000u64;
+        let mut tracks = Vec::new();
+        let mut pos = 0usize;
+        let mut saw_segment = false;
+        while pos < bytes.len() {
+            let header = match ebml::read_header(&bytes[pos..]) {
+                Ok(Some(h)) => h,
+                _ => return Err(format!("bad element header at byte {pos}")),
+            };
+            if header.id == ebml::ID_SEGMENT {
+                saw_segment = true;
+                pos += header.header_len;
+                continue;
+            }
+            let size = header
+                .size
+                .and_then(|s| usize::try_from(s).ok())
+                .ok_or_else(|| format!("unknown-size element {:X} in header", header.id))?;
+            let end = pos + header.header_len + size;
+            let data = bytes
+                .get(pos + header.header_len..end)
+                .ok_or_else(|| format!("element {:X} at byte {pos} overruns", header.id))?;
+            match header.id {
+                ebml::ID_INFO => {
+                    for (id, d, _) in Children::new(data) {
+                        if id == ebml::ID_TIMECODE_SCALE {
+                            scale = ebml::read_uint(d).max(1);
+                        }
+                    }
+                }
+                ebml::ID_TRACKS => {
+                    for (id, entry, _) in Children::new(data) {
+                        if id == ebml::ID_TRACK_ENTRY {
+                            tracks.push(parse_track(entry));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            pos = end;
+        }
+        if !saw_segment {
+            return Err("header block has no Segment".into());
+        }
+        Ok(HeaderInfo {
+            bytes,
+            timecode_scale_ns: scale,
+            tracks,
+        })
+    }
+
+    /// Ticks (cluster timecode units) to milliseconds.
+    pub fn ticks_to_ms(&self, ticks: i64) -> i64 {
+        (i128::from(ticks) * i128::from(self.timecode_scale_ns) / 1_000_000) as i64
+    }
+}
+
+fn parse_track(entry: &[u8]) -> TrackInfo {
+    let mut t = TrackInfo::default();
+    for (id, d, _) in Children::new(entry) {
+        match id {
+            ebml::ID_TRACK_NUMBER => t.number = ebml::read_uint(d),
+            ebml::ID_TRACK_TYPE => t.track_type = ebml::read_uint(d),
+            ebml::ID_CODEC_ID => {
+                t.codec_id = String::from_utf8_lossy(d)
+                    .trim_end_matches('\0')
+                    .to_string()
+            }
+            ebml::ID_DEFAULT_DURATION => t.default_duration_ns = Some(ebml::read_uint(d)),
+            ebml::ID_CODEC_PRIVATE => t.codec_private = d.to_vec(),
+            ebml::ID_VIDEO => {
+                for (id, d, _) in Children::new(d) {
+                    match id {
+                        ebml::ID_PIXEL_WIDTH => t.width = Some(ebml::read_uint(d)),
+                        ebml::ID_PIXEL_HEIGHT => t.height = Some(ebml::read_uint(d)),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    t
+}
+
+/// A fragment as it came off the wire, with its statistics.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFragment {
+    /// The Cluster's Timecode, in ticks.
+    pub cluster_timecode: u64,
+    /// The Cluster and the Segment-level elements after it, as sent.
+    /// Empty when the fragment is rejected.
+    pub bytes: Vec<u8>,
+    /// Bytes the fragment took on the wire.
+    pub size: u64,
+    /// Frames (laced frames counted one by one).
+    pub frames: u64,
+    /// Keyframes.
+    pub keyframes: u64,
+    /// Earliest frame time, ms on the producer's timeline.
+    pub min_ms: Option<i64>,
+    /// Latest frame time, ms on the producer's timeline.
+    pub max_ms: Option<i64>,
+    /// Frames per track number.
+    pub frames_per_track: BTreeMap<u64, u64>,
+    /// Length in ms: the frame span plus one frame.
+    pub duration_ms: i64,
+    /// PutMedia error code when the fragment is rejected.
+    pub error: Option<u32>,
+    /// Byte offset in the body where the Cluster started.
+    pub offset: u64,
+}
+
+/// What the splitter found in the bytes fed so far.
+#[derive(Debug, Clone)]
+pub enum ParseEvent {
+    /// A new header block; fragments that follow belong to it.
+    Header(Arc<HeaderInfo>),
+    /// A fragment's Cluster Timecode arrived (BUFFERING).
+    FragmentStart {
+        /// The Cluster Timecode, in ticks.
+        timecode: u64,
+    },
+    /// A fragment is complete (accepted, or rejected with `error`).
+    FragmentEnd(ParsedFragment),
+    /// The body cannot be read on; the session must end.
+    Fatal {
+        /// PutMedia error code.
+        code: u32,
+        /// Byte offset in the body.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+        /// Cluster Timecode of the fragment it hit, if one was open.
+        timecode: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    TopLevel,
+    InSegment,
+    Failed,
+}
+
+struct Open {
+    frag: ParsedFragment,
+    timecode_seen: bool,
+    /// `None` = unknown-size cluster; `Some(end)` = absolute end offset.
+    cluster_end: Option<u64>,
+    in_cluster: bool,
+}
+
+/// Incremental splitter: [`MkvSplitter::feed`] bytes as they arrive, then
+/// [`MkvSplitter::finish`] at the end of the body.
+pub struct MkvSplitter {
+    limits: Limits,
+    buf: Vec<u8>,
+    start: usize,
+    /// Absolute body offset of `buf[start]`.
+    pos: u64,
+    state: State,
+    pending_header: Vec<u8>,
+    header: Option<Arc<HeaderInfo>>,
+    header_emitted: bool,
+    segment_end: Option<u64>,
+    open: Option<Open>,
+    /// Element data bytes still to skip (oversize elements are not buffered).
+    skip: u64,
+    last_cluster_tc: Option<u64>,
+    last_max_ms: Option<i64>,
+}
+
+impl MkvSplitter {
+    /// A splitter enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        MkvSplitter {
+            limits,
+            buf: Vec::new(),
+            start: 0,
+            pos: 0,
+            state: State::TopLevel,
+            pending_header: Vec::new(),
+            header: None,
+            header_emitted: false,
+            segment_end: None,
+            open: None,
+            skip: 0,
+            last_cluster_tc: None,
+            last_max_ms: None,
+        }
+    }
+
+    /// The header block fragments are currently read against.
+    pub fn header(&self) -> Option<&Arc<HeaderInfo>> {
+        self.header.as_ref()
+    }
+
+    /// Feed the next bytes of the body; events found are pushed to `out`.
+    pub fn feed(&mut self, data: &[u8], out: &mut Vec<ParseEvent>) {
+        if self.state == State::Failed {
+            return;
+        }
+        let mut data = data;
+        if self.skip > 0 {
+            let n = self.skip.min(data.len() as u64);
+            self.skip -= n;
+            self.pos += n;
+            data = &data[n as usize..];
+        }
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.extend_from_slice(data);
+        self.run(out);
+    }
+
+    /// The body ended. `clean` is false when the connection broke.
+    pub fn finish(&mut self, clean: bool, out: &mut Vec<ParseEvent>) {
+        if self.state == State::Failed {
+            return;
+        }
+        let mid_element = self.skip > 0 || self.start < self.buf.len();
+        let cluster_incomplete = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.in_cluster && o.cluster_end.is_some_and(|e| e > self.pos));
+        if mid_element || cluster_incomplete || !clean {
+            if let Some(open) = self.open.take() {
+                let mut frag = open.frag;
+                frag.error = Some(ERR_INVALID_MKV);
+                frag.bytes = Vec::new();
+                out.push(ParseEvent::FragmentEnd(frag));
+            } else if mid_element {
+                self.fail(ERR_INVALID_MKV, "body ends inside an element", out);
+            }
+            self.state = State::Failed;
+            return;
+        }
+        self.close_fragment(out);
+        if !self.header_emitted && !self.pending_header.is_empty() && self.header.is_none() {
+            self.fail(ERR_INVALID_MKV, "body ends before the first Cluster", out);
+        }
+    }
+
+    fn fail(&mut self, code: u32, reason: &str, out: &mut Vec<ParseEvent>) {
+        let timecode = self
+            .open
+            .take()
+            .filter(|o| o.timecode_seen)
+            .map(|o| o.frag.cluster_timecode);
+        out.push(ParseEvent::Fatal {
+            code,
+            offset: self.pos,
+            reason: reason.to_string(),
+            timecode,
+        });
+        self.state = State::Failed;
+    }
+
+    fn avail(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        self.pos += n as u64;
+    }
+
+    fn run(&mut self, out: &mut Vec<ParseEvent>) {
+        while self.state != State::Failed && self.skip == 0 {
+            let progressed = match self.state {
+                State::TopLevel => self.step_top(out),
+                State::InSegment => self.step_segment(out),
+                State::Failed => false,
+            };
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn next_header(&mut self, out: &mut Vec<ParseEvent>) -> Option<ElementHeader> {
+        match ebml::read_header(self.avail()) {
+            Ok(h) => h,
+            Err(EbmlFault::BadVint) => {
+                self.fail(ERR_INVALID_MKV, "invalid EBML element header", out);
+                None
+            }
+        }
+    }
+
+    /// Take a whole element of known size, if it is all here.
+    fn take_element(&mut self, header: &ElementHeader) -> Option<Vec<u8>> {
+        let size = usize::try_from(header.size?).ok()?;
+        let total = header.header_len.checked_add(size)?;
+        if self.avail().len() < total {
+            return None;
+        }
+        let bytes = self.avail()[..total].to_vec();
+        self.consume(total);
+        Some(bytes)
+    }
+
+    fn step_top(&mut self, out: &mut Vec<ParseEvent>) -> bool {
+        let Some(header) = self.next_header(out) else {
+            return false;
+        };
+        match header.id {
+            ebml::ID_EBML => {
+                if header.size.is_none_or(|s| s > 4096) {
+                    self.fail(ERR_INVALID_MKV, "EBML header of unknown or huge size", out);
+                    return false;
+                }
+                let Some(bytes) = self.take_element(&header) else {
+                    return false;
+                };
+                self.pending_header = bytes;
+                self.header_emitted = false;
+                true
+            }
+            ebml::ID_SEGMENT if !self.pending_header.is_empty() && !self.header_emitted => {
+                self.consume(header.header_len);
+                self.segment_end = header.size.map(|s| self.pos + s);
+                ebml::write_id(&mut self.pending_header, ebml::ID_SEGMENT);
+                self.pending_header.extend_from_slice(&ebml::UNKNOWN_SIZE_8);
+                self.state = State::InSegment;
+                true
+            }
+            ebml::ID_VOID if header.size.is_some() => {
+                let Some(_) = self.take_element(&header) else {
+                    return false;
+                };
+                true
+            }
+            _ => {
+                self.fail(
+                    ERR_INVALID_MKV,
+                    &format!(
+                        "expected an EBML header or Segment, found ID {:X}",
+                        header.id
+                    ),
+                    out,
+                );
+                false
+            }
+        }
+    }
+
+    fn step_segment(&mut self, out: &mut Vec<ParseEvent>) -> bool {
+        if self.segment_end == Some(self.pos) {
+            self.close_fragment(out);
+            self.state = State::TopLevel;
+            return true;
+        }
+        if let Some(open) = &mut self.open
+            && open.in_cluster
+            && open.cluster_end == Some(self.pos)
+        {
+            open.in_cluster = false;
+        }
+        let Some(header) = self.next_header(out) else {
+            return false;
+        };
+        if header.id == ebml::ID_EBML {
+            if self.segment_end.is_some() {
+                self.fail(ERR_INVALID_MKV, "EBML header inside a sized Segment", out);
+                return false;
+            }
+            self.close_fragment(out);
+            self.state = State::TopLevel;
+            return true;
+        }
+        if let Some(open) = &mut self.open
+            && open.in_cluster
+            && open.cluster_end.is_none()
+            && ebml::is_segment_child(header.id)
+        {
+            open.in_cluster = false;
+        }
+        let in_cluster = self.open.as_ref().is_some_and(|o| o.in_cluster);
+        if in_cluster {
+            return self.step_cluster_child(header, out);
+        }
+        if header.id == ebml::ID_CLUSTER {
+            return self.start_cluster(header, out);
+        }
+        // Another Segment child: header material before the first Cluster,
+        // part of the open fragment after it.
+        let Some(size) = header.size else {
+            self.fail(
+                ERR_INVALID_MKV,
+                &format!("unknown-size element {:X} in the Segment", header.id),
+                out,
+            );
+            return false;
+        };
+        if size > self.limits.max_fragment_bytes {
+            self.fail(
+                ERR_FRAGMENT_SIZE,
+                "Segment child larger than a fragment",
+                out,
+            );
+            return false;
+        }
+        if let Some(end) = self.segment_end
+            && self.pos + header.header_len as u64 + size > end
+        {
+            self.fail(ERR_INVALID_MKV, "element overruns its Segment", out);
+            return false;
+        }
+        let Some(bytes) = self.take_element(&header) else {
+            return false;
+        };
+        match &mut self.open {
+            Some(open) => {
+                open.frag.size += bytes.len() as u64;
+                if open.frag.error.is_none() {
+                    open.frag.bytes.extend_from_slice(&bytes);
+                }
+            }
+            None => self.pending_header.extend_from_slice(&bytes),
+        }
+        true
+    }
+
+    fn start_cluster(&mut self, header: ElementHeader, out: &mut Vec<ParseEvent>) -> bool {
+        self.close_fragment(out);
+        if !self.header_emitted {
+            match HeaderInfo::parse(Bytes::from(std::mem::take(&mut self.pending_header))) {
+                Ok(info) => {
+                    if info.tracks.is_empty() {
+                        self.fail(ERR_INVALID_MKV, "no Tracks before the first Cluster", out);
+                        return false;
+                    }
+                    if info.tracks.len() > self.limits.max_tracks {
+                        self.fail(
+                            ERR_TOO_MANY_TRACKS,
+                            &format!(
+                                "{} tracks, at most {}",
+                                info.tracks.len(),
+                                self.limits.max_tracks
+                            ),
+                            out,
+                        );
+                        return false;
+                    }
+                    let info = Arc::new(info);
+                    self.header = Some(info.clone());
+                    self.header_emitted = true;
+                    out.push(ParseEvent::Header(info));
+                }
+                Err(reason) => {
+                    self.fail(ERR_INVALID_MKV, &reason, out);
+                    return false;
+                }
+            }
+        }
+        let offset = self.pos;
+        let raw = self.avail()[..header.header_len].to_vec();
+        self.consume(header.header_len);
+        let cluster_end = header.size.map(|s| self.pos + s);
+        if let (Some(end), Some(seg_end)) = (cluster_end, self.segment_end)
+            && end > seg_end
+        {
+            self.fail(ERR_INVALID_MKV, "Cluster overruns its Segment", out);
+            return false;
+        }
+        self.open = Some(Open {
+            frag: ParsedFragment {
+                size: raw.len() as u64,
+                bytes: raw,
+                offset,
+                ..ParsedFragment::default()
+            },
+            timecode_seen: false,
+            cluster_end,
+            in_cluster: true,
+        });
+        true
+    }
+
+    fn step_cluster_child(&mut self, header: ElementHeader, out: &mut Vec<ParseEvent>) -> bool {
+        let Some(size) = header.size else {
+            self.fail(
+                ERR_INVALID_MKV,
+                "unknown-size element inside a Cluster",
+                out,
+            );
+            return false;
+        };
+        let total = header.header_len as u64 + size;
+        let max = self.limits.max_fragment_bytes;
+        let Some(open) = &mut self.open else {
+            return false;
+        };
+        if let Some(end) = open.cluster_end
+            && self.pos + total > end
+        {
+            self.fail(ERR_INVALID_MKV, "element overruns its Cluster", out);
+            return false;
+        }
+        if open.frag.size + total > max {
+            // Too big: drop what we have and skip the rest of the fragment
+            // without buffering it.
+            open.frag.error.get_or_insert(ERR_FRAGMENT_SIZE);
+            open.frag.bytes = Vec::new();
+        }
+        if open.frag.error == Some(ERR_FRAGMENT_SIZE) {
+            open.frag.size += total;
+            let here = (self.avail().len() as u64).min(total);
+            self.consume(here as usize);
+            self.skip = total - here;
+            return true;
+        }
+        let Ok(total) = usize::try_from(total) else {
+            return false;
+        };
+        if self.avail().len() < total {
+            return false;
+        }
+        let begin = self.start;
+        let element = &self.buf[begin..begin + total];
+        let data = &element[header.header_len..];
+        let Some(open) = self.open.as_mut() else {
+            return false;
+        };
+        open.frag.size += total as u64;
+        match header.id {
+            ebml::ID_TIMECODE if !open.timecode_seen => {
+                open.timecode_seen = true;
+                open.frag.cluster_timecode = ebml::read_uint(data);
+                out.push(ParseEvent::FragmentStart {
+                    timecode: open.frag.cluster_timecode,
+                });
+            }
+            ebml::ID_SIMPLE_BLOCK => {
+                if let Some(h) = &self.header {
+                    note_block(&mut open.frag, h, data, None);
+                }
+            }
+            ebml::ID_BLOCK_GROUP => {
+                if let Some(h) = &self.header {
+                    let mut block = None;
+                    let mut referenced = false;
+                    for (id, d, _) in Children::new(data) {
+                        match id {
+                            ebml::ID_BLOCK => block = Some(d),
+                            ebml::ID_REFERENCE_BLOCK => referenced = true,
+                            _ => {}
+                        }
+                    }
+                    if let Some(block) = block {
+                        note_block(&mut open.frag, h, block, Some(!referenced));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if open.frag.error.is_none() {
+            open.frag.bytes.extend_from_slice(element);
+        }
+        self.consume(total);
+        true
+    }
+
+    fn close_fragment(&mut self, out: &mut Vec<ParseEvent>) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let mut frag = open.frag;
+        let header = self.header.clone();
+        if !open.timecode_seen {
+            frag.error.get_or_insert(ERR_INVALID_MKV);
+        }
+        if let Some(h) = &header {
+            if frag.error.is_none() {
+                for t in &h.tracks {
+                    if !frag.frames_per_track.contains_key(&t.number) {
+                        frag.error = Some(ERR_MISSING_TRACK);
+                    }
+                }
+            }
+            if let (Some(min), Some(max)) = (frag.min_ms, frag.max_ms) {
+                let frame_ms = h
+                    .tracks
+                    .iter()
+                    .find_map(|t| t.default_duration_ns)
+                    .map(|ns| (ns / 1_000_000) as i64)
+                    .unwrap_or_else(|| {
+                        let n = frag.frames_per_track.values().copied().max().unwrap_or(1);
+                        if n > 1 {
+                            (max - min) / (n as i64 - 1)
+                        } else {
+                            0
+                        }
+                    });
+                frag.duration_ms = max - min + frame_ms;
+                if frag.error.is_none() && max - min > self.limits.max_fragment_ms {
+                    frag.error = Some(ERR_FRAGMENT_DURATION);
+                }
+            }
+            if frag.error.is_none() {
+                let tc_back = self
+                    .last_cluster_tc
+                    .is_some_and(|last| frag.cluster_timecode <= last);
+                let frames_back = matches!((self.last_max_ms, frag.min_ms), (Some(last), Some(min)) if min < last);
+                if tc_back || frames_back {
+                    frag.error = Some(ERR_TIMECODE_ORDER);
+                }
+            }
+        }
+        if frag.error.is_none() {
+            self.last_cluster_tc = Some(frag.cluster_timecode);
+            self.last_max_ms = frag.max_ms;
+        } else {
+            frag.bytes = Vec::new();
+        }
+        out.push(ParseEvent::FragmentEnd(frag));
+    }
+}
+
+/// Account one Block/SimpleBlock: track check, frame and keyframe counts,
+/// frame times. `keyframe` is `None` for a SimpleBlock (read its flags).
+fn note_block(frag: &mut ParsedFragment, header: &HeaderInfo, data: &[u8], keyframe: Option<bool>) {
+    let Some((track, n)) = ebml::read_vint(data) else {
+        frag.error.get_or_insert(ERR_INVALID_MKV);
+        return;
+    };
+    let Some(rest) = data.get(n..n + 3) else {
+        frag.error.get_or_insert(ERR_INVALID_MKV);
+        return;
+    };
+    let rel = i64::from(i16::from_be_bytes([rest[0], rest[1]]));
+    let flags = rest[2];
+    let key = keyframe.unwrap_or(flags & 0x80 != 0);
+    let frames = if flags & 0x06 != 0 {
+        data.get(n + 3).map_or(1, |c| u64::from(*c) + 1)
+    } else {
+        1
+    };
+    if !header.tracks.iter().any(|t| t.number == track) {
+        frag.error.get_or_insert(ERR_TRACK_MISMATCH);
+    }
+    let ms = header.ticks_to_ms(frag.cluster_timecode as i64 + rel);
+    frag.min_ms = Some(frag.min_ms.map_or(ms, |m| m.min(ms)));
+    frag.max_ms = Some(frag.max_ms.map_or(ms, |m| m.max(ms)));
+    frag.frames += frames;
+    if key {
+        frag.keyframes += 1;
+    }
+    *frag.frames_per_track.entry(track).or_insert(0) += frames;
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::ebml::{ID_CLUSTER, write_id};
+
+    /// Build an element with a minimal size vint (test helper).
+    pub fn element(id: u32, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_id(&mut out, id);
+        ebml::write_size4(&mut out, data.len());
+        out.extend_from_slice(data);
+        out
+    }
+
+    fn uint(id: u32, v: u64) -> Vec<u8> {
+        element(id, &v.to_be_bytes())
+    }
+
+    /// EBML header + unknown-size Segment + Info + Tracks (one video track).
+    pub fn header_bytes(tracks: &[u64]) -> Vec<u8> {
+        let mut out = element(ebml::ID_EBML, &element(0x4282, b"matroska"));
+        write_id(&mut out, ebml::ID_SEGMENT);
+        out.extend_from_slice(&ebml::UNKNOWN_SIZE_8);
+        out.extend(element(
+            ebml::ID_INFO,
+            &uint(ebml::ID_TIMECODE_SCALE, 1_000_000),
+        ));
+        let mut entries = Vec::new();
+        for n in tracks {
+            let mut e = uint(ebml::ID_TRACK_NUMBER, *n);
+            e.extend(element(ebml::ID_CODEC_ID, b"V_MPEG4/ISO/AVC"));
+            e.extend(uint(ebml::ID_DEFAULT_DURATION, 100_000_000));
+            e.extend(element(
+                ebml::ID_VIDEO,
+                &[
+                    uint(ebml::ID_PIXEL_WIDTH, 640),
+                    uint(ebml::ID_PIXEL_HEIGHT, 360),
+                ]
+                .concat(),
+            ));
+            entries.extend(element(ebml::ID_TRACK_ENTRY, &e));
+        }
+        out.extend(element(ebml::ID_TRACKS, &entries));
+        out
+    }
+
+    /// An unknown-size cluster at `tc` ms with `frames` frames 100 ms apart
+    /// on track 1, the first a keyframe.
+    pub fn cluster(tc: u64, frames: u16, payload: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_id(&mut out, ID_CLUSTER);
+        out.push(0xFF);
+        out.extend(uint(ebml::ID_TIMECODE, tc));
+        for i in 0..frames {
+            let mut b = vec![0x81];
+            b.extend_from_slice(&(i * 100).to_be_bytes());
+            b.push(if i == 0 { 0x80 } else { 0 });
+            b.extend(std::iter::repeat_n(i as u8, payload));
+            out.extend(element(ebml::ID_SIMPLE_BLOCK, &b));
+        }
+        out
+    }
+
+    fn split(body: &[u8], chunk: usize, limits: Limits) -> Vec<ParseEvent> {
+        let mut s = MkvSplitter::new(limits);
+        let mut out = Vec::new();
+        for c in body.chunks(chunk) {
+            s.feed(c, &mut out);
+        }
+        s.finish(true, &mut out);
+        out
+    }
+
+    fn ends(events: &[ParseEvent]) -> Vec<(u64, Option<u32>, usize)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                ParseEvent::FragmentEnd(f) => Some((f.cluster_timecode, f.error, f.bytes.len())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn splits_clusters_into_fragments_in_any_chunking() {
+        let c1 = cluster(0, 20, 10);
+        let c2 = cluster(2000, 20, 10);
+        let body = [header_bytes(&[1]), c1.clone(), c2.clone()].concat();
+        for chunk in [1, 7, 100, 100_000] {
+            let events = split(&body, chunk, Limits::default());
+            assert!(matches!(events[0], ParseEvent::Header(_)));
+            let frags: Vec<_> = events
+                .iter()
+                .filter_map(|e| match e {
+                    ParseEvent::FragmentEnd(f) => Some(f),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(frags.len(), 2, "chunk {chunk}");
+            assert_eq!(frags[0].bytes, c1);
+            assert_eq!(frags[1].bytes, c2);
+            assert_eq!(frags[0].frames, 20);
+            assert_eq!(frags[0].keyframes, 1);
+            assert_eq!(frags[0].duration_ms, 2000);
+            assert_eq!(frags[1].error, None);
+        }
+    }
+
+    #[test]
+    fn header_block_gets_unknown_size_segment() {
+        let body = [header_bytes(&[1]), cluster(0, 2, 1)].concat();
+        let events = split(&body, 5, Limits::default());
+        let ParseEvent::Header(h) = &events[0] else {
+            panic!("no header: {events:?}")
+        };
+        assert_eq!(&h.bytes[..], &header_bytes(&[1])[..]);
+        assert_eq!(h.tracks[0].width, Some(640));
+    }
+
+    #[test]
+    fn non_monotonic_timecode_is_4004_and_session_goes_on() {
+        let body = [
+            header_bytes(&[1]),
+            cluster(4000, 5, 1),
+            cluster(1000, 5, 1),
+            cluster(6000, 5, 1),
+        ]
+        .concat();
+        let got = ends(&split(&body, 3, Limits::default()));
+        assert_eq!(got[0].1, None);
+        assert_eq!(got[1].1, Some(ERR_TIMECODE_ORDER));
+        assert_eq!(got[1].2, 0);
+        assert_eq!(got[2].1, None);
+    }
+
+    #[test]
+    fn oversize_and_overlong_fragments() {
+        let limits = Limits {
+            max_fragment_bytes: 1000,
+            ..Limits::default()
+        };
+        let body = [header_bytes(&[1]), cluster(0, 5, 500), cluster(2000, 5, 10)].concat();
+        let got = ends(&split(&body, 13, limits));
+        assert_eq!(got[0].1, Some(ERR_FRAGMENT_SIZE));
+        assert_eq!(got[1].1, None);
+        let body = [header_bytes(&[1]), cluster(0, 120, 1)].concat();
+        assert_eq!(
+            ends(&split(&body, 64, Limits::default()))[0].1,
+            Some(ERR_FRAGMENT_DURATION)
+        );
+    }
+
+    #[test]
+    fn garbage_truncation_and_tracks() {
+        let events = split(b"this is not matroska at all", 4, Limits::default());
+        assert!(matches!(
+            events[0],
+            ParseEvent::Fatal {
+                code: ERR_INVALID_MKV,
+                ..
+            }
+        ));
+        let body = [header_bytes(&[1]), cluster(0, 5, 100)].concat();
+        let got = ends(&split(&body[..body.len() - 30], 50, Limits::default()));
+        assert_eq!(got, vec![(0, Some(ERR_INVALID_MKV), 0)]);
+        let body = [header_bytes(&[1, 2]), cluster(0, 5, 1)].concat();
+        assert_eq!(
+            ends(&split(&body, 50, Limits::default()))[0].1,
+            Some(ERR_MISSING_TRACK)
+        );
+        let body = [header_bytes(&[1, 2, 3, 4]), cluster(0, 5, 1)].concat();
+        let events = split(&body, 50, Limits::default());
+        assert!(matches!(
+            events[0],
+            ParseEvent::Fatal {
+                code: ERR_TOO_MANY_TRACKS,
+                ..
+            }
+        ));
+        let body = [header_bytes(&[2]), cluster(0, 5, 1)].concat();
+        assert_eq!(
+            ends(&split(&body, 50, Limits::default()))[0].1,
+            Some(ERR_TRACK_MISMATCH)
+        );
+    }
+
+    #[test]
+    fn trailing_segment_elements_join_the_fragment() {
+        let c1 = cluster(0, 3, 1);
+        let tags = element(ebml::ID_TAGS, &element(ebml::ID_TAG, b""));
+        let body = [
+            header_bytes(&[1]),
+            c1.clone(),
+            tags.clone(),
+            cluster(1000, 3, 1),
+        ]
+        .concat();
+        let events = split(&body, 9, Limits::default());
+        let ParseEvent::FragmentEnd(f) = &events[2] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(f.bytes, [c1, tags].concat());
+    }
+}
