@@ -20,7 +20,7 @@ use clap::Args;
 use sluice_engine::config::InputConfig;
 use sluice_engine::output::batch_json_lines;
 use sluice_engine::{Application, Clock, ERROR_STREAM, ManualClock, Record, SystemClock};
-use sluice_testkit::envelope::read_records;
+use sluice_testkit::envelope::{read_merged, runs};
 
 use crate::load::load_app;
 
@@ -150,51 +150,34 @@ fn run_replay(
     dir: &std::path::Path,
     pace: Option<f64>,
 ) -> Result<()> {
-    let mut records = Vec::new();
-    for (i, c) in configs.iter().enumerate() {
-        let Some(file) = &c.file else {
-            bail!(
-                "input \"{}\" has no file: give --input {}=FILE",
-                c.stream,
-                c.stream
-            );
-        };
-        let path = dir.join(file);
-        for r in read_records(&path, c)? {
-            records.push((i, r));
-        }
+    if let Some(c) = configs.iter().find(|c| c.file.is_none()) {
+        bail!(
+            "input \"{}\" has no file: give --input {}=FILE",
+            c.stream,
+            c.stream
+        );
     }
-    records.sort_by_key(|(i, r)| (r.arrival_ms, *i));
+    let records = read_merged(dir, configs)?;
     let started = std::time::Instant::now();
     let first = records.first().map_or(0, |(_, r)| r.arrival_ms);
-    let mut k = 0;
-    while k < records.len() {
-        let input = records[k].0;
-        let mut j = k + 1;
-        while j < records.len()
-            && records[j].0 == input
-            && j - k < 8192
-            && (pace.is_none() || records[j].1.arrival_ms == records[k].1.arrival_ms)
-        {
-            j += 1;
-        }
+    // Paced replays feed record by record, each at its recorded time.
+    let max = if pace.is_some() { 1 } else { 8192 };
+    for run in runs(&records, max) {
+        let (input, head) = &records[run.start];
         if let Some(f) = pace.filter(|f| *f > 0.0) {
-            let due = Duration::from_secs_f64(
-                (records[k].1.arrival_ms - first).max(0) as f64 / 1000.0 / f,
-            );
+            let due = Duration::from_secs_f64((head.arrival_ms - first).max(0) as f64 / 1000.0 / f);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 std::thread::sleep(wait);
             }
         }
-        let batch: Vec<Record> = records[k..j]
+        let batch: Vec<Record> = records[run]
             .iter()
             .map(|(_, r)| Record {
                 data: &r.data,
                 arrival_ms: r.arrival_ms,
             })
             .collect();
-        app.push_records(&configs[input].stream, &batch)?;
-        k = j;
+        app.push_records(&configs[*input].stream, &batch)?;
     }
     app.flush()?;
     Ok(())

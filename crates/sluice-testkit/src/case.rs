@@ -9,7 +9,7 @@ use sluice_engine::output::row_json;
 use sluice_engine::{AppConfig, Application, ERROR_STREAM, ManualClock, Record};
 
 use crate::compare::{Order, Row, compare_rows};
-use crate::envelope::{FileRecord, read_records};
+use crate::envelope::{read_merged, runs};
 use crate::{Result, TestkitError, expressions, read};
 
 /// The outcome of one case.
@@ -223,35 +223,17 @@ fn run_app_case(dir: &Path, bless: bool) -> Result<std::result::Result<(), Strin
             }
         })?;
     }
-    // Records of every input, merged by arrival; ties keep file order and
-    // inputs listed earlier come first.
-    let mut records: Vec<(usize, FileRecord)> = Vec::new();
-    for (i, ic) in config.input.iter().enumerate() {
-        if let Some(file) = &ic.file {
-            for r in read_records(&dir.join(file), ic)? {
-                records.push((i, r));
-            }
-        }
-    }
-    records.sort_by_key(|(i, r)| (r.arrival_ms, *i));
-    // Feed runs of records of one input together.
-    let mut k = 0;
-    while k < records.len() {
-        let input = records[k].0;
-        let mut j = k + 1;
-        while j < records.len() && records[j].0 == input && j - k < 8192 {
-            j += 1;
-        }
-        let batch: Vec<Record> = records[k..j]
+    let records = read_merged(dir, &config.input)?;
+    for run in runs(&records, 8192) {
+        let batch: Vec<Record> = records[run.clone()]
             .iter()
             .map(|(_, r)| Record {
                 data: &r.data,
                 arrival_ms: r.arrival_ms,
             })
             .collect();
-        clock.set(records[j - 1].1.arrival_ms);
-        app.push_records(&inputs[input].stream, &batch)?;
-        k = j;
+        clock.set(records[run.end - 1].1.arrival_ms);
+        app.push_records(&inputs[records[run.start].0].stream, &batch)?;
     }
     if expect.end == "flush" {
         app.flush()?;

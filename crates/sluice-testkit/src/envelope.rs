@@ -160,6 +160,39 @@ pub fn read_records(path: &Path, input: &InputConfig) -> Result<Vec<FileRecord>>
     Ok(out)
 }
 
+/// Reads the files of every input that has one (paths relative to `dir`)
+/// and merges their records by arrival time: ties keep file order, and
+/// inputs listed earlier come first. Each record is paired with the index
+/// of its input.
+pub fn read_merged(dir: &Path, inputs: &[InputConfig]) -> Result<Vec<(usize, FileRecord)>> {
+    let mut records = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        if let Some(file) = &input.file {
+            for r in read_records(&dir.join(file), input)? {
+                records.push((i, r));
+            }
+        }
+    }
+    records.sort_by_key(|(i, r)| (r.arrival_ms, *i));
+    Ok(records)
+}
+
+/// Splits merged records into the runs they are fed in: consecutive records
+/// of one input, at most `max` at a time.
+pub fn runs(records: &[(usize, FileRecord)], max: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < records.len() {
+        let mut j = k + 1;
+        while j < records.len() && records[j].0 == records[k].0 && j - k < max.max(1) {
+            j += 1;
+        }
+        out.push(k..j);
+        k = j;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
