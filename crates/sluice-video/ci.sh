@@ -39,12 +39,7 @@ ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=duration=10:size=320x240:rat
     -c:v libx264 -g 50 -keyint_min 50 -sc_threshold 0 -bf 0 -c:a aac \
     -cluster_time_limit 10000 -f matroska "$WORK/av.mkv"
 
-BUILD=(cargo build -q -p sluice-video --example serve)
-if [ -e /tmp/sluice-build.lock ] && command -v flock >/dev/null; then
-    flock /tmp/sluice-build.lock "${BUILD[@]}"
-else
-    "${BUILD[@]}"
-fi
+cargo build -q -p sluice-video --example serve
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$TARGET_DIR/debug/examples/serve" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" \
