@@ -76,24 +76,14 @@ impl OpState {
     ) -> Result<()> {
         match (&p.op, self) {
             (OperatorPlan::Project(plan), OpState::Project) => {
-                let batch = match &plan.filter {
-                    Some(f) => apply_filter(f, batch, &p.name, out),
-                    None => batch.clone(),
-                };
-                if batch.num_rows() == 0 {
-                    return Ok(());
-                }
-                let projected = guarded(&batch, &p.name, out, |b| {
-                    let mut cols = Vec::with_capacity(plan.exprs.len() + 1);
-                    cols.push(Arc::clone(b.column(0)));
-                    for e in &plan.exprs {
-                        cols.push(e.evaluate(b)?.into_array(b.num_rows())?);
-                    }
-                    conform(target, cols, b.num_rows())
-                });
-                if projected.num_rows() > 0 {
-                    out.batches.push(projected);
-                }
+                filter_project(
+                    plan.filter.as_ref(),
+                    &plan.exprs,
+                    batch,
+                    &p.name,
+                    target,
+                    out,
+                );
                 Ok(())
             }
             (OperatorPlan::Tumbling(plan), OpState::Tumbling(st)) => {
@@ -144,6 +134,38 @@ impl OpState {
             }
             _ => None,
         }
+    }
+}
+
+/// Filters `batch` (column 0 is its ROWTIME) and projects the rows left into
+/// the target stream's columns, pushing the result to `out`: what a
+/// filter/project pump does to its input, and a tumbling pump to a closed
+/// window's rows (HAVING, then the select list).
+fn filter_project(
+    filter: Option<&Arc<dyn PhysicalExpr>>,
+    exprs: &[Arc<dyn PhysicalExpr>],
+    batch: &RecordBatch,
+    pump: &str,
+    target: &StreamDef,
+    out: &mut Output,
+) {
+    let batch = match filter {
+        Some(f) => apply_filter(f, batch, pump, out),
+        None => batch.clone(),
+    };
+    if batch.num_rows() == 0 {
+        return;
+    }
+    let rows = guarded(&batch, pump, out, |b| {
+        let mut cols = Vec::with_capacity(exprs.len() + 1);
+        cols.push(Arc::clone(b.column(0)));
+        for e in exprs {
+            cols.push(e.evaluate(b)?.into_array(b.num_rows())?);
+        }
+        conform(target, cols, b.num_rows())
+    });
+    if rows.num_rows() > 0 {
+        out.batches.push(rows);
     }
 }
 
@@ -464,23 +486,13 @@ fn emit_window(
     }
     let post =
         RecordBatch::try_new(Arc::clone(&plan.post_schema), cols).map_err(|e| df(e.into()))?;
-    let post = match &plan.having {
-        Some(h) => apply_filter(h, &post, &p.name, out),
-        None => post,
-    };
-    if post.num_rows() == 0 {
-        return Ok(());
-    }
-    let rows = guarded(&post, &p.name, out, |b| {
-        let mut cols = Vec::with_capacity(plan.exprs.len() + 1);
-        cols.push(Arc::clone(b.column(0)));
-        for e in &plan.exprs {
-            cols.push(e.evaluate(b)?.into_array(b.num_rows())?);
-        }
-        conform(target, cols, b.num_rows())
-    });
-    if rows.num_rows() > 0 {
-        out.batches.push(rows);
-    }
+    filter_project(
+        plan.having.as_ref(),
+        &plan.exprs,
+        &post,
+        &p.name,
+        target,
+        out,
+    );
     Ok(())
 }
