@@ -49,6 +49,10 @@ def objects(bucket, root=BUCKET_DIR):
     out = {}
     for d, _, files in os.walk(base):
         for f in files:
+            # object_store's local store writes `<key>#<n>` and renames it to
+            # `<key>` when complete: a staged file is not an object yet.
+            if re.search(r"#\d+$", f):
+                continue
             p = os.path.join(d, f)
             with open(p, "rb") as fh:
                 out[os.path.relpath(p, base)] = fh.read()
