@@ -324,6 +324,16 @@ impl Application {
         Ok(())
     }
 
+    /// The earliest ROWTIME whose rows are still held in operator state
+    /// (open windows), or `None` when no operator holds any row.
+    ///
+    /// An input row with an earlier ROWTIME has had all its effects emitted,
+    /// so a reader may durably commit its position: after a restart, feeding
+    /// again from there rebuilds exactly the open windows.
+    pub fn retained_since(&self) -> Option<i64> {
+        self.states.iter().filter_map(OpState::retained_since).min()
+    }
+
     /// Advances time to the clock's now (live mode calls this periodically).
     pub fn tick(&mut self) -> Result<()> {
         let now = self.clock.now_ms();

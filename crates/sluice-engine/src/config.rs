@@ -26,6 +26,10 @@ pub struct AppConfig {
     /// Reference tables.
     #[serde(default)]
     pub reference: Vec<ReferenceConfig>,
+    /// Destinations: in-application streams written to a Kinesis data
+    /// stream, a Firehose delivery stream or a file.
+    #[serde(default)]
+    pub output: Vec<OutputConfig>,
     /// Test expectations (case.toml only); read by the test harness.
     pub expect: Option<toml::Table>,
 }
@@ -59,6 +63,91 @@ pub struct InputConfig {
     pub header: bool,
     /// KDA RecordColumns; omitted when the app declares the stream.
     pub columns: Option<Vec<ColumnConfig>>,
+    /// A Kinesis data stream (name or ARN) to read instead of a file.
+    pub kinesis_stream: Option<String>,
+    /// The Kinesis endpoint URL (another `sluice serve`, or Amazon
+    /// Kinesis); without it, the shard log embedded in this process.
+    pub endpoint: Option<String>,
+    /// The region of `endpoint` (default: `AWS_REGION`, else us-east-1).
+    pub region: Option<String>,
+    /// KDA's InputStartingPosition: `NOW`, `TRIM_HORIZON` or
+    /// `LAST_STOPPED_POINT` (default: the checkpoint, else TRIM_HORIZON).
+    pub starting_position: Option<String>,
+}
+
+/// Where an `[[input]]`'s records come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSource {
+    /// A file of records (or none yet: given with `--input`).
+    File(Option<String>),
+    /// A Kinesis data stream.
+    Kinesis(KinesisLocation),
+}
+
+/// A Kinesis data stream or delivery stream, in this process or remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KinesisLocation {
+    /// Stream name or ARN.
+    pub name: String,
+    /// Remote endpoint URL; `None` for the embedded service.
+    pub endpoint: Option<String>,
+    /// Region of a remote endpoint.
+    pub region: Option<String>,
+    /// Starting position when reading (inputs only).
+    pub starting_position: StartingPosition,
+}
+
+/// KDA's InputStartingPosition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingPosition {
+    /// From new records only.
+    Now,
+    /// From the oldest record kept.
+    TrimHorizon,
+    /// From the checkpoint where the last run stopped (TRIM_HORIZON when
+    /// there is none).
+    LastStoppedPoint,
+}
+
+/// One `[[output]]`: KDA's Output (in-application stream → destination).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// The in-application stream written out.
+    pub stream: String,
+    /// A Kinesis data stream (name or ARN).
+    pub kinesis_stream: Option<String>,
+    /// A Firehose delivery stream (name or ARN).
+    pub delivery_stream: Option<String>,
+    /// A file (relative to the config file; `-` for stdout): JSON lines or CSV.
+    pub file: Option<String>,
+    /// KDA's DestinationSchema RecordFormatType: `json` (default) or `csv`.
+    #[serde(default = "default_format")]
+    pub format: String,
+    /// The endpoint URL of a remote Kinesis data stream.
+    pub endpoint: Option<String>,
+    /// The region of `endpoint`.
+    pub region: Option<String>,
+}
+
+/// Where an `[[output]]` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputTarget {
+    /// A Kinesis data stream: one record per row.
+    Kinesis(KinesisLocation),
+    /// A Firehose delivery stream in this process: one record per row.
+    Firehose(String),
+    /// A file: one line per row.
+    File(String),
+}
+
+/// KDA's DestinationSchema RecordFormatType.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// One JSON object per row, no delimiter between records (as KDA writes).
+    Json,
+    /// One CSV line per row, ending in a newline.
+    Csv,
 }
 
 fn default_format() -> String {
@@ -116,7 +205,60 @@ impl AppConfig {
     }
 }
 
+fn starting_position(s: Option<&str>, ctx: &str) -> Result<StartingPosition> {
+    match s.map(str::to_ascii_uppercase).as_deref() {
+        None | Some("LAST_STOPPED_POINT") => Ok(StartingPosition::LastStoppedPoint),
+        Some("NOW") => Ok(StartingPosition::Now),
+        Some("TRIM_HORIZON") => Ok(StartingPosition::TrimHorizon),
+        Some(other) => Err(EngineError::Config {
+            context: ctx.to_string(),
+            message: format!(
+                "starting_position \"{other}\" is not NOW, TRIM_HORIZON or LAST_STOPPED_POINT"
+            ),
+        }),
+    }
+}
+
 impl InputConfig {
+    /// Where the records come from: a file or a Kinesis data stream.
+    pub fn source(&self) -> Result<InputSource> {
+        let ctx = format!("[[input]] {}", self.stream);
+        let err = |message: String| EngineError::Config {
+            context: ctx.clone(),
+            message,
+        };
+        match &self.kinesis_stream {
+            None => {
+                for (key, set) in [
+                    ("endpoint", self.endpoint.is_some()),
+                    ("region", self.region.is_some()),
+                    ("starting_position", self.starting_position.is_some()),
+                ] {
+                    if set {
+                        return Err(err(format!("{key} applies only with kinesis_stream")));
+                    }
+                }
+                Ok(InputSource::File(self.file.clone()))
+            }
+            Some(name) => {
+                if self.file.is_some() {
+                    return Err(err("give file or kinesis_stream, not both".into()));
+                }
+                if self.envelope != "none" || self.start.is_some() || self.step_ms.is_some() {
+                    return Err(err(
+                        "envelope, start and step_ms apply to files; a Kinesis record's ROWTIME is its arrival".into(),
+                    ));
+                }
+                Ok(InputSource::Kinesis(KinesisLocation {
+                    name: name.clone(),
+                    endpoint: self.endpoint.clone(),
+                    region: self.region.clone(),
+                    starting_position: starting_position(self.starting_position.as_deref(), &ctx)?,
+                }))
+            }
+        }
+    }
+
     /// The engine input: stream and InputSchema.
     pub fn to_input(&self) -> Result<Input> {
         let ctx = |message: String| EngineError::Config {
@@ -161,6 +303,48 @@ impl InputConfig {
     }
 }
 
+impl OutputConfig {
+    /// Where the rows go.
+    pub fn target(&self) -> Result<OutputTarget> {
+        let err = |message: &str| EngineError::Config {
+            context: format!("[[output]] {}", self.stream),
+            message: message.to_string(),
+        };
+        let remote = self.endpoint.is_some() || self.region.is_some();
+        match (&self.kinesis_stream, &self.delivery_stream, &self.file) {
+            (Some(k), None, None) => Ok(OutputTarget::Kinesis(KinesisLocation {
+                name: k.clone(),
+                endpoint: self.endpoint.clone(),
+                region: self.region.clone(),
+                starting_position: StartingPosition::Now,
+            })),
+            (None, Some(_), None) if remote => Err(err(
+                "a delivery_stream is written in this process; endpoint and region apply to kinesis_stream only",
+            )),
+            (None, Some(d), None) => Ok(OutputTarget::Firehose(d.clone())),
+            (None, None, Some(_)) if remote => {
+                Err(err("endpoint and region apply to kinesis_stream only"))
+            }
+            (None, None, Some(f)) => Ok(OutputTarget::File(f.clone())),
+            _ => Err(err(
+                "give exactly one of kinesis_stream, delivery_stream and file",
+            )),
+        }
+    }
+
+    /// The record format.
+    pub fn record_format(&self) -> Result<OutputFormat> {
+        match self.format.to_ascii_lowercase().as_str() {
+            "json" => Ok(OutputFormat::Json),
+            "csv" => Ok(OutputFormat::Csv),
+            other => Err(EngineError::Config {
+                context: format!("[[output]] {}", self.stream),
+                message: format!("format \"{other}\" is not json or csv"),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +384,62 @@ mod tests {
         )
         .unwrap();
         assert!(c.inputs().unwrap_err().to_string().contains("column A"));
+    }
+
+    #[test]
+    fn kinesis_inputs_and_outputs() {
+        let c = AppConfig::parse(
+            r#"
+            [[input]]
+            stream = "SOURCE_SQL_STREAM_001"
+            kinesis_stream = "ticks"
+            starting_position = "now"
+            [[output]]
+            stream = "DESTINATION_SQL_STREAM"
+            delivery_stream = "to-s3"
+            format = "CSV"
+            "#,
+            "app.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.input[0].source().unwrap(),
+            InputSource::Kinesis(KinesisLocation {
+                name: "ticks".into(),
+                endpoint: None,
+                region: None,
+                starting_position: StartingPosition::Now,
+            })
+        );
+        assert_eq!(
+            c.output[0].target().unwrap(),
+            OutputTarget::Firehose("to-s3".into())
+        );
+        assert_eq!(c.output[0].record_format().unwrap(), OutputFormat::Csv);
+
+        let bad = |toml: &str| {
+            let c = AppConfig::parse(toml, "app.toml").unwrap();
+            let i = c.input.first().map(|i| i.source().map(|_| ()));
+            let o = c.output.first().map(|o| o.target().map(|_| ()));
+            i.into_iter()
+                .chain(o)
+                .find_map(|r| r.err())
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            bad("[[input]]\nstream = \"S\"\nfile = \"a\"\nkinesis_stream = \"k\"\n")
+                .contains("not both")
+        );
+        assert!(
+            bad("[[input]]\nstream = \"S\"\nendpoint = \"http://x\"\n")
+                .contains("only with kinesis_stream")
+        );
+        assert!(bad("[[input]]\nstream = \"S\"\nkinesis_stream = \"k\"\nstarting_position = \"LATEST\"\n").contains("LATEST"));
+        assert!(bad("[[output]]\nstream = \"S\"\n").contains("exactly one"));
+        assert!(
+            bad("[[output]]\nstream = \"S\"\nfile = \"o\"\ndelivery_stream = \"d\"\n")
+                .contains("exactly one")
+        );
     }
 }

@@ -66,6 +66,16 @@ impl OpState {
         }
     }
 
+    /// The earliest ROWTIME of an input row whose effect this operator
+    /// still holds (the start of its oldest open window), or `None` when it
+    /// holds nothing. Rows before it are fully reflected in emitted output.
+    pub(crate) fn retained_since(&self) -> Option<i64> {
+        match self {
+            OpState::Project => None,
+            OpState::Tumbling(t) => t.windows.keys().next().copied(),
+        }
+    }
+
     /// Processes a batch of the source stream.
     pub(crate) fn push(
         &mut self,

@@ -12,7 +12,7 @@ use std::path::Path;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sluice_engine::config::InputConfig;
+use sluice_engine::config::{InputConfig, InputSource};
 use sluice_engine::input::parse_timestamp;
 
 use crate::{Result, TestkitError, read};
@@ -163,10 +163,20 @@ pub fn read_records(path: &Path, input: &InputConfig) -> Result<Vec<FileRecord>>
 /// Reads the files of every input that has one (paths relative to `dir`)
 /// and merges their records by arrival time: ties keep file order, and
 /// inputs listed earlier come first. Each record is paired with the index
-/// of its input.
+/// of its input. An input read from a Kinesis data stream is an error here:
+/// replays and cases read files.
 pub fn read_merged(dir: &Path, inputs: &[InputConfig]) -> Result<Vec<(usize, FileRecord)>> {
     let mut records = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
+        if let InputSource::Kinesis(k) = input.source()? {
+            return Err(TestkitError::Engine(sluice_engine::EngineError::Config {
+                context: format!("[[input]] {}", input.stream),
+                message: format!(
+                    "reads the Kinesis data stream \"{}\"; a replay or a case reads files",
+                    k.name
+                ),
+            }));
+        }
         if let Some(file) = &input.file {
             for r in read_records(&dir.join(file), input)? {
                 records.push((i, r));

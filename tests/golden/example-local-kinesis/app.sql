@@ -1,0 +1,1 @@
+../../../sql-examples/local-kinesis/app.sql
