@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# Real-client tests of sluice-kds: the AWS CLI and boto3 against the example
-# server. Run from the repository root. Prints "N passed, M failed" last.
+# Real-client tests of sluice-kds: the AWS CLI and boto3 (tests/clients/
+# test_kds.py) and the AWS SDK for JavaScript v3 (tests/clients/
+# test_kds_js.cjs) against the example server, in cleartext and TLS on one
+# port. Run from the repository root. Installs what it needs: awscli and
+# boto3 into ${SLUICE_VENV:-$ROOT/.venv}, @aws-sdk/client-kinesis into
+# ${SLUICE_CACHE:-$HOME/.cache/sluice}/npm-kds, and openssl / node / npm with
+# apt-get when missing. Prints "N passed, M failed" last.
 set -euo pipefail
 
 ROOT=$PWD
 VENV=${SLUICE_VENV:-$ROOT/.venv}
+CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
 HERE=$ROOT/crates/sluice-kds
+JS_SDK_VERSION=3.1143.0
+
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+command -v openssl >/dev/null || apt_install openssl
+command -v curl >/dev/null || apt_install curl
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
@@ -16,41 +33,93 @@ if ! "$VENV/bin/python" -c 'import boto3' >/dev/null 2>&1 || [ ! -x "$VENV/bin/a
     "$VENV/bin/pip" install -q --disable-pip-version-check awscli boto3
 fi
 
+NPM_DIR=$CACHE/npm-kds
+mkdir -p "$NPM_DIR"
+[ -f "$NPM_DIR/package.json" ] || echo '{"private": true}' > "$NPM_DIR/package.json"
+if ! grep -q "\"version\": \"$JS_SDK_VERSION\"" "$NPM_DIR/node_modules/@aws-sdk/client-kinesis/package.json" 2>/dev/null; then
+    (cd "$NPM_DIR" && npm install --no-audit --no-fund --silent "@aws-sdk/client-kinesis@$JS_SDK_VERSION")
+fi
+
 cargo build -q -p sluice-kds --example serve
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/serve
 
-PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-DATA=$(mktemp -d)
-LOG=$DATA.log
-"$BIN" --listen "127.0.0.1:$PORT" --data-dir "$DATA" 2>"$LOG" &
-PID=$!
+free_port() {
+    "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+    for _ in $(seq 1 100); do
+        if "$VENV/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "server on port $1 did not start" >&2
+    return 1
+}
+
+WORK=$(mktemp -d)
+DATA=$WORK/data
+SIGV4_DATA=$WORK/data-sigv4
+LOG=$WORK/server.log
+SIGV4_LOG=$WORK/server-sigv4.log
+PIDS=()
 cleanup() {
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-    rm -rf "$DATA" "$LOG"
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-for _ in $(seq 1 100); do
-    if "$VENV/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 0.2)" 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
+# A self-signed certificate for 127.0.0.1 and localhost.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+
+PORT=$(free_port)
+"$BIN" --listen "127.0.0.1:$PORT" --data-dir "$DATA" \
+    --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" 2>"$LOG" &
+PIDS+=($!)
+SIGV4_PORT=$(free_port)
+"$BIN" --listen "127.0.0.1:$SIGV4_PORT" --data-dir "$SIGV4_DATA" \
+    --auth sigv4 --access-key AKIDJSGOOD:js-good-secret 2>"$SIGV4_LOG" &
+PIDS+=($!)
+wait_port "$PORT"
+wait_port "$SIGV4_PORT"
 
 export AWS_ACCESS_KEY_ID=AKIDSLUICETEST AWS_SECRET_ACCESS_KEY=sluice-test-secret
 export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER="" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export KDS_ENDPOINT="http://127.0.0.1:$PORT" KDS_DATA_DIR="$DATA" KDS_SERVER_BIN="$BIN"
+export KDS_TLS_ENDPOINT="https://127.0.0.1:$PORT" KDS_TLS_CA="$WORK/cert.pem"
+export KDS_SIGV4_ENDPOINT="http://127.0.0.1:$SIGV4_PORT" KDS_SIGV4_KEY=AKIDJSGOOD:js-good-secret
 export PATH="$VENV/bin:$PATH"
 
-status=0
-OUT=$DATA.out
-"$VENV/bin/python" "$HERE/tests/clients/test_kds.py" >"$OUT" 2>&1 || status=$?
-if [ "$status" -ne 0 ]; then
+py_status=0
+"$VENV/bin/python" "$HERE/tests/clients/test_kds.py" >"$WORK/py.out" 2>&1 || py_status=$?
+js_status=0
+NODE_PATH="$NPM_DIR/node_modules" node "$HERE/tests/clients/test_kds_js.cjs" >"$WORK/js.out" 2>&1 || js_status=$?
+
+if [ "$py_status" -ne 0 ] || [ "$js_status" -ne 0 ]; then
     echo "--- server log ---"
-    cat "$LOG" || true
+    cat "$LOG" "$SIGV4_LOG" || true
     echo "--- tests ---"
 fi
-cat "$OUT"
-rm -f "$OUT"
-exit "$status"
+# Each runner ends with "N passed, M failed"; print the lines above it and the sum.
+passed=0
+failed=0
+for out in "$WORK/py.out" "$WORK/js.out"; do
+    last=$(tail -n 1 "$out")
+    if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+        head -n -1 "$out"
+        passed=$((passed + BASH_REMATCH[1]))
+        failed=$((failed + BASH_REMATCH[2]))
+    else
+        # The runner itself died: show everything and count it as a failure.
+        cat "$out"
+        echo "FAIL $(basename "$out" .out) runner did not finish"
+        failed=$((failed + 1))
+    fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$py_status" -eq 0 ] && [ "$js_status" -eq 0 ]

@@ -1,5 +1,7 @@
 //! Runs the KDS API alone until SIGTERM or SIGINT:
 //! `cargo run -p sluice-kds --example serve -- --listen 127.0.0.1:4567 --data-dir DIR`.
+//! With `--tls-cert CERT.pem --tls-key KEY.pem` the same port also serves
+//! HTTPS (HTTP/2 or HTTP/1.1 by ALPN) beside cleartext HTTP/1.1 and h2c.
 
 use std::sync::Arc;
 
@@ -25,6 +27,12 @@ struct Args {
     /// Access keys accepted with `--auth sigv4`, as ACCESS_KEY_ID:SECRET (repeatable).
     #[arg(long = "access-key")]
     access_keys: Vec<String>,
+    /// PEM certificate chain for TLS on the same port (with --tls-key).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key for TLS on the same port (with --tls-cert).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 async fn shutdown_signal() {
@@ -66,6 +74,10 @@ async fn main() -> anyhow::Result<()> {
         }
         other => anyhow::bail!("--auth must be off or sigv4, not {other}"),
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(sluice_kds::load_tls_config(cert, key)?),
+        _ => None,
+    };
     let kds = Kds::open(&args.data_dir, options, Arc::new(SystemClock))
         .with_context(|| format!("opening {}", args.data_dir.display()))?;
     for (stream, shard, reason) in kds.stopped_shards() {
@@ -75,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     eprintln!("sluice-kds: listening on {}", listener.local_addr()?);
-    sluice_kds::serve(
+    sluice_kds::serve_api(
         listener,
         KdsApi::new(
             kds,
@@ -84,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
                 ..ApiOptions::default()
             },
         ),
+        tls,
         shutdown_signal(),
     )
     .await;

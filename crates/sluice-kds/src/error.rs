@@ -101,6 +101,13 @@ pub enum KdsError {
         #[source]
         source: serde_json::Error,
     },
+    /// A TLS certificate or key file could not be used.
+    #[error("TLS {what} {path}: {reason}")]
+    Tls {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 impl KdsError {
@@ -121,7 +128,8 @@ impl KdsError {
             KdsError::Io { .. }
             | KdsError::Corrupt { .. }
             | KdsError::ShardStopped { .. }
-            | KdsError::Catalog { .. } => "InternalFailure",
+            | KdsError::Catalog { .. }
+            | KdsError::Tls { .. } => "InternalFailure",
         }
     }
 

@@ -8,8 +8,9 @@
 //! - [`KdsApi`], the KDS API over HTTP (`X-Amz-Target:
 //!   Kinesis_20131202.*`) in JSON 1.1 and AWS CBOR 1.1 ([`cbor`]), with
 //!   SubscribeToShard as an AWS event stream ([`eventstream`]) and optional
-//!   AWS Signature V4 checking ([`sigv4`]); and [`serve`], a hyper server for
-//!   it speaking HTTP/1.1 and h2c.
+//!   AWS Signature V4 checking ([`sigv4`]); and [`serve_api`], a hyper
+//!   server for it speaking HTTP/1.1 and HTTP/2, in cleartext and TLS on one
+//!   port ([`server`]; [`serve_with`] serves any handler the same way).
 //!
 //! In-process readers (the SQL engine) use [`Kds::get_shard_iterator`] and
 //! [`Kds::get_records`]; iterators expire after five minutes, so a
@@ -35,4 +36,4 @@ pub use kds::{
     GetRecordsOutput, IteratorStart, Kds, KdsOptions, PutEntry, PutOutcome, Record,
     ShardDescription, ShardFilter, ShardIterator, StreamDescription,
 };
-pub use server::serve;
+pub use server::{load_tls_config, serve, serve_api, serve_with, spawn_retention};

@@ -241,15 +241,31 @@ def test_cbor_over_http():
 
 
 def test_http2_prior_knowledge_with_curl():
-    import shutil
-    if not shutil.which("curl"):
-        print("     (curl not installed: h2c check skipped)")
-        return
     out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-w", "\n%{http_version} %{http_code}",
                           "-H", "X-Amz-Target: Kinesis_20131202.ListStreams",
                           "-H", "Content-Type: application/x-amz-json-1.1", "-d", "{}", ENDPOINT + "/"],
                          capture_output=True, text=True, timeout=30)
     assert out.stdout.strip().endswith("2 200"), out.stdout
+
+
+def test_tls_on_the_same_port_http2_with_curl_and_http1_with_boto3():
+    tls_endpoint, ca = os.environ["KDS_TLS_ENDPOINT"], os.environ["KDS_TLS_CA"]
+    # curl negotiates h2 by ALPN.
+    out = subprocess.run(["curl", "-s", "--http2", "--cacert", ca, "-w", "\n%{http_version} %{http_code}",
+                          "-H", "X-Amz-Target: Kinesis_20131202.ListStreams",
+                          "-H", "Content-Type: application/x-amz-json-1.1", "-d", "{}", tls_endpoint + "/"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip().endswith("2 200"), (out.stdout, out.stderr)
+    # boto3 (urllib3) speaks HTTP/1.1 over TLS, verifying the certificate.
+    k = boto3.client("kinesis", endpoint_url=tls_endpoint, region_name="us-east-1", config=CFG, verify=ca)
+    k.create_stream(StreamName="over-tls", ShardCount=1)
+    put = k.put_record(StreamName="over-tls", PartitionKey="p", Data=b"secret-ish")
+    it = k.get_shard_iterator(StreamName="over-tls", ShardId=put["ShardId"],
+                              ShardIteratorType="AT_SEQUENCE_NUMBER",
+                              StartingSequenceNumber=put["SequenceNumber"])["ShardIterator"]
+    assert [r["Data"] for r in k.get_records(ShardIterator=it)["Records"]] == [b"secret-ish"]
+    # The same stream is there in cleartext: one server, one port.
+    assert "over-tls" in client().list_streams()["StreamNames"]
 
 
 def test_aws_errors():
