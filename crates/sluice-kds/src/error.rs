@@ -108,6 +108,35 @@ pub enum KdsError {
         path: PathBuf,
         reason: String,
     },
+    /// A remote KDS endpoint answered with an error (its `__type` and message).
+    #[error("{endpoint} answered {operation} with HTTP {status} {kind}: {message}")]
+    Remote {
+        endpoint: String,
+        operation: &'static str,
+        status: u16,
+        kind: String,
+        message: String,
+    },
+    /// A remote KDS endpoint could not be reached or answered something that is not KDS JSON.
+    #[error("{operation} to {endpoint} failed: {reason}")]
+    Transport {
+        endpoint: String,
+        operation: &'static str,
+        reason: String,
+    },
+    /// An endpoint URL or TLS setting that cannot be used.
+    #[error("endpoint {url}: {reason}")]
+    Endpoint { url: String, reason: String },
+    /// A checkpoint file that is not what the reader wrote: never silently ignored.
+    #[error("corrupt checkpoint file {path} at line {line}: {reason}")]
+    CorruptCheckpoint {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// Another reader (in this or another process) holds the checkpoint file.
+    #[error("checkpoint file {path} is in use by another reader (lock {lock} is held)")]
+    CheckpointInUse { path: PathBuf, lock: PathBuf },
 }
 
 impl KdsError {
@@ -130,6 +159,11 @@ impl KdsError {
             | KdsError::ShardStopped { .. }
             | KdsError::Catalog { .. }
             | KdsError::Tls { .. } => "InternalFailure",
+            | KdsError::Remote { .. }
+            | KdsError::Transport { .. }
+            | KdsError::Endpoint { .. }
+            | KdsError::CorruptCheckpoint { .. }
+            | KdsError::CheckpointInUse { .. } => "InternalFailure",
         }
     }
 

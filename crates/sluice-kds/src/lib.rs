@@ -15,25 +15,36 @@
 //! In-process readers (the SQL engine) use [`Kds::get_shard_iterator`] and
 //! [`Kds::get_records`]; iterators expire after five minutes, so a
 //! long-lived reader sets `issued_ms` to the clock's now before each call.
+//!
+//! Applications read a whole stream through [`StreamReader`] ([`reader`]):
+//! embedded or from any KDS endpoint ([`KdsClient`], [`client`]), parents
+//! before children across resharding, with durable per-shard checkpoints
+//! ([`CheckpointStore`], [`checkpoint`]).
 
 pub mod api;
 pub mod catalog;
 pub mod cbor;
+pub mod checkpoint;
+pub mod client;
 pub mod clock;
 pub mod error;
 pub mod eventstream;
 pub mod ids;
 pub mod kds;
+pub mod reader;
 pub mod segment;
 pub mod server;
 pub mod shard;
 pub mod sigv4;
 
 pub use api::{ApiOptions, KdsApi};
+pub use checkpoint::{CheckpointStore, ShardCheckpoint};
+pub use client::{Credentials, KdsClient, RemoteEndpoint};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{KdsError, Result};
 pub use kds::{
     GetRecordsOutput, IteratorStart, Kds, KdsOptions, PutEntry, PutOutcome, Record,
     ShardDescription, ShardFilter, ShardIterator, StreamDescription,
 };
+pub use reader::{ReadRecord, ReaderOptions, ReaderSource, ReaderStart, StreamReader};
 pub use server::{load_tls_config, serve, serve_api, serve_with, spawn_retention};
