@@ -158,7 +158,7 @@ impl KdsError {
             | KdsError::Corrupt { .. }
             | KdsError::ShardStopped { .. }
             | KdsError::Catalog { .. }
-            | KdsError::Tls { .. } => "InternalFailure",
+            | KdsError::Tls { .. }
             | KdsError::Remote { .. }
             | KdsError::Transport { .. }
             | KdsError::Endpoint { .. }
