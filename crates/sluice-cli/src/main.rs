@@ -4,13 +4,20 @@
 //!   app.toml/case.toml) on its inputs, replayed or live;
 //! - `sluice check APP...`: parse, plan and type-check apps, as a CI lint;
 //! - `sluice test DIR...`: run golden cases (../shared/CASE-FORMAT.md);
-//! - `sluice bench`: the built-in W1 workload.
+//! - `sluice bench`: the built-in W1 workload;
+//! - `sluice serve`: the local Kinesis (Data Streams, Firehose, Video) on
+//!   one port, optionally running apps against it; `sluice kds serve`: the
+//!   Kinesis Data Streams API alone.
 //!
-//! Every command is a thin layer over `sluice-engine` and `sluice-testkit`.
+//! Every command is a thin layer over the library crates: `sluice-engine`
+//! and `sluice-testkit` for apps, `sluice-kds`, `sluice-firehose` and
+//! `sluice-video` for the services; `connect` wires apps to the services.
 
 mod bench;
+mod connect;
 mod load;
 mod run;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +56,20 @@ enum Command {
     },
     /// Run the built-in benchmark workload W1 and print rows/s.
     Bench(bench::BenchArgs),
+    /// Serve Kinesis Data Streams, Firehose and Kinesis Video on one port
+    /// (and run apps against them with --apps).
+    Serve(serve::ServeArgs),
+    /// Kinesis Data Streams alone.
+    Kds {
+        #[command(subcommand)]
+        command: KdsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KdsCommand {
+    /// Serve the Kinesis Data Streams API until SIGTERM/SIGINT.
+    Serve(serve::ServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +79,10 @@ fn main() -> ExitCode {
         Command::Check { apps } => check(&apps),
         Command::Test { dirs, bless } => test(&dirs, bless),
         Command::Bench(args) => bench::bench(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Kds {
+            command: KdsCommand::Serve(args),
+        } => serve::kds_serve(args),
     };
     match result {
         Ok(code) => code,

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use sluice_engine::config::InputConfig;
+use sluice_engine::config::{InputConfig, InputSource};
 use sluice_engine::output::batch_json_lines;
 use sluice_engine::{Application, Clock, ERROR_STREAM, ManualClock, Record, SystemClock};
 use sluice_testkit::envelope::{read_merged, runs};
@@ -45,6 +45,15 @@ pub struct RunArgs {
     /// Include ROWTIME in output rows.
     #[arg(long)]
     rowtime: bool,
+    /// For inputs read from Kinesis data streams without an endpoint: the
+    /// data directory of the shard log (as `sluice serve --data-dir`, which
+    /// must not be running on it); checkpoints are kept there too.
+    #[arg(long, default_value = ".sluice")]
+    data_dir: PathBuf,
+    /// Kinesis inputs: stop once every stream is read to its end, closing
+    /// open windows (default: run until SIGTERM/SIGINT).
+    #[arg(long)]
+    drain: bool,
 }
 
 fn split_pair(s: &str) -> Result<(String, String)> {
@@ -58,6 +67,20 @@ type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     let loaded = load_app(&args.app)?;
+    let mut kinesis = false;
+    for c in &loaded.config.input {
+        kinesis |= matches!(c.source()?, InputSource::Kinesis(_));
+    }
+    if kinesis {
+        if !args.inputs.is_empty() || !args.outputs.is_empty() || args.live || args.pace.is_some() {
+            bail!(
+                "{}: this app reads Kinesis data streams; --input, --output, --live and --pace apply to file inputs ([[output]] sections name its destinations)",
+                args.app.display()
+            );
+        }
+        crate::connect::run_from_kinesis(&loaded, &args.data_dir, args.drain, args.rowtime)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = loaded.dir();
     let mut configs: Vec<InputConfig> = loaded.config.input.clone();
     for pair in &args.inputs {

@@ -768,6 +768,53 @@ impl StreamReader {
         Ok(())
     }
 
+    /// Like [`Self::commit`], but only up to the positions given: per
+    /// shard id, the sequence number of the last record the caller has
+    /// fully processed (records returned after it stay uncommitted and are
+    /// read again after a restart). A closed shard is recorded as finished
+    /// once its last returned record is committed (or it returned none).
+    pub fn commit_through<S: AsRef<str>>(
+        &mut self,
+        through: &std::collections::HashMap<S, S>,
+    ) -> Result<()> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let given: std::collections::HashMap<&str, &str> = through
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        let updates: Vec<(String, ShardCheckpoint)> = self
+            .shards
+            .iter()
+            .filter_map(|(id, s)| {
+                let all_committed = match (&s.last_sequence, given.get(id.as_str())) {
+                    (None, _) => true,
+                    (Some(last), Some(seq)) => last == seq,
+                    (Some(last), None) => {
+                        s.committed.as_ref() == Some(&ShardCheckpoint::After(last.clone()))
+                    }
+                };
+                let c = if s.finished && all_committed {
+                    ShardCheckpoint::Finished
+                } else {
+                    ShardCheckpoint::After((*given.get(id.as_str())?).to_owned())
+                };
+                (s.committed.as_ref() != Some(&c)).then(|| (id.clone(), c))
+            })
+            .collect();
+        if updates.is_empty() {
+            return Ok(());
+        }
+        store.save(&self.stream, updates.iter().cloned())?;
+        for (id, c) in updates {
+            if let Some(s) = self.shards.get_mut(&id) {
+                s.committed = Some(c);
+            }
+        }
+        Ok(())
+    }
+
     /// How far behind the newest record the reader is, ms: the largest
     /// MillisBehindLatest of the last GetRecords on each shard being read;
     /// `None` before the first read.

@@ -5,4 +5,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod api_tests;
+mod reader_commit_tests;
 mod server_tests;

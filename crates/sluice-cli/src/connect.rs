@@ -1,0 +1,691 @@
+//! Applications connected to Kinesis: inputs read from Kinesis data streams
+//! (the shard log in this process, or any KDS endpoint), outputs written to
+//! Kinesis data streams, Firehose delivery streams or files.
+//!
+//! Each app runs on its own thread. The loop: read a batch from each input
+//! stream (ROWTIME = the record's arrival, kept non-decreasing), feed it,
+//! deliver what the app emitted, and when every input is caught up advance
+//! the app to the wall clock so windows close on time.
+//!
+//! Checkpoints are at-least-once and never lose window contents: a record's
+//! read position is committed only once the app no longer holds it in an
+//! open window ([`Application::retained_since`]) and everything the app
+//! emitted has been delivered. A restart resumes from the checkpoint, so it
+//! rebuilds exactly the windows that were open, and may repeat rows that
+//! stateless pumps had already written.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use sluice_engine::config::{
+    InputSource, KinesisLocation, OutputFormat, OutputTarget, StartingPosition,
+};
+use sluice_engine::output::{row_csv, row_json};
+use sluice_engine::{Application, ERROR_STREAM, Record, SystemClock};
+use sluice_firehose::{Firehose, FirehoseError};
+use sluice_kds::checkpoint::CheckpointStore;
+use sluice_kds::client::{Credentials, RemoteEndpoint};
+use sluice_kds::reader::{ReadRecord, ReaderSource, ReaderStart, StreamReader};
+use sluice_kds::{Kds, PutEntry};
+
+use crate::load::{LoadedApp, load_app};
+
+/// The services an app can be connected to.
+#[derive(Clone)]
+pub struct Services {
+    /// The shard log in this process, if any.
+    pub kds: Option<Kds>,
+    /// Firehose in this process, if any.
+    pub firehose: Option<Firehose>,
+    /// The async runtime that readers and Firehose run on.
+    pub runtime: tokio::runtime::Handle,
+    /// Apps' checkpoints live under here, a directory per app.
+    pub checkpoint_dir: PathBuf,
+}
+
+/// How a connected run behaves.
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Stop once every input is caught up, closing open windows (a batch
+    /// run over what the streams hold); otherwise run until `stop`.
+    pub drain: bool,
+    /// Set to stop the app.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// `dir` itself when it holds an app.sql, else each subdirectory with an
+/// app.sql, in name order.
+pub fn find_apps(dir: &Path) -> Result<Vec<PathBuf>> {
+    if dir.join("app.sql").is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let mut apps = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        if path.join("app.sql").is_file() {
+            apps.push(path);
+        }
+    }
+    apps.sort();
+    if apps.is_empty() {
+        bail!(
+            "{}: no applications (directories with an app.sql)",
+            dir.display()
+        );
+    }
+    Ok(apps)
+}
+
+/// A running app.
+pub struct AppHandle {
+    name: String,
+    thread: JoinHandle<Result<()>>,
+}
+
+impl AppHandle {
+    /// Waits for the app to stop.
+    pub fn join(self) -> Result<()> {
+        match self.thread.join() {
+            Ok(r) => r.with_context(|| format!("app {}", self.name)),
+            Err(_) => Err(anyhow!("app {}: its thread panicked", self.name)),
+        }
+    }
+}
+
+/// Builds the app at `path` (errors come back at once) and runs it on a
+/// thread of its own until `stop` is set.
+pub fn spawn_app(path: &Path, services: Services, stop: Arc<AtomicBool>) -> Result<AppHandle> {
+    let loaded = load_app(path)?;
+    let name = app_name(path);
+    let mut connected = Connected::new(&loaded, &name, services, false)?;
+    let options = RunOptions { drain: false, stop };
+    let thread = std::thread::Builder::new()
+        .name(format!("app {name}"))
+        .spawn(move || connected.run(&options))
+        .context("starting an app thread")?;
+    eprintln!("sluice: app {name} running");
+    Ok(AppHandle { name, thread })
+}
+
+/// `sluice run` of an app whose inputs are Kinesis data streams: the shard
+/// log (and Firehose, for delivery_stream outputs) embedded from
+/// `data_dir` unless every stream is remote; runs in the calling thread
+/// until SIGTERM/SIGINT, or with `drain` until every input is read to its end.
+pub fn run_from_kinesis(
+    loaded: &LoadedApp,
+    data_dir: &Path,
+    drain: bool,
+    rowtime: bool,
+) -> Result<()> {
+    let mut embedded = false;
+    for c in &loaded.config.input {
+        if let InputSource::Kinesis(k) = c.source()? {
+            embedded |= k.endpoint.is_none();
+        }
+    }
+    let mut firehose_needed = false;
+    for o in &loaded.config.output {
+        match o.target()? {
+            OutputTarget::Kinesis(k) => embedded |= k.endpoint.is_none(),
+            OutputTarget::Firehose(_) => firehose_needed = true,
+            OutputTarget::File(_) => {}
+        }
+    }
+    let _lock = crate::serve::lock_data_dir(data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let kds = if embedded {
+        Some(crate::serve::open_kds(data_dir, false)?)
+    } else {
+        None
+    };
+    let firehose = if firehose_needed {
+        Some(crate::serve::open_firehose(
+            &runtime,
+            data_dir,
+            crate::serve::local_buckets(data_dir, None),
+        )?)
+    } else {
+        None
+    };
+    let services = Services {
+        kds,
+        firehose: firehose.clone(),
+        runtime: runtime.handle().clone(),
+        checkpoint_dir: data_dir.join("checkpoints"),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        runtime.spawn(async move {
+            crate::serve::shutdown_signal().await;
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    let name = app_name(&loaded.dir());
+    let result = Connected::new(loaded, &name, services, rowtime)
+        .and_then(|mut c| c.run(&RunOptions { drain, stop }));
+    if let Some(f) = firehose {
+        runtime.block_on(async {
+            if let Err(e) = f.flush_all().await {
+                eprintln!("sluice: Firehose delivery: {e:#} (the records stay buffered)");
+            }
+        });
+        f.close();
+    }
+    result
+}
+
+fn app_name(path: &Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "app".into())
+}
+
+/// Where an output's rows go.
+enum Sink {
+    Kds {
+        kds: Kds,
+        stream: String,
+        next_key: u64,
+    },
+    Firehose {
+        firehose: Firehose,
+        stream: String,
+    },
+    File(Box<dyn Write + Send>),
+}
+
+/// Rows emitted and not yet delivered, per sink.
+type Pending = Arc<Mutex<Vec<(usize, Vec<u8>)>>>;
+
+struct Input {
+    stream: String,
+    reader: StreamReader,
+    /// Records fed and not yet committed: (shard, sequence number, ROWTIME).
+    fed: Vec<(String, String, i64)>,
+    caught_up: bool,
+}
+
+struct Connected {
+    app: Application,
+    inputs: Vec<Input>,
+    sinks: Vec<Sink>,
+    pending: Pending,
+    runtime: tokio::runtime::Handle,
+}
+
+/// Most records read from one stream per step.
+const READ_BATCH: usize = 10_000;
+/// Most records per PutRecords (AWS's limit).
+const PUT_BATCH: usize = 500;
+/// How long a read waits for new records when every input is idle.
+const IDLE_WAIT: Duration = Duration::from_millis(200);
+
+impl Connected {
+    fn new(loaded: &LoadedApp, name: &str, services: Services, rowtime: bool) -> Result<Connected> {
+        let mut app = loaded.build(Some(Arc::new(SystemClock)))?;
+        let origin = loaded
+            .config_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| loaded.sql_path.display().to_string());
+
+        // Outputs: as configured, else the app's final streams and error_stream.
+        let pending: Pending = Arc::default();
+        let mut sinks = Vec::new();
+        let outputs = &loaded.config.output;
+        if outputs.is_empty() {
+            for stream in final_streams(&app) {
+                let sink = sinks.len();
+                sinks.push(Sink::File(Box::new(std::io::stdout())));
+                subscribe(
+                    &mut app,
+                    &stream,
+                    sink,
+                    OutputFormat::Json,
+                    rowtime,
+                    true,
+                    &pending,
+                )?;
+            }
+            let sink = sinks.len();
+            sinks.push(Sink::File(Box::new(std::io::stderr())));
+            subscribe(
+                &mut app,
+                ERROR_STREAM,
+                sink,
+                OutputFormat::Json,
+                rowtime,
+                true,
+                &pending,
+            )?;
+        }
+        for out in outputs {
+            let format = out.record_format().with_context(|| origin.clone())?;
+            let sink = match out.target().with_context(|| origin.clone())? {
+                OutputTarget::Kinesis(KinesisLocation {
+                    endpoint: Some(ep), ..
+                }) => bail!(
+                    "{origin}: [[output]] {}: writing to a remote Kinesis endpoint ({ep}) is not supported yet; \
+                     write to this process's streams (no endpoint) or to a file",
+                    out.stream
+                ),
+                OutputTarget::Kinesis(k) => {
+                    let kds = services.kds.clone().ok_or_else(|| {
+                        anyhow!(
+                            "{origin}: [[output]] {}: kinesis_stream \"{}\" needs the shard log (sluice serve, or sluice run --data-dir)",
+                            out.stream,
+                            k.name
+                        )
+                    })?;
+                    let stream = kds_name(&kds, &k.name);
+                    ensure_stream(&kds, &stream)?;
+                    Sink::Kds {
+                        kds,
+                        stream,
+                        next_key: 0,
+                    }
+                }
+                OutputTarget::Firehose(d) => {
+                    let firehose = services.firehose.clone().ok_or_else(|| {
+                        anyhow!(
+                            "{origin}: [[output]] {}: delivery_stream \"{d}\" needs Firehose (run the app with sluice serve --apps)",
+                            out.stream
+                        )
+                    })?;
+                    let stream = d
+                        .rsplit_once(":deliverystream/")
+                        .map_or(d.as_str(), |(_, n)| n)
+                        .to_string();
+                    if firehose.stream(&stream).is_err() {
+                        eprintln!(
+                            "sluice: app {name}: waiting for delivery stream {stream} (create it with the Firehose API)"
+                        );
+                    }
+                    Sink::Firehose { firehose, stream }
+                }
+                OutputTarget::File(f) => {
+                    let w: Box<dyn Write + Send> = if f == "-" {
+                        Box::new(std::io::stdout())
+                    } else {
+                        let path = loaded.dir().join(&f);
+                        Box::new(
+                            File::options()
+                                .create(true)
+                                .append(true)
+                                .open(&path)
+                                .with_context(|| format!("opening {}", path.display()))?,
+                        )
+                    };
+                    Sink::File(w)
+                }
+            };
+            let id = sinks.len();
+            // Files hold a line per row; Kinesis and Firehose records are
+            // rows as KDA writes them (JSON without delimiter, CSV lines).
+            let line = matches!(sink, Sink::File(_)) || format == OutputFormat::Csv;
+            sinks.push(sink);
+            subscribe(&mut app, &out.stream, id, format, rowtime, line, &pending)
+                .with_context(|| format!("{origin}: [[output]] {}", out.stream))?;
+        }
+
+        // Inputs.
+        let mut inputs = Vec::new();
+        let ckpt_dir = services.checkpoint_dir.join(name);
+        for input in &loaded.config.input {
+            let k = match input.source().with_context(|| origin.clone())? {
+                InputSource::Kinesis(k) => k,
+                InputSource::File(_) => bail!(
+                    "{origin}: [[input]] {}: an app connected to Kinesis reads every input from a kinesis_stream",
+                    input.stream
+                ),
+            };
+            let source = match &k.endpoint {
+                Some(url) => ReaderSource::Remote(RemoteEndpoint {
+                    url: url.clone(),
+                    region: k
+                        .region
+                        .clone()
+                        .or_else(|| std::env::var("AWS_REGION").ok())
+                        .unwrap_or_else(|| "us-east-1".into()),
+                    credentials: Credentials::from_env(),
+                }),
+                None => ReaderSource::Embedded(services.kds.clone().ok_or_else(|| {
+                    anyhow!(
+                        "{origin}: [[input]] {}: kinesis_stream \"{}\" has no endpoint and there is no shard log here (give endpoint, or use sluice serve --apps / sluice run --data-dir)",
+                        input.stream,
+                        k.name
+                    )
+                })?),
+            };
+            let ckpt_path = ckpt_dir.join(format!("{}.checkpoint", file_safe(&input.stream)));
+            std::fs::create_dir_all(&ckpt_dir)
+                .with_context(|| format!("creating {}", ckpt_dir.display()))?;
+            // KDA: NOW and TRIM_HORIZON start afresh; LAST_STOPPED_POINT
+            // resumes where the last run committed (from the oldest record
+            // when it never ran).
+            let start = match k.starting_position {
+                StartingPosition::Now => ReaderStart::Latest,
+                StartingPosition::TrimHorizon | StartingPosition::LastStoppedPoint => {
+                    ReaderStart::TrimHorizon
+                }
+            };
+            if k.starting_position != StartingPosition::LastStoppedPoint && ckpt_path.exists() {
+                std::fs::remove_file(&ckpt_path)
+                    .with_context(|| format!("removing {}", ckpt_path.display()))?;
+            }
+            let checkpoints = CheckpointStore::open(&ckpt_path)
+                .with_context(|| format!("[[input]] {}", input.stream))?;
+            if let (ReaderSource::Embedded(kds), None) = (&source, &k.endpoint) {
+                ensure_stream(kds, &k.name)?;
+            }
+            let reader = services
+                .runtime
+                .block_on(StreamReader::open(
+                    source,
+                    &k.name,
+                    start,
+                    Some(checkpoints),
+                ))
+                .with_context(|| {
+                    format!(
+                        "{origin}: [[input]] {}: reading \"{}\"",
+                        input.stream, k.name
+                    )
+                })?;
+            inputs.push(Input {
+                stream: input.stream.clone(),
+                reader,
+                fed: Vec::new(),
+                caught_up: false,
+            });
+        }
+        if inputs.is_empty() {
+            bail!("{origin}: no [[input]] with a kinesis_stream");
+        }
+        Ok(Connected {
+            app,
+            inputs,
+            sinks,
+            pending,
+            runtime: services.runtime,
+        })
+    }
+
+    fn run(&mut self, options: &RunOptions) -> Result<()> {
+        loop {
+            if options.stop.load(Ordering::SeqCst) {
+                // Stop at a checkpoint: open windows are not emitted; their
+                // records are read again after a restart.
+                self.deliver(&options.stop)?;
+                return self.commit();
+            }
+            let idle = self.inputs.iter().all(|i| i.caught_up);
+            let wait = if idle { IDLE_WAIT } else { Duration::ZERO };
+            let mut got = 0;
+            for k in 0..self.inputs.len() {
+                got += self.read_one(k, wait / self.inputs.len() as u32)?;
+            }
+            if got == 0 && self.inputs.iter().all(|i| i.caught_up) {
+                if options.drain {
+                    self.app.flush()?;
+                    self.deliver(&options.stop)?;
+                    return self.commit();
+                }
+                // Nothing new anywhere: wall-clock time closes windows.
+                self.app.tick()?;
+            }
+            self.deliver(&options.stop)?;
+            self.commit()?;
+        }
+    }
+
+    /// Reads and feeds one batch of input `k`; returns how many records.
+    fn read_one(&mut self, k: usize, wait: Duration) -> Result<usize> {
+        let input = &mut self.inputs[k];
+        let mut records: Vec<ReadRecord> = self
+            .runtime
+            .block_on(input.reader.next_batch(READ_BATCH, wait))
+            .with_context(|| format!("reading input {}", input.stream))?;
+        // Caught up: nothing new, and the shards read say they are at the tip.
+        input.caught_up = records.is_empty() && input.reader.millis_behind_latest() == Some(0);
+        if records.is_empty() {
+            return Ok(0);
+        }
+        // Shards interleave: feed in arrival order.
+        records.sort_by_key(|r| r.arrival_ms);
+        let mut floor = self.app.now_ms();
+        for r in &records {
+            floor = floor.max(r.arrival_ms);
+            input
+                .fed
+                .push((r.shard_id.clone(), r.sequence_number.clone(), floor));
+        }
+        let batch: Vec<Record> = records
+            .iter()
+            .map(|r| Record {
+                data: &r.data,
+                arrival_ms: r.arrival_ms,
+            })
+            .collect();
+        let stream = input.stream.clone();
+        self.app.push_records(&stream, &batch)?;
+        Ok(records.len())
+    }
+
+    /// Delivers every emitted row, retrying refused records; an output that
+    /// keeps failing stops the app (its records are not committed).
+    fn deliver(&mut self, stop: &AtomicBool) -> Result<()> {
+        let rows = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .map_err(|_| anyhow!("output queue poisoned"))?,
+        );
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut by_sink: HashMap<usize, Vec<Vec<u8>>> = HashMap::new();
+        for (sink, row) in rows {
+            by_sink.entry(sink).or_default().push(row);
+        }
+        let mut sinks: Vec<_> = by_sink.into_iter().collect();
+        sinks.sort_by_key(|(s, _)| *s);
+        for (sink, rows) in sinks {
+            match &mut self.sinks[sink] {
+                Sink::File(w) => {
+                    for row in &rows {
+                        w.write_all(row).context("writing output")?;
+                    }
+                    w.flush().context("writing output")?;
+                }
+                Sink::Kds {
+                    kds,
+                    stream,
+                    next_key,
+                } => {
+                    for chunk in rows.chunks(PUT_BATCH) {
+                        let mut entries: Vec<PutEntry> = chunk
+                            .iter()
+                            .map(|row| {
+                                *next_key += 1;
+                                PutEntry {
+                                    partition_key: next_key.to_string(),
+                                    explicit_hash_key: None,
+                                    data: row.clone(),
+                                }
+                            })
+                            .collect();
+                        put_all(kds, stream, &mut entries)?;
+                    }
+                }
+                Sink::Firehose { firehose, stream } => {
+                    let _g = self.runtime.enter();
+                    for chunk in rows.chunks(PUT_BATCH) {
+                        let records: Vec<Bytes> =
+                            chunk.iter().map(|r| Bytes::from(r.clone())).collect();
+                        // A delivery stream not created yet: wait for it (the
+                        // records are not committed meanwhile).
+                        loop {
+                            match firehose.put_record_batch(stream, records.clone()) {
+                                Ok(_) => break,
+                                Err(FirehoseError::NotFound { .. })
+                                    if !stop.load(Ordering::SeqCst) =>
+                                {
+                                    std::thread::sleep(Duration::from_secs(1));
+                                }
+                                Err(e) => bail!("delivery stream {stream}: {e}"),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits, per input, the records no open window holds any more.
+    fn commit(&mut self) -> Result<()> {
+        let held_since = self.app.retained_since();
+        for input in &mut self.inputs {
+            let done = match held_since {
+                None => input.fed.len(),
+                Some(t) => input.fed.partition_point(|(_, _, rowtime)| *rowtime < t),
+            };
+            if done == 0 {
+                continue;
+            }
+            let mut through: HashMap<&str, &str> = HashMap::new();
+            for (shard, seq, _) in &input.fed[..done] {
+                through.insert(shard, seq);
+            }
+            input
+                .reader
+                .commit_through(&through)
+                .with_context(|| format!("checkpointing input {}", input.stream))?;
+            input.fed.drain(..done);
+        }
+        Ok(())
+    }
+}
+
+/// Appends `entries`, retrying the records refused (throttling) with backoff.
+fn put_all(kds: &Kds, stream: &str, entries: &mut Vec<PutEntry>) -> Result<()> {
+    let mut backoff = Duration::from_millis(50);
+    for _ in 0..20 {
+        let sent = std::mem::take(entries);
+        let outcomes = kds
+            .put_records(stream, sent.clone())
+            .map_err(|e| anyhow!("Kinesis stream {stream}: {e}"))?;
+        let failed: Vec<PutEntry> = sent
+            .into_iter()
+            .zip(outcomes)
+            .filter_map(|(entry, outcome)| outcome.is_err().then_some(entry))
+            .collect();
+        if failed.is_empty() {
+            return Ok(());
+        }
+        *entries = failed;
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+    bail!(
+        "Kinesis stream {stream}: {} records still refused after retries",
+        entries.len()
+    )
+}
+
+fn subscribe(
+    app: &mut Application,
+    stream: &str,
+    sink: usize,
+    format: OutputFormat,
+    rowtime: bool,
+    newline: bool,
+    pending: &Pending,
+) -> Result<()> {
+    let pending = Arc::clone(pending);
+    app.subscribe(stream, move |batch| {
+        let rows = (0..batch.num_rows()).map(|i| {
+            let mut row = match format {
+                OutputFormat::Json => row_json(batch, i, rowtime),
+                OutputFormat::Csv => row_csv(batch, i, rowtime),
+            }
+            .into_bytes();
+            if newline {
+                row.push(b'\n');
+            }
+            (sink, row)
+        });
+        if let Ok(mut p) = pending.lock() {
+            p.extend(rows);
+        }
+    })?;
+    Ok(())
+}
+
+/// The app's streams that pumps write and no pump reads.
+pub fn final_streams(app: &Application) -> Vec<String> {
+    let plan = app.plan();
+    plan.streams
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            plan.pumps.iter().any(|p| p.into == *i) && !plan.pumps.iter().any(|p| p.from == *i)
+        })
+        .map(|(_, s)| s.name.clone())
+        .collect()
+}
+
+/// Creates the embedded stream `name` (one shard) when it does not exist,
+/// so `sluice serve --apps` starts with one command.
+fn ensure_stream(kds: &Kds, name: &str) -> Result<()> {
+    let name = kds_name(kds, name);
+    if kds.describe_stream(&name).is_ok() {
+        return Ok(());
+    }
+    kds.create_stream(&name, Some(1))
+        .map_err(|e| anyhow!("creating Kinesis stream {name}: {e}"))?;
+    eprintln!("sluice: created Kinesis stream {name} (1 shard) for an app");
+    Ok(())
+}
+
+/// A stream name from a name or ARN.
+fn kds_name(kds: &Kds, name: &str) -> String {
+    kds.name_from_arn(name).unwrap_or(name).to_string()
+}
+
+/// A file name for an in-application stream name (quoted names may hold anything).
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        + &format!("-{:08x}", crc(name))
+}
+
+fn crc(s: &str) -> u32 {
+    // FNV-1a: distinct file names for names that map to the same characters.
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}

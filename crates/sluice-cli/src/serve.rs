@@ -1,0 +1,499 @@
+//! `sluice serve` and `sluice kds serve`: the local Kinesis.
+//!
+//! `sluice serve` answers the Kinesis Data Streams, Firehose and Kinesis
+//! Video Streams APIs on one port, so one `--endpoint-url` serves every AWS
+//! client; requests are told apart by `X-Amz-Target` (`Kinesis_20131202.*`,
+//! `Firehose_20150804.*`) and, for Kinesis Video's rest-json API, by path.
+//! With `--apps DIR` it also runs the applications in DIR against its own
+//! streams. `sluice kds serve` answers the KDS API alone. Both run until
+//! SIGTERM or SIGINT, then stop accepting, let requests in flight finish,
+//! deliver what Firehose holds, stop the apps at a checkpoint and exit.
+//!
+//! Layout of `--data-dir`: `kds/` (the shard log), `firehose/` (delivery
+//! streams and their durable buffers), `buckets/` (the default Firehose
+//! destination: a directory per bucket), `video/` (video streams),
+//! `checkpoints/` (apps' read positions), and a `LOCK` file held while a
+//! process uses the directory.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use clap::Args;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use sluice_firehose::{Buckets, Firehose, FirehoseApi, FirehoseOptions, LocalBuckets, S3Buckets};
+use sluice_kds::sigv4::SigV4Verifier;
+use sluice_kds::{ApiOptions, Kds, KdsApi, KdsOptions};
+use sluice_video::{VideoApi, VideoConfig};
+
+use crate::connect::{self, Services};
+
+/// Options shared by `sluice serve` and `sluice kds serve`.
+#[derive(Args, Clone)]
+pub struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4567")]
+    pub listen: String,
+    /// Directory for all data (created when missing).
+    #[arg(long, default_value = ".sluice")]
+    pub data_dir: PathBuf,
+    /// Authentication: `off` or `sigv4`.
+    #[arg(long, default_value = "off")]
+    pub auth: String,
+    /// Access keys accepted with `--auth sigv4`, as ACCESS_KEY_ID:SECRET (repeatable).
+    #[arg(long = "access-key", value_name = "ID:SECRET")]
+    pub access_keys: Vec<String>,
+    /// Enforce AWS's per-shard throughput limits (ProvisionedThroughputExceededException).
+    #[arg(long)]
+    pub throttle: bool,
+    /// Also serve TLS on the same port with this PEM certificate chain
+    /// (connections opening with a TLS handshake; the rest stay cleartext).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The rustls config for `--tls-cert`/`--tls-key`, if given.
+macro_rules! tls_config {
+    ($args:expr) => {
+        match (&$args.tls_cert, &$args.tls_key) {
+            (Some(cert), Some(key)) => Some(sluice_kds::load_tls_config(cert, key)?),
+            _ => None,
+        }
+    };
+}
+
+impl ServerArgs {
+    fn scheme(&self) -> &'static str {
+        if self.tls_cert.is_some() {
+            "http(s)"
+        } else {
+            "http"
+        }
+    }
+}
+
+/// Arguments of `sluice serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Also run applications: an app directory (app.sql + app.toml), or a
+    /// directory of them (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub apps: Vec<PathBuf>,
+    /// Firehose destinations: buckets as directories under DIR (default DATA_DIR/buckets).
+    #[arg(long, value_name = "DIR", conflicts_with = "s3_endpoint")]
+    pub bucket_dir: Option<PathBuf>,
+    /// Firehose destinations: an S3-compatible endpoint (credentials from the AWS_* environment).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// Region for `--s3-endpoint`.
+    #[arg(long, default_value = "us-east-1")]
+    pub s3_region: String,
+}
+
+/// Holds `DATA_DIR/LOCK` while this process uses the directory: two
+/// processes appending to one shard log would corrupt it.
+pub struct DataDirLock {
+    _file: File,
+}
+
+/// Creates `dir` and locks it, or says which process-free reason it cannot.
+pub fn lock_data_dir(dir: &Path) -> Result<DataDirLock> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("LOCK");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DataDirLock { _file: file }),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "{} is in use by another sluice process (give another --data-dir, or point this one at that server with an endpoint)",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).context(format!("locking {}", path.display()))
+        }
+    }
+}
+
+fn verifier(args: &ServerArgs) -> Result<Option<Arc<SigV4Verifier>>> {
+    match args.auth.as_str() {
+        "off" => {
+            if !args.access_keys.is_empty() {
+                bail!("--access-key needs --auth sigv4");
+            }
+            Ok(None)
+        }
+        "sigv4" => {
+            let mut keys = Vec::new();
+            for k in &args.access_keys {
+                let (id, secret) = k
+                    .split_once(':')
+                    .filter(|(id, secret)| !id.is_empty() && !secret.is_empty())
+                    .context("--access-key must be ACCESS_KEY_ID:SECRET")?;
+                keys.push((id.to_owned(), secret.to_owned()));
+            }
+            if keys.is_empty() {
+                bail!("--auth sigv4 needs at least one --access-key ID:SECRET");
+            }
+            Ok(Some(Arc::new(SigV4Verifier::new(keys))))
+        }
+        other => bail!("--auth must be off or sigv4, not \"{other}\""),
+    }
+}
+
+/// Opens the shard log in `DATA_DIR/kds`.
+pub fn open_kds(data_dir: &Path, throttle: bool) -> Result<Kds> {
+    let dir = data_dir.join("kds");
+    let options = KdsOptions {
+        throttle,
+        ..KdsOptions::default()
+    };
+    let kds = Kds::open(&dir, options, Arc::new(sluice_kds::SystemClock))
+        .with_context(|| format!("opening the shard log in {}", dir.display()))?;
+    for (stream, shard, reason) in kds.stopped_shards() {
+        eprintln!("sluice: stream {stream} shard {shard} is stopped: {reason}");
+    }
+    Ok(kds)
+}
+
+/// Firehose destinations as directories: `bucket_dir`, else `DATA_DIR/buckets`.
+pub fn local_buckets(data_dir: &Path, bucket_dir: Option<&Path>) -> Arc<dyn Buckets> {
+    Arc::new(LocalBuckets::new(
+        bucket_dir.map_or_else(|| data_dir.join("buckets"), Path::to_path_buf),
+    ))
+}
+
+/// Opens Firehose in `DATA_DIR/firehose` (its delivery drivers run on `rt`).
+pub fn open_firehose(
+    rt: &tokio::runtime::Runtime,
+    data_dir: &Path,
+    buckets: Arc<dyn Buckets>,
+) -> Result<Firehose> {
+    let dir = data_dir.join("firehose");
+    rt.block_on(async {
+        Firehose::open(FirehoseOptions::new(
+            &dir,
+            buckets,
+            Arc::new(sluice_firehose::SystemClock),
+        ))
+    })
+    .with_context(|| format!("opening Firehose in {}", dir.display()))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// `sluice kds serve`.
+pub fn kds_serve(args: ServerArgs) -> Result<ExitCode> {
+    let _lock = lock_data_dir(&args.data_dir)?;
+    let auth = verifier(&args)?;
+    let tls = tls_config!(args);
+    let kds = open_kds(&args.data_dir, args.throttle)?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        eprintln!(
+            "sluice: Kinesis Data Streams on http://{}",
+            listener.local_addr()?
+        );
+        let api = KdsApi::new(
+            kds,
+            ApiOptions {
+                auth,
+                ..ApiOptions::default()
+            },
+        );
+        sluice_kds::serve_api(listener, api, tls, shutdown_signal()).await;
+        eprintln!("sluice: stopped");
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Every service behind one port.
+#[derive(Clone)]
+pub struct Router {
+    kds: KdsApi,
+    firehose: FirehoseApi,
+    video: VideoApi,
+    auth: Option<Arc<SigV4Verifier>>,
+}
+
+type ApiBody = sluice_kds::api::ApiBody;
+
+impl Router {
+    /// Answers one request with the service it is for.
+    pub async fn route(&self, req: Request<Incoming>) -> Response<ApiBody> {
+        let target = req
+            .headers()
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if target.starts_with("Firehose_20150804.") {
+            return match &self.auth {
+                None => self.firehose.handle(req).await,
+                Some(auth) => self.firehose_signed(auth, req).await,
+            };
+        }
+        if target.is_empty() && VideoApi::matches(req.uri().path()) {
+            if let Some(auth) = &self.auth {
+                return video_signed(auth, &self.video, req).await;
+            }
+            return self.video.handle(req).await;
+        }
+        self.kds.handle(req).await
+    }
+
+    async fn firehose_signed(
+        &self,
+        auth: &SigV4Verifier,
+        req: Request<Incoming>,
+    ) -> Response<ApiBody> {
+        let (parts, body) = req.into_parts();
+        let body = match body.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => return json_error(400, "SerializationException", &e.to_string()),
+        };
+        if let Err(e) = auth.verify(
+            &signed_request(&parts, &body),
+            sluice_kds::Clock::now_millis(&sluice_kds::SystemClock),
+        ) {
+            return json_error(400, e.kind, &e.message);
+        }
+        self.firehose
+            .handle(Request::from_parts(parts, Full::new(body)))
+            .await
+    }
+}
+
+/// Kinesis Video requests with `--auth sigv4`: the control plane and the
+/// archived-media API carry small bodies, verified whole. PutMedia streams
+/// its body, so only requests signed with `UNSIGNED-PAYLOAD` are verified
+/// without reading it.
+async fn video_signed(
+    auth: &SigV4Verifier,
+    video: &VideoApi,
+    req: Request<Incoming>,
+) -> Response<ApiBody> {
+    let unsigned = req
+        .headers()
+        .get("x-amz-content-sha256")
+        .is_some_and(|v| v.as_bytes() == b"UNSIGNED-PAYLOAD");
+    let now = sluice_kds::Clock::now_millis(&sluice_kds::SystemClock);
+    if unsigned {
+        let (parts, body) = req.into_parts();
+        if let Err(e) = auth.verify(&signed_request(&parts, b"UNSIGNED-PAYLOAD"), now) {
+            return rest_error(403, e.kind, &e.message);
+        }
+        return video.handle(Request::from_parts(parts, body)).await;
+    }
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return rest_error(400, "InvalidArgumentException", &e.to_string()),
+    };
+    if let Err(e) = auth.verify(&signed_request(&parts, &body), now) {
+        return rest_error(403, e.kind, &e.message);
+    }
+    video
+        .route(Request::from_parts(parts, Full::new(body)))
+        .await
+}
+
+fn signed_request<'a>(
+    parts: &'a http::request::Parts,
+    body: &'a [u8],
+) -> sluice_kds::sigv4::SignedRequest<'a> {
+    let mut headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    if !headers.iter().any(|(k, _)| k == "host")
+        && let Some(a) = parts.uri.authority()
+    {
+        headers.push(("host".into(), a.as_str().to_owned()));
+    }
+    sluice_kds::sigv4::SignedRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers,
+        body,
+    }
+}
+
+fn full(
+    status: u16,
+    content_type: &str,
+    body: Vec<u8>,
+    error_type: Option<&str>,
+) -> Response<ApiBody> {
+    let mut b = Response::builder()
+        .status(status)
+        .header("content-type", content_type);
+    if let Some(t) = error_type {
+        b = b.header("x-amzn-errortype", t);
+    }
+    b.body(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed(),
+    )
+    .unwrap_or_default()
+}
+
+fn json_error(status: u16, kind: &str, message: &str) -> Response<ApiBody> {
+    let body = serde_json::json!({ "__type": kind, "message": message }).to_string();
+    full(
+        status,
+        "application/x-amz-json-1.1",
+        body.into_bytes(),
+        None,
+    )
+}
+
+fn rest_error(status: u16, kind: &str, message: &str) -> Response<ApiBody> {
+    let body = serde_json::json!({ "message": message }).to_string();
+    full(status, "application/json", body.into_bytes(), Some(kind))
+}
+
+/// `sluice serve`.
+pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let server = &args.server;
+    let _lock = lock_data_dir(&server.data_dir)?;
+    let auth = verifier(server)?;
+    let tls = tls_config!(server);
+    let kds = open_kds(&server.data_dir, server.throttle)?;
+    let rt = runtime()?;
+    let buckets: Arc<dyn Buckets> = match &args.s3_endpoint {
+        Some(ep) => Arc::new(S3Buckets::new(Some(ep.clone()), &args.s3_region)),
+        None => local_buckets(&server.data_dir, args.bucket_dir.as_deref()),
+    };
+    let firehose = open_firehose(&rt, &server.data_dir, buckets)?;
+    let video_dir = server.data_dir.join("video");
+    let video = rt
+        .block_on(async {
+            VideoApi::open(
+                VideoConfig::new(&video_dir),
+                Arc::new(sluice_video::SystemClock),
+            )
+        })
+        .with_context(|| format!("opening Kinesis Video in {}", video_dir.display()))?;
+
+    // Apps first, so a bad app stops the start with its error.
+    let stop = Arc::new(AtomicBool::new(false));
+    let services = Services {
+        kds: Some(kds.clone()),
+        firehose: Some(firehose.clone()),
+        runtime: rt.handle().clone(),
+        checkpoint_dir: server.data_dir.join("checkpoints"),
+    };
+    let mut apps = Vec::new();
+    for dir in &args.apps {
+        for app in connect::find_apps(dir)? {
+            apps.push(connect::spawn_app(
+                &app,
+                services.clone(),
+                Arc::clone(&stop),
+            )?);
+        }
+    }
+
+    let router = Router {
+        kds: KdsApi::new(
+            kds.clone(),
+            ApiOptions {
+                auth: auth.clone(),
+                ..ApiOptions::default()
+            },
+        ),
+        firehose: FirehoseApi::new(firehose.clone()),
+        video: video.clone(),
+        auth,
+    };
+    let result = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&server.listen)
+            .await
+            .with_context(|| format!("listening on {}", server.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "sluice: Kinesis Data Streams, Firehose and Kinesis Video on {}://{addr}{}",
+            server.scheme(),
+            match apps.len() {
+                0 => String::new(),
+                n => format!(", running {n} app(s)"),
+            }
+        );
+        let video_retention = video.spawn_retention(std::time::Duration::from_secs(60));
+        let kds_retention = sluice_kds::spawn_retention(kds.clone());
+        let handler = move |req: Request<Incoming>| {
+            let router = router.clone();
+            async move { router.route(req).await }
+        };
+        sluice_kds::serve_with(listener, handler, tls, shutdown_signal()).await;
+        video_retention.abort();
+        kds_retention.abort();
+        anyhow::Ok(())
+    });
+    // Stop the apps at a checkpoint, then deliver what Firehose holds.
+    stop.store(true, Ordering::SeqCst);
+    let mut failed = false;
+    for app in apps {
+        if let Err(e) = app.join() {
+            eprintln!("sluice: {e:#}");
+            failed = true;
+        }
+    }
+    rt.block_on(async {
+        if let Err(e) = firehose.flush_all().await {
+            eprintln!("sluice: Firehose delivery on shutdown: {e:#} (the records stay buffered)");
+        }
+    });
+    firehose.close();
+    result?;
+    eprintln!("sluice: stopped");
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

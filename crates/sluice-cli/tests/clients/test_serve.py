@@ -1,0 +1,161 @@
+"""boto3 against `sluice serve`: Kinesis Data Streams, Firehose and Kinesis
+Video Streams on one endpoint, with authentication off and with sigv4.
+Starts its own servers on 127.0.0.1. Ends with "N passed, M failed"."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import boto3
+import botocore.config
+from botocore.exceptions import ClientError
+
+BIN = os.environ["SLUICE_BIN"]
+RESULTS = []
+
+
+class Server:
+    def __init__(self, *extra):
+        self.dir = tempfile.mkdtemp(prefix="sluice-serve-")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dir, *extra],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = self.proc.stderr.readline()
+        m = re.search(r"http://([0-9.]+:\d+)", line)
+        if not m:
+            raise RuntimeError(f"no address from sluice serve: {line!r}")
+        self.endpoint = "http://" + m.group(1)
+
+    def client(self, service, key="test", secret="test"):
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=botocore.config.Config(retries={"max_attempts": 1}),
+        )
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=30)
+        if code != 0:
+            raise AssertionError(f"sluice serve exited {code}: {self.proc.stderr.read()}")
+
+
+def test(fn):
+    try:
+        fn()
+        RESULTS.append(True)
+        print(f"PASS {fn.__name__}")
+    except Exception:
+        RESULTS.append(False)
+        print(f"FAIL {fn.__name__}")
+        traceback.print_exc()
+
+
+def error_code(call):
+    try:
+        call()
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"].get("Message", "")
+    raise AssertionError("the call succeeded")
+
+
+def one_port_serves_kinesis_firehose_and_video():
+    s = Server()
+    try:
+        kinesis = s.client("kinesis")
+        kinesis.create_stream(StreamName="events", ShardCount=2)
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName="events", WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+        )
+        put = kinesis.put_records(
+            StreamName="events",
+            Records=[{"Data": f"e{i}".encode(), "PartitionKey": f"k{i}"} for i in range(20)],
+        )
+        assert put["FailedRecordCount"] == 0, put
+        got = []
+        for shard in kinesis.list_shards(StreamName="events")["Shards"]:
+            it = kinesis.get_shard_iterator(
+                StreamName="events", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            got += [r["Data"] for r in kinesis.get_records(ShardIterator=it)["Records"]]
+        assert sorted(got) == sorted(f"e{i}".encode() for i in range(20)), got
+
+        firehose = s.client("firehose")
+        firehose.create_delivery_stream(
+            DeliveryStreamName="to-bucket",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::out",
+                "BufferingHints": {"IntervalInSeconds": 900, "SizeInMBs": 128},
+            },
+        )
+        r = firehose.put_record_batch(
+            DeliveryStreamName="to-bucket",
+            Records=[{"Data": f"r{i}\n".encode()} for i in range(5)],
+        )
+        assert r["FailedPutCount"] == 0, r
+        names = firehose.list_delivery_streams()["DeliveryStreamNames"]
+        assert names == ["to-bucket"], names
+
+        video = s.client("kinesisvideo")
+        arn = video.create_stream(StreamName="cam", DataRetentionInHours=1)["StreamARN"]
+        d = video.describe_stream(StreamName="cam")["StreamInfo"]
+        assert d["StreamARN"] == arn and d["Status"] in ("CREATING", "ACTIVE"), d
+        ep = video.get_data_endpoint(StreamName="cam", APIName="PUT_MEDIA")["DataEndpoint"]
+        assert ep.rstrip("/") == s.endpoint, ep
+
+        # An unknown target still gets Kinesis's error, and the server goes on.
+        code, _ = error_code(lambda: kinesis.describe_stream(StreamName="missing"))
+        assert code == "ResourceNotFoundException", code
+    finally:
+        s.stop()
+    # SIGTERM delivered what Firehose buffered.
+    found = []
+    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "out")):
+        found += [os.path.join(d, f) for f in files if not re.search(r"#\d+$", f)]
+    assert len(found) == 1, found
+    assert os.path.basename(found[0]).startswith("to-bucket-1-"), found
+    with open(found[0], "rb") as fh:
+        assert fh.read() == b"".join(f"r{i}\n".encode() for i in range(5))
+
+
+def sigv4_guards_every_service():
+    s = Server("--auth", "sigv4", "--access-key", "AKIDSLUICE:right-secret")
+    try:
+        good = {"key": "AKIDSLUICE", "secret": "right-secret"}
+        s.client("kinesis", **good).list_streams()
+        s.client("firehose", **good).list_delivery_streams()
+        s.client("kinesisvideo", **good).list_streams()
+
+        wrong = {"key": "AKIDSLUICE", "secret": "wrong"}
+        for service, call in [
+            ("kinesis", lambda c: c.list_streams()),
+            ("firehose", lambda c: c.list_delivery_streams()),
+            ("kinesisvideo", lambda c: c.list_streams()),
+        ]:
+            code, _ = error_code(lambda: call(s.client(service, **wrong)))
+            assert code == "InvalidSignatureException", (service, code)
+        unknown = {"key": "AKIDOTHER", "secret": "x"}
+        code, _ = error_code(lambda: s.client("firehose", **unknown).list_delivery_streams())
+        assert code == "UnrecognizedClientException", code
+    finally:
+        s.stop()
+
+
+test(one_port_serves_kinesis_firehose_and_video)
+test(sigv4_guards_every_service)
+passed = sum(RESULTS)
+failed = len(RESULTS) - passed
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,365 @@
+//! `sluice serve` and apps connected to Kinesis, end to end through the
+//! binary: one port for Kinesis Data Streams and Firehose, apps reading and
+//! writing its streams, checkpoints surviving restarts.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use super::{repo, sluice, temp_dir};
+
+/// A `sluice serve` child process, stopped with SIGTERM when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = sluice()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut addr = None;
+        let mut seen = String::new();
+        for _ in 0..50 {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            seen.push_str(&line);
+            if let Some(rest) = line.split("http://").nth(1) {
+                addr = Some(rest.split([',', ' ', '\n']).next().unwrap().to_string());
+                break;
+            }
+        }
+        let addr = addr.unwrap_or_else(|| panic!("no address in: {seen}"));
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = stderr.read_to_string(&mut rest);
+            eprint!("{rest}");
+        });
+        Server { child, addr }
+    }
+
+    /// One AWS JSON 1.1 call; returns the status and the JSON answer.
+    fn call(&self, target: &str, body: &Value) -> (u16, Value) {
+        let body = body.to_string();
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let json = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+        };
+        (status, json)
+    }
+
+    fn kinesis(&self, op: &str, body: Value) -> Value {
+        let (status, v) = self.call(&format!("Kinesis_20131202.{op}"), &body);
+        assert_eq!(status, 200, "{op}: {v}");
+        v
+    }
+
+    fn put(&self, stream: &str, records: &[Value]) {
+        let entries: Vec<Value> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                json!({
+                    "Data": base64::engine::general_purpose::STANDARD.encode(r.to_string()),
+                    "PartitionKey": format!("k{i}"),
+                })
+            })
+            .collect();
+        let v = self.kinesis(
+            "PutRecords",
+            json!({ "StreamName": stream, "Records": entries }),
+        );
+        assert_eq!(v["FailedRecordCount"], 0, "{v}");
+    }
+
+    /// Every record's data in a one-shard stream, from the oldest.
+    fn read_all(&self, stream: &str) -> Vec<String> {
+        let shards = self.kinesis("ListShards", json!({ "StreamName": stream }));
+        let mut out = Vec::new();
+        for shard in shards["Shards"].as_array().unwrap() {
+            let it = self.kinesis(
+                "GetShardIterator",
+                json!({
+                    "StreamName": stream,
+                    "ShardId": shard["ShardId"],
+                    "ShardIteratorType": "TRIM_HORIZON",
+                }),
+            );
+            let got = self.kinesis(
+                "GetRecords",
+                json!({ "ShardIterator": it["ShardIterator"] }),
+            );
+            for r in got["Records"].as_array().unwrap() {
+                let data = base64::engine::general_purpose::STANDARD
+                    .decode(r["Data"].as_str().unwrap())
+                    .unwrap();
+                out.push(String::from_utf8(data).unwrap());
+            }
+        }
+        out
+    }
+
+    /// SIGTERM, then the exit status must be success.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "sluice serve exited with {status}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn example_records() -> Vec<Value> {
+    let text =
+        std::fs::read_to_string(repo().join("sql-examples/local-kinesis/input.jsonl")).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["data"].clone())
+        .collect()
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else if !p.to_string_lossy().contains('#') {
+                // object_store stages `<key>#<n>` before renaming it to `<key>`.
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn serve_runs_an_app_between_kinesis_and_firehose() {
+    let d = temp_dir("serve-app");
+    let server = Server::start(
+        &d,
+        &[
+            "--apps",
+            repo().join("sql-examples/local-kinesis").to_str().unwrap(),
+        ],
+    );
+    // The app created its streams; its delivery stream is ours to create,
+    // through the same port.
+    let (status, v) = server.call(
+        "Firehose_20150804.CreateDeliveryStream",
+        &json!({
+            "DeliveryStreamName": "example-big-changes",
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::changes",
+                "BufferingHints": { "IntervalInSeconds": 900, "SizeInMBs": 128 },
+            },
+        }),
+    );
+    assert_eq!(status, 200, "{v}");
+    let records = example_records();
+    server.put("ExampleInputStream", &records);
+
+    // DESTINATION_SQL_STREAM: 10-second windows close on the wall clock.
+    let out = wait_for("window rows in ExampleOutputStream", || {
+        let rows = server.read_all("ExampleOutputStream");
+        let trades: i64 = rows
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<Value>(r).unwrap()["TRADES"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .sum();
+        (trades == records.len() as i64).then_some(rows)
+    });
+    for row in &out {
+        let v: Value = serde_json::from_str(row).unwrap();
+        assert!(
+            v["TICKER_SYMBOL"].is_string() && v["AVG_PRICE"].is_number(),
+            "{row}"
+        );
+    }
+    // SIGTERM delivers what Firehose buffers: BIG_CHANGES as CSV lines.
+    server.stop();
+    let expected: Vec<String> = records
+        .iter()
+        .filter(|r| r["change"].as_f64().unwrap().abs() > 1.0)
+        .map(|r| {
+            format!(
+                "{},{},{}",
+                r["ticker_symbol"].as_str().unwrap(),
+                r["price"],
+                r["change"]
+            )
+        })
+        .collect();
+    let objects = files_under(&d.join("buckets/changes"));
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let name = objects[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(name.starts_with("example-big-changes-1-"), "{name}");
+    let delivered = std::fs::read_to_string(&objects[0]).unwrap();
+    assert_eq!(delivered.lines().collect::<Vec<_>>(), expected);
+
+    // Restarted, the app resumes at its checkpoint: nothing is read twice.
+    let server = Server::start(
+        &d,
+        &[
+            "--apps",
+            repo().join("sql-examples/local-kinesis").to_str().unwrap(),
+        ],
+    );
+    server.put(
+        "ExampleInputStream",
+        &[json!({"ticker_symbol": "AMZN", "sector": "TECHNOLOGY", "change": 5.5, "price": 183.5})],
+    );
+    wait_for("the new window row", || {
+        let rows = server.read_all("ExampleOutputStream");
+        (rows.len() > out.len()).then_some(())
+    });
+    server.stop();
+    let objects = files_under(&d.join("buckets/changes"));
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    let second = std::fs::read_to_string(&objects[1]).unwrap();
+    assert_eq!(second, "AMZN,183.5,5.5\n");
+}
+
+#[test]
+fn run_reads_a_kinesis_stream_and_resumes_from_its_checkpoint() {
+    let d = temp_dir("run-kinesis");
+    let data = d.join("data");
+    let app = d.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("app.sql"),
+        "CREATE STREAM \"OUT\" (N INTEGER, TWICE INTEGER);\n\
+         CREATE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM N, N * 2 FROM \"SOURCE_SQL_STREAM_001\";\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("app.toml"),
+        "[[input]]\nstream = \"SOURCE_SQL_STREAM_001\"\nkinesis_stream = \"numbers\"\n\
+         columns = [{ name = \"N\", type = \"INTEGER\", mapping = \"$.n\" }]\n\
+         [[output]]\nstream = \"OUT\"\nfile = \"out.jsonl\"\n",
+    )
+    .unwrap();
+    let put = |from: i64, to: i64| {
+        let server = Server::start(&data, &[]);
+        if from == 0 {
+            server.kinesis(
+                "CreateStream",
+                json!({ "StreamName": "numbers", "ShardCount": 3 }),
+            );
+        }
+        let records: Vec<Value> = (from..to).map(|n| json!({ "n": n })).collect();
+        server.put("numbers", &records);
+        server.stop();
+    };
+    let run = || {
+        let out = sluice()
+            .arg("run")
+            .arg(&app)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--drain")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(app.join("out.jsonl")).unwrap();
+        let mut ns: Vec<i64> = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["N"]
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        ns.sort_unstable();
+        ns
+    };
+    put(0, 40);
+    assert_eq!(run(), (0..40).collect::<Vec<_>>());
+    put(40, 55);
+    assert_eq!(
+        run(),
+        (0..55).collect::<Vec<_>>(),
+        "a record read twice or lost"
+    );
+    // A second process on the same data directory is refused, not corrupting it.
+    let server = Server::start(&data, &[]);
+    let out = sluice()
+        .arg("run")
+        .arg(&app)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--drain")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use by another sluice process"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.stop();
+}
