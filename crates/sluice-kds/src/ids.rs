@@ -101,11 +101,21 @@ impl SequenceNumber {
 
 impl std::fmt::Display for SequenceNumber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "49{:010}{:010}{:020}",
-            self.stream_id, self.shard_index, self.position
-        )
+        // "49" + 10 + 10 + 20 zero-padded digits, written without the
+        // formatter's padding machinery (this is on the PutRecords hot path).
+        fn digits(out: &mut [u8], mut n: u64) {
+            for d in out.iter_mut().rev() {
+                *d = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        }
+        let mut buf = [0u8; 42];
+        buf[0] = b'4';
+        buf[1] = b'9';
+        digits(&mut buf[2..12], self.stream_id);
+        digits(&mut buf[12..22], u64::from(self.shard_index));
+        digits(&mut buf[22..42], self.position);
+        f.write_str(std::str::from_utf8(&buf).map_err(|_| std::fmt::Error)?)
     }
 }
 

@@ -723,18 +723,20 @@ impl Kds {
         };
         let total: usize = written.iter().map(|w| w.1.len()).sum();
         let mut out: Vec<Option<Result<PutOutcome, KdsError>>> = (0..total).map(|_| None).collect();
+        // Shards sync in parallel: this thread waits for the first, helper
+        // threads for the others (none for the common single-shard put).
+        type Written = (u32, Vec<usize>, Result<(Arc<ShardLog>, u64, u64)>);
+        let wait = |(shard, idx, result): Written| {
+            let r = result.and_then(|(log, first, end)| log.wait_durable(end).map(|()| first));
+            (shard, idx, r)
+        };
+        let mut written = written.into_iter();
+        let first_group = written.next();
         let synced: Vec<_> = std::thread::scope(|scope| {
-            let handles: Vec<_> = written
-                .into_iter()
-                .map(|(shard, idx, result)| {
-                    scope.spawn(move || {
-                        let r = result
-                            .and_then(|(log, first, end)| log.wait_durable(end).map(|()| first));
-                        (shard, idx, r)
-                    })
-                })
-                .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            let handles: Vec<_> = written.map(|w| scope.spawn(move || wait(w))).collect();
+            let mut synced: Vec<_> = first_group.map(wait).into_iter().collect();
+            synced.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+            synced
         });
         for (shard, idx, r) in synced {
             match r {

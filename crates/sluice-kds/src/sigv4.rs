@@ -3,9 +3,9 @@
 //! [`SigV4Verifier::verify`].
 //!
 //! The canonical request is rebuilt from the client's own `SignedHeaders`
-//! (for HTTP/2, `host` is the `:authority`), the body hash is checked, the
-//! request time must be within 5 minutes of now, and signatures are compared
-//! in constant time. Secrets and signatures never appear in errors.
+//! (over HTTP/2 the `:authority`, signed as `host` or as `:authority`), the
+//! body hash is checked, the request time must be within 5 minutes of now,
+//! and signatures are compared in constant time. Secrets and signatures never appear in errors.
 
 use std::collections::HashMap;
 
