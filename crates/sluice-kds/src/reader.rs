@@ -826,3 +826,366 @@ impl StreamReader {
             .max()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::kds::{KdsOptions, PutEntry};
+
+    const T0: i64 = 1_700_000_000_000;
+    const SHARD0: &str = "shardId-000000000000";
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        kds: Kds,
+        clock: ManualClock,
+    }
+
+    fn fixture(options: KdsOptions) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(T0);
+        let kds = Kds::open(dir.path().join("log"), options, Arc::new(clock.clone())).unwrap();
+        Fixture { dir, kds, clock }
+    }
+
+    fn options() -> ReaderOptions {
+        ReaderOptions {
+            idle_between_reads: Duration::from_millis(5),
+            relist_every: Duration::from_millis(50),
+            ..ReaderOptions::default()
+        }
+    }
+
+    impl Fixture {
+        fn put(&self, stream: &str, range: std::ops::Range<u32>) {
+            for i in range {
+                self.kds
+                    .put_record(
+                        stream,
+                        PutEntry {
+                            partition_key: format!("key-{}", i % 17),
+                            explicit_hash_key: None,
+                            data: i.to_string().into_bytes(),
+                        },
+                    )
+                    .unwrap();
+            }
+        }
+
+        fn store(&self) -> CheckpointStore {
+            CheckpointStore::open(self.dir.path().join("app.checkpoint")).unwrap()
+        }
+
+        async fn reader(&self, start: ReaderStart, store: Option<CheckpointStore>) -> StreamReader {
+            StreamReader::open_with(
+                ReaderSource::Embedded(self.kds.clone()),
+                "s",
+                start,
+                store,
+                options(),
+            )
+            .await
+            .unwrap()
+        }
+    }
+
+    fn value(r: &ReadRecord) -> u32 {
+        std::str::from_utf8(&r.data).unwrap().parse().unwrap()
+    }
+
+    /// Reads until `n` records came or nothing new came for a while.
+    async fn read(reader: &mut StreamReader, n: usize, max: usize) -> Vec<ReadRecord> {
+        let mut out = Vec::new();
+        let mut empty = 0;
+        while out.len() < n && empty < 5 {
+            let batch = reader
+                .next_batch(max.min(n - out.len()), Duration::from_millis(30))
+                .await
+                .unwrap();
+            assert!(batch.len() <= max);
+            empty = if batch.is_empty() { empty + 1 } else { 0 };
+            out.extend(batch);
+        }
+        out
+    }
+
+    /// Records of each shard in sequence order; every parent record before
+    /// any record of its children.
+    fn check_order(records: &[ReadRecord], parents_of: &[(&str, &[&str])]) {
+        let key = |s: &str| (s.len(), s.to_owned());
+        for w in records.windows(2) {
+            if w[0].shard_id == w[1].shard_id {
+                assert!(key(&w[0].sequence_number) < key(&w[1].sequence_number));
+            }
+        }
+        for (child, parents) in parents_of {
+            let first_child = records.iter().position(|r| r.shard_id == *child);
+            let last_parent = records
+                .iter()
+                .rposition(|r| parents.contains(&r.shard_id.as_str()));
+            if let (Some(c), Some(p)) = (first_child, last_parent) {
+                assert!(
+                    p < c,
+                    "{child} read at {c} before its parent's record at {p}"
+                );
+            }
+        }
+    }
+
+    fn values(records: &[ReadRecord]) -> Vec<u32> {
+        let mut v: Vec<u32> = records.iter().map(value).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[tokio::test]
+    async fn reads_across_a_split_parents_first() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(1)).unwrap();
+        f.put("s", 0..50);
+        let mut reader = f.reader(ReaderStart::TrimHorizon, None).await;
+        let first = read(&mut reader, 20, 20).await;
+        assert_eq!(first.len(), 20);
+        assert!(reader.millis_behind_latest().is_some());
+        f.kds.split_shard("s", SHARD0, 1u128 << 127).unwrap();
+        f.put("s", 50..100);
+        let rest = read(&mut reader, 80, 7).await;
+        let all: Vec<ReadRecord> = first.into_iter().chain(rest).collect();
+        assert_eq!(values(&all), (0..100).collect::<Vec<_>>());
+        check_order(
+            &all,
+            &[
+                ("shardId-000000000001", &[SHARD0]),
+                ("shardId-000000000002", &[SHARD0]),
+            ],
+        );
+        let children: HashSet<&str> = all[50..].iter().map(|r| r.shard_id.as_str()).collect();
+        assert_eq!(children.len(), 2, "both children were read");
+        assert_eq!(
+            reader.open_shards(),
+            vec!["shardId-000000000001", "shardId-000000000002"]
+        );
+        // Nothing more: an empty batch after the wait, no error.
+        assert!(
+            reader
+                .next_batch(10, Duration::from_millis(20))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_across_a_merge_parents_first() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(2)).unwrap();
+        f.put("s", 0..60);
+        f.kds
+            .merge_shards("s", SHARD0, "shardId-000000000001")
+            .unwrap();
+        f.put("s", 60..90);
+        let mut reader = f.reader(ReaderStart::TrimHorizon, None).await;
+        let all = read(&mut reader, 90, 4).await;
+        assert_eq!(values(&all), (0..90).collect::<Vec<_>>());
+        check_order(
+            &all,
+            &[("shardId-000000000002", &[SHARD0, "shardId-000000000001"])],
+        );
+        assert_eq!(reader.open_shards(), vec!["shardId-000000000002"]);
+    }
+
+    #[tokio::test]
+    async fn resumes_after_the_last_commit_and_skips_finished_shards() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(2)).unwrap();
+        f.put("s", 0..40);
+        let mut a = f.reader(ReaderStart::TrimHorizon, Some(f.store())).await;
+        let committed = read(&mut a, 15, 15).await;
+        assert_eq!(committed.len(), 15);
+        a.commit().unwrap();
+        // Read but never committed: must come again after the restart.
+        let uncommitted = read(&mut a, 10, 10).await;
+        assert_eq!(uncommitted.len(), 10);
+        drop(a);
+
+        let mut b = f.reader(ReaderStart::Latest, Some(f.store())).await;
+        let again = read(&mut b, 25, 100).await;
+        let mut seen = values(&committed);
+        seen.extend(values(&again));
+        seen.sort_unstable();
+        assert_eq!(seen, (0..40).collect::<Vec<_>>(), "no gap, no duplicate");
+        assert!(
+            values(&uncommitted)
+                .iter()
+                .all(|v| values(&again).contains(v))
+        );
+
+        // Split while reading; the parent is read to its end and checkpointed finished.
+        f.kds.split_shard("s", SHARD0, 1u128 << 126).unwrap();
+        f.put("s", 40..80);
+        let after_split = read(&mut b, 40, 100).await;
+        assert_eq!(values(&after_split), (40..80).collect::<Vec<_>>());
+        b.commit().unwrap();
+        drop(b);
+        let store = f.store();
+        assert_eq!(store.get("s", SHARD0), Some(ShardCheckpoint::Finished));
+        assert!(matches!(
+            store.get("s", "shardId-000000000001"),
+            Some(ShardCheckpoint::After(_))
+        ));
+
+        let mut c = f.reader(ReaderStart::TrimHorizon, Some(store)).await;
+        assert!(
+            read(&mut c, 1, 100).await.is_empty(),
+            "nothing is read twice"
+        );
+        assert!(!c.open_shards().contains(&SHARD0.to_owned()));
+        f.put("s", 80..90);
+        assert_eq!(
+            values(&read(&mut c, 10, 100).await),
+            (80..90).collect::<Vec<_>>()
+        );
+        // Commit writes only what changed, and twice in a row is harmless.
+        c.commit().unwrap();
+        c.commit().unwrap();
+    }
+
+    #[tokio::test]
+    async fn child_without_checkpoint_of_a_checkpointed_parent_starts_at_trim_horizon() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(1)).unwrap();
+        f.put("s", 0..10);
+        let mut a = f.reader(ReaderStart::TrimHorizon, Some(f.store())).await;
+        assert_eq!(read(&mut a, 5, 5).await.len(), 5);
+        a.commit().unwrap();
+        drop(a);
+        // Resharded while no reader ran.
+        f.kds.split_shard("s", SHARD0, 1u128 << 127).unwrap();
+        f.put("s", 10..30);
+        // LATEST applies only to shards with no read history.
+        let mut b = f.reader(ReaderStart::Latest, Some(f.store())).await;
+        let rest = read(&mut b, 25, 100).await;
+        assert_eq!(values(&rest), (5..30).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn latest_and_at_timestamp_starts() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(2)).unwrap();
+        f.put("s", 0..10);
+        f.clock.advance(1000);
+        f.put("s", 10..20);
+        let mut latest = f.reader(ReaderStart::Latest, None).await;
+        let mut at = f.reader(ReaderStart::AtTimestamp(T0 + 1000), None).await;
+        assert!(
+            latest
+                .next_batch(100, Duration::from_millis(20))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        f.put("s", 20..30);
+        assert_eq!(
+            values(&read(&mut latest, 10, 100).await),
+            (20..30).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            values(&read(&mut at, 20, 100).await),
+            (10..30).collect::<Vec<_>>()
+        );
+        let arrivals: HashSet<i64> =
+            read(&mut f.reader(ReaderStart::TrimHorizon, None).await, 30, 100)
+                .await
+                .iter()
+                .map(|r| r.arrival_ms)
+                .collect();
+        assert_eq!(arrivals, HashSet::from([T0, T0 + 1000]));
+    }
+
+    #[tokio::test]
+    async fn latest_skips_shards_closed_before_open() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(1)).unwrap();
+        f.put("s", 0..10);
+        f.kds.split_shard("s", SHARD0, 1u128 << 127).unwrap();
+        f.put("s", 10..20);
+        let store = f.store();
+        let mut r = f.reader(ReaderStart::Latest, Some(store.clone())).await;
+        assert!(read(&mut r, 1, 100).await.is_empty());
+        f.put("s", 20..25);
+        assert_eq!(
+            values(&read(&mut r, 5, 100).await),
+            (20..25).collect::<Vec<_>>()
+        );
+        r.commit().unwrap();
+        assert_eq!(store.get("s", SHARD0), Some(ShardCheckpoint::Finished));
+    }
+
+    /// With AWS's per-shard read limits on, the reader backs off instead of
+    /// failing, and goes on once the next second starts.
+    #[tokio::test]
+    async fn throttled_reads_back_off() {
+        let f = fixture(KdsOptions {
+            throttle: true,
+            ..KdsOptions::default()
+        });
+        f.kds.create_stream("s", Some(1)).unwrap();
+        f.put("s", 0..10);
+        let mut r = f.reader(ReaderStart::TrimHorizon, None).await;
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            got.extend(r.next_batch(1, Duration::from_millis(10)).await.unwrap());
+        }
+        assert_eq!(values(&got), (0..5).collect::<Vec<_>>());
+        // The sixth GetRecords in this second is refused: no record, no error.
+        assert!(
+            r.next_batch(1, Duration::from_millis(50))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        f.clock.advance(1000);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let next = r.next_batch(1, Duration::from_millis(500)).await.unwrap();
+        assert_eq!(values(&next), vec![5]);
+    }
+
+    #[tokio::test]
+    async fn open_errors() {
+        let f = fixture(KdsOptions::default());
+        let err = StreamReader::open(
+            ReaderSource::Embedded(f.kds.clone()),
+            "missing",
+            ReaderStart::TrimHorizon,
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.aws_type(), "ResourceNotFoundException", "{err}");
+        let err = StreamReader::open(
+            ReaderSource::Embedded(f.kds.clone()),
+            "bad name",
+            ReaderStart::TrimHorizon,
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("\"bad name\""), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_stream_deleted_while_reading_is_an_error_after_the_records_read() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(1)).unwrap();
+        f.put("s", 0..3);
+        let mut r = f.reader(ReaderStart::TrimHorizon, None).await;
+        assert_eq!(read(&mut r, 3, 10).await.len(), 3);
+        f.kds.delete_stream("s").unwrap();
+        let err = r
+            .next_batch(10, Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert_eq!(err.aws_type(), "ResourceNotFoundException", "{err}");
+    }
+}
