@@ -268,7 +268,7 @@ fn w2(n: u64, batch: usize, minutes: u32) -> Result<()> {
         id += m;
     }
     app.flush()?;
-    let label = if minutes % 60 == 0 {
+    let label = if minutes.is_multiple_of(60) {
         format!("w2 engine-only, {}-hour window", minutes / 60)
     } else {
         format!("w2 engine-only, {minutes}-minute window")
