@@ -7,6 +7,11 @@
 //! - end-to-end JSON: the same rows as JSON records, decoded through the
 //!   app's input schema.
 //!
+//! Workload W2 (`--mode w2`): W1's rows, a sliding window per k,
+//! `COUNT(*)`, `SUM(v)`, `MAX(v)` `OVER (PARTITION BY k RANGE INTERVAL ..
+//! PRECEDING)`, engine-only, once with a 1-minute and once with a 1-hour
+//! window (the speed must not fall as the window grows).
+//!
 //! Each line gives rows/s (wall clock), the CPU seconds the process used,
 //! and its peak RSS so far (Linux `/proc/self`).
 
@@ -30,7 +35,7 @@ pub struct BenchArgs {
     /// Rows to push.
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
-    /// `engine`, `json` or `all`.
+    /// `engine`, `json` (W1), `w2`, or `all`.
     #[arg(long, default_value = "all")]
     mode: String,
     /// Rows per batch.
@@ -154,6 +159,158 @@ fn report(mode: &str, n: u64, started: Instant, cpu0: f64) {
     );
 }
 
+fn w2_sql(minutes: u32) -> String {
+    format!(
+        r#"
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (K INTEGER, ROW_COUNT BIGINT, V_SUM BIGINT, V_MAX INTEGER);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM K, COUNT(*) OVER W, SUM(V) OVER W, MAX(V) OVER W
+  FROM "SOURCE_SQL_STREAM_001"
+  WINDOW W AS (PARTITION BY K RANGE INTERVAL '{minutes}' MINUTE PRECEDING);
+"#
+    )
+}
+
+/// What W2's output rows added up to: rows, the sum of ROW_COUNT, and rows
+/// whose SUM or MAX is wrong (every row of key k has v = k % 100).
+#[derive(Default)]
+struct W2Totals {
+    rows: u64,
+    count_sum: i64,
+    wrong: u64,
+}
+
+/// Sum over all rows of W2's COUNT for `n` rows and a window of `window_ms`.
+fn w2_expected_count_sum(n: u64, window_ms: i64) -> i64 {
+    // Rows of one key are 600 ms apart, so a window holds at most
+    // window/600 + 1 of them (the lower bound is inclusive).
+    let full = window_ms / 600 + 1;
+    (0..1000u64)
+        .map(|k| {
+            let m = if k < n {
+                ((n - 1 - k) / 1000 + 1) as i64
+            } else {
+                0
+            };
+            if m <= full {
+                m * (m + 1) / 2
+            } else {
+                full * (full + 1) / 2 + (m - full) * full
+            }
+        })
+        .sum()
+}
+
+fn w2(n: u64, batch: usize, minutes: u32) -> Result<()> {
+    let input = Input {
+        stream: "SOURCE_SQL_STREAM_001".into(),
+        schema: InputSchema {
+            format: RecordFormat::Json {
+                row_path: "$".into(),
+            },
+            columns: Some(vec![
+                RecordColumn {
+                    name: "ID".into(),
+                    sql_type: SqlType::BigInt,
+                    mapping: Some("$.id".into()),
+                },
+                RecordColumn {
+                    name: "K".into(),
+                    sql_type: SqlType::Integer,
+                    mapping: Some("$.k".into()),
+                },
+                RecordColumn {
+                    name: "V".into(),
+                    sql_type: SqlType::Integer,
+                    mapping: Some("$.v".into()),
+                },
+            ]),
+        },
+    };
+    let mut app = Application::new(&w2_sql(minutes), &[input], Arc::new(ManualClock::new(0)))?;
+    let totals = Arc::new(Mutex::new(W2Totals::default()));
+    let sink = Arc::clone(&totals);
+    app.subscribe("DESTINATION_SQL_STREAM", move |b| {
+        let col = |i: usize| b.column(i).as_any();
+        let (Some(k), Some(c), Some(s), Some(m)) = (
+            col(1).downcast_ref::<Int32Array>(),
+            col(2).downcast_ref::<Int64Array>(),
+            col(3).downcast_ref::<Int64Array>(),
+            col(4).downcast_ref::<Int32Array>(),
+        ) else {
+            if let Ok(mut t) = sink.lock() {
+                t.wrong += b.num_rows() as u64;
+            }
+            return;
+        };
+        let (k, c, s, m) = (k.values(), c.values(), s.values(), m.values());
+        let mut count_sum = 0i64;
+        let mut wrong = 0u64;
+        for i in 0..b.num_rows() {
+            let v = i64::from(k[i] % 100);
+            count_sum += c[i];
+            wrong += u64::from(i64::from(m[i]) != v || s[i] != c[i] * v);
+        }
+        if let Ok(mut t) = sink.lock() {
+            t.rows += b.num_rows() as u64;
+            t.count_sum += count_sum;
+            t.wrong += wrong;
+        }
+    })?;
+    let schema = app
+        .stream_schema("SOURCE_SQL_STREAM_001")
+        .ok_or_else(|| anyhow::anyhow!("no source stream"))?;
+    let (cpu0, started) = (cpu_seconds(), Instant::now());
+    let mut id = 0u64;
+    while id < n {
+        let m = (n - id).min(batch as u64);
+        app.push_batch("SOURCE_SQL_STREAM_001", w1_batch(&schema, id, m)?)?;
+        id += m;
+    }
+    app.flush()?;
+    let label = if minutes.is_multiple_of(60) {
+        format!("w2 engine-only, {}-hour window", minutes / 60)
+    } else {
+        format!("w2 engine-only, {minutes}-minute window")
+    };
+    report(&label, n, started, cpu0);
+    let t = totals.lock().map_err(|_| anyhow::anyhow!("lock"))?;
+    let expected = w2_expected_count_sum(n, i64::from(minutes) * 60_000);
+    if t.rows != n || t.wrong != 0 || t.count_sum != expected {
+        bail!(
+            "wrong result: {} rows (want {n}), {} with a wrong SUM or MAX, COUNT total {} (want {expected})",
+            t.rows,
+            t.wrong,
+            t.count_sum
+        );
+    }
+    Ok(())
+}
+
+/// W1's rows `id .. id + m` as a source batch.
+fn w1_batch(
+    schema: &sluice_engine::arrow::datatypes::SchemaRef,
+    id: u64,
+    m: u64,
+) -> Result<RecordBatch> {
+    let ids: Vec<u64> = (id..id + m).collect();
+    let times: ArrayRef = Arc::new(TimestampMillisecondArray::from_iter_values(
+        ids.iter().map(|&i| rowtime(i)),
+    ));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::clone(&times),
+        times,
+        Arc::new(Int64Array::from_iter_values(ids.iter().map(|&i| i as i64))),
+        Arc::new(Int32Array::from_iter_values(
+            ids.iter().map(|&i| (i % 1000) as i32),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            ids.iter().map(|&i| (i % 100) as i32),
+        )),
+    ];
+    Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+}
+
 fn engine_only(n: u64, batch: usize) -> Result<()> {
     let (mut app, (rows, sums)) = w1_app()?;
     let schema = app
@@ -163,25 +320,7 @@ fn engine_only(n: u64, batch: usize) -> Result<()> {
     let mut id = 0u64;
     while id < n {
         let m = (n - id).min(batch as u64);
-        let ids: Vec<u64> = (id..id + m).collect();
-        let times: ArrayRef = Arc::new(TimestampMillisecondArray::from_iter_values(
-            ids.iter().map(|&i| rowtime(i)),
-        ));
-        let cols: Vec<ArrayRef> = vec![
-            Arc::clone(&times),
-            times,
-            Arc::new(Int64Array::from_iter_values(ids.iter().map(|&i| i as i64))),
-            Arc::new(Int32Array::from_iter_values(
-                ids.iter().map(|&i| (i % 1000) as i32),
-            )),
-            Arc::new(Int32Array::from_iter_values(
-                ids.iter().map(|&i| (i % 100) as i32),
-            )),
-        ];
-        app.push_batch(
-            "SOURCE_SQL_STREAM_001",
-            RecordBatch::try_new(Arc::clone(&schema), cols)?,
-        )?;
+        app.push_batch("SOURCE_SQL_STREAM_001", w1_batch(&schema, id, m)?)?;
         id += m;
     }
     app.flush()?;
@@ -244,11 +383,17 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     match args.mode.as_str() {
         "engine" => engine_only(args.rows, args.batch)?,
         "json" => end_to_end_json(args.rows, args.batch)?,
+        "w2" => {
+            w2(args.rows, args.batch, 1)?;
+            w2(args.rows, args.batch, 60)?;
+        }
         "all" => {
             engine_only(args.rows, args.batch)?;
             end_to_end_json(args.rows, args.batch)?;
+            w2(args.rows, args.batch, 1)?;
+            w2(args.rows, args.batch, 60)?;
         }
-        other => bail!("--mode {other}: expected engine, json or all"),
+        other => bail!("--mode {other}: expected engine, json, w2 or all"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -89,7 +89,11 @@ impl Application {
                 Decoder::new(&s.name, &i.schema, &s.columns, Arc::clone(&s.schema))?,
             );
         }
-        let states = plan.pumps.iter().map(OpState::new).collect();
+        let states = plan
+            .pumps
+            .iter()
+            .map(OpState::new)
+            .collect::<Result<Vec<_>>>()?;
         let mut readers = vec![Vec::new(); plan.streams.len()];
         for &p in &plan.pump_order {
             readers[plan.pumps[p].from].push(p);

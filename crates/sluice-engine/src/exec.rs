@@ -53,17 +53,27 @@ pub(crate) enum OpState {
     Project,
     /// Open tumbling windows.
     Tumbling(TumblingState),
+    /// Sliding windows, per partition.
+    Sliding(crate::sliding::SlidingState),
+    /// Open stagger windows, per partition key.
+    Stagger(crate::stagger::StaggerState),
 }
 
 impl OpState {
-    pub(crate) fn new(p: &PumpDef) -> Self {
-        match &p.op {
+    pub(crate) fn new(p: &PumpDef) -> Result<Self> {
+        Ok(match &p.op {
             OperatorPlan::Project(_) => OpState::Project,
             OperatorPlan::Tumbling(_) => OpState::Tumbling(TumblingState {
                 windows: BTreeMap::new(),
                 groups: Vec::new(),
             }),
-        }
+            OperatorPlan::Sliding(plan) => {
+                OpState::Sliding(crate::sliding::SlidingState::new(plan)?)
+            }
+            OperatorPlan::Stagger(plan) => {
+                OpState::Stagger(crate::stagger::StaggerState::new(plan, p)?)
+            }
+        })
     }
 
     /// The earliest ROWTIME of an input row whose effect this operator
@@ -99,6 +109,12 @@ impl OpState {
             (OperatorPlan::Tumbling(plan), OpState::Tumbling(st)) => {
                 st.push(plan, p, target, batch, out)
             }
+            (OperatorPlan::Sliding(plan), OpState::Sliding(st)) => {
+                st.push(plan, p, target, batch, out)
+            }
+            (OperatorPlan::Stagger(plan), OpState::Stagger(st)) => {
+                st.push(plan, p, target, batch, out)
+            }
             _ => Err(EngineError::Plan {
                 location: p.declared_at,
                 message: format!(
@@ -121,6 +137,9 @@ impl OpState {
             (OperatorPlan::Tumbling(plan), OpState::Tumbling(st)) => {
                 st.close_until(plan, p, target, now, out)
             }
+            (OperatorPlan::Stagger(plan), OpState::Stagger(st)) => {
+                st.close_until(plan, p, target, now, out)
+            }
             _ => Ok(()),
         }
     }
@@ -131,6 +150,7 @@ impl OpState {
             (OperatorPlan::Tumbling(plan), OpState::Tumbling(st)) => {
                 st.windows.keys().next().map(|&s| plan.size.end(s))
             }
+            (OperatorPlan::Stagger(_), OpState::Stagger(st)) => st.first_end(),
             _ => None,
         }
     }
@@ -142,6 +162,7 @@ impl OpState {
             (OperatorPlan::Tumbling(plan), OpState::Tumbling(_)) => {
                 Some(plan.size.end(plan.size.start(t)))
             }
+            (OperatorPlan::Stagger(plan), OpState::Stagger(st)) => st.next_boundary(plan, t),
             _ => None,
         }
     }
@@ -151,7 +172,7 @@ impl OpState {
 /// the target stream's columns, pushing the result to `out`: what a
 /// filter/project pump does to its input, and a tumbling pump to a closed
 /// window's rows (HAVING, then the select list).
-fn filter_project(
+pub(crate) fn filter_project(
     filter: Option<&Arc<dyn PhysicalExpr>>,
     exprs: &[Arc<dyn PhysicalExpr>],
     batch: &RecordBatch,
@@ -263,7 +284,7 @@ fn row_error(row: &RecordBatch, pump: &str, e: &DataFusionError) -> ErrorRow {
     }
 }
 
-fn apply_filter(
+pub(crate) fn apply_filter(
     filter: &Arc<dyn PhysicalExpr>,
     batch: &RecordBatch,
     pump: &str,

@@ -62,7 +62,9 @@ pub mod functions;
 pub mod input;
 pub mod output;
 pub mod plan;
+pub mod sliding;
 pub mod sql;
+pub mod stagger;
 pub mod types;
 
 pub use app::{Application, Input};

@@ -27,14 +27,19 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CeilFloorKind, DateTimeField, Expr, ExprWithAlias, FunctionArg,
-    FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, Interval, SelectItem, SetExpr, Spanned,
-    TableFactor, Value, VisitMut, VisitorMut,
+    BinaryOperator, CeilFloorKind, DateTimeField, DuplicateTreatment, Expr, ExprWithAlias,
+    FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, Interval,
+    NamedWindowDefinition, NamedWindowExpr, NullTreatment, SelectItem, SetExpr, Spanned,
+    TableFactor, Value, VisitMut, VisitorMut, WindowFrameBound, WindowFrameUnits, WindowSpec,
+    WindowType,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::error::{EngineError, Location, Result, closest};
+use crate::sliding::{
+    Frame, SlidingAggregate, SlidingArg, SlidingFunction, SlidingPlan, SlidingWindowPlan, ValueKind,
+};
 use crate::sql::{PumpDecl, Statement, StreamDecl, ident_location, kda_name, parse_app};
 use crate::types::{ROWTIME_TYPE, SqlType, TypeFamily};
 
@@ -218,6 +223,11 @@ pub enum OperatorPlan {
     Project(ProjectPlan),
     /// Tumbling-window aggregation.
     Tumbling(TumblingPlan),
+    /// Sliding-window aggregates, one row out per row in.
+    Sliding(SlidingPlan),
+    /// Stagger windows: planned as a tumbling window whose `size` is the
+    /// stagger length and whose windows open per partition key.
+    Stagger(TumblingPlan),
 }
 
 /// A planned pump.
@@ -692,6 +702,206 @@ impl VisitorMut for GroupRewriter<'_> {
     }
 }
 
+/// Whether an expression holds an `OVER` call.
+fn has_over(e: &Expr) -> bool {
+    let mut e = e.clone();
+    let mut found = false;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut e, |x: &mut Expr| {
+        if let Expr::Function(f) = x
+            && f.over.is_some()
+        {
+            found = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+fn unknown_window(r: &Ident, named: &[(String, Location, WindowSpec)]) -> EngineError {
+    let n = kda_name(r);
+    EngineError::Plan {
+        location: ident_location(r),
+        message: format!(
+            "unknown window \"{n}\"{}",
+            crate::error::did_you_mean(&closest(&n, named.iter().map(|(x, _, _)| x.as_str())))
+        ),
+    }
+}
+
+/// Replaces each `F(..) OVER w` by a reference to column `__a<j>`, collecting
+/// the calls (without their OVER) and the distinct windows they use.
+struct OverRewriter<'a> {
+    named: &'a [(String, Location, WindowSpec)],
+    aggregate_names: &'a dyn Fn(&str) -> bool,
+    /// (call without OVER, window index).
+    calls: Vec<(Expr, usize)>,
+    /// (name or inline text, spec, where it is written).
+    windows: Vec<(String, WindowSpec, Location)>,
+    error: Option<EngineError>,
+}
+
+impl OverRewriter<'_> {
+    fn window(&mut self, over: &WindowType, at: Location) -> Result<usize> {
+        let (key, spec, l) = match over {
+            WindowType::NamedWindow(r) => {
+                let n = kda_name(r);
+                match self.named.iter().find(|(x, _, _)| *x == n) {
+                    Some((_, l, spec)) => (n, spec.clone(), *l),
+                    None => return Err(unknown_window(r, self.named)),
+                }
+            }
+            WindowType::WindowSpec(spec) => {
+                if let Some(base) = &spec.window_name {
+                    return Err(EngineError::Unsupported {
+                        location: ident_location(base),
+                        what: format!(
+                            "OVER ({base} ...): refine a named window by writing a new WINDOW definition"
+                        ),
+                    });
+                }
+                (format!("({spec})"), spec.clone(), at)
+            }
+        };
+        Ok(match self.windows.iter().position(|(k, _, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.windows.push((key, spec, l));
+                self.windows.len() - 1
+            }
+        })
+    }
+}
+
+impl VisitorMut for OverRewriter<'_> {
+    type Break = ();
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if !matches!(e, Expr::Function(_)) {
+            return ControlFlow::Continue(());
+        }
+        let at = expr_location(e, Location::default());
+        let Expr::Function(f) = e else {
+            return ControlFlow::Continue(());
+        };
+        let Some(over) = f.over.take() else {
+            if (self.aggregate_names)(&f.name.to_string()) {
+                self.error = Some(EngineError::Plan {
+                    location: at,
+                    message: format!(
+                        "{} needs OVER in a query that uses sliding windows (or a GROUP BY, without OVER)",
+                        f.name.to_string().to_uppercase()
+                    ),
+                });
+                return ControlFlow::Break(());
+            }
+            return ControlFlow::Continue(());
+        };
+        let window = match self.window(&over, at) {
+            Ok(w) => w,
+            Err(err) => {
+                self.error = Some(err);
+                return ControlFlow::Break(());
+            }
+        };
+        let call = e.clone();
+        let text = format!("{call} OVER {window}");
+        let j = match self
+            .calls
+            .iter()
+            .position(|(c, w)| format!("{c} OVER {w}") == text)
+        {
+            Some(j) => j,
+            None => {
+                self.calls.push((call, window));
+                self.calls.len() - 1
+            }
+        };
+        *e = column_ref(&format!("__a{j}"));
+        ControlFlow::Continue(())
+    }
+}
+
+/// The frame of a sliding window, checked against what KDA allows: windows
+/// that end at the current row, reaching back a RANGE INTERVAL or ROWS n.
+fn sliding_frame(name: &str, spec: &WindowSpec, at: Location) -> Result<Frame> {
+    let unsupported = |what: String| EngineError::Unsupported { location: at, what };
+    for o in &spec.order_by {
+        let ascending = o.options.asc != Some(false);
+        if time_column_of(&o.expr) != Some(ROWTIME) || !ascending {
+            return Err(unsupported(format!(
+                "ORDER BY {o} in window {name}: a sliding window is ordered by ROWTIME only"
+            )));
+        }
+    }
+    let Some(frame) = &spec.window_frame else {
+        return Err(EngineError::Plan {
+            location: at,
+            message: format!(
+                "window {name} has no frame: write RANGE INTERVAL '1' MINUTE PRECEDING or ROWS 10 PRECEDING"
+            ),
+        });
+    };
+    match &frame.end_bound {
+        None | Some(WindowFrameBound::CurrentRow) => {}
+        Some(b) => {
+            return Err(unsupported(format!(
+                "window {name} ending at {b}: a sliding window ends at the current row"
+            )));
+        }
+    }
+    match (&frame.units, &frame.start_bound) {
+        (WindowFrameUnits::Groups, _) => Err(unsupported(format!("GROUPS in window {name}"))),
+        (_, b @ WindowFrameBound::Following(_)) => Err(unsupported(format!(
+            "{b} in window {name}: a sliding window reaches back from the current row, never forward"
+        ))),
+        (_, WindowFrameBound::Preceding(None)) => Err(unsupported(format!(
+            "UNBOUNDED PRECEDING in window {name}: KDA windows are bounded (RANGE INTERVAL .. PRECEDING or ROWS n PRECEDING)"
+        ))),
+        (WindowFrameUnits::Rows, WindowFrameBound::CurrentRow) => Ok(Frame::Rows(0)),
+        (WindowFrameUnits::Range, WindowFrameBound::CurrentRow) => Ok(Frame::Range(0)),
+        (WindowFrameUnits::Rows, WindowFrameBound::Preceding(Some(e))) => {
+            let l = expr_location(e, at);
+            let n = match e.as_ref() {
+                Expr::Value(v) => match &v.value {
+                    Value::Number(n, _) => n.parse::<usize>().ok(),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match n {
+                Some(0) => Err(EngineError::Plan {
+                    location: l,
+                    message: format!("ROWS 0 PRECEDING in window {name}: write ROWS CURRENT ROW"),
+                }),
+                Some(n) => Ok(Frame::Rows(n)),
+                None => Err(EngineError::Plan {
+                    location: l,
+                    message: format!(
+                        "ROWS {e} PRECEDING in window {name}: the number of rows must be a positive whole number"
+                    ),
+                }),
+            }
+        }
+        (WindowFrameUnits::Range, WindowFrameBound::Preceding(Some(e))) => {
+            let l = expr_location(e, at);
+            let Expr::Interval(iv) = e.as_ref() else {
+                return Err(EngineError::Plan {
+                    location: l,
+                    message: format!(
+                        "RANGE {e} PRECEDING in window {name}: the range must be an INTERVAL, e.g. RANGE INTERVAL '1' MINUTE PRECEDING"
+                    ),
+                });
+            };
+            match interval_size(iv, l)? {
+                WindowSize::Millis(ms) => Ok(Frame::Range(ms)),
+                WindowSize::Months(_) => Err(unsupported(format!(
+                    "RANGE {iv} PRECEDING in window {name}: months and years have no fixed length; use DAY, HOUR, MINUTE or SECOND"
+                ))),
+            }
+        }
+    }
+}
+
 /// Finds input columns left in a select item after grouping rewrites.
 fn ungrouped_column(e: &mut Expr) -> Option<Ident> {
     let mut found = None;
@@ -976,26 +1186,41 @@ impl Planner {
                 "a pump reading more than one stream (stream joins)",
             ));
         }
-        let (from_name, alias, from_at) = match &select.from[0].relation {
+        let (from_name, full_name, alias, from_at) = match &select.from[0].relation {
             TableFactor::Table { name, alias, .. } => {
-                let last = name.0.last().and_then(|p| p.as_ident()).cloned();
-                let Some(last) = last else {
+                let parts: Option<Vec<Ident>> =
+                    name.0.iter().map(|p| p.as_ident().cloned()).collect();
+                let Some(parts) = parts.filter(|p| !p.is_empty()) else {
                     return Err(unsupported(at, "this FROM clause"));
                 };
+                // A schema-qualified name (AGGTEST.WEATHERSTREAM) names the
+                // stream declared under that whole name, if there is one.
+                let full = parts.iter().map(kda_name).collect::<Vec<_>>().join(".");
+                let last = &parts[parts.len() - 1];
                 (
-                    kda_name(&last),
+                    kda_name(last),
+                    full,
                     alias.as_ref().map(|a| kda_name(&a.name)),
-                    ident_location(&last),
+                    ident_location(&parts[0]),
                 )
             }
             _ => return Err(unsupported(at, "a FROM clause that is not a stream name")),
         };
-        let from = self.find_stream(streams, &from_name, from_at)?;
+        let from = match streams.iter().position(|s| s.name == full_name) {
+            Some(i) => i,
+            None if streams.iter().any(|s| s.name == from_name) => {
+                self.find_stream(streams, &from_name, from_at)?
+            }
+            None => self.find_stream(streams, &full_name, from_at)?,
+        };
         if streams[from].name == ERROR_STREAM {
             return Err(unsupported(from_at, "reading error_stream in a pump"));
         }
         let source = &streams[from];
         let mut qualifiers = vec![from_name.clone()];
+        if full_name != from_name {
+            qualifiers.push(full_name.clone());
+        }
         qualifiers.extend(alias);
 
         // Select list, with * expanded to the source's columns.
@@ -1064,9 +1289,18 @@ impl Planner {
         for g in group_by.iter_mut() {
             resolve(g, &[])?;
         }
-        if !select.named_window.is_empty() {
-            return Err(unsupported(at, "WINDOW clauses (sliding windows)"));
+        let mut named_windows = std::mem::take(&mut select.named_window);
+        for NamedWindowDefinition(_, expr) in named_windows.iter_mut() {
+            if let NamedWindowExpr::WindowSpec(spec) = expr {
+                for e in spec.partition_by.iter_mut() {
+                    resolve(e, &[])?;
+                }
+                for o in spec.order_by.iter_mut() {
+                    resolve(&mut o.expr, &[])?;
+                }
+            }
         }
+        let sliding = !named_windows.is_empty() || items.iter().any(|(e, _)| has_over(e));
 
         let input_schema =
             DFSchema::try_from(source.schema.as_ref().clone()).map_err(df_err(at))?;
@@ -1083,7 +1317,29 @@ impl Planner {
             target,
             target_cols: &target_cols,
         };
-        let op = if group_by.is_empty() {
+        let op = if sliding {
+            if let Some(g) = group_by.first() {
+                return Err(EngineError::Unsupported {
+                    location: expr_location(g, at),
+                    what: "GROUP BY together with OVER: a query aggregates either over sliding windows (OVER) or over tumbling windows (GROUP BY)".into(),
+                });
+            }
+            if let Some(h) = having {
+                return Err(EngineError::Plan {
+                    location: expr_location(&h, at),
+                    message: "HAVING without GROUP BY".into(),
+                });
+            }
+            OperatorPlan::Sliding(self.plan_sliding(
+                named_windows,
+                &items,
+                source,
+                &input_schema,
+                filter,
+                &ctx,
+                at,
+            )?)
+        } else if group_by.is_empty() {
             if let Some(h) = having {
                 return Err(EngineError::Plan {
                     location: expr_location(&h, at),
@@ -1100,7 +1356,7 @@ impl Planner {
             let exprs = self.insert_exprs(&items, &input_schema, &ctx, |e| Ok(e.clone()))?;
             OperatorPlan::Project(ProjectPlan { filter, exprs })
         } else {
-            OperatorPlan::Tumbling(self.plan_tumbling(
+            self.plan_tumbling(
                 group_by,
                 having,
                 &items,
@@ -1109,7 +1365,7 @@ impl Planner {
                 filter,
                 &ctx,
                 at,
-            )?)
+            )?
         };
         Ok(PumpDef {
             name: p.name.value.clone(),
@@ -1185,6 +1441,318 @@ impl Planner {
             .collect()
     }
 
+    /// Plans a query whose aggregates are `OVER` sliding windows.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_sliding(
+        &self,
+        named: Vec<NamedWindowDefinition>,
+        items: &[(Expr, Location)],
+        source: &StreamDef,
+        input_schema: &DFSchema,
+        filter: Option<Arc<dyn PhysicalExpr>>,
+        ctx: &InsertCtx,
+        at: Location,
+    ) -> Result<SlidingPlan> {
+        // Named windows, in order; a name may refer to an earlier one.
+        let mut named_specs: Vec<(String, Location, WindowSpec)> = Vec::new();
+        for NamedWindowDefinition(name, expr) in named {
+            let n = kda_name(&name);
+            let l = ident_location(&name);
+            if let Some((_, first, _)) = named_specs.iter().find(|(x, _, _)| *x == n) {
+                return Err(EngineError::Duplicate {
+                    location: l,
+                    kind: "window",
+                    name: n,
+                    first: *first,
+                });
+            }
+            let spec = match expr {
+                NamedWindowExpr::WindowSpec(spec) => spec,
+                NamedWindowExpr::NamedWindow(r) => {
+                    let rn = kda_name(&r);
+                    match named_specs.iter().find(|(x, _, _)| *x == rn) {
+                        Some((_, _, spec)) => spec.clone(),
+                        None => return Err(unknown_window(&r, &named_specs)),
+                    }
+                }
+            };
+            named_specs.push((n, l, spec));
+        }
+
+        // Replace each `F(..) OVER w` by a column `__a<j>`.
+        let is_agg = |n: &str| self.is_aggregate(n);
+        let mut rw = OverRewriter {
+            named: &named_specs,
+            aggregate_names: &is_agg,
+            calls: Vec::new(),
+            windows: Vec::new(),
+            error: None,
+        };
+        let mut post_items: Vec<(Expr, Location)> = Vec::new();
+        for (e, l) in items {
+            let mut e = e.clone();
+            let _ = e.visit(&mut rw);
+            if let Some(err) = rw.error.take() {
+                return Err(err);
+            }
+            post_items.push((e, *l));
+        }
+        if rw.calls.is_empty() {
+            return Err(EngineError::Plan {
+                location: named_specs.first().map_or(at, |(_, l, _)| *l),
+                message: "the WINDOW clause is not used: a sliding window needs an aggregate such as AVG(x) OVER W1".into(),
+            });
+        }
+
+        let arrow_in = input_schema.as_arrow();
+        let mut windows = Vec::new();
+        for (name, spec, l) in &rw.windows {
+            let frame = sliding_frame(name, spec, *l)?;
+            let mut partition_by = Vec::new();
+            let mut partition_types = Vec::new();
+            for k in &spec.partition_by {
+                let kl = expr_location(k, *l);
+                let phys = self.expr(k, input_schema, kl)?;
+                partition_types.push(phys.data_type(arrow_in).map_err(df_err(kl))?);
+                partition_by.push(phys);
+            }
+            windows.push(SlidingWindowPlan {
+                name: name.clone(),
+                partition_by,
+                partition_types,
+                frame,
+            });
+        }
+
+        let mut args: Vec<SlidingArg> = Vec::new();
+        let mut arg_texts: Vec<String> = Vec::new();
+        let mut aggregates = Vec::new();
+        let mut agg_fields = Vec::new();
+        for (j, (call, window)) in rw.calls.iter().enumerate() {
+            let l = expr_location(call, at);
+            let a =
+                self.sliding_aggregate(call, *window, l, input_schema, &mut args, &mut arg_texts)?;
+            agg_fields.push(Field::new(format!("__a{j}"), a.output_type.clone(), true));
+            aggregates.push(a);
+        }
+
+        let mut post_fields: Vec<Field> = source
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        post_fields.extend(agg_fields);
+        let post_schema = Arc::new(Schema::new(post_fields));
+        let post_df = DFSchema::try_from(post_schema.as_ref().clone()).map_err(df_err(at))?;
+        let exprs = self.insert_exprs(&post_items, &post_df, ctx, |e| Ok(e.clone()))?;
+        Ok(SlidingPlan {
+            filter,
+            windows,
+            args,
+            aggregates,
+            post_schema,
+            exprs,
+        })
+    }
+
+    /// Plans one `F(args) OVER w` call (the OVER already split off).
+    fn sliding_aggregate(
+        &self,
+        call: &Expr,
+        window: usize,
+        l: Location,
+        input_schema: &DFSchema,
+        args: &mut Vec<SlidingArg>,
+        arg_texts: &mut Vec<String>,
+    ) -> Result<SlidingAggregate> {
+        let arrow_in = input_schema.as_arrow();
+        let Expr::Function(f) = call else {
+            return Err(EngineError::Plan {
+                location: l,
+                message: format!("{call} is not a function call"),
+            });
+        };
+        let name = f.name.to_string();
+        let unsupported = |what: String| EngineError::Unsupported { location: l, what };
+        if f.filter.is_some() {
+            return Err(unsupported("FILTER (WHERE ...) on an aggregate".into()));
+        }
+        let list = match &f.args {
+            FunctionArguments::List(list) => {
+                if matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct)) {
+                    return Err(unsupported(format!(
+                        "{}(DISTINCT ...) over a sliding window",
+                        name.to_uppercase()
+                    )));
+                }
+                if !list.clauses.is_empty() {
+                    return Err(unsupported(format!("{call} over a sliding window")));
+                }
+                list.args.as_slice()
+            }
+            FunctionArguments::None => &[],
+            FunctionArguments::Subquery(_) => {
+                return Err(unsupported("a subquery as an aggregate argument".into()));
+            }
+        };
+        let mut star = false;
+        let mut exprs: Vec<&Expr> = Vec::new();
+        for a in list {
+            match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => exprs.push(e),
+                FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => star = true,
+                other => return Err(unsupported(format!("argument {other} of {name}"))),
+            }
+        }
+        for e in &exprs {
+            if self.contains_aggregate(e) {
+                return Err(EngineError::Plan {
+                    location: l,
+                    message: "aggregates cannot be nested".into(),
+                });
+            }
+        }
+        let ignore_nulls = matches!(f.null_treatment, Some(NullTreatment::IgnoreNulls));
+        let upper = name.to_uppercase();
+        let function = match name.as_str() {
+            "count" => SlidingFunction::Count,
+            "sum" => SlidingFunction::Sum,
+            "avg" => SlidingFunction::Avg,
+            "min" => SlidingFunction::Min,
+            "max" => SlidingFunction::Max,
+            "first_value" => SlidingFunction::FirstValue,
+            "last_value" => SlidingFunction::LastValue,
+            "lag" => {
+                let offset = match exprs.get(1) {
+                    None => 1,
+                    Some(e) => match e {
+                        Expr::Value(v) => match &v.value {
+                            Value::Number(n, _) => n.parse::<usize>().ok(),
+                            _ => None,
+                        },
+                        _ => None,
+                    }
+                    .ok_or_else(|| EngineError::Plan {
+                        location: expr_location(e, l),
+                        message: format!("LAG's offset must be a whole number of rows, not {e}"),
+                    })?,
+                };
+                SlidingFunction::Lag {
+                    offset,
+                    ignore_nulls,
+                }
+            }
+            "var_pop" => SlidingFunction::VarPop,
+            "var_samp" | "variance" | "var" => SlidingFunction::VarSamp,
+            "stddev_pop" => SlidingFunction::StddevPop,
+            "stddev_samp" | "stddev" => SlidingFunction::StddevSamp,
+            _ => {
+                return Err(unsupported(format!(
+                    "{upper} over a sliding window (supported: COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE, LAG, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP)"
+                )));
+            }
+        };
+        if ignore_nulls && !matches!(function, SlidingFunction::Lag { .. }) {
+            return Err(unsupported(format!("IGNORE NULLS on {upper}")));
+        }
+        let (min_args, max_args) = match function {
+            SlidingFunction::Count => (if star { 0 } else { 1 }, 1),
+            SlidingFunction::Lag { .. } => (1, 3),
+            _ => (1, 1),
+        };
+        if star && function != SlidingFunction::Count {
+            return Err(EngineError::Plan {
+                location: l,
+                message: format!("{upper}(*) is not allowed; only COUNT takes *"),
+            });
+        }
+        if exprs.len() < min_args || exprs.len() > max_args || (star && !exprs.is_empty()) {
+            return Err(EngineError::Plan {
+                location: l,
+                message: format!("wrong number of arguments to {upper}"),
+            });
+        }
+        let numeric = matches!(
+            function,
+            SlidingFunction::Sum
+                | SlidingFunction::Avg
+                | SlidingFunction::VarPop
+                | SlidingFunction::VarSamp
+                | SlidingFunction::StddevPop
+                | SlidingFunction::StddevSamp
+        );
+        let mut arg = None;
+        let mut arg_type = None;
+        if let Some(e) = exprs.first() {
+            let el = expr_location(e, l);
+            let mut phys = self.expr(e, input_schema, el)?;
+            let mut dt = phys.data_type(arrow_in).map_err(df_err(el))?;
+            if matches!(dt, DataType::Decimal128(..) | DataType::Decimal256(..)) {
+                // DECIMAL values are aggregated as DOUBLE.
+                phys = cast_to(phys, arrow_in, DataType::Float64, el)?;
+                dt = DataType::Float64;
+            }
+            if numeric && !(dt.is_integer() || dt.is_floating()) {
+                return Err(EngineError::Plan {
+                    location: el,
+                    message: format!(
+                        "{upper} needs a numeric argument, not {}",
+                        sql_type_name(&dt)
+                    ),
+                });
+            }
+            let Some(kind) = ValueKind::of(&dt) else {
+                return Err(unsupported(format!(
+                    "{upper} of {} over a sliding window",
+                    sql_type_name(&dt)
+                )));
+            };
+            let text = format!("{e}");
+            let idx = match arg_texts.iter().position(|t| *t == text) {
+                Some(i) => i,
+                None => {
+                    arg_texts.push(text);
+                    args.push(SlidingArg { expr: phys, kind });
+                    args.len() - 1
+                }
+            };
+            arg = Some(idx);
+            arg_type = Some((dt, kind));
+        }
+        let default = match (function, exprs.get(2), &arg_type) {
+            (SlidingFunction::Lag { .. }, Some(d), Some((_, kind))) => {
+                let dl = expr_location(d, l);
+                let phys = self.expr(d, input_schema, dl)?;
+                Some(cast_to(phys, arrow_in, kind.storage_type(), dl)?)
+            }
+            _ => None,
+        };
+        let output_type = match (function, &arg_type) {
+            (SlidingFunction::Count, _) => DataType::Int64,
+            (SlidingFunction::Sum, Some((_, ValueKind::Int))) => DataType::Int64,
+            (SlidingFunction::Avg, Some((dt, ValueKind::Int))) => dt.clone(),
+            (
+                SlidingFunction::Sum
+                | SlidingFunction::Avg
+                | SlidingFunction::VarPop
+                | SlidingFunction::VarSamp
+                | SlidingFunction::StddevPop
+                | SlidingFunction::StddevSamp,
+                _,
+            ) => DataType::Float64,
+            (_, Some((dt, _))) => dt.clone(),
+            (_, None) => DataType::Int64,
+        };
+        Ok(SlidingAggregate {
+            function,
+            window,
+            arg,
+            default,
+            output_type,
+        })
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn plan_tumbling(
         &self,
@@ -1196,13 +1764,45 @@ impl Planner {
         filter: Option<Arc<dyn PhysicalExpr>>,
         ctx: &InsertCtx,
         at: Location,
-    ) -> Result<TumblingPlan> {
+    ) -> Result<OperatorPlan> {
         // Find the ROWTIME window among the grouping expressions.
         let mut window: Option<(String, &'static str, WindowSize)> = None;
         let mut keys: Vec<Expr> = Vec::new();
+        let mut stagger = false;
         for g in &group_by {
+            if let Expr::Function(f) = g
+                && f.name.to_string() == crate::sql::STAGGER_FUNCTION
+            {
+                let l = expr_location(g, at);
+                let size = match function_args(f).as_slice() {
+                    [Expr::Interval(iv)] => interval_size(iv, l)?,
+                    _ => {
+                        return Err(EngineError::Plan {
+                            location: l,
+                            message: "WINDOWED BY STAGGER needs RANGE INTERVAL '1' MINUTE (an interval literal)".into(),
+                        });
+                    }
+                };
+                if window.is_some() {
+                    return Err(EngineError::Unsupported {
+                        location: l,
+                        what: "a ROWTIME window in GROUP BY together with WINDOWED BY STAGGER"
+                            .into(),
+                    });
+                }
+                stagger = true;
+                window = Some((g.to_string(), ROWTIME, size));
+                continue;
+            }
             match window_of(g, at)? {
                 Some((col, size)) => {
+                    if stagger {
+                        return Err(EngineError::Unsupported {
+                            location: expr_location(g, at),
+                            what: "a ROWTIME window in GROUP BY together with WINDOWED BY STAGGER"
+                                .into(),
+                        });
+                    }
                     if window.is_some() {
                         return Err(EngineError::Unsupported {
                             location: expr_location(g, at),
@@ -1357,7 +1957,7 @@ impl Planner {
             None => None,
         };
         let exprs = self.insert_exprs(&post_items, &post_df, ctx, |e| Ok(e.clone()))?;
-        Ok(TumblingPlan {
+        let plan = TumblingPlan {
             size,
             time_column,
             filter,
@@ -1367,6 +1967,11 @@ impl Planner {
             post_schema,
             having,
             exprs,
+        };
+        Ok(if stagger {
+            OperatorPlan::Stagger(plan)
+        } else {
+            OperatorPlan::Tumbling(plan)
         })
     }
 }

@@ -7,7 +7,10 @@
 //! tokens get a thin pre-pass for KDA syntax that `sqlparser` lacks:
 //!
 //! - `SELECT STREAM` drops the `STREAM` word (every KDA query is continuous);
-//! - `STEP(x BY y)` becomes `STEP(x, y)`.
+//! - `STEP(x BY y)` becomes `STEP(x, y)`;
+//! - `WINDOWED BY STAGGER (PARTITION BY k1, k2 RANGE INTERVAL '1' MINUTE)`
+//!   becomes `GROUP BY kda_stagger(INTERVAL '1' MINUTE), k1, k2` (see
+//!   [`STAGGER_FUNCTION`]), which the planner turns into a stagger window.
 //!
 //! The query after `INSERT INTO` is then parsed by `sqlparser` itself, so
 //! expressions, CASE, CAST, `||`, LIKE, SIMILAR TO, INTERVAL literals and
@@ -111,7 +114,7 @@ pub fn parse_app(sql: &str) -> Result<Vec<Statement>> {
         })?;
     let mut statements = Vec::new();
     for stmt_tokens in split_statements(tokens) {
-        statements.push(parse_statement(kda_prepass(stmt_tokens))?);
+        statements.push(parse_statement(kda_prepass(stagger_prepass(stmt_tokens)?))?);
     }
     Ok(statements)
 }
@@ -214,6 +217,99 @@ fn kda_prepass(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         out.push(t);
     }
     out
+}
+
+/// The function name `WINDOWED BY STAGGER` is rewritten to (lower-case, as
+/// normalized function names are).
+pub const STAGGER_FUNCTION: &str = "kda_stagger";
+
+/// Rewrites `WINDOWED BY STAGGER (PARTITION BY keys RANGE interval)` into
+/// `GROUP BY kda_stagger(interval), keys`, keeping each token's position.
+fn stagger_prepass(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !is_trivia(&tokens[i].token))
+        .collect();
+    let Some(k) =
+        (0..significant.len()).find(|&k| is_word(&tokens[significant[k]].token, "WINDOWED"))
+    else {
+        return Ok(tokens);
+    };
+    let at = |k: usize| significant.get(k).map(|&i| &tokens[i]);
+    let windowed = &tokens[significant[k]];
+    let bad = |t: Option<&TokenWithSpan>, what: &str| EngineError::Syntax {
+        location: t.map_or(location_of(windowed), location_of),
+        message: format!(
+            "expected {what} in WINDOWED BY STAGGER (PARTITION BY ... RANGE INTERVAL ...)"
+        ),
+    };
+    if !at(k + 1).is_some_and(|t| is_word(&t.token, "BY")) {
+        return Err(bad(at(k + 1), "BY"));
+    }
+    if !at(k + 2).is_some_and(|t| is_word(&t.token, "STAGGER")) {
+        return Err(bad(at(k + 2), "STAGGER"));
+    }
+    if at(k + 3).is_none_or(|t| t.token != Token::LParen) {
+        return Err(bad(at(k + 3), "("));
+    }
+    if !at(k + 4).is_some_and(|t| is_word(&t.token, "PARTITION")) {
+        return Err(bad(at(k + 4), "PARTITION BY"));
+    }
+    if !at(k + 5).is_some_and(|t| is_word(&t.token, "BY")) {
+        return Err(bad(at(k + 5), "PARTITION BY"));
+    }
+    // Find RANGE and the closing parenthesis at the clause's own depth.
+    let mut depth = 0i32;
+    let mut range = None;
+    let mut close = None;
+    for (m, &i) in significant.iter().enumerate().skip(k + 6) {
+        match &tokens[i].token {
+            Token::LParen => depth += 1,
+            Token::RParen if depth == 0 => {
+                close = Some(m);
+                break;
+            }
+            Token::RParen => depth -= 1,
+            t if depth == 0 && is_word(t, "RANGE") => range = Some(m),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return Err(bad(None, "a closing )"));
+    };
+    let Some(range) = range else {
+        return Err(bad(at(close), "RANGE INTERVAL"));
+    };
+    if range == k + 6 {
+        return Err(bad(at(range), "a partition key"));
+    }
+    let span_of = |m: usize| tokens[significant[m]].span;
+    let word = |w: &str, m: usize| TokenWithSpan {
+        token: Token::make_word(w, None),
+        span: span_of(m),
+    };
+    let punct = |t: Token, m: usize| TokenWithSpan {
+        token: t,
+        span: span_of(m),
+    };
+    let space = |m: usize| TokenWithSpan {
+        token: Token::Whitespace(datafusion::sql::sqlparser::tokenizer::Whitespace::Space),
+        span: span_of(m),
+    };
+    let mut out: Vec<TokenWithSpan> = tokens[..significant[k]].to_vec();
+    out.push(word("GROUP", k));
+    out.push(space(k));
+    out.push(word("BY", k + 1));
+    out.push(space(k + 1));
+    out.push(word("KDA_STAGGER", k + 2));
+    out.push(punct(Token::LParen, k + 3));
+    out.extend_from_slice(&tokens[significant[range] + 1..significant[close]]);
+    out.push(punct(Token::RParen, close));
+    out.push(punct(Token::Comma, range));
+    out.push(space(range));
+    out.extend_from_slice(&tokens[significant[k + 5] + 1..significant[range]]);
+    out.push(space(close));
+    out.extend_from_slice(&tokens[significant[close] + 1..]);
+    Ok(out)
 }
 
 /// A syntax error; errors at the end of input (which sqlparser reports at

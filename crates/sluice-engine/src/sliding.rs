@@ -1,0 +1,1023 @@
+//! Sliding windows: aggregates `OVER (PARTITION BY .. RANGE INTERVAL ..
+//! PRECEDING)` or `OVER (.. ROWS n PRECEDING)`, inline or through a named
+//! `WINDOW W1 AS (...)`.
+//!
+//! One output row per input row, with that row's ROWTIME. The window of a
+//! row holds the rows of its partition that arrived before it, up to and
+//! including itself (rows sharing its ROWTIME count when they arrived
+//! earlier, as in the SQL Reference's examples):
+//! - `RANGE INTERVAL 'x' unit PRECEDING`: rows whose ROWTIME is at or after
+//!   the row's ROWTIME minus the interval (the lower bound is inclusive);
+//! - `ROWS n PRECEDING`: the row and the `n` rows before it.
+//!
+//! Everything is incremental, per partition ([`SlidingState`]): a row
+//! entering the window is added to each aggregate and a row leaving it is
+//! retracted, so COUNT, SUM, AVG and the variances cost O(1) per row; MIN
+//! and MAX keep a monotonic deque (amortized O(1)); FIRST_VALUE,
+//! LAST_VALUE and LAG read the window's ring of values. The window is never
+//! rescanned. Rows leave when the window moves past them, and partitions
+//! that receive no rows for a whole RANGE are dropped by a periodic sweep,
+//! so memory is bounded by what the windows hold.
+//!
+//! The planner ([`crate::plan`]) builds a [`SlidingPlan`]; the select list
+//! is then evaluated over the source row's columns followed by one column
+//! per aggregate (`__a0`, `__a1`, ...).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, RecordBatchOptions,
+    StringBuilder,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{
+    DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimestampMillisecondType,
+};
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::common::HashMap;
+use datafusion::error::DataFusionError;
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::error::{EngineError, Result};
+use crate::exec::{Output, filter_project, guarded};
+use crate::plan::{PumpDef, StreamDef};
+
+/// How far back a sliding window reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// `RANGE INTERVAL .. PRECEDING`: rows with ROWTIME ≥ current − this many ms.
+    Range(i64),
+    /// `ROWS n PRECEDING`: the current row and `n` rows before it.
+    Rows(usize),
+}
+
+/// One window specification (inline or named) of a sliding query.
+#[derive(Debug)]
+pub struct SlidingWindowPlan {
+    /// The window's name, or its text when inline (for messages).
+    pub name: String,
+    /// PARTITION BY expressions, over the source batch.
+    pub partition_by: Vec<Arc<dyn PhysicalExpr>>,
+    /// Types of the PARTITION BY expressions.
+    pub partition_types: Vec<DataType>,
+    /// How far back it reaches.
+    pub frame: Frame,
+}
+
+/// The analytic functions a sliding window computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlidingFunction {
+    /// `COUNT(*)` (no argument) or `COUNT(x)` (non-NULL values).
+    Count,
+    /// `SUM(x)`.
+    Sum,
+    /// `AVG(x)`; integer arguments give an integer (truncated), as KDA.
+    Avg,
+    /// `MIN(x)`.
+    Min,
+    /// `MAX(x)`.
+    Max,
+    /// `FIRST_VALUE(x)`: the value of the window's oldest row.
+    FirstValue,
+    /// `LAST_VALUE(x)`: the value of the current row.
+    LastValue,
+    /// `LAG(x [, offset [, default]]) [IGNORE NULLS]`.
+    Lag {
+        /// How many rows back.
+        offset: usize,
+        /// Skip rows whose value is NULL when counting back.
+        ignore_nulls: bool,
+    },
+    /// `VAR_POP(x)`.
+    VarPop,
+    /// `VAR_SAMP(x)` (also `VARIANCE`).
+    VarSamp,
+    /// `STDDEV_POP(x)`.
+    StddevPop,
+    /// `STDDEV_SAMP(x)` (also `STDDEV`).
+    StddevSamp,
+}
+
+/// How an argument's values are kept in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Integers, booleans, dates and timestamps, as `i64`.
+    Int,
+    /// REAL, DOUBLE (and DECIMAL, evaluated as DOUBLE), as `f64`.
+    Float,
+    /// CHAR and VARCHAR.
+    Str,
+}
+
+impl ValueKind {
+    /// The Arrow type values are stored as.
+    pub fn storage_type(self) -> DataType {
+        match self {
+            ValueKind::Int => DataType::Int64,
+            ValueKind::Float => DataType::Float64,
+            ValueKind::Str => DataType::Utf8,
+        }
+    }
+
+    /// How values of `t` are kept, if they can be.
+    pub fn of(t: &DataType) -> Option<Self> {
+        use DataType::*;
+        match t {
+            Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Boolean | Date32
+            | Date64 | Timestamp(..) | Time32(_) | Time64(_) => Some(ValueKind::Int),
+            Float16 | Float32 | Float64 => Some(ValueKind::Float),
+            Utf8 | LargeUtf8 | Utf8View => Some(ValueKind::Str),
+            _ => None,
+        }
+    }
+}
+
+/// An argument of one or more sliding aggregates.
+#[derive(Debug)]
+pub struct SlidingArg {
+    /// The expression, over the source batch.
+    pub expr: Arc<dyn PhysicalExpr>,
+    /// How its values are kept.
+    pub kind: ValueKind,
+}
+
+/// One aggregate call `F(x) OVER w`.
+#[derive(Debug)]
+pub struct SlidingAggregate {
+    /// The function.
+    pub function: SlidingFunction,
+    /// Index of its window in [`SlidingPlan::windows`].
+    pub window: usize,
+    /// Index of its argument in [`SlidingPlan::args`] (`None` for `COUNT(*)`).
+    pub arg: Option<usize>,
+    /// LAG's default, over the source batch, already of the argument's storage type.
+    pub default: Option<Arc<dyn PhysicalExpr>>,
+    /// The result's type.
+    pub output_type: DataType,
+}
+
+/// A pump that computes sliding-window aggregates, one output row per input row.
+#[derive(Debug)]
+pub struct SlidingPlan {
+    /// WHERE, over the source batch (applied before the window).
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    /// The window specifications the aggregates use.
+    pub windows: Vec<SlidingWindowPlan>,
+    /// Distinct aggregate arguments.
+    pub args: Vec<SlidingArg>,
+    /// The aggregate calls.
+    pub aggregates: Vec<SlidingAggregate>,
+    /// The source batch's columns, then `__a<j>` per aggregate.
+    pub post_schema: SchemaRef,
+    /// One expression per target column, over `post_schema`.
+    pub exprs: Vec<Arc<dyn PhysicalExpr>>,
+}
+
+/// A value read from a ring or an argument column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Val<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+}
+
+/// The values of one argument for the rows in a partition's window, oldest first.
+#[derive(Debug)]
+enum Ring {
+    Int(VecDeque<Option<i64>>),
+    Float(VecDeque<Option<f64>>),
+    Str(VecDeque<Option<Box<str>>>),
+}
+
+impl Ring {
+    fn new(kind: ValueKind) -> Self {
+        match kind {
+            ValueKind::Int => Ring::Int(VecDeque::new()),
+            ValueKind::Float => Ring::Float(VecDeque::new()),
+            ValueKind::Str => Ring::Str(VecDeque::new()),
+        }
+    }
+
+    fn push(&mut self, v: Val<'_>) {
+        match (self, v) {
+            (Ring::Int(r), Val::Int(x)) => r.push_back(Some(x)),
+            (Ring::Float(r), Val::Float(x)) => r.push_back(Some(x)),
+            (Ring::Str(r), Val::Str(x)) => r.push_back(Some(x.into())),
+            (Ring::Int(r), _) => r.push_back(None),
+            (Ring::Float(r), _) => r.push_back(None),
+            (Ring::Str(r), _) => r.push_back(None),
+        }
+    }
+
+    fn pop_front(&mut self) {
+        match self {
+            Ring::Int(r) => drop(r.pop_front()),
+            Ring::Float(r) => drop(r.pop_front()),
+            Ring::Str(r) => drop(r.pop_front()),
+        }
+    }
+
+    fn get(&self, i: usize) -> Val<'_> {
+        match self {
+            Ring::Int(r) => r.get(i).copied().flatten().map_or(Val::Null, Val::Int),
+            Ring::Float(r) => r.get(i).copied().flatten().map_or(Val::Null, Val::Float),
+            Ring::Str(r) => r
+                .get(i)
+                .and_then(|s| s.as_deref())
+                .map_or(Val::Null, Val::Str),
+        }
+    }
+}
+
+/// A monotonic deque of (sequence number, value): the front is the window's
+/// MIN (or MAX); values that can never be the answer again are dropped.
+#[derive(Debug)]
+enum MonoDeque {
+    Int(VecDeque<(u64, i64)>),
+    Float(VecDeque<(u64, f64)>),
+    Str(VecDeque<(u64, Box<str>)>),
+}
+
+impl MonoDeque {
+    fn new(kind: ValueKind) -> Self {
+        match kind {
+            ValueKind::Int => MonoDeque::Int(VecDeque::new()),
+            ValueKind::Float => MonoDeque::Float(VecDeque::new()),
+            ValueKind::Str => MonoDeque::Str(VecDeque::new()),
+        }
+    }
+
+    /// Adds a value; `max` keeps the largest at the front, else the smallest.
+    fn push(&mut self, seq: u64, v: Val<'_>, max: bool) {
+        fn push_t<T: PartialOrd>(d: &mut VecDeque<(u64, T)>, seq: u64, x: T, max: bool) {
+            while let Some((_, back)) = d.back() {
+                // Ties: the newer value replaces the older (it leaves later).
+                let dominated = if max { *back <= x } else { *back >= x };
+                if dominated {
+                    d.pop_back();
+                } else {
+                    break;
+                }
+            }
+            d.push_back((seq, x));
+        }
+        match (self, v) {
+            (MonoDeque::Int(d), Val::Int(x)) => push_t(d, seq, x, max),
+            (MonoDeque::Float(d), Val::Float(x)) if !x.is_nan() => push_t(d, seq, x, max),
+            (MonoDeque::Str(d), Val::Str(x)) => push_t(d, seq, Box::<str>::from(x), max),
+            _ => {}
+        }
+    }
+
+    /// The row with sequence number `seq` left the window.
+    fn expire(&mut self, seq: u64) {
+        match self {
+            MonoDeque::Int(d) => {
+                if d.front().is_some_and(|(s, _)| *s <= seq) {
+                    d.pop_front();
+                }
+            }
+            MonoDeque::Float(d) => {
+                if d.front().is_some_and(|(s, _)| *s <= seq) {
+                    d.pop_front();
+                }
+            }
+            MonoDeque::Str(d) => {
+                if d.front().is_some_and(|(s, _)| *s <= seq) {
+                    d.pop_front();
+                }
+            }
+        }
+    }
+
+    fn front(&self) -> Val<'_> {
+        match self {
+            MonoDeque::Int(d) => d.front().map_or(Val::Null, |(_, x)| Val::Int(*x)),
+            MonoDeque::Float(d) => d.front().map_or(Val::Null, |(_, x)| Val::Float(*x)),
+            MonoDeque::Str(d) => d.front().map_or(Val::Null, |(_, x)| Val::Str(x)),
+        }
+    }
+}
+
+/// Running state of one aggregate in one partition.
+#[derive(Debug)]
+enum AggState {
+    /// COUNT: rows (or non-NULL values) in the window.
+    Count(i64),
+    /// SUM / AVG of integers: exact.
+    SumInt { sum: i128, n: i64 },
+    /// SUM / AVG of floating-point values.
+    SumFloat { sum: f64, n: i64 },
+    /// Variance and standard deviation: Welford's mean and M2, with removal.
+    Moments { n: i64, mean: f64, m2: f64 },
+    /// MIN / MAX.
+    Extreme(MonoDeque),
+    /// FIRST_VALUE, LAST_VALUE, LAG: read from the ring.
+    Positional,
+}
+
+impl AggState {
+    fn new(a: &SlidingAggregate, kind: Option<ValueKind>) -> Self {
+        use SlidingFunction::*;
+        match (a.function, kind) {
+            (Count, _) => AggState::Count(0),
+            (Sum | Avg, Some(ValueKind::Int)) => AggState::SumInt { sum: 0, n: 0 },
+            (Sum | Avg, _) => AggState::SumFloat { sum: 0.0, n: 0 },
+            (VarPop | VarSamp | StddevPop | StddevSamp, _) => AggState::Moments {
+                n: 0,
+                mean: 0.0,
+                m2: 0.0,
+            },
+            (Min | Max, k) => AggState::Extreme(MonoDeque::new(k.unwrap_or(ValueKind::Int))),
+            (FirstValue | LastValue | Lag { .. }, _) => AggState::Positional,
+        }
+    }
+
+    fn add(&mut self, f: SlidingFunction, seq: u64, v: Val<'_>, counts_all: bool) {
+        match self {
+            AggState::Count(n) => {
+                if counts_all || v != Val::Null {
+                    *n += 1;
+                }
+            }
+            AggState::SumInt { sum, n } => {
+                if let Val::Int(x) = v {
+                    *sum += i128::from(x);
+                    *n += 1;
+                }
+            }
+            AggState::SumFloat { sum, n } => {
+                if let Some(x) = as_f64(v) {
+                    *sum += x;
+                    *n += 1;
+                }
+            }
+            AggState::Moments { n, mean, m2 } => {
+                if let Some(x) = as_f64(v) {
+                    *n += 1;
+                    let d = x - *mean;
+                    *mean += d / *n as f64;
+                    *m2 += d * (x - *mean);
+                }
+            }
+            AggState::Extreme(d) => d.push(seq, v, f == SlidingFunction::Max),
+            AggState::Positional => {}
+        }
+    }
+
+    fn retract(&mut self, seq: u64, v: Val<'_>, counts_all: bool) {
+        match self {
+            AggState::Count(n) => {
+                if counts_all || v != Val::Null {
+                    *n -= 1;
+                }
+            }
+            AggState::SumInt { sum, n } => {
+                if let Val::Int(x) = v {
+                    *sum -= i128::from(x);
+                    *n -= 1;
+                }
+            }
+            AggState::SumFloat { sum, n } => {
+                if let Some(x) = as_f64(v) {
+                    *n -= 1;
+                    // Start again from an exact zero when the window empties,
+                    // so rounding left by removals does not linger.
+                    *sum = if *n == 0 { 0.0 } else { *sum - x };
+                }
+            }
+            AggState::Moments { n, mean, m2 } => {
+                if let Some(x) = as_f64(v) {
+                    if *n <= 1 {
+                        (*n, *mean, *m2) = (0, 0.0, 0.0);
+                    } else {
+                        let old_mean = *mean;
+                        *n -= 1;
+                        *mean = (old_mean * (*n + 1) as f64 - x) / *n as f64;
+                        *m2 -= (x - old_mean) * (x - *mean);
+                        if *m2 < 0.0 {
+                            *m2 = 0.0;
+                        }
+                    }
+                }
+            }
+            AggState::Extreme(d) => d.expire(seq),
+            AggState::Positional => {}
+        }
+    }
+}
+
+fn as_f64(v: Val<'_>) -> Option<f64> {
+    match v {
+        Val::Int(x) => Some(x as f64),
+        Val::Float(x) => Some(x),
+        _ => None,
+    }
+}
+
+/// The rows of one partition inside its window.
+#[derive(Debug)]
+struct Partition {
+    /// The partition key in Arrow row format (to forget it when it empties).
+    key: Box<[u8]>,
+    /// ROWTIMEs of the rows in the window, oldest first.
+    times: VecDeque<i64>,
+    /// One ring per stored argument of the window.
+    rings: Vec<Ring>,
+    /// One state per aggregate of the window.
+    aggs: Vec<AggState>,
+    /// Sequence number the next row gets; the oldest row's is `next_seq - times.len()`.
+    next_seq: u64,
+}
+
+/// Run-time state of one window specification.
+struct WindowState {
+    /// Encodes PARTITION BY values as bytes (`None`: no PARTITION BY).
+    converter: Option<RowConverter>,
+    /// Partition key bytes → slot in `parts`.
+    index: HashMap<Box<[u8]>, usize>,
+    parts: Vec<Option<Partition>>,
+    free: Vec<usize>,
+    /// Argument (index into the plan's args) of each ring.
+    ring_args: Vec<usize>,
+    /// Storage kind of each ring.
+    ring_kinds: Vec<ValueKind>,
+    /// The plan's aggregates over this window, with the ring each reads.
+    aggs: Vec<(usize, Option<usize>)>,
+    /// Last time a sweep dropped idle partitions.
+    last_sweep: i64,
+}
+
+/// Open sliding windows of a pump, one [`WindowState`] per window specification.
+pub(crate) struct SlidingState {
+    windows: Vec<WindowState>,
+}
+
+/// An evaluated argument column, in its storage type.
+enum ArgColumn {
+    Int(ArrayRef),
+    Float(ArrayRef),
+    Str(ArrayRef),
+}
+
+impl ArgColumn {
+    fn get(&self, i: usize) -> Val<'_> {
+        match self {
+            ArgColumn::Int(a) => {
+                let a = a.as_primitive::<Int64Type>();
+                if a.is_valid(i) {
+                    Val::Int(a.value(i))
+                } else {
+                    Val::Null
+                }
+            }
+            ArgColumn::Float(a) => {
+                let a = a.as_primitive::<Float64Type>();
+                if a.is_valid(i) {
+                    Val::Float(a.value(i))
+                } else {
+                    Val::Null
+                }
+            }
+            ArgColumn::Str(a) => {
+                let a = a.as_string::<i32>();
+                if a.is_valid(i) {
+                    Val::Str(a.value(i))
+                } else {
+                    Val::Null
+                }
+            }
+        }
+    }
+}
+
+/// Builds one aggregate's output column.
+enum OutBuilder {
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Str(StringBuilder),
+}
+
+impl OutBuilder {
+    fn append(&mut self, v: Val<'_>) {
+        match (self, v) {
+            (OutBuilder::Int(b), Val::Int(x)) => b.append_value(x),
+            (OutBuilder::Float(b), Val::Float(x)) => b.append_value(x),
+            (OutBuilder::Float(b), Val::Int(x)) => b.append_value(x as f64),
+            (OutBuilder::Str(b), Val::Str(x)) => b.append_value(x),
+            (OutBuilder::Int(b), _) => b.append_null(),
+            (OutBuilder::Float(b), _) => b.append_null(),
+            (OutBuilder::Str(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            OutBuilder::Int(mut b) => Arc::new(b.finish()),
+            OutBuilder::Float(mut b) => Arc::new(b.finish()),
+            OutBuilder::Str(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// The storage kind an aggregate's result is built in.
+fn result_kind(a: &SlidingAggregate, arg: Option<ValueKind>) -> ValueKind {
+    use SlidingFunction::*;
+    match a.function {
+        Count => ValueKind::Int,
+        Sum | Avg => arg.unwrap_or(ValueKind::Int),
+        VarPop | VarSamp | StddevPop | StddevSamp => ValueKind::Float,
+        Min | Max | FirstValue | LastValue | Lag { .. } => arg.unwrap_or(ValueKind::Int),
+    }
+}
+
+impl SlidingState {
+    pub(crate) fn new(plan: &SlidingPlan) -> Result<Self> {
+        let mut windows = Vec::with_capacity(plan.windows.len());
+        for (w, spec) in plan.windows.iter().enumerate() {
+            let converter = if spec.partition_types.is_empty() {
+                None
+            } else {
+                Some(
+                    RowConverter::new(
+                        spec.partition_types
+                            .iter()
+                            .map(|t| SortField::new(t.clone()))
+                            .collect(),
+                    )
+                    .map_err(|e| EngineError::Plan {
+                        location: Default::default(),
+                        message: format!("PARTITION BY of window {}: {e}", spec.name),
+                    })?,
+                )
+            };
+            let mut ring_args: Vec<usize> = Vec::new();
+            let mut aggs = Vec::new();
+            for (j, a) in plan.aggregates.iter().enumerate() {
+                if a.window != w {
+                    continue;
+                }
+                let ring = a.arg.map(|arg| {
+                    ring_args.iter().position(|&r| r == arg).unwrap_or_else(|| {
+                        ring_args.push(arg);
+                        ring_args.len() - 1
+                    })
+                });
+                aggs.push((j, ring));
+            }
+            let ring_kinds = ring_args.iter().map(|&a| plan.args[a].kind).collect();
+            windows.push(WindowState {
+                converter,
+                index: HashMap::default(),
+                parts: Vec::new(),
+                free: Vec::new(),
+                ring_args,
+                ring_kinds,
+                aggs,
+                last_sweep: i64::MIN,
+            });
+        }
+        Ok(Self { windows })
+    }
+
+    /// Processes a batch of the source stream: one output row per row that
+    /// passes WHERE.
+    pub(crate) fn push(
+        &mut self,
+        plan: &SlidingPlan,
+        p: &PumpDef,
+        target: &StreamDef,
+        batch: &RecordBatch,
+        out: &mut Output,
+    ) -> Result<()> {
+        let batch = match &plan.filter {
+            Some(f) => crate::exec::apply_filter(f, batch, &p.name, out),
+            None => batch.clone(),
+        };
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        // Evaluate the source columns, arguments, LAG defaults and partition
+        // keys together, so a row whose expression fails is dropped from all.
+        let ncols = batch.num_columns();
+        let evaluated = guarded(&batch, &p.name, out, |b| {
+            let rows = b.num_rows();
+            let mut cols: Vec<ArrayRef> = b.columns().to_vec();
+            for a in &plan.args {
+                let v = a.expr.evaluate(b)?.into_array(rows)?;
+                cols.push(cast(&v, &a.kind.storage_type())?);
+            }
+            for a in &plan.aggregates {
+                if let Some(d) = &a.default {
+                    cols.push(d.evaluate(b)?.into_array(rows)?);
+                }
+            }
+            for w in &plan.windows {
+                for k in &w.partition_by {
+                    cols.push(k.evaluate(b)?.into_array(rows)?);
+                }
+            }
+            let fields: Vec<Field> = cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Field::new(format!("c{i}"), c.data_type().clone(), true))
+                .collect();
+            Ok(RecordBatch::try_new_with_options(
+                Arc::new(Schema::new(fields)),
+                cols,
+                &RecordBatchOptions::new().with_row_count(Some(rows)),
+            )?)
+        });
+        let n = evaluated.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let df = |e: DataFusionError| EngineError::Execution {
+            context: format!("pump \"{}\"", p.name),
+            source: Box::new(e),
+        };
+        let columns = evaluated.columns();
+        let times = columns[0]
+            .as_primitive_opt::<TimestampMillisecondType>()
+            .ok_or_else(|| EngineError::Plan {
+                location: p.declared_at,
+                message: "ROWTIME is not a TIMESTAMP".into(),
+            })?;
+        let mut next = ncols;
+        let mut args = Vec::with_capacity(plan.args.len());
+        for a in &plan.args {
+            let c = Arc::clone(&columns[next]);
+            next += 1;
+            args.push(match a.kind {
+                ValueKind::Int => ArgColumn::Int(c),
+                ValueKind::Float => ArgColumn::Float(c),
+                ValueKind::Str => ArgColumn::Str(c),
+            });
+        }
+        let mut defaults: Vec<Option<ArgColumn>> = Vec::with_capacity(plan.aggregates.len());
+        for a in &plan.aggregates {
+            defaults.push(match &a.default {
+                Some(_) => {
+                    let c = Arc::clone(&columns[next]);
+                    next += 1;
+                    Some(match a.arg.map(|i| plan.args[i].kind) {
+                        Some(ValueKind::Float) => ArgColumn::Float(c),
+                        Some(ValueKind::Str) => ArgColumn::Str(c),
+                        _ => ArgColumn::Int(c),
+                    })
+                }
+                None => None,
+            });
+        }
+        let mut builders: Vec<OutBuilder> = plan
+            .aggregates
+            .iter()
+            .map(|a| match result_kind(a, a.arg.map(|i| plan.args[i].kind)) {
+                ValueKind::Int => OutBuilder::Int(Int64Builder::with_capacity(n)),
+                ValueKind::Float => OutBuilder::Float(Float64Builder::with_capacity(n)),
+                ValueKind::Str => OutBuilder::Str(StringBuilder::with_capacity(n, n * 8)),
+            })
+            .collect();
+        let mut slots = vec![0usize; n];
+        for (w, (spec, state)) in plan.windows.iter().zip(self.windows.iter_mut()).enumerate() {
+            let nkeys = spec.partition_by.len();
+            let key_cols = &columns[next..next + nkeys];
+            next += nkeys;
+            state.assign(plan, w, key_cols, &mut slots).map_err(df)?;
+            for (i, &slot) in slots.iter().enumerate() {
+                let t = times.value(i);
+                state.row(
+                    plan,
+                    spec.frame,
+                    slot,
+                    t,
+                    i,
+                    &args,
+                    &defaults,
+                    &mut builders,
+                );
+            }
+            if let Frame::Range(range) = spec.frame {
+                state.sweep(plan, times.value(n - 1), range);
+            }
+        }
+        let mut cols: Vec<ArrayRef> = columns[..ncols].to_vec();
+        for (a, b) in plan.aggregates.iter().zip(builders) {
+            let v = b.finish();
+            let v = if v.data_type() == &a.output_type {
+                v
+            } else {
+                cast(&v, &a.output_type).map_err(|e| df(e.into()))?
+            };
+            cols.push(v);
+        }
+        let post = RecordBatch::try_new_with_options(
+            Arc::clone(&plan.post_schema),
+            cols,
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )
+        .map_err(|e| df(e.into()))?;
+        filter_project(None, &plan.exprs, &post, &p.name, target, out);
+        Ok(())
+    }
+}
+
+impl WindowState {
+    /// Finds (or opens) the partition slot of every row.
+    fn assign(
+        &mut self,
+        plan: &SlidingPlan,
+        w: usize,
+        key_cols: &[ArrayRef],
+        slots: &mut [usize],
+    ) -> std::result::Result<(), DataFusionError> {
+        let Some(conv) = &self.converter else {
+            if self.parts.is_empty() {
+                let p = self.new_partition(plan, w, Box::default());
+                self.parts.push(Some(p));
+            }
+            if self.parts[0].is_none() {
+                self.parts[0] = Some(self.new_partition(plan, w, Box::default()));
+            }
+            slots.iter_mut().for_each(|s| *s = 0);
+            return Ok(());
+        };
+        let rows = conv.convert_columns(key_cols)?;
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let key = rows.row(i);
+            let bytes: &[u8] = key.as_ref();
+            *slot = match self.index.get(bytes) {
+                Some(&s) => s,
+                None => {
+                    let part = self.new_partition(plan, w, bytes.into());
+                    let s = match self.free.pop() {
+                        Some(s) => {
+                            self.parts[s] = Some(part);
+                            s
+                        }
+                        None => {
+                            self.parts.push(Some(part));
+                            self.parts.len() - 1
+                        }
+                    };
+                    self.index.insert(bytes.into(), s);
+                    s
+                }
+            };
+        }
+        Ok(())
+    }
+
+    fn new_partition(&self, plan: &SlidingPlan, _w: usize, key: Box<[u8]>) -> Partition {
+        Partition {
+            key,
+            times: VecDeque::new(),
+            rings: self.ring_kinds.iter().map(|&k| Ring::new(k)).collect(),
+            aggs: self
+                .aggs
+                .iter()
+                .map(|&(j, _)| {
+                    let a = &plan.aggregates[j];
+                    AggState::new(a, a.arg.map(|i| plan.args[i].kind))
+                })
+                .collect(),
+            next_seq: 0,
+        }
+    }
+
+    /// Adds row `i` (ROWTIME `t`) to partition `slot`, moves its window, and
+    /// appends each aggregate's value for the row.
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &mut self,
+        plan: &SlidingPlan,
+        frame: Frame,
+        slot: usize,
+        t: i64,
+        i: usize,
+        args: &[ArgColumn],
+        defaults: &[Option<ArgColumn>],
+        builders: &mut [OutBuilder],
+    ) {
+        let Some(part) = self.parts.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        // Enter.
+        let seq = part.next_seq;
+        part.next_seq += 1;
+        part.times.push_back(t);
+        for (ring, &arg) in part.rings.iter_mut().zip(&self.ring_args) {
+            ring.push(args[arg].get(i));
+        }
+        for (state, &(j, ring)) in part.aggs.iter_mut().zip(&self.aggs) {
+            let a = &plan.aggregates[j];
+            let v = ring.map_or(Val::Null, |r| args[self.ring_args[r]].get(i));
+            state.add(a.function, seq, v, a.arg.is_none());
+        }
+        // Leave.
+        loop {
+            let leaves = match frame {
+                Frame::Range(range) => part.times.front().is_some_and(|&f| f < t - range),
+                Frame::Rows(n) => part.times.len() > n + 1,
+            };
+            if !leaves {
+                break;
+            }
+            evict_front(part, plan, &self.aggs);
+        }
+        // Emit.
+        let len = part.times.len();
+        for (state, &(j, ring)) in part.aggs.iter().zip(&self.aggs) {
+            let a = &plan.aggregates[j];
+            let v = match (state, a.function) {
+                (AggState::Count(c), _) => Val::Int(*c),
+                (AggState::SumInt { sum, n }, SlidingFunction::Sum) => {
+                    if *n == 0 {
+                        Val::Null
+                    } else {
+                        Val::Int(*sum as i64)
+                    }
+                }
+                (AggState::SumInt { sum, n }, _) => {
+                    if *n == 0 {
+                        Val::Null
+                    } else {
+                        // KDA: AVG of integers is an integer, truncated.
+                        Val::Int((*sum / i128::from(*n)) as i64)
+                    }
+                }
+                (AggState::SumFloat { sum, n }, SlidingFunction::Sum) => {
+                    if *n == 0 {
+                        Val::Null
+                    } else {
+                        Val::Float(*sum)
+                    }
+                }
+                (AggState::SumFloat { sum, n }, _) => {
+                    if *n == 0 {
+                        Val::Null
+                    } else {
+                        Val::Float(*sum / *n as f64)
+                    }
+                }
+                (AggState::Moments { n, m2, .. }, f) => moments(f, *n, *m2),
+                (AggState::Extreme(d), _) => d.front(),
+                (AggState::Positional, f) => {
+                    let Some(r) = ring.map(|r| &part.rings[r]) else {
+                        builders[j].append(Val::Null);
+                        continue;
+                    };
+                    match f {
+                        SlidingFunction::FirstValue => r.get(0),
+                        SlidingFunction::LastValue => r.get(len - 1),
+                        SlidingFunction::Lag {
+                            offset,
+                            ignore_nulls,
+                        } => lag(r, len, offset, ignore_nulls).unwrap_or_else(|| {
+                            defaults[j].as_ref().map_or(Val::Null, |d| d.get(i))
+                        }),
+                        _ => Val::Null,
+                    }
+                }
+            };
+            builders[j].append(v);
+        }
+    }
+
+    /// Drops rows older than `now - range` from every partition and forgets
+    /// partitions left empty. Runs at most once per `range` of time, so its
+    /// cost is spread over the rows of that span.
+    fn sweep(&mut self, plan: &SlidingPlan, now: i64, range: i64) {
+        if self.last_sweep != i64::MIN && now - self.last_sweep < range.max(1) {
+            return;
+        }
+        self.last_sweep = now;
+        for s in 0..self.parts.len() {
+            let Some(part) = self.parts[s].as_mut() else {
+                continue;
+            };
+            while part.times.front().is_some_and(|&f| f < now - range) {
+                evict_front(part, plan, &self.aggs);
+            }
+            if part.times.is_empty() && self.converter.is_some() {
+                if let Some(part) = self.parts[s].take() {
+                    self.index.remove(&part.key);
+                }
+                self.free.push(s);
+            }
+        }
+    }
+}
+
+/// Removes the oldest row of a partition's window from its aggregates.
+fn evict_front(part: &mut Partition, plan: &SlidingPlan, aggs: &[(usize, Option<usize>)]) {
+    let seq = part.next_seq - part.times.len() as u64;
+    for (state, &(j, ring)) in part.aggs.iter_mut().zip(aggs) {
+        let v = ring.map_or(Val::Null, |r| part.rings[r].get(0));
+        state.retract(seq, v, plan.aggregates[j].arg.is_none());
+    }
+    part.times.pop_front();
+    for r in part.rings.iter_mut() {
+        r.pop_front();
+    }
+}
+
+fn moments(f: SlidingFunction, n: i64, m2: f64) -> Val<'static> {
+    let var = match f {
+        SlidingFunction::VarPop | SlidingFunction::StddevPop if n >= 1 => m2 / n as f64,
+        SlidingFunction::VarSamp | SlidingFunction::StddevSamp if n >= 2 => m2 / (n - 1) as f64,
+        _ => return Val::Null,
+    };
+    match f {
+        SlidingFunction::StddevPop | SlidingFunction::StddevSamp => Val::Float(var.sqrt()),
+        _ => Val::Float(var),
+    }
+}
+
+/// LAG's value: `offset` rows before the current (last) row of the window,
+/// or `None` when that row is outside the window.
+fn lag(r: &Ring, len: usize, offset: usize, ignore_nulls: bool) -> Option<Val<'_>> {
+    if !ignore_nulls {
+        return (offset < len).then(|| r.get(len - 1 - offset));
+    }
+    if offset == 0 {
+        return Some(r.get(len - 1));
+    }
+    let mut seen = 0;
+    for i in (0..len - 1).rev() {
+        let v = r.get(i);
+        if v != Val::Null {
+            seen += 1;
+            if seen == offset {
+                return Some(v);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monotonic_deque_keeps_the_window_extreme() {
+        let mut d = MonoDeque::new(ValueKind::Int);
+        for (s, x) in [5, 3, 4, 1, 2].into_iter().enumerate() {
+            d.push(s as u64, Val::Int(x), true);
+        }
+        assert_eq!(d.front(), Val::Int(5));
+        d.expire(0);
+        assert_eq!(d.front(), Val::Int(4));
+        d.expire(1);
+        d.expire(2);
+        assert_eq!(d.front(), Val::Int(2));
+        let mut m = MonoDeque::new(ValueKind::Str);
+        m.push(0, Val::Str("b"), false);
+        m.push(1, Val::Str("a"), false);
+        m.push(2, Val::Str("c"), false);
+        assert_eq!(m.front(), Val::Str("a"));
+        m.expire(0);
+        m.expire(1);
+        assert_eq!(m.front(), Val::Str("c"));
+    }
+
+    #[test]
+    fn moments_retract_to_the_remaining_rows() {
+        let f = SlidingFunction::VarSamp;
+        let mut s = AggState::Moments {
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+        };
+        for (i, x) in [2.0, 4.0, 4.0, 4.0, 5.0].into_iter().enumerate() {
+            s.add(f, i as u64, Val::Float(x), false);
+        }
+        s.retract(0, Val::Float(2.0), false);
+        // Remaining 4, 4, 4, 5: mean 4.25, sample variance 0.25.
+        let AggState::Moments { n, m2, .. } = s else {
+            panic!()
+        };
+        let Val::Float(v) = moments(f, n, m2) else {
+            panic!("no variance")
+        };
+        assert!((v - 0.25).abs() < 1e-12, "{v}");
+        assert_eq!(moments(SlidingFunction::StddevPop, 1, 0.0), Val::Float(0.0));
+        assert_eq!(moments(SlidingFunction::VarSamp, 1, 0.0), Val::Null);
+    }
+
+    #[test]
+    fn lag_counts_back_inside_the_window() {
+        let mut r = Ring::new(ValueKind::Int);
+        for v in [Val::Int(1), Val::Null, Val::Int(3), Val::Int(4)] {
+            r.push(v);
+        }
+        assert_eq!(lag(&r, 4, 1, false), Some(Val::Int(3)));
+        assert_eq!(lag(&r, 4, 2, false), Some(Val::Null));
+        assert_eq!(lag(&r, 4, 2, true), Some(Val::Int(1)));
+        assert_eq!(lag(&r, 4, 4, false), None);
+        assert_eq!(lag(&r, 4, 3, true), None);
+    }
+}

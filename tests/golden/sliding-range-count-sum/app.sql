@@ -1,0 +1,8 @@
+-- One row out per row in; the window holds the ticker's rows of the last minute,
+-- the row exactly one minute older included.
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (TICKER VARCHAR(4), N BIGINT, QTY_SUM BIGINT);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM ticker,
+         COUNT(*) OVER (PARTITION BY ticker RANGE INTERVAL '1' MINUTE PRECEDING) AS n,
+         SUM(qty) OVER (PARTITION BY ticker RANGE INTERVAL '1' MINUTE PRECEDING) AS qty_sum
+  FROM "SOURCE_SQL_STREAM_001";
