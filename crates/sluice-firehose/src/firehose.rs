@@ -8,6 +8,7 @@
 //! ```text
 //! streams/<name>/stream.json   StreamMeta: ARN, type, version, destination JSON, tags
 //! streams/<name>/buffers/      the stream's durable buffer files (see `buffer`)
+//! glue/<database>/<table>.json Glue tables for record format conversion (see `convert`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::config::{CreateDeliveryStreamInput, Destination, Tag, validate_stream_name};
+use crate::convert::inline_catalog_columns;
 use crate::error::{FirehoseError, Result};
 use crate::store::Buckets;
 use crate::stream::DeliveryStream;
@@ -183,6 +185,12 @@ impl Firehose {
         Ok(())
     }
 
+    /// Where Glue-table JSON files for record format conversion are read:
+    /// `<data_dir>/glue/<DatabaseName>/<TableName>.json`.
+    pub fn glue_dir(&self) -> PathBuf {
+        self.inner.opts.data_dir.join("glue")
+    }
+
     /// The ARN of stream `name`.
     pub fn arn(&self, name: &str) -> String {
         format!(
@@ -253,7 +261,9 @@ impl Firehose {
         };
         let tags = input.tags.clone().unwrap_or_default();
         check_tags(&tags)?;
-        let dest = Destination::from_json(dest_json, path)?;
+        let mut dest_json = dest_json.clone();
+        inline_catalog_columns(&mut dest_json, &self.glue_dir())?;
+        let dest = Destination::from_json(&dest_json, path)?;
         let mut streams = self.streams();
         if streams.contains_key(&name) {
             return Err(FirehoseError::InUse {
@@ -270,7 +280,7 @@ impl Firehose {
             create_ms: now,
             update_ms: now,
             destination_kind: kind.to_owned(),
-            destination: dest_json.clone(),
+            destination: dest_json,
             source: input.kinesis_stream_source_configuration.clone(),
             tags,
         };
@@ -461,7 +471,8 @@ impl Firehose {
                 given: current_version.to_owned(),
             });
         }
-        let merged = e.stream.destination().merged_json(update);
+        let mut merged = e.stream.destination().merged_json(update);
+        inline_catalog_columns(&mut merged, &self.inner.opts.data_dir.join("glue"))?;
         let dest = Destination::from_json(&merged, "extendedS3DestinationUpdate")?;
         let mut meta = e.meta.clone();
         meta.version += 1;
