@@ -177,7 +177,7 @@ pub fn split(data: &Bytes, how: Option<&SubRecords>) -> Vec<Bytes> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn varint(mut v: u64, out: &mut Vec<u8>) {

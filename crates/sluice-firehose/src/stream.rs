@@ -140,9 +140,14 @@ fn derived_uuid(base: &str, keys: &BTreeMap<String, String>) -> String {
         feed(&[1]);
         feed(v.as_bytes());
     }
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&h1.to_be_bytes());
-    bytes[8..].copy_from_slice(&h2.to_be_bytes());
+    bytes[..8].copy_from_slice(&mix(h1).to_be_bytes());
+    bytes[8..].copy_from_slice(&mix(h2 ^ h1.rotate_left(32)).to_be_bytes());
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
@@ -1112,6 +1117,164 @@ mod tests {
         bad["CompressionFormat"] = json!("GZIP");
         let e = Destination::from_json(&bad, "extendedS3DestinationConfiguration").unwrap_err();
         assert!(e.to_string().contains("UNCOMPRESSED"), "{e}");
+    }
+
+    /// Serves `handler` over HTTP/1 on 127.0.0.1; returns the base URL.
+    pub(crate) async fn serve(
+        handler: impl Fn(Vec<u8>) -> (u16, Vec<u8>) + Send + Sync + 'static,
+    ) -> String {
+        use http_body_util::BodyExt;
+        let handler = Arc::new(handler);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let handler = Arc::clone(&handler);
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let handler = Arc::clone(&handler);
+                            async move {
+                                let body =
+                                    req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                                let (status, out) = handler(body);
+                                Ok::<_, std::convert::Infallible>(
+                                    http::Response::builder()
+                                        .status(status)
+                                        .body(http_body_util::Full::new(Bytes::from(out)))
+                                        .unwrap(),
+                                )
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn lambda_over_http_partitions_drops_and_fails_records_with_backup() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let f = fixture();
+        let calls = Arc::new(AtomicU64::new(0));
+        let c = Arc::clone(&calls);
+        let url = serve(move |body| {
+            // the first invocation fails: the retry gets the same records
+            if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                return (500, b"boom".to_vec());
+            }
+            let ev: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(ev["deliveryStreamArn"], "arn:aws:firehose:us-east-1:123456789012:deliverystream/s1");
+            let recs: Vec<serde_json::Value> = ev["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let d: serde_json::Value = serde_json::from_slice(
+                        &base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().unwrap()).unwrap(),
+                    )
+                    .unwrap();
+                    let result = match d["n"].as_i64().unwrap() {
+                        2 => "Dropped",
+                        3 => "ProcessingFailed",
+                        _ => "Ok",
+                    };
+                    json!({"recordId": r["recordId"], "result": result,
+                           "data": base64::engine::general_purpose::STANDARD.encode(format!("n={}\n", d["n"])),
+                           "metadata": {"partitionKeys": {"c": d["c"]}}})
+                })
+                .collect();
+            (200, serde_json::to_vec(&json!({"records": recs})).unwrap())
+        })
+        .await;
+        let s = open(
+            &f,
+            dest(json!({
+                "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+                "Prefix": "c=!{partitionKeyFromLambda:c}/",
+                "ErrorOutputPrefix": "err/!{firehose:error-output-type}/",
+                "DynamicPartitioningConfiguration": {"Enabled": true},
+                "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "Lambda", "Parameters": [
+                    {"ParameterName": "LambdaArn", "ParameterValue": format!("{url}/fn")},
+                    {"ParameterName": "NumberOfRetries", "ParameterValue": "1"}]}]},
+                "S3BackupMode": "Enabled",
+                "S3BackupConfiguration": {"BucketARN": "arn:aws:s3:::backup", "Prefix": "src/", "CompressionFormat": "GZIP"}
+            })),
+        );
+        let input: Vec<Bytes> = [("a", 1), ("b", 2), ("a", 3), ("b", 4), ("a", 5)]
+            .iter()
+            .map(|(c, n)| Bytes::from(format!("{{\"c\":\"{c}\",\"n\":{n}}}")))
+            .collect();
+        s.put_record_batch(input.clone()).unwrap();
+        assert_eq!(s.flush().await.unwrap(), 1);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        let objs = objects(&f.bucket_root.join("bkt"));
+        let keys: Vec<&String> = objs.iter().map(|o| &o.0).collect();
+        assert_eq!(objs.len(), 3, "{keys:?}");
+        assert!(
+            objs[0]
+                .0
+                .starts_with("c=a/2024/03/09/23/s1-1-2024-03-09-23-59-58-"),
+            "{keys:?}"
+        );
+        assert_eq!(objs[0].1, b"n=1\nn=5\n");
+        assert!(objs[1].0.starts_with("c=b/2024/03/09/23/s1-1-"), "{keys:?}");
+        assert_eq!(objs[1].1, b"n=4\n");
+        assert!(
+            objs[2]
+                .0
+                .starts_with("err/processing-failed/2024/03/09/23/s1-1-"),
+            "{keys:?}"
+        );
+        let err: serde_json::Value =
+            serde_json::from_slice(objs[2].1.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(err["errorCode"], "Lambda.ProcessingFailedStatus");
+        assert_eq!(err["attemptsMade"], 2);
+        assert_eq!(
+            b64.decode(err["rawData"].as_str().unwrap()).unwrap(),
+            input[2]
+        );
+        assert_eq!(err["lambdaArn"], format!("{url}/fn"));
+        // the backup holds the source records as received
+        let backup = objects(&f.bucket_root.join("backup"));
+        assert_eq!(backup.len(), 1);
+        assert!(
+            backup[0].0.starts_with("src/2024/03/09/23/s1-1-"),
+            "{}",
+            backup[0].0
+        );
+        assert!(backup[0].0.ends_with(".gz"));
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&backup[0].1[..]),
+            &mut raw,
+        )
+        .unwrap();
+        assert_eq!(raw, input.concat());
+    }
+
+    #[tokio::test]
+    async fn kpl_records_from_a_source_are_opened() {
+        let f = fixture();
+        let s = open(&f, dest(json!({})));
+        let agg = crate::deaggregate::tests::aggregate(&[b"x1,", b"x2,"]);
+        let ids = s
+            .put_source_records(vec![agg.clone(), Bytes::from_static(b"plain")])
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        // Direct PUT keeps aggregates whole.
+        s.put_record_batch(vec![agg.clone()]).unwrap();
+        s.flush().await.unwrap();
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(objs[0].1, [&b"x1,x2,plain"[..], &agg[..]].concat());
     }
 
     fn dp_dest() -> Destination {
