@@ -12,7 +12,7 @@ CRATE="$ROOT/crates/sluice-firehose"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -c 'import boto3, moto.server' 2>/dev/null || "$VENV/bin/pip" install -q boto3 'moto[server]'
+"$VENV/bin/python" -c 'import boto3, moto.server, pyarrow' 2>/dev/null || "$VENV/bin/pip" install -q boto3 'moto[server]' pyarrow
 
 cargo build -q -p sluice-firehose --example serve
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/serve"

@@ -6,10 +6,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use crate::compress::Compression;
+use crate::convert::FormatConversion;
+use crate::deaggregate::SubRecords;
 use crate::error::{FirehoseError, Result};
 use crate::partition::PartitionQuery;
 use crate::prefix::PrefixTemplate;
+use crate::transform::Transform;
 
 /// Default `BufferingHints.SizeInMBs`.
 pub const DEFAULT_SIZE_MB: u64 = 5;
@@ -106,7 +111,73 @@ struct S3DestinationJson {
     file_extension: Option<String>,
     custom_time_zone: Option<String>,
     dynamic_partitioning_configuration: Option<EnabledJson>,
-    data_format_conversion_configuration: Option<EnabledJson>,
+    data_format_conversion_configuration: Option<Value>,
+    #[serde(rename = "S3BackupMode")]
+    s3_backup_mode: Option<String>,
+    #[serde(rename = "S3BackupConfiguration")]
+    s3_backup_configuration: Option<Value>,
+}
+
+/// Where and how source records are backed up (`S3BackupMode: Enabled`).
+#[derive(Debug, Clone)]
+pub struct Backup {
+    /// The backup bucket.
+    pub bucket: String,
+    /// The backup configuration's `Prefix` (default `yyyy/MM/dd/HH/`).
+    pub prefix: PrefixTemplate,
+    /// The backup configuration's `CompressionFormat`.
+    pub compression: Compression,
+    /// Extension of backup objects (the compression's).
+    pub extension: String,
+}
+
+impl Backup {
+    /// Validates an `S3BackupConfiguration` (an `S3DestinationConfiguration`).
+    pub fn from_json(json: &Value, path: &str) -> Result<Self> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct BackupJson {
+            #[serde(rename = "BucketARN")]
+            bucket_arn: Option<String>,
+            prefix: Option<String>,
+            error_output_prefix: Option<String>,
+            compression_format: Option<String>,
+        }
+        let cfg: BackupJson =
+            serde_json::from_value(json.clone()).map_err(|e| FirehoseError::Serialization {
+                message: format!("{path}: {e}"),
+            })?;
+        let arn = cfg.bucket_arn.ok_or_else(|| FirehoseError::Validation {
+            message: format!(
+                "1 validation error detected: Value null at '{path}.bucketARN' failed to satisfy constraint: Member must not be null"
+            ),
+        })?;
+        let bucket = bucket_from_arn(&arn, &format!("{path}.bucketARN"))?;
+        let compression = match cfg.compression_format.as_deref() {
+            None => Compression::Uncompressed,
+            Some(s) => Compression::from_aws(s).ok_or_else(|| {
+                validation(
+                    &format!("{path}.compressionFormat"),
+                    s,
+                    "Member must satisfy enum value set: [HADOOP_SNAPPY, ZIP, Snappy, UNCOMPRESSED, GZIP]",
+                )
+            })?,
+        };
+        let (prefix, _) =
+            PrefixTemplate::parse_pair(cfg.prefix.as_deref(), cfg.error_output_prefix.as_deref())?;
+        if !prefix.partition_keys().is_empty() {
+            return Err(FirehoseError::invalid(
+                "S3BackupConfiguration",
+                "The backup Prefix cannot use partition keys.",
+            ));
+        }
+        Ok(Self {
+            bucket,
+            prefix,
+            compression,
+            extension: compression.extension().to_owned(),
+        })
+    }
 }
 
 /// A validated S3 destination: everything delivery needs.
@@ -132,6 +203,17 @@ pub struct Destination {
     pub append_delimiter: bool,
     /// Dynamic partitioning: the `MetadataExtractionQuery`.
     pub partitioning: Option<PartitionQuery>,
+    /// Dynamic partitioning by the keys the Lambda function returns
+    /// (`partitionKeyFromLambda`), applied when the buffer is delivered.
+    pub lambda_partitioning: bool,
+    /// Data transformation by a Lambda processor.
+    pub transform: Option<Arc<Transform>>,
+    /// `RecordDeAggregation`: how records split into sub-records.
+    pub sub_records: Option<SubRecords>,
+    /// S3 backup of source records (`S3BackupMode: Enabled`).
+    pub backup: Option<Backup>,
+    /// Record format conversion to Parquet.
+    pub conversion: Option<Arc<FormatConversion>>,
     /// The configuration JSON as given (and as DescribeDeliveryStream shows it).
     pub json: Value,
 }
@@ -275,19 +357,26 @@ impl Destination {
             .as_ref()
             .and_then(|d| d.enabled)
             == Some(true);
-        if cfg
-            .data_format_conversion_configuration
-            .as_ref()
-            .and_then(|d| d.enabled)
-            == Some(true)
-        {
+        let conversion =
+            FormatConversion::from_json(cfg.data_format_conversion_configuration.as_ref())?
+                .map(Arc::new);
+        if conversion.is_some() && compression != Compression::Uncompressed {
             return Err(FirehoseError::invalid(
-                "DataFormatConversionConfiguration",
-                "Record format conversion is not supported by sluice yet.",
+                "CompressionFormat",
+                format!(
+                    "CompressionFormat must be UNCOMPRESSED when DataFormatConversionConfiguration is enabled (compression is set by the serializer), got {}.",
+                    compression.as_aws()
+                ),
             ));
         }
+        let extension = match (&conversion, cfg.file_extension.as_deref()) {
+            (Some(_), None | Some("")) => ".parquet".to_owned(),
+            _ => extension,
+        };
         let mut append_delimiter = false;
         let mut query = None;
+        let mut transform = None;
+        let mut sub_records = None;
         if let Some(pc) = &cfg.processing_configuration
             && pc.enabled.unwrap_or(false)
         {
@@ -331,6 +420,51 @@ impl Destination {
                             }
                         }
                     }
+                    "Lambda" => {
+                        let params: Vec<(String, String)> = p
+                            .parameters
+                            .iter()
+                            .map(|x| (x.parameter_name.clone(), x.parameter_value.clone()))
+                            .collect();
+                        transform = Some(Arc::new(Transform::from_parameters(&params)?));
+                    }
+                    "RecordDeAggregation" => {
+                        let param = |n: &str| {
+                            p.parameters
+                                .iter()
+                                .find(|x| x.parameter_name == n)
+                                .map(|x| x.parameter_value.as_str())
+                        };
+                        sub_records = Some(match param("SubRecordType") {
+                            Some("JSON") | None => SubRecords::Json,
+                            Some("DELIMITED") => {
+                                use base64::Engine;
+                                let d = param("Delimiter").ok_or_else(|| {
+                                    FirehoseError::invalid(
+                                        "ProcessingConfiguration",
+                                        "RecordDeAggregation with SubRecordType DELIMITED needs a Delimiter (base64).",
+                                    )
+                                })?;
+                                let bytes = base64::engine::general_purpose::STANDARD
+                                    .decode(d)
+                                    .ok()
+                                    .filter(|b| !b.is_empty())
+                                    .ok_or_else(|| {
+                                        FirehoseError::invalid(
+                                            "ProcessingConfiguration",
+                                            format!("RecordDeAggregation Delimiter {d:?} is not non-empty base64."),
+                                        )
+                                    })?;
+                                SubRecords::Delimited(bytes)
+                            }
+                            Some(other) => {
+                                return Err(FirehoseError::invalid(
+                                    "ProcessingConfiguration",
+                                    format!("SubRecordType {other} is not JSON or DELIMITED."),
+                                ));
+                            }
+                        });
+                    }
                     other => {
                         return Err(FirehoseError::invalid(
                             "ProcessingConfiguration",
@@ -342,16 +476,42 @@ impl Destination {
         }
         let (prefix, error_output_prefix) =
             PrefixTemplate::parse_pair(cfg.prefix.as_deref(), cfg.error_output_prefix.as_deref())?;
-        let uses_keys = !prefix.partition_keys().is_empty();
-        if cfg
-            .prefix
-            .as_deref()
-            .unwrap_or("")
-            .contains("!{partitionKeyFromLambda:")
-        {
+        let backup = match cfg.s3_backup_mode.as_deref() {
+            None | Some("Disabled") => None,
+            Some("Enabled") => {
+                let b = cfg.s3_backup_configuration.as_ref().ok_or_else(|| {
+                    FirehoseError::invalid(
+                        "S3BackupConfiguration",
+                        "S3BackupConfiguration must be specified when S3BackupMode is Enabled.",
+                    )
+                })?;
+                Some(Backup::from_json(
+                    b,
+                    &format!("{path}.s3BackupConfiguration"),
+                )?)
+            }
+            Some(other) => {
+                return Err(validation(
+                    &format!("{path}.s3BackupMode"),
+                    other,
+                    "Member must satisfy enum value set: [Enabled, Disabled]",
+                ));
+            }
+        };
+        let raw_prefix = cfg.prefix.as_deref().unwrap_or("");
+        let query_keys = raw_prefix.contains("!{partitionKeyFromQuery:");
+        let lambda_keys = raw_prefix.contains("!{partitionKeyFromLambda:");
+        let uses_keys = query_keys || lambda_keys;
+        if lambda_keys && transform.is_none() {
             return Err(FirehoseError::invalid(
                 "Prefix",
-                "partitionKeyFromLambda needs Lambda transformation, which sluice does not support yet.",
+                "partitionKeyFromLambda expressions need a Lambda processor in ProcessingConfiguration.",
+            ));
+        }
+        if query.is_some() && transform.is_some() {
+            return Err(FirehoseError::invalid(
+                "ProcessingConfiguration",
+                "sluice extracts MetadataExtraction keys before buffering and runs Lambda after it, so the two cannot be combined; return partition keys from the Lambda function (partitionKeyFromLambda) instead.",
             ));
         }
         let partitioning = if dynamic {
@@ -378,20 +538,24 @@ impl Destination {
             if !uses_keys {
                 return Err(FirehoseError::invalid(
                     "Prefix",
-                    "When dynamic partitioning is enabled, Prefix must contain at least one !{partitionKeyFromQuery:key} expression.",
+                    "When dynamic partitioning is enabled, Prefix must contain at least one !{partitionKeyFromQuery:key} or !{partitionKeyFromLambda:key} expression.",
                 ));
             }
-            Some(query.ok_or_else(|| {
+            if !query_keys {
+                None
+            } else {
+                Some(query.ok_or_else(|| {
                 FirehoseError::invalid(
                     "ProcessingConfiguration",
                     "Prefix uses partitionKeyFromQuery but no MetadataExtraction processor with a MetadataExtractionQuery is configured.",
                 )
             })?)
+            }
         } else {
             if uses_keys {
                 return Err(FirehoseError::invalid(
                     "Prefix",
-                    "partitionKeyFromQuery expressions need DynamicPartitioningConfiguration.Enabled = true.",
+                    "partitionKeyFromQuery and partitionKeyFromLambda expressions need DynamicPartitioningConfiguration.Enabled = true.",
                 ));
             }
             if query.is_some() {
@@ -413,6 +577,11 @@ impl Destination {
             extension,
             append_delimiter,
             partitioning,
+            lambda_partitioning: dynamic && lambda_keys,
+            transform,
+            sub_records,
+            backup,
+            conversion,
             json: json.clone(),
         })
     }

@@ -8,6 +8,7 @@
 //! ```text
 //! streams/<name>/stream.json   StreamMeta: ARN, type, version, destination JSON, tags
 //! streams/<name>/buffers/      the stream's durable buffer files (see `buffer`)
+//! glue/<database>/<table>.json Glue tables for record format conversion (see `convert`)
 //! ```
 
 use std::collections::BTreeMap;
@@ -20,9 +21,11 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::config::{CreateDeliveryStreamInput, Destination, Tag, validate_stream_name};
+use crate::convert::inline_catalog_columns;
 use crate::error::{FirehoseError, Result};
 use crate::store::Buckets;
 use crate::stream::DeliveryStream;
+use crate::transform::Lambdas;
 
 /// The only destination id a stream has.
 pub const DESTINATION_ID: &str = "destinationId-000000000001";
@@ -45,6 +48,9 @@ pub struct FirehoseOptions {
     /// Start a background delivery driver per stream (off in tests that
     /// flush by hand).
     pub spawn_drivers: bool,
+    /// Lambda functions by ARN, for `Lambda` processors whose `LambdaArn`
+    /// is a real ARN (an `http(s)://` URL or `command:` needs no entry).
+    pub lambdas: Lambdas,
 }
 
 impl FirehoseOptions {
@@ -61,6 +67,7 @@ impl FirehoseOptions {
             account_id: "123456789012".to_owned(),
             region: "us-east-1".to_owned(),
             spawn_drivers: true,
+            lambdas: Lambdas::new(),
         }
     }
 }
@@ -151,7 +158,9 @@ impl Firehose {
                 .join("buffers"),
             Arc::clone(&opts.buckets),
             Arc::clone(&opts.clock),
-        )?;
+        )?
+        .with_identity(&meta.arn, &opts.region)
+        .with_lambdas(opts.lambdas.clone());
         if opts.spawn_drivers {
             drop(stream.spawn_driver());
         }
@@ -180,6 +189,20 @@ impl Firehose {
         })?;
         std::fs::write(&tmp, body).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        Ok(())
+    }
+
+    /// Where Glue-table JSON files for record format conversion are read:
+    /// `<data_dir>/glue/<DatabaseName>/<TableName>.json`.
+    pub fn glue_dir(&self) -> PathBuf {
+        self.inner.opts.data_dir.join("glue")
+    }
+
+    /// A Lambda processor's function must be reachable.
+    fn check_lambda(&self, dest: &Destination) -> Result<()> {
+        if let Some(t) = &dest.transform {
+            t.target(&self.inner.opts.lambdas)?;
+        }
         Ok(())
     }
 
@@ -253,7 +276,10 @@ impl Firehose {
         };
         let tags = input.tags.clone().unwrap_or_default();
         check_tags(&tags)?;
-        let dest = Destination::from_json(dest_json, path)?;
+        let mut dest_json = dest_json.clone();
+        inline_catalog_columns(&mut dest_json, &self.glue_dir())?;
+        let dest = Destination::from_json(&dest_json, path)?;
+        self.check_lambda(&dest)?;
         let mut streams = self.streams();
         if streams.contains_key(&name) {
             return Err(FirehoseError::InUse {
@@ -270,7 +296,7 @@ impl Firehose {
             create_ms: now,
             update_ms: now,
             destination_kind: kind.to_owned(),
-            destination: dest_json.clone(),
+            destination: dest_json,
             source: input.kinesis_stream_source_configuration.clone(),
             tags,
         };
@@ -347,8 +373,9 @@ impl Firehose {
 
     /// Delivers records from the stream's source (a KDS stream or an
     /// application's output) into stream `name`, whatever its type.
+    /// KPL-aggregated records are opened into their user records.
     pub fn deliver_from_source(&self, name: &str, records: Vec<Bytes>) -> Result<Vec<String>> {
-        self.stream(name)?.put_record_batch(records)
+        self.stream(name)?.put_source_records(records)
     }
 
     /// DescribeDeliveryStream's `DeliveryStreamDescription`.
@@ -461,8 +488,10 @@ impl Firehose {
                 given: current_version.to_owned(),
             });
         }
-        let merged = e.stream.destination().merged_json(update);
+        let mut merged = e.stream.destination().merged_json(update);
+        inline_catalog_columns(&mut merged, &self.inner.opts.data_dir.join("glue"))?;
         let dest = Destination::from_json(&merged, "extendedS3DestinationUpdate")?;
+        self.check_lambda(&dest)?;
         let mut meta = e.meta.clone();
         meta.version += 1;
         meta.update_ms = self.inner.opts.clock.now().timestamp_millis();

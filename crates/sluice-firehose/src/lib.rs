@@ -17,12 +17,16 @@ pub mod buffer;
 pub mod clock;
 pub mod compress;
 pub mod config;
+pub mod convert;
+pub mod deaggregate;
 pub mod error;
 pub mod firehose;
 pub mod partition;
+pub mod pipeline;
 pub mod prefix;
 pub mod store;
 pub mod stream;
+pub mod transform;
 
 pub use api::FirehoseApi;
 pub use clock::{Clock, ManualClock, SystemClock, TokioClock};

@@ -36,8 +36,10 @@ use crate::clock::Clock;
 use crate::config::Destination;
 use crate::error::{FirehoseError, Result};
 use crate::partition::MAX_ACTIVE_PARTITIONS;
-use crate::prefix::{PrefixContext, object_suffix};
+use crate::pipeline::{ErrorLines, Output};
+use crate::prefix::{PrefixContext, PrefixTemplate, object_suffix};
 use crate::store::Buckets;
+use crate::transform::Lambdas;
 
 /// How long records wait for an unreachable destination before being
 /// dropped (Firehose keeps them 24 hours).
@@ -95,19 +97,66 @@ impl BufferKey {
 /// One error record as Firehose writes it under the error output prefix: a
 /// JSON line with the original data in base64.
 fn error_record(data: &[u8], arrival_ms: i64, code: &str, message: &str) -> Bytes {
-    use base64::Engine;
-    let mut line = serde_json::json!({
-        "attemptsMade": 1,
-        "arrivalTimestamp": arrival_ms,
-        "errorCode": code,
-        "errorMessage": message,
-        "attemptEndingTimestamp": arrival_ms,
-        "rawData": base64::engine::general_purpose::STANDARD.encode(data),
-    })
-    .to_string()
-    .into_bytes();
-    line.push(b'\n');
+    let mut line = Vec::new();
+    crate::pipeline::push_error_line(
+        &mut line,
+        data,
+        1,
+        arrival_ms,
+        arrival_ms,
+        serde_json::json!({"errorCode": code, "errorMessage": message}),
+    );
     Bytes::from(line)
+}
+
+/// The record id of record `index` of a buffer (as returned to the
+/// producer and sent to the Lambda function).
+fn record_id(header: &BufferHeader, index: usize) -> String {
+    format!(
+        "{}{:020}{:08}",
+        header.uuid.replace('-', ""),
+        header.seq,
+        index
+    )
+}
+
+/// A uuid fixed by a buffer's uuid and a set of partition keys, so that the
+/// object of each Lambda partition keeps its key when delivery is retried.
+fn derived_uuid(base: &str, keys: &BTreeMap<String, String>) -> String {
+    let mut h1: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h2: u64 = 0x8422_2325_cbf2_9ce4;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h1 = (h1 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+            h2 = (h2 ^ u64::from(*b))
+                .wrapping_mul(0x0000_0100_0000_01b3)
+                .rotate_left(5);
+        }
+    };
+    feed(base.as_bytes());
+    for (k, v) in keys {
+        feed(&[0]);
+        feed(k.as_bytes());
+        feed(&[1]);
+        feed(v.as_bytes());
+    }
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&mix(h1).to_be_bytes());
+    bytes[8..].copy_from_slice(&mix(h2 ^ h1.rotate_left(32)).to_be_bytes());
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+fn merge_errors(into: &mut ErrorLines, from: ErrorLines) {
+    for (kind, mut lines) in from {
+        into.entry(kind).or_default().append(&mut lines);
+    }
 }
 
 #[derive(Debug)]
@@ -127,6 +176,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     buckets: Arc<dyn Buckets>,
     retention: Duration,
+    arn: String,
+    region: String,
+    lambdas: Lambdas,
     state: Mutex<State>,
     deliver_lock: tokio::sync::Mutex<()>,
     wake: Notify,
@@ -166,6 +218,9 @@ impl DeliveryStream {
                 clock,
                 buckets,
                 retention: DEFAULT_RETENTION,
+                arn: format!("arn:aws:firehose:us-east-1:123456789012:deliverystream/{name}"),
+                region: "us-east-1".to_owned(),
+                lambdas: Lambdas::new(),
                 state: Mutex::new(State {
                     dest,
                     version,
@@ -188,9 +243,26 @@ impl DeliveryStream {
     /// The same stream, dropping undeliverable records after `retention`
     /// instead of 24 hours. Call before sharing the stream.
     pub fn with_retention(self, retention: Duration) -> Self {
+        self.configure(|i| i.retention = retention)
+    }
+
+    /// The same stream with this ARN and region (in Lambda events).
+    pub fn with_identity(self, arn: &str, region: &str) -> Self {
+        self.configure(|i| {
+            i.arn = arn.to_owned();
+            i.region = region.to_owned();
+        })
+    }
+
+    /// The same stream resolving Lambda ARNs through `lambdas`.
+    pub fn with_lambdas(self, lambdas: Lambdas) -> Self {
+        self.configure(|i| i.lambdas = lambdas)
+    }
+
+    fn configure(self, f: impl FnOnce(&mut Inner)) -> Self {
         match Arc::try_unwrap(self.inner) {
             Ok(mut inner) => {
-                inner.retention = retention;
+                f(&mut inner);
                 Self {
                     inner: Arc::new(inner),
                 }
@@ -248,9 +320,39 @@ impl DeliveryStream {
     /// (or that would open partition 501) is buffered as an error record for
     /// the error output prefix.
     pub fn put_record_batch(&self, records: Vec<Bytes>) -> Result<Vec<String>> {
+        self.put_records(records, false)
+    }
+
+    /// Buffers records read from the stream's source (a KDS stream or an
+    /// application's output): as [`DeliveryStream::put_record_batch`], and
+    /// KPL-aggregated records are opened into their user records, as
+    /// Firehose does for a Kinesis stream source.
+    pub fn put_source_records(&self, records: Vec<Bytes>) -> Result<Vec<String>> {
+        self.put_records(records, true)
+    }
+
+    fn put_records(&self, records: Vec<Bytes>, open_kpl: bool) -> Result<Vec<String>> {
         let now = self.inner.clock.now();
         let arrival_ms = now.timestamp_millis();
         let dest = self.destination();
+        // De-aggregation: `first[i]` is the first sub-record of input record i.
+        let (records, first) = if dest.sub_records.is_some() || open_kpl {
+            let mut out = Vec::with_capacity(records.len());
+            let mut first = Vec::with_capacity(records.len());
+            for r in &records {
+                first.push(out.len());
+                match &dest.sub_records {
+                    Some(how) => out.extend(crate::deaggregate::split(r, Some(how))),
+                    None => match crate::deaggregate::kpl_records(r) {
+                        Some(parts) => out.extend(parts),
+                        None => out.push(r.clone()),
+                    },
+                }
+            }
+            (out, Some(first))
+        } else {
+            (records, None)
+        };
         let routed: Vec<(BufferKey, Bytes)> = match &dest.partitioning {
             None => records
                 .into_iter()
@@ -322,12 +424,7 @@ impl DeliveryStream {
                 self.open_buffer(&mut st, &key, now)?;
             }
             if let Some(o) = st.open.get(&key) {
-                ids.push(format!(
-                    "{}{:020}{:08}",
-                    o.header.uuid.replace('-', ""),
-                    o.header.seq,
-                    o.records.len() + run.0.len()
-                ));
+                ids.push(record_id(&o.header, o.records.len() + run.0.len()));
             }
             run.1 += len;
             run.0.push(BufferedRecord { arrival_ms, data });
@@ -350,6 +447,15 @@ impl DeliveryStream {
         drop(st);
         if sealed_any {
             self.inner.wake.notify_one();
+        }
+        // One record id per input record: that of its first sub-record (an
+        // aggregate of no records gets the id its successor would have).
+        if let Some(first) = first {
+            let last = ids.last().cloned().unwrap_or_default();
+            return Ok(first
+                .into_iter()
+                .map(|i| ids.get(i).cloned().unwrap_or_else(|| last.clone()))
+                .collect());
         }
         Ok(ids)
     }
@@ -497,76 +603,202 @@ impl DeliveryStream {
         }
     }
 
-    /// The object key a sealed buffer is written under.
-    fn object_key(&self, buf: &SealedBuffer) -> Result<String> {
+    /// The key of an object made from `buf`: `template` evaluated for the
+    /// buffer (with `error_output_type` and `partition`), then the object name
+    /// with `uuid` and `extension`.
+    fn key_for(
+        &self,
+        buf: &SealedBuffer,
+        template: &PrefixTemplate,
+        error_output_type: Option<&str>,
+        partition: &BTreeMap<String, String>,
+        extension: &str,
+    ) -> Result<String> {
+        self.key_with_uuid(
+            buf,
+            template,
+            error_output_type,
+            partition,
+            &buf.header.uuid,
+            extension,
+        )
+    }
+
+    /// As [`Self::key_for`] with another object uuid.
+    fn key_with_uuid(
+        &self,
+        buf: &SealedBuffer,
+        template: &PrefixTemplate,
+        error_output_type: Option<&str>,
+        partition: &BTreeMap<String, String>,
+        uuid: &str,
+        extension: &str,
+    ) -> Result<String> {
         let ts = DateTime::from_timestamp_millis(buf.header.oldest_arrival_ms).unwrap_or_default();
-        let template = match &buf.header.error_output_type {
-            Some(_) => &buf.dest.error_output_prefix,
-            None => &buf.dest.prefix,
-        };
         let prefix = template.evaluate(&PrefixContext {
             timestamp: ts,
             random_seed: buf.header.random_seed,
-            error_output_type: buf.header.error_output_type.as_deref(),
-            partition_keys: &buf.header.partition,
+            error_output_type,
+            partition_keys: partition,
         })?;
-        let extension = if buf.header.error_output_type.is_some() {
-            ""
-        } else {
-            &buf.dest.extension
-        };
-        Ok(prefix
-            + &object_suffix(
-                &self.inner.name,
-                buf.header.version,
-                ts,
-                &buf.header.uuid,
-                extension,
-            ))
+        Ok(prefix + &object_suffix(&self.inner.name, buf.header.version, ts, uuid, extension))
+    }
+
+    /// The error object for `lines` of error output type `kind`.
+    fn error_output(&self, buf: &SealedBuffer, kind: &str, lines: Vec<u8>) -> Result<Output> {
+        let dest = &buf.dest;
+        Ok(Output {
+            bucket: dest.bucket.clone(),
+            key: self.key_for(
+                buf,
+                &dest.error_output_prefix,
+                Some(kind),
+                &buf.header.partition,
+                "",
+            )?,
+            payload: PutPayload::from(lines),
+        })
+    }
+
+    /// Everything a sealed buffer turns into: the S3 backup of its source
+    /// records, the delivered object(s) (one per Lambda partition), and one
+    /// object per error output type.
+    async fn render(&self, buf: &Arc<SealedBuffer>) -> Result<Vec<Output>> {
+        let dest = Arc::clone(&buf.dest);
+        if let Some(kind) = &buf.header.error_output_type {
+            // Error records are JSON lines, written uncompressed.
+            let mut lines = Vec::new();
+            for r in &buf.records {
+                lines.extend_from_slice(&r.data);
+            }
+            return Ok(vec![self.error_output(buf, kind, lines)?]);
+        }
+        let mut outputs = Vec::new();
+        if let Some(backup) = &dest.backup {
+            let key = self.key_for(
+                buf,
+                &backup.prefix,
+                None,
+                &BTreeMap::new(),
+                &backup.extension,
+            )?;
+            let payload = crate::pipeline::compressed(
+                buf.records.iter().map(|r| &r.data),
+                false,
+                backup.compression,
+                &key,
+            )?;
+            outputs.push(Output {
+                bucket: backup.bucket.clone(),
+                key,
+                payload,
+            });
+        }
+        let now_ms = || self.inner.clock.now().timestamp_millis();
+        let mut errors = ErrorLines::new();
+        // (partition keys, uuid, records) per object to deliver
+        let mut groups: Vec<(BTreeMap<String, String>, String, Vec<BufferedRecord>)> = Vec::new();
+        match &dest.transform {
+            None => groups.push((
+                buf.header.partition.clone(),
+                buf.header.uuid.clone(),
+                buf.records.clone(),
+            )),
+            Some(t) => {
+                let target = t.target(&self.inner.lambdas)?;
+                let ids: Vec<String> = (0..buf.records.len())
+                    .map(|i| record_id(&buf.header, i))
+                    .collect();
+                let (out, errs) = t
+                    .apply(
+                        &target,
+                        &self.inner.arn,
+                        &self.inner.region,
+                        &buf.records,
+                        &ids,
+                        now_ms,
+                    )
+                    .await;
+                merge_errors(&mut errors, errs);
+                if dest.lambda_partitioning {
+                    let needed = dest.prefix.partition_keys();
+                    let mut by_keys: BTreeMap<BTreeMap<String, String>, Vec<BufferedRecord>> =
+                        BTreeMap::new();
+                    for t in out {
+                        if let Some(k) = needed.iter().find(|k| !t.partition_keys.contains_key(**k))
+                        {
+                            crate::pipeline::push_error_line(
+                                errors.entry("partitioning-failed").or_default(),
+                                &t.record.data,
+                                1,
+                                t.record.arrival_ms,
+                                now_ms(),
+                                serde_json::json!({
+                                    "errorCode": "DynamicPartitioning.MissingPartitionKey",
+                                    "errorMessage": format!("The Lambda function returned no partition key '{k}' for this record."),
+                                }),
+                            );
+                            continue;
+                        }
+                        by_keys.entry(t.partition_keys).or_default().push(t.record);
+                    }
+                    for (keys, recs) in by_keys {
+                        let uuid = derived_uuid(&buf.header.uuid, &keys);
+                        groups.push((keys, uuid, recs));
+                    }
+                } else {
+                    groups.push((
+                        buf.header.partition.clone(),
+                        buf.header.uuid.clone(),
+                        out.into_iter().map(|t| t.record).collect(),
+                    ));
+                }
+            }
+        }
+        for (keys, uuid, records) in groups {
+            let key = self.key_with_uuid(buf, &dest.prefix, None, &keys, &uuid, &dest.extension)?;
+            let d = Arc::clone(&dest);
+            let k = key.clone();
+            let ending = now_ms();
+            let (body, failed) = tokio::task::spawn_blocking(move || {
+                crate::pipeline::encode(&d, &records, &k, ending)
+            })
+            .await
+            .map_err(|e| FirehoseError::Compression {
+                key: key.clone(),
+                format: dest.compression.as_aws(),
+                source: std::io::Error::other(e),
+            })??;
+            merge_errors(&mut errors, failed);
+            if let Some(payload) = body {
+                outputs.push(Output {
+                    bucket: dest.bucket.clone(),
+                    key,
+                    payload,
+                });
+            }
+        }
+        for (kind, lines) in errors {
+            outputs.push(self.error_output(buf, kind, lines)?);
+        }
+        Ok(outputs)
     }
 
     async fn deliver(&self, buf: &Arc<SealedBuffer>) -> Result<()> {
-        let key = self.object_key(buf)?;
-        let store = self.inner.buckets.store(&buf.dest.bucket)?;
-        let b = Arc::clone(buf);
-        let k = key.clone();
-        let body = tokio::task::spawn_blocking(move || {
-            // Error records are JSON lines, written uncompressed.
-            let is_error = b.header.error_output_type.is_some();
-            let append = b.dest.append_delimiter && !is_error;
-            let compression = if is_error {
-                crate::compress::Compression::Uncompressed
-            } else {
-                b.dest.compression
-            };
-            let delim = usize::from(append);
-            let total: usize = b.records.iter().map(|r| r.data.len() + delim).sum();
-            let mut raw = Vec::with_capacity(total);
-            for r in &b.records {
-                raw.extend_from_slice(&r.data);
-                if append {
-                    raw.push(b'\n');
-                }
-            }
-            compression.compress(&raw, &k)
-        })
-        .await
-        .map_err(|e| FirehoseError::Compression {
-            key: key.clone(),
-            format: buf.dest.compression.as_aws(),
-            source: std::io::Error::other(e),
-        })??;
-        store
-            .put(
-                &object_store::path::Path::from(key.as_str()),
-                PutPayload::from(body),
-            )
-            .await
-            .map_err(|source| FirehoseError::Store {
-                bucket: buf.dest.bucket.clone(),
-                key,
-                source,
-            })?;
+        for out in self.render(buf).await? {
+            let store = self.inner.buckets.store(&out.bucket)?;
+            store
+                .put(
+                    &object_store::path::Path::from(out.key.as_str()),
+                    out.payload,
+                )
+                .await
+                .map_err(|source| FirehoseError::Store {
+                    bucket: out.bucket.clone(),
+                    key: out.key.clone(),
+                    source,
+                })?;
+        }
         Ok(())
     }
 
@@ -826,6 +1058,223 @@ mod tests {
         assert_eq!(s.flush_due().await.unwrap(), 1);
         assert_eq!(s.stats().failed_attempts, 1);
         assert_eq!(objects(&f.bucket_root.join("bkt")).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn parquet_conversion_sends_misfits_to_error_output() {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let f = fixture();
+        let conv = json!({
+            "ErrorOutputPrefix": "err/!{firehose:error-output-type}/",
+            "DataFormatConversionConfiguration": {
+                "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+                "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "GZIP"}}},
+                "SchemaConfiguration": {"DatabaseName": "db", "TableName": "t",
+                    "Columns": [{"Name": "id", "Type": "int"}, {"Name": "name", "Type": "string"}]}}
+        });
+        let s = open(&f, dest(conv.clone()));
+        s.put_record_batch(vec![
+            Bytes::from_static(br#"{"id":1,"name":"a"}"#),
+            Bytes::from_static(br#"{"id":"one"}"#),
+            Bytes::from_static(br#"{"id":2}"#),
+        ])
+        .unwrap();
+        assert_eq!(s.flush().await.unwrap(), 1);
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(
+            objs.len(),
+            2,
+            "{:?}",
+            objs.iter().map(|o| &o.0).collect::<Vec<_>>()
+        );
+        let (key, body) = &objs[0];
+        assert!(
+            key.starts_with("2024/03/09/23/s1-1-2024-03-09-23-59-58-"),
+            "{key}"
+        );
+        assert!(key.ends_with(".parquet"), "{key}");
+        let rows: usize = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(body.clone()))
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        assert_eq!(rows, 2);
+        let (ekey, ebody) = &objs[1];
+        assert!(
+            ekey.starts_with("err/format-conversion-failed/2024/03/09/23/s1-1-"),
+            "{ekey}"
+        );
+        let err: serde_json::Value =
+            serde_json::from_slice(ebody.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(err["ErrorCode"], "DataFormatConversion.ParseError");
+        assert_eq!(err["rawData"], "eyJpZCI6Im9uZSJ9");
+        assert_eq!(err["dataCatalogTable"]["tableName"], "t");
+        assert!(err["ErrorMessage"].as_str().unwrap().contains("Column id"));
+        // conversion needs UNCOMPRESSED at the S3 level
+        let mut bad = conv;
+        bad["BucketARN"] = json!("arn:aws:s3:::bkt");
+        bad["CompressionFormat"] = json!("GZIP");
+        let e = Destination::from_json(&bad, "extendedS3DestinationConfiguration").unwrap_err();
+        assert!(e.to_string().contains("UNCOMPRESSED"), "{e}");
+    }
+
+    /// Serves `handler` over HTTP/1 on 127.0.0.1; returns the base URL.
+    pub(crate) async fn serve(
+        handler: impl Fn(Vec<u8>) -> (u16, Vec<u8>) + Send + Sync + 'static,
+    ) -> String {
+        use http_body_util::BodyExt;
+        let handler = Arc::new(handler);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let handler = Arc::clone(&handler);
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let handler = Arc::clone(&handler);
+                            async move {
+                                let body =
+                                    req.into_body().collect().await.unwrap().to_bytes().to_vec();
+                                let (status, out) = handler(body);
+                                Ok::<_, std::convert::Infallible>(
+                                    http::Response::builder()
+                                        .status(status)
+                                        .body(http_body_util::Full::new(Bytes::from(out)))
+                                        .unwrap(),
+                                )
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                        .await;
+                });
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn lambda_over_http_partitions_drops_and_fails_records_with_backup() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let f = fixture();
+        let calls = Arc::new(AtomicU64::new(0));
+        let c = Arc::clone(&calls);
+        let url = serve(move |body| {
+            // the first invocation fails: the retry gets the same records
+            if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                return (500, b"boom".to_vec());
+            }
+            let ev: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(ev["deliveryStreamArn"], "arn:aws:firehose:us-east-1:123456789012:deliverystream/s1");
+            let recs: Vec<serde_json::Value> = ev["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let d: serde_json::Value = serde_json::from_slice(
+                        &base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().unwrap()).unwrap(),
+                    )
+                    .unwrap();
+                    let result = match d["n"].as_i64().unwrap() {
+                        2 => "Dropped",
+                        3 => "ProcessingFailed",
+                        _ => "Ok",
+                    };
+                    json!({"recordId": r["recordId"], "result": result,
+                           "data": base64::engine::general_purpose::STANDARD.encode(format!("n={}\n", d["n"])),
+                           "metadata": {"partitionKeys": {"c": d["c"]}}})
+                })
+                .collect();
+            (200, serde_json::to_vec(&json!({"records": recs})).unwrap())
+        })
+        .await;
+        let s = open(
+            &f,
+            dest(json!({
+                "BufferingHints": {"SizeInMBs": 64, "IntervalInSeconds": 60},
+                "Prefix": "c=!{partitionKeyFromLambda:c}/",
+                "ErrorOutputPrefix": "err/!{firehose:error-output-type}/",
+                "DynamicPartitioningConfiguration": {"Enabled": true},
+                "ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "Lambda", "Parameters": [
+                    {"ParameterName": "LambdaArn", "ParameterValue": format!("{url}/fn")},
+                    {"ParameterName": "NumberOfRetries", "ParameterValue": "1"}]}]},
+                "S3BackupMode": "Enabled",
+                "S3BackupConfiguration": {"BucketARN": "arn:aws:s3:::backup", "Prefix": "src/", "CompressionFormat": "GZIP"}
+            })),
+        );
+        let input: Vec<Bytes> = [("a", 1), ("b", 2), ("a", 3), ("b", 4), ("a", 5)]
+            .iter()
+            .map(|(c, n)| Bytes::from(format!("{{\"c\":\"{c}\",\"n\":{n}}}")))
+            .collect();
+        s.put_record_batch(input.clone()).unwrap();
+        assert_eq!(s.flush().await.unwrap(), 1);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        let objs = objects(&f.bucket_root.join("bkt"));
+        let keys: Vec<&String> = objs.iter().map(|o| &o.0).collect();
+        assert_eq!(objs.len(), 3, "{keys:?}");
+        assert!(
+            objs[0]
+                .0
+                .starts_with("c=a/2024/03/09/23/s1-1-2024-03-09-23-59-58-"),
+            "{keys:?}"
+        );
+        assert_eq!(objs[0].1, b"n=1\nn=5\n");
+        assert!(objs[1].0.starts_with("c=b/2024/03/09/23/s1-1-"), "{keys:?}");
+        assert_eq!(objs[1].1, b"n=4\n");
+        assert!(
+            objs[2]
+                .0
+                .starts_with("err/processing-failed/2024/03/09/23/s1-1-"),
+            "{keys:?}"
+        );
+        let err: serde_json::Value =
+            serde_json::from_slice(objs[2].1.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(err["errorCode"], "Lambda.ProcessingFailedStatus");
+        assert_eq!(err["attemptsMade"], 2);
+        assert_eq!(
+            b64.decode(err["rawData"].as_str().unwrap()).unwrap(),
+            input[2]
+        );
+        assert_eq!(err["lambdaArn"], format!("{url}/fn"));
+        // the backup holds the source records as received
+        let backup = objects(&f.bucket_root.join("backup"));
+        assert_eq!(backup.len(), 1);
+        assert!(
+            backup[0].0.starts_with("src/2024/03/09/23/s1-1-"),
+            "{}",
+            backup[0].0
+        );
+        assert!(backup[0].0.ends_with(".gz"));
+        let mut raw = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&backup[0].1[..]),
+            &mut raw,
+        )
+        .unwrap();
+        assert_eq!(raw, input.concat());
+    }
+
+    #[tokio::test]
+    async fn kpl_records_from_a_source_are_opened() {
+        let f = fixture();
+        let s = open(&f, dest(json!({})));
+        let agg = crate::deaggregate::tests::aggregate(&[b"x1,", b"x2,"]);
+        let ids = s
+            .put_source_records(vec![agg.clone(), Bytes::from_static(b"plain")])
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        // Direct PUT keeps aggregates whole.
+        s.put_record_batch(vec![agg.clone()]).unwrap();
+        s.flush().await.unwrap();
+        let objs = objects(&f.bucket_root.join("bkt"));
+        assert_eq!(objs[0].1, [&b"x1,x2,plain"[..], &agg[..]].concat());
     }
 
     fn dp_dest() -> Destination {

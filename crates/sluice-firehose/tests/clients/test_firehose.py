@@ -199,6 +199,46 @@ def test_dynamic_partitioning_with_jq():
     assert err["errorCode"] == "DynamicPartitioning.MetadataExtractionFailed"
 
 
+def test_parquet_conversion_read_back_with_pyarrow():
+    import base64, json
+    import pyarrow.parquet as pq
+    # boto3 validates SchemaConfiguration against AWS's model, so the columns
+    # come from sluice's stand-in for the Glue Data Catalog.
+    glue = os.path.join(WORK, "data", "glue", "db")
+    os.makedirs(glue, exist_ok=True)
+    with open(os.path.join(glue, "events.json"), "w") as fh:
+        json.dump({"Table": {"Name": "events", "StorageDescriptor": {"Columns": [
+            {"Name": "id", "Type": "bigint"}, {"Name": "customer", "Type": "string"},
+            {"Name": "amount", "Type": "double"}, {"Name": "ts", "Type": "timestamp"}]}}}, fh)
+    create("pq-stream", "b-pq", Prefix="pq/", ErrorOutputPrefix="pq-err/!{firehose:error-output-type}/",
+           DataFormatConversionConfiguration={
+               "Enabled": True,
+               "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+               "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "SNAPPY"}}},
+               "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": "db", "TableName": "events"}})
+    good = [json.dumps({"id": i, "customer": f"c{i % 3}", "amount": i * 1.5,
+                        "ts": "2024-05-01 10:00:00"}).encode() for i in range(50)]
+    bad = b'{"id": "not a number"}'
+    FH.put_record_batch(DeliveryStreamName="pq-stream", Records=[{"Data": r} for r in good + [bad]])
+    objs = wait_objects("b-pq", 2)
+    pq_keys = [k for k in objs if k.startswith("pq/")]
+    assert len(pq_keys) == 1, objs.keys()
+    assert key_re("pq/", "pq-stream", 1, ".parquet").match(pq_keys[0]), pq_keys[0]
+    table = pq.read_table(io.BytesIO(objs[pq_keys[0]]))
+    assert table.column_names == ["id", "customer", "amount", "ts"], table.schema
+    assert table.column("id").to_pylist() == list(range(50))
+    assert table.column("customer").to_pylist()[:3] == ["c0", "c1", "c2"]
+    assert table.column("amount").to_pylist()[3] == 4.5
+    meta = pq.ParquetFile(io.BytesIO(objs[pq_keys[0]])).metadata
+    assert meta.row_group(0).column(0).compression == "SNAPPY"
+    err_keys = [k for k in objs if k.startswith("pq-err/format-conversion-failed/")]
+    assert len(err_keys) == 1, objs.keys()
+    err = json.loads(objs[err_keys[0]])
+    assert base64.b64decode(err["rawData"]) == bad
+    assert err["ErrorCode"] == "DataFormatConversion.ParseError"
+    assert err["dataCatalogTable"]["tableName"] == "events"
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
