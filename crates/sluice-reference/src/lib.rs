@@ -16,6 +16,28 @@
 //! bytes (RecordFormat, RecordColumns and mappings) and building the join
 //! index belong to the engine, which passes them in as the decoder. Time
 //! comes only through a [`Clock`].
+//!
+//! ```no_run
+//! # async fn demo() -> sluice_reference::Result<()> {
+//! use std::path::Path;
+//! use std::sync::Arc;
+//! use sluice_reference::{Decode, ObjectLocation, ReferenceOptions, ReferenceTable};
+//!
+//! // The engine passes its KDA decoder (ReferenceSchema -> RecordBatch) here.
+//! let decode: Decode<usize> = Arc::new(|bytes: &[u8]| {
+//!     Ok(bytes.iter().filter(|&&b| b == b'\n').count())
+//! });
+//! let location = ObjectLocation::parse("reference-data/companies.csv", Path::new("/apps/demo"))?;
+//! let table = ReferenceTable::load(location, decode, ReferenceOptions::default()).await?;
+//! let snapshot = table.current(); // join against this; reloads swap in a new one
+//! println!("version {} has {} rows", snapshot.version, snapshot.data);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Local files should be replaced atomically (write a new file, then
+//! rename it over the old one): a check that reads a file while an editor is
+//! still writing it loads what was there, and the next check loads the rest.
 
 pub mod clock;
 pub mod error;
