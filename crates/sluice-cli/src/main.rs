@@ -4,7 +4,7 @@
 //!   app.toml/case.toml) on its inputs, replayed or live;
 //! - `sluice check APP...`: parse, plan and type-check apps, as a CI lint;
 //! - `sluice test DIR...`: run golden cases (../shared/CASE-FORMAT.md);
-//! - `sluice bench`: the built-in W1 workload;
+//! - `sluice bench`: the built-in workloads W1 (tumbling) and W2 (sliding);
 //! - `sluice serve`: the local Kinesis (Data Streams, Firehose, Video) on
 //!   one port, optionally running apps against it; `sluice kds serve`: the
 //!   Kinesis Data Streams API alone.
@@ -54,7 +54,7 @@ enum Command {
         #[arg(long)]
         bless: bool,
     },
-    /// Run the built-in benchmark workload W1 and print rows/s.
+    /// Run the built-in benchmark workloads (W1 tumbling, W2 sliding) and print rows/s.
     Bench(bench::BenchArgs),
     /// Serve Kinesis Data Streams, Firehose and Kinesis Video on one port
     /// (and run apps against them with --apps).

@@ -83,6 +83,8 @@ impl OpState {
         match self {
             OpState::Project => None,
             OpState::Tumbling(t) => t.windows.keys().next().copied(),
+            OpState::Sliding(s) => s.retained_since(),
+            OpState::Stagger(s) => s.retained_since(),
         }
     }
 

@@ -455,6 +455,18 @@ pub(crate) struct SlidingState {
     windows: Vec<WindowState>,
 }
 
+impl SlidingState {
+    /// The oldest ROWTIME of a row held in any window (see
+    /// `Application::retained_since`).
+    pub(crate) fn retained_since(&self) -> Option<i64> {
+        self.windows
+            .iter()
+            .flat_map(|w| w.parts.iter().flatten())
+            .filter_map(|p| p.times.front().copied())
+            .min()
+    }
+}
+
 /// An evaluated argument column, in its storage type.
 enum ArgColumn {
     Int(ArrayRef),

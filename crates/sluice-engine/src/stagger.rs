@@ -58,6 +58,14 @@ pub(crate) struct StaggerState {
     length: i64,
 }
 
+impl StaggerState {
+    /// The opening time of the oldest open window (see
+    /// `Application::retained_since`).
+    pub(crate) fn retained_since(&self) -> Option<i64> {
+        self.by_end.first().map(|(end, _)| end - self.length)
+    }
+}
+
 fn df_error(p: &PumpDef) -> impl Fn(DataFusionError) -> EngineError + '_ {
     move |e| EngineError::Execution {
         context: format!("pump \"{}\"", p.name),
