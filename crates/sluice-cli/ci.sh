@@ -13,6 +13,8 @@ fi
 [ -f "$VENV/.gitignore" ] || echo '*' > "$VENV/.gitignore"
 "$VENV/bin/python" -c 'import boto3' 2>/dev/null || "$VENV/bin/pip" install -q --disable-pip-version-check boto3
 
-cargo build -q -p sluice-cli --bin sluice
+# --workspace keeps the feature set of `cargo test --workspace` (a -p build
+# would unify features differently and rebuild DataFusion).
+cargo build -q --workspace --bin sluice
 SLUICE_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/sluice" \
     "$VENV/bin/python" "$ROOT/crates/sluice-cli/tests/clients/test_serve.py"
