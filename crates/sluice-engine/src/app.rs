@@ -24,7 +24,9 @@ use crate::error::{EngineError, Result};
 use crate::errors::ErrorRow;
 use crate::exec::{OpState, Output};
 use crate::input::{Decoder, InputSchema, Record};
+use crate::join::JoinState;
 use crate::plan::{AppPlan, SourceDecl};
+use crate::reference::{ReferenceSource, ReferenceTable};
 
 /// An input of an application: which source stream it feeds, and how its
 /// records map to columns.
@@ -42,8 +44,11 @@ type Subscriber = Box<dyn FnMut(&RecordBatch) + Send>;
 pub struct Application {
     plan: AppPlan,
     states: Vec<OpState>,
-    /// Per stream: pumps that read it.
-    readers: Vec<Vec<usize>>,
+    /// Per pump: its join's state, when its FROM joins.
+    joins: Vec<Option<JoinState>>,
+    /// Per stream: pumps that read it, and as which join side (0 unless
+    /// the pump joins).
+    readers: Vec<Vec<(usize, usize)>>,
     subscribers: Vec<Vec<Subscriber>>,
     decoders: HashMap<usize, Decoder>,
     now: i64,
@@ -67,6 +72,16 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Parses, plans and readies an application. Time starts at the clock's now.
     pub fn new(sql: &str, inputs: &[Input], clock: Arc<dyn Clock>) -> Result<Self> {
+        Self::with_tables(sql, inputs, &[], clock)
+    }
+
+    /// As [`Self::new`], with reference tables the application code may join.
+    pub fn with_tables(
+        sql: &str,
+        inputs: &[Input],
+        tables: &[ReferenceTable],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         let sources: Vec<SourceDecl> = inputs
             .iter()
             .map(|i| SourceDecl {
@@ -74,7 +89,10 @@ impl Application {
                 columns: i.schema.stream_columns(),
             })
             .collect();
-        let plan = AppPlan::new(sql, &sources)?;
+        let decls: Vec<_> = tables.iter().map(ReferenceTable::decl).collect();
+        let plan = AppPlan::with_tables(sql, &sources, &decls)?;
+        let sources_of_tables: Vec<Arc<dyn ReferenceSource>> =
+            tables.iter().map(|t| Arc::clone(&t.source)).collect();
         let mut decoders = HashMap::new();
         for i in inputs {
             let sid = plan
@@ -94,15 +112,37 @@ impl Application {
             .iter()
             .map(OpState::new)
             .collect::<Result<Vec<_>>>()?;
+        let joins = plan
+            .pumps
+            .iter()
+            .map(|p| {
+                p.join
+                    .as_ref()
+                    .map(|j| JoinState::new(j, &sources_of_tables))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut readers = vec![Vec::new(); plan.streams.len()];
         for &p in &plan.pump_order {
-            readers[plan.pumps[p].from].push(p);
+            match &plan.pumps[p].join {
+                Some(j) => {
+                    for s in j.streams() {
+                        for side in j.sides_of(s) {
+                            if !readers[s].contains(&(p, side)) {
+                                readers[s].push((p, side));
+                            }
+                        }
+                    }
+                }
+                None => readers[plan.pumps[p].from].push((p, 0)),
+            }
         }
         let subscribers = plan.streams.iter().map(|_| Vec::new()).collect();
         let now = clock.now_ms();
         Ok(Self {
             plan,
             states,
+            joins,
             readers,
             subscribers,
             decoders,
@@ -287,7 +327,35 @@ impl Application {
             .zip(&self.states)
             .filter(|(p, _)| !p.stopped)
             .filter_map(|(p, s)| s.next_boundary(p, t))
+            .chain(self.join_expiries().filter(|&e| e > t))
+            .chain(self.stream_join_step(t))
             .min()
+    }
+
+    /// A stream-to-stream join sees each ROWTIME on its own: its held rows
+    /// leave their windows (and unmatched outer rows are emitted) between
+    /// times, so the joined output stays in ROWTIME order.
+    fn stream_join_step(&self, t: i64) -> Option<i64> {
+        self.plan
+            .pumps
+            .iter()
+            .any(|p| {
+                !p.stopped
+                    && p.join
+                        .as_ref()
+                        .is_some_and(|j| matches!(j.right, crate::join::JoinRight::Stream(_)))
+            })
+            .then(|| t.saturating_add(1))
+    }
+
+    /// When joins next emit unmatched outer rows because of time alone.
+    fn join_expiries(&self) -> impl Iterator<Item = i64> + '_ {
+        self.plan
+            .pumps
+            .iter()
+            .zip(&self.joins)
+            .filter(|(p, _)| !p.stopped)
+            .filter_map(|(p, j)| j.as_ref()?.next_expiry(p.join.as_ref()?))
     }
 
     /// Advances time to `now`: windows ending at or before it are emitted,
@@ -299,9 +367,10 @@ impl Application {
     }
 
     fn advance(&mut self, now: i64) -> Result<()> {
-        if now < self.now {
-            return Ok(());
-        }
+        // Time never goes back; an earlier `now` (a join's row that expired
+        // inside the batch just routed) closes what is due at the current
+        // time.
+        let now = now.max(self.now);
         while let Some(end) = self.next_open_window_end().filter(|&e| e <= now) {
             self.advance_step(end)?;
         }
@@ -318,6 +387,11 @@ impl Application {
             }
             let into = pump.into;
             let mut out = Output::default();
+            if let (Some(plan), Some(js)) = (&pump.join, self.joins[p].as_mut())
+                && let Some(joined) = js.advance(plan, now)?
+            {
+                self.states[p].push(pump, &self.plan.streams[into], &joined, &mut out)?;
+            }
             self.states[p].advance(pump, &self.plan.streams[into], now, &mut out)?;
             self.pending_errors.extend(out.errors);
             if !out.batches.is_empty() {
@@ -335,7 +409,11 @@ impl Application {
     /// so a reader may durably commit its position: after a restart, feeding
     /// again from there rebuilds exactly the open windows.
     pub fn retained_since(&self) -> Option<i64> {
-        self.states.iter().filter_map(OpState::retained_since).min()
+        self.states
+            .iter()
+            .filter_map(OpState::retained_since)
+            .chain(self.joins.iter().flatten().filter_map(JoinState::retained_since))
+            .min()
     }
 
     /// Advances time to the clock's now (live mode calls this periodically).
@@ -360,6 +438,7 @@ impl Application {
             .zip(&self.states)
             .filter(|(p, _)| !p.stopped)
             .filter_map(|(p, s)| s.open_window_end(p))
+            .chain(self.join_expiries())
             .min()
     }
 
@@ -371,14 +450,21 @@ impl Application {
         }
         let mut outputs: Vec<(usize, Vec<RecordBatch>)> = Vec::new();
         for k in 0..self.readers[sid].len() {
-            let p = self.readers[sid][k];
+            let (p, side) = self.readers[sid][k];
             let pump = &self.plan.pumps[p];
             if pump.stopped {
                 continue;
             }
             let into = pump.into;
             let mut out = Output::default();
-            self.states[p].push(pump, &self.plan.streams[into], &batch, &mut out)?;
+            match (&pump.join, self.joins[p].as_mut()) {
+                (Some(plan), Some(js)) => {
+                    if let Some(joined) = js.push(plan, side, &batch, &pump.name, &mut out)? {
+                        self.states[p].push(pump, &self.plan.streams[into], &joined, &mut out)?;
+                    }
+                }
+                _ => self.states[p].push(pump, &self.plan.streams[into], &batch, &mut out)?,
+            }
             self.pending_errors.extend(out.errors);
             if out.batches.is_empty() {
                 continue;

@@ -186,8 +186,14 @@ pub struct ReferenceConfig {
     pub header: bool,
     /// CSV column delimiter.
     pub delimiter: Option<String>,
+    /// JSON: KDA RecordRowPath.
+    pub row_path: Option<String>,
     /// Columns.
     pub columns: Option<Vec<ColumnConfig>>,
+    /// `s3://` only: endpoint of an S3-compatible store (path-style).
+    pub endpoint: Option<String>,
+    /// `s3://` only: region to sign requests for.
+    pub region: Option<String>,
 }
 
 impl AppConfig {

@@ -266,7 +266,7 @@ pub(crate) fn guarded(
     }
 }
 
-fn row_error(row: &RecordBatch, pump: &str, e: &DataFusionError) -> ErrorRow {
+pub(crate) fn row_error(row: &RecordBatch, pump: &str, e: &DataFusionError) -> ErrorRow {
     let rowtime = row
         .column(0)
         .as_primitive_opt::<TimestampMillisecondType>()

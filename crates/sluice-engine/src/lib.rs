@@ -60,8 +60,10 @@ pub mod errors;
 pub mod exec;
 pub mod functions;
 pub mod input;
+pub mod join;
 pub mod output;
 pub mod plan;
+pub mod reference;
 pub mod sliding;
 pub mod sql;
 pub mod stagger;
@@ -72,7 +74,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AppConfig;
 pub use error::{EngineError, Location, Result};
 pub use input::{InputSchema, Record, RecordColumn, RecordFormat};
-pub use plan::{AppPlan, ERROR_STREAM, ROWTIME, SourceDecl, StreamColumn, evaluate_scalar};
+pub use plan::{
+    AppPlan, ERROR_STREAM, ROWTIME, SourceDecl, StreamColumn, TableDecl, evaluate_scalar,
+};
+pub use reference::{FixedTable, ReferenceSource, ReferenceTable};
 pub use types::SqlType;
 
 /// Arrow, as the engine uses it (DataFusion's version).

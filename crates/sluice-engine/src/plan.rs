@@ -235,8 +235,11 @@ pub enum OperatorPlan {
 pub struct PumpDef {
     /// Pump name.
     pub name: String,
-    /// Index of the stream it reads.
+    /// Index of the stream it reads (the left stream of a join).
     pub from: usize,
+    /// The join its FROM makes, if any: the operator then runs over the
+    /// joined rows.
+    pub join: Option<crate::join::JoinPlan>,
     /// Index of the stream it inserts into.
     pub into: usize,
     /// Declared STOPPED: moves no rows.
@@ -245,6 +248,26 @@ pub struct PumpDef {
     pub op: OperatorPlan,
     /// Where it is declared.
     pub declared_at: Location,
+}
+
+impl PumpDef {
+    /// The streams the pump reads (a stream-to-stream join reads two).
+    pub fn reads(&self) -> Vec<usize> {
+        match &self.join {
+            Some(j) => j.streams(),
+            None => vec![self.from],
+        }
+    }
+}
+
+/// A reference table the application code can join (KDA's
+/// ReferenceDataSource): its name and columns.
+#[derive(Debug, Clone)]
+pub struct TableDecl {
+    /// Table name, as the SQL names it.
+    pub name: String,
+    /// Its columns.
+    pub columns: Vec<StreamColumn>,
 }
 
 /// A planned application: streams, pumps, and the order to advance them.
@@ -258,13 +281,21 @@ pub struct AppPlan {
     pub pump_order: Vec<usize>,
     /// Index of `error_stream`.
     pub error_stream: usize,
+    /// Reference tables, in the order the application was given them.
+    pub tables: Vec<TableDecl>,
 }
 
 impl AppPlan {
     /// Parses and plans application code fed by `sources`.
     pub fn new(sql: &str, sources: &[SourceDecl]) -> Result<Self> {
+        Self::with_tables(sql, sources, &[])
+    }
+
+    /// Parses and plans application code fed by `sources`, with reference
+    /// tables it may join.
+    pub fn with_tables(sql: &str, sources: &[SourceDecl], tables: &[TableDecl]) -> Result<Self> {
         let statements = parse_app(sql)?;
-        Planner::new().plan(statements, sources)
+        Planner::new().plan(statements, sources, tables)
     }
 
     /// Index of a stream by its KDA name.
@@ -619,16 +650,493 @@ fn rewrite_kda(e: &mut Expr) -> Result<()> {
 
 /// Resolves column references of a single-source query: strips the stream's
 /// name or alias from qualified names and checks every column exists.
+/// What a name in FROM / JOIN refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RelationRef {
+    /// An in-application stream (index).
+    Stream(usize),
+    /// A reference table (index).
+    Table(usize),
+}
+
+/// One relation of FROM / JOIN, as written.
+#[derive(Debug, Clone)]
+struct Relation {
+    target: RelationRef,
+    /// Last part of the name, KDA-resolved.
+    name: String,
+    /// The whole (possibly schema-qualified) name.
+    full_name: String,
+    alias: Option<String>,
+    /// `OVER (RANGE .. PRECEDING)` / `OVER (ROWS n PRECEDING)` after it.
+    window: Option<crate::join::SideWindow>,
+    at: Location,
+}
+
+impl Relation {
+    /// The name its columns are qualified with in joined rows.
+    fn prefix(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
+
+    fn qualifiers(&self) -> Vec<String> {
+        let mut q = vec![self.name.clone()];
+        if self.full_name != self.name {
+            q.push(self.full_name.clone());
+        }
+        q.extend(self.alias.clone());
+        q
+    }
+}
+
+/// How column names of a query resolve.
+enum Scope {
+    /// One stream: names are its columns.
+    Single { qualifiers: Vec<String> },
+    /// Joined rows: `q.c` and unambiguous bare names become `<prefix>.c`.
+    Join(JoinScope),
+}
+
+/// The sides of a join, for name resolution.
+struct JoinScope {
+    sides: Vec<ScopeSide>,
+}
+
+struct ScopeSide {
+    qualifiers: Vec<String>,
+    prefix: String,
+    /// Stream or table name (for messages).
+    name: String,
+    /// Every column of the side, ROWTIME included for streams.
+    columns: Vec<String>,
+    /// The columns `*` expands to.
+    user_columns: Vec<String>,
+}
+
+impl Planner {
+    /// Resolves one FROM / JOIN relation: a stream or reference table, with
+    /// its alias and window.
+    fn relation(
+        &self,
+        f: &TableFactor,
+        streams: &[StreamDef],
+        tables: &[TableDecl],
+        at: Location,
+    ) -> Result<Relation> {
+        let TableFactor::Table {
+            name, alias, args, ..
+        } = f
+        else {
+            return Err(EngineError::Unsupported {
+                location: at,
+                what: "a FROM clause that is not a stream or reference table name".into(),
+            });
+        };
+        let parts: Option<Vec<Ident>> = name.0.iter().map(|p| p.as_ident().cloned()).collect();
+        let Some(parts) = parts.filter(|p| !p.is_empty()) else {
+            return Err(EngineError::Unsupported {
+                location: at,
+                what: "this FROM clause".into(),
+            });
+        };
+        // A schema-qualified name (AGGTEST.WEATHERSTREAM) names the stream
+        // declared under that whole name, if there is one.
+        let full = parts.iter().map(kda_name).collect::<Vec<_>>().join(".");
+        let last = kda_name(&parts[parts.len() - 1]);
+        let from_at = ident_location(&parts[0]);
+        let target = if let Some(i) = streams.iter().position(|s| s.name == full) {
+            RelationRef::Stream(i)
+        } else if let Some(i) = tables.iter().position(|t| t.name == full) {
+            RelationRef::Table(i)
+        } else if let Some(i) = streams.iter().position(|s| s.name == last) {
+            RelationRef::Stream(i)
+        } else if let Some(i) = tables.iter().position(|t| t.name == last) {
+            RelationRef::Table(i)
+        } else {
+            return Err(EngineError::UnknownStream {
+                location: from_at,
+                name: full.clone(),
+                suggestion: closest(
+                    &full,
+                    streams
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .chain(tables.iter().map(|t| t.name.as_str())),
+                ),
+            });
+        };
+        let window = match args {
+            None => None,
+            Some(a) => {
+                let bad = || EngineError::Syntax {
+                    location: from_at,
+                    message: "expected OVER (RANGE INTERVAL '1' MINUTE PRECEDING) or OVER (ROWS 10 PRECEDING) after the stream name".into(),
+                };
+                let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(fun)))] =
+                    a.args.as_slice()
+                else {
+                    return Err(bad());
+                };
+                let name = fun.name.to_string().to_ascii_lowercase();
+                let args = function_args(fun);
+                match (name.as_str(), args.as_slice()) {
+                    (crate::sql::RANGE_FUNCTION, [Expr::Interval(iv)]) => {
+                        match interval_size(iv, from_at)? {
+                            WindowSize::Millis(ms) => Some(crate::join::SideWindow::Range(ms)),
+                            WindowSize::Months(_) => {
+                                return Err(EngineError::Unsupported {
+                                    location: from_at,
+                                    what: "a join window of months or years".into(),
+                                });
+                            }
+                        }
+                    }
+                    (crate::sql::ROWS_FUNCTION, [Expr::Value(v)]) => match &v.value {
+                        Value::Number(n, _) => match n.parse::<u64>() {
+                            Ok(n) => Some(crate::join::SideWindow::Rows(n)),
+                            Err(_) => return Err(bad()),
+                        },
+                        _ => return Err(bad()),
+                    },
+                    _ => return Err(bad()),
+                }
+            }
+        };
+        if window.is_some() && matches!(target, RelationRef::Table(_)) {
+            return Err(EngineError::Unsupported {
+                location: from_at,
+                what: "a window (OVER) on a reference table: the whole table is always joined"
+                    .into(),
+            });
+        }
+        Ok(Relation {
+            target,
+            name: last,
+            full_name: full,
+            alias: alias.as_ref().map(|a| kda_name(&a.name)),
+            window,
+            at: from_at,
+        })
+    }
+
+    /// The stream of joined rows two relations make, and how names resolve
+    /// in it.
+    fn joined_stream(
+        &self,
+        left: &Relation,
+        right: &Relation,
+        streams: &[StreamDef],
+        tables: &[TableDecl],
+    ) -> Result<(StreamDef, Scope)> {
+        if left.prefix() == right.prefix() {
+            return Err(EngineError::Plan {
+                location: right.at,
+                message: format!(
+                    "both sides of the join are called \"{}\": give one an alias (AS)",
+                    left.prefix()
+                ),
+            });
+        }
+        let mut columns = Vec::new();
+        let mut sides = Vec::new();
+        for rel in [left, right] {
+            let prefix = rel.prefix().to_string();
+            let (name, cols, user): (String, Vec<StreamColumn>, Vec<String>) = match rel.target {
+                RelationRef::Stream(i) => {
+                    let s = &streams[i];
+                    let mut cols = vec![StreamColumn::new(ROWTIME, SqlType::Timestamp)];
+                    if s.is_source {
+                        cols.push(StreamColumn::new(
+                            APPROXIMATE_ARRIVAL_TIME,
+                            SqlType::Timestamp,
+                        ));
+                    }
+                    cols.extend(s.columns.iter().cloned());
+                    let user = s.columns.iter().map(|c| c.name.clone()).collect();
+                    (s.name.clone(), cols, user)
+                }
+                RelationRef::Table(i) => {
+                    let t = &tables[i];
+                    let user = t.columns.iter().map(|c| c.name.clone()).collect();
+                    (t.name.clone(), t.columns.clone(), user)
+                }
+            };
+            let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
+            for c in cols {
+                columns.push(StreamColumn {
+                    name: format!("{prefix}.{}", c.name),
+                    sql_type: c.sql_type,
+                    not_null: false,
+                });
+            }
+            sides.push(ScopeSide {
+                qualifiers: rel.qualifiers(),
+                prefix,
+                name,
+                columns: names,
+                user_columns: user,
+            });
+        }
+        let joined = StreamDef::new(
+            format!("{} JOIN {}", left.full_name, right.full_name),
+            columns,
+            false,
+            left.at,
+        );
+        Ok((joined, Scope::Join(JoinScope { sides })))
+    }
+
+    /// Plans a join: its kind, each side's window and hash keys (the
+    /// equality conjuncts of ON between the two sides), and the residual.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_join(
+        &self,
+        kind: crate::join::JoinKind,
+        on: Option<Expr>,
+        left: &Relation,
+        right: &Relation,
+        scope: &JoinScope,
+        joined: &DFSchema,
+        at: Location,
+    ) -> Result<crate::join::JoinPlan> {
+        use crate::join::{JoinKind, JoinPlan, JoinRight, SideWindow, StreamSide, TableSide};
+        let joined_arrow = Arc::new(joined.as_arrow().clone());
+        // Side schemas: the joined fields of each side (after ROWTIME).
+        let nl = scope.sides[0].columns.len();
+        let fields = joined_arrow.fields();
+        let left_schema = Arc::new(Schema::new(fields[1..1 + nl].to_vec()));
+        let right_schema = Arc::new(Schema::new(fields[1 + nl..].to_vec()));
+        let left_df = DFSchema::try_from(left_schema.as_ref().clone()).map_err(df_err(at))?;
+        let right_df = DFSchema::try_from(right_schema.as_ref().clone()).map_err(df_err(at))?;
+
+        // Split ON into side-to-side equalities and the rest.
+        let mut conjuncts = Vec::new();
+        if let Some(e) = on {
+            split_and(e, &mut conjuncts);
+        }
+        let side_of = |e: &Expr| -> (bool, bool) {
+            let mut l = false;
+            let mut r = false;
+            let mut e = e.clone();
+            let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut e, |x: &mut Expr| {
+                if let Expr::Identifier(id) = x {
+                    if id.value.starts_with(&format!("{}.", scope.sides[0].prefix)) {
+                        l = true;
+                    } else if id.value.starts_with(&format!("{}.", scope.sides[1].prefix)) {
+                        r = true;
+                    }
+                }
+                ControlFlow::<()>::Continue(())
+            });
+            (l, r)
+        };
+        let mut left_keys = Vec::new();
+        let mut right_keys = Vec::new();
+        let mut residual: Vec<Expr> = Vec::new();
+        for c in conjuncts {
+            if let Expr::BinaryOp {
+                left: a,
+                op: BinaryOperator::Eq,
+                right: b,
+            } = &c
+            {
+                let (sa, sb) = (side_of(a), side_of(b));
+                let pair = match (sa, sb) {
+                    ((true, false), (false, true)) => Some((a.as_ref().clone(), b.as_ref().clone())),
+                    ((false, true), (true, false)) => Some((b.as_ref().clone(), a.as_ref().clone())),
+                    _ => None,
+                };
+                if let Some((l, r)) = pair {
+                    let ll = expr_location(&l, at);
+                    let rl = expr_location(&r, at);
+                    let lp = self.expr(&l, &left_df, ll)?;
+                    let rp = self.expr(&r, &right_df, rl)?;
+                    let lt = lp.data_type(&left_schema).map_err(df_err(ll))?;
+                    let rt = rp.data_type(&right_schema).map_err(df_err(rl))?;
+                    let common = datafusion::logical_expr::type_coercion::binary::comparison_coercion(&lt, &rt)
+                        .ok_or_else(|| EngineError::Plan {
+                            location: ll,
+                            message: format!(
+                                "cannot compare {} with {} in the join condition",
+                                sql_type_name(&lt),
+                                sql_type_name(&rt)
+                            ),
+                        })?;
+                    left_keys.push(cast_to(lp, &left_schema, common.clone(), ll)?);
+                    right_keys.push(cast_to(rp, &right_schema, common, rl)?);
+                    continue;
+                }
+            }
+            residual.push(c);
+        }
+        let residual = match residual.into_iter().reduce(|a, b| Expr::BinaryOp {
+            left: Box::new(a),
+            op: BinaryOperator::And,
+            right: Box::new(b),
+        }) {
+            Some(e) => {
+                let l = expr_location(&e, at);
+                Some(self.expr(&e, joined, l)?)
+            }
+            None => None,
+        };
+        let left_side = StreamSide {
+            stream: match left.target {
+                RelationRef::Stream(i) => i,
+                RelationRef::Table(_) => usize::MAX,
+            },
+            window: left.window.unwrap_or(SideWindow::Range(0)),
+            keys: left_keys,
+            schema: left_schema,
+        };
+        let right_side = match right.target {
+            RelationRef::Stream(i) => {
+                if left.window.is_none() && right.window.is_none() {
+                    return Err(EngineError::Plan {
+                        location: right.at,
+                        message: "a join of two streams needs a window on at least one side, e.g. FROM A OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN B AS b ON ...".into(),
+                    });
+                }
+                JoinRight::Stream(StreamSide {
+                    stream: i,
+                    window: right.window.unwrap_or(SideWindow::Range(0)),
+                    keys: right_keys,
+                    schema: right_schema,
+                })
+            }
+            RelationRef::Table(i) => {
+                if matches!(kind, JoinKind::RightOuter | JoinKind::FullOuter) {
+                    return Err(EngineError::Unsupported {
+                        location: right.at,
+                        what: "RIGHT or FULL OUTER JOIN with a reference table: a stream joins a table with JOIN or LEFT OUTER JOIN".into(),
+                    });
+                }
+                JoinRight::Table(TableSide {
+                    table: i,
+                    keys: right_keys,
+                    schema: right_schema,
+                })
+            }
+        };
+        Ok(JoinPlan {
+            kind,
+            left: left_side,
+            right: right_side,
+            residual,
+            joined: joined_arrow,
+        })
+    }
+}
+
+/// The conjuncts of an AND chain.
+fn split_and(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_and(*left, out);
+            split_and(*right, out);
+        }
+        Expr::Nested(inner) if matches!(*inner, Expr::BinaryOp { op: BinaryOperator::And, .. }) => {
+            split_and(*inner, out)
+        }
+        other => out.push(other),
+    }
+}
+
 struct ColumnResolver<'a> {
     stream: &'a StreamDef,
     qualifiers: Vec<String>,
+    /// Set for a join: names resolve to the joined rows' `<prefix>.c`.
+    join: Option<&'a JoinScope>,
     extra: &'a [String],
     error: Option<EngineError>,
+}
+
+impl ColumnResolver<'_> {
+    fn resolve_joined(&mut self, j: &JoinScope, e: &mut Expr) -> ControlFlow<()> {
+        let joined = |prefix: &str, c: &str| {
+            Expr::Identifier(Ident::with_quote('"', format!("{prefix}.{c}")))
+        };
+        if let Expr::CompoundIdentifier(ids) = e
+            && ids.len() >= 2
+        {
+            let qualifier = &ids[ids.len() - 2];
+            let Some(side) = j.sides.iter().find(|s| s.qualifiers.contains(&qualifier.value))
+            else {
+                self.error = Some(EngineError::UnknownStream {
+                    location: ident_location(qualifier),
+                    name: qualifier.value.clone(),
+                    suggestion: closest(
+                        &qualifier.value,
+                        j.sides.iter().flat_map(|s| s.qualifiers.iter().map(String::as_str)),
+                    ),
+                });
+                return ControlFlow::Break(());
+            };
+            let c = &ids[ids.len() - 1];
+            if !side.columns.contains(&c.value) {
+                self.error = Some(EngineError::UnknownColumn {
+                    location: ident_location(c),
+                    name: c.value.clone(),
+                    stream: side.name.clone(),
+                    suggestion: closest(&c.value, side.columns.iter().map(String::as_str)),
+                });
+                return ControlFlow::Break(());
+            }
+            *e = joined(&side.prefix, &c.value);
+            return ControlFlow::Continue(());
+        }
+        if let Expr::Identifier(id) = e {
+            if id.value == ROWTIME
+                || self.extra.contains(&id.value)
+                || self.stream.columns.iter().any(|c| c.name == id.value)
+            {
+                return ControlFlow::Continue(());
+            }
+            let having: Vec<&ScopeSide> = j
+                .sides
+                .iter()
+                .filter(|s| s.user_columns.contains(&id.value))
+                .collect();
+            match having.as_slice() {
+                [side] => *e = joined(&side.prefix, &id.value),
+                [] => {
+                    self.error = Some(EngineError::UnknownColumn {
+                        location: ident_location(id),
+                        name: id.value.clone(),
+                        stream: self.stream.name.clone(),
+                        suggestion: closest(
+                            &id.value,
+                            j.sides.iter().flat_map(|s| s.user_columns.iter().map(String::as_str)),
+                        ),
+                    });
+                    return ControlFlow::Break(());
+                }
+                _ => {
+                    self.error = Some(EngineError::Plan {
+                        location: ident_location(id),
+                        message: format!(
+                            "column \"{}\" is in both \"{}\" and \"{}\": qualify it (e.g. {}.\"{}\")",
+                            id.value, having[0].name, having[1].name, having[0].prefix, id.value
+                        ),
+                    });
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 impl VisitorMut for ColumnResolver<'_> {
     type Break = ();
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        if let Some(j) = self.join {
+            return self.resolve_joined(j, e);
+        }
         if let Expr::CompoundIdentifier(ids) = e
             && ids.len() >= 2
         {
@@ -985,7 +1493,12 @@ impl Planner {
         self.state.aggregate_functions().contains_key(name)
     }
 
-    fn plan(&self, statements: Vec<Statement>, sources: &[SourceDecl]) -> Result<AppPlan> {
+    fn plan(
+        &self,
+        statements: Vec<Statement>,
+        sources: &[SourceDecl],
+        tables: &[TableDecl],
+    ) -> Result<AppPlan> {
         let mut streams: Vec<StreamDef> = Vec::new();
         let mut pumps_decl: Vec<PumpDecl> = Vec::new();
         let mut seen: HashMap<String, Location> = HashMap::new();
@@ -1093,7 +1606,7 @@ impl Planner {
                     first,
                 });
             }
-            pumps.push(self.plan_pump(p, &streams)?);
+            pumps.push(self.plan_pump(p, &streams, tables)?);
         }
         let pump_order = order_pumps(&streams, &pumps)?;
         Ok(AppPlan {
@@ -1101,6 +1614,7 @@ impl Planner {
             pumps,
             pump_order,
             error_stream,
+            tables: tables.to_vec(),
         })
     }
 
@@ -1115,7 +1629,12 @@ impl Planner {
             })
     }
 
-    fn plan_pump(&self, p: PumpDecl, streams: &[StreamDef]) -> Result<PumpDef> {
+    fn plan_pump(
+        &self,
+        p: PumpDecl,
+        streams: &[StreamDef],
+        tables: &[TableDecl],
+    ) -> Result<PumpDef> {
         let into = self.find_stream(streams, &p.target.value, p.target.location)?;
         if streams[into].name == ERROR_STREAM {
             return Err(EngineError::Plan {
@@ -1180,48 +1699,102 @@ impl Planner {
         if select.distinct.is_some() {
             return Err(unsupported(at, "SELECT DISTINCT on a stream"));
         }
-        if select.from.len() != 1 || !select.from[0].joins.is_empty() {
+        if select.from.len() != 1 {
             return Err(unsupported(
                 at,
-                "a pump reading more than one stream (stream joins)",
+                "a comma-separated FROM list; join streams with JOIN ... ON",
             ));
         }
-        let (from_name, full_name, alias, from_at) = match &select.from[0].relation {
-            TableFactor::Table { name, alias, .. } => {
-                let parts: Option<Vec<Ident>> =
-                    name.0.iter().map(|p| p.as_ident().cloned()).collect();
-                let Some(parts) = parts.filter(|p| !p.is_empty()) else {
-                    return Err(unsupported(at, "this FROM clause"));
-                };
-                // A schema-qualified name (AGGTEST.WEATHERSTREAM) names the
-                // stream declared under that whole name, if there is one.
-                let full = parts.iter().map(kda_name).collect::<Vec<_>>().join(".");
-                let last = &parts[parts.len() - 1];
-                (
-                    kda_name(last),
-                    full,
-                    alias.as_ref().map(|a| kda_name(&a.name)),
-                    ident_location(&parts[0]),
-                )
-            }
-            _ => return Err(unsupported(at, "a FROM clause that is not a stream name")),
-        };
-        let from = match streams.iter().position(|s| s.name == full_name) {
-            Some(i) => i,
-            None if streams.iter().any(|s| s.name == from_name) => {
-                self.find_stream(streams, &from_name, from_at)?
-            }
-            None => self.find_stream(streams, &full_name, from_at)?,
+        if select.from[0].joins.len() > 1 {
+            return Err(unsupported(
+                at,
+                "more than two streams or tables in one query: join two in a pump, then join its stream",
+            ));
+        }
+        let first = self.relation(&select.from[0].relation, streams, tables, at)?;
+        let RelationRef::Stream(from) = first.target else {
+            return Err(unsupported(
+                first.at,
+                "a reference table first in FROM: write the stream first (FROM stream JOIN table)",
+            ));
         };
         if streams[from].name == ERROR_STREAM {
-            return Err(unsupported(from_at, "reading error_stream in a pump"));
+            return Err(unsupported(first.at, "reading error_stream in a pump"));
         }
-        let source = &streams[from];
-        let mut qualifiers = vec![from_name.clone()];
-        if full_name != from_name {
-            qualifiers.push(full_name.clone());
+        let mut join_on: Option<(crate::join::JoinKind, Option<Expr>, Relation)> = None;
+        if let Some(j) = select.from[0].joins.first() {
+            use datafusion::sql::sqlparser::ast::{JoinConstraint, JoinOperator};
+            let (kind, constraint) = match &j.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) => {
+                    (crate::join::JoinKind::Inner, c)
+                }
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => {
+                    (crate::join::JoinKind::LeftOuter, c)
+                }
+                JoinOperator::Right(c) | JoinOperator::RightOuter(c) => {
+                    (crate::join::JoinKind::RightOuter, c)
+                }
+                JoinOperator::FullOuter(c) => (crate::join::JoinKind::FullOuter, c),
+                JoinOperator::CrossJoin(c) => (crate::join::JoinKind::Inner, c),
+                other => {
+                    return Err(unsupported(
+                        at,
+                        &format!(
+                            "this kind of join ({}); KDA joins are INNER, LEFT, RIGHT, FULL OUTER and CROSS",
+                            format!("{other:?}").split('(').next().unwrap_or("?")
+                        ),
+                    ));
+                }
+            };
+            let on = match constraint {
+                JoinConstraint::On(e) => Some(e.clone()),
+                JoinConstraint::None => None,
+                JoinConstraint::Using(_) | JoinConstraint::Natural => {
+                    return Err(unsupported(
+                        at,
+                        "JOIN ... USING / NATURAL JOIN; write the condition with ON",
+                    ));
+                }
+            };
+            let right = self.relation(&j.relation, streams, tables, at)?;
+            if let RelationRef::Stream(r) = right.target
+                && streams[r].name == ERROR_STREAM
+            {
+                return Err(unsupported(right.at, "reading error_stream in a pump"));
+            }
+            join_on = Some((kind, on, right));
         }
-        qualifiers.extend(alias);
+        if join_on.is_none() && first.window.is_some() {
+            return Err(unsupported(
+                first.at,
+                "a window (OVER) on a stream in FROM without a JOIN; put OVER on the aggregate",
+            ));
+        }
+        // The rows the query reads: the stream itself, or joined rows.
+        let (source_owned, scope, mut join_parts) = match join_on {
+            None => {
+                let source = streams[from].clone();
+                let mut qualifiers = vec![first.name.clone()];
+                if first.full_name != first.name {
+                    qualifiers.push(first.full_name.clone());
+                }
+                qualifiers.extend(first.alias.clone());
+                (source, Scope::Single { qualifiers }, None)
+            }
+            Some((kind, on, right)) => {
+                let (joined, scope) = self.joined_stream(&first, &right, streams, tables)?;
+                (joined, scope, Some((kind, on, first, right)))
+            }
+        };
+        let source = &source_owned;
+        let qualifiers = match &scope {
+            Scope::Single { qualifiers } => qualifiers.clone(),
+            Scope::Join(_) => Vec::new(),
+        };
+        let join_scope = match &scope {
+            Scope::Join(j) => Some(j),
+            Scope::Single { .. } => None,
+        };
 
         // Select list, with * expanded to the source's columns.
         let mut items: Vec<(Expr, Location)> = Vec::new();
@@ -1235,11 +1808,43 @@ impl Planner {
                     let l = expr_location(&expr, at);
                     items.push((expr, l));
                 }
-                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                    for c in &source.columns {
-                        items.push((column_ref(&c.name), at));
+                SelectItem::Wildcard(_) => match join_scope {
+                    None => {
+                        for c in &source.columns {
+                            items.push((column_ref(&c.name), at));
+                        }
                     }
-                }
+                    Some(j) => {
+                        for side in &j.sides {
+                            for c in &side.user_columns {
+                                items.push((column_ref(&format!("{}.{c}", side.prefix)), at));
+                            }
+                        }
+                    }
+                },
+                SelectItem::QualifiedWildcard(kind, _) => match join_scope {
+                    None => {
+                        for c in &source.columns {
+                            items.push((column_ref(&c.name), at));
+                        }
+                    }
+                    Some(j) => {
+                        let q = kind.to_string();
+                        let q = q.trim_end_matches(".*").trim_matches('"');
+                        let side = j
+                            .sides
+                            .iter()
+                            .find(|s| s.qualifiers.iter().any(|x| x.eq_ignore_ascii_case(q)))
+                            .ok_or_else(|| EngineError::UnknownStream {
+                                location: at,
+                                name: q.to_string(),
+                                suggestion: None,
+                            })?;
+                        for c in &side.user_columns {
+                            items.push((column_ref(&format!("{}.{c}", side.prefix)), at));
+                        }
+                    }
+                },
                 SelectItem::ExprWithAliases { expr, .. } => {
                     return Err(unsupported(expr_location(&expr, at), "AS (alias, ...)"));
                 }
@@ -1258,6 +1863,7 @@ impl Planner {
             let mut r = ColumnResolver {
                 stream: source,
                 qualifiers: qualifiers.clone(),
+                join: join_scope,
                 extra,
                 error: None,
             };
@@ -1304,6 +1910,19 @@ impl Planner {
 
         let input_schema =
             DFSchema::try_from(source.schema.as_ref().clone()).map_err(df_err(at))?;
+        let join = match (join_parts.take(), join_scope) {
+            (Some((kind, on, left, right)), Some(scope)) => {
+                let on = match on {
+                    Some(mut e) => {
+                        resolve(&mut e, &[])?;
+                        Some(e)
+                    }
+                    None => None,
+                };
+                Some(self.plan_join(kind, on, &left, &right, scope, &input_schema, at)?)
+            }
+            _ => None,
+        };
         let filter = match filter {
             Some(f) => {
                 let l = expr_location(&f, at);
@@ -1370,6 +1989,7 @@ impl Planner {
         Ok(PumpDef {
             name: p.name.value.clone(),
             from,
+            join,
             into,
             stopped: p.stopped,
             op,
@@ -2013,19 +2633,27 @@ fn cast_to(
 
 /// Orders pumps upstream-first and rejects cycles.
 fn order_pumps(streams: &[StreamDef], pumps: &[PumpDef]) -> Result<Vec<usize>> {
-    // Kahn's algorithm over streams; pumps follow their source stream.
+    // Kahn's algorithm over streams; a pump runs once every stream it
+    // reads is complete.
     let n = streams.len();
     let mut indegree = vec![0usize; n];
     for p in pumps {
         indegree[p.into] += 1;
     }
+    let reads: Vec<Vec<usize>> = pumps.iter().map(PumpDef::reads).collect();
+    let mut waiting: Vec<usize> = reads.iter().map(Vec::len).collect();
     let mut ready: Vec<usize> = (0..n).filter(|&s| indegree[s] == 0).collect();
     let mut order = Vec::new();
     let mut visited = vec![false; n];
     while let Some(s) = ready.pop() {
         visited[s] = true;
         for (i, p) in pumps.iter().enumerate() {
-            if p.from == s {
+            let hits = reads[i].iter().filter(|&&r| r == s).count();
+            if hits == 0 {
+                continue;
+            }
+            waiting[i] -= hits;
+            if waiting[i] == 0 {
                 order.push(i);
                 indegree[p.into] -= 1;
                 if indegree[p.into] == 0 {

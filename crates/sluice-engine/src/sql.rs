@@ -8,6 +8,10 @@
 //!
 //! - `SELECT STREAM` drops the `STREAM` word (every KDA query is continuous);
 //! - `STEP(x BY y)` becomes `STEP(x, y)`;
+//! - a window on a joined stream, `FROM S OVER (RANGE INTERVAL '1' MINUTE
+//!   PRECEDING) AS s` or `OVER (ROWS 10 PRECEDING)`, becomes the table
+//!   arguments `S(kda_range(INTERVAL '1' MINUTE))` / `S(kda_rows(10))`
+//!   ([`RANGE_FUNCTION`], [`ROWS_FUNCTION`]), which the planner reads back;
 //! - `WINDOWED BY STAGGER (PARTITION BY k1, k2 RANGE INTERVAL '1' MINUTE)`
 //!   becomes `GROUP BY kda_stagger(INTERVAL '1' MINUTE), k1, k2` (see
 //!   [`STAGGER_FUNCTION`]), which the planner turns into a stagger window.
@@ -114,7 +118,9 @@ pub fn parse_app(sql: &str) -> Result<Vec<Statement>> {
         })?;
     let mut statements = Vec::new();
     for stmt_tokens in split_statements(tokens) {
-        statements.push(parse_statement(kda_prepass(stagger_prepass(stmt_tokens)?))?);
+        statements.push(parse_statement(kda_prepass(table_window_prepass(
+            stagger_prepass(stmt_tokens)?,
+        )?))?);
     }
     Ok(statements)
 }
@@ -217,6 +223,100 @@ fn kda_prepass(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
         out.push(t);
     }
     out
+}
+
+/// The table argument a `RANGE ... PRECEDING` window on a joined stream is
+/// rewritten to (lower-case, as normalized function names are).
+pub const RANGE_FUNCTION: &str = "kda_range";
+/// The table argument a `ROWS n PRECEDING` window on a joined stream is
+/// rewritten to.
+pub const ROWS_FUNCTION: &str = "kda_rows";
+
+/// Rewrites a window after a stream name in FROM/JOIN,
+/// `S OVER (RANGE interval PRECEDING)` / `S OVER (ROWS n PRECEDING)`, into
+/// `S(KDA_RANGE(interval))` / `S(KDA_ROWS(n))`, keeping token positions.
+/// `OVER` after `)` (an analytic function call) is left alone.
+fn table_window_prepass(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !is_trivia(&tokens[i].token))
+        .collect();
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut next = 0usize; // next token index of `tokens` to copy
+    let mut k = 0usize;
+    while k < significant.len() {
+        let i = significant[k];
+        let after_name = k > 0
+            && matches!(&tokens[significant[k - 1]].token, Token::Word(w)
+                if w.quote_style.is_some() || w.keyword == Keyword::NoKeyword);
+        if !(is_word(&tokens[i].token, "OVER") && after_name) {
+            k += 1;
+            continue;
+        }
+        let over = &tokens[i];
+        let at = |m: usize| significant.get(m).map(|&j| &tokens[j]);
+        let bad = |t: Option<&TokenWithSpan>, what: &str| EngineError::Syntax {
+            location: t.map_or(location_of(over), location_of),
+            message: format!(
+                "expected {what} in a join window: OVER (RANGE INTERVAL '1' MINUTE PRECEDING) or OVER (ROWS 10 PRECEDING)"
+            ),
+        };
+        if at(k + 1).is_none_or(|t| t.token != Token::LParen) {
+            return Err(bad(at(k + 1), "("));
+        }
+        let unit = at(k + 2);
+        let function = match unit {
+            Some(t) if is_word(&t.token, "RANGE") => "KDA_RANGE",
+            Some(t) if is_word(&t.token, "ROWS") => "KDA_ROWS",
+            _ => return Err(bad(unit, "RANGE or ROWS")),
+        };
+        // The closing parenthesis, and PRECEDING just before it.
+        let mut depth = 0i32;
+        let mut close = None;
+        for (m, &j) in significant.iter().enumerate().skip(k + 2) {
+            match &tokens[j].token {
+                Token::LParen => depth += 1,
+                Token::RParen if depth == 0 => {
+                    close = Some(m);
+                    break;
+                }
+                Token::RParen => depth -= 1,
+                _ => {}
+            }
+        }
+        let Some(close) = close else {
+            return Err(bad(None, "a closing )"));
+        };
+        if close < k + 5 || !is_word(&tokens[significant[close - 1]].token, "PRECEDING") {
+            return Err(bad(at(close), "PRECEDING"));
+        }
+        out.extend_from_slice(&tokens[next..i]);
+        let span = over.span;
+        out.push(TokenWithSpan {
+            token: Token::LParen,
+            span,
+        });
+        out.push(TokenWithSpan {
+            token: Token::make_word(function, None),
+            span: tokens[significant[k + 2]].span,
+        });
+        out.push(TokenWithSpan {
+            token: Token::LParen,
+            span,
+        });
+        out.extend_from_slice(&tokens[significant[k + 2] + 1..significant[close - 1]]);
+        out.push(TokenWithSpan {
+            token: Token::RParen,
+            span: tokens[significant[close]].span,
+        });
+        out.push(TokenWithSpan {
+            token: Token::RParen,
+            span: tokens[significant[close]].span,
+        });
+        next = significant[close] + 1;
+        k = close + 1;
+    }
+    out.extend_from_slice(&tokens[next..]);
+    Ok(out)
 }
 
 /// The function name `WINDOWED BY STAGGER` is rewritten to (lower-case, as

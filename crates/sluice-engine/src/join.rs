@@ -1,0 +1,850 @@
+//! Joins: stream-to-stream joins over windows, and stream-to-reference-table
+//! joins.
+//!
+//! A joining pump first turns what arrives on either side into rows of the
+//! *joined* shape (`ROWTIME`, then every column of the left side, then every
+//! column of the right side, each named `<side>.<column>`), and the pump's
+//! own operator (filter/project, tumbling, sliding, stagger) runs over those
+//! rows as if they were a stream.
+//!
+//! ## Stream-to-stream (KDA SQL Reference, JOIN clause)
+//! Each side keeps the rows of its window: `OVER (RANGE INTERVAL .. PRECEDING)`
+//! keeps the rows whose ROWTIME is within the interval of the current time,
+//! `OVER (ROWS n PRECEDING)` the last n + 1 rows, and a side without a window
+//! only its current row (rows of the current ROWTIME). A row arriving on one
+//! side is matched against the rows held by the other; the pair qualifies
+//! when each row is inside its own side's window at the later row's time,
+//! and the output row's ROWTIME is the later of the two (as the reference's
+//! examples show). Matches are emitted when the later row arrives.
+//!
+//! An outer side's row that matched nothing is emitted once it can no
+//! longer match, with NULLs for the other side: at the end of its window,
+//! with that end as ROWTIME (Example 5: an unmatched order at 10:00:00 with a
+//! 1-minute window comes out at 10:01:00); a side without a window has no
+//! future, so its unmatched rows come out at their own ROWTIME (Example 3).
+//! Rows leave state as their window passes: memory is bounded by the
+//! windows, not by history.
+//!
+//! ## Stream-to-table
+//! The right side is a reference table (see [`crate::reference`]): each
+//! stream row is looked up in a hash index of the table's current snapshot
+//! (rebuilt when a reload swaps in a new version); LEFT OUTER emits unmatched
+//! stream rows at once. The output ROWTIME is the stream row's.
+//!
+//! Equality conjuncts of `ON` (`a.x = b.y`) are hash keys; what remains is a
+//! residual condition evaluated on the candidate pairs. Without equality
+//! conjuncts every held row is a candidate.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array,
+    new_null_array,
+};
+use datafusion::arrow::compute::{interleave, take};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimestampMillisecondType};
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::error::DataFusionError;
+use datafusion::physical_expr::PhysicalExpr;
+
+use crate::error::{EngineError, Result};
+use crate::exec::Output;
+use crate::reference::ReferenceSource;
+
+type DfResult<T> = std::result::Result<T, DataFusionError>;
+
+/// Which rows a join keeps when they match nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Only matching pairs (also CROSS JOIN, which has no condition).
+    Inner,
+    /// Unmatched left rows too.
+    LeftOuter,
+    /// Unmatched right rows too.
+    RightOuter,
+    /// Unmatched rows of both sides.
+    FullOuter,
+}
+
+impl JoinKind {
+    /// Whether unmatched rows of side `s` (0 = left, 1 = right) are emitted.
+    pub fn keeps(self, s: usize) -> bool {
+        match self {
+            JoinKind::Inner => false,
+            JoinKind::LeftOuter => s == 0,
+            JoinKind::RightOuter => s == 1,
+            JoinKind::FullOuter => true,
+        }
+    }
+}
+
+/// The window a joined stream is held over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SideWindow {
+    /// `RANGE INTERVAL .. PRECEDING`, in ms; 0 is "the current row only"
+    /// (no OVER clause): rows of the current ROWTIME.
+    Range(i64),
+    /// `ROWS n PRECEDING`: the current row and the n before it.
+    Rows(u64),
+}
+
+/// One stream side of a join.
+#[derive(Debug)]
+pub struct StreamSide {
+    /// Index of the stream.
+    pub stream: usize,
+    /// Its window.
+    pub window: SideWindow,
+    /// Hash-key expressions over [`Self::schema`], cast to common types.
+    pub keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// The stream's batch schema with columns renamed `<side>.<column>`.
+    pub schema: SchemaRef,
+}
+
+/// The reference-table side of a join.
+#[derive(Debug)]
+pub struct TableSide {
+    /// Index of the table among the application's reference tables.
+    pub table: usize,
+    /// Hash-key expressions over [`Self::schema`], cast to common types.
+    pub keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// The table's columns renamed `<side>.<column>`.
+    pub schema: SchemaRef,
+}
+
+/// What the right side of a join is.
+#[derive(Debug)]
+pub enum JoinRight {
+    /// Another in-application stream.
+    Stream(StreamSide),
+    /// A reference table.
+    Table(TableSide),
+}
+
+/// A planned join.
+#[derive(Debug)]
+pub struct JoinPlan {
+    /// Which unmatched rows are kept.
+    pub kind: JoinKind,
+    /// The left (first) stream.
+    pub left: StreamSide,
+    /// The right side.
+    pub right: JoinRight,
+    /// The rest of `ON` after the hash keys, over [`Self::joined`].
+    pub residual: Option<Arc<dyn PhysicalExpr>>,
+    /// Schema of joined rows: ROWTIME, left columns, right columns.
+    pub joined: SchemaRef,
+}
+
+impl JoinPlan {
+    /// The streams this join reads: left, and right when it is a stream.
+    pub fn streams(&self) -> Vec<usize> {
+        match &self.right {
+            JoinRight::Stream(r) => vec![self.left.stream, r.stream],
+            JoinRight::Table(_) => vec![self.left.stream],
+        }
+    }
+
+    /// Which side (0 = left, 1 = right) a stream feeds; a self-join's
+    /// stream feeds both.
+    pub fn sides_of(&self, stream: usize) -> Vec<usize> {
+        let mut v = Vec::new();
+        if self.left.stream == stream {
+            v.push(0);
+        }
+        if let JoinRight::Stream(r) = &self.right
+            && r.stream == stream
+        {
+            v.push(1);
+        }
+        v
+    }
+
+    fn side(&self, s: usize) -> Option<&StreamSide> {
+        match (s, &self.right) {
+            (0, _) => Some(&self.left),
+            (1, JoinRight::Stream(r)) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Rows held by one stream side: its window, with a hash index by key.
+#[derive(Default)]
+struct SideStore {
+    /// Held batches (side schema) and the id of each one's first row.
+    batches: VecDeque<(u64, RecordBatch)>,
+    /// Per held row, from id `base`: ROWTIME, matched yet, hash key.
+    times: VecDeque<i64>,
+    matched: VecDeque<bool>,
+    keys: VecDeque<Option<Box<[u8]>>>,
+    /// Key → ids of held rows with that key, ascending.
+    index: HashMap<Box<[u8]>, VecDeque<u64>>,
+    /// Id of the oldest held row.
+    base: u64,
+    /// Id the next row gets.
+    next: u64,
+}
+
+impl SideStore {
+    fn time(&self, id: u64) -> i64 {
+        self.times[(id - self.base) as usize]
+    }
+
+    /// (batch position, row) of a held row.
+    fn locate(&self, id: u64) -> (usize, usize) {
+        let b = self.batches.partition_point(|(first, _)| *first <= id) - 1;
+        (b, (id - self.batches[b].0) as usize)
+    }
+
+    fn append(&mut self, batch: RecordBatch, times: &[i64], keys: Vec<Option<Box<[u8]>>>, matched: &[bool]) {
+        let first = self.next;
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                self.index
+                    .entry(k.clone())
+                    .or_default()
+                    .push_back(first + i as u64);
+            }
+        }
+        self.times.extend(times.iter().copied());
+        self.matched.extend(matched.iter().copied());
+        self.keys.extend(keys);
+        self.next += batch.num_rows() as u64;
+        self.batches.push_back((first, batch));
+    }
+
+    /// Drops the oldest held row.
+    fn pop(&mut self) {
+        let id = self.base;
+        self.times.pop_front();
+        self.matched.pop_front();
+        if let Some(Some(k)) = self.keys.pop_front()
+            && let Some(ids) = self.index.get_mut(&k)
+        {
+            if ids.front() == Some(&id) {
+                ids.pop_front();
+            }
+            if ids.is_empty() {
+                self.index.remove(&k);
+            }
+        }
+        self.base += 1;
+        while let Some((first, b)) = self.batches.front() {
+            if *first + b.num_rows() as u64 <= self.base {
+                self.batches.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Whether held row `id` is inside the window at time `at`, with the
+    /// side's rows counted up to `count` (for ROWS windows).
+    fn in_window(&self, window: SideWindow, id: u64, at: i64) -> bool {
+        match window {
+            SideWindow::Range(d) => self.time(id) >= at.saturating_sub(d),
+            SideWindow::Rows(n) => id.saturating_add(n + 1) >= self.next,
+        }
+    }
+}
+
+/// A reference table's snapshot and its hash index for one join.
+struct TableIndex {
+    version: u64,
+    batch: RecordBatch,
+    index: HashMap<Box<[u8]>, Vec<u32>>,
+}
+
+/// The run-time state of a join.
+pub(crate) struct JoinState {
+    sides: [SideStore; 2],
+    converter: Option<RowConverter>,
+    table: Option<Arc<dyn ReferenceSource>>,
+    table_index: Option<TableIndex>,
+}
+
+fn df(e: DataFusionError) -> EngineError {
+    EngineError::BatchSchema {
+        stream: String::new(),
+        message: crate::plan::clean_df_message(&e),
+    }
+}
+
+impl JoinState {
+    pub(crate) fn new(plan: &JoinPlan, tables: &[Arc<dyn ReferenceSource>]) -> Result<Self> {
+        let key_types: Vec<DataType> = plan
+            .left
+            .keys
+            .iter()
+            .map(|k| k.data_type(&plan.left.schema))
+            .collect::<DfResult<_>>()
+            .map_err(df)?;
+        let converter = if key_types.is_empty() {
+            None
+        } else {
+            Some(
+                RowConverter::new(key_types.into_iter().map(SortField::new).collect())
+                    .map_err(|e| df(e.into()))?,
+            )
+        };
+        let table = match &plan.right {
+            JoinRight::Table(t) => Some(Arc::clone(tables.get(t.table).ok_or_else(|| {
+                EngineError::BatchSchema {
+                    stream: String::new(),
+                    message: format!("reference table #{} is not loaded", t.table),
+                }
+            })?)),
+            JoinRight::Stream(_) => None,
+        };
+        Ok(Self {
+            sides: [SideStore::default(), SideStore::default()],
+            converter,
+            table,
+            table_index: None,
+        })
+    }
+
+    /// Hash keys of a side batch; `None` when the join has no keys. A row
+    /// with a NULL key part never matches; a row whose key fails to
+    /// evaluate goes to error_stream and matches nothing.
+    fn keys(
+        &self,
+        exprs: &[Arc<dyn PhysicalExpr>],
+        batch: &RecordBatch,
+        pump: &str,
+        out: &mut Output,
+    ) -> Option<KeyBytes> {
+        let conv = self.converter.as_ref()?;
+        match key_rows(conv, exprs, batch) {
+            Ok((rows, valid)) => Some(KeyBytes::Rows(rows, valid)),
+            Err(_) => Some(KeyBytes::Each(
+                (0..batch.num_rows())
+                    .map(|i| {
+                        let row = batch.slice(i, 1);
+                        match key_rows(conv, exprs, &row) {
+                            Ok((rows, valid)) => valid[0].then(|| Box::from(rows.row(0).as_ref())),
+                            Err(e) => {
+                                out.errors.push(crate::exec::row_error(&row, pump, &e));
+                                None
+                            }
+                        }
+                    })
+                    .collect(),
+            )),
+        }
+    }
+
+    /// The earliest ROWTIME a held row has (rows a restart must see again).
+    pub(crate) fn retained_since(&self) -> Option<i64> {
+        self.sides
+            .iter()
+            .filter_map(|s| s.times.front().copied())
+            .min()
+    }
+
+    /// When held rows next leave a window because of time alone (the
+    /// instant after the window's end), for outer sides that emit then.
+    pub(crate) fn next_expiry(&self, plan: &JoinPlan) -> Option<i64> {
+        (0..2)
+            .filter(|&s| plan.kind.keeps(s))
+            .filter_map(|s| match plan.side(s)?.window {
+                SideWindow::Range(d) => {
+                    let st = &self.sides[s];
+                    // The oldest unmatched held row decides.
+                    let k = st.matched.iter().position(|m| !m)?;
+                    Some(st.times[k].saturating_add(d).saturating_add(1))
+                }
+                SideWindow::Rows(_) => None,
+            })
+            .min()
+    }
+
+    /// A batch arrived on side `s`: the joined rows it makes.
+    pub(crate) fn push(
+        &mut self,
+        plan: &JoinPlan,
+        s: usize,
+        batch: &RecordBatch,
+        pump: &str,
+        out: &mut Output,
+    ) -> Result<Option<RecordBatch>> {
+        match &plan.right {
+            JoinRight::Table(t) => self.push_table(plan, t, batch, pump, out),
+            JoinRight::Stream(_) => self.push_stream(plan, s, batch, pump, out),
+        }
+    }
+
+    fn push_stream(
+        &mut self,
+        plan: &JoinPlan,
+        s: usize,
+        batch: &RecordBatch,
+        pump: &str,
+        out: &mut Output,
+    ) -> Result<Option<RecordBatch>> {
+        let n = batch.num_rows();
+        let Some(side) = plan.side(s) else {
+            return Ok(None);
+        };
+        let Some(other_side) = plan.side(1 - s) else {
+            return Ok(None);
+        };
+        let batch = RecordBatch::try_new_with_options(
+            Arc::clone(&side.schema),
+            batch.columns().to_vec(),
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )
+        .map_err(|e| df(e.into()))?;
+        let times: Vec<i64> = rowtimes(&batch)?.to_vec();
+        let keys = self.keys(&side.keys, &batch, pump, out);
+        let key_bytes: Vec<Option<Box<[u8]>>> = match &keys {
+            Some(k) => (0..n).map(|i| k.get(i).map(Box::from)).collect(),
+            None => vec![None; n],
+        };
+
+        // Candidate pairs: (row of the new batch, held id on the other side).
+        let other = &self.sides[1 - s];
+        let mut pairs: Vec<(u32, u64)> = Vec::new();
+        for i in 0..n {
+            let ti = times[i];
+            let mut consider = |id: u64| {
+                let tj = other.time(id);
+                let at = ti.max(tj);
+                let own_ok = match side.window {
+                    SideWindow::Range(d) => ti >= at.saturating_sub(d),
+                    SideWindow::Rows(_) => true,
+                };
+                if own_ok && other.in_window(other_side.window, id, at) {
+                    pairs.push((i as u32, id));
+                }
+            };
+            match (&keys, &key_bytes[i]) {
+                (Some(_), Some(k)) => {
+                    if let Some(ids) = other.index.get(k) {
+                        ids.iter().for_each(|&id| consider(id));
+                    }
+                }
+                (Some(_), None) => {}
+                (None, _) => (other.base..other.next).for_each(&mut consider),
+            }
+        }
+
+        // Joined rows of the candidates, then the residual condition.
+        let mut joined = self.build(plan, s, &batch, &times, &pairs)?;
+        let mut pass: Vec<bool> = vec![true; pairs.len()];
+        if let (Some(cond), Some(j)) = (&plan.residual, &joined) {
+            pass = residual_mask(cond, j, pump, out);
+            let mask = BooleanArray::from(pass.clone());
+            joined = Some(
+                datafusion::arrow::compute::filter_record_batch(j, &mask)
+                    .map_err(|e| df(e.into()))?,
+            );
+        }
+        let mut new_matched = vec![false; n];
+        for (k, &(i, id)) in pairs.iter().enumerate() {
+            if pass[k] {
+                new_matched[i as usize] = true;
+                let other = &mut self.sides[1 - s];
+                let pos = (id - other.base) as usize;
+                other.matched[pos] = true;
+            }
+        }
+        self.sides[s].append(batch, &times, key_bytes, &new_matched);
+
+        // ROWS windows: rows pushed out by the new ones leave now.
+        let mut parts: Vec<RecordBatch> = joined.into_iter().collect();
+        if let SideWindow::Rows(w) = side.window {
+            let now = times.last().copied().unwrap_or(i64::MIN);
+            let mut gone = Vec::new();
+            let st = &self.sides[s];
+            let keep = (w + 1) as usize;
+            let excess = st.len().saturating_sub(keep);
+            for k in 0..excess {
+                if plan.kind.keeps(s) && !st.matched[k] {
+                    gone.push((st.base + k as u64, now));
+                }
+            }
+            if let Some(b) = self.unmatched(plan, s, &gone)? {
+                parts.push(b);
+            }
+            for _ in 0..excess {
+                self.sides[s].pop();
+            }
+        }
+        sort_parts(parts)
+    }
+
+    /// Builds joined rows for pairs (row of the new batch on side `s`, held
+    /// id on the other side); ROWTIME is the later of the two.
+    fn build(
+        &self,
+        plan: &JoinPlan,
+        s: usize,
+        batch: &RecordBatch,
+        times: &[i64],
+        pairs: &[(u32, u64)],
+    ) -> Result<Option<RecordBatch>> {
+        if pairs.is_empty() {
+            return Ok(None);
+        }
+        let other = &self.sides[1 - s];
+        let rows = UInt32Array::from_iter_values(pairs.iter().map(|p| p.0));
+        let new_cols: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| take(c, &rows, None))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| df(e.into()))?;
+        let locs: Vec<(usize, usize)> = pairs.iter().map(|p| other.locate(p.1)).collect();
+        let other_cols = held_columns(other, &locs)?;
+        let rowtime: Vec<i64> = pairs
+            .iter()
+            .map(|&(i, id)| times[i as usize].max(other.time(id)))
+            .collect();
+        let (left, right) = if s == 0 {
+            (new_cols, other_cols)
+        } else {
+            (other_cols, new_cols)
+        };
+        assemble(plan, rowtime, left, right).map(Some)
+    }
+
+    /// Joined rows for unmatched held rows of side `s` (id, output ROWTIME),
+    /// NULL on the other side.
+    fn unmatched(&self, plan: &JoinPlan, s: usize, rows: &[(u64, i64)]) -> Result<Option<RecordBatch>> {
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let st = &self.sides[s];
+        let locs: Vec<(usize, usize)> = rows.iter().map(|r| st.locate(r.0)).collect();
+        let own = held_columns(st, &locs)?;
+        let other_schema = match (s, &plan.right) {
+            (0, JoinRight::Stream(r)) => &r.schema,
+            (0, JoinRight::Table(t)) => &t.schema,
+            _ => &plan.left.schema,
+        };
+        let nulls: Vec<ArrayRef> = other_schema
+            .fields()
+            .iter()
+            .map(|f| new_null_array(f.data_type(), rows.len()))
+            .collect();
+        let rowtime = rows.iter().map(|r| r.1).collect();
+        let (left, right) = if s == 0 { (own, nulls) } else { (nulls, own) };
+        assemble(plan, rowtime, left, right).map(Some)
+    }
+
+    /// Time reached `now`: held rows whose window has passed leave; the
+    /// unmatched ones of an outer side are emitted at their window's end.
+    pub(crate) fn advance(&mut self, plan: &JoinPlan, now: i64) -> Result<Option<RecordBatch>> {
+        if matches!(plan.right, JoinRight::Table(_)) {
+            return Ok(None);
+        }
+        let mut parts = Vec::new();
+        for s in 0..2 {
+            let Some(side) = plan.side(s) else { continue };
+            let SideWindow::Range(d) = side.window else {
+                continue;
+            };
+            let st = &self.sides[s];
+            let limit = now.saturating_sub(d);
+            let expired = st.times.partition_point(|&t| t < limit);
+            if expired == 0 {
+                continue;
+            }
+            let gone: Vec<(u64, i64)> = if plan.kind.keeps(s) {
+                (0..expired)
+                    .filter(|&k| !st.matched[k])
+                    .map(|k| (st.base + k as u64, st.times[k].saturating_add(d)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if let Some(b) = self.unmatched(plan, s, &gone)? {
+                parts.push(b);
+            }
+            for _ in 0..expired {
+                self.sides[s].pop();
+            }
+        }
+        sort_parts(parts)
+    }
+
+    fn push_table(
+        &mut self,
+        plan: &JoinPlan,
+        t: &TableSide,
+        batch: &RecordBatch,
+        pump: &str,
+        out: &mut Output,
+    ) -> Result<Option<RecordBatch>> {
+        let n = batch.num_rows();
+        let batch = RecordBatch::try_new_with_options(
+            Arc::clone(&plan.left.schema),
+            batch.columns().to_vec(),
+            &RecordBatchOptions::new().with_row_count(Some(n)),
+        )
+        .map_err(|e| df(e.into()))?;
+        self.refresh_table(t, pump, out)?;
+        let times: Vec<i64> = rowtimes(&batch)?.to_vec();
+        let keys = self.keys(&plan.left.keys, &batch, pump, out);
+        let Some(table) = &self.table_index else {
+            return Ok(None);
+        };
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        match &keys {
+            Some(k) => {
+                for i in 0..n {
+                    if let Some(ids) = k.get(i).and_then(|b| table.index.get(b)) {
+                        pairs.extend(ids.iter().map(|&r| (i as u32, r)));
+                    }
+                }
+            }
+            None => {
+                let m = table.batch.num_rows() as u32;
+                for i in 0..n as u32 {
+                    pairs.extend((0..m).map(|r| (i, r)));
+                }
+            }
+        }
+        let left_rows = UInt32Array::from_iter_values(pairs.iter().map(|p| p.0));
+        let right_rows = UInt32Array::from_iter_values(pairs.iter().map(|p| p.1));
+        let left: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| take(c, &left_rows, None))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| df(e.into()))?;
+        let right: Vec<ArrayRef> = table
+            .batch
+            .columns()
+            .iter()
+            .map(|c| take(c, &right_rows, None))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| df(e.into()))?;
+        let rowtime: Vec<i64> = pairs.iter().map(|p| times[p.0 as usize]).collect();
+        let mut joined = assemble(plan, rowtime, left, right)?;
+        let mut matched = vec![false; n];
+        match &plan.residual {
+            Some(cond) if !pairs.is_empty() => {
+                let pass = residual_mask(cond, &joined, pump, out);
+                for (k, p) in pairs.iter().enumerate() {
+                    matched[p.0 as usize] |= pass[k];
+                }
+                joined = datafusion::arrow::compute::filter_record_batch(
+                    &joined,
+                    &BooleanArray::from(pass),
+                )
+                .map_err(|e| df(e.into()))?;
+            }
+            _ => pairs.iter().for_each(|p| matched[p.0 as usize] = true),
+        }
+        if !plan.kind.keeps(0) || matched.iter().all(|m| *m) {
+            return Ok((joined.num_rows() > 0).then_some(joined));
+        }
+        // LEFT OUTER: unmatched stream rows now, in input order with the
+        // matches (the output stays in ROWTIME order).
+        let un: Vec<u32> = (0..n as u32).filter(|&i| !matched[i as usize]).collect();
+        let idx = UInt32Array::from(un.clone());
+        let left: Vec<ArrayRef> = batch
+            .columns()
+            .iter()
+            .map(|c| take(c, &idx, None))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| df(e.into()))?;
+        let right: Vec<ArrayRef> = t
+            .schema
+            .fields()
+            .iter()
+            .map(|f| new_null_array(f.data_type(), un.len()))
+            .collect();
+        let rowtime = un.iter().map(|&i| times[i as usize]).collect();
+        let unmatched = assemble(plan, rowtime, left, right)?;
+        sort_parts(vec![joined, unmatched])
+    }
+
+    /// Rebuilds the table's hash index when a reload swapped in a new
+    /// snapshot.
+    fn refresh_table(&mut self, t: &TableSide, pump: &str, out: &mut Output) -> Result<()> {
+        let Some(source) = &self.table else {
+            return Ok(());
+        };
+        let (version, batch) = source.current();
+        if self.table_index.as_ref().is_some_and(|i| i.version == version) {
+            return Ok(());
+        }
+        let rows = batch.num_rows();
+        let batch = RecordBatch::try_new_with_options(
+            Arc::clone(&t.schema),
+            batch.columns().to_vec(),
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+        .map_err(|e| EngineError::BatchSchema {
+            stream: String::new(),
+            message: format!("reference table rows do not fit the table's columns: {e}"),
+        })?;
+        let mut index: HashMap<Box<[u8]>, Vec<u32>> = HashMap::new();
+        if let Some(keys) = self.keys(&t.keys, &batch, pump, out) {
+            index.reserve(rows);
+            for r in 0..rows {
+                if let Some(k) = keys.get(r) {
+                    index.entry(Box::from(k)).or_default().push(r as u32);
+                }
+            }
+        }
+        self.table_index = Some(TableIndex {
+            version,
+            batch,
+            index,
+        });
+        Ok(())
+    }
+}
+
+/// Hash keys of a batch's rows.
+enum KeyBytes {
+    /// Converted at once; `false` where a key part is NULL.
+    Rows(Rows, Vec<bool>),
+    /// Converted row by row (some rows failed).
+    Each(Vec<Option<Box<[u8]>>>),
+}
+
+impl KeyBytes {
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            KeyBytes::Rows(rows, valid) => valid[i].then(|| rows.row(i).data()),
+            KeyBytes::Each(v) => v[i].as_deref(),
+        }
+    }
+}
+
+fn key_rows(
+    conv: &RowConverter,
+    exprs: &[Arc<dyn PhysicalExpr>],
+    batch: &RecordBatch,
+) -> DfResult<(Rows, Vec<bool>)> {
+    let n = batch.num_rows();
+    let mut cols = Vec::with_capacity(exprs.len());
+    let mut valid = vec![true; n];
+    for e in exprs {
+        let a = e.evaluate(batch)?.into_array(n)?;
+        if a.null_count() > 0 {
+            for (i, v) in valid.iter_mut().enumerate() {
+                *v &= a.is_valid(i);
+            }
+        }
+        cols.push(a);
+    }
+    Ok((conv.convert_columns(&cols)?, valid))
+}
+
+/// Columns of held rows at (batch position, row) locations.
+fn held_columns(st: &SideStore, locs: &[(usize, usize)]) -> Result<Vec<ArrayRef>> {
+    let Some((_, first)) = st.batches.front() else {
+        return Ok(Vec::new());
+    };
+    let ncols = first.num_columns();
+    (0..ncols)
+        .map(|c| {
+            let arrays: Vec<&dyn Array> = st.batches.iter().map(|(_, b)| b.column(c).as_ref()).collect();
+            interleave(&arrays, locs).map_err(|e| df(e.into()))
+        })
+        .collect()
+}
+
+/// A joined batch from ROWTIME and both sides' columns.
+fn assemble(
+    plan: &JoinPlan,
+    rowtime: Vec<i64>,
+    left: Vec<ArrayRef>,
+    right: Vec<ArrayRef>,
+) -> Result<RecordBatch> {
+    let n = rowtime.len();
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(1 + left.len() + right.len());
+    cols.push(Arc::new(
+        datafusion::arrow::array::TimestampMillisecondArray::from(rowtime),
+    ));
+    cols.extend(left);
+    cols.extend(right);
+    RecordBatch::try_new_with_options(
+        Arc::clone(&plan.joined),
+        cols,
+        &RecordBatchOptions::new().with_row_count(Some(n)),
+    )
+    .map_err(|e| df(e.into()))
+}
+
+/// One batch of several, in ROWTIME order (stable).
+fn sort_parts(parts: Vec<RecordBatch>) -> Result<Option<RecordBatch>> {
+    let parts: Vec<RecordBatch> = parts.into_iter().filter(|b| b.num_rows() > 0).collect();
+    let Some(first) = parts.first() else {
+        return Ok(None);
+    };
+    let schema = first.schema();
+    let all = datafusion::arrow::compute::concat_batches(&schema, &parts)
+        .map_err(|e| df(e.into()))?;
+    let times = rowtimes(&all)?;
+    if times.windows(2).all(|w| w[0] <= w[1]) {
+        return Ok(Some(all));
+    }
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+    order.sort_by_key(|&i| times[i as usize]);
+    let idx = UInt32Array::from(order);
+    let cols = all
+        .columns()
+        .iter()
+        .map(|c| take(c, &idx, None))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| df(e.into()))?;
+    RecordBatch::try_new(schema, cols)
+        .map(Some)
+        .map_err(|e| df(e.into()))
+}
+
+fn rowtimes(batch: &RecordBatch) -> Result<&[i64]> {
+    batch
+        .column(0)
+        .as_primitive_opt::<TimestampMillisecondType>()
+        .map(|a| a.values().as_ref())
+        .ok_or_else(|| EngineError::BatchSchema {
+            stream: String::new(),
+            message: "column 0 must be ROWTIME (TIMESTAMP)".into(),
+        })
+}
+
+/// Evaluates the residual condition per joined row; a row whose condition
+/// fails to evaluate goes to error_stream and does not match.
+fn residual_mask(
+    cond: &Arc<dyn PhysicalExpr>,
+    joined: &RecordBatch,
+    pump: &str,
+    out: &mut Output,
+) -> Vec<bool> {
+    let eval = |b: &RecordBatch| -> DfResult<Vec<bool>> {
+        let a = cond.evaluate(b)?.into_array(b.num_rows())?;
+        let m = a
+            .as_boolean_opt()
+            .ok_or_else(|| DataFusionError::Plan("ON is not a boolean condition".into()))?;
+        Ok((0..m.len()).map(|i| m.is_valid(i) && m.value(i)).collect())
+    };
+    match eval(joined) {
+        Ok(v) => v,
+        Err(_) => (0..joined.num_rows())
+            .map(|i| {
+                let row = joined.slice(i, 1);
+                match eval(&row) {
+                    Ok(v) => v[0],
+                    Err(e) => {
+                        out.errors.push(crate::exec::row_error(&row, pump, &e));
+                        false
+                    }
+                }
+            })
+            .collect(),
+    }
+}
