@@ -1072,7 +1072,9 @@ impl Kds {
         now: i64,
     ) {
         let end = match st_shards.get(&(meta.id, index)) {
-            Some(ShardHandle::Open(log)) => log.durable_end(),
+            // Commit what was handed in before the close, so the parent's
+            // ending sequence number covers every record it acknowledges.
+            Some(ShardHandle::Open(log)) => log.flush().unwrap_or_else(|_| log.durable_end()),
             _ => 0,
         };
         if let Some(sh) = meta.shards.iter_mut().find(|s| s.index == index) {

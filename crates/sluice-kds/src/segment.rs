@@ -24,8 +24,10 @@
 //! ```
 //!
 //! All integers are little-endian. One PutRecord(s) call into one shard is
-//! one batch, written with one `write` and acknowledged after `fdatasync`.
-//! Positions run on without gaps from batch to batch and segment to segment.
+//! one batch. Batches handed in while the shard is busy syncing are written
+//! together, one after the other, with one `write` and one `fdatasync` (group
+//! commit, see shard.rs); none is acknowledged before that sync. Positions
+//! run on without gaps from batch to batch and segment to segment.
 //!
 //! # Recovery
 //!
@@ -35,6 +37,11 @@
 //! file is truncated to the last whole batch. Any other damage (a bad CRC
 //! with more data behind it, a bad header, a gap in positions, damage in an
 //! earlier segment) is [`KdsError::Corrupt`] and stops the shard.
+//!
+//! A process crash (SIGKILL) cannot tear a write: the page cache keeps it.
+//! A power cut can, and may leave a hole inside the last, unsynced group
+//! rather than at its end; such a hole with whole data behind it reads as
+//! damage and stops the shard, so no record is ever silently dropped.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -89,39 +96,90 @@ pub fn encode_segment_header(first_position: u64) -> [u8; SEGMENT_HEADER_LEN as 
     h
 }
 
+/// A batch's records, encoded and checksummed before the batch gets its
+/// position and arrival time: the costly part of encoding, done by the
+/// producer outside the shard's commit lock. [`UnsealedBatch::seal`] then
+/// fills in the fixed fields and the CRCs in constant time.
+#[derive(Debug)]
+pub struct UnsealedBatch {
+    /// Room for the batch header and the fixed payload fields, then the records.
+    bytes: Vec<u8>,
+    /// CRC32C of the records part alone.
+    records_crc: u32,
+    /// Records in the batch.
+    count: u32,
+}
+
+impl UnsealedBatch {
+    /// Encodes `records`.
+    pub fn new(records: &[StoredRecord]) -> UnsealedBatch {
+        let size: usize = records
+            .iter()
+            .map(|r| {
+                7 + r.partition_key.len()
+                    + r.explicit_hash_key.as_ref().map_or(0, String::len)
+                    + r.data.len()
+            })
+            .sum();
+        let fixed = BATCH_HEADER_LEN as usize + PAYLOAD_FIXED_LEN;
+        let mut out = Vec::with_capacity(fixed + size);
+        out.resize(fixed, 0);
+        for r in records {
+            // Lengths are bounded by the API (256 chars, 39 digits, 1 MiB).
+            out.extend_from_slice(&(r.partition_key.len() as u16).to_le_bytes());
+            out.extend_from_slice(r.partition_key.as_bytes());
+            let ehk = r.explicit_hash_key.as_deref().unwrap_or("");
+            out.push(ehk.len() as u8);
+            out.extend_from_slice(ehk.as_bytes());
+            out.extend_from_slice(&(r.data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&r.data);
+        }
+        UnsealedBatch {
+            records_crc: crc32c::crc32c(&out[fixed..]),
+            bytes: out,
+            count: records.len() as u32,
+        }
+    }
+
+    /// Records in the batch.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Bytes the sealed batch takes, header included.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// True if the batch holds no bytes (never: the header is always there).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The whole batch, header included, for a batch whose first record is
+    /// at `first_position` and whose records arrived at `arrival_ms`.
+    pub fn seal(mut self, first_position: u64, arrival_ms: i64) -> Vec<u8> {
+        let h = BATCH_HEADER_LEN as usize;
+        let records_len = self.bytes.len() - h - PAYLOAD_FIXED_LEN;
+        let fixed = &mut self.bytes[h..h + PAYLOAD_FIXED_LEN];
+        fixed[0..8].copy_from_slice(&first_position.to_le_bytes());
+        fixed[8..16].copy_from_slice(&arrival_ms.to_le_bytes());
+        fixed[16..20].copy_from_slice(&self.count.to_le_bytes());
+        let payload_crc =
+            crc32c::crc32c_combine(crc32c::crc32c(fixed), self.records_crc, records_len);
+        let payload_len = (self.bytes.len() - h) as u32;
+        self.bytes[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
+        self.bytes[4..8].copy_from_slice(&payload_len.to_le_bytes());
+        self.bytes[8..12].copy_from_slice(&payload_crc.to_le_bytes());
+        let header_crc = crc32c::crc32c(&self.bytes[0..12]);
+        self.bytes[12..16].copy_from_slice(&header_crc.to_le_bytes());
+        self.bytes
+    }
+}
+
 /// Encodes one batch, header included.
 pub fn encode_batch(first_position: u64, arrival_ms: i64, records: &[StoredRecord]) -> Vec<u8> {
-    let size: usize = records
-        .iter()
-        .map(|r| {
-            7 + r.partition_key.len()
-                + r.explicit_hash_key.as_ref().map_or(0, String::len)
-                + r.data.len()
-        })
-        .sum();
-    let mut out = Vec::with_capacity(BATCH_HEADER_LEN as usize + PAYLOAD_FIXED_LEN + size);
-    out.extend_from_slice(&[0u8; BATCH_HEADER_LEN as usize]);
-    out.extend_from_slice(&first_position.to_le_bytes());
-    out.extend_from_slice(&arrival_ms.to_le_bytes());
-    out.extend_from_slice(&(records.len() as u32).to_le_bytes());
-    for r in records {
-        // Lengths are bounded by the API (256 chars, 39 digits, 1 MiB).
-        out.extend_from_slice(&(r.partition_key.len() as u16).to_le_bytes());
-        out.extend_from_slice(r.partition_key.as_bytes());
-        let ehk = r.explicit_hash_key.as_deref().unwrap_or("");
-        out.push(ehk.len() as u8);
-        out.extend_from_slice(ehk.as_bytes());
-        out.extend_from_slice(&(r.data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&r.data);
-    }
-    let payload_len = (out.len() - BATCH_HEADER_LEN as usize) as u32;
-    let payload_crc = crc32c::crc32c(&out[BATCH_HEADER_LEN as usize..]);
-    out[0..4].copy_from_slice(&BATCH_MAGIC.to_le_bytes());
-    out[4..8].copy_from_slice(&payload_len.to_le_bytes());
-    out[8..12].copy_from_slice(&payload_crc.to_le_bytes());
-    let header_crc = crc32c::crc32c(&out[0..12]);
-    out[12..16].copy_from_slice(&header_crc.to_le_bytes());
-    out
+    UnsealedBatch::new(records).seal(first_position, arrival_ms)
 }
 
 fn le_u16(b: &[u8], at: usize) -> Option<u16> {

@@ -2,19 +2,22 @@
 //! with fdatasync group commit, and reads by position or time.
 //!
 //! Entry point: [`ShardLog::open`]. Appends are acknowledged only after the
-//! data is on disk; concurrent appenders share one `fdatasync`. Readers only
-//! see records that are durable.
+//! data is on disk; concurrent appenders' batches are written together with
+//! one `write` and one `fdatasync` (group commit, see [`ShardLog`]). Readers
+//! only see records that are durable.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{KdsError, Result};
 use crate::segment::{
-    self, BatchInfo, SEGMENT_HEADER_LEN, StoredRecord, encode_batch, encode_segment_header,
+    self, BatchInfo, SEGMENT_HEADER_LEN, StoredRecord, UnsealedBatch, encode_segment_header,
 };
 
 /// A record read back, with its position and arrival time.
@@ -40,30 +43,66 @@ struct Segment {
 #[derive(Debug)]
 struct LogState {
     segments: Vec<Segment>,
-    /// Position the next record gets.
+    /// Position after the last record written and synced (the index's end).
     next_position: u64,
-    /// Arrival time of the newest batch (arrivals never go backwards).
+    /// Arrival time of the newest synced batch.
     last_arrival_ms: i64,
-    /// Set when a write failed: the shard accepts no more writes.
-    stopped: Option<String>,
 }
 
-#[derive(Debug, Default)]
-struct SyncState {
+/// A batch handed in, waiting for the next group commit.
+#[derive(Debug)]
+struct Pending {
+    first_position: u64,
+    count: u32,
+    arrival_ms: i64,
+    bytes: Vec<u8>,
+}
+
+/// The group-commit queue of a shard.
+#[derive(Debug)]
+struct CommitState {
+    /// Batches handed in but not yet written, in position order.
+    queue: Vec<Pending>,
+    /// Position the next batch handed in gets.
+    next_position: u64,
+    /// Arrival time of the newest batch handed in (arrivals never go backwards).
+    last_arrival_ms: i64,
     /// All positions below this are on disk.
     durable: u64,
-    syncing: bool,
+    /// A thread is writing and syncing a group.
+    committing: bool,
+    /// Set when a write or sync failed: the shard accepts no more writes.
     error: Option<String>,
+    /// Batches in the last group committed.
+    last_group: usize,
+    /// How long the last group took to write and sync.
+    last_commit: Duration,
 }
 
+/// How long a leader waits, at a time, for more batches to join its group.
+const GATHER_STEP: Duration = Duration::from_micros(50);
+
 /// The log of one shard.
+///
+/// # Group commit
+///
+/// [`ShardLog::write`] only hands a batch in: it takes the next positions and
+/// arrival time and queues the encoded batch. [`ShardLog::wait_durable`]
+/// waits for it; the first waiter to find queued batches and no commit under
+/// way becomes the leader: it takes the whole queue, writes it with one
+/// `write` (two if it fills the segment), syncs it with one `fdatasync`,
+/// adds the batches to the index, marks them durable and wakes every waiter.
+/// Batches handed in meanwhile form the next group; while other producers
+/// are about, a leader first waits a moment for them (see `gather`).
+/// Nothing is acknowledged, or visible to readers, before its bytes are
+/// synced.
 #[derive(Debug)]
 pub struct ShardLog {
     dir: PathBuf,
     segment_bytes: u64,
     state: Mutex<LogState>,
-    sync: Mutex<SyncState>,
-    synced: Condvar,
+    commit: Mutex<CommitState>,
+    committed: Condvar,
 }
 
 fn segment_path(dir: &Path, first_position: u64) -> PathBuf {
@@ -170,13 +209,18 @@ impl ShardLog {
                 segments,
                 next_position,
                 last_arrival_ms,
-                stopped: None,
             }),
-            sync: Mutex::new(SyncState {
+            commit: Mutex::new(CommitState {
+                queue: Vec::new(),
+                next_position,
+                last_arrival_ms,
                 durable: next_position,
-                ..SyncState::default()
+                committing: false,
+                error: None,
+                last_group: 0,
+                last_commit: Duration::ZERO,
             }),
-            synced: Condvar::new(),
+            committed: Condvar::new(),
         })
     }
 
@@ -189,52 +233,28 @@ impl ShardLog {
         Ok((first, arrival))
     }
 
-    /// Writes a batch without waiting for it to be durable; returns
-    /// (first position, arrival ms, end position). Pair with [`Self::wait_durable`].
+    /// Hands a batch in without waiting for it to be durable; returns
+    /// (first position, arrival ms, end position). Pair with
+    /// [`Self::wait_durable`], which commits it if no one else does.
     pub fn write(&self, records: &[StoredRecord], now_ms: i64) -> Result<(u64, i64, u64)> {
-        let mut st = self.state.lock();
-        if let Some(reason) = &st.stopped {
+        // Encode and checksum the records before taking the lock.
+        let batch = UnsealedBatch::new(records);
+        let mut c = self.commit.lock();
+        if let Some(reason) = &c.error {
             return Err(self.stopped_error(reason));
         }
-        let arrival = now_ms.max(st.last_arrival_ms);
-        let first = st.next_position;
-        let bytes = encode_batch(first, arrival, records);
-        let needs_roll = st.segments.last().is_none_or(|s| {
-            s.len > SEGMENT_HEADER_LEN && s.len + bytes.len() as u64 > self.segment_bytes
-        });
-        if needs_roll {
-            if let Some(old) = st.segments.last() {
-                // Everything acknowledged later relies on the old segment being on disk.
-                old.file.sync_data().map_err(KdsError::io(&old.path))?;
-            }
-            let seg = create_segment(&self.dir, first)?;
-            st.segments.push(seg);
-        }
-        let Some(seg) = st.segments.last_mut() else {
-            return Err(self.stopped_error("no segment"));
-        };
-        let offset = seg.len;
-        if let Err(e) = seg.file.write_all_at(&bytes, offset) {
-            // Leave no half batch behind for later writes to follow.
-            let _ = seg.file.set_len(offset);
-            let err = KdsError::Io {
-                path: seg.path.clone(),
-                source: e,
-            };
-            st.stopped = Some(err.to_string());
-            return Err(err);
-        }
-        seg.len += bytes.len() as u64;
-        seg.batches.push(BatchInfo {
-            offset,
-            len: bytes.len() as u64,
+        let arrival = now_ms.max(c.last_arrival_ms);
+        let first = c.next_position;
+        let count = batch.count();
+        c.queue.push(Pending {
             first_position: first,
-            count: records.len() as u32,
+            count,
             arrival_ms: arrival,
+            bytes: batch.seal(first, arrival),
         });
-        st.next_position += records.len() as u64;
-        st.last_arrival_ms = arrival;
-        Ok((first, arrival, st.next_position))
+        c.next_position += u64::from(count);
+        c.last_arrival_ms = arrival;
+        Ok((first, arrival, c.next_position))
     }
 
     fn stopped_error(&self, reason: &str) -> KdsError {
@@ -245,55 +265,152 @@ impl ShardLog {
         }
     }
 
-    /// Waits until every position below `end` is on disk, syncing if no one else is.
+    /// Waits until every position below `end` is on disk, leading a group
+    /// commit whenever batches are queued and no commit is under way.
     pub fn wait_durable(&self, end: u64) -> Result<()> {
-        let mut sync = self.sync.lock();
+        let mut c = self.commit.lock();
         loop {
-            if sync.durable >= end {
+            if c.durable >= end {
                 return Ok(());
             }
-            if let Some(e) = &sync.error {
+            if let Some(e) = &c.error {
                 return Err(self.stopped_error(e));
             }
-            if !sync.syncing {
-                sync.syncing = true;
-                break;
+            if !c.committing {
+                if c.queue.is_empty() {
+                    // Nothing queued, nothing committing: `end` was never handed in.
+                    return Err(self.stopped_error(&format!(
+                        "waited for position {end}, past the last handed in ({})",
+                        c.next_position
+                    )));
+                }
+                c.committing = true;
+                c = self.gather(c);
+                let group = std::mem::take(&mut c.queue);
+                let batches = group.len();
+                drop(c);
+                let started = Instant::now();
+                let result = self.commit_group(group);
+                let took = started.elapsed();
+                c = self.commit.lock();
+                c.committing = false;
+                c.last_group = batches;
+                c.last_commit = took;
+                match result {
+                    Ok(durable) => c.durable = durable,
+                    Err(e) => c.error = Some(e.to_string()),
+                }
+                self.committed.notify_all();
+                continue;
             }
-            self.synced.wait(&mut sync);
+            self.committed.wait(&mut c);
         }
-        drop(sync);
-        let (file, path, target) = {
-            let st = self.state.lock();
-            match st.segments.last() {
-                Some(s) => (s.file.clone(), s.path.clone(), st.next_position),
-                None => return Err(self.stopped_error("no segment")),
+    }
+
+    /// The commit delay of a leader (PostgreSQL's `commit_delay`, made
+    /// adaptive): when the last group held more than one batch, other
+    /// producers are about, and the ones the last commit just woke are
+    /// handing their next batches in. Waiting while the queue still grows,
+    /// in steps of [`GATHER_STEP`] and never longer than half the last
+    /// commit took, lets them join this group instead of waiting out a whole
+    /// sync for the next one. A lone producer never waits.
+    fn gather<'a>(&'a self, mut c: MutexGuard<'a, CommitState>) -> MutexGuard<'a, CommitState> {
+        if c.last_group <= 1 {
+            return c;
+        }
+        let deadline = Instant::now() + c.last_commit / 2;
+        loop {
+            let before = c.queue.len();
+            drop(c);
+            std::thread::sleep(GATHER_STEP);
+            c = self.commit.lock();
+            if c.queue.len() == before || Instant::now() >= deadline {
+                return c;
             }
-        };
-        let result = file.sync_data();
-        let mut sync = self.sync.lock();
-        sync.syncing = false;
-        let out = match result {
-            Ok(()) => {
-                sync.durable = sync.durable.max(target);
-                Ok(())
+        }
+    }
+
+    /// Commits everything handed in so far; returns the position after it.
+    pub fn flush(&self) -> Result<u64> {
+        let end = self.commit.lock().next_position;
+        self.wait_durable(end)?;
+        Ok(end)
+    }
+
+    /// Writes `group` (consecutive batches) with one write per segment it
+    /// lands in and one `fdatasync` each, then adds it to the index.
+    /// Returns the position after the group.
+    fn commit_group(&self, group: Vec<Pending>) -> Result<u64> {
+        let mut group = group.into_iter().peekable();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut infos: Vec<BatchInfo> = Vec::new();
+        let mut end = 0;
+        while group.peek().is_some() {
+            let (file, path, seg_first, offset) = {
+                let st = self.state.lock();
+                let Some(seg) = st.segments.last() else {
+                    return Err(self.stopped_error("no segment"));
+                };
+                (
+                    seg.file.clone(),
+                    seg.path.clone(),
+                    seg.first_position,
+                    seg.len,
+                )
+            };
+            buf.clear();
+            infos.clear();
+            let mut len = offset;
+            while let Some(p) = group.peek() {
+                let size = p.bytes.len() as u64;
+                if len > SEGMENT_HEADER_LEN && len + size > self.segment_bytes {
+                    break;
+                }
+                let Some(p) = group.next() else { break };
+                infos.push(BatchInfo {
+                    offset: len,
+                    len: size,
+                    first_position: p.first_position,
+                    count: p.count,
+                    arrival_ms: p.arrival_ms,
+                });
+                buf.extend_from_slice(&p.bytes);
+                len += size;
+                end = p.first_position + u64::from(p.count);
             }
-            Err(e) => {
-                let err = KdsError::Io { path, source: e };
-                sync.error = Some(err.to_string());
-                self.state.lock().stopped = Some(err.to_string());
-                Err(err)
+            if !buf.is_empty() {
+                if let Err(e) = file.write_all_at(&buf, offset) {
+                    // Leave no half group behind.
+                    let _ = file.set_len(offset);
+                    return Err(KdsError::Io { path, source: e });
+                }
+                file.sync_data().map_err(KdsError::io(&path))?;
+                let mut st = self.state.lock();
+                if let Some(seg) = st
+                    .segments
+                    .last_mut()
+                    .filter(|s| s.first_position == seg_first)
+                {
+                    seg.len = len;
+                    seg.batches.extend_from_slice(&infos);
+                }
+                if let Some(last) = infos.last() {
+                    st.next_position = last.first_position + u64::from(last.count);
+                    st.last_arrival_ms = last.arrival_ms;
+                }
             }
-        };
-        drop(sync);
-        self.synced.notify_all();
-        out?;
-        // Someone else's sync may not have covered us if we raced a roll; loop.
-        self.wait_durable(end)
+            if let Some(next) = group.peek() {
+                // The segment is full (and synced): roll to a new one.
+                let seg = create_segment(&self.dir, next.first_position)?;
+                self.state.lock().segments.push(seg);
+            }
+        }
+        Ok(end)
     }
 
     /// Position after the last durable record.
     pub fn durable_end(&self) -> u64 {
-        self.sync.lock().durable
+        self.commit.lock().durable
     }
 
     /// Position of the oldest retained record.
