@@ -131,7 +131,8 @@ impl Firehose {
                     path: path.clone(),
                     reason: e.to_string(),
                 })?;
-            let dest = Destination::from_json(&meta.destination, "destination")?;
+            let dest =
+                Destination::from_kind(&meta.destination_kind, &meta.destination, "destination")?;
             let stream = Self::open_stream(&opts, &meta, dest)?;
             streams.insert(meta.name.clone(), Entry { meta, stream });
         }
@@ -255,22 +256,38 @@ impl Firehose {
                 ),
             ));
         }
-        let (kind, path, dest_json) = match (
-            &input.extended_s3_destination_configuration,
-            &input.s3_destination_configuration,
-        ) {
-            (Some(j), None) => ("ExtendedS3", "extendedS3DestinationConfiguration", j),
-            (None, Some(j)) => ("S3", "s3DestinationConfiguration", j),
-            (Some(_), Some(_)) => {
-                return Err(FirehoseError::invalid(
-                    "DestinationConfiguration",
-                    "Only one destination configuration can be specified.",
-                ));
-            }
-            (None, None) => {
+        let given: Vec<(&str, &str, &Value)> = [
+            (
+                "ExtendedS3",
+                "extendedS3DestinationConfiguration",
+                &input.extended_s3_destination_configuration,
+            ),
+            (
+                "S3",
+                "s3DestinationConfiguration",
+                &input.s3_destination_configuration,
+            ),
+            (
+                "HttpEndpoint",
+                "httpEndpointDestinationConfiguration",
+                &input.http_endpoint_destination_configuration,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, p, j)| j.as_ref().map(|j| (k, p, j)))
+        .collect();
+        let (kind, path, dest_json) = match given.as_slice() {
+            [one] => *one,
+            [] => {
                 return Err(FirehoseError::invalid(
                     "DestinationConfiguration",
                     "Exactly one destination configuration must be specified.",
+                ));
+            }
+            _ => {
+                return Err(FirehoseError::invalid(
+                    "DestinationConfiguration",
+                    "Only one destination configuration can be specified.",
                 ));
             }
         };
@@ -278,7 +295,7 @@ impl Firehose {
         check_tags(&tags)?;
         let mut dest_json = dest_json.clone();
         inline_catalog_columns(&mut dest_json, &self.glue_dir())?;
-        let dest = Destination::from_json(&dest_json, path)?;
+        let dest = Destination::from_kind(kind, &dest_json, path)?;
         self.check_lambda(&dest)?;
         let mut streams = self.streams();
         if streams.contains_key(&name) {
@@ -402,7 +419,37 @@ impl Firehose {
                 .or_insert(json!({"Enabled": false}));
         }
         let mut destination = json!({"DestinationId": DESTINATION_ID});
-        if let Some(o) = destination.as_object_mut() {
+        if m.destination_kind == "HttpEndpoint" {
+            let mut h = dest.json.clone();
+            if let (Some(o), Some(http)) = (h.as_object_mut(), &dest.http) {
+                // The access key is never shown.
+                o.insert(
+                    "EndpointConfiguration".into(),
+                    json!({"Url": http.url, "Name": http.name}),
+                );
+                o.insert(
+                    "BufferingHints".into(),
+                    json!({"SizeInMBs": dest.size_limit / (1024 * 1024), "IntervalInSeconds": dest.interval.as_secs()}),
+                );
+                o.insert(
+                    "RetryOptions".into(),
+                    json!({"DurationInSeconds": http.retry_duration.as_secs()}),
+                );
+                o.insert(
+                    "S3BackupMode".into(),
+                    json!(match http.backup_mode {
+                        crate::http_endpoint::HttpBackupMode::AllData => "AllData",
+                        crate::http_endpoint::HttpBackupMode::FailedDataOnly => "FailedDataOnly",
+                    }),
+                );
+                if let Some(s3) = o.remove("S3Configuration") {
+                    o.insert("S3DestinationDescription".into(), s3);
+                }
+            }
+            if let Some(o) = destination.as_object_mut() {
+                o.insert("HttpEndpointDestinationDescription".into(), h);
+            }
+        } else if let Some(o) = destination.as_object_mut() {
             let mut s3 = serde_json::Map::new();
             if let Some(src) = d.as_object() {
                 for k in [
@@ -490,7 +537,11 @@ impl Firehose {
         }
         let mut merged = e.stream.destination().merged_json(update);
         inline_catalog_columns(&mut merged, &self.inner.opts.data_dir.join("glue"))?;
-        let dest = Destination::from_json(&merged, "extendedS3DestinationUpdate")?;
+        let path = match e.meta.destination_kind.as_str() {
+            "HttpEndpoint" => "httpEndpointDestinationUpdate",
+            _ => "extendedS3DestinationUpdate",
+        };
+        let dest = Destination::from_kind(&e.meta.destination_kind, &merged, path)?;
         self.check_lambda(&dest)?;
         let mut meta = e.meta.clone();
         meta.version += 1;

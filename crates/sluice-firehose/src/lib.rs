@@ -21,6 +21,7 @@ pub mod convert;
 pub mod deaggregate;
 pub mod error;
 pub mod firehose;
+pub mod http_endpoint;
 pub mod partition;
 pub mod pipeline;
 pub mod prefix;

@@ -36,7 +36,7 @@ use crate::clock::Clock;
 use crate::config::Destination;
 use crate::error::{FirehoseError, Result};
 use crate::partition::MAX_ACTIVE_PARTITIONS;
-use crate::pipeline::{ErrorLines, Output};
+use crate::pipeline::{ErrorLines, HTTP_ENDPOINT_FAILED, Output};
 use crate::prefix::{PrefixContext, PrefixTemplate, object_suffix};
 use crate::store::Buckets;
 use crate::transform::Lambdas;
@@ -755,6 +755,36 @@ impl DeliveryStream {
                 }
             }
         }
+        if let Some(http) = &dest.http {
+            // An HTTP endpoint: each group is one request whose id is the
+            // group's object uuid, so a re-delivery keeps the same id.
+            for (_, uuid, records) in groups {
+                if records.is_empty() {
+                    continue;
+                }
+                if let Err(f) = http
+                    .deliver(&uuid, &self.inner.arn, &records, &self.inner.clock)
+                    .await
+                {
+                    let lines = errors.entry(HTTP_ENDPOINT_FAILED).or_default();
+                    let ending = now_ms();
+                    for r in &records {
+                        crate::pipeline::push_error_line(
+                            lines,
+                            &r.data,
+                            f.attempts,
+                            r.arrival_ms,
+                            ending,
+                            serde_json::json!({"errorCode": f.code, "errorMessage": f.message}),
+                        );
+                    }
+                }
+            }
+            for (kind, lines) in errors {
+                outputs.push(self.error_output(buf, kind, lines)?);
+            }
+            return Ok(outputs);
+        }
         for (keys, uuid, records) in groups {
             let key = self.key_with_uuid(buf, &dest.prefix, None, &keys, &uuid, &dest.extension)?;
             let d = Arc::clone(&dest);
@@ -1409,5 +1439,306 @@ mod tests {
         assert_eq!(s.stats().objects, 1);
         s.close();
         h.await.unwrap();
+    }
+}
+
+#[cfg(test)]
+mod http_endpoint_tests {
+    use super::*;
+    use crate::store::LocalBuckets;
+    use base64::Engine;
+    use chrono::TimeZone;
+    use serde_json::{Value, json};
+    use std::sync::Mutex as StdMutex;
+
+    type Seen = Arc<StdMutex<Vec<(http::HeaderMap, Value)>>>;
+
+    /// Serves HTTP/1 on 127.0.0.1, recording each request's headers and
+    /// (gunzipped) JSON body; `answer(n, request_id)` gives the n-th answer.
+    async fn endpoint(
+        answer: impl Fn(usize, &str) -> (u16, Value) + Send + Sync + 'static,
+    ) -> (String, Seen) {
+        use http_body_util::BodyExt;
+        let seen: Seen = Arc::new(StdMutex::new(Vec::new()));
+        let answer = Arc::new(answer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let s = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (answer, seen) = (Arc::clone(&answer), Arc::clone(&s));
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let (answer, seen) = (Arc::clone(&answer), Arc::clone(&seen));
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let raw = body.collect().await.unwrap().to_bytes().to_vec();
+                                let raw = if parts.headers.get("content-encoding").is_some() {
+                                    let mut out = Vec::new();
+                                    std::io::Read::read_to_end(
+                                        &mut flate2::read::GzDecoder::new(&raw[..]),
+                                        &mut out,
+                                    )
+                                    .unwrap();
+                                    out
+                                } else {
+                                    raw
+                                };
+                                let doc: Value = serde_json::from_slice(&raw).unwrap();
+                                let id = parts.headers["x-amz-firehose-request-id"]
+                                    .to_str()
+                                    .unwrap()
+                                    .to_owned();
+                                let n = {
+                                    let mut v = seen.lock().unwrap();
+                                    v.push((parts.headers.clone(), doc));
+                                    v.len() - 1
+                                };
+                                let (status, body) = answer(n, &id);
+                                Ok::<_, std::convert::Infallible>(
+                                    http::Response::builder()
+                                        .status(status)
+                                        .body(http_body_util::Full::new(Bytes::from(
+                                            serde_json::to_vec(&body).unwrap(),
+                                        )))
+                                        .unwrap(),
+                                )
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}/ingest"), seen)
+    }
+
+    fn ok_answer(id: &str) -> (u16, Value) {
+        (200, json!({"requestId": id, "timestamp": 1}))
+    }
+
+    struct Setup {
+        _tmp: tempfile::TempDir,
+        root: PathBuf,
+        stream: DeliveryStream,
+    }
+
+    fn setup(url: &str, extra: Value) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("buckets");
+        let mut j = json!({
+            "EndpointConfiguration": {"Url": url, "Name": "sink", "AccessKey": "secret-key"},
+            "RequestConfiguration": {"ContentEncoding": "GZIP",
+                "CommonAttributes": [{"AttributeName": "env", "AttributeValue": "test"}]},
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+            "RetryOptions": {"DurationInSeconds": 60},
+            "S3Configuration": {"BucketARN": "arn:aws:s3:::failed", "ErrorOutputPrefix": "err/!{firehose:error-output-type}/"}
+        });
+        if let (Some(a), Some(b)) = (j.as_object_mut(), extra.as_object()) {
+            a.extend(b.clone());
+        }
+        let dest = Destination::from_http_json(&j, "httpEndpointDestinationConfiguration").unwrap();
+        let clock = Arc::new(crate::clock::TokioClock::starting_at(
+            Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
+        ));
+        let stream = DeliveryStream::open(
+            "h1",
+            dest,
+            1,
+            tmp.path().join("buf"),
+            Arc::new(LocalBuckets::new(&root)),
+            clock,
+        )
+        .unwrap();
+        Setup {
+            _tmp: tmp,
+            root,
+            stream,
+        }
+    }
+
+    fn files(root: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_owned()];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let k = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                    out.push((k, std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delivers_with_firehose_request_contract() {
+        let (url, seen) = endpoint(|_, id| ok_answer(id)).await;
+        let s = setup(&url, json!({}));
+        s.stream
+            .put_record_batch(vec![Bytes::from_static(b"r1"), Bytes::from_static(b"r2")])
+            .unwrap();
+        assert_eq!(s.stream.flush().await.unwrap(), 1);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let (h, body) = &seen[0];
+        assert_eq!(h["x-amz-firehose-protocol-version"], "1.0");
+        assert_eq!(h["x-amz-firehose-access-key"], "secret-key");
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(h["content-encoding"], "gzip");
+        assert_eq!(
+            h["x-amz-firehose-source-arn"],
+            "arn:aws:firehose:us-east-1:123456789012:deliverystream/h1"
+        );
+        let attrs: Value =
+            serde_json::from_str(h["x-amz-firehose-common-attributes"].to_str().unwrap()).unwrap();
+        assert_eq!(attrs, json!({"commonAttributes": {"env": "test"}}));
+        assert_eq!(
+            body["requestId"],
+            h["x-amz-firehose-request-id"].to_str().unwrap()
+        );
+        assert_eq!(body["timestamp"], 1_714_564_800_000_i64);
+        assert_eq!(body["records"], json!([{"data": "cjE="}, {"data": "cjI="}]));
+        // nothing goes to S3 when the endpoint accepts
+        assert!(files(&s.root).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_5xx_with_the_same_request_id() {
+        let (url, seen) = endpoint(|n, id| {
+            if n < 2 {
+                (
+                    503,
+                    json!({"requestId": id, "timestamp": 1, "errorMessage": "busy"}),
+                )
+            } else {
+                ok_answer(id)
+            }
+        })
+        .await;
+        let s = setup(
+            &url,
+            json!({"RequestConfiguration": {"ContentEncoding": "NONE"}}),
+        );
+        s.stream.put_record(Bytes::from_static(b"x")).unwrap();
+        assert_eq!(s.stream.flush().await.unwrap(), 1);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        let ids: Vec<&str> = seen
+            .iter()
+            .map(|(h, _)| h["x-amz-firehose-request-id"].to_str().unwrap())
+            .collect();
+        assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+        assert!(seen[0].0.get("content-encoding").is_none());
+        assert!(files(&s.root).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn always_failing_endpoint_sends_records_to_error_prefix() {
+        let (url, seen) = endpoint(|_, _| (500, json!({"errorMessage": "down"}))).await;
+        let s = setup(&url, json!({}));
+        let start = tokio::time::Instant::now();
+        s.stream
+            .put_record_batch(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")])
+            .unwrap();
+        assert_eq!(s.stream.flush().await.unwrap(), 1);
+        // retried for the 60 s retry duration, then given up
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(60), "{waited:?}");
+        assert!(waited < Duration::from_secs(95), "{waited:?}");
+        let attempts = seen.lock().unwrap().len();
+        assert!(attempts >= 3, "{attempts}");
+        let objs = files(&s.root);
+        assert_eq!(objs.len(), 1, "{objs:?}");
+        let (key, body) = &objs[0];
+        assert!(
+            key.starts_with(
+                "failed/err/http-endpoint-failed/2024/05/01/12/h1-1-2024-05-01-12-00-00-"
+            ),
+            "{key}"
+        );
+        let lines: Vec<Value> = body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        assert_eq!(
+            b64.decode(lines[0]["rawData"].as_str().unwrap()).unwrap(),
+            b"a"
+        );
+        assert_eq!(lines[0]["errorCode"], "HttpEndpoint.DestinationException");
+        assert!(lines[0]["errorMessage"].as_str().unwrap().contains("down"));
+        assert_eq!(lines[0]["attemptsMade"], attempts);
+        assert_eq!(lines[0]["arrivalTimestamp"], 1_714_564_800_000_i64);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wrong_request_id_in_response_is_a_failure() {
+        let (url, seen) =
+            endpoint(|_, _| (200, json!({"requestId": "other", "timestamp": 1}))).await;
+        let s = setup(
+            &url,
+            json!({"RetryOptions": {"DurationInSeconds": 0}, "S3BackupMode": "AllData",
+                   "S3Configuration": {"BucketARN": "arn:aws:s3:::failed", "Prefix": "all/",
+                       "ErrorOutputPrefix": "err/!{firehose:error-output-type}/"}}),
+        );
+        s.stream.put_record(Bytes::from_static(b"z")).unwrap();
+        assert_eq!(s.stream.flush().await.unwrap(), 1);
+        // RetryOptions 0: one attempt only
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        let objs = files(&s.root);
+        assert_eq!(objs.len(), 2, "{objs:?}");
+        // AllData: the records are backed up under the S3 prefix as well
+        assert!(
+            objs[0].0.starts_with("failed/all/2024/05/01/12/h1-1-"),
+            "{}",
+            objs[0].0
+        );
+        assert_eq!(objs[0].1, b"z");
+        assert!(
+            objs[1].0.starts_with("failed/err/http-endpoint-failed/"),
+            "{}",
+            objs[1].0
+        );
+        let line: Value = serde_json::from_slice(objs[1].1.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(
+            line["errorCode"],
+            "HttpEndpoint.InvalidResponseFromDestination"
+        );
+        assert!(line["errorMessage"].as_str().unwrap().contains("\"other\""));
+    }
+
+    #[test]
+    fn http_destination_validation() {
+        let base = json!({"EndpointConfiguration": {"Url": "https://e.example/x"},
+            "S3Configuration": {"BucketARN": "arn:aws:s3:::b"}});
+        let p = "httpEndpointDestinationConfiguration";
+        assert!(Destination::from_http_json(&base, p).is_ok());
+        let mut j = base.clone();
+        j["BufferingHints"] = json!({"SizeInMBs": 65});
+        let e = Destination::from_http_json(&j, p).unwrap_err().to_string();
+        assert!(
+            e.contains("httpEndpointDestinationConfiguration.bufferingHints.sizeInMBs"),
+            "{e}"
+        );
+        let mut j = base.clone();
+        j.as_object_mut().unwrap().remove("S3Configuration");
+        let e = Destination::from_http_json(&j, p).unwrap_err().to_string();
+        assert!(e.contains("s3Configuration"), "{e}");
     }
 }

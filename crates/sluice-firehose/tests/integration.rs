@@ -355,3 +355,98 @@ async fn restart_recovers_streams_and_buffered_records() {
     .await;
     assert_eq!(v["__type"], "ResourceNotFoundException");
 }
+
+/// A loopback endpoint answering Firehose's response contract; counts
+/// requests and keeps their bodies.
+async fn http_sink() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let seen = Arc::clone(&s);
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let seen = Arc::clone(&seen);
+                        async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let doc: Value = serde_json::from_slice(&body).unwrap();
+                            let id = doc["requestId"].clone();
+                            seen.lock().unwrap().push(doc);
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                Bytes::from(json!({"requestId": id, "timestamp": 0}).to_string()),
+                            )))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}/"), seen)
+}
+
+#[tokio::test]
+async fn http_endpoint_destination_through_the_api() {
+    let env = Env::new();
+    let api = env.api();
+    let (url, seen) = http_sink().await;
+    let body = json!({"DeliveryStreamName": "h", "DeliveryStreamType": "DirectPut",
+        "HttpEndpointDestinationConfiguration": {
+            "EndpointConfiguration": {"Url": url, "Name": "sink", "AccessKey": "k"},
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+            "RetryOptions": {"DurationInSeconds": 30},
+            "S3BackupMode": "FailedDataOnly",
+            "S3Configuration": {"RoleARN": "arn:aws:iam::123456789012:role/r",
+                "BucketARN": "arn:aws:s3:::failed"}}});
+    let (st, v) = call(&api, "CreateDeliveryStream", body.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = call(
+        &api,
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "h", "Records": [{"Data": b64(b"one")}, {"Data": b64(b"two")}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = call(
+        &api,
+        "DescribeDeliveryStream",
+        json!({"DeliveryStreamName": "h"}),
+    )
+    .await;
+    let d =
+        &v["DeliveryStreamDescription"]["Destinations"][0]["HttpEndpointDestinationDescription"];
+    assert_eq!(
+        d["EndpointConfiguration"],
+        json!({"Url": url, "Name": "sink"})
+    );
+    assert_eq!(d["S3BackupMode"], "FailedDataOnly");
+    assert_eq!(d["RetryOptions"]["DurationInSeconds"], 30);
+    assert_eq!(
+        d["S3DestinationDescription"]["BucketARN"],
+        "arn:aws:s3:::failed"
+    );
+    // the stream and its buffered records survive a restart
+    drop(api);
+    let api = env.api();
+    api.firehose().flush_all().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0]["records"],
+        json!([{"data": b64(b"one")}, {"data": b64(b"two")}])
+    );
+    assert!(!env.buckets.join("failed").exists());
+    // an S3 destination and an HTTP endpoint together are refused
+    let mut both = body;
+    both["DeliveryStreamName"] = json!("h2");
+    both["ExtendedS3DestinationConfiguration"] = json!({"BucketARN": "arn:aws:s3:::x"});
+    let (st, v) = call(&api, "CreateDeliveryStream", both).await;
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("InvalidArgumentException"))
+    );
+}
