@@ -25,6 +25,7 @@ pub mod http_endpoint;
 pub mod partition;
 pub mod pipeline;
 pub mod prefix;
+pub mod source;
 pub mod store;
 pub mod stream;
 pub mod transform;
@@ -36,5 +37,6 @@ pub use config::{CreateDeliveryStreamInput, Destination, Tag};
 pub use error::{FirehoseError, Result};
 pub use firehose::{Firehose, FirehoseOptions};
 
+pub use source::KinesisSource;
 pub use store::{Buckets, LocalBuckets, S3Buckets, SingleStore};
 pub use stream::{DeliveryStats, DeliveryStream};

@@ -875,6 +875,31 @@ impl DeliveryStream {
         })
     }
 
+    /// The sequence number the next buffer will get: every record buffered
+    /// so far is in a buffer numbered below it.
+    pub fn buffer_mark(&self) -> u64 {
+        self.state().next_seq
+    }
+
+    /// The lowest sequence number of a buffer not yet delivered (open or
+    /// sealed), or [`Self::buffer_mark`] when every buffer is delivered.
+    /// Records buffered when the mark was `m` are all delivered once this
+    /// is at least `m`.
+    pub fn undelivered_from(&self) -> u64 {
+        let st = self.state();
+        st.open
+            .values()
+            .map(|o| o.header.seq)
+            .chain(st.sealed.iter().map(|s| s.header.seq))
+            .min()
+            .unwrap_or(st.next_seq)
+    }
+
+    /// True once [`Self::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.state().closed
+    }
+
     /// Stops the driver; buffered records stay on disk for the next open.
     pub fn close(&self) {
         self.state().closed = true;
