@@ -8,6 +8,10 @@
 //!
 //! - **Acknowledgement**: `put_record*` returns only after the records are
 //!   synced to the local buffer file; a crash after that loses nothing.
+//!   Concurrent callers share syncs (group commit): each writes its records
+//!   under the stream's lock, then waits, outside it, for one `sync_data`
+//!   that started after its write; one sync covers every batch written
+//!   before it began.
 //! - **Sealing**: a buffer is sealed when adding a record would take it past
 //!   `SizeInMBs` (measured before compression) or when `IntervalInSeconds`
 //!   have passed since its first record arrived, whichever comes first.
@@ -63,6 +67,8 @@ pub struct DeliveryStats {
 #[derive(Debug)]
 struct OpenBuffer {
     header: BufferHeader,
+    /// [`record_id_prefix`] of the header.
+    id_prefix: String,
     file: BufferFile,
     records: Vec<BufferedRecord>,
     size: u64,
@@ -112,12 +118,32 @@ fn error_record(data: &[u8], arrival_ms: i64, code: &str, message: &str) -> Byte
 /// The record id of record `index` of a buffer (as returned to the
 /// producer and sent to the Lambda function).
 fn record_id(header: &BufferHeader, index: usize) -> String {
-    format!(
-        "{}{:020}{:08}",
-        header.uuid.replace('-', ""),
-        header.seq,
-        index
-    )
+    record_id_from(&record_id_prefix(header), index)
+}
+
+/// The part of a record id shared by a buffer's records: its uuid without
+/// dashes and its sequence number.
+fn record_id_prefix(header: &BufferHeader) -> String {
+    format!("{}{:020}", header.uuid.replace('-', ""), header.seq)
+}
+
+/// `prefix` followed by `index` as 8 digits (more when larger), without
+/// going through the formatter (this runs once per record put).
+fn record_id_from(prefix: &str, index: usize) -> String {
+    let mut id = String::with_capacity(prefix.len() + 8);
+    id.push_str(prefix);
+    if index >= 100_000_000 {
+        id.push_str(&index.to_string());
+        return id;
+    }
+    let mut digits = [b'0'; 8];
+    let mut v = index;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    id.extend(digits.iter().map(|&b| char::from(b)));
+    id
 }
 
 /// A uuid fixed by a buffer's uuid and a set of partition keys, so that the
@@ -159,6 +185,13 @@ fn merge_errors(into: &mut ErrorLines, from: ErrorLines) {
     }
 }
 
+/// Writes not yet synced (see the group commit in the module docs).
+#[derive(Debug, Default)]
+struct Dirty {
+    generation: u64,
+    files: Vec<(PathBuf, Arc<std::fs::File>)>,
+}
+
 #[derive(Debug)]
 struct State {
     dest: Arc<Destination>,
@@ -180,6 +213,10 @@ struct Inner {
     region: String,
     lambdas: Lambdas,
     state: Mutex<State>,
+    /// Buffer files written since the last sync, and the write generation.
+    dirty: Mutex<Dirty>,
+    /// The generation every write up to which is synced.
+    synced: Mutex<u64>,
     deliver_lock: tokio::sync::Mutex<()>,
     wake: Notify,
     objects: AtomicU64,
@@ -229,6 +266,8 @@ impl DeliveryStream {
                     sealed,
                     closed: false,
                 }),
+                dirty: Mutex::new(Dirty::default()),
+                synced: Mutex::new(0),
                 deliver_lock: tokio::sync::Mutex::new(()),
                 wake: Notify::new(),
                 objects: AtomicU64::new(0),
@@ -418,19 +457,19 @@ impl DeliveryStream {
                 .get(&key)
                 .is_some_and(|o| (o.size + run.1 > 0) && o.size + run.1 + len > limit);
             if full {
-                Self::append_run(&mut st, &key, run)?;
+                self.append_run(&mut st, &key, run)?;
                 self.seal(&mut st, &key);
                 sealed_any = true;
                 self.open_buffer(&mut st, &key, now)?;
             }
             if let Some(o) = st.open.get(&key) {
-                ids.push(record_id(&o.header, o.records.len() + run.0.len()));
+                ids.push(record_id_from(&o.id_prefix, o.records.len() + run.0.len()));
             }
             run.1 += len;
             run.0.push(BufferedRecord { arrival_ms, data });
         }
         for (key, run) in runs.iter_mut() {
-            Self::append_run(&mut st, key, run)?;
+            self.append_run(&mut st, key, run)?;
         }
         let limit = st.dest.size_limit;
         let zero = st.dest.interval.is_zero();
@@ -444,7 +483,14 @@ impl DeliveryStream {
             self.seal(&mut st, &key);
             sealed_any = true;
         }
+        let generation = self
+            .inner
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation;
         drop(st);
+        self.sync_through(generation)?;
         if sealed_any {
             self.inner.wake.notify_one();
         }
@@ -458,6 +504,29 @@ impl DeliveryStream {
                 .collect());
         }
         Ok(ids)
+    }
+
+    /// Returns once every write up to `generation` is synced: by a sync
+    /// another caller started after it, or by syncing every dirty file now.
+    fn sync_through(&self, generation: u64) -> Result<()> {
+        let mut synced = self.inner.synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced >= generation {
+            return Ok(());
+        }
+        let (upto, files) = {
+            let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
+            (d.generation, std::mem::take(&mut d.files))
+        };
+        for (i, (path, file)) in files.iter().enumerate() {
+            if let Err(e) = file.sync_data() {
+                // Not synced: the next caller must sync these files again.
+                let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
+                d.files.extend(files[i..].iter().cloned());
+                return Err(FirehoseError::buffer(path, e));
+            }
+        }
+        *synced = upto;
+        Ok(())
     }
 
     fn open_buffer(&self, st: &mut State, key: &BufferKey, now: DateTime<Utc>) -> Result<()> {
@@ -476,6 +545,7 @@ impl DeliveryStream {
         st.open.insert(
             key.clone(),
             OpenBuffer {
+                id_prefix: record_id_prefix(&header),
                 header,
                 file,
                 records: Vec::new(),
@@ -487,6 +557,7 @@ impl DeliveryStream {
     }
 
     fn append_run(
+        &self,
         st: &mut State,
         key: &BufferKey,
         run: &mut (Vec<BufferedRecord>, u64),
@@ -495,7 +566,12 @@ impl DeliveryStream {
             return Ok(());
         }
         if let Some(o) = st.open.get_mut(key) {
-            o.file.append(&run.0)?;
+            o.file.write(&run.0)?;
+            let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
+            d.generation += 1;
+            if !d.files.iter().any(|(p, _)| p == o.file.path()) {
+                d.files.push((o.file.path().to_owned(), o.file.handle()));
+            }
             o.size += run.1;
             o.records.append(&mut run.0);
         }
@@ -1001,6 +1077,67 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    #[test]
+    fn record_ids_pad_the_index() {
+        let h = BufferHeader {
+            seq: 7,
+            version: 1,
+            uuid: "0a1b-2c".into(),
+            oldest_arrival_ms: 0,
+            random_seed: 0,
+            partition: BTreeMap::new(),
+            error_output_type: None,
+        };
+        assert_eq!(record_id(&h, 42), "0a1b2c0000000000000000000700000042");
+        assert_eq!(
+            record_id(&h, 123_456_789),
+            "0a1b2c00000000000000000007123456789"
+        );
+    }
+
+    /// Concurrent producers share syncs; every acknowledged record is in
+    /// the buffer files a restart recovers.
+    #[tokio::test]
+    async fn group_commit_keeps_every_acknowledged_record() {
+        let f = fixture();
+        let s = open(
+            &f,
+            dest(json!({"BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900}})),
+        );
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let s = s.clone();
+                scope.spawn(move || {
+                    for b in 0..25 {
+                        let batch: Vec<Bytes> = (0..40)
+                            .map(|i| Bytes::from(format!("{t}-{b}-{i};")))
+                            .collect();
+                        assert_eq!(s.put_record_batch(batch).unwrap().len(), 40);
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            *s.inner.synced.lock().unwrap(),
+            s.inner.dirty.lock().unwrap().generation
+        );
+        drop(s);
+        let s = open(&f, dest(json!({})));
+        assert_eq!(s.pending_records(), 4000);
+        s.flush().await.unwrap();
+        let body: Vec<u8> = objects(&f.bucket_root.join("bkt"))
+            .into_iter()
+            .flat_map(|(_, b)| b)
+            .collect();
+        let mut got: Vec<&str> = std::str::from_utf8(&body)
+            .unwrap()
+            .split_terminator(';')
+            .collect();
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got.len(), 4000);
     }
 
     #[tokio::test]
