@@ -9,6 +9,12 @@
 //! - [`FirehoseApi`]: the Firehose JSON 1.1 HTTP API
 //!   (`X-Amz-Target: Firehose_20150804.*`) over a [`Firehose`].
 //!
+//! - [`http_endpoint::HttpEndpoint`]: delivery to an HTTP endpoint
+//!   (`HttpEndpointDestinationConfiguration`) with Firehose's request
+//!   contract.
+//! - [`KinesisSource`]: a `KinesisStreamAsSource` stream reading a Kinesis
+//!   data stream (embedded or remote, [`FirehoseOptions::kinesis`]).
+//!
 //! Time comes only through a [`Clock`]; buckets through [`Buckets`].
 
 pub mod api;
