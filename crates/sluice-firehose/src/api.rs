@@ -197,13 +197,18 @@ impl FirehoseApi {
                     "currentDeliveryStreamVersionId",
                 )?;
                 let dest_id = str_field(&input, "DestinationId", "destinationId")?;
-                let update = match (
-                    input.get("ExtendedS3DestinationUpdate"),
-                    input.get("S3DestinationUpdate"),
-                ) {
-                    (Some(u), None) | (None, Some(u)) => u.clone(),
-                    (None, None) => json!({}),
-                    (Some(_), Some(_)) => {
+                let updates: Vec<&Value> = [
+                    "ExtendedS3DestinationUpdate",
+                    "S3DestinationUpdate",
+                    "HttpEndpointDestinationUpdate",
+                ]
+                .iter()
+                .filter_map(|k| input.get(*k))
+                .collect();
+                let update = match updates.as_slice() {
+                    [u] => (*u).clone(),
+                    [] => json!({}),
+                    _ => {
                         return Err(FirehoseError::invalid(
                             "DestinationUpdate",
                             "Only one destination update can be specified.",
@@ -212,12 +217,18 @@ impl FirehoseApi {
                 };
                 if let Some(k) = input.as_object().and_then(|o| {
                     o.keys()
-                        .find(|k| k.ends_with("DestinationUpdate") && !k.contains("S3"))
+                        .find(|k| {
+                            k.ends_with("DestinationUpdate")
+                                && !k.contains("S3")
+                                && k.as_str() != "HttpEndpointDestinationUpdate"
+                        })
                         .cloned()
                 }) {
                     return Err(FirehoseError::invalid(
                         &k,
-                        format!("{k} is not supported by sluice; only S3 destinations are."),
+                        format!(
+                            "{k} is not supported by sluice; only S3 and HTTP endpoint destinations are."
+                        ),
                     ));
                 }
                 fh.update_destination(name, version, dest_id, &update)?;

@@ -17,8 +17,10 @@
 //! record*    data_len u32 LE | crc32(data) u32 LE | arrival_ms i64 LE | data
 //! ```
 //!
-//! Records are appended with one `write` per batch and then `sync_data`. A
-//! torn tail (short record or CRC mismatch) was never acknowledged: reading
+//! Records are appended with one `write` per batch ([`BufferFile::write`])
+//! and made durable with `sync_data` ([`BufferFile::append`] does both; the
+//! delivery stream instead syncs once for every batch written meanwhile,
+//! a group commit, before acknowledging any of them). A torn tail (short record or CRC mismatch) was never acknowledged: reading
 //! stops there. The header fixes the object key, so delivering a recovered
 //! buffer again overwrites the same object instead of duplicating it.
 
@@ -26,6 +28,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -69,7 +72,7 @@ pub struct BufferedRecord {
 #[derive(Debug)]
 pub struct BufferFile {
     path: PathBuf,
-    file: File,
+    file: Arc<File>,
 }
 
 /// The path of buffer `seq` in `dir`.
@@ -97,15 +100,28 @@ impl BufferFile {
             .map_err(|e| FirehoseError::buffer(&path, e))?;
         file.write_all(&head)
             .map_err(|e| FirehoseError::buffer(&path, e))?;
+        // The header is synced with the first records.
         // The file's directory entry must survive a crash too.
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
-        Ok(Self { path, file })
+        Ok(Self {
+            path,
+            file: Arc::new(file),
+        })
     }
 
     /// Appends records with one write and syncs them to disk.
     pub fn append(&mut self, records: &[BufferedRecord]) -> Result<()> {
+        self.write(records)?;
+        self.file
+            .sync_data()
+            .map_err(|e| FirehoseError::buffer(&self.path, e))
+    }
+
+    /// Appends records with one write, without syncing: they are durable
+    /// only after a later `sync_data` on [`Self::handle`].
+    pub fn write(&mut self, records: &[BufferedRecord]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -117,10 +133,14 @@ impl BufferFile {
             buf.extend_from_slice(&r.arrival_ms.to_le_bytes());
             buf.extend_from_slice(&r.data);
         }
-        self.file
+        (&*self.file)
             .write_all(&buf)
-            .and_then(|()| self.file.sync_data())
             .map_err(|e| FirehoseError::buffer(&self.path, e))
+    }
+
+    /// The open file, to sync it outside the stream's lock.
+    pub fn handle(&self) -> Arc<File> {
+        Arc::clone(&self.file)
     }
 
     /// The file's path.

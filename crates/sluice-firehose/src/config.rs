@@ -12,6 +12,7 @@ use crate::compress::Compression;
 use crate::convert::FormatConversion;
 use crate::deaggregate::SubRecords;
 use crate::error::{FirehoseError, Result};
+use crate::http_endpoint::{HttpBackupMode, HttpEndpoint};
 use crate::partition::PartitionQuery;
 use crate::prefix::PrefixTemplate;
 use crate::transform::Transform;
@@ -53,6 +54,12 @@ pub struct CreateDeliveryStreamInput {
         skip_serializing_if = "Option::is_none"
     )]
     pub extended_s3_destination_configuration: Option<Value>,
+    #[serde(
+        default,
+        rename = "HttpEndpointDestinationConfiguration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_endpoint_destination_configuration: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
     /// Destinations sluice does not deliver to (Redshift, OpenSearch, ...).
@@ -214,6 +221,9 @@ pub struct Destination {
     pub backup: Option<Backup>,
     /// Record format conversion to Parquet.
     pub conversion: Option<Arc<FormatConversion>>,
+    /// Set for an HTTP endpoint destination: records are POSTed there and
+    /// only failed records (and, with `AllData`, the backup) go to `bucket`.
+    pub http: Option<Arc<HttpEndpoint>>,
     /// The configuration JSON as given (and as DescribeDeliveryStream shows it).
     pub json: Value,
 }
@@ -582,8 +592,84 @@ impl Destination {
             sub_records,
             backup,
             conversion,
+            http: None,
             json: json.clone(),
         })
+    }
+
+    /// Validates an `HttpEndpointDestinationConfiguration`: the endpoint, its
+    /// `BufferingHints` (SizeInMBs 1–64, IntervalInSeconds 0–900),
+    /// `ProcessingConfiguration`, and the `S3Configuration` that failed
+    /// records (and with `S3BackupMode: AllData`, every record) go to.
+    pub fn from_http_json(json: &Value, path: &str) -> Result<Self> {
+        let http = HttpEndpoint::from_json(json, path)?;
+        let hints: BufferingHintsJson = match json.get("BufferingHints") {
+            None | Some(Value::Null) => BufferingHintsJson::default(),
+            Some(h) => {
+                serde_json::from_value(h.clone()).map_err(|e| FirehoseError::Serialization {
+                    message: format!("{path}.bufferingHints: {e}"),
+                })?
+            }
+        };
+        if let Some(size) = hints.size_in_mbs
+            && !(1..=64).contains(&size)
+        {
+            return Err(validation(
+                &format!("{path}.bufferingHints.sizeInMBs"),
+                size,
+                if size < 1 {
+                    "Member must have value greater than or equal to 1"
+                } else {
+                    "Member must have value less than or equal to 64"
+                },
+            ));
+        }
+        let s3 = json.get("S3Configuration").ok_or_else(|| FirehoseError::Validation {
+            message: format!(
+                "1 validation error detected: Value null at '{path}.s3Configuration' failed to satisfy constraint: Member must not be null"
+            ),
+        })?;
+        let s3_path = format!("{path}.s3Configuration");
+        let mut inner = serde_json::Map::new();
+        for k in [
+            "BucketARN",
+            "Prefix",
+            "ErrorOutputPrefix",
+            "CompressionFormat",
+        ] {
+            if let Some(v) = s3.get(k) {
+                inner.insert(k.to_owned(), v.clone());
+            }
+        }
+        for k in ["BufferingHints", "ProcessingConfiguration"] {
+            if let Some(v) = json.get(k) {
+                inner.insert(k.to_owned(), v.clone());
+            }
+        }
+        let mut dest = Self::from_json(&Value::Object(inner), &s3_path)?;
+        if dest.partitioning.is_some() || dest.lambda_partitioning {
+            return Err(FirehoseError::invalid(
+                "ProcessingConfiguration",
+                "Dynamic partitioning is only available for an Amazon S3 destination.",
+            ));
+        }
+        dest.backup = match http.backup_mode {
+            HttpBackupMode::FailedDataOnly => None,
+            HttpBackupMode::AllData => Some(Backup::from_json(s3, &s3_path)?),
+        };
+        dest.http = Some(Arc::new(http));
+        dest.json = json.clone();
+        Ok(dest)
+    }
+
+    /// Validates a destination configuration of `kind` (`ExtendedS3`, `S3`
+    /// or `HttpEndpoint`, as persisted by [`crate::Firehose`]).
+    pub fn from_kind(kind: &str, json: &Value, path: &str) -> Result<Self> {
+        if kind == "HttpEndpoint" {
+            Self::from_http_json(json, path)
+        } else {
+            Self::from_json(json, path)
+        }
     }
 
     /// The configuration with an `...DestinationUpdate` merged over it

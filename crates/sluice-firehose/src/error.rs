@@ -82,6 +82,16 @@ pub enum FirehoseError {
     #[error("{message}")]
     Serialization { message: String },
 
+    /// Reading the Kinesis data stream a delivery stream takes its records
+    /// from failed.
+    #[error("delivery stream {delivery_stream}: reading Kinesis stream {kinesis_stream}: {source}")]
+    Source {
+        delivery_stream: String,
+        kinesis_stream: String,
+        #[source]
+        source: Box<sluice_kds::KdsError>,
+    },
+
     /// The `X-Amz-Target` names no Firehose operation.
     #[error("Operation {target} is not supported.")]
     UnknownOperation { target: String },
@@ -102,7 +112,8 @@ impl FirehoseError {
             Self::Buffer { .. }
             | Self::CorruptBuffer { .. }
             | Self::Compression { .. }
-            | Self::Store { .. } => "ServiceUnavailableException",
+            | Self::Store { .. }
+            | Self::Source { .. } => "ServiceUnavailableException",
         }
     }
 

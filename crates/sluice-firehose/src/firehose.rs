@@ -23,9 +23,11 @@ use crate::clock::Clock;
 use crate::config::{CreateDeliveryStreamInput, Destination, Tag, validate_stream_name};
 use crate::convert::inline_catalog_columns;
 use crate::error::{FirehoseError, Result};
+use crate::source::{KinesisSource, check_stream_exists, stream_name_from_arn};
 use crate::store::Buckets;
 use crate::stream::DeliveryStream;
 use crate::transform::Lambdas;
+use sluice_kds::ReaderSource;
 
 /// The only destination id a stream has.
 pub const DESTINATION_ID: &str = "destinationId-000000000001";
@@ -51,6 +53,11 @@ pub struct FirehoseOptions {
     /// Lambda functions by ARN, for `Lambda` processors whose `LambdaArn`
     /// is a real ARN (an `http(s)://` URL or `command:` needs no entry).
     pub lambdas: Lambdas,
+    /// Where `KinesisStreamAsSource` delivery streams read their Kinesis
+    /// stream: an embedded [`sluice_kds::Kds`] (the stream ARN must be of its
+    /// account and region) or a remote endpoint. `None`: such streams are
+    /// refused at create.
+    pub kinesis: Option<ReaderSource>,
 }
 
 impl FirehoseOptions {
@@ -68,6 +75,7 @@ impl FirehoseOptions {
             region: "us-east-1".to_owned(),
             spawn_drivers: true,
             lambdas: Lambdas::new(),
+            kinesis: None,
         }
     }
 }
@@ -92,6 +100,14 @@ struct StreamMeta {
 struct Entry {
     meta: StreamMeta,
     stream: DeliveryStream,
+    source: Option<SourceTask>,
+}
+
+/// The task reading a `KinesisStreamAsSource` stream's Kinesis stream.
+#[derive(Debug)]
+struct SourceTask {
+    handle: tokio::task::JoinHandle<()>,
+    last_error: Arc<Mutex<Option<String>>>,
 }
 
 #[derive(Debug)]
@@ -131,9 +147,18 @@ impl Firehose {
                     path: path.clone(),
                     reason: e.to_string(),
                 })?;
-            let dest = Destination::from_json(&meta.destination, "destination")?;
+            let dest =
+                Destination::from_kind(&meta.destination_kind, &meta.destination, "destination")?;
             let stream = Self::open_stream(&opts, &meta, dest)?;
-            streams.insert(meta.name.clone(), Entry { meta, stream });
+            let source = Self::start_source(&opts, &meta, &stream)?;
+            streams.insert(
+                meta.name.clone(),
+                Entry {
+                    meta,
+                    stream,
+                    source,
+                },
+            );
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -165,6 +190,74 @@ impl Firehose {
             drop(stream.spawn_driver());
         }
         Ok(stream)
+    }
+
+    /// The Kinesis stream ARN of a `KinesisStreamSourceConfiguration`.
+    fn source_arn(source: &Value) -> Result<&str> {
+        source
+            .get("KinesisStreamARN")
+            .and_then(Value::as_str)
+            .ok_or_else(|| FirehoseError::Validation {
+                message: "1 validation error detected: Value null at 'kinesisStreamSourceConfiguration.kinesisStreamARN' failed to satisfy constraint: Member must not be null".to_owned(),
+            })
+    }
+
+    fn kinesis(opts: &FirehoseOptions) -> Result<&ReaderSource> {
+        opts.kinesis.as_ref().ok_or_else(|| {
+            FirehoseError::invalid(
+                "KinesisStreamSourceConfiguration",
+                "KinesisStreamAsSource needs a Kinesis Data Streams source; this sluice has none configured (FirehoseOptions::kinesis).",
+            )
+        })
+    }
+
+    /// Starts reading a `KinesisStreamAsSource` stream's Kinesis stream
+    /// (when drivers are on).
+    fn start_source(
+        opts: &FirehoseOptions,
+        meta: &StreamMeta,
+        stream: &DeliveryStream,
+    ) -> Result<Option<SourceTask>> {
+        let Some(src) = meta.source.as_ref() else {
+            return Ok(None);
+        };
+        if meta.stream_type != "KinesisStreamAsSource" || !opts.spawn_drivers {
+            return Ok(None);
+        }
+        let kinesis = Self::kinesis(opts)?;
+        let arn = Self::source_arn(src)?;
+        let name = stream_name_from_arn(kinesis, arn)?;
+        let last_error = Arc::new(Mutex::new(None));
+        let handle = KinesisSource::spawn(
+            kinesis.clone(),
+            name,
+            meta.create_ms,
+            Self::checkpoint_path(opts, &meta.name),
+            stream.clone(),
+            Arc::clone(&last_error),
+        );
+        Ok(Some(SourceTask { handle, last_error }))
+    }
+
+    /// The checkpoint file of stream `name`'s Kinesis source.
+    fn checkpoint_path(opts: &FirehoseOptions, name: &str) -> PathBuf {
+        opts.data_dir
+            .join("streams")
+            .join(name)
+            .join("source-checkpoint.json")
+    }
+
+    /// The last error reading stream `name`'s Kinesis source, if its reader
+    /// is failing (None when it reads fine or the stream has no source).
+    pub fn source_error(&self, name: &str) -> Result<Option<String>> {
+        let streams = self.streams();
+        let e = streams.get(name).ok_or_else(|| self.not_found(name))?;
+        Ok(e.source.as_ref().and_then(|s| {
+            s.last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+        }))
     }
 
     fn streams(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
@@ -232,12 +325,16 @@ impl Firehose {
                 }
             }
             "KinesisStreamAsSource" => {
-                if input.kinesis_stream_source_configuration.is_none() {
+                let Some(src) = &input.kinesis_stream_source_configuration else {
                     return Err(FirehoseError::invalid(
                         "KinesisStreamSourceConfiguration",
                         "KinesisStreamSourceConfiguration is required for the KinesisStreamAsSource delivery stream type.",
                     ));
-                }
+                };
+                let arn = Self::source_arn(src)?;
+                let kinesis = Self::kinesis(&self.inner.opts)?;
+                let kinesis_name = stream_name_from_arn(kinesis, arn)?;
+                check_stream_exists(kinesis, arn, &kinesis_name)?;
             }
             other => {
                 return Err(FirehoseError::Validation {
@@ -255,22 +352,38 @@ impl Firehose {
                 ),
             ));
         }
-        let (kind, path, dest_json) = match (
-            &input.extended_s3_destination_configuration,
-            &input.s3_destination_configuration,
-        ) {
-            (Some(j), None) => ("ExtendedS3", "extendedS3DestinationConfiguration", j),
-            (None, Some(j)) => ("S3", "s3DestinationConfiguration", j),
-            (Some(_), Some(_)) => {
-                return Err(FirehoseError::invalid(
-                    "DestinationConfiguration",
-                    "Only one destination configuration can be specified.",
-                ));
-            }
-            (None, None) => {
+        let given: Vec<(&str, &str, &Value)> = [
+            (
+                "ExtendedS3",
+                "extendedS3DestinationConfiguration",
+                &input.extended_s3_destination_configuration,
+            ),
+            (
+                "S3",
+                "s3DestinationConfiguration",
+                &input.s3_destination_configuration,
+            ),
+            (
+                "HttpEndpoint",
+                "httpEndpointDestinationConfiguration",
+                &input.http_endpoint_destination_configuration,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, p, j)| j.as_ref().map(|j| (k, p, j)))
+        .collect();
+        let (kind, path, dest_json) = match given.as_slice() {
+            [one] => *one,
+            [] => {
                 return Err(FirehoseError::invalid(
                     "DestinationConfiguration",
                     "Exactly one destination configuration must be specified.",
+                ));
+            }
+            _ => {
+                return Err(FirehoseError::invalid(
+                    "DestinationConfiguration",
+                    "Only one destination configuration can be specified.",
                 ));
             }
         };
@@ -278,7 +391,7 @@ impl Firehose {
         check_tags(&tags)?;
         let mut dest_json = dest_json.clone();
         inline_catalog_columns(&mut dest_json, &self.glue_dir())?;
-        let dest = Destination::from_json(&dest_json, path)?;
+        let dest = Destination::from_kind(kind, &dest_json, path)?;
         self.check_lambda(&dest)?;
         let mut streams = self.streams();
         if streams.contains_key(&name) {
@@ -302,8 +415,16 @@ impl Firehose {
         };
         self.persist(&meta)?;
         let stream = Self::open_stream(&self.inner.opts, &meta, dest)?;
+        let source = Self::start_source(&self.inner.opts, &meta, &stream)?;
         let arn = meta.arn.clone();
-        streams.insert(name, Entry { meta, stream });
+        streams.insert(
+            name,
+            Entry {
+                meta,
+                stream,
+                source,
+            },
+        );
         Ok(arn)
     }
 
@@ -315,6 +436,9 @@ impl Firehose {
             .remove(name)
             .ok_or_else(|| self.not_found(name))?;
         entry.stream.close();
+        if let Some(s) = entry.source {
+            s.handle.abort();
+        }
         let dir = self.inner.opts.data_dir.join("streams").join(name);
         std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
         Ok(())
@@ -402,7 +526,37 @@ impl Firehose {
                 .or_insert(json!({"Enabled": false}));
         }
         let mut destination = json!({"DestinationId": DESTINATION_ID});
-        if let Some(o) = destination.as_object_mut() {
+        if m.destination_kind == "HttpEndpoint" {
+            let mut h = dest.json.clone();
+            if let (Some(o), Some(http)) = (h.as_object_mut(), &dest.http) {
+                // The access key is never shown.
+                o.insert(
+                    "EndpointConfiguration".into(),
+                    json!({"Url": http.url, "Name": http.name}),
+                );
+                o.insert(
+                    "BufferingHints".into(),
+                    json!({"SizeInMBs": dest.size_limit / (1024 * 1024), "IntervalInSeconds": dest.interval.as_secs()}),
+                );
+                o.insert(
+                    "RetryOptions".into(),
+                    json!({"DurationInSeconds": http.retry_duration.as_secs()}),
+                );
+                o.insert(
+                    "S3BackupMode".into(),
+                    json!(match http.backup_mode {
+                        crate::http_endpoint::HttpBackupMode::AllData => "AllData",
+                        crate::http_endpoint::HttpBackupMode::FailedDataOnly => "FailedDataOnly",
+                    }),
+                );
+                if let Some(s3) = o.remove("S3Configuration") {
+                    o.insert("S3DestinationDescription".into(), s3);
+                }
+            }
+            if let Some(o) = destination.as_object_mut() {
+                o.insert("HttpEndpointDestinationDescription".into(), h);
+            }
+        } else if let Some(o) = destination.as_object_mut() {
             let mut s3 = serde_json::Map::new();
             if let Some(src) = d.as_object() {
                 for k in [
@@ -490,7 +644,11 @@ impl Firehose {
         }
         let mut merged = e.stream.destination().merged_json(update);
         inline_catalog_columns(&mut merged, &self.inner.opts.data_dir.join("glue"))?;
-        let dest = Destination::from_json(&merged, "extendedS3DestinationUpdate")?;
+        let path = match e.meta.destination_kind.as_str() {
+            "HttpEndpoint" => "httpEndpointDestinationUpdate",
+            _ => "extendedS3DestinationUpdate",
+        };
+        let dest = Destination::from_kind(&e.meta.destination_kind, &merged, path)?;
         self.check_lambda(&dest)?;
         let mut meta = e.meta.clone();
         meta.version += 1;
@@ -561,10 +719,26 @@ impl Firehose {
         Ok(n)
     }
 
-    /// Stops every stream's driver (buffers stay on disk).
+    /// Stops every stream's driver and Kinesis source (buffers stay on
+    /// disk; source positions not yet delivered stay uncommitted).
     pub fn close(&self) {
         for e in self.streams().values() {
             e.stream.close();
+        }
+    }
+
+    /// [`Self::close`], then waits for the Kinesis source tasks to end (so
+    /// their checkpoint files are released and another [`Firehose::open`]
+    /// on the same data directory can read them).
+    pub async fn shutdown(&self) {
+        self.close();
+        let handles: Vec<tokio::task::JoinHandle<()>> = self
+            .streams()
+            .values_mut()
+            .filter_map(|e| e.source.take().map(|s| s.handle))
+            .collect();
+        for h in handles {
+            let _ = h.await;
         }
     }
 }

@@ -9,6 +9,12 @@
 //! - [`FirehoseApi`]: the Firehose JSON 1.1 HTTP API
 //!   (`X-Amz-Target: Firehose_20150804.*`) over a [`Firehose`].
 //!
+//! - [`http_endpoint::HttpEndpoint`]: delivery to an HTTP endpoint
+//!   (`HttpEndpointDestinationConfiguration`) with Firehose's request
+//!   contract.
+//! - [`KinesisSource`]: a `KinesisStreamAsSource` stream reading a Kinesis
+//!   data stream (embedded or remote, [`FirehoseOptions::kinesis`]).
+//!
 //! Time comes only through a [`Clock`]; buckets through [`Buckets`].
 
 pub mod api;
@@ -21,9 +27,11 @@ pub mod convert;
 pub mod deaggregate;
 pub mod error;
 pub mod firehose;
+pub mod http_endpoint;
 pub mod partition;
 pub mod pipeline;
 pub mod prefix;
+pub mod source;
 pub mod store;
 pub mod stream;
 pub mod transform;
@@ -35,5 +43,6 @@ pub use config::{CreateDeliveryStreamInput, Destination, Tag};
 pub use error::{FirehoseError, Result};
 pub use firehose::{Firehose, FirehoseOptions};
 
+pub use source::KinesisSource;
 pub use store::{Buckets, LocalBuckets, S3Buckets, SingleStore};
 pub use stream::{DeliveryStats, DeliveryStream};

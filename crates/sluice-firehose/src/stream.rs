@@ -8,6 +8,10 @@
 //!
 //! - **Acknowledgement**: `put_record*` returns only after the records are
 //!   synced to the local buffer file; a crash after that loses nothing.
+//!   Concurrent callers share syncs (group commit): each writes its records
+//!   under the stream's lock, then waits, outside it, for one `sync_data`
+//!   that started after its write; one sync covers every batch written
+//!   before it began.
 //! - **Sealing**: a buffer is sealed when adding a record would take it past
 //!   `SizeInMBs` (measured before compression) or when `IntervalInSeconds`
 //!   have passed since its first record arrived, whichever comes first.
@@ -36,7 +40,7 @@ use crate::clock::Clock;
 use crate::config::Destination;
 use crate::error::{FirehoseError, Result};
 use crate::partition::MAX_ACTIVE_PARTITIONS;
-use crate::pipeline::{ErrorLines, Output};
+use crate::pipeline::{ErrorLines, HTTP_ENDPOINT_FAILED, Output};
 use crate::prefix::{PrefixContext, PrefixTemplate, object_suffix};
 use crate::store::Buckets;
 use crate::transform::Lambdas;
@@ -63,6 +67,8 @@ pub struct DeliveryStats {
 #[derive(Debug)]
 struct OpenBuffer {
     header: BufferHeader,
+    /// [`record_id_prefix`] of the header.
+    id_prefix: String,
     file: BufferFile,
     records: Vec<BufferedRecord>,
     size: u64,
@@ -112,12 +118,32 @@ fn error_record(data: &[u8], arrival_ms: i64, code: &str, message: &str) -> Byte
 /// The record id of record `index` of a buffer (as returned to the
 /// producer and sent to the Lambda function).
 fn record_id(header: &BufferHeader, index: usize) -> String {
-    format!(
-        "{}{:020}{:08}",
-        header.uuid.replace('-', ""),
-        header.seq,
-        index
-    )
+    record_id_from(&record_id_prefix(header), index)
+}
+
+/// The part of a record id shared by a buffer's records: its uuid without
+/// dashes and its sequence number.
+fn record_id_prefix(header: &BufferHeader) -> String {
+    format!("{}{:020}", header.uuid.replace('-', ""), header.seq)
+}
+
+/// `prefix` followed by `index` as 8 digits (more when larger), without
+/// going through the formatter (this runs once per record put).
+fn record_id_from(prefix: &str, index: usize) -> String {
+    let mut id = String::with_capacity(prefix.len() + 8);
+    id.push_str(prefix);
+    if index >= 100_000_000 {
+        id.push_str(&index.to_string());
+        return id;
+    }
+    let mut digits = [b'0'; 8];
+    let mut v = index;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    id.extend(digits.iter().map(|&b| char::from(b)));
+    id
 }
 
 /// A uuid fixed by a buffer's uuid and a set of partition keys, so that the
@@ -159,6 +185,13 @@ fn merge_errors(into: &mut ErrorLines, from: ErrorLines) {
     }
 }
 
+/// Writes not yet synced (see the group commit in the module docs).
+#[derive(Debug, Default)]
+struct Dirty {
+    generation: u64,
+    files: Vec<(PathBuf, Arc<std::fs::File>)>,
+}
+
 #[derive(Debug)]
 struct State {
     dest: Arc<Destination>,
@@ -180,6 +213,10 @@ struct Inner {
     region: String,
     lambdas: Lambdas,
     state: Mutex<State>,
+    /// Buffer files written since the last sync, and the write generation.
+    dirty: Mutex<Dirty>,
+    /// The generation every write up to which is synced.
+    synced: Mutex<u64>,
     deliver_lock: tokio::sync::Mutex<()>,
     wake: Notify,
     objects: AtomicU64,
@@ -229,6 +266,8 @@ impl DeliveryStream {
                     sealed,
                     closed: false,
                 }),
+                dirty: Mutex::new(Dirty::default()),
+                synced: Mutex::new(0),
                 deliver_lock: tokio::sync::Mutex::new(()),
                 wake: Notify::new(),
                 objects: AtomicU64::new(0),
@@ -418,19 +457,19 @@ impl DeliveryStream {
                 .get(&key)
                 .is_some_and(|o| (o.size + run.1 > 0) && o.size + run.1 + len > limit);
             if full {
-                Self::append_run(&mut st, &key, run)?;
+                self.append_run(&mut st, &key, run)?;
                 self.seal(&mut st, &key);
                 sealed_any = true;
                 self.open_buffer(&mut st, &key, now)?;
             }
             if let Some(o) = st.open.get(&key) {
-                ids.push(record_id(&o.header, o.records.len() + run.0.len()));
+                ids.push(record_id_from(&o.id_prefix, o.records.len() + run.0.len()));
             }
             run.1 += len;
             run.0.push(BufferedRecord { arrival_ms, data });
         }
         for (key, run) in runs.iter_mut() {
-            Self::append_run(&mut st, key, run)?;
+            self.append_run(&mut st, key, run)?;
         }
         let limit = st.dest.size_limit;
         let zero = st.dest.interval.is_zero();
@@ -444,7 +483,14 @@ impl DeliveryStream {
             self.seal(&mut st, &key);
             sealed_any = true;
         }
+        let generation = self
+            .inner
+            .dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation;
         drop(st);
+        self.sync_through(generation)?;
         if sealed_any {
             self.inner.wake.notify_one();
         }
@@ -458,6 +504,29 @@ impl DeliveryStream {
                 .collect());
         }
         Ok(ids)
+    }
+
+    /// Returns once every write up to `generation` is synced: by a sync
+    /// another caller started after it, or by syncing every dirty file now.
+    fn sync_through(&self, generation: u64) -> Result<()> {
+        let mut synced = self.inner.synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced >= generation {
+            return Ok(());
+        }
+        let (upto, files) = {
+            let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
+            (d.generation, std::mem::take(&mut d.files))
+        };
+        for (i, (path, file)) in files.iter().enumerate() {
+            if let Err(e) = file.sync_data() {
+                // Not synced: the next caller must sync these files again.
+                let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
+                d.files.extend(files[i..].iter().cloned());
+                return Err(FirehoseError::buffer(path, e));
+            }
+        }
+        *synced = upto;
+        Ok(())
     }
 
     fn open_buffer(&self, st: &mut State, key: &BufferKey, now: DateTime<Utc>) -> Result<()> {
@@ -476,6 +545,7 @@ impl DeliveryStream {
         st.open.insert(
             key.clone(),
             OpenBuffer {
+                id_prefix: record_id_prefix(&header),
                 header,
                 file,
                 records: Vec::new(),
@@ -487,6 +557,7 @@ impl DeliveryStream {
     }
 
     fn append_run(
+        &self,
         st: &mut State,
         key: &BufferKey,
         run: &mut (Vec<BufferedRecord>, u64),
@@ -495,7 +566,12 @@ impl DeliveryStream {
             return Ok(());
         }
         if let Some(o) = st.open.get_mut(key) {
-            o.file.append(&run.0)?;
+            o.file.write(&run.0)?;
+            let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
+            d.generation += 1;
+            if !d.files.iter().any(|(p, _)| p == o.file.path()) {
+                d.files.push((o.file.path().to_owned(), o.file.handle()));
+            }
             o.size += run.1;
             o.records.append(&mut run.0);
         }
@@ -755,6 +831,36 @@ impl DeliveryStream {
                 }
             }
         }
+        if let Some(http) = &dest.http {
+            // An HTTP endpoint: each group is one request whose id is the
+            // group's object uuid, so a re-delivery keeps the same id.
+            for (_, uuid, records) in groups {
+                if records.is_empty() {
+                    continue;
+                }
+                if let Err(f) = http
+                    .deliver(&uuid, &self.inner.arn, &records, &self.inner.clock)
+                    .await
+                {
+                    let lines = errors.entry(HTTP_ENDPOINT_FAILED).or_default();
+                    let ending = now_ms();
+                    for r in &records {
+                        crate::pipeline::push_error_line(
+                            lines,
+                            &r.data,
+                            f.attempts,
+                            r.arrival_ms,
+                            ending,
+                            serde_json::json!({"errorCode": f.code, "errorMessage": f.message}),
+                        );
+                    }
+                }
+            }
+            for (kind, lines) in errors {
+                outputs.push(self.error_output(buf, kind, lines)?);
+            }
+            return Ok(outputs);
+        }
         for (keys, uuid, records) in groups {
             let key = self.key_with_uuid(buf, &dest.prefix, None, &keys, &uuid, &dest.extension)?;
             let d = Arc::clone(&dest);
@@ -843,6 +949,31 @@ impl DeliveryStream {
                 }
             }
         })
+    }
+
+    /// The sequence number the next buffer will get: every record buffered
+    /// so far is in a buffer numbered below it.
+    pub fn buffer_mark(&self) -> u64 {
+        self.state().next_seq
+    }
+
+    /// The lowest sequence number of a buffer not yet delivered (open or
+    /// sealed), or [`Self::buffer_mark`] when every buffer is delivered.
+    /// Records buffered when the mark was `m` are all delivered once this
+    /// is at least `m`.
+    pub fn undelivered_from(&self) -> u64 {
+        let st = self.state();
+        st.open
+            .values()
+            .map(|o| o.header.seq)
+            .chain(st.sealed.iter().map(|s| s.header.seq))
+            .min()
+            .unwrap_or(st.next_seq)
+    }
+
+    /// True once [`Self::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.state().closed
     }
 
     /// Stops the driver; buffered records stay on disk for the next open.
@@ -946,6 +1077,67 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    #[test]
+    fn record_ids_pad_the_index() {
+        let h = BufferHeader {
+            seq: 7,
+            version: 1,
+            uuid: "0a1b-2c".into(),
+            oldest_arrival_ms: 0,
+            random_seed: 0,
+            partition: BTreeMap::new(),
+            error_output_type: None,
+        };
+        assert_eq!(record_id(&h, 42), "0a1b2c0000000000000000000700000042");
+        assert_eq!(
+            record_id(&h, 123_456_789),
+            "0a1b2c00000000000000000007123456789"
+        );
+    }
+
+    /// Concurrent producers share syncs; every acknowledged record is in
+    /// the buffer files a restart recovers.
+    #[tokio::test]
+    async fn group_commit_keeps_every_acknowledged_record() {
+        let f = fixture();
+        let s = open(
+            &f,
+            dest(json!({"BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900}})),
+        );
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let s = s.clone();
+                scope.spawn(move || {
+                    for b in 0..25 {
+                        let batch: Vec<Bytes> = (0..40)
+                            .map(|i| Bytes::from(format!("{t}-{b}-{i};")))
+                            .collect();
+                        assert_eq!(s.put_record_batch(batch).unwrap().len(), 40);
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            *s.inner.synced.lock().unwrap(),
+            s.inner.dirty.lock().unwrap().generation
+        );
+        drop(s);
+        let s = open(&f, dest(json!({})));
+        assert_eq!(s.pending_records(), 4000);
+        s.flush().await.unwrap();
+        let body: Vec<u8> = objects(&f.bucket_root.join("bkt"))
+            .into_iter()
+            .flat_map(|(_, b)| b)
+            .collect();
+        let mut got: Vec<&str> = std::str::from_utf8(&body)
+            .unwrap()
+            .split_terminator(';')
+            .collect();
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got.len(), 4000);
     }
 
     #[tokio::test]
@@ -1409,5 +1601,306 @@ mod tests {
         assert_eq!(s.stats().objects, 1);
         s.close();
         h.await.unwrap();
+    }
+}
+
+#[cfg(test)]
+mod http_endpoint_tests {
+    use super::*;
+    use crate::store::LocalBuckets;
+    use base64::Engine;
+    use chrono::TimeZone;
+    use serde_json::{Value, json};
+    use std::sync::Mutex as StdMutex;
+
+    type Seen = Arc<StdMutex<Vec<(http::HeaderMap, Value)>>>;
+
+    /// Serves HTTP/1 on 127.0.0.1, recording each request's headers and
+    /// (gunzipped) JSON body; `answer(n, request_id)` gives the n-th answer.
+    async fn endpoint(
+        answer: impl Fn(usize, &str) -> (u16, Value) + Send + Sync + 'static,
+    ) -> (String, Seen) {
+        use http_body_util::BodyExt;
+        let seen: Seen = Arc::new(StdMutex::new(Vec::new()));
+        let answer = Arc::new(answer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let s = Arc::clone(&seen);
+        tokio::spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    return;
+                };
+                let (answer, seen) = (Arc::clone(&answer), Arc::clone(&s));
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let (answer, seen) = (Arc::clone(&answer), Arc::clone(&seen));
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let raw = body.collect().await.unwrap().to_bytes().to_vec();
+                                let raw = if parts.headers.get("content-encoding").is_some() {
+                                    let mut out = Vec::new();
+                                    std::io::Read::read_to_end(
+                                        &mut flate2::read::GzDecoder::new(&raw[..]),
+                                        &mut out,
+                                    )
+                                    .unwrap();
+                                    out
+                                } else {
+                                    raw
+                                };
+                                let doc: Value = serde_json::from_slice(&raw).unwrap();
+                                let id = parts.headers["x-amz-firehose-request-id"]
+                                    .to_str()
+                                    .unwrap()
+                                    .to_owned();
+                                let n = {
+                                    let mut v = seen.lock().unwrap();
+                                    v.push((parts.headers.clone(), doc));
+                                    v.len() - 1
+                                };
+                                let (status, body) = answer(n, &id);
+                                Ok::<_, std::convert::Infallible>(
+                                    http::Response::builder()
+                                        .status(status)
+                                        .body(http_body_util::Full::new(Bytes::from(
+                                            serde_json::to_vec(&body).unwrap(),
+                                        )))
+                                        .unwrap(),
+                                )
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}/ingest"), seen)
+    }
+
+    fn ok_answer(id: &str) -> (u16, Value) {
+        (200, json!({"requestId": id, "timestamp": 1}))
+    }
+
+    struct Setup {
+        _tmp: tempfile::TempDir,
+        root: PathBuf,
+        stream: DeliveryStream,
+    }
+
+    fn setup(url: &str, extra: Value) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("buckets");
+        let mut j = json!({
+            "EndpointConfiguration": {"Url": url, "Name": "sink", "AccessKey": "secret-key"},
+            "RequestConfiguration": {"ContentEncoding": "GZIP",
+                "CommonAttributes": [{"AttributeName": "env", "AttributeValue": "test"}]},
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+            "RetryOptions": {"DurationInSeconds": 60},
+            "S3Configuration": {"BucketARN": "arn:aws:s3:::failed", "ErrorOutputPrefix": "err/!{firehose:error-output-type}/"}
+        });
+        if let (Some(a), Some(b)) = (j.as_object_mut(), extra.as_object()) {
+            a.extend(b.clone());
+        }
+        let dest = Destination::from_http_json(&j, "httpEndpointDestinationConfiguration").unwrap();
+        let clock = Arc::new(crate::clock::TokioClock::starting_at(
+            Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
+        ));
+        let stream = DeliveryStream::open(
+            "h1",
+            dest,
+            1,
+            tmp.path().join("buf"),
+            Arc::new(LocalBuckets::new(&root)),
+            clock,
+        )
+        .unwrap();
+        Setup {
+            _tmp: tmp,
+            root,
+            stream,
+        }
+    }
+
+    fn files(root: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_owned()];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let k = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                    out.push((k, std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delivers_with_firehose_request_contract() {
+        let (url, seen) = endpoint(|_, id| ok_answer(id)).await;
+        let s = setup(&url, json!({}));
+        s.stream
+            .put_record_batch(vec![Bytes::from_static(b"r1"), Bytes::from_static(b"r2")])
+            .unwrap();
+        assert_eq!(s.stream.flush().await.unwrap(), 1);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let (h, body) = &seen[0];
+        assert_eq!(h["x-amz-firehose-protocol-version"], "1.0");
+        assert_eq!(h["x-amz-firehose-access-key"], "secret-key");
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(h["content-encoding"], "gzip");
+        assert_eq!(
+            h["x-amz-firehose-source-arn"],
+            "arn:aws:firehose:us-east-1:123456789012:deliverystream/h1"
+        );
+        let attrs: Value =
+            serde_json::from_str(h["x-amz-firehose-common-attributes"].to_str().unwrap()).unwrap();
+        assert_eq!(attrs, json!({"commonAttributes": {"env": "test"}}));
+        assert_eq!(
+            body["requestId"],
+            h["x-amz-firehose-request-id"].to_str().unwrap()
+        );
+        assert_eq!(body["timestamp"], 1_714_564_800_000_i64);
+        assert_eq!(body["records"], json!([{"data": "cjE="}, {"data": "cjI="}]));
+        // nothing goes to S3 when the endpoint accepts
+        assert!(files(&s.root).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_5xx_with_the_same_request_id() {
+        let (url, seen) = endpoint(|n, id| {
+            if n < 2 {
+                (
+                    503,
+                    json!({"requestId": id, "timestamp": 1, "errorMessage": "busy"}),
+                )
+            } else {
+                ok_answer(id)
+            }
+        })
+        .await;
+        let s = setup(
+            &url,
+            json!({"RequestConfiguration": {"ContentEncoding": "NONE"}}),
+        );
+        s.stream.put_record(Bytes::from_static(b"x")).unwrap();
+        assert_eq!(s.stream.flush().await.unwrap(), 1);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        let ids: Vec<&str> = seen
+            .iter()
+            .map(|(h, _)| h["x-amz-firehose-request-id"].to_str().unwrap())
+            .collect();
+        assert!(ids.iter().all(|i| *i == ids[0]), "{ids:?}");
+        assert!(seen[0].0.get("content-encoding").is_none());
+        assert!(files(&s.root).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn always_failing_endpoint_sends_records_to_error_prefix() {
+        let (url, seen) = endpoint(|_, _| (500, json!({"errorMessage": "down"}))).await;
+        let s = setup(&url, json!({}));
+        let start = tokio::time::Instant::now();
+        s.stream
+            .put_record_batch(vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")])
+            .unwrap();
+        assert_eq!(s.stream.flush().await.unwrap(), 1);
+        // retried for the 60 s retry duration, then given up
+        let waited = start.elapsed();
+        assert!(waited >= Duration::from_secs(60), "{waited:?}");
+        assert!(waited < Duration::from_secs(95), "{waited:?}");
+        let attempts = seen.lock().unwrap().len();
+        assert!(attempts >= 3, "{attempts}");
+        let objs = files(&s.root);
+        assert_eq!(objs.len(), 1, "{objs:?}");
+        let (key, body) = &objs[0];
+        assert!(
+            key.starts_with(
+                "failed/err/http-endpoint-failed/2024/05/01/12/h1-1-2024-05-01-12-00-00-"
+            ),
+            "{key}"
+        );
+        let lines: Vec<Value> = body
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        let b64 = base64::engine::general_purpose::STANDARD;
+        assert_eq!(
+            b64.decode(lines[0]["rawData"].as_str().unwrap()).unwrap(),
+            b"a"
+        );
+        assert_eq!(lines[0]["errorCode"], "HttpEndpoint.DestinationException");
+        assert!(lines[0]["errorMessage"].as_str().unwrap().contains("down"));
+        assert_eq!(lines[0]["attemptsMade"], attempts);
+        assert_eq!(lines[0]["arrivalTimestamp"], 1_714_564_800_000_i64);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn wrong_request_id_in_response_is_a_failure() {
+        let (url, seen) =
+            endpoint(|_, _| (200, json!({"requestId": "other", "timestamp": 1}))).await;
+        let s = setup(
+            &url,
+            json!({"RetryOptions": {"DurationInSeconds": 0}, "S3BackupMode": "AllData",
+                   "S3Configuration": {"BucketARN": "arn:aws:s3:::failed", "Prefix": "all/",
+                       "ErrorOutputPrefix": "err/!{firehose:error-output-type}/"}}),
+        );
+        s.stream.put_record(Bytes::from_static(b"z")).unwrap();
+        assert_eq!(s.stream.flush().await.unwrap(), 1);
+        // RetryOptions 0: one attempt only
+        assert_eq!(seen.lock().unwrap().len(), 1);
+        let objs = files(&s.root);
+        assert_eq!(objs.len(), 2, "{objs:?}");
+        // AllData: the records are backed up under the S3 prefix as well
+        assert!(
+            objs[0].0.starts_with("failed/all/2024/05/01/12/h1-1-"),
+            "{}",
+            objs[0].0
+        );
+        assert_eq!(objs[0].1, b"z");
+        assert!(
+            objs[1].0.starts_with("failed/err/http-endpoint-failed/"),
+            "{}",
+            objs[1].0
+        );
+        let line: Value = serde_json::from_slice(objs[1].1.strip_suffix(b"\n").unwrap()).unwrap();
+        assert_eq!(
+            line["errorCode"],
+            "HttpEndpoint.InvalidResponseFromDestination"
+        );
+        assert!(line["errorMessage"].as_str().unwrap().contains("\"other\""));
+    }
+
+    #[test]
+    fn http_destination_validation() {
+        let base = json!({"EndpointConfiguration": {"Url": "https://e.example/x"},
+            "S3Configuration": {"BucketARN": "arn:aws:s3:::b"}});
+        let p = "httpEndpointDestinationConfiguration";
+        assert!(Destination::from_http_json(&base, p).is_ok());
+        let mut j = base.clone();
+        j["BufferingHints"] = json!({"SizeInMBs": 65});
+        let e = Destination::from_http_json(&j, p).unwrap_err().to_string();
+        assert!(
+            e.contains("httpEndpointDestinationConfiguration.bufferingHints.sizeInMBs"),
+            "{e}"
+        );
+        let mut j = base.clone();
+        j.as_object_mut().unwrap().remove("S3Configuration");
+        let e = Destination::from_http_json(&j, p).unwrap_err().to_string();
+        assert!(e.contains("s3Configuration"), "{e}");
     }
 }

@@ -230,14 +230,15 @@ async fn errors_have_aws_types() {
                "ExtendedS3DestinationConfiguration": {"BucketARN": "arn:aws:s3:::b"}}),
     )
     .await;
-    assert!(v["DeliveryStreamARN"].is_string(), "{v}");
-    let (_, v) = call(
-        &api,
-        "PutRecord",
-        json!({"DeliveryStreamName": "k", "Record": {"Data": ""}}),
-    )
-    .await;
-    assert_eq!(v["__type"], "InvalidArgumentException");
+    // this Firehose has no Kinesis Data Streams to read (FirehoseOptions::kinesis)
+    assert_eq!(v["__type"], "InvalidArgumentException", "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("Kinesis Data Streams source"),
+        "{v}"
+    );
 }
 
 #[tokio::test]
@@ -354,4 +355,231 @@ async fn restart_recovers_streams_and_buffered_records() {
     )
     .await;
     assert_eq!(v["__type"], "ResourceNotFoundException");
+}
+
+/// A loopback endpoint answering Firehose's response contract; counts
+/// requests and keeps their bodies.
+async fn http_sink() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let s = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let seen = Arc::clone(&s);
+            tokio::spawn(async move {
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let seen = Arc::clone(&seen);
+                        async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let doc: Value = serde_json::from_slice(&body).unwrap();
+                            let id = doc["requestId"].clone();
+                            seen.lock().unwrap().push(doc);
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                Bytes::from(json!({"requestId": id, "timestamp": 0}).to_string()),
+                            )))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(sock), svc)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}/"), seen)
+}
+
+#[tokio::test]
+async fn http_endpoint_destination_through_the_api() {
+    let env = Env::new();
+    let api = env.api();
+    let (url, seen) = http_sink().await;
+    let body = json!({"DeliveryStreamName": "h", "DeliveryStreamType": "DirectPut",
+        "HttpEndpointDestinationConfiguration": {
+            "EndpointConfiguration": {"Url": url, "Name": "sink", "AccessKey": "k"},
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60},
+            "RetryOptions": {"DurationInSeconds": 30},
+            "S3BackupMode": "FailedDataOnly",
+            "S3Configuration": {"RoleARN": "arn:aws:iam::123456789012:role/r",
+                "BucketARN": "arn:aws:s3:::failed"}}});
+    let (st, v) = call(&api, "CreateDeliveryStream", body.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = call(
+        &api,
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "h", "Records": [{"Data": b64(b"one")}, {"Data": b64(b"two")}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = call(
+        &api,
+        "DescribeDeliveryStream",
+        json!({"DeliveryStreamName": "h"}),
+    )
+    .await;
+    let d =
+        &v["DeliveryStreamDescription"]["Destinations"][0]["HttpEndpointDestinationDescription"];
+    assert_eq!(
+        d["EndpointConfiguration"],
+        json!({"Url": url, "Name": "sink"})
+    );
+    assert_eq!(d["S3BackupMode"], "FailedDataOnly");
+    assert_eq!(d["RetryOptions"]["DurationInSeconds"], 30);
+    assert_eq!(
+        d["S3DestinationDescription"]["BucketARN"],
+        "arn:aws:s3:::failed"
+    );
+    // the stream and its buffered records survive a restart
+    drop(api);
+    let api = env.api();
+    api.firehose().flush_all().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0]["records"],
+        json!([{"data": b64(b"one")}, {"data": b64(b"two")}])
+    );
+    assert!(!env.buckets.join("failed").exists());
+    // an S3 destination and an HTTP endpoint together are refused
+    let mut both = body;
+    both["DeliveryStreamName"] = json!("h2");
+    both["ExtendedS3DestinationConfiguration"] = json!({"BucketARN": "arn:aws:s3:::x"});
+    let (st, v) = call(&api, "CreateDeliveryStream", both).await;
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("InvalidArgumentException"))
+    );
+}
+
+/// Waits (real time, bounded) until `want` distinct records were delivered
+/// under `root`; returns each record line with how often it was delivered.
+async fn wait_delivered(root: &Path, want: usize) -> std::collections::BTreeMap<String, usize> {
+    let mut seen = std::collections::BTreeMap::new();
+    for _ in 0..400 {
+        seen.clear();
+        if root.exists() {
+            for (_, body) in files(root) {
+                for line in String::from_utf8(body).unwrap().lines() {
+                    *seen.entry(line.to_owned()).or_insert(0) += 1;
+                }
+            }
+        }
+        if seen.len() >= want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kinesis_stream_as_source_delivers_and_resumes_after_restart() {
+    use sluice_kds::{Kds, KdsOptions, PutEntry, ReaderSource};
+    let env = Env::new();
+    let kds = Kds::open(
+        env.data.join("kds"),
+        KdsOptions::default(),
+        Arc::new(sluice_kds::SystemClock),
+    )
+    .unwrap();
+    kds.create_stream("src", Some(2)).unwrap();
+    let put = |from: usize, to: usize| {
+        for i in from..to {
+            kds.put_record(
+                "src",
+                PutEntry {
+                    partition_key: format!("pk{i}"),
+                    explicit_hash_key: None,
+                    data: format!("r{i:04}\n").into_bytes(),
+                },
+            )
+            .unwrap();
+        }
+    };
+    let open = || {
+        let mut opts = FirehoseOptions::new(
+            env.data.join("firehose"),
+            Arc::new(LocalBuckets::new(&env.buckets)),
+            Arc::new(env.clock.clone()),
+        );
+        opts.kinesis = Some(ReaderSource::Embedded(kds.clone()));
+        FirehoseApi::new(Firehose::open(opts).unwrap())
+    };
+    let api = open();
+    let body = |arn: &str| {
+        json!({"DeliveryStreamName": "k", "DeliveryStreamType": "KinesisStreamAsSource",
+            "KinesisStreamSourceConfiguration": {"KinesisStreamARN": arn,
+                "RoleARN": "arn:aws:iam::123456789012:role/r"},
+            "ExtendedS3DestinationConfiguration": {"BucketARN": "arn:aws:s3:::kb",
+                "BufferingHints": {"IntervalInSeconds": 0}}})
+    };
+    let (st, v) = call(
+        &api,
+        "CreateDeliveryStream",
+        body(&kds.stream_arn("missing")),
+    )
+    .await;
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("InvalidArgumentException"))
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("does not exist"),
+        "{v}"
+    );
+    let (st, v) = call(&api, "CreateDeliveryStream", body(&kds.stream_arn("src"))).await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "k", "Record": {"Data": b64(b"x")}}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("InvalidArgumentException"))
+    );
+    put(0, 50);
+    let seen = wait_delivered(&env.buckets.join("kb"), 50).await;
+    assert_eq!(seen.len(), 50, "{seen:?}");
+    assert!(api.firehose().source_error("k").unwrap().is_none());
+    api.firehose().shutdown().await;
+    drop(api);
+
+    // written while the delivery stream is down: delivered after restart
+    put(50, 80);
+    let api = open();
+    let seen = wait_delivered(&env.buckets.join("kb"), 80).await;
+    api.firehose().shutdown().await;
+    let want: Vec<String> = (0..80).map(|i| format!("r{i:04}")).collect();
+    assert_eq!(
+        seen.keys().cloned().collect::<Vec<_>>(),
+        want,
+        "none missing"
+    );
+    let (_, v) = call(
+        &api,
+        "DescribeDeliveryStream",
+        json!({"DeliveryStreamName": "k"}),
+    )
+    .await;
+    assert_eq!(
+        v["DeliveryStreamDescription"]["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"],
+        kds.stream_arn("src")
+    );
+
+    // without a Kinesis source configured, such streams are refused
+    let plain = env.api();
+    let (st, v) = call(&plain, "CreateDeliveryStream", {
+        let mut b = body(&kds.stream_arn("src"));
+        b["DeliveryStreamName"] = json!("k2");
+        b
+    })
+    .await;
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("InvalidArgumentException")),
+        "{v}"
+    );
 }
