@@ -270,6 +270,9 @@ pub struct MkvSplitter {
     skip: u64,
     last_cluster_tc: Option<u64>,
     last_max_ms: Option<i64>,
+    /// Keep the bytes of fragments that break a rule (the PutMedia
+    /// client sends them on and lets the server judge).
+    passthrough: bool,
 }
 
 impl MkvSplitter {
@@ -289,7 +292,22 @@ impl MkvSplitter {
             skip: 0,
             last_cluster_tc: None,
             last_max_ms: None,
+            passthrough: false,
         }
+    }
+
+    /// A splitter that only cuts a body into its header blocks and
+    /// fragments: no size, duration or track limits, and a fragment that
+    /// breaks a rule keeps its bytes (its `error` still says which rule).
+    /// The PutMedia client reads its source with it.
+    pub fn passthrough() -> Self {
+        let mut s = MkvSplitter::new(Limits {
+            max_fragment_bytes: u64::MAX / 4,
+            max_fragment_ms: i64::MAX,
+            max_tracks: usize::MAX,
+        });
+        s.passthrough = true;
+        s
     }
 
     /// The header block fragments are currently read against.
@@ -517,7 +535,7 @@ impl MkvSplitter {
         match &mut self.open {
             Some(open) => {
                 open.frag.size += bytes.len() as u64;
-                if open.frag.error.is_none() {
+                if open.frag.error.is_none() || self.passthrough {
                     open.frag.bytes.extend_from_slice(&bytes);
                 }
             }
@@ -659,7 +677,7 @@ impl MkvSplitter {
             }
             _ => {}
         }
-        if open.frag.error.is_none() {
+        if open.frag.error.is_none() || self.passthrough {
             open.frag.bytes.extend_from_slice(element);
         }
         self.consume(total);
@@ -715,7 +733,7 @@ impl MkvSplitter {
         if frag.error.is_none() {
             self.last_cluster_tc = Some(frag.cluster_timecode);
             self.last_max_ms = frag.max_ms;
-        } else {
+        } else if !self.passthrough {
             frag.bytes = Vec::new();
         }
         out.push(ParseEvent::FragmentEnd(frag));

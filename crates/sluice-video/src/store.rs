@@ -486,6 +486,11 @@ impl Stream {
         self.len() == 0
     }
 
+    /// The newest fragment indexed.
+    pub fn last(&self) -> Option<FragmentEntry> {
+        self.lock().entries.back().cloned()
+    }
+
     /// Sequence the next appended fragment will be at least.
     pub fn head_seq(&self) -> u64 {
         *self.head.borrow()
