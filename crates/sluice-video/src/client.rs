@@ -10,6 +10,11 @@
 //! - With `realtime`, each fragment is handed over when it would be
 //!   complete in a live capture: at its end (Cluster time + duration),
 //!   counted from the first fragment's start.
+//! - A live Cluster has no size: the server learns that fragment k ended
+//!   only when fragment k+1 begins. So right after fragment k, the client
+//!   sends the bytes of k+1 it has read so far (its Cluster header at
+//!   least), and the rest when k+1 is complete: RECEIVED for k does not
+//!   wait a whole fragment.
 //! - The body is one chunked HTTP/1.1 POST to `{endpoint}/putMedia`.
 //!   Fragments stay queued until their RECEIVED (or ERROR) ack; at most
 //!   [`PutMediaOptions::max_in_flight`] are unacknowledged at once.
@@ -235,6 +240,13 @@ struct Outgoing {
 
 enum Item {
     Fragment(Outgoing),
+    /// The first bytes of the next fragment, sent ahead so the server
+    /// sees the previous fragment end (an unknown-size Cluster ends only
+    /// where the next one starts) without waiting for this one to finish.
+    Lead {
+        header: Bytes,
+        bytes: Bytes,
+    },
     Failed(VideoError),
 }
 
@@ -465,6 +477,8 @@ where
     let mut answered = false;
     let mut acks: Option<Incoming> = None;
     let mut line = Vec::new();
+    // Bytes of the next fragment already sent ahead on this connection.
+    let mut lead: Option<usize> = None;
     loop {
         if body_closed || (out.is_empty() && state.source_done) {
             // Everything is handed over (or cannot be): end the body.
@@ -484,8 +498,18 @@ where
                 match item {
                     Some(Item::Fragment(f)) => {
                         state.summary.fragments += 1;
-                        queue(&mut out, &mut last_header, &f);
+                        match lead.take() {
+                            Some(n) if n <= f.bytes.len() && last_header.as_ref() == Some(&f.header) => {
+                                out.push_back(f.bytes.slice(n..));
+                            }
+                            _ => queue(&mut out, &mut last_header, &f),
+                        }
                         state.pending.push_back(f);
+                    }
+                    Some(Item::Lead { header, bytes }) => {
+                        lead = Some(bytes.len());
+                        let f = Outgoing { header, timecode: 0, bytes };
+                        queue(&mut out, &mut last_header, &f);
                     }
                     Some(Item::Failed(e)) => {
                         state.source_error = Some(e);
@@ -631,6 +655,7 @@ async fn read_source<R: AsyncRead + Unpin>(
     // (first fragment's start in ms, when it was handed over)
     let mut clock: Option<(i64, Instant)> = None;
     let mut offset = 0u64;
+    let mut ended_one = false;
     loop {
         let (n, end) = match source.read(&mut buf).await {
             Ok(0) => (0, true),
@@ -682,6 +707,7 @@ async fn read_source<R: AsyncRead + Unpin>(
                     if tx.send(Item::Fragment(out)).await.is_err() {
                         return;
                     }
+                    ended_one = true;
                 }
                 ParseEvent::Fatal { offset, reason, .. } => {
                     let _ = tx
@@ -689,6 +715,18 @@ async fn read_source<R: AsyncRead + Unpin>(
                         .await;
                     return;
                 }
+            }
+        }
+        if std::mem::take(&mut ended_one)
+            && let (Some(h), Some(open)) = (splitter.header(), splitter.open_bytes())
+            && !open.is_empty()
+        {
+            let lead = Item::Lead {
+                header: h.bytes.clone(),
+                bytes: Bytes::copy_from_slice(open),
+            };
+            if tx.send(lead).await.is_err() {
+                return;
             }
         }
         if end {
@@ -1049,9 +1087,12 @@ mod tests {
         let (r, _) = put(s.addr, &parts, &PutMediaOptions::default()).await;
         let e = r.unwrap_err();
         assert!(matches!(e, VideoError::InvalidMedia { .. }), "{e}");
-        // The complete fragment before the bad bytes was sent and stored.
-        let tcs: Vec<u64> = stored(&s).iter().map(|(tc, _)| *tc).collect();
-        assert_eq!(tcs, vec![0]);
+        // The complete Clusters before the bad bytes were sent and stored
+        // (the second one went ahead as the lead after the first).
+        let got = stored(&s);
+        let tcs: Vec<u64> = got.iter().map(|(tc, _)| *tc).collect();
+        assert_eq!(tcs, vec![0, 2000]);
+        assert_eq!(got[1].1.as_ref(), cluster(2000, 2, 10).as_slice());
     }
 
     #[test]

@@ -310,6 +310,14 @@ impl MkvSplitter {
         s
     }
 
+    /// The bytes of the fragment being read, so far (its Cluster's element
+    /// header at least), if one is open. They are a prefix of the bytes
+    /// its [`ParseEvent::FragmentEnd`] will carry, unless it is rejected
+    /// outside passthrough mode.
+    pub fn open_bytes(&self) -> Option<&[u8]> {
+        self.open.as_ref().map(|o| o.frag.bytes.as_slice())
+    }
+
     /// The header block fragments are currently read against.
     pub fn header(&self) -> Option<&Arc<HeaderInfo>> {
         self.header.as_ref()
