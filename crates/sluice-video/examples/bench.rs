@@ -26,52 +26,18 @@ use sluice_video::body::full;
 use sluice_video::client::{
     AckEventType, FragmentTimecodeType, PutMediaOptions, PutMediaSummary, put_media,
 };
-use sluice_video::ebml::{self, write_id, write_size4};
+use sluice_video::mkv::testing;
 use sluice_video::{SystemClock, VideoApi, VideoConfig, server};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-fn element(id: u32, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_id(&mut out, id);
-    write_size4(&mut out, data.len());
-    out.extend_from_slice(data);
-    out
-}
-
-fn uint(id: u32, v: u64) -> Vec<u8> {
-    element(id, &v.to_be_bytes())
-}
-
 fn header() -> Vec<u8> {
-    let mut out = element(ebml::ID_EBML, &element(0x4282, b"matroska"));
-    write_id(&mut out, ebml::ID_SEGMENT);
-    out.extend_from_slice(&ebml::UNKNOWN_SIZE_8);
-    out.extend(element(
-        ebml::ID_INFO,
-        &uint(ebml::ID_TIMECODE_SCALE, 1_000_000),
-    ));
-    let mut e = uint(ebml::ID_TRACK_NUMBER, 1);
-    e.extend(element(ebml::ID_CODEC_ID, b"V_MPEG4/ISO/AVC"));
-    e.extend(uint(ebml::ID_DEFAULT_DURATION, 33_333_333));
-    out.extend(element(ebml::ID_TRACKS, &element(ebml::ID_TRACK_ENTRY, &e)));
-    out
+    testing::header_with(&[1], 33_333_333, None)
 }
 
 /// An unknown-size cluster at `tc` ms with `frames` frames of `frame_bytes`.
 fn cluster(tc: u64, frames: u16, frame_bytes: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    write_id(&mut out, ebml::ID_CLUSTER);
-    out.push(0xFF);
-    out.extend(uint(ebml::ID_TIMECODE, tc));
-    for i in 0..frames {
-        let mut b = vec![0x81];
-        b.extend_from_slice(&(i * 33).to_be_bytes());
-        b.push(if i == 0 { 0x80 } else { 0 });
-        b.resize(4 + frame_bytes, (i % 251) as u8);
-        out.extend(element(ebml::ID_SIMPLE_BLOCK, &b));
-    }
-    out
+    testing::cluster_of(tc, frames, 33, |i| vec![(i % 251) as u8; frame_bytes])
 }
 
 async fn client(

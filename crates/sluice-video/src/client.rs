@@ -744,7 +744,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
-    use crate::mkv::tests::{cluster, header_bytes};
+    use crate::mkv::testing::{cluster, header_bytes};
     use crate::store::{CreateStream, Stream};
     use crate::{SystemClock, VideoApi, VideoConfig, server};
 
