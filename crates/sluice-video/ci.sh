@@ -39,7 +39,7 @@ ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=duration=10:size=320x240:rat
     -c:v libx264 -g 50 -keyint_min 50 -sc_threshold 0 -bf 0 -c:a aac \
     -cluster_time_limit 10000 -f matroska "$WORK/av.mkv"
 
-cargo build -q -p sluice-video --example serve
+cargo build -q -p sluice-video --example serve --example put
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$TARGET_DIR/debug/examples/serve" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" \
@@ -53,7 +53,7 @@ done
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 SAMPLES="$ROOT/../shared/kvs-samples"
 set +e
-"$VENV/bin/python" "$CRATE/ci/checks.py" "http://127.0.0.1:$PORT" "$WORK" "$SAMPLES" | tee "$WORK/results.txt"
+SLUICE_VIDEO_PUT="$TARGET_DIR/debug/examples/put" "$VENV/bin/python" "$CRATE/ci/checks.py" "http://127.0.0.1:$PORT" "$WORK" "$SAMPLES" | tee "$WORK/results.txt"
 set -e
 passed=$(grep -c '^PASS' "$WORK/results.txt" || true)
 failed=$(grep -c '^FAIL' "$WORK/results.txt" || true)

@@ -280,6 +280,26 @@ def _():
         pass
 
 
+@check("Sluice PutMedia client (examples/put, stdin, audio+video): ACK lines, GetMedia sha256-identical")
+def _():
+    put = os.environ["SLUICE_VIDEO_PUT"]
+    kv.create_stream(StreamName="ci-client", DataRetentionInHours=1)
+    av = os.path.join(WORK, "av.mkv")
+    with open(av, "rb") as f:
+        out = subprocess.run([put, "-", "--endpoint", ENDPOINT, "--stream", "ci-client",
+                              "--relative", "1700000000"], stdin=f, check=True,
+                             capture_output=True)
+    acks = [json.loads(line) for line in out.stdout.decode().splitlines() if line.strip()]
+    kinds = [a["EventType"] for a in acks]
+    clusters = input_clusters(av)
+    assert "ERROR" not in kinds and kinds.count("PERSISTED") == len(clusters), kinds
+    gm = media_client("ci-client", "GET_MEDIA")
+    data = gm.get_media(StreamName="ci-client",
+                        StartSelector={"StartSelectorType": "EARLIEST"})["Payload"].read()
+    hashes = [hashlib.sha256(c).hexdigest() for ch in chunks(data) for c in ch["clusters"]]
+    assert hashes == clusters, "cluster bytes differ"
+
+
 @check("GetClip (boto3 kinesis-video-archived-media): ffprobe reads the MP4, 4 s, 120 frames")
 def _():
     am = media_client("ci-video", "GET_CLIP")

@@ -25,6 +25,10 @@ use crate::events::FragmentEvent;
 use crate::mkv::Limits;
 use crate::store::{CreateStream, FragmentEntry, Store, StoreConfig, Stream, StreamMeta};
 
+/// Fragment events a subscriber may fall behind by before it is told it
+/// lagged (see [`crate::events`]).
+pub const FRAGMENT_EVENT_BUFFER: usize = 4096;
+
 /// Everything [`VideoApi::open`] needs.
 #[derive(Debug, Clone)]
 pub struct VideoConfig {
@@ -163,7 +167,7 @@ impl VideoApi {
     /// Open the store under `config.data_dir` and serve it.
     pub fn open(config: VideoConfig, clock: Arc<dyn Clock>) -> Result<VideoApi> {
         let store = Store::open(&config.data_dir, clock, config.store.clone())?;
-        let (events, _) = broadcast::channel(4096);
+        let (events, _) = broadcast::channel(FRAGMENT_EVENT_BUFFER);
         Ok(VideoApi {
             shared: Arc::new(Shared {
                 store,
@@ -183,7 +187,10 @@ impl VideoApi {
         &self.shared.store
     }
 
-    /// Every fragment PutMedia accepts or rejects from now on.
+    /// Every fragment PutMedia accepts or rejects from now on, as
+    /// `VIDEO_FRAGMENTS` rows. Publishing never waits for a reader; one
+    /// that falls [`FRAGMENT_EVENT_BUFFER`] events behind gets
+    /// `RecvError::Lagged(missed)` from its next `recv`.
     pub fn subscribe_fragments(&self) -> broadcast::Receiver<FragmentEvent> {
         self.shared.events.subscribe()
     }

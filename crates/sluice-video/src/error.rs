@@ -99,6 +99,24 @@ pub enum VideoError {
         /// What was found.
         reason: String,
     },
+    /// The PutMedia client could not talk to the endpoint (connect, HTTP,
+    /// or an AWS error answer), after its retries.
+    #[error("PutMedia to {endpoint}: {reason}")]
+    Client {
+        /// The endpoint URL.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The PutMedia client's source is not a Matroska stream it can cut
+    /// into fragments.
+    #[error("PutMedia source at byte {offset}: {reason}")]
+    InvalidMedia {
+        /// Byte offset in the source.
+        offset: u64,
+        /// What was wrong.
+        reason: String,
+    },
     /// A request body that is not the JSON the API expects.
     #[error("request body for {operation}: {source}")]
     BadJson {
@@ -140,7 +158,10 @@ impl VideoError {
             }
             VideoError::NoMedia { .. } => ("ResourceNotFoundException", StatusCode::NOT_FOUND),
             VideoError::ClipUnavailable { aws, .. } => (aws, StatusCode::BAD_REQUEST),
-            VideoError::Io { .. } | VideoError::Corrupt { .. } => {
+            VideoError::InvalidMedia { .. } => {
+                ("InvalidArgumentException", StatusCode::BAD_REQUEST)
+            }
+            VideoError::Io { .. } | VideoError::Corrupt { .. } | VideoError::Client { .. } => {
                 ("ServiceException", StatusCode::INTERNAL_SERVER_ERROR)
             }
         }

@@ -10,6 +10,8 @@
 //! - [`VideoApi::subscribe_fragments`] hands out every accepted or rejected
 //!   fragment as a [`FragmentEvent`] (rows of `VIDEO_FRAGMENTS`).
 //! - [`VideoApi::spawn_retention`] enforces retention periodically.
+//! - [`client::put_media`] is a PutMedia client (the `sluice video put`
+//!   command and the benchmark's load generator).
 //!
 //! Underneath: [`store`] (segments, header blocks, fragment index,
 //! retention, crash recovery), [`mkv`] (splitting a live PutMedia body into
@@ -19,6 +21,7 @@
 
 pub mod api;
 pub mod body;
+pub mod client;
 pub mod clock;
 pub mod ebml;
 pub mod error;

@@ -270,6 +270,9 @@ pub struct MkvSplitter {
     skip: u64,
     last_cluster_tc: Option<u64>,
     last_max_ms: Option<i64>,
+    /// Keep the bytes of fragments that break a rule (the PutMedia
+    /// client sends them on and lets the server judge).
+    passthrough: bool,
 }
 
 impl MkvSplitter {
@@ -289,7 +292,30 @@ impl MkvSplitter {
             skip: 0,
             last_cluster_tc: None,
             last_max_ms: None,
+            passthrough: false,
         }
+    }
+
+    /// A splitter that only cuts a body into its header blocks and
+    /// fragments: no size, duration or track limits, and a fragment that
+    /// breaks a rule keeps its bytes (its `error` still says which rule).
+    /// The PutMedia client reads its source with it.
+    pub fn passthrough() -> Self {
+        let mut s = MkvSplitter::new(Limits {
+            max_fragment_bytes: u64::MAX / 4,
+            max_fragment_ms: i64::MAX,
+            max_tracks: usize::MAX,
+        });
+        s.passthrough = true;
+        s
+    }
+
+    /// The bytes of the fragment being read, so far (its Cluster's element
+    /// header at least), if one is open. They are a prefix of the bytes
+    /// its [`ParseEvent::FragmentEnd`] will carry, unless it is rejected
+    /// outside passthrough mode.
+    pub fn open_bytes(&self) -> Option<&[u8]> {
+        self.open.as_ref().map(|o| o.frag.bytes.as_slice())
     }
 
     /// The header block fragments are currently read against.
@@ -517,7 +543,7 @@ impl MkvSplitter {
         match &mut self.open {
             Some(open) => {
                 open.frag.size += bytes.len() as u64;
-                if open.frag.error.is_none() {
+                if open.frag.error.is_none() || self.passthrough {
                     open.frag.bytes.extend_from_slice(&bytes);
                 }
             }
@@ -659,7 +685,7 @@ impl MkvSplitter {
             }
             _ => {}
         }
-        if open.frag.error.is_none() {
+        if open.frag.error.is_none() || self.passthrough {
             open.frag.bytes.extend_from_slice(element);
         }
         self.consume(total);
@@ -715,7 +741,7 @@ impl MkvSplitter {
         if frag.error.is_none() {
             self.last_cluster_tc = Some(frag.cluster_timecode);
             self.last_max_ms = frag.max_ms;
-        } else {
+        } else if !self.passthrough {
             frag.bytes = Vec::new();
         }
         out.push(ParseEvent::FragmentEnd(frag));
@@ -754,12 +780,13 @@ fn note_block(frag: &mut ParsedFragment, header: &HeaderInfo, data: &[u8], keyfr
     *frag.frames_per_track.entry(track).or_insert(0) += frames;
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-    use crate::ebml::{ID_CLUSTER, write_id};
+/// Hand-built live Matroska for tests and benchmarks (one place for the
+/// crate's unit tests, its integration tests and its bench): header blocks
+/// with an unknown-size Segment, unknown-size Clusters of SimpleBlocks.
+pub mod testing {
+    use super::ebml::{self, ID_CLUSTER, write_id};
 
-    /// Build an element with a minimal size vint (test helper).
+    /// An element with a 4-byte size.
     pub fn element(id: u32, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         write_id(&mut out, id);
@@ -768,12 +795,19 @@ pub(crate) mod tests {
         out
     }
 
-    fn uint(id: u32, v: u64) -> Vec<u8> {
+    /// An unsigned-integer element (8 bytes wide).
+    pub fn uint(id: u32, v: u64) -> Vec<u8> {
         element(id, &v.to_be_bytes())
     }
 
-    /// EBML header + unknown-size Segment + Info + Tracks (one video track).
-    pub fn header_bytes(tracks: &[u64]) -> Vec<u8> {
+    /// EBML header + unknown-size Segment + Info (1 ms ticks) + Tracks: one
+    /// H.264 track per number with this DefaultDuration and, when given,
+    /// a Video element with this width and height.
+    pub fn header_with(
+        tracks: &[u64],
+        default_duration_ns: u64,
+        size: Option<(u64, u64)>,
+    ) -> Vec<u8> {
         let mut out = element(ebml::ID_EBML, &element(0x4282, b"matroska"));
         write_id(&mut out, ebml::ID_SEGMENT);
         out.extend_from_slice(&ebml::UNKNOWN_SIZE_8);
@@ -785,37 +819,61 @@ pub(crate) mod tests {
         for n in tracks {
             let mut e = uint(ebml::ID_TRACK_NUMBER, *n);
             e.extend(element(ebml::ID_CODEC_ID, b"V_MPEG4/ISO/AVC"));
-            e.extend(uint(ebml::ID_DEFAULT_DURATION, 100_000_000));
-            e.extend(element(
-                ebml::ID_VIDEO,
-                &[
-                    uint(ebml::ID_PIXEL_WIDTH, 640),
-                    uint(ebml::ID_PIXEL_HEIGHT, 360),
-                ]
-                .concat(),
-            ));
+            e.extend(uint(ebml::ID_DEFAULT_DURATION, default_duration_ns));
+            if let Some((w, h)) = size {
+                e.extend(element(
+                    ebml::ID_VIDEO,
+                    &[
+                        uint(ebml::ID_PIXEL_WIDTH, w),
+                        uint(ebml::ID_PIXEL_HEIGHT, h),
+                    ]
+                    .concat(),
+                ));
+            }
             entries.extend(element(ebml::ID_TRACK_ENTRY, &e));
         }
         out.extend(element(ebml::ID_TRACKS, &entries));
         out
     }
 
-    /// An unknown-size cluster at `tc` ms with `frames` frames 100 ms apart
-    /// on track 1, the first a keyframe.
-    pub fn cluster(tc: u64, frames: u16, payload: usize) -> Vec<u8> {
+    /// [`header_with`] 100 ms frames, 640x360.
+    pub fn header_bytes(tracks: &[u64]) -> Vec<u8> {
+        header_with(tracks, 100_000_000, Some((640, 360)))
+    }
+
+    /// An unknown-size cluster at `tc` ms with `frames` frames on track 1,
+    /// `spacing_ms` apart, the first a keyframe; frame i's data is
+    /// `payload(i)`.
+    pub fn cluster_of(
+        tc: u64,
+        frames: u16,
+        spacing_ms: u16,
+        payload: impl Fn(u16) -> Vec<u8>,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         write_id(&mut out, ID_CLUSTER);
         out.push(0xFF);
         out.extend(uint(ebml::ID_TIMECODE, tc));
         for i in 0..frames {
             let mut b = vec![0x81];
-            b.extend_from_slice(&(i * 100).to_be_bytes());
+            b.extend_from_slice(&(i * spacing_ms).to_be_bytes());
             b.push(if i == 0 { 0x80 } else { 0 });
-            b.extend(std::iter::repeat_n(i as u8, payload));
+            b.extend(payload(i));
             out.extend(element(ebml::ID_SIMPLE_BLOCK, &b));
         }
         out
     }
+
+    /// [`cluster_of`] frames 100 ms apart of `payload` bytes each.
+    pub fn cluster(tc: u64, frames: u16, payload: usize) -> Vec<u8> {
+        cluster_of(tc, frames, 100, |i| vec![i as u8; payload])
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::testing::{cluster, element, header_bytes};
+    use super::*;
 
     fn split(body: &[u8], chunk: usize, limits: Limits) -> Vec<ParseEvent> {
         let mut s = MkvSplitter::new(limits);

@@ -121,7 +121,8 @@ where
         header: None,
         header_id: None,
         open: None,
-        last_end_ms: None,
+        // GAP_MS runs across sessions: start from the stream's newest fragment.
+        last_end_ms: stream.last().map(|e| e.producer_ms + e.duration_ms),
     };
     let body = req.into_body();
     tokio::spawn(async move {
@@ -157,6 +158,8 @@ struct Session {
 struct Stored {
     event: FragmentEvent,
     timecode: u64,
+    /// Answered with ERROR already; only its event is left to publish.
+    rejected: bool,
 }
 
 impl Session {
@@ -278,8 +281,13 @@ impl Session {
                         number.as_deref(),
                         Some(code),
                     ));
-                    let event = self.event(&frag, open.as_ref(), AckStatus::Error);
-                    let _ = self.api.shared.events.send(event);
+                    // Published by the persister, in line with the
+                    // accepted fragments before it.
+                    stored.push(Stored {
+                        event: self.event(&frag, open.as_ref(), AckStatus::Error),
+                        timecode: frag.cluster_timecode,
+                        rejected: true,
+                    });
                     return Ok(true);
                 }
                 let (Some(open), Some(header_id)) = (open, self.header_id.clone()) else {
@@ -319,6 +327,7 @@ impl Session {
                 stored.push(Stored {
                     event,
                     timecode: frag.cluster_timecode,
+                    rejected: false,
                 });
                 Ok(true)
             }
@@ -385,13 +394,17 @@ async fn persist_loop(
             batch.extend(more);
         }
         let keeps = stream.meta().retention_hours > 0;
-        let result = if keeps {
+        let result = if keeps && batch.iter().any(|s| !s.rejected) {
             let s = stream.clone();
             blocking(move || s.persist()).await.map(|_| ())
         } else {
             Ok(())
         };
         for mut s in batch {
+            if s.rejected {
+                let _ = events.send(s.event);
+                continue;
+            }
             let number = s.event.fragment_number.clone();
             match &result {
                 Ok(()) if keeps => {

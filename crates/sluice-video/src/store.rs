@@ -201,6 +201,8 @@ pub struct Stream {
     head: watch::Sender<u64>,
     writer_active: AtomicBool,
     deleted: AtomicBool,
+    /// Serializes [`Stream::persist`] calls.
+    persist_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -409,53 +411,91 @@ impl Stream {
 
     /// Make every appended fragment durable: fsync the segment, then write
     /// and fsync their index lines. Returns the fragments made durable.
+    ///
+    /// The fsyncs run without the stream lock (on duplicated file
+    /// handles), so appends and reads go on meanwhile (group commit).
+    /// Entries stay in `pending` until their bytes are durable, so a
+    /// compaction meanwhile leaves them out of the index it rewrites; their
+    /// lines are appended after it. Persists of one stream are serialized.
     pub fn persist(&self) -> Result<Vec<FragmentEntry>> {
-        let mut inner = self.lock();
-        if inner.pending.is_empty() {
-            return Ok(Vec::new());
-        }
+        let _one_at_a_time = self.persist_lock.lock().unwrap_or_else(|p| p.into_inner());
         let fsync = self.config.fsync;
-        if let Some(active) = inner.active.as_mut()
-            && active.dirty
+        // 1. Which entries, and a handle on the segment they are in.
+        let (count, segment) = {
+            let mut inner = self.lock();
+            if inner.pending.is_empty() {
+                return Ok(Vec::new());
+            }
+            let count = inner.pending.len();
+            let mut segment = None;
+            if let Some(active) = inner.active.as_mut()
+                && active.dirty
+            {
+                if fsync {
+                    let path = segment_path(&self.dir, active.id);
+                    let dup = active
+                        .file
+                        .try_clone()
+                        .map_err(|e| VideoError::io("dup", &path, e))?;
+                    segment = Some((dup, path));
+                }
+                active.dirty = false;
+            }
+            (count, segment)
+        };
+        // 2. Their bytes durable (older segments were fsynced when rotated).
+        if let Some((file, path)) = segment
+            && let Err(e) = file.sync_all()
         {
-            if fsync {
-                active
-                    .file
-                    .sync_all()
-                    .map_err(|e| VideoError::io("fsync", segment_path(&self.dir, active.id), e))?;
+            if let Some(active) = self.lock().active.as_mut() {
+                active.dirty = true;
             }
-            active.dirty = false;
+            return Err(VideoError::io("fsync", path, e));
         }
-        let pending = std::mem::take(&mut inner.pending);
-        let mut text = String::new();
-        for e in &pending {
-            let json = serde_json::to_string(e).map_err(|err| VideoError::Corrupt {
-                path: self.dir.join("index.log"),
-                offset: 0,
-                reason: err.to_string(),
-            })?;
-            text.push_str(&crc_line(&json));
-        }
+        // 3. Their index lines written, then fsynced without the lock.
         let index_path = self.dir.join("index.log");
-        if inner.index.is_none() {
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&index_path)
-                .map_err(|e| VideoError::io("open", &index_path, e))?;
-            inner.index = Some(f);
-        }
-        if let Some(index) = inner.index.as_mut() {
-            index
-                .write_all(text.as_bytes())
-                .map_err(|e| VideoError::io("write", &index_path, e))?;
-            if fsync {
-                index
-                    .sync_all()
-                    .map_err(|e| VideoError::io("fsync", &index_path, e))?;
+        let (done, index) = {
+            let mut inner = self.lock();
+            let count = count.min(inner.pending.len());
+            let done: Vec<FragmentEntry> = inner.pending.drain(..count).collect();
+            let mut text = String::new();
+            for e in &done {
+                let json = serde_json::to_string(e).map_err(|err| VideoError::Corrupt {
+                    path: index_path.clone(),
+                    offset: 0,
+                    reason: err.to_string(),
+                })?;
+                text.push_str(&crc_line(&json));
             }
+            if inner.index.is_none() {
+                let f = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&index_path)
+                    .map_err(|e| VideoError::io("open", &index_path, e))?;
+                inner.index = Some(f);
+            }
+            let mut dup = None;
+            if let Some(index) = inner.index.as_mut() {
+                index
+                    .write_all(text.as_bytes())
+                    .map_err(|e| VideoError::io("write", &index_path, e))?;
+                if fsync {
+                    dup = Some(
+                        index
+                            .try_clone()
+                            .map_err(|e| VideoError::io("dup", &index_path, e))?,
+                    );
+                }
+            }
+            (done, dup)
+        };
+        if let Some(index) = index {
+            index
+                .sync_all()
+                .map_err(|e| VideoError::io("fsync", &index_path, e))?;
         }
-        Ok(pending)
+        Ok(done)
     }
 
     /// The stored bytes of a fragment.
@@ -484,6 +524,11 @@ impl Stream {
     /// True when no fragment is indexed.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The newest fragment indexed.
+    pub fn last(&self) -> Option<FragmentEntry> {
+        self.lock().entries.back().cloned()
     }
 
     /// Sequence the next appended fragment will be at least.
@@ -772,6 +817,7 @@ impl Stream {
             head: watch::Sender::new(head),
             writer_active: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
+            persist_lock: Mutex::new(()),
         };
         Ok(stream)
     }

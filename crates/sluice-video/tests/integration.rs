@@ -17,64 +17,23 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use sluice_video::ebml::{self, read_header, read_simple_tags};
+use sluice_video::mkv::testing;
 use sluice_video::{SystemClock, VideoApi, VideoConfig, server};
 use tokio::net::{TcpListener, TcpStream};
 
 // ---------- test media, built by hand ----------
 
-fn element(id: u32, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    ebml::write_id(&mut out, id);
-    ebml::write_size4(&mut out, data.len());
-    out.extend_from_slice(data);
-    out
-}
-
-fn uint(id: u32, v: u64) -> Vec<u8> {
-    element(id, &v.to_be_bytes())
-}
-
 fn header(tracks: &[u64]) -> Vec<u8> {
-    let mut out = element(ebml::ID_EBML, &element(0x4282, b"matroska"));
-    ebml::write_id(&mut out, ebml::ID_SEGMENT);
-    out.extend_from_slice(&ebml::UNKNOWN_SIZE_8);
-    out.extend(element(
-        ebml::ID_INFO,
-        &uint(ebml::ID_TIMECODE_SCALE, 1_000_000),
-    ));
-    let mut entries = Vec::new();
-    for n in tracks {
-        let mut e = uint(ebml::ID_TRACK_NUMBER, *n);
-        e.extend(element(ebml::ID_CODEC_ID, b"V_MPEG4/ISO/AVC"));
-        e.extend(uint(ebml::ID_DEFAULT_DURATION, 100_000_000));
-        e.extend(element(
-            ebml::ID_VIDEO,
-            &[
-                uint(ebml::ID_PIXEL_WIDTH, 320),
-                uint(ebml::ID_PIXEL_HEIGHT, 240),
-            ]
-            .concat(),
-        ));
-        entries.extend(element(ebml::ID_TRACK_ENTRY, &e));
-    }
-    out.extend(element(ebml::ID_TRACKS, &entries));
-    out
+    testing::header_with(tracks, 100_000_000, Some((320, 240)))
 }
 
 /// Unknown-size cluster at `tc` ms: 20 frames 100 ms apart on track 1.
 fn cluster(tc: u64, seed: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    ebml::write_id(&mut out, ebml::ID_CLUSTER);
-    out.push(0xFF);
-    out.extend(uint(ebml::ID_TIMECODE, tc));
-    for i in 0..20u16 {
-        let mut b = vec![0x81];
-        b.extend_from_slice(&(i * 100).to_be_bytes());
-        b.push(if i == 0 { 0x80 } else { 0 });
-        b.extend((0..300).map(|k| (k as u8).wrapping_mul(seed).wrapping_add(i as u8)));
-        out.extend(element(ebml::ID_SIMPLE_BLOCK, &b));
-    }
-    out
+    testing::cluster_of(tc, 20, 100, |i| {
+        (0..300)
+            .map(|k| (k as u8).wrapping_mul(seed).wrapping_add(i as u8))
+            .collect()
+    })
 }
 
 // ---------- server and client ----------
