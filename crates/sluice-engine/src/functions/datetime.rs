@@ -289,6 +289,10 @@ fn eval_format(args: &[ArrayRef], function: &str) -> Result<ArrayRef> {
                 let f = formats.get(function, format.value(row))?;
                 out.append_value(f.format(v).map_err(|e| row_error(function, e))?);
             }
+            // TIMESTAMP_TO_CHAR of NULL is the string 'null' (its page says so).
+            None if function == "TIMESTAMP_TO_CHAR" && !format.is_null(row) => {
+                out.append_value("null")
+            }
             _ => out.append_null(),
         }
     }

@@ -42,7 +42,11 @@ use crate::types::{ROWTIME_TYPE, SqlType};
 /// of the same name, e.g. `to_timestamp`, where KDA's differ).
 pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(divisor::Divisor::new()));
-    for f in string::functions().into_iter().chain(datetime::functions()) {
+    for f in string::functions()
+        .into_iter()
+        .chain(datetime::functions())
+        .chain(numeric::functions())
+    {
         ctx.register_udf(ScalarUDF::from(f));
     }
 }
@@ -128,20 +132,26 @@ impl ScalarUDFImpl for KdaFunction {
         &self.signature
     }
 
+    // Arguments DataFusion cannot coerce are left as they are here, so
+    // that `return_type` rejects them with the KDA signature (an error from
+    // `coerce_types` would reach the user wrapped in DataFusion's words).
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        (self.coerce)(arg_types).ok_or_else(|| {
-            let given: Vec<String> = arg_types.iter().map(kda_type_name).collect();
-            DataFusionError::Plan(format!(
-                "{} cannot be called with ({}); the signature is {}",
-                self.name.to_uppercase(),
-                given.join(", "),
-                self.usage
-            ))
-        })
+        Ok((self.coerce)(arg_types).unwrap_or_else(|| arg_types.to_vec()))
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok((self.returns)(arg_types))
+        match (self.coerce)(arg_types) {
+            Some(coerced) => Ok((self.returns)(&coerced)),
+            None => {
+                let given: Vec<String> = arg_types.iter().map(kda_type_name).collect();
+                let kda_name = self.usage.split('(').next().unwrap_or(self.name);
+                Err(DataFusionError::Plan(format!(
+                    "{kda_name} cannot take ({}); the signature is {}",
+                    given.join(", "),
+                    self.usage
+                )))
+            }
+        }
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {

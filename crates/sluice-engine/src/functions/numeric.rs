@@ -9,10 +9,70 @@
 //!   Java's `%`) and `MOD(a, 0)` is a row error, like `a / 0`;
 //! - `COALESCE(a, b, ..)` becomes the CASE it stands for (DataFusion only
 //!   plans COALESCE after its simplifier, which Sluice's expressions skip).
+//!
+//! CAST of a REAL, DOUBLE or DECIMAL to an integer type rounds (half away
+//! from zero), as the CAST page says ("rounded when cast"), where Arrow
+//! truncates: the rewrite wraps the operand in `kda_cast_round(x)`.
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Decimal128Array};
+use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type};
+use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::sqlparser::ast::{
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
 };
+
+use super::KdaFunction;
+
+/// The numeric UDFs.
+pub fn functions() -> Vec<KdaFunction> {
+    vec![KdaFunction::new(
+        "kda_cast_round",
+        "CAST(<numeric> AS <integer type>)",
+        |t| (t.len() == 1).then(|| t.to_vec()),
+        |t| t[0].clone(),
+        eval_cast_round,
+    )]
+}
+
+fn eval_cast_round(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let a = &args[0];
+    let bad = || DataFusionError::Internal(format!("kda_cast_round: {}", a.data_type()));
+    Ok(match a.data_type() {
+        DataType::Float64 => Arc::new(
+            a.as_primitive_opt::<Float64Type>()
+                .ok_or_else(bad)?
+                .unary::<_, Float64Type>(f64::round),
+        ),
+        DataType::Float32 => Arc::new(
+            a.as_primitive_opt::<Float32Type>()
+                .ok_or_else(bad)?
+                .unary::<_, Float32Type>(f32::round),
+        ),
+        DataType::Decimal128(p, s) => {
+            let d: &Decimal128Array = a.as_primitive_opt().ok_or_else(bad)?;
+            let rounded: Decimal128Array = d.unary(|v: i128| round_decimal(v, *s));
+            Arc::new(rounded.with_precision_and_scale(*p, *s)?)
+        }
+        _ => Arc::clone(a),
+    })
+}
+
+/// Rounds a decimal's unscaled value to a whole number, half away from zero.
+fn round_decimal(v: i128, scale: i8) -> i128 {
+    if scale <= 0 {
+        return v;
+    }
+    let factor = 10i128.pow(u32::from(scale.unsigned_abs()));
+    let (q, r) = (v / factor, v % factor);
+    let q = if r.abs() * 2 >= factor {
+        q + r.signum()
+    } else {
+        q
+    };
+    q * factor
+}
 
 /// Rewrites a numeric function call, or says why its arguments are wrong.
 /// `Ok(None)`: not one of these functions.
@@ -61,5 +121,18 @@ pub(crate) fn plain_args(f: &Function) -> Option<Vec<Expr>> {
             .collect(),
         FunctionArguments::None => Some(Vec::new()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_round_half_away_from_zero() {
+        assert_eq!(round_decimal(127, 1), 130);
+        assert_eq!(round_decimal(-150, 2), -200);
+        assert_eq!(round_decimal(-149, 2), -100);
+        assert_eq!(round_decimal(42, 0), 42);
     }
 }

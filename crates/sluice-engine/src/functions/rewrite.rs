@@ -144,6 +144,20 @@ pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
                 e,
             )?)
         }
+        Expr::Cast {
+            kind: CastKind::Cast | CastKind::DoubleColon,
+            expr,
+            data_type:
+                SqlDataType::TinyInt(_)
+                | SqlDataType::SmallInt(_)
+                | SqlDataType::Int(_)
+                | SqlDataType::Integer(_)
+                | SqlDataType::BigInt(_),
+            ..
+        } => {
+            **expr = call("kda_cast_round", vec![*expr.clone()]);
+            None
+        }
         Expr::Ceil {
             expr,
             field: CeilFloorKind::DateTimeField(unit),
