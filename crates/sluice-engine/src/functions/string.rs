@@ -10,6 +10,11 @@
 //! - `kda_substring_comma(s, start, len)`: `SUBSTRING(s, start, len)`, which
 //!   the reference prints as NULL when start is past the end (its FROM/FOR
 //!   example past the end prints ''; both are followed).
+//! - `kda_substring_similar(s, pattern, escape)`: `SUBSTRING(s SIMILAR
+//!   'A<e>"B<e>"C' ESCAPE '<e>')`: the part of s matching B between A and C.
+//!   As the reference's examples print, A B C need not span the whole of s.
+//!   (The front end must turn the SIMILAR form into this call; sqlparser
+//!   does not parse it.)
 //! - `kda_char(s, n)`: `CAST(s AS CHAR(n))`, padded with spaces or cut to n.
 //! - `regex_replace(original, regex, replacement, startPosition, occurrence)`:
 //!   Java's `String.replaceAll` from a start position, all matches (0) or
@@ -51,6 +56,13 @@ pub fn functions() -> Vec<KdaFunction> {
             coerce_substring_comma,
             utf8,
             eval_substring_comma,
+        ),
+        KdaFunction::new(
+            "kda_substring_similar",
+            "SUBSTRING(<string> SIMILAR <pattern> ESCAPE <escape character>)",
+            |t| all(t, &[string_arg, string_arg, string_arg]),
+            utf8,
+            eval_substring_similar,
         ),
         KdaFunction::new(
             "kda_char",
@@ -246,6 +258,58 @@ fn eval_substring_comma(args: &[ArrayRef]) -> Result<ArrayRef> {
     })
 }
 
+/// The regex for `SUBSTRING(.. SIMILAR pattern ESCAPE escape)`: group 1 is
+/// the part between the two `<escape>"` markers.
+pub(crate) fn similar_substring_regex(pattern: &str, escape: &str) -> Result<String, String> {
+    let mut chars = escape.chars();
+    let (Some(e), None) = (chars.next(), chars.next()) else {
+        return Err(format!("ESCAPE '{escape}' must be one character"));
+    };
+    let marker = format!("{e}\"");
+    let parts: Vec<&str> = pattern.split(marker.as_str()).collect();
+    let [a, b, c] = parts.as_slice() else {
+        return Err(format!(
+            "pattern '{pattern}' must hold two {marker} markers around the part to return"
+        ));
+    };
+    let body = |p: &str| {
+        let anchored = crate::plan::similar_to_regex(p, Some(e));
+        anchored
+            .strip_prefix("^(?:")
+            .and_then(|r| r.strip_suffix(")$"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok(format!("(?:{})({})(?:{})", body(a), body(b), body(c)))
+}
+
+fn eval_substring_similar(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let s = strings(&args[0])?;
+    let pattern = strings(&args[1])?;
+    let escape = strings(&args[2])?;
+    let mut compiled: Vec<((String, String), Regex)> = Vec::new();
+    map_rows(args, |row, out| {
+        let key = (
+            pattern.value(row).to_string(),
+            escape.value(row).to_string(),
+        );
+        let i = match compiled.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let text = similar_substring_regex(&key.0, &key.1)
+                    .map_err(|e| row_error("SUBSTRING", e))?;
+                let re = Regex::new(&text).map_err(|e| row_error("SUBSTRING", e))?;
+                compiled.push((key, re));
+                compiled.len() - 1
+            }
+        };
+        let re = &compiled[i].1;
+        let found = re.captures(s.value(row)).and_then(|c| c.get(1));
+        out.append_option(found.map(|m| m.as_str()));
+        Ok(())
+    })
+}
+
 fn eval_char(args: &[ArrayRef]) -> Result<ArrayRef> {
     let s = strings(&args[0])?;
     let n = ints(&args[1])?;
@@ -343,6 +407,37 @@ mod tests {
         assert_eq!(sql_substring("123456789", 17, Some(4)), "");
         assert_eq!(sql_substring("123456789", 8, None), "89");
         assert_eq!(sql_substring("héllo", 2, Some(2)), "él");
+    }
+
+    fn similar(s: &str, p: &str, e: &str) -> Option<String> {
+        let re = Regex::new(&similar_substring_regex(p, e).unwrap()).unwrap();
+        re.captures(s)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().to_string())
+    }
+
+    #[test]
+    fn substring_similar_returns_the_marked_part() {
+        assert_eq!(
+            similar("123456789", "23#\"456#\"78", "#").as_deref(),
+            Some("456")
+        );
+        assert_eq!(
+            similar("TECHNOLOGY", "TECH%\"NOLO%\"GY", "%").as_deref(),
+            Some("NOLO")
+        );
+        assert_eq!(similar("abcde", "a#\"_%#\"e", "#").as_deref(), Some("bcd"));
+        assert_eq!(similar("abc", "x#\"b#\"c", "#"), None);
+        assert!(
+            similar_substring_regex("abc", "#")
+                .unwrap_err()
+                .contains("two #\" markers")
+        );
+        assert!(
+            similar_substring_regex("a", "##")
+                .unwrap_err()
+                .contains("one character")
+        );
     }
 
     fn replace(s: &str, re: &str, r: &str, start: i64, occ: i64) -> Result<String, String> {
