@@ -86,6 +86,7 @@ fn check_regex(function: &str, pattern: &Expr) -> Result<(), EngineError> {
 
 /// Rewrites one expression node (its children are already rewritten).
 pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
+    let at = location(e);
     let replacement = match e {
         Expr::Overlay {
             expr,
@@ -172,6 +173,12 @@ pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
                 e,
             )?)
         }
+        Expr::Identifier(id) if CLOCK_FUNCTIONS.contains(&id.value.to_lowercase().as_str()) => {
+            return Err(clock_unsupported(at, &id.value));
+        }
+        Expr::Function(f) if CLOCK_FUNCTIONS.contains(&f.name.to_string().as_str()) => {
+            return Err(clock_unsupported(at, &f.name.to_string()));
+        }
         Expr::Function(f) => {
             let name = f.name.to_string();
             match name.as_str() {
@@ -197,6 +204,29 @@ pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
         *e = r;
     }
     Ok(())
+}
+
+/// Functions that read the current time. DataFusion's versions read the
+/// wall clock when a query is planned; KDA's read the engine's clock, which
+/// the planner is not given yet, so they are rejected rather than wrong.
+const CLOCK_FUNCTIONS: [&str; 7] = [
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "current_row_timestamp",
+    "now",
+];
+
+fn clock_unsupported(at: Location, name: &str) -> EngineError {
+    EngineError::Unsupported {
+        location: at,
+        what: format!(
+            "{} (the current time must come from the engine's injected clock, which function planning does not have yet)",
+            name.to_uppercase()
+        ),
+    }
 }
 
 const STEP_USAGE: &str =
