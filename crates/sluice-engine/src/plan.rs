@@ -498,6 +498,11 @@ struct KdaRewrites {
 impl VisitorMut for KdaRewrites {
     type Break = ();
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        // The function library's rewrites (OVERLAY, SUBSTRING, STEP(int), ...).
+        if let Err(err) = crate::functions::rewrite(e) {
+            self.error = Some(err);
+            return ControlFlow::Break(());
+        }
         if let Expr::SimilarTo {
             negated,
             expr,

@@ -1,11 +1,7 @@
-//! KDA semantics that DataFusion's built-in functions lack, as DataFusion UDFs.
-//!
-//! - `kda_divisor(x)`: returns `x`, or fails when it is zero. The planner
-//!   wraps every divisor in it, so that `a / 0` is a run-time error for
-//!   every numeric type, as in KDA (the row goes to `error_stream`), rather
-//!   than Infinity or NaN for floating-point values.
-//!
-//! Registered on the planner's DataFusion session by [`register`].
+//! `kda_divisor(x)`: returns `x`, or fails when it is zero. The planner
+//! wraps every divisor (of `/` and of `MOD`) in it, so that `a / 0` is a
+//! run-time error for every numeric type, as in KDA (the row goes to
+//! `error_stream`), rather than Infinity or NaN for floating-point values.
 
 use std::sync::Arc;
 
@@ -16,23 +12,17 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::prelude::SessionContext;
 
 /// Name of the divisor check the planner inserts.
 pub const KDA_DIVISOR: &str = "kda_divisor";
 
-/// Registers Sluice's UDFs on a session.
-pub fn register(ctx: &SessionContext) {
-    ctx.register_udf(ScalarUDF::from(Divisor::new()));
-}
-
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct Divisor {
+pub(crate) struct Divisor {
     signature: Signature,
 }
 
 impl Divisor {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             signature: Signature::any(1, Volatility::Immutable),
         }

@@ -1,0 +1,260 @@
+//! KDA function syntax → calls DataFusion plans: the rewrites the planner
+//! applies to every expression, bottom-up, before DataFusion sees it.
+
+use datafusion::sql::sqlparser::ast::{
+    CastKind, CeilFloorKind, CharacterLength, DataType as SqlDataType, DateTimeField, Expr,
+    Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
+    ObjectName, Spanned, Value,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use super::numeric::{plain_args, rewrite_call};
+use crate::error::{EngineError, Location};
+
+fn location(e: &Expr) -> Location {
+    let s = e.span().start;
+    Location::new(s.line, s.column)
+}
+
+fn plan_error(e: &Expr, message: impl Into<String>) -> EngineError {
+    EngineError::Plan {
+        location: location(e),
+        message: message.into(),
+    }
+}
+
+/// A call of a (lower-case) function name.
+pub(crate) fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| FunctionArg::Unnamed(FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+fn parse(text: &str, at: &Expr) -> Result<Expr, EngineError> {
+    Parser::new(&GenericDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| plan_error(at, format!("internal rewrite of `{text}` failed: {e}")))
+}
+
+fn string_literal(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s),
+            _ => None,
+        },
+        Expr::Nested(inner) => string_literal(inner),
+        _ => None,
+    }
+}
+
+fn integer_literal(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        Expr::Nested(inner) => integer_literal(inner),
+        Expr::UnaryOp { op, expr } if op.to_string() == "-" => integer_literal(expr).map(|n| -n),
+        _ => None,
+    }
+}
+
+/// Checks a literal Java regex at plan time.
+fn check_regex(function: &str, pattern: &Expr) -> Result<(), EngineError> {
+    if let Some(p) = string_literal(pattern) {
+        super::java_regex::compile(p)
+            .map_err(|e| plan_error(pattern, format!("{function}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Rewrites one expression node (its children are already rewritten).
+pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
+    let at = location(e);
+    let replacement = match e {
+        Expr::Overlay {
+            expr,
+            overlay_what,
+            overlay_from,
+            overlay_for,
+        } => {
+            let mut args = vec![*expr.clone(), *overlay_what.clone(), *overlay_from.clone()];
+            args.extend(overlay_for.as_deref().cloned());
+            Some(call("kda_overlay", args))
+        }
+        Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            special,
+            ..
+        } => {
+            let from = substring_from
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| Expr::value(Value::Number("1".into(), false)));
+            if string_literal(&from).is_some() {
+                if substring_for.is_some() {
+                    return Err(plan_error(
+                        &from,
+                        "SUBSTRING(<string> FROM <regex>) takes no FOR",
+                    ));
+                }
+                check_regex("SUBSTRING", &from)?;
+            }
+            let mut args = vec![*expr.clone(), from];
+            args.extend(substring_for.as_deref().cloned());
+            let name = if *special {
+                "kda_substring_comma"
+            } else {
+                "kda_substring"
+            };
+            Some(call(name, args))
+        }
+        Expr::Cast {
+            kind: CastKind::Cast | CastKind::DoubleColon,
+            expr,
+            data_type: SqlDataType::Char(len) | SqlDataType::Character(len),
+            ..
+        } => {
+            let n = match len {
+                None => 1,
+                Some(CharacterLength::IntegerLength { length, .. }) => *length,
+                Some(CharacterLength::Max) => {
+                    return Err(plan_error(e, "CHAR needs a length, e.g. CHAR(16)"));
+                }
+            };
+            Some(parse(
+                &format!("kda_char(CAST({expr} AS VARCHAR), {n})"),
+                e,
+            )?)
+        }
+        Expr::Cast {
+            kind: CastKind::Cast | CastKind::DoubleColon,
+            expr,
+            data_type:
+                SqlDataType::TinyInt(_)
+                | SqlDataType::SmallInt(_)
+                | SqlDataType::Int(_)
+                | SqlDataType::Integer(_)
+                | SqlDataType::BigInt(_),
+            ..
+        } => {
+            **expr = call("kda_cast_round", vec![*expr.clone()]);
+            None
+        }
+        Expr::Ceil {
+            expr,
+            field: CeilFloorKind::DateTimeField(unit),
+        } if !matches!(unit, DateTimeField::NoDateTime) => {
+            let (trunc, step) = match unit {
+                DateTimeField::Week(_) => ("week".to_string(), "INTERVAL '7' DAY".to_string()),
+                u => (u.to_string().to_lowercase(), format!("INTERVAL '1' {u}")),
+            };
+            let t = format!("date_trunc('{trunc}', {expr})");
+            Some(parse(
+                &format!("CASE WHEN {t} = {expr} THEN {t} ELSE {t} + {step} END"),
+                e,
+            )?)
+        }
+        Expr::Identifier(id) if CLOCK_FUNCTIONS.contains(&id.value.to_lowercase().as_str()) => {
+            return Err(clock_unsupported(at, &id.value));
+        }
+        Expr::Function(f) if CLOCK_FUNCTIONS.contains(&f.name.to_string().as_str()) => {
+            return Err(clock_unsupported(at, &f.name.to_string()));
+        }
+        Expr::Function(f) => {
+            let name = f.name.to_string();
+            match name.as_str() {
+                "step" => step(e)?,
+                "regex_replace" => {
+                    if let Some(args) = plain_args(f)
+                        && let Some(p) = args.get(1)
+                    {
+                        check_regex("REGEX_REPLACE", p)?;
+                    }
+                    None
+                }
+                _ => match rewrite_call(f) {
+                    Ok(Some(text)) => Some(parse(&text, e)?),
+                    Ok(None) => None,
+                    Err(message) => return Err(plan_error(e, message)),
+                },
+            }
+        }
+        _ => None,
+    };
+    if let Some(r) = replacement {
+        *e = r;
+    }
+    Ok(())
+}
+
+/// Functions that read the current time. DataFusion's versions read the
+/// wall clock when a query is planned; KDA's read the engine's clock, which
+/// the planner is not given yet, so they are rejected rather than wrong.
+const CLOCK_FUNCTIONS: [&str; 7] = [
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "current_row_timestamp",
+    "now",
+];
+
+fn clock_unsupported(at: Location, name: &str) -> EngineError {
+    EngineError::Unsupported {
+        location: at,
+        what: format!(
+            "{} (the current time must come from the engine's injected clock, which function planning does not have yet)",
+            name.to_uppercase()
+        ),
+    }
+}
+
+const STEP_USAGE: &str =
+    "STEP(<datetime> BY INTERVAL '<integer>' <unit>) or STEP(<integer> BY <integer literal>)";
+
+/// `STEP(int BY n)` → `kda_step(int, n)`; the datetime form is left to the
+/// planner (it becomes `date_bin`, and a window in GROUP BY).
+fn step(e: &Expr) -> Result<Option<Expr>, EngineError> {
+    let Expr::Function(f) = e else {
+        return Ok(None);
+    };
+    let Some(args) = plain_args(f) else {
+        return Err(plan_error(e, format!("the signature is {STEP_USAGE}")));
+    };
+    match args.as_slice() {
+        [_, Expr::Interval(_)] => Ok(None),
+        [x, by] => match integer_literal(by) {
+            Some(n) if n > 0 => Ok(Some(call("kda_step", vec![x.clone(), by.clone()]))),
+            _ => Err(plan_error(
+                by,
+                format!(
+                    "STEP ... BY {by}: the step must be a positive integer literal or an INTERVAL; the signature is {STEP_USAGE}"
+                ),
+            )),
+        },
+        _ => Err(plan_error(
+            e,
+            format!("STEP takes a value and a step; the signature is {STEP_USAGE}"),
+        )),
+    }
+}
