@@ -66,19 +66,27 @@ impl LoadedApp {
 
     /// Builds the application, naming the file in located errors.
     pub fn build(&self, clock: Option<Arc<dyn Clock>>) -> Result<Application> {
-        if let Some(r) = self.config.reference.first() {
-            bail!(
-                "{}: reference table \"{}\": reference tables are not supported by this version of Sluice",
+        // A table that cannot be loaded at all stops the start, naming its
+        // URL and the cause; later reloads that fail keep the old rows.
+        let tables = sluice_engine::reference::load_all(
+            &self.config.reference,
+            &self.dir(),
+            &sluice_engine::reference::OpenOptions {
+                check_interval: Some(std::time::Duration::from_secs(30)),
+            },
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}",
                 self.config_path
                     .as_ref()
                     .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                r.table
-            );
-        }
+                    .unwrap_or_default()
+            )
+        })?;
         let inputs = self.config.inputs()?;
         let clock = clock.unwrap_or_else(|| Arc::new(ManualClock::new(0)));
-        Application::new(&self.sql, &inputs, clock).map_err(|e| self.located(e))
+        Application::with_tables(&self.sql, &inputs, &tables, clock).map_err(|e| self.located(e))
     }
 
     /// `file:line:column: message` for errors in the SQL.

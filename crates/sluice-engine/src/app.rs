@@ -412,7 +412,12 @@ impl Application {
         self.states
             .iter()
             .filter_map(OpState::retained_since)
-            .chain(self.joins.iter().flatten().filter_map(JoinState::retained_since))
+            .chain(
+                self.joins
+                    .iter()
+                    .flatten()
+                    .filter_map(JoinState::retained_since),
+            )
             .min()
     }
 

@@ -198,7 +198,13 @@ impl SideStore {
         (b, (id - self.batches[b].0) as usize)
     }
 
-    fn append(&mut self, batch: RecordBatch, times: &[i64], keys: Vec<Option<Box<[u8]>>>, matched: &[bool]) {
+    fn append(
+        &mut self,
+        batch: RecordBatch,
+        times: &[i64],
+        keys: Vec<Option<Box<[u8]>>>,
+        matched: &[bool],
+    ) {
         let first = self.next;
         for (i, k) in keys.iter().enumerate() {
             if let Some(k) = k {
@@ -517,7 +523,12 @@ impl JoinState {
 
     /// Joined rows for unmatched held rows of side `s` (id, output ROWTIME),
     /// NULL on the other side.
-    fn unmatched(&self, plan: &JoinPlan, s: usize, rows: &[(u64, i64)]) -> Result<Option<RecordBatch>> {
+    fn unmatched(
+        &self,
+        plan: &JoinPlan,
+        s: usize,
+        rows: &[(u64, i64)],
+    ) -> Result<Option<RecordBatch>> {
         if rows.is_empty() {
             return Ok(None);
         }
@@ -675,7 +686,11 @@ impl JoinState {
             return Ok(());
         };
         let (version, batch) = source.current();
-        if self.table_index.as_ref().is_some_and(|i| i.version == version) {
+        if self
+            .table_index
+            .as_ref()
+            .is_some_and(|i| i.version == version)
+        {
             return Ok(());
         }
         let rows = batch.num_rows();
@@ -751,7 +766,11 @@ fn held_columns(st: &SideStore, locs: &[(usize, usize)]) -> Result<Vec<ArrayRef>
     let ncols = first.num_columns();
     (0..ncols)
         .map(|c| {
-            let arrays: Vec<&dyn Array> = st.batches.iter().map(|(_, b)| b.column(c).as_ref()).collect();
+            let arrays: Vec<&dyn Array> = st
+                .batches
+                .iter()
+                .map(|(_, b)| b.column(c).as_ref())
+                .collect();
             interleave(&arrays, locs).map_err(|e| df(e.into()))
         })
         .collect()
@@ -786,8 +805,8 @@ fn sort_parts(parts: Vec<RecordBatch>) -> Result<Option<RecordBatch>> {
         return Ok(None);
     };
     let schema = first.schema();
-    let all = datafusion::arrow::compute::concat_batches(&schema, &parts)
-        .map_err(|e| df(e.into()))?;
+    let all =
+        datafusion::arrow::compute::concat_batches(&schema, &parts).map_err(|e| df(e.into()))?;
     let times = rowtimes(&all)?;
     if times.windows(2).all(|w| w[0] <= w[1]) {
         return Ok(Some(all));

@@ -773,9 +773,11 @@ impl Planner {
         let window = match args {
             None => None,
             Some(a) => {
-                let bad = || EngineError::Syntax {
+                let bad = || {
+                    EngineError::Syntax {
                     location: from_at,
                     message: "expected OVER (RANGE INTERVAL '1' MINUTE PRECEDING) or OVER (ROWS 10 PRECEDING) after the stream name".into(),
+                }
                 };
                 let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Function(fun)))] =
                     a.args.as_slice()
@@ -923,16 +925,17 @@ impl Planner {
             let mut l = false;
             let mut r = false;
             let mut e = e.clone();
-            let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut e, |x: &mut Expr| {
-                if let Expr::Identifier(id) = x {
-                    if id.value.starts_with(&format!("{}.", scope.sides[0].prefix)) {
-                        l = true;
-                    } else if id.value.starts_with(&format!("{}.", scope.sides[1].prefix)) {
-                        r = true;
+            let _ =
+                datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut e, |x: &mut Expr| {
+                    if let Expr::Identifier(id) = x {
+                        if id.value.starts_with(&format!("{}.", scope.sides[0].prefix)) {
+                            l = true;
+                        } else if id.value.starts_with(&format!("{}.", scope.sides[1].prefix)) {
+                            r = true;
+                        }
                     }
-                }
-                ControlFlow::<()>::Continue(())
-            });
+                    ControlFlow::<()>::Continue(())
+                });
             (l, r)
         };
         let mut left_keys = Vec::new();
@@ -947,8 +950,12 @@ impl Planner {
             {
                 let (sa, sb) = (side_of(a), side_of(b));
                 let pair = match (sa, sb) {
-                    ((true, false), (false, true)) => Some((a.as_ref().clone(), b.as_ref().clone())),
-                    ((false, true), (true, false)) => Some((b.as_ref().clone(), a.as_ref().clone())),
+                    ((true, false), (false, true)) => {
+                        Some((a.as_ref().clone(), b.as_ref().clone()))
+                    }
+                    ((false, true), (true, false)) => {
+                        Some((b.as_ref().clone(), a.as_ref().clone()))
+                    }
                     _ => None,
                 };
                 if let Some((l, r)) = pair {
@@ -958,7 +965,10 @@ impl Planner {
                     let rp = self.expr(&r, &right_df, rl)?;
                     let lt = lp.data_type(&left_schema).map_err(df_err(ll))?;
                     let rt = rp.data_type(&right_schema).map_err(df_err(rl))?;
-                    let common = datafusion::logical_expr::type_coercion::binary::comparison_coercion(&lt, &rt)
+                    let common =
+                        datafusion::logical_expr::type_coercion::binary::comparison_coercion(
+                            &lt, &rt,
+                        )
                         .ok_or_else(|| EngineError::Plan {
                             location: ll,
                             message: format!(
@@ -1044,7 +1054,15 @@ fn split_and(e: Expr, out: &mut Vec<Expr>) {
             split_and(*left, out);
             split_and(*right, out);
         }
-        Expr::Nested(inner) if matches!(*inner, Expr::BinaryOp { op: BinaryOperator::And, .. }) => {
+        Expr::Nested(inner)
+            if matches!(
+                *inner,
+                Expr::BinaryOp {
+                    op: BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
             split_and(*inner, out)
         }
         other => out.push(other),
@@ -1069,14 +1087,19 @@ impl ColumnResolver<'_> {
             && ids.len() >= 2
         {
             let qualifier = &ids[ids.len() - 2];
-            let Some(side) = j.sides.iter().find(|s| s.qualifiers.contains(&qualifier.value))
+            let Some(side) = j
+                .sides
+                .iter()
+                .find(|s| s.qualifiers.contains(&qualifier.value))
             else {
                 self.error = Some(EngineError::UnknownStream {
                     location: ident_location(qualifier),
                     name: qualifier.value.clone(),
                     suggestion: closest(
                         &qualifier.value,
-                        j.sides.iter().flat_map(|s| s.qualifiers.iter().map(String::as_str)),
+                        j.sides
+                            .iter()
+                            .flat_map(|s| s.qualifiers.iter().map(String::as_str)),
                     ),
                 });
                 return ControlFlow::Break(());
@@ -1115,7 +1138,9 @@ impl ColumnResolver<'_> {
                         stream: self.stream.name.clone(),
                         suggestion: closest(
                             &id.value,
-                            j.sides.iter().flat_map(|s| s.user_columns.iter().map(String::as_str)),
+                            j.sides
+                                .iter()
+                                .flat_map(|s| s.user_columns.iter().map(String::as_str)),
                         ),
                     });
                     return ControlFlow::Break(());
@@ -1730,9 +1755,7 @@ impl Planner {
         if let Some(j) = select.from[0].joins.first() {
             use datafusion::sql::sqlparser::ast::{JoinConstraint, JoinOperator};
             let (kind, constraint) = match &j.join_operator {
-                JoinOperator::Join(c) | JoinOperator::Inner(c) => {
-                    (crate::join::JoinKind::Inner, c)
-                }
+                JoinOperator::Join(c) | JoinOperator::Inner(c) => (crate::join::JoinKind::Inner, c),
                 JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => {
                     (crate::join::JoinKind::LeftOuter, c)
                 }

@@ -89,7 +89,13 @@ impl ReferenceSchema {
             context: format!("[[reference]] {}", c.table),
             message,
         };
-        let format = match c.format.as_deref().unwrap_or("csv").to_ascii_lowercase().as_str() {
+        let format = match c
+            .format
+            .as_deref()
+            .unwrap_or("csv")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "csv" => RecordFormat::Csv {
                 column_delimiter: c.delimiter.clone().unwrap_or_else(|| ",".into()),
                 row_delimiter: "\n".into(),
@@ -193,7 +199,9 @@ pub fn decode_reference(
         }
     }
     let lines: Vec<i64> = records.iter().map(|r| r.arrival_ms).collect();
-    let (batch, errors) = decoder.decode(&records, &lines).map_err(|e| e.to_string())?;
+    let (batch, errors) = decoder
+        .decode(&records, &lines)
+        .map_err(|e| e.to_string())?;
     if let Some(e) = errors.first() {
         let line = e.data_rowtime.unwrap_or(0);
         let message = e
@@ -264,5 +272,70 @@ pub async fn open(
         name: config.table.clone(),
         columns: schema.stream_columns(),
         source: Arc::new(table),
+    })
+}
+
+/// Loads every `[[reference]]` table of an app (relative paths from
+/// `base_dir`) from synchronous code: a thread of its own runs the fetches
+/// and, when `options.check_interval` is set, keeps running the background
+/// reloads for the life of the process. Fails on the first table that
+/// cannot be loaded, naming its URL and the cause.
+pub fn load_all(
+    configs: &[ReferenceConfig],
+    base_dir: &Path,
+    options: &OpenOptions,
+) -> Result<Vec<ReferenceTable>> {
+    if configs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let configs = configs.to_vec();
+    let base_dir = base_dir.to_path_buf();
+    let options = options.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("sluice-reference".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = tx.send(Err(EngineError::Config {
+                        context: "reference tables".into(),
+                        message: format!("cannot start the loader: {e}"),
+                    }));
+                    return;
+                }
+            };
+            rt.block_on(async {
+                let mut tables = Vec::new();
+                for c in &configs {
+                    match open(c, &base_dir, &options).await {
+                        Ok(t) => tables.push(t),
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                let _ = tx.send(Ok(tables));
+                if options.check_interval.is_some() {
+                    // Reloads run on this runtime from now on.
+                    std::future::pending::<()>().await;
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        return Err(EngineError::Config {
+            context: "reference tables".into(),
+            message: format!("cannot start the loader thread: {e}"),
+        });
+    }
+    rx.recv().unwrap_or_else(|_| {
+        Err(EngineError::Config {
+            context: "reference tables".into(),
+            message: "the loader thread stopped before answering".into(),
+        })
     })
 }

@@ -176,15 +176,20 @@ fn run_app_case(dir: &Path, bless: bool) -> Result<std::result::Result<(), Strin
             expect.end
         )));
     }
-    if let Some(r) = config.reference.first() {
-        return Ok(Err(format!(
-            "reference table \"{}\": reference tables are not supported by this version of Sluice",
-            r.table
-        )));
-    }
+    let tables = match sluice_engine::reference::load_all(
+        &config.reference,
+        dir,
+        &sluice_engine::reference::OpenOptions::default(),
+    ) {
+        Ok(t) => t,
+        Err(e) => match &expect.error {
+            Some(text) if e.to_string().contains(text.as_str()) => return Ok(Ok(())),
+            _ => return Ok(Err(format!("reference tables: {e}"))),
+        },
+    };
     let inputs = config.inputs()?;
     let clock = ManualClock::new(0);
-    let app = Application::new(&sql, &inputs, Arc::new(clock.clone()));
+    let app = Application::with_tables(&sql, &inputs, &tables, Arc::new(clock.clone()));
     let mut app = match (app, &expect.error) {
         (Err(e), Some(text)) => {
             let msg = e.to_string();
