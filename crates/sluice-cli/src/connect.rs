@@ -645,7 +645,8 @@ pub fn final_streams(app: &Application) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(i, _)| {
-            plan.pumps.iter().any(|p| p.into == *i) && !plan.pumps.iter().any(|p| p.from == *i)
+            plan.pumps.iter().any(|p| p.into == *i)
+                && !plan.pumps.iter().any(|p| p.reads().contains(i))
         })
         .map(|(_, s)| s.name.clone())
         .collect()

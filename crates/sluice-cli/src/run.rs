@@ -121,7 +121,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         let plan = app.plan();
         for (i, s) in plan.streams.iter().enumerate() {
             let written = plan.pumps.iter().any(|p| p.into == i);
-            let read = plan.pumps.iter().any(|p| p.from == i);
+            let read = plan.pumps.iter().any(|p| p.reads().contains(&i));
             if written && !read {
                 outputs.push((s.name.clone(), "-".into()));
             }

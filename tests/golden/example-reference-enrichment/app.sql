@@ -1,0 +1,9 @@
+-- Enrich each trade with its company from a reference table (KDA's
+-- "Example: Add Reference Data to a Kinesis Data Analytics Application"):
+-- a LEFT OUTER JOIN keeps tickers the table does not know.
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (
+    TICKER_SYMBOL VARCHAR(4), COMPANY VARCHAR(32), SECTOR VARCHAR(16), PRICE DOUBLE);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM s.TICKER_SYMBOL, c.COMPANY, c.SECTOR, s.PRICE
+  FROM "SOURCE_SQL_STREAM_001" AS s
+  LEFT OUTER JOIN "COMPANIES" AS c ON s.TICKER_SYMBOL = c.TICKER;
