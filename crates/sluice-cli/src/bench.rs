@@ -12,6 +12,12 @@
 //! PRECEDING)`, engine-only, once with a 1-minute and once with a 1-hour
 //! window (the speed must not fall as the window grows).
 //!
+//! Workload W3 (`--mode reference`): a 1M-row reference table (CSV, id,
+//! name, sector) is written to a temporary directory and loaded the way
+//! `sluice run` loads `[[reference]]` (timed), then W1-shaped rows with
+//! `K = id × 7919 mod 1M` are joined to it on `K = ID` (engine-only): every
+//! row must find its table row, and the SECTOR it gets must be `K mod 20`.
+//!
 //! Each line gives rows/s (wall clock), the CPU seconds the process used,
 //! and its peak RSS so far (Linux `/proc/self`).
 
@@ -35,7 +41,7 @@ pub struct BenchArgs {
     /// Rows to push.
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
-    /// `engine`, `json` (W1), `w2`, or `all`.
+    /// `engine`, `json` (W1), `w2`, `reference` (W3), or `all`.
     #[arg(long, default_value = "all")]
     mode: String,
     /// Rows per batch.
@@ -287,6 +293,170 @@ fn w2(n: u64, batch: usize, minutes: u32) -> Result<()> {
     Ok(())
 }
 
+const W3_TABLE_ROWS: u64 = 1_000_000;
+
+const W3_SQL: &str = r#"
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (K INTEGER, V INTEGER, NAME VARCHAR(16), SECTOR INTEGER);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM s.K, s.V, r.NAME, r.SECTOR
+  FROM "SOURCE_SQL_STREAM_001" AS s
+  JOIN "COMPANIES" AS r ON s.K = r.ID;
+"#;
+
+/// W3: reference-table load time, then the stream-to-table join.
+fn w3(n: u64, batch: usize) -> Result<()> {
+    use sluice_engine::config::{ColumnConfig, ReferenceConfig};
+    let dir = std::env::temp_dir().join(format!("sluice-bench-w3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("companies.csv");
+    let mut text = Vec::with_capacity(32 * W3_TABLE_ROWS as usize);
+    text.extend_from_slice(b"ID,NAME,SECTOR\n");
+    for id in 0..W3_TABLE_ROWS {
+        push_decimal(&mut text, id);
+        text.extend_from_slice(b",company-");
+        push_decimal(&mut text, id);
+        text.push(b',');
+        push_decimal(&mut text, id % 20);
+        text.push(b'\n');
+    }
+    std::fs::write(&file, &text)?;
+    let col = |name: &str, t: &str| ColumnConfig {
+        name: name.into(),
+        sql_type: t.into(),
+        mapping: None,
+    };
+    let config = ReferenceConfig {
+        table: "COMPANIES".into(),
+        file: file.to_string_lossy().into_owned(),
+        format: Some("csv".into()),
+        header: true,
+        delimiter: None,
+        row_path: None,
+        columns: Some(vec![
+            col("ID", "INTEGER"),
+            col("NAME", "VARCHAR(16)"),
+            col("SECTOR", "INTEGER"),
+        ]),
+        endpoint: None,
+        region: None,
+    };
+    let started = Instant::now();
+    let tables = sluice_engine::reference::load_all(
+        &[config],
+        &dir,
+        &sluice_engine::reference::OpenOptions::default(),
+    )?;
+    let load_secs = started.elapsed().as_secs_f64();
+    let loaded = tables
+        .first()
+        .map(|t| t.source.current().1.num_rows())
+        .unwrap_or(0);
+    println!(
+        "w3 reference load: {loaded} rows ({:.1} MB CSV) in {:.0} ms, peak RSS {:.0} MB",
+        text.len() as f64 / 1e6,
+        load_secs * 1e3,
+        peak_rss_mb()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    if loaded as u64 != W3_TABLE_ROWS {
+        bail!("the reference table has {loaded} rows, want {W3_TABLE_ROWS}");
+    }
+    let input = Input {
+        stream: "SOURCE_SQL_STREAM_001".into(),
+        schema: InputSchema {
+            format: RecordFormat::Json {
+                row_path: "$".into(),
+            },
+            columns: Some(vec![
+                RecordColumn {
+                    name: "ID".into(),
+                    sql_type: SqlType::BigInt,
+                    mapping: Some("$.id".into()),
+                },
+                RecordColumn {
+                    name: "K".into(),
+                    sql_type: SqlType::Integer,
+                    mapping: Some("$.k".into()),
+                },
+                RecordColumn {
+                    name: "V".into(),
+                    sql_type: SqlType::Integer,
+                    mapping: Some("$.v".into()),
+                },
+            ]),
+        },
+    };
+    let mut app =
+        Application::with_tables(W3_SQL, &[input], &tables, Arc::new(ManualClock::new(0)))?;
+    // Rows seen, and rows whose SECTOR is not K mod 20.
+    let totals = Arc::new(Mutex::new((0u64, 0u64)));
+    let sink = Arc::clone(&totals);
+    app.subscribe("DESTINATION_SQL_STREAM", move |b| {
+        let col = |i: usize| b.column(i).as_any().downcast_ref::<Int32Array>();
+        let (Some(k), Some(sector)) = (col(1), col(4)) else {
+            if let Ok(mut t) = sink.lock() {
+                t.1 += b.num_rows() as u64;
+            }
+            return;
+        };
+        let wrong = k
+            .values()
+            .iter()
+            .zip(sector.values())
+            .filter(|(k, s)| **k % 20 != **s)
+            .count() as u64;
+        if let Ok(mut t) = sink.lock() {
+            t.0 += b.num_rows() as u64;
+            t.1 += wrong;
+        }
+    })?;
+    let schema = app
+        .stream_schema("SOURCE_SQL_STREAM_001")
+        .ok_or_else(|| anyhow::anyhow!("no source stream"))?;
+    let (cpu0, started) = (cpu_seconds(), Instant::now());
+    let mut id = 0u64;
+    while id < n {
+        let m = (n - id).min(batch as u64);
+        app.push_batch("SOURCE_SQL_STREAM_001", w3_batch(&schema, id, m)?)?;
+        id += m;
+    }
+    app.flush()?;
+    report("w3 stream-to-table join, engine-only", n, started, cpu0);
+    let t = totals.lock().map_err(|_| anyhow::anyhow!("lock"))?;
+    if t.0 != n || t.1 != 0 {
+        bail!(
+            "wrong result: {} joined rows (want {n}), {} with a wrong SECTOR",
+            t.0,
+            t.1
+        );
+    }
+    Ok(())
+}
+
+/// W3's rows: W1's, with K spread over the whole table.
+fn w3_batch(
+    schema: &sluice_engine::arrow::datatypes::SchemaRef,
+    id: u64,
+    m: u64,
+) -> Result<RecordBatch> {
+    let ids: Vec<u64> = (id..id + m).collect();
+    let times: ArrayRef = Arc::new(TimestampMillisecondArray::from_iter_values(
+        ids.iter().map(|&i| rowtime(i)),
+    ));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::clone(&times),
+        times,
+        Arc::new(Int64Array::from_iter_values(ids.iter().map(|&i| i as i64))),
+        Arc::new(Int32Array::from_iter_values(
+            ids.iter().map(|&i| ((i * 7919) % W3_TABLE_ROWS) as i32),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            ids.iter().map(|&i| (i % 100) as i32),
+        )),
+    ];
+    Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+}
+
 /// W1's rows `id .. id + m` as a source batch.
 fn w1_batch(
     schema: &sluice_engine::arrow::datatypes::SchemaRef,
@@ -387,13 +557,15 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             w2(args.rows, args.batch, 1)?;
             w2(args.rows, args.batch, 60)?;
         }
+        "reference" => w3(args.rows, args.batch)?,
         "all" => {
             engine_only(args.rows, args.batch)?;
             end_to_end_json(args.rows, args.batch)?;
             w2(args.rows, args.batch, 1)?;
             w2(args.rows, args.batch, 60)?;
+            w3(args.rows, args.batch)?;
         }
-        other => bail!("--mode {other}: expected engine, json, w2 or all"),
+        other => bail!("--mode {other}: expected engine, json, w2, reference or all"),
     }
     Ok(ExitCode::SUCCESS)
 }

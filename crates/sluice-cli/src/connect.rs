@@ -45,6 +45,8 @@ pub struct Services {
     pub kds: Option<Kds>,
     /// Firehose in this process, if any.
     pub firehose: Option<Firehose>,
+    /// Kinesis Video in this process, if any (`video_stream` inputs).
+    pub video: Option<sluice_video::VideoApi>,
     /// The async runtime that readers and Firehose run on.
     pub runtime: tokio::runtime::Handle,
     /// Apps' checkpoints live under here, a directory per app.
@@ -163,6 +165,7 @@ pub fn run_from_kinesis(
     let services = Services {
         kds,
         firehose: firehose.clone(),
+        video: None,
         runtime: runtime.handle().clone(),
         checkpoint_dir: data_dir.join("checkpoints"),
     };
@@ -214,10 +217,23 @@ type Pending = Arc<Mutex<Vec<(usize, Vec<u8>)>>>;
 
 struct Input {
     stream: String,
-    reader: StreamReader,
+    from: InputFrom,
     /// Records fed and not yet committed: (shard, sequence number, ROWTIME).
     fed: Vec<(String, String, i64)>,
     caught_up: bool,
+}
+
+/// Where an input's records come from.
+enum InputFrom {
+    /// A Kinesis data stream, read from its checkpoint.
+    Kinesis(Box<StreamReader>),
+    /// Fragments Kinesis Video ingests in this process, live (no
+    /// checkpoint: a fragment's row exists only as it is ingested).
+    Video {
+        events: tokio::sync::broadcast::Receiver<sluice_video::FragmentEvent>,
+        /// Only this video stream's fragments; `None`: every stream's.
+        only: Option<String>,
+    },
 }
 
 struct Connected {
@@ -349,8 +365,26 @@ impl Connected {
         for input in &loaded.config.input {
             let k = match input.source().with_context(|| origin.clone())? {
                 InputSource::Kinesis(k) => k,
+                InputSource::Video(v) => {
+                    let video = services.video.as_ref().ok_or_else(|| {
+                        anyhow!(
+                            "{origin}: [[input]] {}: video_stream \"{v}\" needs Kinesis Video in this process (run the app with sluice serve --apps)",
+                            input.stream
+                        )
+                    })?;
+                    inputs.push(Input {
+                        stream: input.stream.clone(),
+                        from: InputFrom::Video {
+                            events: video.subscribe_fragments(),
+                            only: (v != "*").then_some(v),
+                        },
+                        fed: Vec::new(),
+                        caught_up: false,
+                    });
+                    continue;
+                }
                 InputSource::File(_) => bail!(
-                    "{origin}: [[input]] {}: an app connected to Kinesis reads every input from a kinesis_stream",
+                    "{origin}: [[input]] {}: an app connected to Kinesis reads every input from a kinesis_stream or a video_stream",
                     input.stream
                 ),
             };
@@ -409,13 +443,13 @@ impl Connected {
                 })?;
             inputs.push(Input {
                 stream: input.stream.clone(),
-                reader,
+                from: InputFrom::Kinesis(Box::new(reader)),
                 fed: Vec::new(),
                 caught_up: false,
             });
         }
         if inputs.is_empty() {
-            bail!("{origin}: no [[input]] with a kinesis_stream");
+            bail!("{origin}: no [[input]] with a kinesis_stream or a video_stream");
         }
         Ok(Connected {
             app,
@@ -457,12 +491,34 @@ impl Connected {
     /// Reads and feeds one batch of input `k`; returns how many records.
     fn read_one(&mut self, k: usize, wait: Duration) -> Result<usize> {
         let input = &mut self.inputs[k];
+        let reader = match &mut input.from {
+            InputFrom::Kinesis(reader) => reader,
+            InputFrom::Video { events, only } => {
+                let rows = self
+                    .runtime
+                    .block_on(video_rows(events, only.as_deref(), wait));
+                input.caught_up = rows.is_empty();
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                let records: Vec<Record> = rows
+                    .iter()
+                    .map(|(arrival_ms, data)| Record {
+                        data,
+                        arrival_ms: *arrival_ms,
+                    })
+                    .collect();
+                let stream = input.stream.clone();
+                self.app.push_records(&stream, &records)?;
+                return Ok(rows.len());
+            }
+        };
         let mut records: Vec<ReadRecord> = self
             .runtime
-            .block_on(input.reader.next_batch(READ_BATCH, wait))
+            .block_on(reader.next_batch(READ_BATCH, wait))
             .with_context(|| format!("reading input {}", input.stream))?;
         // Caught up: nothing new, and the shards read say they are at the tip.
-        input.caught_up = records.is_empty() && input.reader.millis_behind_latest() == Some(0);
+        input.caught_up = records.is_empty() && reader.millis_behind_latest() == Some(0);
         if records.is_empty() {
             return Ok(0);
         }
@@ -573,14 +629,49 @@ impl Connected {
             for (shard, seq, _) in &input.fed[..done] {
                 through.insert(shard, seq);
             }
-            input
-                .reader
-                .commit_through(&through)
-                .with_context(|| format!("checkpointing input {}", input.stream))?;
+            if let InputFrom::Kinesis(reader) = &mut input.from {
+                reader
+                    .commit_through(&through)
+                    .with_context(|| format!("checkpointing input {}", input.stream))?;
+            }
             input.fed.drain(..done);
         }
         Ok(())
     }
+}
+
+/// Up to [`READ_BATCH`] fragment rows (server time, the row's JSON),
+/// waiting up to `wait` for the first. Missed events (this reader fell
+/// behind the broadcast buffer) are reported on stderr with their count.
+async fn video_rows(
+    events: &mut tokio::sync::broadcast::Receiver<sluice_video::FragmentEvent>,
+    only: Option<&str>,
+    wait: Duration,
+) -> Vec<(i64, Vec<u8>)> {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let keep = |e: &sluice_video::FragmentEvent| only.is_none_or(|s| s == e.stream_name);
+    let row = |e: &sluice_video::FragmentEvent| (e.server_ms, e.to_json().to_string().into_bytes());
+    let mut rows = Vec::new();
+    if !wait.is_zero() {
+        match tokio::time::timeout(wait, events.recv()).await {
+            Ok(Ok(e)) if keep(&e) => rows.push(row(&e)),
+            Ok(Err(RecvError::Lagged(n))) => {
+                eprintln!("sluice: video_stream input fell behind: {n} fragment rows missed");
+            }
+            _ => {}
+        }
+    }
+    while rows.len() < READ_BATCH {
+        match events.try_recv() {
+            Ok(e) if keep(&e) => rows.push(row(&e)),
+            Ok(_) => {}
+            Err(TryRecvError::Lagged(n)) => {
+                eprintln!("sluice: video_stream input fell behind: {n} fragment rows missed");
+            }
+            Err(_) => break,
+        }
+    }
+    rows
 }
 
 /// Appends `entries`, retrying the records refused (throttling) with backoff.

@@ -7,7 +7,8 @@
 //! - `sluice bench`: the built-in workloads W1 (tumbling) and W2 (sliding);
 //! - `sluice serve`: the local Kinesis (Data Streams, Firehose, Video) on
 //!   one port, optionally running apps against it; `sluice kds serve`: the
-//!   Kinesis Data Streams API alone.
+//!   Kinesis Data Streams API alone;
+//! - `sluice video put FILE|-`: send Matroska media through PutMedia.
 //!
 //! Every command is a thin layer over the library crates: `sluice-engine`
 //! and `sluice-testkit` for apps, `sluice-kds`, `sluice-firehose` and
@@ -18,6 +19,7 @@ mod connect;
 mod load;
 mod run;
 mod serve;
+mod video;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +66,11 @@ enum Command {
         #[command(subcommand)]
         command: KdsCommand,
     },
+    /// Kinesis Video Streams clients.
+    Video {
+        #[command(subcommand)]
+        command: video::VideoCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +90,7 @@ fn main() -> ExitCode {
         Command::Kds {
             command: KdsCommand::Serve(args),
         } => serve::kds_serve(args),
+        Command::Video { command } => video::video(command),
     };
     match result {
         Ok(code) => code,

@@ -69,7 +69,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     let loaded = load_app(&args.app)?;
     let mut kinesis = false;
     for c in &loaded.config.input {
-        kinesis |= matches!(c.source()?, InputSource::Kinesis(_));
+        match c.source()? {
+            InputSource::Kinesis(_) => kinesis = true,
+            InputSource::Video(v) => bail!(
+                "{}: [[input]] {} reads the fragments of Kinesis video stream \"{v}\": run the app with sluice serve --apps",
+                args.app.display(),
+                c.stream
+            ),
+            InputSource::File(_) => {}
+        }
     }
     if kinesis {
         if !args.inputs.is_empty() || !args.outputs.is_empty() || args.live || args.pace.is_some() {

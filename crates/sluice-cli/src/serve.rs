@@ -424,6 +424,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let services = Services {
         kds: Some(kds.clone()),
         firehose: Some(firehose.clone()),
+        video: Some(video.clone()),
         runtime: rt.handle().clone(),
         checkpoint_dir: server.data_dir.join("checkpoints"),
     };

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use sluice_engine::clock::{Clock, SystemClock};
 
 use super::{repo, sluice, temp_dir};
 
@@ -361,5 +362,107 @@ fn run_reads_a_kinesis_stream_and_resumes_from_its_checkpoint() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    server.stop();
+}
+
+/// A Kinesis Video control-plane call (rest-json: POST to the operation's path).
+fn video_call(server: &Server, path: &str, body: &Value) -> (u16, Value) {
+    let body = body.to_string();
+    let mut s = TcpStream::connect(&server.addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let json = serde_json::from_str(body).unwrap_or(Value::Null);
+    (status, json)
+}
+
+#[test]
+fn serve_feeds_put_media_fragments_to_a_video_fragments_app() {
+    use sluice_video::mkv::testing::{cluster_of, header_with};
+
+    let d = temp_dir("serve-video");
+    let server = Server::start(
+        &d,
+        &[
+            "--apps",
+            repo()
+                .join("sql-examples/video-fragment-stats")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    let (status, v) = video_call(
+        &server,
+        "/createStream",
+        &json!({ "StreamName": "lobby-cam", "DataRetentionInHours": 1 }),
+    );
+    assert_eq!(status, 200, "{v}");
+
+    // Three 2-second fragments of 30 fps 1280x720 video, RELATIVE
+    // timecodes: 0 and 2000 back to back, then one at 9000 (a 5-second gap),
+    // then one at 1000 that goes back in time (4004).
+    let mut media = header_with(&[1], 33_333_333, Some((1280, 720)));
+    for tc in [0u64, 2000, 9000, 1000] {
+        media.extend(cluster_of(tc, 60, 33, |i| vec![i as u8; 2000]));
+    }
+    // The server stamps fragments with the system clock: start from it.
+    let start = SystemClock.now_ms() as f64 / 1000.0;
+    let mut put = sluice()
+        .args([
+            "video",
+            "put",
+            "-",
+            "--stream-name",
+            "lobby-cam",
+            "--endpoint",
+        ])
+        .arg(format!("http://{}", server.addr))
+        .args(["--relative", &format!("{start:.3}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    put.stdin.take().unwrap().write_all(&media).unwrap();
+    let out = put.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // A rejected fragment makes the upload fail.
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    let acks: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let of = |kind: &str| acks.iter().filter(|a| a["EventType"] == kind).count();
+    assert_eq!(of("PERSISTED"), 3, "{stdout}");
+    assert_eq!(of("ERROR"), 1, "{stdout}");
+    let error = acks.iter().find(|a| a["EventType"] == "ERROR").unwrap();
+    assert_eq!(error["ErrorId"], 4004, "{error}");
+    assert!(stderr.contains("3 PERSISTED, 1 ERROR"), "{stderr}");
+
+    // The app's continuous filter sees the gap and the rejected fragment.
+    let alerts = wait_for("two rows in VideoAlerts", || {
+        let rows = server.read_all("VideoAlerts");
+        (rows.len() >= 2).then_some(rows)
+    });
+    let alerts: Vec<Value> = alerts
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0]["STREAM_NAME"], "lobby-cam");
+    assert_eq!(alerts[0]["ALERT"], "GAP");
+    let gap = alerts[0]["GAP_MS"].as_i64().unwrap();
+    assert!((4900..=5100).contains(&gap), "{gap}");
+    assert_eq!(alerts[1]["ALERT"], "REJECTED");
+    assert_eq!(alerts[1]["ERROR_ID"], 4004);
     server.stop();
 }

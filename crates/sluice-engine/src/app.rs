@@ -25,6 +25,7 @@ use crate::errors::ErrorRow;
 use crate::exec::{OpState, Output};
 use crate::input::{Decoder, InputSchema, Record};
 use crate::join::JoinState;
+use crate::order::OrderState;
 use crate::plan::{AppPlan, SourceDecl};
 use crate::reference::{ReferenceSource, ReferenceTable};
 
@@ -46,6 +47,8 @@ pub struct Application {
     states: Vec<OpState>,
     /// Per pump: its join's state, when its FROM joins.
     joins: Vec<Option<JoinState>>,
+    /// Per pump: rows its ORDER BY holds, when it has one.
+    orders: Vec<Option<OrderState>>,
     /// Per stream: pumps that read it, and as which join side (0 unless
     /// the pump joins).
     readers: Vec<Vec<(usize, usize)>>,
@@ -139,10 +142,16 @@ impl Application {
         }
         let subscribers = plan.streams.iter().map(|_| Vec::new()).collect();
         let now = clock.now_ms();
+        let orders = plan
+            .pumps
+            .iter()
+            .map(|p| p.order.as_ref().map(|_| OrderState::default()))
+            .collect();
         Ok(Self {
             plan,
             states,
             joins,
+            orders,
             readers,
             subscribers,
             decoders,
@@ -329,6 +338,7 @@ impl Application {
             .filter_map(|(p, s)| s.next_boundary(p, t))
             .chain(self.join_expiries().filter(|&e| e > t))
             .chain(self.stream_join_step(t))
+            .chain(self.order_steps(t))
             .min()
     }
 
@@ -386,13 +396,19 @@ impl Application {
                 continue;
             }
             let into = pump.into;
+            let origin = self.origin(p, now);
+            let target = pump.op_target(&self.plan.streams);
             let mut out = Output::default();
             if let (Some(plan), Some(js)) = (&pump.join, self.joins[p].as_mut())
                 && let Some(joined) = js.advance(plan, now)?
             {
-                self.states[p].push(pump, &self.plan.streams[into], &joined, &mut out)?;
+                self.states[p].push(pump, target, &joined, &mut out)?;
             }
-            self.states[p].advance(pump, &self.plan.streams[into], now, &mut out)?;
+            self.states[p].advance(pump, target, now, &mut out)?;
+            if let (Some(plan), Some(os)) = (&pump.order, self.orders[p].as_mut()) {
+                os.push(plan, std::mem::take(&mut out.batches), origin);
+                out.batches = os.release(plan, &self.plan.streams[into], now)?;
+            }
             self.pending_errors.extend(out.errors);
             if !out.batches.is_empty() {
                 let merged = merge_by_rowtime(out.batches)?;
@@ -412,6 +428,12 @@ impl Application {
         self.states
             .iter()
             .filter_map(OpState::retained_since)
+            .chain(
+                self.orders
+                    .iter()
+                    .flatten()
+                    .filter_map(OrderState::retained_since),
+            )
             .chain(
                 self.joins
                     .iter()
@@ -444,7 +466,51 @@ impl Application {
             .filter(|(p, _)| !p.stopped)
             .filter_map(|(p, s)| s.open_window_end(p))
             .chain(self.join_expiries())
+            .chain(self.order_ends())
             .min()
+    }
+
+    /// When ORDER BYs next emit the rows they hold.
+    fn order_ends(&self) -> impl Iterator<Item = i64> + '_ {
+        self.plan
+            .pumps
+            .iter()
+            .zip(&self.orders)
+            .filter(|(p, _)| !p.stopped)
+            .filter_map(|(p, o)| o.as_ref()?.first_end(p.order.as_ref()?))
+    }
+
+    /// Where an ORDER BY's bucket may end after `t`: rows of a filter,
+    /// sliding or join pump come out at their own ROWTIME, so input is split
+    /// at its buckets' ends; a window pump's rows come out at window ends,
+    /// already boundaries.
+    fn order_steps(&self, t: i64) -> impl Iterator<Item = i64> + '_ {
+        self.plan
+            .pumps
+            .iter()
+            .filter(|p| !p.stopped)
+            .filter_map(move |p| {
+                let order = p.order.as_ref()?;
+                match p.op {
+                    crate::plan::OperatorPlan::Tumbling(_)
+                    | crate::plan::OperatorPlan::Stagger(_) => None,
+                    _ => Some(order.next_boundary(t)),
+                }
+            })
+            .chain(self.order_ends().filter(move |&e| e > t))
+    }
+
+    /// The earliest input ROWTIME pump `p`'s next output may depend on:
+    /// what its operator and join hold, or `t` (the rows now pushed).
+    fn origin(&self, p: usize, t: i64) -> i64 {
+        if self.orders[p].is_none() {
+            return t;
+        }
+        self.states[p]
+            .retained_since()
+            .into_iter()
+            .chain(self.joins[p].as_ref().and_then(JoinState::retained_since))
+            .fold(t, i64::min)
     }
 
     /// Delivers a batch to a stream's subscribers and the pumps reading it;
@@ -461,14 +527,20 @@ impl Application {
                 continue;
             }
             let into = pump.into;
+            let origin = self.origin(p, rowtimes(&batch)?.values()[0]);
+            let target = pump.op_target(&self.plan.streams);
             let mut out = Output::default();
             match (&pump.join, self.joins[p].as_mut()) {
                 (Some(plan), Some(js)) => {
                     if let Some(joined) = js.push(plan, side, &batch, &pump.name, &mut out)? {
-                        self.states[p].push(pump, &self.plan.streams[into], &joined, &mut out)?;
+                        self.states[p].push(pump, target, &joined, &mut out)?;
                     }
                 }
-                _ => self.states[p].push(pump, &self.plan.streams[into], &batch, &mut out)?,
+                _ => self.states[p].push(pump, target, &batch, &mut out)?,
+            }
+            if let (Some(plan), Some(os)) = (&pump.order, self.orders[p].as_mut()) {
+                // Held until their bucket is over (released in advance_step).
+                os.push(plan, std::mem::take(&mut out.batches), origin);
             }
             self.pending_errors.extend(out.errors);
             if out.batches.is_empty() {

@@ -73,7 +73,32 @@ pub struct InputConfig {
     /// KDA's InputStartingPosition: `NOW`, `TRIM_HORIZON` or
     /// `LAST_STOPPED_POINT` (default: the checkpoint, else TRIM_HORIZON).
     pub starting_position: Option<String>,
+    /// Feed the stream with the fragments Kinesis Video ingests in this
+    /// process (`sluice serve --apps`): a video stream's name, or `*` for
+    /// every stream. Rows have the [`VIDEO_FRAGMENTS_COLUMNS`] unless
+    /// `columns` says otherwise; ROWTIME is the fragment's server time.
+    pub video_stream: Option<String>,
 }
+
+/// The columns of a `video_stream` input (the `VIDEO_FRAGMENTS` row), with
+/// their types: one row per fragment PutMedia accepted or rejected.
+pub const VIDEO_FRAGMENTS_COLUMNS: [(&str, &str); 15] = [
+    ("STREAM_NAME", "VARCHAR(256)"),
+    ("FRAGMENT_NUMBER", "VARCHAR(128)"),
+    ("PRODUCER_TS", "TIMESTAMP"),
+    ("SERVER_TS", "TIMESTAMP"),
+    ("DURATION_MS", "BIGINT"),
+    ("SIZE_BYTES", "BIGINT"),
+    ("FRAME_COUNT", "INTEGER"),
+    ("KEYFRAME_COUNT", "INTEGER"),
+    ("CODEC_ID", "VARCHAR(64)"),
+    ("WIDTH", "INTEGER"),
+    ("HEIGHT", "INTEGER"),
+    ("GAP_MS", "BIGINT"),
+    ("INGEST_LATENCY_MS", "BIGINT"),
+    ("ACK_STATUS", "VARCHAR(16)"),
+    ("ERROR_ID", "INTEGER"),
+];
 
 /// Where an `[[input]]`'s records come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +107,8 @@ pub enum InputSource {
     File(Option<String>),
     /// A Kinesis data stream.
     Kinesis(KinesisLocation),
+    /// Kinesis Video fragments of this stream (`*`: of every stream).
+    Video(String),
 }
 
 /// A Kinesis data stream or delivery stream, in this process or remote.
@@ -233,6 +260,30 @@ impl InputConfig {
             context: ctx.clone(),
             message,
         };
+        if let Some(video) = &self.video_stream {
+            for (key, set) in [
+                ("file", self.file.is_some()),
+                ("kinesis_stream", self.kinesis_stream.is_some()),
+                ("endpoint", self.endpoint.is_some()),
+                ("region", self.region.is_some()),
+                ("starting_position", self.starting_position.is_some()),
+                ("start", self.start.is_some()),
+                ("step_ms", self.step_ms.is_some()),
+                ("envelope", self.envelope != "none"),
+            ] {
+                if set {
+                    return Err(err(format!(
+                        "{key} does not apply to a video_stream input (its rows are the fragments this process ingests)"
+                    )));
+                }
+            }
+            if !self.format.eq_ignore_ascii_case("json") {
+                return Err(err(
+                    "a video_stream input's rows are JSON (format = \"json\")".into(),
+                ));
+            }
+            return Ok(InputSource::Video(video.clone()));
+        }
         match &self.kinesis_stream {
             None => {
                 for (key, set) in [
@@ -288,6 +339,19 @@ impl InputConfig {
             )));
         }
         let columns = match &self.columns {
+            None if self.video_stream.is_some() => Some(
+                VIDEO_FRAGMENTS_COLUMNS
+                    .iter()
+                    .map(|(name, t)| {
+                        Ok(RecordColumn {
+                            name: (*name).to_string(),
+                            sql_type: SqlType::parse(t)
+                                .map_err(|m| ctx(format!("column {name}: {m}")))?,
+                            mapping: Some(format!("$.{name}")),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
             None => None,
             Some(cols) => Some(
                 cols.iter()

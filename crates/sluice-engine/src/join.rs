@@ -28,23 +28,27 @@
 //! ## Stream-to-table
 //! The right side is a reference table (see [`crate::reference`]): each
 //! stream row is looked up in a hash index of the table's current snapshot
-//! (rebuilt when a reload swaps in a new version); LEFT OUTER emits unmatched
+//! (rebuilt when a reload swaps in a new version) — or, for one integer key
+//! whose values are dense (a table of IDs), a direct-address index, one
+//! array read per lookup; LEFT OUTER emits unmatched
 //! stream rows at once. The output ROWTIME is the stream row's.
 //!
 //! Equality conjuncts of `ON` (`a.x = b.y`) are hash keys; what remains is a
 //! residual condition evaluated on the candidate pairs. Without equality
 //! conjuncts every held row is a candidate.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions, UInt32Array,
     new_null_array,
 };
-use datafusion::arrow::compute::{interleave, take};
+use datafusion::arrow::compute::{cast, interleave, take};
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimestampMillisecondType};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::common::HashMap;
 use datafusion::error::DataFusionError;
 use datafusion::physical_expr::PhysicalExpr;
 
@@ -265,6 +269,84 @@ struct TableIndex {
     version: u64,
     batch: RecordBatch,
     index: HashMap<Box<[u8]>, Vec<u32>>,
+    /// Set (and `index` left empty) when the one key is a dense integer.
+    direct: Option<DirectIndex>,
+}
+
+/// The table rows of each value of a single integer key, addressed by
+/// `value - min`: for keys whose range is at most a few times the row
+/// count. Rows of a value are `rows[offsets[v] .. offsets[v + 1]]`, in
+/// table order.
+struct DirectIndex {
+    min: i64,
+    offsets: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl DirectIndex {
+    /// Builds the index, or `None` when the values are too sparse (or too
+    /// many rows for `u32`); NULL keys match nothing and are left out.
+    fn build(keys: &datafusion::arrow::array::Int64Array) -> Option<Self> {
+        let valid = || keys.iter().flatten();
+        let (min, max) = valid().fold(None, |acc: Option<(i64, i64)>, k| match acc {
+            None => Some((k, k)),
+            Some((lo, hi)) => Some((lo.min(k), hi.max(k))),
+        })?;
+        let span = i128::from(max) - i128::from(min) + 1;
+        let rows = keys.len();
+        if rows >= u32::MAX as usize || span > 4 * rows as i128 + 1024 {
+            return None;
+        }
+        let span = span as usize;
+        let mut offsets = vec![0u32; span + 1];
+        for k in valid() {
+            offsets[(k - min) as usize + 1] += 1;
+        }
+        for i in 0..span {
+            offsets[i + 1] += offsets[i];
+        }
+        let mut fill = offsets.clone();
+        let mut out = vec![0u32; offsets[span] as usize];
+        for (r, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                let slot = &mut fill[(k - min) as usize];
+                out[*slot as usize] = r as u32;
+                *slot += 1;
+            }
+        }
+        Some(DirectIndex {
+            min,
+            offsets,
+            rows: out,
+        })
+    }
+
+    /// The table rows whose key is `k`.
+    fn get(&self, k: i64) -> &[u32] {
+        let d = i128::from(k) - i128::from(self.min);
+        if d < 0 || d >= (self.offsets.len() - 1) as i128 {
+            return &[];
+        }
+        let d = d as usize;
+        &self.rows[self.offsets[d] as usize..self.offsets[d + 1] as usize]
+    }
+}
+
+/// A single integer key's values as Int64, when `exprs` is one integer
+/// expression that evaluates without error.
+fn integer_key(
+    exprs: &[Arc<dyn PhysicalExpr>],
+    batch: &RecordBatch,
+) -> Option<datafusion::arrow::array::Int64Array> {
+    let [e] = exprs else {
+        return None;
+    };
+    let a = e.evaluate(batch).ok()?.into_array(batch.num_rows()).ok()?;
+    if !a.data_type().is_integer() {
+        return None;
+    }
+    let a = cast(&a, &DataType::Int64).ok()?;
+    Some(a.as_primitive::<Int64Type>().clone())
 }
 
 /// The run-time state of a join.
@@ -603,20 +685,49 @@ impl JoinState {
         .map_err(|e| df(e.into()))?;
         self.refresh_table(t, pump, out)?;
         let times: Vec<i64> = rowtimes(&batch)?.to_vec();
-        let keys = self.keys(&plan.left.keys, &batch, pump, out);
         let Some(table) = &self.table_index else {
             return Ok(None);
         };
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
-        match &keys {
-            Some(k) => {
-                for i in 0..n {
-                    if let Some(ids) = k.get(i).and_then(|b| table.index.get(b)) {
-                        pairs.extend(ids.iter().map(|&r| (i as u32, r)));
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n);
+        let direct = table
+            .direct
+            .as_ref()
+            .and_then(|d| Some((d, integer_key(&plan.left.keys, &batch)?)));
+        let keys = match direct {
+            Some(_) => None,
+            None => self.keys(&plan.left.keys, &batch, pump, out),
+        };
+        match (&keys, direct) {
+            (_, Some((d, k))) => {
+                for (i, k) in k.iter().enumerate() {
+                    if let Some(k) = k {
+                        pairs.extend(d.get(k).iter().map(|&r| (i as u32, r)));
                     }
                 }
             }
-            None => {
+            (Some(k), None) => {
+                for i in 0..n {
+                    if k.get(i).is_none() {
+                        continue;
+                    }
+                    match &table.direct {
+                        // Some key of the batch failed (that row went to
+                        // error_stream): the others, one by one.
+                        Some(d) => {
+                            let one = integer_key(&plan.left.keys, &batch.slice(i, 1));
+                            if let Some(v) = one.and_then(|a| a.iter().next().flatten()) {
+                                pairs.extend(d.get(v).iter().map(|&r| (i as u32, r)));
+                            }
+                        }
+                        None => {
+                            if let Some(ids) = k.get(i).and_then(|b| table.index.get(b)) {
+                                pairs.extend(ids.iter().map(|&r| (i as u32, r)));
+                            }
+                        }
+                    }
+                }
+            }
+            (None, None) => {
                 let m = table.batch.num_rows() as u32;
                 for i in 0..n as u32 {
                     pairs.extend((0..m).map(|r| (i, r)));
@@ -704,7 +815,10 @@ impl JoinState {
             message: format!("reference table rows do not fit the table's columns: {e}"),
         })?;
         let mut index: HashMap<Box<[u8]>, Vec<u32>> = HashMap::new();
-        if let Some(keys) = self.keys(&t.keys, &batch, pump, out) {
+        let direct = integer_key(&t.keys, &batch).and_then(|k| DirectIndex::build(&k));
+        if direct.is_some() {
+            // The direct index answers every lookup.
+        } else if let Some(keys) = self.keys(&t.keys, &batch, pump, out) {
             index.reserve(rows);
             for r in 0..rows {
                 if let Some(k) = keys.get(r) {
@@ -716,6 +830,7 @@ impl JoinState {
             version,
             batch,
             index,
+            direct,
         });
         Ok(())
     }
@@ -865,5 +980,60 @@ fn residual_mask(
                 }
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+
+    #[test]
+    fn direct_index_finds_every_row_of_a_value_in_table_order() {
+        let keys = Int64Array::from(vec![Some(7), Some(5), None, Some(7), Some(6)]);
+        let d = DirectIndex::build(&keys).expect("dense keys");
+        assert_eq!(d.get(7), &[0, 3]);
+        assert_eq!(d.get(5), &[1]);
+        assert_eq!(d.get(6), &[4]);
+        // Out of range on either side, and values with no row.
+        assert!(d.get(4).is_empty());
+        assert!(d.get(8).is_empty());
+        assert!(d.get(i64::MIN).is_empty());
+        assert!(d.get(i64::MAX).is_empty());
+    }
+
+    #[test]
+    fn direct_index_is_refused_for_sparse_or_all_null_keys() {
+        let sparse = Int64Array::from(vec![0, 1_000_000_000]);
+        assert!(DirectIndex::build(&sparse).is_none());
+        let extremes = Int64Array::from(vec![i64::MIN, i64::MAX]);
+        assert!(DirectIndex::build(&extremes).is_none());
+        let nulls = Int64Array::from(vec![None::<i64>, None]);
+        assert!(DirectIndex::build(&nulls).is_none());
+    }
+
+    #[test]
+    fn integer_key_is_only_for_one_integer_expression() {
+        use datafusion::arrow::array::{Int32Array, StringArray};
+        use datafusion::arrow::datatypes::{Field, Schema};
+        use datafusion::physical_expr::expressions::Column;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int32, true),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int32Array::from(vec![Some(3), None])),
+                Arc::new(StringArray::from(vec!["a", "b"])),
+            ],
+        )
+        .expect("batch");
+        let id: Arc<dyn PhysicalExpr> = Arc::new(Column::new("id", 0));
+        let name: Arc<dyn PhysicalExpr> = Arc::new(Column::new("name", 1));
+        let k = integer_key(std::slice::from_ref(&id), &batch).expect("integer key");
+        assert_eq!(k.iter().collect::<Vec<_>>(), vec![Some(3), None]);
+        assert!(integer_key(std::slice::from_ref(&name), &batch).is_none());
+        assert!(integer_key(&[id, name], &batch).is_none());
     }
 }

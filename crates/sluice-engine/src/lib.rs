@@ -61,6 +61,7 @@ pub mod exec;
 pub mod functions;
 pub mod input;
 pub mod join;
+pub mod order;
 pub mod output;
 pub mod plan;
 pub mod reference;

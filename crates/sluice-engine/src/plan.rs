@@ -97,7 +97,12 @@ pub struct StreamDef {
 }
 
 impl StreamDef {
-    fn new(name: String, columns: Vec<StreamColumn>, is_source: bool, at: Location) -> Self {
+    pub(crate) fn new(
+        name: String,
+        columns: Vec<StreamColumn>,
+        is_source: bool,
+        at: Location,
+    ) -> Self {
         let mut fields = vec![Field::new(ROWTIME, ROWTIME_TYPE, false)];
         if is_source {
             fields.push(Field::new(APPROXIMATE_ARRIVAL_TIME, ROWTIME_TYPE, true));
@@ -246,11 +251,23 @@ pub struct PumpDef {
     pub stopped: bool,
     /// What it computes.
     pub op: OperatorPlan,
+    /// Its ORDER BY: the operator's rows are sorted before they reach
+    /// the target stream.
+    pub order: Option<crate::order::OrderPlan>,
     /// Where it is declared.
     pub declared_at: Location,
 }
 
 impl PumpDef {
+    /// The stream shape the pump's operator produces: its target stream's,
+    /// or, with an ORDER BY, that plus the sort keys not selected.
+    pub fn op_target<'a>(&'a self, streams: &'a [StreamDef]) -> &'a StreamDef {
+        match &self.order {
+            Some(o) => &o.op_target,
+            None => &streams[self.into],
+        }
+    }
+
     /// The streams the pump reads (a stream-to-stream join reads two).
     pub fn reads(&self) -> Vec<usize> {
         match &self.join {
@@ -1710,9 +1727,7 @@ impl Planner {
         };
         let at = p.query_location;
         let query = *p.query;
-        if query.order_by.is_some() {
-            return Err(unsupported(at, "ORDER BY in a pump's query"));
-        }
+        let order_by = query.order_by.clone();
         if query.limit_clause.is_some() || query.fetch.is_some() {
             return Err(unsupported(at, "LIMIT/FETCH on a stream"));
         }
@@ -1826,14 +1841,16 @@ impl Planner {
 
         // Select list, with * expanded to the source's columns.
         let mut items: Vec<(Expr, Location)> = Vec::new();
+        let mut aliases: Vec<(String, usize)> = Vec::new();
         for item in select.projection.drain(..) {
             match item {
                 SelectItem::UnnamedExpr(e) => {
                     let l = expr_location(&e, at);
                     items.push((e, l));
                 }
-                SelectItem::ExprWithAlias { expr, .. } => {
+                SelectItem::ExprWithAlias { expr, alias } => {
                     let l = expr_location(&expr, at);
+                    aliases.push((kda_name(&alias), items.len()));
                     items.push((expr, l));
                 }
                 SelectItem::Wildcard(_) => match join_scope {
@@ -1934,6 +1951,12 @@ impl Planner {
                 }
             }
         }
+        let order = match order_by {
+            Some(o) => Some(order_keys(
+                o, &mut items, &aliases, &group_by, &resolve, at,
+            )?),
+            None => None,
+        };
         let sliding = !named_windows.is_empty() || items.iter().any(|(e, _)| has_over(e));
 
         let input_schema =
@@ -1963,6 +1986,7 @@ impl Planner {
             pump: &p.name.value,
             target,
             target_cols: &target_cols,
+            hidden: Default::default(),
         };
         let op = if sliding {
             if let Some(g) = group_by.first() {
@@ -2014,6 +2038,29 @@ impl Planner {
                 at,
             )?
         };
+        let order = order.map(|(bucket, keys)| {
+            let hidden = ctx.hidden.take();
+            let mut columns = target.columns.clone();
+            for (i, t) in hidden.into_iter().enumerate() {
+                columns.push(StreamColumn::new(format!("$ORDER_BY_{}", i + 1), t));
+            }
+            let keys = keys
+                .into_iter()
+                .map(|(key, descending, nulls_first)| crate::order::SortKey {
+                    column: match key {
+                        OrderKeyRef::Selected(i) => target_cols[i] + 1,
+                        OrderKeyRef::Hidden(h) => target.columns.len() + 1 + h,
+                    },
+                    descending,
+                    nulls_first,
+                })
+                .collect();
+            crate::order::OrderPlan {
+                bucket,
+                keys,
+                op_target: StreamDef::new(target.name.clone(), columns, false, target.declared_at),
+            }
+        });
         Ok(PumpDef {
             name: p.name.value.clone(),
             from,
@@ -2021,6 +2068,7 @@ impl Planner {
             into,
             stopped: p.stopped,
             op,
+            order,
             declared_at: p.name.location,
         })
     }
@@ -2051,6 +2099,21 @@ impl Planner {
     ) -> Result<Vec<Arc<dyn PhysicalExpr>>> {
         let arrow_schema = schema.as_arrow();
         let mut out: Vec<Option<Arc<dyn PhysicalExpr>>> = vec![None; ctx.target.columns.len()];
+        let mut hidden_exprs = Vec::new();
+        let mut hidden_types = Vec::new();
+        for (e, at) in items.iter().skip(ctx.target_cols.len()) {
+            // ORDER BY keys computed beside the select list, in their own type.
+            let e = prepare(e)?;
+            let phys = self.expr(&e, schema, *at)?;
+            let actual = phys.data_type(arrow_schema).map_err(df_err(*at))?;
+            let t = SqlType::from_arrow(&actual).ok_or_else(|| EngineError::Plan {
+                location: *at,
+                message: format!("ORDER BY {e}: values of type {actual} cannot be sorted"),
+            })?;
+            hidden_exprs.push(cast_to(phys, arrow_schema, t.to_arrow(), *at)?);
+            hidden_types.push(t);
+        }
+        *ctx.hidden.borrow_mut() = hidden_types;
         for ((e, at), &col) in items.iter().zip(ctx.target_cols) {
             let e = prepare(e)?;
             let phys = self.expr(&e, schema, *at)?;
@@ -2086,6 +2149,7 @@ impl Planner {
                     )
                 }
             })
+            .chain(hidden_exprs.into_iter().map(Ok))
             .collect()
     }
 
@@ -2624,10 +2688,173 @@ impl Planner {
     }
 }
 
+/// A sort key of a streaming ORDER BY: a select item, or an expression the
+/// operator computes as an extra column.
+#[derive(Debug, Clone, Copy)]
+enum OrderKeyRef {
+    Selected(usize),
+    Hidden(usize),
+}
+
+type OrderKeys = (crate::order::OrderBucket, Vec<(OrderKeyRef, bool, bool)>);
+
+/// Plans a pump's ORDER BY: its leading expression must be time-based and
+/// monotonic (ROWTIME, a ROWTIME window, or a GROUP BY's window key); the
+/// other keys may be select-list positions, aliases or expressions (those
+/// not selected are appended to `items`).
+fn order_keys(
+    order_by: datafusion::sql::sqlparser::ast::OrderBy,
+    items: &mut Vec<(Expr, Location)>,
+    aliases: &[(String, usize)],
+    group_by: &[Expr],
+    resolve: &dyn Fn(&mut Expr, &[String]) -> Result<()>,
+    at: Location,
+) -> Result<OrderKeys> {
+    use datafusion::sql::sqlparser::ast::OrderByKind;
+    let OrderByKind::Expressions(exprs) = order_by.kind else {
+        return Err(EngineError::Unsupported {
+            location: at,
+            what: "ORDER BY ALL on a stream; list the keys".into(),
+        });
+    };
+    if order_by.interpolate.is_some() {
+        return Err(EngineError::Unsupported {
+            location: at,
+            what: "ORDER BY ... INTERPOLATE".into(),
+        });
+    }
+    let selected = items.len();
+    let mut bucket = None;
+    let mut keys = Vec::new();
+    for (n, o) in exprs.into_iter().enumerate() {
+        let l = expr_location(&o.expr, at);
+        if o.with_fill.is_some() {
+            return Err(EngineError::Unsupported {
+                location: l,
+                what: "ORDER BY ... WITH FILL".into(),
+            });
+        }
+        // A position or an alias names a select item; otherwise the
+        // expression is matched against the select list by its text.
+        let mut item = None;
+        match &o.expr {
+            Expr::Value(v) => {
+                if let Value::Number(text, _) = &v.value {
+                    let pos: usize = text.parse().unwrap_or(0);
+                    if pos == 0 || pos > selected {
+                        return Err(EngineError::Plan {
+                            location: l,
+                            message: format!(
+                                "ORDER BY position {text} is not in the select list (1 to {selected})"
+                            ),
+                        });
+                    }
+                    item = Some(pos - 1);
+                }
+            }
+            Expr::Identifier(id) => {
+                let name = kda_name(id);
+                item = aliases.iter().find(|(a, _)| *a == name).map(|&(_, i)| i);
+            }
+            _ => {}
+        }
+        let expr = match item {
+            Some(i) => items[i].0.clone(),
+            None => {
+                let mut e = o.expr.clone();
+                resolve(&mut e, &[])?;
+                let text = e.to_string();
+                item = items[..selected]
+                    .iter()
+                    .position(|(x, _)| x.to_string() == text);
+                e
+            }
+        };
+        let descending = o.options.asc == Some(false);
+        if n == 0 {
+            if descending {
+                return Err(EngineError::Plan {
+                    location: l,
+                    message: format!(
+                        "ORDER BY {}: the leading key of a streaming ORDER BY must be ascending (ROWTIME only moves forward)",
+                        o.expr
+                    ),
+                });
+            }
+            bucket = Some(order_bucket(&expr, &o.expr, group_by, l)?);
+            continue;
+        }
+        let key = match item {
+            Some(i) => OrderKeyRef::Selected(i),
+            None => {
+                let h = items.len() - selected;
+                items.push((expr, l));
+                OrderKeyRef::Hidden(h)
+            }
+        };
+        // Unstated, NULLs sort as greater than every value.
+        let nulls_first = o.options.nulls_first.unwrap_or(descending);
+        keys.push((key, descending, nulls_first));
+    }
+    let bucket = bucket.ok_or_else(|| EngineError::Plan {
+        location: at,
+        message: "ORDER BY without keys".into(),
+    })?;
+    Ok((bucket, keys))
+}
+
+/// The bucket a streaming ORDER BY's leading expression makes, or why it
+/// is not time-based and monotonic.
+fn order_bucket(
+    e: &Expr,
+    written: &Expr,
+    group_by: &[Expr],
+    at: Location,
+) -> Result<crate::order::OrderBucket> {
+    use crate::order::OrderBucket;
+    if time_column_of(e) == Some(ROWTIME) {
+        return Ok(OrderBucket::Rowtime);
+    }
+    let text = e.to_string();
+    let window = group_by.iter().find(|g| {
+        matches!(g, Expr::Function(f) if f.name.to_string() == crate::sql::STAGGER_FUNCTION)
+            || matches!(window_of(g, at), Ok(Some(_)))
+    });
+    if let Some(g) = window {
+        // A GROUP BY's rows of one window share their ROWTIME (its end).
+        let same = g.to_string() == text
+            || match (window_of(g, at), window_of(e, at)) {
+                (Ok(Some(a)), Ok(Some(b))) => a == b,
+                _ => false,
+            };
+        if same {
+            return Ok(OrderBucket::Rowtime);
+        }
+        return Err(EngineError::Plan {
+            location: at,
+            message: format!(
+                "ORDER BY {written}: in a GROUP BY query a streaming ORDER BY must start with ROWTIME or the window key {g}"
+            ),
+        });
+    }
+    if let Some((ROWTIME, size)) = window_of(e, at)? {
+        return Ok(OrderBucket::Window(size));
+    }
+    Err(EngineError::Plan {
+        location: at,
+        message: format!(
+            "ORDER BY {written}: a streaming ORDER BY must start with a time-based monotonic expression (ROWTIME, FLOOR(ROWTIME TO MINUTE), STEP(ROWTIME BY INTERVAL '10' SECOND))"
+        ),
+    })
+}
+
 struct InsertCtx<'a> {
     pump: &'a str,
     target: &'a StreamDef,
     target_cols: &'a [usize],
+    /// Types of the select items after the target's columns (ORDER BY keys
+    /// not in the select list), as [`AppPlan::insert_exprs`] planned them.
+    hidden: std::cell::RefCell<Vec<SqlType>>,
 }
 
 fn count_star_to_count_one(e: &mut Expr) {

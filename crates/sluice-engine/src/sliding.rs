@@ -27,9 +27,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Builder, Int64Builder, RecordBatch, RecordBatchOptions,
-    StringBuilder,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, RecordBatchOptions,
+    StringArray,
 };
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
     DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimestampMillisecondType,
@@ -505,31 +506,50 @@ impl ArgColumn {
     }
 }
 
-/// Builds one aggregate's output column.
-enum OutBuilder {
-    Int(Int64Builder),
-    Float(Float64Builder),
-    Str(StringBuilder),
+/// One aggregate's output column, written by row index: rows are
+/// processed grouped by partition, not in input order.
+enum OutColumn {
+    Int(Vec<i64>, Vec<bool>),
+    Float(Vec<f64>, Vec<bool>),
+    Str(Vec<Option<Box<str>>>),
 }
 
-impl OutBuilder {
-    fn append(&mut self, v: Val<'_>) {
+impl OutColumn {
+    /// `n` NULLs of this kind.
+    fn new(kind: ValueKind, n: usize) -> Self {
+        match kind {
+            ValueKind::Int => OutColumn::Int(vec![0; n], vec![false; n]),
+            ValueKind::Float => OutColumn::Float(vec![0.0; n], vec![false; n]),
+            ValueKind::Str => OutColumn::Str(vec![None; n]),
+        }
+    }
+
+    /// Row `i`'s value; a value of another kind (NULL) leaves it NULL.
+    fn set(&mut self, i: usize, v: Val<'_>) {
         match (self, v) {
-            (OutBuilder::Int(b), Val::Int(x)) => b.append_value(x),
-            (OutBuilder::Float(b), Val::Float(x)) => b.append_value(x),
-            (OutBuilder::Float(b), Val::Int(x)) => b.append_value(x as f64),
-            (OutBuilder::Str(b), Val::Str(x)) => b.append_value(x),
-            (OutBuilder::Int(b), _) => b.append_null(),
-            (OutBuilder::Float(b), _) => b.append_null(),
-            (OutBuilder::Str(b), _) => b.append_null(),
+            (OutColumn::Int(x, ok), Val::Int(v)) => {
+                x[i] = v;
+                ok[i] = true;
+            }
+            (OutColumn::Float(x, ok), Val::Float(v)) => {
+                x[i] = v;
+                ok[i] = true;
+            }
+            (OutColumn::Float(x, ok), Val::Int(v)) => {
+                x[i] = v as f64;
+                ok[i] = true;
+            }
+            (OutColumn::Str(x), Val::Str(v)) => x[i] = Some(v.into()),
+            _ => {}
         }
     }
 
     fn finish(self) -> ArrayRef {
+        let nulls = |ok: Vec<bool>| (!ok.iter().all(|v| *v)).then(|| NullBuffer::from(ok));
         match self {
-            OutBuilder::Int(mut b) => Arc::new(b.finish()),
-            OutBuilder::Float(mut b) => Arc::new(b.finish()),
-            OutBuilder::Str(mut b) => Arc::new(b.finish()),
+            OutColumn::Int(x, ok) => Arc::new(Int64Array::new(x.into(), nulls(ok))),
+            OutColumn::Float(x, ok) => Arc::new(Float64Array::new(x.into(), nulls(ok))),
+            OutColumn::Str(x) => Arc::new(x.iter().map(|v| v.as_deref()).collect::<StringArray>()),
         }
     }
 }
@@ -683,28 +703,37 @@ impl SlidingState {
                 None => None,
             });
         }
-        let mut builders: Vec<OutBuilder> = plan
+        let mut builders: Vec<OutColumn> = plan
             .aggregates
             .iter()
-            .map(|a| match result_kind(a, a.arg.map(|i| plan.args[i].kind)) {
-                ValueKind::Int => OutBuilder::Int(Int64Builder::with_capacity(n)),
-                ValueKind::Float => OutBuilder::Float(Float64Builder::with_capacity(n)),
-                ValueKind::Str => OutBuilder::Str(StringBuilder::with_capacity(n, n * 8)),
-            })
+            .map(|a| OutColumn::new(result_kind(a, a.arg.map(|i| plan.args[i].kind)), n))
             .collect();
         let mut slots = vec![0usize; n];
+        let mut grouped: Vec<u64> = Vec::new();
         for (w, (spec, state)) in plan.windows.iter().zip(self.windows.iter_mut()).enumerate() {
             let nkeys = spec.partition_by.len();
             let key_cols = &columns[next..next + nkeys];
             next += nkeys;
             state.assign(plan, w, key_cols, &mut slots).map_err(df)?;
-            for (i, &slot) in slots.iter().enumerate() {
-                let t = times.value(i);
+            // Rows of one partition together, each partition's in input
+            // order: partitions are independent, and a partition's window
+            // stays in cache for its run of rows instead of being fetched
+            // again for every row (a long window is far bigger than cache).
+            grouped.clear();
+            grouped.extend(
+                slots
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &slot)| ((slot as u64) << 32) | i as u64),
+            );
+            grouped.sort_unstable();
+            for &g in &grouped {
+                let (slot, i) = ((g >> 32) as usize, (g & 0xFFFF_FFFF) as usize);
                 state.row(
                     plan,
                     spec.frame,
                     slot,
-                    t,
+                    times.value(i),
                     i,
                     &args,
                     &defaults,
@@ -811,7 +840,7 @@ impl WindowState {
         i: usize,
         args: &[ArgColumn],
         defaults: &[Option<ArgColumn>],
-        builders: &mut [OutBuilder],
+        builders: &mut [OutColumn],
     ) {
         let Some(part) = self.parts.get_mut(slot).and_then(Option::as_mut) else {
             return;
@@ -878,7 +907,7 @@ impl WindowState {
                 (AggState::Extreme(d), _) => d.front(),
                 (AggState::Positional, f) => {
                     let Some(r) = ring.map(|r| &part.rings[r]) else {
-                        builders[j].append(Val::Null);
+                        builders[j].set(i, Val::Null);
                         continue;
                     };
                     match f {
@@ -894,7 +923,7 @@ impl WindowState {
                     }
                 }
             };
-            builders[j].append(v);
+            builders[j].set(i, v);
         }
     }
 

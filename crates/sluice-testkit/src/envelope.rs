@@ -168,6 +168,14 @@ pub fn read_records(path: &Path, input: &InputConfig) -> Result<Vec<FileRecord>>
 pub fn read_merged(dir: &Path, inputs: &[InputConfig]) -> Result<Vec<(usize, FileRecord)>> {
     let mut records = Vec::new();
     for (i, input) in inputs.iter().enumerate() {
+        if let InputSource::Video(v) = input.source()? {
+            return Err(TestkitError::Engine(sluice_engine::EngineError::Config {
+                context: format!("[[input]] {}", input.stream),
+                message: format!(
+                    "reads the fragments of Kinesis video stream \"{v}\" (sluice serve --apps); a replay or a case reads files: give the captured VIDEO_FRAGMENTS rows as a file"
+                ),
+            }));
+        }
         if let InputSource::Kinesis(k) = input.source()? {
             return Err(TestkitError::Engine(sluice_engine::EngineError::Config {
                 context: format!("[[input]] {}", input.stream),

@@ -1,0 +1,1 @@
+../../../sql-examples/sliding-moving-average/app.sql

@@ -1,0 +1,1 @@
+../../../sql-examples/stagger-event-time/app.sql

@@ -1,0 +1,1 @@
+../../../sql-examples/video-fragment-stats/app.sql
