@@ -5,17 +5,11 @@
 # crash test. Prints a final line "N passed, M failed".
 set -euo pipefail
 
-ROOT="$PWD"
-VENV="${SLUICE_VENV:-$ROOT/.venv}"
+# Installs and binaries: .ci/lib.sh (the example that `cargo test
+# --workspace` built).
+source .ci/lib.sh
 CRATE="$ROOT/crates/sluice-firehose"
-
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/python" -c 'import boto3, moto.server, pyarrow' 2>/dev/null || "$VENV/bin/pip" install -q boto3 'moto[server]' pyarrow
-
-cargo build -q -p sluice-firehose --example serve
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/serve"
+BIN="$TARGET_DIR/debug/examples/firehose-serve"
 
 WORK="$(mktemp -d)"
 PIDS=()

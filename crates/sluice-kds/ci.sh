@@ -2,46 +2,15 @@
 # Real-client tests of sluice-kds: the AWS CLI and boto3 (tests/clients/
 # test_kds.py) and the AWS SDK for JavaScript v3 (tests/clients/
 # test_kds_js.cjs) against the example server, in cleartext and TLS on one
-# port. Run from the repository root. Installs what it needs: awscli and
-# boto3 into ${SLUICE_VENV:-$ROOT/.venv}, @aws-sdk/client-kinesis into
-# ${SLUICE_CACHE:-$HOME/.cache/sluice}/npm-kds, and openssl / node / npm with
-# apt-get when missing. Prints "N passed, M failed" last.
+# port. Run from the repository root. Prints "N passed, M failed" last.
 set -euo pipefail
 
-ROOT=$PWD
-VENV=${SLUICE_VENV:-$ROOT/.venv}
-CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
+# Installs (awscli, boto3, the JS SDK, openssl, node) and binaries:
+# .ci/lib.sh (the example that `cargo test --workspace` built).
+source .ci/lib.sh
 HERE=$ROOT/crates/sluice-kds
-JS_SDK_VERSION=3.1143.0
-
-apt_install() {
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
-}
-command -v openssl >/dev/null || apt_install openssl
-command -v curl >/dev/null || apt_install curl
-command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
-
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-# Keep the venv out of git wherever it lives.
-[ -f "$VENV/.gitignore" ] || echo '*' > "$VENV/.gitignore"
-if ! "$VENV/bin/python" -c 'import boto3' >/dev/null 2>&1 || [ ! -x "$VENV/bin/aws" ]; then
-    "$VENV/bin/pip" install -q --disable-pip-version-check awscli boto3
-fi
-
 NPM_DIR=$CACHE/npm-kds
-mkdir -p "$NPM_DIR"
-[ -f "$NPM_DIR/package.json" ] || echo '{"private": true}' > "$NPM_DIR/package.json"
-if ! grep -q "\"version\": \"$JS_SDK_VERSION\"" "$NPM_DIR/node_modules/@aws-sdk/client-kinesis/package.json" 2>/dev/null; then
-    (cd "$NPM_DIR" && npm install --no-audit --no-fund --silent "@aws-sdk/client-kinesis@$JS_SDK_VERSION")
-fi
-
-cargo build -q -p sluice-kds --example serve
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/examples/serve
+BIN=$TARGET_DIR/debug/examples/kds-serve
 
 free_port() {
     "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -7,13 +7,11 @@
 # Prints a final line "N passed, M failed".
 set -euo pipefail
 
-ROOT="$PWD"
-VENV="${SLUICE_VENV:-$ROOT/.venv}"
-
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-"$VENV/bin/python" -c 'import boto3, moto.server' 2>/dev/null || "$VENV/bin/pip" install -q boto3 'moto[server]'
+# Installs (boto3, moto) and the test binary: .ci/lib.sh (the one `cargo
+# test --workspace` built).
+source .ci/lib.sh
+TESTS="$(integration_test_binary sluice-reference)"
+[ -x "$TESTS" ] || { echo "no integration-test binary for sluice-reference" >&2; exit 1; }
 
 WORK="$(mktemp -d)"
 PIDS=()
@@ -40,9 +38,6 @@ wait_port() {
     return 1
 }
 
-# Build first, so the server does not sit idle through a compile.
-cargo test -q -p sluice-reference --test integration --no-run
-
 MOTO_PORT="$(free_port)"
 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
 PIDS+=($!)
@@ -60,8 +55,9 @@ assert s3.head_object(Bucket="sluice-reference", Key="companies.csv")["ContentLe
 PY
 
 status=0
-SLUICE_REFERENCE_S3_ENDPOINT="$ENDPOINT" \
-    cargo test -q -p sluice-reference --test integration -- --ignored s3_ >"$WORK/test.log" 2>&1 || status=$?
+# Run as `cargo test` runs it: from the crate's directory.
+(cd "$ROOT/crates/sluice-reference" && SLUICE_REFERENCE_S3_ENDPOINT="$ENDPOINT" \
+    "$TESTS" --ignored s3_ >"$WORK/test.log" 2>&1) || status=$?
 cat "$WORK/test.log"
 
 summary="$(grep -E '^test result:' "$WORK/test.log" | tail -n 1 || true)"

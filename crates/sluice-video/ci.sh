@@ -4,9 +4,10 @@
 # drive the API. Prints "N passed, M failed" last; exits non-zero on failure.
 set -euo pipefail
 
-ROOT=$(pwd)
+# Installs (ffmpeg, boto3) and binaries: .ci/lib.sh (the examples that
+# `cargo test --workspace` built).
+source .ci/lib.sh
 CRATE="$ROOT/crates/sluice-video"
-VENV=${SLUICE_VENV:-$ROOT/.venv}
 WORK=$(mktemp -d)
 SERVER_PID=""
 cleanup() {
@@ -14,19 +15,6 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-if ! command -v ffmpeg >/dev/null 2>&1; then
-    echo "installing ffmpeg"
-    apt-get update -qq >/dev/null && apt-get install -y -qq ffmpeg >/dev/null
-fi
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV" 2>/dev/null || {
-        apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$VENV"
-    }
-fi
-if ! "$VENV/bin/python" -c "import boto3" 2>/dev/null; then
-    "$VENV/bin/pip" install -q boto3
-fi
 
 echo "generating test media in $WORK"
 # 10 s of H.264, a keyframe (so a cluster, so a fragment) every 2 s.
@@ -39,10 +27,8 @@ ffmpeg -nostdin -loglevel error -f lavfi -i testsrc=duration=10:size=320x240:rat
     -c:v libx264 -g 50 -keyint_min 50 -sc_threshold 0 -bf 0 -c:a aac \
     -cluster_time_limit 10000 -f matroska "$WORK/av.mkv"
 
-cargo build -q -p sluice-video --example serve --example put
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$TARGET_DIR/debug/examples/serve" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" \
+"$TARGET_DIR/debug/examples/video-serve" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" \
     --get-media-idle-ms 1500 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
@@ -53,7 +39,7 @@ done
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 SAMPLES="$ROOT/../shared/kvs-samples"
 set +e
-SLUICE_VIDEO_PUT="$TARGET_DIR/debug/examples/put" "$VENV/bin/python" "$CRATE/ci/checks.py" "http://127.0.0.1:$PORT" "$WORK" "$SAMPLES" | tee "$WORK/results.txt"
+SLUICE_VIDEO_PUT="$TARGET_DIR/debug/examples/video-put" "$VENV/bin/python" "$CRATE/ci/checks.py" "http://127.0.0.1:$PORT" "$WORK" "$SAMPLES" | tee "$WORK/results.txt"
 set -e
 passed=$(grep -c '^PASS' "$WORK/results.txt" || true)
 failed=$(grep -c '^FAIL' "$WORK/results.txt" || true)

@@ -280,7 +280,7 @@ def _():
         pass
 
 
-@check("Sluice PutMedia client (examples/put, stdin, audio+video): ACK lines, GetMedia sha256-identical")
+@check("Sluice PutMedia client (examples/video-put, stdin, audio+video): ACK lines, GetMedia sha256-identical")
 def _():
     put = os.environ["SLUICE_VIDEO_PUT"]
     kv.create_stream(StreamName="ci-client", DataRetentionInHours=1)

@@ -1,7 +1,7 @@
 //! Reference-table load benchmark (the crate's share of issue 6's "a 1M-row
 //! reference table loads in under 2 s"; the engine's KDA decoder is measured
 //! by `sluice bench` once wired):
-//! `cargo run --release -p sluice-reference --example bench -- [ROWS]`.
+//! `cargo run --release -p sluice-reference --example reference-bench -- [ROWS]`.
 //!
 //! Writes a CSV object of ROWS rows (default 1,000,000) to a temporary
 //! directory and prints, each as the best of three:

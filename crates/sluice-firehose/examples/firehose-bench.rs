@@ -1,5 +1,5 @@
 //! Delivery throughput benchmark until `sluice bench` wires it:
-//! `cargo run --release -p sluice-firehose --example bench -- [MB]`.
+//! `cargo run --release -p sluice-firehose --example firehose-bench -- [MB]`.
 
 use std::sync::Arc;
 

@@ -1,5 +1,5 @@
 //! The shard log's benchmarks, each printing its figure beside its target:
-//! `cargo run --release -p sluice-kds --example bench -- [a|b|c|d|all]`.
+//! `cargo run --release -p sluice-kds --example kds-bench -- [a|b|c|d|all]`.
 //!
 //! - (a) one boto3 client (`tests/clients/bench_put_records.py`, run with
 //!   the venv's python: `$SLUICE_VENV` or `./.venv`, as `ci.sh` makes it)

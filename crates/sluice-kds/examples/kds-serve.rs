@@ -1,5 +1,5 @@
 //! Runs the KDS API alone until SIGTERM or SIGINT:
-//! `cargo run -p sluice-kds --example serve -- --listen 127.0.0.1:4567 --data-dir DIR`.
+//! `cargo run -p sluice-kds --example kds-serve -- --listen 127.0.0.1:4567 --data-dir DIR`.
 //! With `--tls-cert CERT.pem --tls-key KEY.pem` the same port also serves
 //! HTTPS (HTTP/2 or HTTP/1.1 by ALPN) beside cleartext HTTP/1.1 and h2c.
 

@@ -1,5 +1,5 @@
 //! Ingest and read benchmark for sluice-video, over loopback:
-//! `cargo run --release -p sluice-video --example bench -- [--mb 256] [--fragments 100000] [--latency-fragments 100] [--dir DIR]`
+//! `cargo run --release -p sluice-video --example video-bench -- [--mb 256] [--fragments 100000] [--latency-fragments 100] [--dir DIR]`
 //!
 //! The load generator is the crate's own PutMedia client
 //! ([`sluice_video::client::put_media`]). Prints: the disk's raw

@@ -1,5 +1,5 @@
 //! Run the Kinesis Video Streams API alone:
-//! `cargo run -p sluice-video --example serve -- --listen 127.0.0.1:PORT --data-dir DIR`
+//! `cargo run -p sluice-video --example video-serve -- --listen 127.0.0.1:PORT --data-dir DIR`
 //! Serves until SIGTERM or SIGINT. Prints `listening on ADDR` once ready.
 
 use std::sync::Arc;

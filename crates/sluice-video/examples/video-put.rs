@@ -1,6 +1,6 @@
 //! Send a Matroska file (or stdin) to a Kinesis Video stream with the
 //! crate's PutMedia client, printing every ACK as its JSON line:
-//! `cargo run -p sluice-video --example put -- FILE|- --endpoint URL --stream NAME [--realtime] [--relative START_SECS]`
+//! `cargo run -p sluice-video --example video-put -- FILE|- --endpoint URL --stream NAME [--realtime] [--relative START_SECS]`
 //! (the `sluice video put` command calls the same [`put_media`]).
 
 use anyhow::{Context, bail};

@@ -1,5 +1,5 @@
 //! A Firehose API server for trying real clients before the `sluice` CLI
-//! serves it: `cargo run -p sluice-firehose --example serve -- --listen
+//! serves it: `cargo run -p sluice-firehose --example firehose-serve -- --listen
 //! 127.0.0.1:PORT --data-dir DIR --bucket-dir DIR`. Runs until SIGTERM or
 //! SIGINT; bucket `b` of `arn:aws:s3:::b` is the directory `<bucket-dir>/b`,
 //! or, with `--s3-endpoint URL` instead of `--bucket-dir`, bucket `b` at that
