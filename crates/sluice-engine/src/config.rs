@@ -9,9 +9,8 @@
 
 use serde::Deserialize;
 
-use crate::app::Input;
 use crate::error::{EngineError, Result};
-use crate::input::{InputSchema, RecordColumn, RecordFormat};
+use crate::io::input::{Input, InputSchema, RecordColumn, RecordFormat};
 use crate::types::SqlType;
 
 /// An app.toml or case.toml.

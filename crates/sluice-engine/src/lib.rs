@@ -3,10 +3,16 @@
 //! Application code (`CREATE STREAM`, `CREATE PUMP ... INSERT INTO ...
 //! SELECT STREAM ...`) is parsed ([`sql`]) and planned ([`plan`]) into a
 //! graph of in-application streams and pumps; pumps run as operators over
-//! Arrow record batches ([`exec`]), with DataFusion evaluating expressions
-//! and aggregates. Every stream carries ROWTIME; time comes only from an
+//! Arrow record batches ([`ops`]), with DataFusion evaluating expressions
+//! and aggregates ([`functions`] is the KDA function library). Records are
+//! decoded and rows encoded in [`io`]; the [`runtime`] routes rows between
+//! streams. Every stream carries ROWTIME; time comes only from an
 //! injected [`Clock`], so replays are deterministic. Rows that fail go to
 //! `error_stream` ([`errors`]).
+//!
+//! Imports run one way: `runtime` → `ops` → `plan` → `sql`; `io` is used
+//! by the runtime. `clock`, `config`, `error`, `errors`, `reference` and
+//! `types` are small and shared, so they sit at the top.
 //!
 //! The entry point is [`Application`]: build it from SQL text and
 //! [`Input`]s, push records, advance time, receive rows.
@@ -52,23 +58,23 @@
 //! # Ok::<(), sluice_engine::EngineError>(())
 //! ```
 
-pub mod app;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod errors;
-pub mod exec;
 pub mod functions;
-pub mod input;
-pub mod join;
-pub mod order;
-pub mod output;
+pub mod io;
+pub mod ops;
 pub mod plan;
 pub mod reference;
-pub mod sliding;
+pub mod runtime;
 pub mod sql;
-pub mod stagger;
 pub mod types;
+
+// The modules' paths before `io/` and `runtime/` were folders
+// (`sluice_engine::input`, `::output`, `::app`), kept for embedders.
+pub use io::{input, output};
+pub use runtime::app;
 
 pub use app::{Application, Input};
 pub use clock::{Clock, ManualClock, SystemClock};

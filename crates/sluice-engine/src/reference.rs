@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::Schema;
 
 use crate::config::ReferenceConfig;
 use crate::error::{EngineError, Result};
-use crate::input::{Decoder, InputSchema, Record, RecordColumn, RecordFormat};
+use crate::io::input::{Decoder, InputSchema, Record, RecordColumn, RecordFormat};
 use crate::plan::{StreamColumn, TableDecl};
 use crate::types::SqlType;
 

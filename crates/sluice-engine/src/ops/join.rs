@@ -46,125 +46,20 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::{cast, interleave, take};
 use datafusion::arrow::datatypes::Int64Type;
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimestampMillisecondType};
+use datafusion::arrow::datatypes::{DataType, TimestampMillisecondType};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::common::HashMap;
 use datafusion::error::DataFusionError;
 use datafusion::physical_expr::PhysicalExpr;
 
+use super::Output;
 use crate::error::{EngineError, Result};
-use crate::exec::Output;
+use crate::plan::{JoinPlan, JoinRight, SideWindow, StreamSide, TableSide};
 use crate::reference::ReferenceSource;
 
 type DfResult<T> = std::result::Result<T, DataFusionError>;
 
-/// Which rows a join keeps when they match nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JoinKind {
-    /// Only matching pairs (also CROSS JOIN, which has no condition).
-    Inner,
-    /// Unmatched left rows too.
-    LeftOuter,
-    /// Unmatched right rows too.
-    RightOuter,
-    /// Unmatched rows of both sides.
-    FullOuter,
-}
-
-impl JoinKind {
-    /// Whether unmatched rows of side `s` (0 = left, 1 = right) are emitted.
-    pub fn keeps(self, s: usize) -> bool {
-        match self {
-            JoinKind::Inner => false,
-            JoinKind::LeftOuter => s == 0,
-            JoinKind::RightOuter => s == 1,
-            JoinKind::FullOuter => true,
-        }
-    }
-}
-
-/// The window a joined stream is held over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SideWindow {
-    /// `RANGE INTERVAL .. PRECEDING`, in ms; 0 is "the current row only"
-    /// (no OVER clause): rows of the current ROWTIME.
-    Range(i64),
-    /// `ROWS n PRECEDING`: the current row and the n before it.
-    Rows(u64),
-}
-
-/// One stream side of a join.
-#[derive(Debug)]
-pub struct StreamSide {
-    /// Index of the stream.
-    pub stream: usize,
-    /// Its window.
-    pub window: SideWindow,
-    /// Hash-key expressions over [`Self::schema`], cast to common types.
-    pub keys: Vec<Arc<dyn PhysicalExpr>>,
-    /// The stream's batch schema with columns renamed `<side>.<column>`.
-    pub schema: SchemaRef,
-}
-
-/// The reference-table side of a join.
-#[derive(Debug)]
-pub struct TableSide {
-    /// Index of the table among the application's reference tables.
-    pub table: usize,
-    /// Hash-key expressions over [`Self::schema`], cast to common types.
-    pub keys: Vec<Arc<dyn PhysicalExpr>>,
-    /// The table's columns renamed `<side>.<column>`.
-    pub schema: SchemaRef,
-}
-
-/// What the right side of a join is.
-#[derive(Debug)]
-pub enum JoinRight {
-    /// Another in-application stream.
-    Stream(StreamSide),
-    /// A reference table.
-    Table(TableSide),
-}
-
-/// A planned join.
-#[derive(Debug)]
-pub struct JoinPlan {
-    /// Which unmatched rows are kept.
-    pub kind: JoinKind,
-    /// The left (first) stream.
-    pub left: StreamSide,
-    /// The right side.
-    pub right: JoinRight,
-    /// The rest of `ON` after the hash keys, over [`Self::joined`].
-    pub residual: Option<Arc<dyn PhysicalExpr>>,
-    /// Schema of joined rows: ROWTIME, left columns, right columns.
-    pub joined: SchemaRef,
-}
-
 impl JoinPlan {
-    /// The streams this join reads: left, and right when it is a stream.
-    pub fn streams(&self) -> Vec<usize> {
-        match &self.right {
-            JoinRight::Stream(r) => vec![self.left.stream, r.stream],
-            JoinRight::Table(_) => vec![self.left.stream],
-        }
-    }
-
-    /// Which side (0 = left, 1 = right) a stream feeds; a self-join's
-    /// stream feeds both.
-    pub fn sides_of(&self, stream: usize) -> Vec<usize> {
-        let mut v = Vec::new();
-        if self.left.stream == stream {
-            v.push(0);
-        }
-        if let JoinRight::Stream(r) = &self.right
-            && r.stream == stream
-        {
-            v.push(1);
-        }
-        v
-    }
-
     fn side(&self, s: usize) -> Option<&StreamSide> {
         match (s, &self.right) {
             (0, _) => Some(&self.left),
@@ -418,7 +313,7 @@ impl JoinState {
                         match key_rows(conv, exprs, &row) {
                             Ok((rows, valid)) => valid[0].then(|| Box::from(rows.row(0).as_ref())),
                             Err(e) => {
-                                out.errors.push(crate::exec::row_error(&row, pump, &e));
+                                out.errors.push(super::project::row_error(&row, pump, &e));
                                 None
                             }
                         }
@@ -974,7 +869,7 @@ fn residual_mask(
                 match eval(&row) {
                     Ok(v) => v[0],
                     Err(e) => {
-                        out.errors.push(crate::exec::row_error(&row, pump, &e));
+                        out.errors.push(super::project::row_error(&row, pump, &e));
                         false
                     }
                 }

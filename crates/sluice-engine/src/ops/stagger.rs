@@ -32,8 +32,9 @@ use datafusion::common::{HashMap, ScalarValue};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::Accumulator;
 
+use super::Output;
+use super::project::{apply_filter, filter_project, guarded};
 use crate::error::{EngineError, Result};
-use crate::exec::{Output, apply_filter, filter_project, guarded};
 use crate::plan::{PumpDef, StreamDef, TumblingPlan, WindowSize};
 
 /// One open stagger window.

@@ -29,40 +29,7 @@ use datafusion::arrow::datatypes::UInt32Type;
 use datafusion::arrow::row::{RowConverter, SortField};
 
 use crate::error::{EngineError, Result};
-use crate::plan::{StreamDef, WindowSize};
-
-/// How output rows are gathered before sorting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderBucket {
-    /// Rows sharing one output ROWTIME.
-    Rowtime,
-    /// Rows whose output ROWTIME falls in one window of this size; emitted
-    /// at the window's end, with that end as their ROWTIME.
-    Window(WindowSize),
-}
-
-/// One sort key after the leading (time) expression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SortKey {
-    /// Column of the operator's output batch (0 is ROWTIME).
-    pub column: usize,
-    /// DESC.
-    pub descending: bool,
-    /// NULLs before every value.
-    pub nulls_first: bool,
-}
-
-/// A pump's ORDER BY.
-#[derive(Debug)]
-pub struct OrderPlan {
-    /// How rows are gathered.
-    pub bucket: OrderBucket,
-    /// The keys rows are sorted by within a bucket.
-    pub keys: Vec<SortKey>,
-    /// What the pump's operator produces: the target stream's columns, then
-    /// one column per sort key that is not in the select list.
-    pub op_target: StreamDef,
-}
+use crate::plan::{OrderBucket, OrderPlan, StreamDef};
 
 impl OrderPlan {
     fn bucket_start(&self, t: i64) -> i64 {
@@ -216,7 +183,7 @@ fn sort_bucket(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::StreamColumn;
+    use crate::plan::{SortKey, StreamColumn, WindowSize};
     use crate::types::SqlType;
     use datafusion::arrow::array::{Array, AsArray, Int32Array, StringArray};
     use datafusion::arrow::datatypes::{Int32Type, TimestampMillisecondType};

@@ -22,22 +22,13 @@ use datafusion::arrow::datatypes::{SchemaRef, TimestampMillisecondType};
 use crate::clock::Clock;
 use crate::error::{EngineError, Result};
 use crate::errors::ErrorRow;
-use crate::exec::{OpState, Output};
-use crate::input::{Decoder, InputSchema, Record};
-use crate::join::JoinState;
-use crate::order::OrderState;
+pub use crate::io::input::Input;
+use crate::io::input::{Decoder, Record};
+use crate::ops::join::JoinState;
+use crate::ops::order::OrderState;
+use crate::ops::{OpState, Output};
 use crate::plan::{AppPlan, SourceDecl};
 use crate::reference::{ReferenceSource, ReferenceTable};
-
-/// An input of an application: which source stream it feeds, and how its
-/// records map to columns.
-#[derive(Debug, Clone)]
-pub struct Input {
-    /// The in-application stream it feeds, e.g. `SOURCE_SQL_STREAM_001`.
-    pub stream: String,
-    /// KDA's InputSchema.
-    pub schema: InputSchema,
-}
 
 type Subscriber = Box<dyn FnMut(&RecordBatch) + Send>;
 
@@ -353,7 +344,7 @@ impl Application {
                 !p.stopped
                     && p.join
                         .as_ref()
-                        .is_some_and(|j| matches!(j.right, crate::join::JoinRight::Stream(_)))
+                        .is_some_and(|j| matches!(j.right, crate::plan::JoinRight::Stream(_)))
             })
             .then(|| t.saturating_add(1))
     }
@@ -655,8 +646,8 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::input::{RecordColumn, RecordFormat};
-    use crate::output::batch_json_lines;
+    use crate::io::input::{InputSchema, RecordColumn, RecordFormat};
+    use crate::io::output::batch_json_lines;
     use crate::types::SqlType;
 
     fn input() -> Input {

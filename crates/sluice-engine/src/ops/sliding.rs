@@ -22,7 +22,6 @@
 //! The planner ([`crate::plan`]) builds a [`SlidingPlan`]; the select list
 //! is then evaluated over the source row's columns followed by one column
 //! per aggregate (`__a0`, `__a1`, ...).
-
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -33,147 +32,18 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
-    DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimestampMillisecondType,
+    Field, Float64Type, Int64Type, Schema, TimestampMillisecondType,
 };
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::HashMap;
 use datafusion::error::DataFusionError;
-use datafusion::physical_expr::PhysicalExpr;
 
+use super::Output;
+use super::project::{filter_project, guarded};
 use crate::error::{EngineError, Result};
-use crate::exec::{Output, filter_project, guarded};
-use crate::plan::{PumpDef, StreamDef};
-
-/// How far back a sliding window reaches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frame {
-    /// `RANGE INTERVAL .. PRECEDING`: rows with ROWTIME ≥ current − this many ms.
-    Range(i64),
-    /// `ROWS n PRECEDING`: the current row and `n` rows before it.
-    Rows(usize),
-}
-
-/// One window specification (inline or named) of a sliding query.
-#[derive(Debug)]
-pub struct SlidingWindowPlan {
-    /// The window's name, or its text when inline (for messages).
-    pub name: String,
-    /// PARTITION BY expressions, over the source batch.
-    pub partition_by: Vec<Arc<dyn PhysicalExpr>>,
-    /// Types of the PARTITION BY expressions.
-    pub partition_types: Vec<DataType>,
-    /// How far back it reaches.
-    pub frame: Frame,
-}
-
-/// The analytic functions a sliding window computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlidingFunction {
-    /// `COUNT(*)` (no argument) or `COUNT(x)` (non-NULL values).
-    Count,
-    /// `SUM(x)`.
-    Sum,
-    /// `AVG(x)`; integer arguments give an integer (truncated), as KDA.
-    Avg,
-    /// `MIN(x)`.
-    Min,
-    /// `MAX(x)`.
-    Max,
-    /// `FIRST_VALUE(x)`: the value of the window's oldest row.
-    FirstValue,
-    /// `LAST_VALUE(x)`: the value of the current row.
-    LastValue,
-    /// `LAG(x [, offset [, default]]) [IGNORE NULLS]`.
-    Lag {
-        /// How many rows back.
-        offset: usize,
-        /// Skip rows whose value is NULL when counting back.
-        ignore_nulls: bool,
-    },
-    /// `VAR_POP(x)`.
-    VarPop,
-    /// `VAR_SAMP(x)` (also `VARIANCE`).
-    VarSamp,
-    /// `STDDEV_POP(x)`.
-    StddevPop,
-    /// `STDDEV_SAMP(x)` (also `STDDEV`).
-    StddevSamp,
-}
-
-/// How an argument's values are kept in the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
-    /// Integers, booleans, dates and timestamps, as `i64`.
-    Int,
-    /// REAL, DOUBLE (and DECIMAL, evaluated as DOUBLE), as `f64`.
-    Float,
-    /// CHAR and VARCHAR.
-    Str,
-}
-
-impl ValueKind {
-    /// The Arrow type values are stored as.
-    pub fn storage_type(self) -> DataType {
-        match self {
-            ValueKind::Int => DataType::Int64,
-            ValueKind::Float => DataType::Float64,
-            ValueKind::Str => DataType::Utf8,
-        }
-    }
-
-    /// How values of `t` are kept, if they can be.
-    pub fn of(t: &DataType) -> Option<Self> {
-        use DataType::*;
-        match t {
-            Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64 | Boolean | Date32
-            | Date64 | Timestamp(..) | Time32(_) | Time64(_) => Some(ValueKind::Int),
-            Float16 | Float32 | Float64 => Some(ValueKind::Float),
-            Utf8 | LargeUtf8 | Utf8View => Some(ValueKind::Str),
-            _ => None,
-        }
-    }
-}
-
-/// An argument of one or more sliding aggregates.
-#[derive(Debug)]
-pub struct SlidingArg {
-    /// The expression, over the source batch.
-    pub expr: Arc<dyn PhysicalExpr>,
-    /// How its values are kept.
-    pub kind: ValueKind,
-}
-
-/// One aggregate call `F(x) OVER w`.
-#[derive(Debug)]
-pub struct SlidingAggregate {
-    /// The function.
-    pub function: SlidingFunction,
-    /// Index of its window in [`SlidingPlan::windows`].
-    pub window: usize,
-    /// Index of its argument in [`SlidingPlan::args`] (`None` for `COUNT(*)`).
-    pub arg: Option<usize>,
-    /// LAG's default, over the source batch, already of the argument's storage type.
-    pub default: Option<Arc<dyn PhysicalExpr>>,
-    /// The result's type.
-    pub output_type: DataType,
-}
-
-/// A pump that computes sliding-window aggregates, one output row per input row.
-#[derive(Debug)]
-pub struct SlidingPlan {
-    /// WHERE, over the source batch (applied before the window).
-    pub filter: Option<Arc<dyn PhysicalExpr>>,
-    /// The window specifications the aggregates use.
-    pub windows: Vec<SlidingWindowPlan>,
-    /// Distinct aggregate arguments.
-    pub args: Vec<SlidingArg>,
-    /// The aggregate calls.
-    pub aggregates: Vec<SlidingAggregate>,
-    /// The source batch's columns, then `__a<j>` per aggregate.
-    pub post_schema: SchemaRef,
-    /// One expression per target column, over `post_schema`.
-    pub exprs: Vec<Arc<dyn PhysicalExpr>>,
-}
+use crate::plan::{
+    Frame, PumpDef, SlidingAggregate, SlidingFunction, SlidingPlan, StreamDef, ValueKind,
+};
 
 /// A value read from a ring or an argument column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -625,7 +495,7 @@ impl SlidingState {
         out: &mut Output,
     ) -> Result<()> {
         let batch = match &plan.filter {
-            Some(f) => crate::exec::apply_filter(f, batch, &p.name, out),
+            Some(f) => super::project::apply_filter(f, batch, &p.name, out),
             None => batch.clone(),
         };
         if batch.num_rows() == 0 {

@@ -68,6 +68,16 @@ pub struct RecordColumn {
     pub mapping: Option<String>,
 }
 
+/// An input of an application: which source stream it feeds, and how its
+/// records map to columns.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The in-application stream it feeds, e.g. `SOURCE_SQL_STREAM_001`.
+    pub stream: String,
+    /// KDA's InputSchema.
+    pub schema: InputSchema,
+}
+
 /// KDA's InputSchema; `columns: None` maps the stream's declared columns by name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputSchema {

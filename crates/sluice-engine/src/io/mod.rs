@@ -1,0 +1,6 @@
+//! Records in and rows out: decoding source records by their
+//! [`InputSchema`](input::InputSchema) into Arrow batches ([`input`]), and
+//! encoding output rows as JSON or CSV ([`output`]).
+
+pub mod input;
+pub mod output;

@@ -1,0 +1,518 @@
+//! Planning one pump: its INSERT target and columns, FROM / JOIN, the select
+//! list (with `*` expanded), WHERE, and the dispatch to a project, tumbling
+//! or sliding plan; then the select items as the target's columns.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::DFSchema;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::sql::sqlparser::ast::{
+    Expr, GroupByExpr, NamedWindowDefinition, NamedWindowExpr, SelectItem, SetExpr, VisitMut,
+};
+
+use super::join::JoinKind;
+use super::order::{OrderKeyRef, OrderPlan, SortKey, order_keys};
+use super::scope::{ColumnResolver, Relation, RelationRef, Scope, column_ref};
+use super::sliding::has_over;
+use super::types::{
+    ERROR_STREAM, OperatorPlan, ProjectPlan, PumpDef, StreamColumn, StreamDef, TableDecl,
+};
+use super::{Planner, cast_to, df_err, expr_location, sql_type_name};
+use crate::error::{EngineError, Location, Result, closest};
+use crate::sql::{PumpDecl, kda_name};
+use crate::types::{SqlType, TypeFamily};
+
+impl Planner {
+    fn find_stream(&self, streams: &[StreamDef], name: &str, at: Location) -> Result<usize> {
+        streams
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| EngineError::UnknownStream {
+                location: at,
+                name: name.to_string(),
+                suggestion: closest(name, streams.iter().map(|s| s.name.as_str())),
+            })
+    }
+
+    pub(super) fn plan_pump(
+        &self,
+        p: PumpDecl,
+        streams: &[StreamDef],
+        tables: &[TableDecl],
+    ) -> Result<PumpDef> {
+        let into = self.find_stream(streams, &p.target.value, p.target.location)?;
+        if streams[into].name == ERROR_STREAM {
+            return Err(EngineError::Plan {
+                location: p.target.location,
+                message: "pumps cannot insert into error_stream".into(),
+            });
+        }
+        let target = &streams[into];
+        // Target columns, in the order the select list fills them.
+        let target_cols: Vec<usize> = match &p.target_columns {
+            None => (0..target.columns.len()).collect(),
+            Some(names) => {
+                let mut idx = Vec::new();
+                for n in names {
+                    let i = target
+                        .columns
+                        .iter()
+                        .position(|c| c.name == n.value)
+                        .ok_or_else(|| EngineError::UnknownColumn {
+                            location: n.location,
+                            name: n.value.clone(),
+                            stream: target.name.clone(),
+                            suggestion: closest(
+                                &n.value,
+                                target.columns.iter().map(|c| c.name.as_str()),
+                            ),
+                        })?;
+                    if idx.contains(&i) {
+                        return Err(EngineError::Plan {
+                            location: n.location,
+                            message: format!("column \"{}\" is listed twice", n.value),
+                        });
+                    }
+                    idx.push(i);
+                }
+                idx
+            }
+        };
+
+        let unsupported = |at: Location, what: &str| EngineError::Unsupported {
+            location: at,
+            what: what.to_string(),
+        };
+        let at = p.query_location;
+        let query = *p.query;
+        let order_by = query.order_by.clone();
+        if query.limit_clause.is_some() || query.fetch.is_some() {
+            return Err(unsupported(at, "LIMIT/FETCH on a stream"));
+        }
+        if query.with.is_some() {
+            return Err(unsupported(at, "WITH in a pump's query"));
+        }
+        let SetExpr::Select(select) = *query.body else {
+            return Err(unsupported(
+                at,
+                "UNION and other set operations between streams",
+            ));
+        };
+        let mut select = *select;
+        if select.distinct.is_some() {
+            return Err(unsupported(at, "SELECT DISTINCT on a stream"));
+        }
+        if select.from.len() != 1 {
+            return Err(unsupported(
+                at,
+                "a comma-separated FROM list; join streams with JOIN ... ON",
+            ));
+        }
+        if select.from[0].joins.len() > 1 {
+            return Err(unsupported(
+                at,
+                "more than two streams or tables in one query: join two in a pump, then join its stream",
+            ));
+        }
+        let first = self.relation(&select.from[0].relation, streams, tables, at)?;
+        let RelationRef::Stream(from) = first.target else {
+            return Err(unsupported(
+                first.at,
+                "a reference table first in FROM: write the stream first (FROM stream JOIN table)",
+            ));
+        };
+        if streams[from].name == ERROR_STREAM {
+            return Err(unsupported(first.at, "reading error_stream in a pump"));
+        }
+        let mut join_on: Option<(JoinKind, Option<Expr>, Relation)> = None;
+        if let Some(j) = select.from[0].joins.first() {
+            use datafusion::sql::sqlparser::ast::{JoinConstraint, JoinOperator};
+            let (kind, constraint) = match &j.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::LeftOuter, c),
+                JoinOperator::Right(c) | JoinOperator::RightOuter(c) => (JoinKind::RightOuter, c),
+                JoinOperator::FullOuter(c) => (JoinKind::FullOuter, c),
+                JoinOperator::CrossJoin(c) => (JoinKind::Inner, c),
+                other => {
+                    return Err(unsupported(
+                        at,
+                        &format!(
+                            "this kind of join ({}); KDA joins are INNER, LEFT, RIGHT, FULL OUTER and CROSS",
+                            format!("{other:?}").split('(').next().unwrap_or("?")
+                        ),
+                    ));
+                }
+            };
+            let on = match constraint {
+                JoinConstraint::On(e) => Some(e.clone()),
+                JoinConstraint::None => None,
+                JoinConstraint::Using(_) | JoinConstraint::Natural => {
+                    return Err(unsupported(
+                        at,
+                        "JOIN ... USING / NATURAL JOIN; write the condition with ON",
+                    ));
+                }
+            };
+            let right = self.relation(&j.relation, streams, tables, at)?;
+            if let RelationRef::Stream(r) = right.target
+                && streams[r].name == ERROR_STREAM
+            {
+                return Err(unsupported(right.at, "reading error_stream in a pump"));
+            }
+            join_on = Some((kind, on, right));
+        }
+        if join_on.is_none() && first.window.is_some() {
+            return Err(unsupported(
+                first.at,
+                "a window (OVER) on a stream in FROM without a JOIN; put OVER on the aggregate",
+            ));
+        }
+        // The rows the query reads: the stream itself, or joined rows.
+        let (source_owned, scope, mut join_parts) = match join_on {
+            None => {
+                let source = streams[from].clone();
+                let mut qualifiers = vec![first.name.clone()];
+                if first.full_name != first.name {
+                    qualifiers.push(first.full_name.clone());
+                }
+                qualifiers.extend(first.alias.clone());
+                (source, Scope::Single { qualifiers }, None)
+            }
+            Some((kind, on, right)) => {
+                let (joined, scope) = self.joined_stream(&first, &right, streams, tables)?;
+                (joined, scope, Some((kind, on, first, right)))
+            }
+        };
+        let source = &source_owned;
+        let qualifiers = match &scope {
+            Scope::Single { qualifiers } => qualifiers.clone(),
+            Scope::Join(_) => Vec::new(),
+        };
+        let join_scope = match &scope {
+            Scope::Join(j) => Some(j),
+            Scope::Single { .. } => None,
+        };
+
+        // Select list, with * expanded to the source's columns.
+        let mut items: Vec<(Expr, Location)> = Vec::new();
+        let mut aliases: Vec<(String, usize)> = Vec::new();
+        for item in select.projection.drain(..) {
+            match item {
+                SelectItem::UnnamedExpr(e) => {
+                    let l = expr_location(&e, at);
+                    items.push((e, l));
+                }
+                SelectItem::ExprWithAlias { expr, alias } => {
+                    let l = expr_location(&expr, at);
+                    aliases.push((kda_name(&alias), items.len()));
+                    items.push((expr, l));
+                }
+                SelectItem::Wildcard(_) => match join_scope {
+                    None => {
+                        for c in &source.columns {
+                            items.push((column_ref(&c.name), at));
+                        }
+                    }
+                    Some(j) => {
+                        for side in &j.sides {
+                            for c in &side.user_columns {
+                                items.push((column_ref(&format!("{}.{c}", side.prefix)), at));
+                            }
+                        }
+                    }
+                },
+                SelectItem::QualifiedWildcard(kind, _) => match join_scope {
+                    None => {
+                        for c in &source.columns {
+                            items.push((column_ref(&c.name), at));
+                        }
+                    }
+                    Some(j) => {
+                        let q = kind.to_string();
+                        let q = q.trim_end_matches(".*").trim_matches('"');
+                        let side = j
+                            .sides
+                            .iter()
+                            .find(|s| s.qualifiers.iter().any(|x| x.eq_ignore_ascii_case(q)))
+                            .ok_or_else(|| EngineError::UnknownStream {
+                                location: at,
+                                name: q.to_string(),
+                                suggestion: None,
+                            })?;
+                        for c in &side.user_columns {
+                            items.push((column_ref(&format!("{}.{c}", side.prefix)), at));
+                        }
+                    }
+                },
+                SelectItem::ExprWithAliases { expr, .. } => {
+                    return Err(unsupported(expr_location(&expr, at), "AS (alias, ...)"));
+                }
+            }
+        }
+        if items.len() != target_cols.len() {
+            return Err(EngineError::ColumnCount {
+                location: at,
+                pump: p.name.value.clone(),
+                stream: target.name.clone(),
+                expected: target_cols.len(),
+                actual: items.len(),
+            });
+        }
+        let resolve = |e: &mut Expr, extra: &[String]| -> Result<()> {
+            let mut r = ColumnResolver {
+                stream: source,
+                qualifiers: qualifiers.clone(),
+                join: join_scope,
+                extra,
+                error: None,
+            };
+            let _ = e.visit(&mut r);
+            match r.error {
+                Some(err) => Err(err),
+                None => Ok(()),
+            }
+        };
+        for (e, _) in items.iter_mut() {
+            resolve(e, &[])?;
+        }
+        let mut filter = select.selection.take();
+        if let Some(f) = filter.as_mut() {
+            resolve(f, &[])?;
+        }
+        let mut having = select.having.take();
+        if let Some(h) = having.as_mut() {
+            resolve(h, &[])?;
+        }
+        let group_by = match std::mem::replace(
+            &mut select.group_by,
+            GroupByExpr::Expressions(vec![], vec![]),
+        ) {
+            GroupByExpr::Expressions(exprs, mods) if mods.is_empty() => exprs,
+            _ => return Err(unsupported(at, "GROUP BY ALL / ROLLUP / CUBE on a stream")),
+        };
+        let mut group_by = group_by;
+        for g in group_by.iter_mut() {
+            resolve(g, &[])?;
+        }
+        let mut named_windows = std::mem::take(&mut select.named_window);
+        for NamedWindowDefinition(_, expr) in named_windows.iter_mut() {
+            if let NamedWindowExpr::WindowSpec(spec) = expr {
+                for e in spec.partition_by.iter_mut() {
+                    resolve(e, &[])?;
+                }
+                for o in spec.order_by.iter_mut() {
+                    resolve(&mut o.expr, &[])?;
+                }
+            }
+        }
+        let order = match order_by {
+            Some(o) => Some(order_keys(
+                o, &mut items, &aliases, &group_by, &resolve, at,
+            )?),
+            None => None,
+        };
+        let sliding = !named_windows.is_empty() || items.iter().any(|(e, _)| has_over(e));
+
+        let input_schema =
+            DFSchema::try_from(source.schema.as_ref().clone()).map_err(df_err(at))?;
+        let join = match (join_parts.take(), join_scope) {
+            (Some((kind, on, left, right)), Some(scope)) => {
+                let on = match on {
+                    Some(mut e) => {
+                        resolve(&mut e, &[])?;
+                        Some(e)
+                    }
+                    None => None,
+                };
+                Some(self.plan_join(kind, on, &left, &right, scope, &input_schema, at)?)
+            }
+            _ => None,
+        };
+        let filter = match filter {
+            Some(f) => {
+                let l = expr_location(&f, at);
+                Some(self.expr(&f, &input_schema, l)?)
+            }
+            None => None,
+        };
+
+        let ctx = InsertCtx {
+            pump: &p.name.value,
+            target,
+            target_cols: &target_cols,
+            hidden: Default::default(),
+        };
+        let op = if sliding {
+            if let Some(g) = group_by.first() {
+                return Err(EngineError::Unsupported {
+                    location: expr_location(g, at),
+                    what: "GROUP BY together with OVER: a query aggregates either over sliding windows (OVER) or over tumbling windows (GROUP BY)".into(),
+                });
+            }
+            if let Some(h) = having {
+                return Err(EngineError::Plan {
+                    location: expr_location(&h, at),
+                    message: "HAVING without GROUP BY".into(),
+                });
+            }
+            OperatorPlan::Sliding(self.plan_sliding(
+                named_windows,
+                &items,
+                source,
+                &input_schema,
+                filter,
+                &ctx,
+                at,
+            )?)
+        } else if group_by.is_empty() {
+            if let Some(h) = having {
+                return Err(EngineError::Plan {
+                    location: expr_location(&h, at),
+                    message: "HAVING without GROUP BY".into(),
+                });
+            }
+            if let Some((e, l)) = items.iter().find(|(e, _)| self.contains_aggregate(e)) {
+                let _ = e;
+                return Err(EngineError::Plan {
+                    location: *l,
+                    message: "an aggregate on a stream needs a GROUP BY with a ROWTIME window, e.g. GROUP BY STEP(\"S\".ROWTIME BY INTERVAL '60' SECOND)".into(),
+                });
+            }
+            let exprs = self.insert_exprs(&items, &input_schema, &ctx, |e| Ok(e.clone()))?;
+            OperatorPlan::Project(ProjectPlan { filter, exprs })
+        } else {
+            self.plan_tumbling(
+                group_by,
+                having,
+                &items,
+                source,
+                &input_schema,
+                filter,
+                &ctx,
+                at,
+            )?
+        };
+        let order = order.map(|(bucket, keys)| {
+            let hidden = ctx.hidden.take();
+            let mut columns = target.columns.clone();
+            for (i, t) in hidden.into_iter().enumerate() {
+                columns.push(StreamColumn::new(format!("$ORDER_BY_{}", i + 1), t));
+            }
+            let keys = keys
+                .into_iter()
+                .map(|(key, descending, nulls_first)| SortKey {
+                    column: match key {
+                        OrderKeyRef::Selected(i) => target_cols[i] + 1,
+                        OrderKeyRef::Hidden(h) => target.columns.len() + 1 + h,
+                    },
+                    descending,
+                    nulls_first,
+                })
+                .collect();
+            OrderPlan {
+                bucket,
+                keys,
+                op_target: StreamDef::new(target.name.clone(), columns, false, target.declared_at),
+            }
+        });
+        Ok(PumpDef {
+            name: p.name.value.clone(),
+            from,
+            join,
+            into,
+            stopped: p.stopped,
+            op,
+            order,
+            declared_at: p.name.location,
+        })
+    }
+
+    /// Plans select items as the target's columns: type check, cast, NULLs for
+    /// unlisted columns. `prepare` rewrites each item before planning.
+    pub(super) fn insert_exprs(
+        &self,
+        items: &[(Expr, Location)],
+        schema: &DFSchema,
+        ctx: &InsertCtx,
+        prepare: impl Fn(&Expr) -> Result<Expr>,
+    ) -> Result<Vec<Arc<dyn PhysicalExpr>>> {
+        let arrow_schema = schema.as_arrow();
+        let mut out: Vec<Option<Arc<dyn PhysicalExpr>>> = vec![None; ctx.target.columns.len()];
+        let mut hidden_exprs = Vec::new();
+        let mut hidden_types = Vec::new();
+        for (e, at) in items.iter().skip(ctx.target_cols.len()) {
+            // ORDER BY keys computed beside the select list, in their own type.
+            let e = prepare(e)?;
+            let phys = self.expr(&e, schema, *at)?;
+            let actual = phys.data_type(arrow_schema).map_err(df_err(*at))?;
+            let t = SqlType::from_arrow(&actual).ok_or_else(|| EngineError::Plan {
+                location: *at,
+                message: format!("ORDER BY {e}: values of type {actual} cannot be sorted"),
+            })?;
+            hidden_exprs.push(cast_to(phys, arrow_schema, t.to_arrow(), *at)?);
+            hidden_types.push(t);
+        }
+        *ctx.hidden.borrow_mut() = hidden_types;
+        for ((e, at), &col) in items.iter().zip(ctx.target_cols) {
+            let e = prepare(e)?;
+            let phys = self.expr(&e, schema, *at)?;
+            let column = &ctx.target.columns[col];
+            let actual = phys.data_type(arrow_schema).map_err(df_err(*at))?;
+            if !insertable(&actual, column.sql_type) {
+                return Err(EngineError::TypeMismatch {
+                    location: *at,
+                    pump: ctx.pump.to_string(),
+                    stream: ctx.target.name.clone(),
+                    column: column.name.clone(),
+                    expected: column.sql_type,
+                    actual: sql_type_name(&actual),
+                });
+            }
+            out[col] = Some(cast_to(
+                phys,
+                arrow_schema,
+                column.sql_type.to_arrow(),
+                *at,
+            )?);
+        }
+        out.into_iter()
+            .zip(&ctx.target.columns)
+            .map(|(e, c)| match e {
+                Some(e) => Ok(e),
+                None => {
+                    let null = datafusion::common::ScalarValue::try_from(&c.sql_type.to_arrow())
+                        .map_err(df_err(Location::default()))?;
+                    Ok(
+                        Arc::new(datafusion::physical_expr::expressions::Literal::new(null))
+                            as Arc<dyn PhysicalExpr>,
+                    )
+                }
+            })
+            .chain(hidden_exprs.into_iter().map(Ok))
+            .collect()
+    }
+}
+
+pub(super) struct InsertCtx<'a> {
+    pump: &'a str,
+    target: &'a StreamDef,
+    target_cols: &'a [usize],
+    /// Types of the select items after the target's columns (ORDER BY keys
+    /// not in the select list), as [`AppPlan::insert_exprs`] planned them.
+    hidden: std::cell::RefCell<Vec<SqlType>>,
+}
+
+/// Whether values of `actual` may be stored in a column of `target`.
+fn insertable(actual: &DataType, target: SqlType) -> bool {
+    if actual == &DataType::Null {
+        return true;
+    }
+    let Some(a) = SqlType::from_arrow(actual) else {
+        return false;
+    };
+    match (a.family(), target.family()) {
+        (TypeFamily::Datetime, TypeFamily::Datetime) => a == target,
+        (x, y) => x == y,
+    }
+}

@@ -1,0 +1,349 @@
+//! Planning GROUP BY: a tumbling ROWTIME window (`STEP(..)`,
+//! `FLOOR(.. TO unit)`) or a stagger window, other grouping keys,
+//! aggregates through DataFusion accumulators, HAVING — a [`TumblingPlan`].
+//! The operators that run it are `ops/tumbling.rs` and
+//! `ops/stagger.rs`.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::DFSchema;
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::sql::sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Value, VisitMut, VisitorMut,
+};
+
+use super::rewrite::rewrite_kda;
+use super::scope::column_ref;
+use super::select::InsertCtx;
+use super::types::{OperatorPlan, ROWTIME, StreamDef};
+use super::window::{WindowSize, interval_size, window_of};
+use super::{Planner, df_err, expr_location, function_args};
+use crate::error::{EngineError, Location, Result};
+use crate::sql::ident_location;
+use crate::types::ROWTIME_TYPE;
+
+/// A pump that aggregates over tumbling ROWTIME windows.
+#[derive(Debug)]
+pub struct TumblingPlan {
+    /// Window size; the window key is ROWTIME (or APPROXIMATE_ARRIVAL_TIME).
+    pub size: WindowSize,
+    /// Column index of the time the window is on.
+    pub time_column: usize,
+    /// WHERE, over the source stream's batch.
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    /// Grouping keys other than the window, over the source batch.
+    pub keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// Schema of the grouping keys.
+    pub key_schema: SchemaRef,
+    /// The aggregates (their argument expressions are over the source batch).
+    pub aggregates: Vec<AggregatePlan>,
+    /// Schema of a closed window's rows: `__rowtime` (the window end),
+    /// `__w` (its start), keys `__g0..`, aggregates `__a0..`.
+    pub post_schema: SchemaRef,
+    /// HAVING, over `post_schema`.
+    pub having: Option<Arc<dyn PhysicalExpr>>,
+    /// One expression per target column, over `post_schema`.
+    pub exprs: Vec<Arc<dyn PhysicalExpr>>,
+}
+
+/// One aggregate of a [`TumblingPlan`].
+#[derive(Debug)]
+pub struct AggregatePlan {
+    /// DataFusion's aggregate (accumulator factory and arguments).
+    pub expr: Arc<AggregateFunctionExpr>,
+    /// KDA's integer AVG: the result is cast back to this integer type.
+    pub cast_to: Option<DataType>,
+}
+
+/// Replaces grouped expressions and aggregate calls by references to the
+/// columns of a closed window (`__w`, `__g<i>`, `__a<j>`).
+struct GroupRewriter<'a> {
+    window: &'a str,
+    keys: &'a [String],
+    aggregate_names: &'a dyn Fn(&str) -> bool,
+    aggregates: Vec<Expr>,
+}
+
+impl VisitorMut for GroupRewriter<'_> {
+    type Break = ();
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        let text = e.to_string();
+        if text == self.window {
+            *e = column_ref("__w");
+        } else if let Some(i) = self.keys.iter().position(|k| *k == text) {
+            *e = column_ref(&format!("__g{i}"));
+        } else if let Expr::Function(f) = e {
+            if (self.aggregate_names)(&f.name.to_string()) {
+                let i = match self.aggregates.iter().position(|a| a.to_string() == text) {
+                    Some(i) => i,
+                    None => {
+                        self.aggregates.push(e.clone());
+                        self.aggregates.len() - 1
+                    }
+                };
+                *e = column_ref(&format!("__a{i}"));
+            }
+        } else if matches!(e, Expr::Identifier(id) if id.value == ROWTIME) {
+            *e = column_ref("__rowtime");
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Finds input columns left in a select item after grouping rewrites.
+fn ungrouped_column(e: &mut Expr) -> Option<Ident> {
+    let mut found = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(e, |x: &mut Expr| {
+        if let Expr::Identifier(id) = x
+            && !id.value.starts_with("__")
+        {
+            found = Some(id.clone());
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+impl Planner {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn plan_tumbling(
+        &self,
+        group_by: Vec<Expr>,
+        having: Option<Expr>,
+        items: &[(Expr, Location)],
+        source: &StreamDef,
+        input_schema: &DFSchema,
+        filter: Option<Arc<dyn PhysicalExpr>>,
+        ctx: &InsertCtx,
+        at: Location,
+    ) -> Result<OperatorPlan> {
+        // Find the ROWTIME window among the grouping expressions.
+        let mut window: Option<(String, &'static str, WindowSize)> = None;
+        let mut keys: Vec<Expr> = Vec::new();
+        let mut stagger = false;
+        for g in &group_by {
+            if let Expr::Function(f) = g
+                && f.name.to_string() == crate::sql::STAGGER_FUNCTION
+            {
+                let l = expr_location(g, at);
+                let size = match function_args(f).as_slice() {
+                    [Expr::Interval(iv)] => interval_size(iv, l)?,
+                    _ => {
+                        return Err(EngineError::Plan {
+                            location: l,
+                            message: "WINDOWED BY STAGGER needs RANGE INTERVAL '1' MINUTE (an interval literal)".into(),
+                        });
+                    }
+                };
+                if window.is_some() {
+                    return Err(EngineError::Unsupported {
+                        location: l,
+                        what: "a ROWTIME window in GROUP BY together with WINDOWED BY STAGGER"
+                            .into(),
+                    });
+                }
+                stagger = true;
+                window = Some((g.to_string(), ROWTIME, size));
+                continue;
+            }
+            match window_of(g, at)? {
+                Some((col, size)) => {
+                    if stagger {
+                        return Err(EngineError::Unsupported {
+                            location: expr_location(g, at),
+                            what: "a ROWTIME window in GROUP BY together with WINDOWED BY STAGGER"
+                                .into(),
+                        });
+                    }
+                    if window.is_some() {
+                        return Err(EngineError::Unsupported {
+                            location: expr_location(g, at),
+                            what: "two ROWTIME windows in one GROUP BY".into(),
+                        });
+                    }
+                    window = Some((g.to_string(), col, size));
+                }
+                None => keys.push(g.clone()),
+            }
+        }
+        let Some((window_text, time_col, size)) = window else {
+            return Err(EngineError::Plan {
+                location: expr_location(&group_by[0], at),
+                message: "a GROUP BY on a stream needs a ROWTIME window: add STEP(\"S\".ROWTIME BY INTERVAL '60' SECOND) or FLOOR(\"S\".ROWTIME TO MINUTE)".into(),
+            });
+        };
+        let time_column = source
+            .schema
+            .index_of(time_col)
+            .map_err(|e| EngineError::Plan {
+                location: at,
+                message: e.to_string(),
+            })?;
+        let arrow_in = input_schema.as_arrow();
+
+        // Grouping keys other than the window.
+        let mut key_exprs = Vec::new();
+        let mut key_fields = Vec::new();
+        let mut key_texts = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            let l = expr_location(k, at);
+            let phys = self.expr(k, input_schema, l)?;
+            let dt = phys.data_type(arrow_in).map_err(df_err(l))?;
+            key_fields.push(Field::new(format!("__g{i}"), dt, true));
+            key_exprs.push(phys);
+            key_texts.push(k.to_string());
+        }
+
+        // Rewrite select items and HAVING over the closed window's columns.
+        let is_agg = |n: &str| self.is_aggregate(n);
+        let mut rw = GroupRewriter {
+            window: &window_text,
+            keys: &key_texts,
+            aggregate_names: &is_agg,
+            aggregates: Vec::new(),
+        };
+        let mut post_items: Vec<(Expr, Location)> = Vec::new();
+        for (e, l) in items {
+            let mut e = e.clone();
+            let _ = e.visit(&mut rw);
+            if let Some(id) = ungrouped_column(&mut e) {
+                return Err(EngineError::Plan {
+                    location: ident_location(&id),
+                    message: format!(
+                        "column \"{}\" must appear in the GROUP BY or inside an aggregate",
+                        id.value
+                    ),
+                });
+            }
+            post_items.push((e, *l));
+        }
+        let having = match having {
+            Some(h) => {
+                let l = expr_location(&h, at);
+                let mut h = h;
+                let _ = h.visit(&mut rw);
+                if let Some(id) = ungrouped_column(&mut h) {
+                    return Err(EngineError::Plan {
+                        location: ident_location(&id),
+                        message: format!(
+                            "column \"{}\" in HAVING must appear in the GROUP BY or inside an aggregate",
+                            id.value
+                        ),
+                    });
+                }
+                Some((h, l))
+            }
+            None => None,
+        };
+
+        // Aggregates, through DataFusion's physical planner.
+        let mut aggregates = Vec::new();
+        let mut agg_fields = Vec::new();
+        for (j, a) in rw.aggregates.iter().enumerate() {
+            let l = expr_location(a, at);
+            let mut a = a.clone();
+            count_star_to_count_one(&mut a);
+            if let Expr::Function(f) = &a {
+                for arg in function_args(f) {
+                    if self.contains_aggregate(arg) {
+                        return Err(EngineError::Plan {
+                            location: l,
+                            message: "aggregates cannot be nested".into(),
+                        });
+                    }
+                }
+            }
+            rewrite_kda(&mut a)?;
+            let logical = self.logical(&a, input_schema, l)?;
+            let simplify = datafusion::optimizer::simplify_expressions::ExprSimplifier::new(
+                datafusion::optimizer::simplify_expressions::SimplifyContext::builder()
+                    .with_schema(Arc::new(input_schema.clone()))
+                    .build(),
+            );
+            let logical = simplify.coerce(logical, input_schema).map_err(df_err(l))?;
+            let planning = datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext::default();
+            let lowered = datafusion::physical_expr::aggregate::LoweredAggregateBuilder::new(
+                &logical,
+                input_schema,
+                arrow_in,
+                self.state.execution_props(),
+                &planning,
+            )
+            .build()
+            .map_err(df_err(l))?;
+            let expr = lowered.aggregate;
+            if lowered.filter.is_some() {
+                return Err(EngineError::Unsupported {
+                    location: l,
+                    what: "FILTER (WHERE ...) on an aggregate".into(),
+                });
+            }
+            // KDA: AVG of an integer type is an integer (truncated).
+            let mut cast_to = None;
+            if expr.fun().name() == "avg"
+                && let Some(arg) = expr.expressions().first()
+            {
+                let t = arg.data_type(arrow_in).map_err(df_err(l))?;
+                if t.is_integer() {
+                    cast_to = Some(t);
+                }
+            }
+            let dt = match &cast_to {
+                Some(t) => t.clone(),
+                None => expr.field().data_type().clone(),
+            };
+            agg_fields.push(Field::new(format!("__a{j}"), dt, true));
+            aggregates.push(AggregatePlan { expr, cast_to });
+        }
+
+        let mut post_fields = vec![
+            Field::new("__rowtime", ROWTIME_TYPE, false),
+            Field::new("__w", ROWTIME_TYPE, false),
+        ];
+        post_fields.extend(key_fields.iter().cloned());
+        post_fields.extend(agg_fields);
+        let post_schema = Arc::new(Schema::new(post_fields));
+        let post_df = DFSchema::try_from(post_schema.as_ref().clone()).map_err(df_err(at))?;
+        let having = match having {
+            Some((h, l)) => Some(self.expr(&h, &post_df, l)?),
+            None => None,
+        };
+        let exprs = self.insert_exprs(&post_items, &post_df, ctx, |e| Ok(e.clone()))?;
+        let plan = TumblingPlan {
+            size,
+            time_column,
+            filter,
+            keys: key_exprs,
+            key_schema: Arc::new(Schema::new(key_fields)),
+            aggregates,
+            post_schema,
+            having,
+            exprs,
+        };
+        Ok(if stagger {
+            OperatorPlan::Stagger(plan)
+        } else {
+            OperatorPlan::Tumbling(plan)
+        })
+    }
+}
+
+fn count_star_to_count_one(e: &mut Expr) {
+    if let Expr::Function(f) = e
+        && f.name.to_string() == "count"
+        && let FunctionArguments::List(list) = &mut f.args
+    {
+        for a in list.args.iter_mut() {
+            if matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Wildcard)) {
+                *a = FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(Value::Number(
+                    "1".into(),
+                    false,
+                ))));
+            }
+        }
+    }
+}

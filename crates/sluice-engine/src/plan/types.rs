@@ -1,0 +1,234 @@
+//! The plan's types: in-application streams and their columns, pumps, the
+//! operator each pump runs ([`OperatorPlan`]) and the planned application
+//! ([`AppPlan`]).
+//!
+//! Every in-application stream's batches start with `ROWTIME`
+//! (TIMESTAMP, ms); source streams also carry `APPROXIMATE_ARRIVAL_TIME`.
+//! Neither is part of `SELECT *`, as in KDA.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::physical_expr::PhysicalExpr;
+
+use super::Planner;
+use super::join::JoinPlan;
+use super::order::OrderPlan;
+use super::sliding::SlidingPlan;
+use super::tumbling::TumblingPlan;
+use crate::error::{Location, Result};
+use crate::sql::parse_app;
+use crate::types::{ROWTIME_TYPE, SqlType};
+
+/// Name of the ROWTIME column of every in-application stream.
+pub const ROWTIME: &str = "ROWTIME";
+/// Name of the arrival-time column of source streams.
+pub const APPROXIMATE_ARRIVAL_TIME: &str = "APPROXIMATE_ARRIVAL_TIME";
+/// Name of the application's error stream.
+pub const ERROR_STREAM: &str = "error_stream";
+
+/// A user column of an in-application stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamColumn {
+    /// Column name, as KDA resolves it.
+    pub name: String,
+    /// Its SQL type.
+    pub sql_type: SqlType,
+    /// Declared NOT NULL.
+    pub not_null: bool,
+}
+
+impl StreamColumn {
+    /// A nullable column.
+    pub fn new(name: impl Into<String>, sql_type: SqlType) -> Self {
+        Self {
+            name: name.into(),
+            sql_type,
+            not_null: false,
+        }
+    }
+}
+
+/// An input of the application: a source stream fed from outside.
+#[derive(Debug, Clone)]
+pub struct SourceDecl {
+    /// The in-application stream it feeds (e.g. `SOURCE_SQL_STREAM_001`).
+    pub stream: String,
+    /// Its columns; `None` when the application code declares the stream.
+    pub columns: Option<Vec<StreamColumn>>,
+}
+
+/// An in-application stream.
+#[derive(Debug, Clone)]
+pub struct StreamDef {
+    /// Stream name.
+    pub name: String,
+    /// User columns (without ROWTIME).
+    pub columns: Vec<StreamColumn>,
+    /// Fed from outside (an input), so it also has APPROXIMATE_ARRIVAL_TIME.
+    pub is_source: bool,
+    /// Batch schema: ROWTIME, [APPROXIMATE_ARRIVAL_TIME], columns.
+    pub schema: SchemaRef,
+    /// Where it is declared (0:0 for inputs declared only by configuration).
+    pub declared_at: Location,
+}
+
+impl StreamDef {
+    pub(crate) fn new(
+        name: String,
+        columns: Vec<StreamColumn>,
+        is_source: bool,
+        at: Location,
+    ) -> Self {
+        let mut fields = vec![Field::new(ROWTIME, ROWTIME_TYPE, false)];
+        if is_source {
+            fields.push(Field::new(APPROXIMATE_ARRIVAL_TIME, ROWTIME_TYPE, true));
+        }
+        for c in &columns {
+            fields.push(Field::new(&c.name, c.sql_type.to_arrow(), true));
+        }
+        Self {
+            name,
+            columns,
+            is_source,
+            schema: Arc::new(Schema::new(fields)),
+            declared_at: at,
+        }
+    }
+
+    /// Index of the first user column in the batch schema.
+    pub fn first_user_column(&self) -> usize {
+        if self.is_source { 2 } else { 1 }
+    }
+
+    pub(super) fn column_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+        names.push(ROWTIME);
+        if self.is_source {
+            names.push(APPROXIMATE_ARRIVAL_TIME);
+        }
+        names
+    }
+}
+
+/// A pump that filters and projects, row by row.
+#[derive(Debug)]
+pub struct ProjectPlan {
+    /// WHERE, over the source stream's batch.
+    pub filter: Option<Arc<dyn PhysicalExpr>>,
+    /// One expression per target column (already cast to its type).
+    pub exprs: Vec<Arc<dyn PhysicalExpr>>,
+}
+
+/// What a pump computes.
+#[derive(Debug)]
+pub enum OperatorPlan {
+    /// Filter and project.
+    Project(ProjectPlan),
+    /// Tumbling-window aggregation.
+    Tumbling(TumblingPlan),
+    /// Sliding-window aggregates, one row out per row in.
+    Sliding(SlidingPlan),
+    /// Stagger windows: planned as a tumbling window whose `size` is the
+    /// stagger length and whose windows open per partition key.
+    Stagger(TumblingPlan),
+}
+
+/// A planned pump.
+#[derive(Debug)]
+pub struct PumpDef {
+    /// Pump name.
+    pub name: String,
+    /// Index of the stream it reads (the left stream of a join).
+    pub from: usize,
+    /// The join its FROM makes, if any: the operator then runs over the
+    /// joined rows.
+    pub join: Option<JoinPlan>,
+    /// Index of the stream it inserts into.
+    pub into: usize,
+    /// Declared STOPPED: moves no rows.
+    pub stopped: bool,
+    /// What it computes.
+    pub op: OperatorPlan,
+    /// Its ORDER BY: the operator's rows are sorted before they reach
+    /// the target stream.
+    pub order: Option<OrderPlan>,
+    /// Where it is declared.
+    pub declared_at: Location,
+}
+
+impl PumpDef {
+    /// The stream shape the pump's operator produces: its target stream's,
+    /// or, with an ORDER BY, that plus the sort keys not selected.
+    pub fn op_target<'a>(&'a self, streams: &'a [StreamDef]) -> &'a StreamDef {
+        match &self.order {
+            Some(o) => &o.op_target,
+            None => &streams[self.into],
+        }
+    }
+
+    /// The streams the pump reads (a stream-to-stream join reads two).
+    pub fn reads(&self) -> Vec<usize> {
+        match &self.join {
+            Some(j) => j.streams(),
+            None => vec![self.from],
+        }
+    }
+}
+
+/// A reference table the application code can join (KDA's
+/// ReferenceDataSource): its name and columns.
+#[derive(Debug, Clone)]
+pub struct TableDecl {
+    /// Table name, as the SQL names it.
+    pub name: String,
+    /// Its columns.
+    pub columns: Vec<StreamColumn>,
+}
+
+/// A planned application: streams, pumps, and the order to advance them.
+#[derive(Debug)]
+pub struct AppPlan {
+    /// All in-application streams; the error stream is one of them.
+    pub streams: Vec<StreamDef>,
+    /// All pumps.
+    pub pumps: Vec<PumpDef>,
+    /// Pump indices, upstream before downstream.
+    pub pump_order: Vec<usize>,
+    /// Index of `error_stream`.
+    pub error_stream: usize,
+    /// Reference tables, in the order the application was given them.
+    pub tables: Vec<TableDecl>,
+}
+
+impl AppPlan {
+    /// Parses and plans application code fed by `sources`.
+    pub fn new(sql: &str, sources: &[SourceDecl]) -> Result<Self> {
+        Self::with_tables(sql, sources, &[])
+    }
+
+    /// Parses and plans application code fed by `sources`, with reference
+    /// tables it may join.
+    pub fn with_tables(sql: &str, sources: &[SourceDecl], tables: &[TableDecl]) -> Result<Self> {
+        let statements = parse_app(sql)?;
+        Planner::new().plan(statements, sources, tables)
+    }
+
+    /// Index of a stream by its KDA name.
+    pub fn stream_index(&self, name: &str) -> Option<usize> {
+        self.streams.iter().position(|s| s.name == name)
+    }
+}
+
+/// The columns of `error_stream`, as the KDA Developer Guide lists them.
+pub fn error_stream_columns() -> Vec<StreamColumn> {
+    vec![
+        StreamColumn::new("ERROR_TIME", SqlType::Timestamp),
+        StreamColumn::new("ERROR_LEVEL", SqlType::Varchar(10)),
+        StreamColumn::new("ERROR_NAME", SqlType::Varchar(32)),
+        StreamColumn::new("MESSAGE", SqlType::Varchar(4096)),
+        StreamColumn::new("DATA_ROWTIME", SqlType::Timestamp),
+        StreamColumn::new("DATA_ROW", SqlType::Varchar(49152)),
+        StreamColumn::new("PUMP_NAME", SqlType::Varchar(128)),
+    ]
+}

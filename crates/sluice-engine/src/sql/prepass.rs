@@ -1,0 +1,282 @@
+//! The KDA token pre-pass: application code split into statements at
+//! top-level semicolons, and KDA syntax `sqlparser` lacks (`SELECT STREAM`,
+//! `STEP(x BY y)`, windows on joined streams, `WINDOWED BY STAGGER`)
+//! rewritten token by token, keeping each token's position.
+
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
+
+use crate::error::{EngineError, Location, Result};
+
+/// Splits tokens at top-level semicolons, dropping statements that hold only
+/// whitespace and comments.
+pub(super) fn split_statements(tokens: Vec<TokenWithSpan>) -> Vec<Vec<TokenWithSpan>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut depth = 0i32;
+    for t in tokens {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::SemiColon if depth <= 0 => {
+                out.push(std::mem::take(&mut cur));
+                depth = 0;
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(t);
+    }
+    out.push(cur);
+    out.into_iter()
+        .filter(|s| s.iter().any(|t| !is_trivia(&t.token)))
+        .collect()
+}
+
+pub(super) fn is_trivia(t: &Token) -> bool {
+    matches!(t, Token::Whitespace(_) | Token::EOF)
+}
+
+pub(super) fn is_word(t: &Token, w: &str) -> bool {
+    matches!(t, Token::Word(Word { value, quote_style: None, .. }) if value.eq_ignore_ascii_case(w))
+}
+
+/// The KDA pre-pass over one statement's tokens (see the module docs).
+pub(super) fn kda_prepass(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    // Paren depths at which an open STEP( call sits, innermost last.
+    let mut step_depths: Vec<i32> = Vec::new();
+    let mut depth = 0i32;
+    let mut last_significant: Option<Token> = None;
+    let mut pending_step = false;
+    for t in tokens {
+        if is_trivia(&t.token) {
+            out.push(t);
+            continue;
+        }
+        // SELECT STREAM -> SELECT
+        if is_word(&t.token, "STREAM")
+            && last_significant
+                .as_ref()
+                .is_some_and(|l| is_word(l, "SELECT"))
+        {
+            last_significant = Some(t.token.clone());
+            continue;
+        }
+        let mut t = t;
+        match &t.token {
+            Token::LParen => {
+                depth += 1;
+                if pending_step {
+                    step_depths.push(depth);
+                }
+            }
+            Token::RParen => {
+                if step_depths.last() == Some(&depth) {
+                    step_depths.pop();
+                }
+                depth -= 1;
+            }
+            tok if is_word(tok, "BY") && step_depths.last() == Some(&depth) => {
+                t.token = Token::Comma;
+            }
+            _ => {}
+        }
+        pending_step = is_word(&t.token, "STEP");
+        last_significant = Some(t.token.clone());
+        out.push(t);
+    }
+    out
+}
+
+/// The table argument a `RANGE ... PRECEDING` window on a joined stream is
+/// rewritten to (lower-case, as normalized function names are).
+pub const RANGE_FUNCTION: &str = "kda_range";
+/// The table argument a `ROWS n PRECEDING` window on a joined stream is
+/// rewritten to.
+pub const ROWS_FUNCTION: &str = "kda_rows";
+
+/// Rewrites a window after a stream name in FROM/JOIN,
+/// `S OVER (RANGE interval PRECEDING)` / `S OVER (ROWS n PRECEDING)`, into
+/// `S(KDA_RANGE(interval))` / `S(KDA_ROWS(n))`, keeping token positions.
+/// `OVER` after `)` (an analytic function call) is left alone.
+pub(super) fn table_window_prepass(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !is_trivia(&tokens[i].token))
+        .collect();
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut next = 0usize; // next token index of `tokens` to copy
+    let mut k = 0usize;
+    while k < significant.len() {
+        let i = significant[k];
+        let after_name = k > 0
+            && matches!(&tokens[significant[k - 1]].token, Token::Word(w)
+                if w.quote_style.is_some() || w.keyword == Keyword::NoKeyword);
+        if !(is_word(&tokens[i].token, "OVER") && after_name) {
+            k += 1;
+            continue;
+        }
+        let over = &tokens[i];
+        let at = |m: usize| significant.get(m).map(|&j| &tokens[j]);
+        let bad = |t: Option<&TokenWithSpan>, what: &str| EngineError::Syntax {
+            location: t.map_or(location_of(over), location_of),
+            message: format!(
+                "expected {what} in a join window: OVER (RANGE INTERVAL '1' MINUTE PRECEDING) or OVER (ROWS 10 PRECEDING)"
+            ),
+        };
+        if at(k + 1).is_none_or(|t| t.token != Token::LParen) {
+            return Err(bad(at(k + 1), "("));
+        }
+        let unit = at(k + 2);
+        let function = match unit {
+            Some(t) if is_word(&t.token, "RANGE") => "KDA_RANGE",
+            Some(t) if is_word(&t.token, "ROWS") => "KDA_ROWS",
+            _ => return Err(bad(unit, "RANGE or ROWS")),
+        };
+        // The closing parenthesis, and PRECEDING just before it.
+        let mut depth = 0i32;
+        let mut close = None;
+        for (m, &j) in significant.iter().enumerate().skip(k + 2) {
+            match &tokens[j].token {
+                Token::LParen => depth += 1,
+                Token::RParen if depth == 0 => {
+                    close = Some(m);
+                    break;
+                }
+                Token::RParen => depth -= 1,
+                _ => {}
+            }
+        }
+        let Some(close) = close else {
+            return Err(bad(None, "a closing )"));
+        };
+        if close < k + 5 || !is_word(&tokens[significant[close - 1]].token, "PRECEDING") {
+            return Err(bad(at(close), "PRECEDING"));
+        }
+        out.extend_from_slice(&tokens[next..i]);
+        let span = over.span;
+        out.push(TokenWithSpan {
+            token: Token::LParen,
+            span,
+        });
+        out.push(TokenWithSpan {
+            token: Token::make_word(function, None),
+            span: tokens[significant[k + 2]].span,
+        });
+        out.push(TokenWithSpan {
+            token: Token::LParen,
+            span,
+        });
+        out.extend_from_slice(&tokens[significant[k + 2] + 1..significant[close - 1]]);
+        out.push(TokenWithSpan {
+            token: Token::RParen,
+            span: tokens[significant[close]].span,
+        });
+        out.push(TokenWithSpan {
+            token: Token::RParen,
+            span: tokens[significant[close]].span,
+        });
+        next = significant[close] + 1;
+        k = close + 1;
+    }
+    out.extend_from_slice(&tokens[next..]);
+    Ok(out)
+}
+
+/// The function name `WINDOWED BY STAGGER` is rewritten to (lower-case, as
+/// normalized function names are).
+pub const STAGGER_FUNCTION: &str = "kda_stagger";
+
+/// Rewrites `WINDOWED BY STAGGER (PARTITION BY keys RANGE interval)` into
+/// `GROUP BY kda_stagger(interval), keys`, keeping each token's position.
+pub(super) fn stagger_prepass(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !is_trivia(&tokens[i].token))
+        .collect();
+    let Some(k) =
+        (0..significant.len()).find(|&k| is_word(&tokens[significant[k]].token, "WINDOWED"))
+    else {
+        return Ok(tokens);
+    };
+    let at = |k: usize| significant.get(k).map(|&i| &tokens[i]);
+    let windowed = &tokens[significant[k]];
+    let bad = |t: Option<&TokenWithSpan>, what: &str| EngineError::Syntax {
+        location: t.map_or(location_of(windowed), location_of),
+        message: format!(
+            "expected {what} in WINDOWED BY STAGGER (PARTITION BY ... RANGE INTERVAL ...)"
+        ),
+    };
+    if !at(k + 1).is_some_and(|t| is_word(&t.token, "BY")) {
+        return Err(bad(at(k + 1), "BY"));
+    }
+    if !at(k + 2).is_some_and(|t| is_word(&t.token, "STAGGER")) {
+        return Err(bad(at(k + 2), "STAGGER"));
+    }
+    if at(k + 3).is_none_or(|t| t.token != Token::LParen) {
+        return Err(bad(at(k + 3), "("));
+    }
+    if !at(k + 4).is_some_and(|t| is_word(&t.token, "PARTITION")) {
+        return Err(bad(at(k + 4), "PARTITION BY"));
+    }
+    if !at(k + 5).is_some_and(|t| is_word(&t.token, "BY")) {
+        return Err(bad(at(k + 5), "PARTITION BY"));
+    }
+    // Find RANGE and the closing parenthesis at the clause's own depth.
+    let mut depth = 0i32;
+    let mut range = None;
+    let mut close = None;
+    for (m, &i) in significant.iter().enumerate().skip(k + 6) {
+        match &tokens[i].token {
+            Token::LParen => depth += 1,
+            Token::RParen if depth == 0 => {
+                close = Some(m);
+                break;
+            }
+            Token::RParen => depth -= 1,
+            t if depth == 0 && is_word(t, "RANGE") => range = Some(m),
+            _ => {}
+        }
+    }
+    let Some(close) = close else {
+        return Err(bad(None, "a closing )"));
+    };
+    let Some(range) = range else {
+        return Err(bad(at(close), "RANGE INTERVAL"));
+    };
+    if range == k + 6 {
+        return Err(bad(at(range), "a partition key"));
+    }
+    let span_of = |m: usize| tokens[significant[m]].span;
+    let word = |w: &str, m: usize| TokenWithSpan {
+        token: Token::make_word(w, None),
+        span: span_of(m),
+    };
+    let punct = |t: Token, m: usize| TokenWithSpan {
+        token: t,
+        span: span_of(m),
+    };
+    let space = |m: usize| TokenWithSpan {
+        token: Token::Whitespace(datafusion::sql::sqlparser::tokenizer::Whitespace::Space),
+        span: span_of(m),
+    };
+    let mut out: Vec<TokenWithSpan> = tokens[..significant[k]].to_vec();
+    out.push(word("GROUP", k));
+    out.push(space(k));
+    out.push(word("BY", k + 1));
+    out.push(space(k + 1));
+    out.push(word("KDA_STAGGER", k + 2));
+    out.push(punct(Token::LParen, k + 3));
+    out.extend_from_slice(&tokens[significant[range] + 1..significant[close]]);
+    out.push(punct(Token::RParen, close));
+    out.push(punct(Token::Comma, range));
+    out.push(space(range));
+    out.extend_from_slice(&tokens[significant[k + 5] + 1..significant[range]]);
+    out.push(space(close));
+    out.extend_from_slice(&tokens[significant[close] + 1..]);
+    Ok(out)
+}
+
+/// Where a token starts.
+pub(super) fn location_of(t: &TokenWithSpan) -> Location {
+    Location::new(t.span.start.line, t.span.start.column)
+}
