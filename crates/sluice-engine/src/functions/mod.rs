@@ -12,12 +12,13 @@
 //!   reports a bad value in one row as an execution error, so that row goes
 //!   to `error_stream` and the application goes on.
 //!
-//! One file per family: [`string`], [`datetime`], [`numeric`]; the Java
+//! One file per family: [`string`], [`datetime`], [`interval`], [`numeric`]; the Java
 //! regex and `SimpleDateFormat` translators they use are in [`java_regex`]
 //! and [`simple_date_format`].
 
 pub mod datetime;
 mod divisor;
+pub mod interval;
 pub mod java_regex;
 pub mod numeric;
 mod rewrite;
@@ -45,6 +46,7 @@ pub fn register(ctx: &SessionContext) {
     for f in string::functions()
         .into_iter()
         .chain(datetime::functions())
+        .chain(interval::functions())
         .chain(numeric::functions())
     {
         ctx.register_udf(ScalarUDF::from(f));

@@ -9,6 +9,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::interval::{INTERVAL_FUNCTIONS, INTERVAL_OF};
 use super::numeric::{plain_args, rewrite_call};
 use crate::error::{EngineError, Location};
 
@@ -86,6 +87,10 @@ fn check_regex(function: &str, pattern: &Expr) -> Result<(), EngineError> {
 
 /// Rewrites one expression node (its children are already rewritten).
 pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
+    if let Some(r) = interval_rewrite(e)? {
+        *e = r;
+        return Ok(());
+    }
     let at = location(e);
     let replacement = match e {
         Expr::Overlay {
@@ -204,6 +209,133 @@ pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
         *e = r;
     }
     Ok(())
+}
+
+/// The function `e` calls, if it is a call (through parentheses).
+fn called(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Function(f) => Some(f.name.to_string()),
+        Expr::Nested(inner) => called(inner),
+        _ => None,
+    }
+}
+
+/// `e` is one of the interval expressions of [`super::interval`].
+fn is_kda_interval(e: &Expr) -> bool {
+    called(e).is_some_and(|name| INTERVAL_FUNCTIONS.contains(&name.as_str()))
+}
+
+/// `e` is interval-valued: one of ours, or an INTERVAL literal.
+fn is_interval(e: &Expr) -> bool {
+    match e {
+        Expr::Interval(_) => true,
+        Expr::Nested(inner) => is_interval(inner),
+        _ => is_kda_interval(e),
+    }
+}
+
+/// A day-time unit's name as the interval UDFs take it, or an error.
+fn day_time_unit(at: &Expr, unit: &DateTimeField, form: &str) -> Result<Expr, EngineError> {
+    let name = unit.to_string().to_uppercase();
+    if super::interval::unit_millis(&name).is_none() {
+        return Err(EngineError::Unsupported {
+            location: location(at),
+            what: format!(
+                "{form} with {name}: only day-time interval fields (SECOND, MINUTE, HOUR, DAY) are supported"
+            ),
+        });
+    }
+    Ok(Expr::value(Value::SingleQuotedString(name)))
+}
+
+/// KDA's interval arithmetic (see [`super::interval`]): `(a - b) UNIT`,
+/// and `+ - * /`, FLOOR and CAST where one operand is an interval that
+/// those functions made. Arithmetic between DataFusion's own types (e.g.
+/// `ROWTIME - INTERVAL '1' MINUTE`) is left to DataFusion.
+fn interval_rewrite(e: &Expr) -> Result<Option<Expr>, EngineError> {
+    use datafusion::sql::sqlparser::ast::BinaryOperator as Op;
+    const DIFF_FORM: &str = "(<datetime> - <datetime>) <interval qualifier>";
+    match e {
+        Expr::Function(f) if f.name.to_string() == INTERVAL_OF => {
+            let args = plain_args(f).unwrap_or_default();
+            let [difference, unit] = args.as_slice() else {
+                return Err(plan_error(e, format!("the form is {DIFF_FORM}")));
+            };
+            let mut inner = difference;
+            while let Expr::Nested(x) = inner {
+                inner = x;
+            }
+            let Expr::BinaryOp {
+                left,
+                op: Op::Minus,
+                right,
+            } = inner
+            else {
+                return Err(plan_error(
+                    difference,
+                    format!(
+                        "an interval qualifier follows a datetime difference: the form is {DIFF_FORM}"
+                    ),
+                ));
+            };
+            let field = string_literal(unit).unwrap_or_default();
+            if super::interval::unit_millis(field).is_none() {
+                return Err(EngineError::Unsupported {
+                    location: location(e),
+                    what: format!(
+                        "{DIFF_FORM} with {field}: only day-time interval fields (SECOND, MINUTE, HOUR, DAY) are supported"
+                    ),
+                });
+            }
+            Ok(Some(call(
+                "kda_interval_diff",
+                vec![*left.clone(), *right.clone(), unit.clone()],
+            )))
+        }
+        Expr::Floor {
+            expr,
+            field: CeilFloorKind::DateTimeField(unit),
+        } if is_kda_interval(expr) => {
+            let unit = day_time_unit(e, unit, "FLOOR(<interval> TO <unit>)")?;
+            Ok(Some(call("kda_interval_floor", vec![*expr.clone(), unit])))
+        }
+        Expr::Cast { expr, .. } if is_kda_interval(expr) => Err(EngineError::Unsupported {
+            location: location(e),
+            what: "CAST of an interval (KDA's interval text and numeric conversions are not implemented yet)"
+                .into(),
+        }),
+        Expr::BinaryOp { left, op, right }
+            if (is_kda_interval(left) || is_kda_interval(right))
+                && matches!(op, Op::Plus | Op::Minus | Op::Multiply | Op::Divide) =>
+        {
+            let (l, r) = (*left.clone(), *right.clone());
+            let (li, ri) = (is_interval(left), is_interval(right));
+            let name = match (op, li, ri) {
+                (Op::Multiply, true, false) => "kda_interval_mul",
+                (Op::Multiply, false, true) => {
+                    return Ok(Some(call("kda_interval_mul", vec![r, l])));
+                }
+                (Op::Divide, true, false) => "kda_interval_div",
+                (Op::Plus, true, true) => "kda_interval_add",
+                (Op::Minus, true, true) => "kda_interval_sub",
+                (Op::Plus, false, true) => "kda_datetime_add",
+                (Op::Plus, true, false) => {
+                    return Ok(Some(call("kda_datetime_add", vec![r, l])));
+                }
+                (Op::Minus, false, true) => "kda_datetime_sub",
+                _ => {
+                    return Err(plan_error(
+                        e,
+                        format!(
+                            "{e}: intervals take interval ± interval, datetime ± interval, interval * numeric, numeric * interval and interval / numeric"
+                        ),
+                    ));
+                }
+            };
+            Ok(Some(call(name, vec![l, r])))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Functions that read the current time. DataFusion's versions read the

@@ -12,14 +12,15 @@ use datafusion::common::DFSchema;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Value, VisitMut, VisitorMut,
+    CeilFloorKind, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Value, VisitMut,
+    VisitorMut,
 };
 
 use super::rewrite::rewrite_kda;
 use super::scope::column_ref;
 use super::select::InsertCtx;
 use super::types::{OperatorPlan, ROWTIME, StreamDef};
-use super::window::{WindowSize, interval_size, window_of};
+use super::window::{WindowSize, epoch_period_window, interval_size, window_of};
 use super::{Planner, df_err, expr_location, function_args};
 use crate::error::{EngineError, Location, Result};
 use crate::sql::ident_location;
@@ -62,6 +63,10 @@ pub struct AggregatePlan {
 /// columns of a closed window (`__w`, `__g<i>`, `__a<j>`).
 struct GroupRewriter<'a> {
     window: &'a str,
+    /// What the window expression is over a closed window: `__w` (its
+    /// start) for FLOOR/STEP, the expression of `__w` for the epoch-period
+    /// idiom (whose value is a count of periods, not a time).
+    window_value: Expr,
     keys: &'a [String],
     aggregate_names: &'a dyn Fn(&str) -> bool,
     aggregates: Vec<Expr>,
@@ -72,7 +77,7 @@ impl VisitorMut for GroupRewriter<'_> {
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         let text = e.to_string();
         if text == self.window {
-            *e = column_ref("__w");
+            *e = self.window_value.clone();
         } else if let Some(i) = self.keys.iter().position(|k| *k == text) {
             *e = column_ref(&format!("__g{i}"));
         } else if let Expr::Function(f) = e {
@@ -91,6 +96,27 @@ impl VisitorMut for GroupRewriter<'_> {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// The window expression's value over a closed window's start (see
+/// [`GroupRewriter::window_value`]).
+fn window_value_over_start(group_by: &[Expr], window_text: &str, time_col: &str) -> Expr {
+    let idiom = group_by.iter().find(|g| {
+        g.to_string() == window_text
+            && matches!(g, Expr::Floor { expr, field: CeilFloorKind::DateTimeField(u) }
+                if epoch_period_window(expr, u).is_some())
+    });
+    let Some(g) = idiom else {
+        return column_ref("__w");
+    };
+    let mut value = g.clone();
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(&mut value, |x: &mut Expr| {
+        if matches!(x, Expr::Identifier(id) if id.value == time_col) {
+            *x = column_ref("__w");
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    value
 }
 
 /// Finds input columns left in a select item after grouping rewrites.
@@ -200,8 +226,10 @@ impl Planner {
 
         // Rewrite select items and HAVING over the closed window's columns.
         let is_agg = |n: &str| self.is_aggregate(n);
+        let window_value = window_value_over_start(&group_by, &window_text, time_col);
         let mut rw = GroupRewriter {
             window: &window_text,
+            window_value,
             keys: &key_texts,
             aggregate_names: &is_agg,
             aggregates: Vec::new(),

@@ -1,8 +1,11 @@
 //! ROWTIME windows: window sizes ([`WindowSize`]), interval literals, and
 //! recognizing a window expression (`FLOOR(ROWTIME TO unit)`,
-//! `STEP(ROWTIME BY INTERVAL ..)`).
+//! `STEP(ROWTIME BY INTERVAL ..)`, the epoch-period idiom
+//! `FLOOR((ROWTIME - TIMESTAMP '1970-01-01 00:00:00') SECOND / 10 TO SECOND)`).
 
-use datafusion::sql::sqlparser::ast::{CeilFloorKind, DateTimeField, Expr, Interval, Value};
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, CeilFloorKind, DateTimeField, Expr, Interval, Value,
+};
 
 use super::types::{APPROXIMATE_ARRIVAL_TIME, ROWTIME};
 use super::{expr_location, function_args};
@@ -107,8 +110,77 @@ fn unit_size(unit: &DateTimeField, n: i64) -> Option<WindowSize> {
     })
 }
 
-/// If `e` is a ROWTIME window (`FLOOR(ROWTIME TO u)` or `STEP(ROWTIME, INTERVAL ..)`),
-/// its time column and size.
+/// The epoch-period idiom many KDA apps group by,
+/// `FLOOR((ROWTIME - TIMESTAMP '1970-01-01 00:00:00') SECOND / 10 TO SECOND)`
+/// (the number of whole 10-second periods since the epoch; `floor_expr` is
+/// what FLOOR's parentheses hold, `unit` its TO unit): a tumbling window of
+/// N units aligned on the epoch, as `STEP(ROWTIME BY INTERVAL 'N' SECOND)`
+/// is (the STEP page defines STEP by the same arithmetic). The qualifier's
+/// field and the FLOOR unit must be the same day-time field; `/ N` is a
+/// positive integer literal, or absent (N = 1).
+pub(super) fn epoch_period_window(
+    floor_expr: &Expr,
+    unit: &DateTimeField,
+) -> Option<(&'static str, WindowSize)> {
+    let (difference, n) = match strip(floor_expr) {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Divide,
+            right,
+        } => (strip(left), positive_integer(right)?),
+        other => (other, 1),
+    };
+    let Expr::Function(f) = difference else {
+        return None;
+    };
+    if f.name.to_string() != crate::functions::interval::INTERVAL_OF {
+        return None;
+    }
+    let args = function_args(f);
+    let [minus, Expr::Value(field)] = args.as_slice() else {
+        return None;
+    };
+    let Expr::BinaryOp {
+        left,
+        op: BinaryOperator::Minus,
+        right,
+    } = strip(minus)
+    else {
+        return None;
+    };
+    let col = time_column_of(left)?;
+    if strip(right).to_string() != "TIMESTAMP '1970-01-01 00:00:00'" {
+        return None;
+    }
+    let Value::SingleQuotedString(field) = &field.value else {
+        return None;
+    };
+    let unit_ms = crate::functions::interval::unit_millis(field)?;
+    (field.eq_ignore_ascii_case(&unit.to_string())).then_some(())?;
+    Some((col, WindowSize::Millis(n.checked_mul(unit_ms)?)))
+}
+
+/// `e` without the parentheses around it.
+fn strip(mut e: &Expr) -> &Expr {
+    while let Expr::Nested(inner) = e {
+        e = inner;
+    }
+    e
+}
+
+fn positive_integer(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok().filter(|n: &i64| *n > 0),
+            _ => None,
+        },
+        Expr::Nested(inner) => positive_integer(inner),
+        _ => None,
+    }
+}
+
+/// If `e` is a ROWTIME window (`FLOOR(ROWTIME TO u)`, `STEP(ROWTIME, INTERVAL ..)`
+/// or the epoch-period idiom, [`epoch_period_window`]), its time column and size.
 pub(super) fn window_of(
     e: &Expr,
     fallback: Location,
@@ -118,6 +190,9 @@ pub(super) fn window_of(
             expr,
             field: CeilFloorKind::DateTimeField(unit),
         } => {
+            if let Some(window) = epoch_period_window(expr, unit) {
+                return Ok(Some(window));
+            }
             let Some(col) = time_column_of(expr) else {
                 return Ok(None);
             };

@@ -14,7 +14,10 @@
 //!   ([`RANGE_FUNCTION`], [`ROWS_FUNCTION`]), which the planner reads back;
 //! - `WINDOWED BY STAGGER (PARTITION BY k1, k2 RANGE INTERVAL '1' MINUTE)`
 //!   becomes `GROUP BY kda_stagger(INTERVAL '1' MINUTE), k1, k2` (see
-//!   [`STAGGER_FUNCTION`]), which the planner turns into a stagger window.
+//!   [`STAGGER_FUNCTION`]), which the planner turns into a stagger window;
+//! - a datetime difference with an interval qualifier, `(a - b) SECOND`,
+//!   becomes `kda_interval_of(a - b, 'SECOND')` (the function library's
+//!   interval arithmetic, `functions::interval`).
 //!
 //! The query after `INSERT INTO` is then parsed by `sqlparser` itself, so
 //! expressions, CASE, CAST, `||`, LIKE, SIMILAR TO, INTERVAL literals and
@@ -39,7 +42,10 @@ use datafusion::sql::sqlparser::tokenizer::Tokenizer;
 use parse::{expect_end, parse_statement, syntax};
 pub use parse::{normalize_expr_idents, normalize_query};
 pub use prepass::{RANGE_FUNCTION, ROWS_FUNCTION, STAGGER_FUNCTION};
-use prepass::{kda_prepass, split_statements, stagger_prepass, table_window_prepass};
+use prepass::{
+    interval_qualifier_prepass, kda_prepass, split_statements, stagger_prepass,
+    table_window_prepass,
+};
 
 use crate::error::{EngineError, Location, Result};
 use crate::types::SqlType;
@@ -126,9 +132,9 @@ pub fn parse_app(sql: &str) -> Result<Vec<Statement>> {
         })?;
     let mut statements = Vec::new();
     for stmt_tokens in split_statements(tokens) {
-        statements.push(parse_statement(kda_prepass(table_window_prepass(
-            stagger_prepass(stmt_tokens)?,
-        )?))?);
+        statements.push(parse_statement(interval_qualifier_prepass(kda_prepass(
+            table_window_prepass(stagger_prepass(stmt_tokens)?)?,
+        )))?);
     }
     Ok(statements)
 }
@@ -142,7 +148,8 @@ pub fn parse_expression(text: &str) -> Result<Expr> {
             location: Location::new(e.location.line, e.location.column),
             message: e.message.clone(),
         })?;
-    let mut p = Parser::new(&dialect).with_tokens_with_locations(kda_prepass(tokens));
+    let mut p = Parser::new(&dialect)
+        .with_tokens_with_locations(interval_qualifier_prepass(kda_prepass(tokens)));
     let mut e = p.parse_expr().map_err(syntax)?;
     expect_end(&mut p)?;
     let _ = visit_expressions_mut(&mut e, |x: &mut Expr| {
@@ -155,6 +162,26 @@ pub fn parse_expression(text: &str) -> Result<Expr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn datetime_difference_with_an_interval_qualifier_is_a_call() {
+        let e = parse_expression(
+            "FLOOR((s.ROWTIME - TIMESTAMP '1970-01-01 00:00:00') SECOND / 10 TO SECOND)",
+        )
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "FLOOR(kda_interval_of(\"S\".\"ROWTIME\" - TIMESTAMP '1970-01-01 00:00:00', 'SECOND') / 10 TO SECOND)"
+        );
+        let e = parse_expression("(a - b) MINUTE(4) TO SECOND(3) + x").unwrap();
+        assert_eq!(
+            e.to_string(),
+            "kda_interval_of(\"A\" - \"B\", 'SECOND') + \"X\""
+        );
+        // An argument list followed by a word is not a difference.
+        let e = parse_expression("f(a - b) * 2").unwrap();
+        assert_eq!(e.to_string(), "f(\"A\" - \"B\") * 2");
+    }
 
     fn pump(sql: &str) -> PumpDecl {
         match parse_app(sql).unwrap().pop().unwrap() {

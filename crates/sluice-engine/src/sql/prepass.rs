@@ -1,7 +1,8 @@
 //! The KDA token pre-pass: application code split into statements at
 //! top-level semicolons, and KDA syntax `sqlparser` lacks (`SELECT STREAM`,
-//! `STEP(x BY y)`, windows on joined streams, `WINDOWED BY STAGGER`)
-//! rewritten token by token, keeping each token's position.
+//! `STEP(x BY y)`, windows on joined streams, `WINDOWED BY STAGGER`,
+//! `(a - b) SECOND`) rewritten token by token, keeping each token's
+//! position.
 
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
@@ -279,4 +280,123 @@ pub(super) fn stagger_prepass(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWit
 /// Where a token starts.
 pub(super) fn location_of(t: &TokenWithSpan) -> Location {
     Location::new(t.span.start.line, t.span.start.column)
+}
+
+/// Words that may stand before a parenthesized expression (as opposed to a
+/// function or stream name before an argument list).
+const GROUP_OPENERS: [&str; 17] = [
+    "SELECT", "WHERE", "BY", "AND", "OR", "NOT", "WHEN", "THEN", "ELSE", "CASE", "ON", "HAVING",
+    "DISTINCT", "ALL", "IS", "LIKE", "BETWEEN",
+];
+
+/// Interval qualifier fields.
+const INTERVAL_FIELDS: [&str; 6] = ["YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"];
+
+/// Rewrites `(<datetime> - <datetime>) <interval qualifier>` (the KDA SQL
+/// Reference's datetime difference, e.g. `(ROWTIME - TIMESTAMP '1970-01-01
+/// 00:00:00') SECOND`, `MINUTE(4)`, `DAY TO SECOND`) into the call
+/// `kda_interval_of(<datetime> - <datetime>, 'FIELD')`, FIELD being the
+/// qualifier's last field; the function library takes it from there
+/// (`functions::interval`). Only a parenthesized expression (not an
+/// argument list) followed by a field name is rewritten.
+pub(super) fn interval_qualifier_prepass(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !is_trivia(&tokens[i].token))
+        .collect();
+    let field_at = |m: usize| -> Option<&'static str> {
+        let t = &tokens[*significant.get(m)?].token;
+        INTERVAL_FIELDS.into_iter().find(|f| is_word(t, f))
+    };
+    // Per significant position: open a call here / replace this `)` by
+    // `, 'FIELD')` / drop this token (the qualifier).
+    let mut open_call = vec![false; tokens.len()];
+    let mut close_with: Vec<Option<&'static str>> = vec![None; tokens.len()];
+    let mut drop = vec![false; tokens.len()];
+    // Open parentheses: (position in `significant`, a plain group).
+    let mut open: Vec<(usize, bool)> = Vec::new();
+    for (m, &i) in significant.iter().enumerate() {
+        match &tokens[i].token {
+            Token::LParen => {
+                let plain = match m.checked_sub(1).map(|p| &tokens[significant[p]].token) {
+                    None => true,
+                    Some(Token::Word(w)) => {
+                        w.quote_style.is_none()
+                            && GROUP_OPENERS
+                                .iter()
+                                .any(|g| w.value.eq_ignore_ascii_case(g))
+                    }
+                    Some(Token::RParen) => false,
+                    Some(_) => true,
+                };
+                open.push((m, plain));
+            }
+            Token::RParen => {
+                let Some((start, plain)) = open.pop() else {
+                    continue;
+                };
+                let Some(mut field) = field_at(m + 1).filter(|_| plain) else {
+                    continue;
+                };
+                let mut end = m + 1;
+                // Optional precision: FIELD(p) or FIELD(p, s).
+                let skip_precision = |end: usize| -> usize {
+                    let is = |k: usize, f: fn(&Token) -> bool| {
+                        significant.get(k).is_some_and(|&j| f(&tokens[j].token))
+                    };
+                    if !is(end + 1, |t| *t == Token::LParen) {
+                        return end;
+                    }
+                    let mut k = end + 2;
+                    while is(k, |t| matches!(t, Token::Number(..) | Token::Comma)) {
+                        k += 1;
+                    }
+                    if k > end + 2 && is(k, |t| *t == Token::RParen) {
+                        k
+                    } else {
+                        end
+                    }
+                };
+                end = skip_precision(end);
+                if significant
+                    .get(end + 1)
+                    .is_some_and(|&j| is_word(&tokens[j].token, "TO"))
+                    && let Some(last) = field_at(end + 2)
+                {
+                    field = last;
+                    end = skip_precision(end + 2);
+                }
+                open_call[significant[start]] = true;
+                close_with[i] = Some(field);
+                for &j in &significant[m + 1..=end] {
+                    drop[j] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::with_capacity(tokens.len() + 4);
+    for (i, t) in tokens.into_iter().enumerate() {
+        if drop[i] {
+            continue;
+        }
+        if open_call[i] {
+            out.push(TokenWithSpan {
+                token: Token::make_word("KDA_INTERVAL_OF", None),
+                span: t.span,
+            });
+        }
+        if let Some(field) = close_with[i] {
+            let span = t.span;
+            out.push(TokenWithSpan {
+                token: Token::Comma,
+                span,
+            });
+            out.push(TokenWithSpan {
+                token: Token::SingleQuotedString(field.to_string()),
+                span,
+            });
+        }
+        out.push(t);
+    }
+    out
 }

@@ -1,0 +1,6 @@
+-- A datetime difference qualified by YEAR or MONTH would be a year-month
+-- interval, which Sluice does not implement: refused, naming the form.
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (T TIMESTAMP);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM TIMESTAMP '1970-01-01 00:00:00' + (ROWTIME - TIMESTAMP '1970-01-01 00:00:00') MONTH
+  FROM "SOURCE_SQL_STREAM_001";
