@@ -47,7 +47,8 @@ pub const INTERVAL_TYPE: DataType = DataType::Duration(TimeUnit::Millisecond);
 /// The names of the UDFs whose result is an interval: an expression that
 /// calls one of them (or is an INTERVAL literal) is interval-valued, which
 /// decides how `+ - * /` and FLOOR around it are rewritten.
-pub const INTERVAL_FUNCTIONS: [&str; 6] = [
+pub const INTERVAL_FUNCTIONS: [&str; 7] = [
+    INTERVAL_VALUE,
     "kda_interval_diff",
     "kda_interval_mul",
     "kda_interval_div",
@@ -56,6 +57,11 @@ pub const INTERVAL_FUNCTIONS: [&str; 6] = [
     "kda_interval_sub",
 ];
 
+/// The identity on intervals: the planner wraps a reference to a computed
+/// interval column (a grouped interval key) in it, so the expressions
+/// around it still know it is an interval.
+pub const INTERVAL_VALUE: &str = "kda_interval";
+
 /// The function the front end writes for `(a - b) UNIT`; the rewrite
 /// replaces it by `kda_interval_diff`.
 pub const INTERVAL_OF: &str = "kda_interval_of";
@@ -63,6 +69,13 @@ pub const INTERVAL_OF: &str = "kda_interval_of";
 /// The interval UDFs.
 pub fn functions() -> Vec<KdaFunction> {
     vec![
+        KdaFunction::new(
+            INTERVAL_VALUE,
+            "<interval>",
+            |t| all(t, &[interval_arg]),
+            |_| INTERVAL_TYPE,
+            |a| Ok(Arc::clone(&a[0])),
+        ),
         KdaFunction::new(
             "kda_interval_diff",
             "(<datetime> - <datetime>) <interval qualifier>",

@@ -35,7 +35,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 
 pub use divisor::{KDA_DIVISOR, divisor};
-pub(crate) use rewrite::rewrite;
+pub(crate) use rewrite::{call, rewrite, yields_interval};
 
 use crate::types::{ROWTIME_TYPE, SqlType};
 

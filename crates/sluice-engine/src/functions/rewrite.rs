@@ -234,6 +234,27 @@ fn is_interval(e: &Expr) -> bool {
     }
 }
 
+/// Whether `e` is interval-valued, before or after the rewrite: an INTERVAL
+/// literal, `(a - b) UNIT`, one of the interval functions, or FLOOR and
+/// `+ - * /` over those as [`super::interval`] types them.
+pub(crate) fn yields_interval(e: &Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::BinaryOperator as Op;
+    match e {
+        Expr::Nested(inner) => yields_interval(inner),
+        Expr::Floor { expr, .. } => yields_interval(expr),
+        Expr::BinaryOp { left, op, right } => {
+            let (l, r) = (yields_interval(left), yields_interval(right));
+            match op {
+                Op::Multiply => l != r,
+                Op::Divide => l && !r,
+                Op::Plus | Op::Minus => l && r,
+                _ => false,
+            }
+        }
+        _ => is_interval(e) || called(e).is_some_and(|n| n == INTERVAL_OF),
+    }
+}
+
 /// A day-time unit's name as the interval UDFs take it, or an error.
 fn day_time_unit(at: &Expr, unit: &DateTimeField, form: &str) -> Result<Expr, EngineError> {
     let name = unit.to_string().to_uppercase();

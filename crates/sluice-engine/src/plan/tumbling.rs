@@ -67,7 +67,9 @@ struct GroupRewriter<'a> {
     /// start) for FLOOR/STEP, the expression of `__w` for the epoch-period
     /// idiom (whose value is a count of periods, not a time).
     window_value: Expr,
-    keys: &'a [String],
+    /// Each key's text and what replaces it (`__g<i>`, marked as an
+    /// interval when the key is one, see [`key_value`]).
+    keys: &'a [(String, Expr)],
     aggregate_names: &'a dyn Fn(&str) -> bool,
     aggregates: Vec<Expr>,
 }
@@ -78,8 +80,8 @@ impl VisitorMut for GroupRewriter<'_> {
         let text = e.to_string();
         if text == self.window {
             *e = self.window_value.clone();
-        } else if let Some(i) = self.keys.iter().position(|k| *k == text) {
-            *e = column_ref(&format!("__g{i}"));
+        } else if let Some((_, value)) = self.keys.iter().find(|(k, _)| *k == text) {
+            *e = value.clone();
         } else if let Expr::Function(f) = e {
             if (self.aggregate_names)(&f.name.to_string()) {
                 let i = match self.aggregates.iter().position(|a| a.to_string() == text) {
@@ -95,6 +97,19 @@ impl VisitorMut for GroupRewriter<'_> {
             *e = column_ref("__rowtime");
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// What grouping key `i` (`k`) is over a closed window: its column
+/// `__g<i>`, wrapped in `kda_interval(..)` when `k` is an interval (e.g.
+/// `FLOOR((S.APPROXIMATE_ARRIVAL_TIME - TIMESTAMP '1970-01-01 00:00:00')
+/// SECOND / 10 TO SECOND)`), so `10 * __g<i>` is still interval arithmetic.
+fn key_value(k: &Expr, i: usize) -> Expr {
+    let column = column_ref(&format!("__g{i}"));
+    if crate::functions::yields_interval(k) {
+        crate::functions::call(crate::functions::interval::INTERVAL_VALUE, vec![column])
+    } else {
+        column
     }
 }
 
@@ -151,6 +166,13 @@ impl Planner {
         let mut window: Option<(String, &'static str, WindowSize)> = None;
         let mut keys: Vec<Expr> = Vec::new();
         let mut stagger = false;
+        // With a ROWTIME window (or a stagger window), a window on another
+        // time column (STEP(S.APPROXIMATE_ARRIVAL_TIME BY ..), the Developer
+        // Guide's partial-results pattern) is one more grouping key.
+        let rowtime_window = group_by.iter().any(|g| {
+            matches!(g, Expr::Function(f) if f.name.to_string() == crate::sql::STAGGER_FUNCTION)
+                || matches!(window_of(g, at), Ok(Some((ROWTIME, _))))
+        });
         for g in &group_by {
             if let Expr::Function(f) = g
                 && f.name.to_string() == crate::sql::STAGGER_FUNCTION
@@ -177,6 +199,7 @@ impl Planner {
                 continue;
             }
             match window_of(g, at)? {
+                Some((col, _)) if col != ROWTIME && rowtime_window => keys.push(g.clone()),
                 Some((col, size)) => {
                     if stagger {
                         return Err(EngineError::Unsupported {
@@ -221,7 +244,7 @@ impl Planner {
             let dt = phys.data_type(arrow_in).map_err(df_err(l))?;
             key_fields.push(Field::new(format!("__g{i}"), dt, true));
             key_exprs.push(phys);
-            key_texts.push(k.to_string());
+            key_texts.push((k.to_string(), key_value(k, i)));
         }
 
         // Rewrite select items and HAVING over the closed window's columns.
