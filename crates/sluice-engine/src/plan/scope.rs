@@ -79,6 +79,11 @@ pub(super) struct ScopeSide {
     pub(super) columns: Vec<String>,
     /// The columns `*` expands to.
     pub(super) user_columns: Vec<String>,
+    /// The stream side of a stream-to-table join: its ROWTIME is the joined
+    /// row's, so `s.ROWTIME` is plain `ROWTIME` (a window key in GROUP BY).
+    /// In a stream-to-stream join the joined ROWTIME is the later of the
+    /// two sides', so a side's own ROWTIME stays that side's column.
+    pub(super) rowtime_is_joined: bool,
 }
 
 impl Planner {
@@ -209,6 +214,9 @@ impl Planner {
         }
         let mut columns = Vec::new();
         let mut sides = Vec::new();
+        let has_table = [left, right]
+            .iter()
+            .any(|r| matches!(r.target, RelationRef::Table(_)));
         for rel in [left, right] {
             let prefix = rel.prefix().to_string();
             let (name, cols, user): (String, Vec<StreamColumn>, Vec<String>) = match rel.target {
@@ -245,6 +253,7 @@ impl Planner {
                 name,
                 columns: names,
                 user_columns: user,
+                rowtime_is_joined: has_table && matches!(rel.target, RelationRef::Stream(_)),
             });
         }
         let joined = StreamDef::new(
@@ -302,7 +311,11 @@ impl ColumnResolver<'_> {
                 });
                 return ControlFlow::Break(());
             }
-            *e = joined(&side.prefix, &c.value);
+            *e = if side.rowtime_is_joined && c.value == ROWTIME {
+                Expr::Identifier(Ident::with_quote('"', ROWTIME))
+            } else {
+                joined(&side.prefix, &c.value)
+            };
             return ControlFlow::Continue(());
         }
         if let Expr::Identifier(id) = e {
