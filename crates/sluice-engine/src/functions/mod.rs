@@ -16,6 +16,7 @@
 //! regex and `SimpleDateFormat` translators they use are in [`java_regex`]
 //! and [`simple_date_format`].
 
+pub mod clock;
 pub mod datetime;
 mod divisor;
 pub mod interval;
@@ -37,12 +38,19 @@ use datafusion::prelude::SessionContext;
 pub use divisor::{KDA_DIVISOR, divisor};
 pub(crate) use rewrite::{call, rewrite, yields_interval};
 
+use std::sync::Arc;
+
+use crate::clock::Clock;
 use crate::types::{ROWTIME_TYPE, SqlType};
 
 /// Registers Sluice's UDFs on a session (replacing DataFusion's functions
 /// of the same name, e.g. `to_timestamp`, where KDA's differ).
-pub fn register(ctx: &SessionContext) {
+/// The clock functions read `clock` ([`clock`]).
+pub fn register(ctx: &SessionContext, clock: Arc<dyn Clock>) {
     ctx.register_udf(ScalarUDF::from(divisor::Divisor::new()));
+    for f in clock::functions(clock) {
+        ctx.register_udf(f);
+    }
     for f in string::functions()
         .into_iter()
         .chain(datetime::functions())

@@ -178,11 +178,25 @@ pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
                 e,
             )?)
         }
-        Expr::Identifier(id) if CLOCK_FUNCTIONS.contains(&id.value.to_lowercase().as_str()) => {
-            return Err(clock_unsupported(at, &id.value));
-        }
         Expr::Function(f) if CLOCK_FUNCTIONS.contains(&f.name.to_string().as_str()) => {
-            return Err(clock_unsupported(at, &f.name.to_string()));
+            // The front end gave KDA's clock functions the row's ROWTIME.
+            let args = plain_args(f).unwrap_or_default();
+            match clock_call(at, &f.name.to_string())? {
+                Expr::Function(_) if args.len() != 1 => {
+                    return Err(EngineError::Plan {
+                        location: at,
+                        message: format!(
+                            "{} is written without parentheses",
+                            f.name.to_string().to_uppercase()
+                        ),
+                    });
+                }
+                Expr::Function(mut g) => {
+                    g.args = f.args.clone();
+                    Some(Expr::Function(g))
+                }
+                other => Some(other),
+            }
         }
         Expr::Function(f) => {
             let name = f.name.to_string();
@@ -359,9 +373,8 @@ fn interval_rewrite(e: &Expr) -> Result<Option<Expr>, EngineError> {
     }
 }
 
-/// Functions that read the current time. DataFusion's versions read the
-/// wall clock when a query is planned; KDA's read the engine's clock, which
-/// the planner is not given yet, so they are rejected rather than wrong.
+/// Functions that read the current time: KDA's read the engine's clock
+/// ([`super::clock`]); DataFusion's would read the wall clock.
 const CLOCK_FUNCTIONS: [&str; 7] = [
     "current_timestamp",
     "current_date",
@@ -372,13 +385,17 @@ const CLOCK_FUNCTIONS: [&str; 7] = [
     "now",
 ];
 
-fn clock_unsupported(at: Location, name: &str) -> EngineError {
-    EngineError::Unsupported {
-        location: at,
-        what: format!(
-            "{} (the current time must come from the engine's injected clock, which function planning does not have yet)",
-            name.to_uppercase()
-        ),
+/// The engine-clock call a clock function (lower-case name) becomes.
+fn clock_call(at: Location, name: &str) -> Result<Expr, EngineError> {
+    match super::clock::udf_name(name) {
+        Some(udf) => Ok(call(udf, vec![])),
+        None => Err(EngineError::Unsupported {
+            location: at,
+            what: format!(
+                "{}() (not a KDA function: use CURRENT_ROW_TIMESTAMP or CURRENT_TIMESTAMP)",
+                name.to_uppercase()
+            ),
+        }),
     }
 }
 

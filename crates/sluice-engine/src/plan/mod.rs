@@ -62,6 +62,7 @@ pub use types::{
 };
 pub use window::WindowSize;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{EngineError, Location, Result};
 use crate::sql::{PumpDecl, Statement, StreamDecl};
 use crate::types::SqlType;
@@ -70,7 +71,7 @@ use crate::types::SqlType;
 /// `expressions.tsv` checks do) to a one-element array.
 pub fn evaluate_scalar(text: &str) -> Result<datafusion::arrow::array::ArrayRef> {
     let e = crate::sql::parse_expression(text)?;
-    let planner = Planner::new();
+    let planner = Planner::new(Arc::new(SystemClock));
     let schema = DFSchema::empty();
     let at = Location::new(1, 1);
     let phys = planner.expr(&e, &schema, at)?;
@@ -139,11 +140,12 @@ fn function_args(f: &datafusion::sql::sqlparser::ast::Function) -> Vec<&Expr> {
 }
 
 impl Planner {
-    pub(crate) fn new() -> Self {
+    /// A planner whose clock functions read `clock`.
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
         let mut config = SessionConfig::new();
         config.options_mut().sql_parser.enable_ident_normalization = false;
         let ctx = SessionContext::new_with_config(config);
-        crate::functions::register(&ctx);
+        crate::functions::register(&ctx, clock);
         Self { state: ctx.state() }
     }
 

@@ -16,6 +16,7 @@ use super::join::JoinPlan;
 use super::order::OrderPlan;
 use super::sliding::SlidingPlan;
 use super::tumbling::TumblingPlan;
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Location, Result};
 use crate::sql::parse_app;
 use crate::types::{ROWTIME_TYPE, SqlType};
@@ -209,9 +210,22 @@ impl AppPlan {
 
     /// Parses and plans application code fed by `sources`, with reference
     /// tables it may join.
+    /// (Clock functions read the system clock: for checking an app; a
+    /// running one is planned by [`AppPlan::with_clock`].)
     pub fn with_tables(sql: &str, sources: &[SourceDecl], tables: &[TableDecl]) -> Result<Self> {
+        Self::with_clock(sql, sources, tables, Arc::new(SystemClock))
+    }
+
+    /// Parses and plans application code whose clock functions
+    /// (CURRENT_ROW_TIMESTAMP, CURRENT_TIMESTAMP, ...) read `clock`.
+    pub fn with_clock(
+        sql: &str,
+        sources: &[SourceDecl],
+        tables: &[TableDecl],
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         let statements = parse_app(sql)?;
-        Planner::new().plan(statements, sources, tables)
+        Planner::new(clock).plan(statements, sources, tables)
     }
 
     /// Index of a stream by its KDA name.

@@ -84,7 +84,7 @@ impl Application {
             })
             .collect();
         let decls: Vec<_> = tables.iter().map(ReferenceTable::decl).collect();
-        let plan = AppPlan::with_tables(sql, &sources, &decls)?;
+        let plan = AppPlan::with_clock(sql, &sources, &decls, Arc::clone(&clock))?;
         let sources_of_tables: Vec<Arc<dyn ReferenceSource>> =
             tables.iter().map(|t| Arc::clone(&t.source)).collect();
         let mut decoders = HashMap::new();

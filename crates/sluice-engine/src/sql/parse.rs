@@ -5,7 +5,8 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Function, Ident, ObjectNamePart, Query, visit_expressions_mut,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
+    ObjectName, ObjectNamePart, Query, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
@@ -218,19 +219,85 @@ pub fn normalize_query(query: &mut Query) {
 /// Normalizes the identifiers directly held by one expression node.
 pub fn normalize_expr_idents(e: &mut Expr) {
     match e {
+        // KDA's niladic clock functions that sqlparser reads as names.
+        Expr::Identifier(id)
+            if id.quote_style.is_none()
+                && NILADIC_FUNCTIONS
+                    .iter()
+                    .any(|f| id.value.eq_ignore_ascii_case(f)) =>
+        {
+            *e = clock_call(id.value.to_lowercase(), id.span);
+        }
+        // The clock functions get the row's ROWTIME (see
+        // `functions::clock`: a row is never output before its ROWTIME).
+        Expr::Function(Function {
+            name,
+            args: args @ FunctionArguments::None,
+            ..
+        }) if CLOCK_FUNCTIONS
+            .iter()
+            .any(|f| name.to_string().eq_ignore_ascii_case(f)) =>
+        {
+            *args = rowtime_argument();
+            normalize_function_name(name);
+        }
         Expr::Identifier(id) => upper(id),
         Expr::CompoundIdentifier(ids) => ids.iter_mut().for_each(upper),
-        Expr::Function(Function { name, .. }) => {
-            for part in name.0.iter_mut() {
-                if let ObjectNamePart::Identifier(id) = part
-                    && id.quote_style.is_none()
-                {
-                    id.value = id.value.to_lowercase();
-                }
-            }
-        }
+        Expr::Function(Function { name, .. }) => normalize_function_name(name),
         _ => {}
     }
+}
+
+/// Unquoted function names are lower-cased (DataFusion's registry is).
+fn normalize_function_name(name: &mut ObjectName) {
+    for part in name.0.iter_mut() {
+        if let ObjectNamePart::Identifier(id) = part
+            && id.quote_style.is_none()
+        {
+            id.value = id.value.to_lowercase();
+        }
+    }
+}
+
+/// Functions KDA calls without parentheses that `sqlparser` does not
+/// already parse as calls (its CURRENT_TIMESTAMP, CURRENT_DATE,
+/// CURRENT_TIME, LOCALTIME and LOCALTIMESTAMP are calls).
+const NILADIC_FUNCTIONS: [&str; 1] = ["CURRENT_ROW_TIMESTAMP"];
+
+/// KDA's clock functions, written without an argument list.
+const CLOCK_FUNCTIONS: [&str; 6] = [
+    "CURRENT_ROW_TIMESTAMP",
+    "CURRENT_TIMESTAMP",
+    "LOCALTIMESTAMP",
+    "CURRENT_DATE",
+    "CURRENT_TIME",
+    "LOCALTIME",
+];
+
+/// The argument list `("ROWTIME")`.
+fn rowtime_argument() -> FunctionArguments {
+    FunctionArguments::List(FunctionArgumentList {
+        duplicate_treatment: None,
+        args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(
+            Expr::Identifier(Ident::with_quote('"', "ROWTIME")),
+        ))],
+        clauses: vec![],
+    })
+}
+
+/// The clock function `name` called on the row's ROWTIME, where the name
+/// was written.
+fn clock_call(name: String, span: datafusion::sql::sqlparser::tokenizer::Span) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::with_span(span, name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: rowtime_argument(),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
 }
 
 fn upper(id: &mut Ident) {
