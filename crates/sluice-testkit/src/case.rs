@@ -253,7 +253,7 @@ fn run_app_case(dir: &Path, bless: bool) -> Result<std::result::Result<(), Strin
             .plan()
             .streams
             .iter()
-            .filter(|s| !s.is_source)
+            .filter(|s| !s.is_source && !s.hidden)
             .map(|s| s.name.clone())
             .collect();
         return bless_case(&expected_dir, &emitted, &outputs).map(Ok);

@@ -21,7 +21,8 @@
 //! rewrites), `scope.rs` (FROM / JOIN names and column resolution),
 //! `window.rs` (ROWTIME window sizes), `select.rs` (one pump: target,
 //! select list, WHERE), `tumbling.rs` (GROUP BY, stagger), `sliding.rs`
-//! (OVER), `join.rs` and `order.rs` (ORDER BY). Plans import the SQL front
+//! (OVER), `join.rs`, `order.rs` (ORDER BY) and `subquery.rs` (subqueries
+//! in FROM, each planned as a hidden stream and pump). Plans import the SQL front
 //! end ([`crate::sql`]), never the operators that run them.
 
 mod join;
@@ -30,11 +31,12 @@ mod rewrite;
 mod scope;
 mod select;
 mod sliding;
+mod subquery;
 mod tumbling;
 mod types;
 mod window;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -55,6 +57,7 @@ pub(crate) use rewrite::similar_to_regex;
 pub use sliding::{
     Frame, SlidingAggregate, SlidingArg, SlidingFunction, SlidingPlan, SlidingWindowPlan, ValueKind,
 };
+use subquery::PlannedPump;
 pub use tumbling::{AggregatePlan, TumblingPlan};
 pub use types::{
     APPROXIMATE_ARRIVAL_TIME, AppPlan, ERROR_STREAM, OperatorPlan, ProjectPlan, PumpDef, ROWTIME,
@@ -288,7 +291,7 @@ impl Planner {
 
         let mut pumps = Vec::new();
         let mut pump_seen: HashMap<String, Location> = HashMap::new();
-        for p in pumps_decl {
+        for p in &pumps_decl {
             if let Some(first) = pump_seen.insert(p.name.value.clone(), p.name.location) {
                 return Err(EngineError::Duplicate {
                     location: p.name.location,
@@ -297,7 +300,32 @@ impl Planner {
                     first,
                 });
             }
-            pumps.push(self.plan_pump(p, &streams, tables)?);
+        }
+        // Names a hidden stream of a subquery must not take.
+        let mut taken: HashSet<String> = streams
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(tables.iter().map(|t| t.name.clone()))
+            .chain(pump_seen.into_keys())
+            .collect();
+        for p in pumps_decl {
+            for planned in subquery::hoist(p, &mut taken)? {
+                match planned {
+                    PlannedPump::Declared(p) => pumps.push(self.plan_pump(p, &streams, tables)?),
+                    PlannedPump::Hidden(h) => {
+                        let columns = self.subquery_columns(&h, &streams, tables)?;
+                        let mut hidden = StreamDef::new(
+                            h.decl.target.value.clone(),
+                            columns,
+                            false,
+                            h.decl.target.location,
+                        );
+                        hidden.hidden = true;
+                        streams.push(hidden);
+                        pumps.push(self.plan_pump(h.decl, &streams, tables)?);
+                    }
+                }
+            }
         }
         let pump_order = order_pumps(&streams, &pumps)?;
         Ok(AppPlan {

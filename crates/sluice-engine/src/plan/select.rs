@@ -2,6 +2,7 @@
 //! list (with `*` expanded), WHERE, and the dispatch to a project, tumbling
 //! or sliding plan; then the select items as the target's columns.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
@@ -15,12 +16,13 @@ use super::join::JoinKind;
 use super::order::{OrderKeyRef, OrderPlan, SortKey, order_keys};
 use super::scope::{ColumnResolver, Relation, RelationRef, Scope, column_ref};
 use super::sliding::has_over;
+use super::subquery::Inference;
 use super::types::{
     ERROR_STREAM, OperatorPlan, ProjectPlan, PumpDef, StreamColumn, StreamDef, TableDecl,
 };
 use super::{Planner, cast_to, df_err, expr_location, sql_type_name};
 use crate::error::{EngineError, Location, Result, closest};
-use crate::sql::{PumpDecl, kda_name};
+use crate::sql::{Name, PumpDecl, ident_location, kda_name};
 use crate::types::{SqlType, TypeFamily};
 
 impl Planner {
@@ -41,42 +43,30 @@ impl Planner {
         streams: &[StreamDef],
         tables: &[TableDecl],
     ) -> Result<PumpDef> {
-        let into = self.find_stream(streams, &p.target.value, p.target.location)?;
-        if streams[into].name == ERROR_STREAM {
-            return Err(EngineError::Plan {
-                location: p.target.location,
-                message: "pumps cannot insert into error_stream".into(),
-            });
-        }
-        let target = &streams[into];
-        // Target columns, in the order the select list fills them.
-        let target_cols: Vec<usize> = match &p.target_columns {
-            None => (0..target.columns.len()).collect(),
-            Some(names) => {
-                let mut idx = Vec::new();
-                for n in names {
-                    let i = target
-                        .columns
-                        .iter()
-                        .position(|c| c.name == n.value)
-                        .ok_or_else(|| EngineError::UnknownColumn {
-                            location: n.location,
-                            name: n.value.clone(),
-                            stream: target.name.clone(),
-                            suggestion: closest(
-                                &n.value,
-                                target.columns.iter().map(|c| c.name.as_str()),
-                            ),
-                        })?;
-                    if idx.contains(&i) {
-                        return Err(EngineError::Plan {
-                            location: n.location,
-                            message: format!("column \"{}\" is listed twice", n.value),
-                        });
-                    }
-                    idx.push(i);
+        self.plan_query(p, streams, tables, None)
+    }
+
+    /// Plans one pump. With `infer` (a subquery's hidden pump), its target
+    /// stream does not exist yet: the select list names its columns (or
+    /// the alias's names do) and planning records each item's type.
+    pub(super) fn plan_query(
+        &self,
+        p: PumpDecl,
+        streams: &[StreamDef],
+        tables: &[TableDecl],
+        infer: Option<(&[Name], &Inference)>,
+    ) -> Result<PumpDef> {
+        let (into, mut target_cols) = match infer {
+            Some(_) => (usize::MAX, Vec::new()),
+            None => {
+                let into = self.find_stream(streams, &p.target.value, p.target.location)?;
+                if streams[into].name == ERROR_STREAM {
+                    return Err(EngineError::Plan {
+                        location: p.target.location,
+                        message: "pumps cannot insert into error_stream".into(),
+                    });
                 }
-                idx
+                (into, self.target_columns(&p, &streams[into])?)
             }
         };
 
@@ -197,26 +187,44 @@ impl Planner {
         // Select list, with * expanded to the source's columns.
         let mut items: Vec<(Expr, Location)> = Vec::new();
         let mut aliases: Vec<(String, usize)> = Vec::new();
-        for item in select.projection.drain(..) {
+        // Each item's column name, as KDA names a subquery's columns.
+        let mut names: Vec<Name> = Vec::new();
+        for (position, item) in select.projection.drain(..).enumerate() {
             match item {
                 SelectItem::UnnamedExpr(e) => {
                     let l = expr_location(&e, at);
+                    names.push(Name {
+                        value: default_name(&e, position),
+                        location: l,
+                    });
                     items.push((e, l));
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
                     let l = expr_location(&expr, at);
                     aliases.push((kda_name(&alias), items.len()));
+                    names.push(Name {
+                        value: kda_name(&alias),
+                        location: ident_location(&alias),
+                    });
                     items.push((expr, l));
                 }
                 SelectItem::Wildcard(_) => match join_scope {
                     None => {
                         for c in &source.columns {
+                            names.push(Name {
+                                value: c.name.clone(),
+                                location: at,
+                            });
                             items.push((column_ref(&c.name), at));
                         }
                     }
                     Some(j) => {
                         for side in &j.sides {
                             for c in &side.user_columns {
+                                names.push(Name {
+                                    value: c.clone(),
+                                    location: at,
+                                });
                                 items.push((column_ref(&format!("{}.{c}", side.prefix)), at));
                             }
                         }
@@ -225,6 +233,10 @@ impl Planner {
                 SelectItem::QualifiedWildcard(kind, _) => match join_scope {
                     None => {
                         for c in &source.columns {
+                            names.push(Name {
+                                value: c.name.clone(),
+                                location: at,
+                            });
                             items.push((column_ref(&c.name), at));
                         }
                     }
@@ -241,6 +253,10 @@ impl Planner {
                                 suggestion: None,
                             })?;
                         for c in &side.user_columns {
+                            names.push(Name {
+                                value: c.clone(),
+                                location: at,
+                            });
                             items.push((column_ref(&format!("{}.{c}", side.prefix)), at));
                         }
                     }
@@ -250,6 +266,16 @@ impl Planner {
                 }
             }
         }
+        let provisional;
+        let target: &StreamDef = match infer {
+            None => &streams[into],
+            Some((alias_columns, inference)) => {
+                provisional =
+                    self.provisional_target(&p.target.value, names, alias_columns, inference, at)?;
+                target_cols = (0..provisional.columns.len()).collect();
+                &provisional
+            }
+        };
         if items.len() != target_cols.len() {
             return Err(EngineError::ColumnCount {
                 location: at,
@@ -275,6 +301,20 @@ impl Planner {
         };
         for (e, _) in items.iter_mut() {
             resolve(e, &[])?;
+        }
+        if let Some((_, inference)) = infer {
+            // A plain column reference keeps its column's declared type.
+            *inference.declared.borrow_mut() = items
+                .iter()
+                .map(|(e, _)| match e {
+                    Expr::Identifier(id) => source
+                        .columns
+                        .iter()
+                        .find(|c| c.name == id.value)
+                        .map(|c| c.sql_type),
+                    _ => None,
+                })
+                .collect();
         }
         let mut filter = select.selection.take();
         if let Some(f) = filter.as_mut() {
@@ -342,6 +382,7 @@ impl Planner {
             target,
             target_cols: &target_cols,
             hidden: Default::default(),
+            infer: infer.map(|(_, i)| &i.types),
         };
         let op = if sliding {
             if let Some(g) = group_by.first() {
@@ -428,6 +469,39 @@ impl Planner {
         })
     }
 
+    /// The target's columns, in the order the select list fills them.
+    fn target_columns(&self, p: &PumpDecl, target: &StreamDef) -> Result<Vec<usize>> {
+        Ok(match &p.target_columns {
+            None => (0..target.columns.len()).collect(),
+            Some(names) => {
+                let mut idx = Vec::new();
+                for n in names {
+                    let i = target
+                        .columns
+                        .iter()
+                        .position(|c| c.name == n.value)
+                        .ok_or_else(|| EngineError::UnknownColumn {
+                            location: n.location,
+                            name: n.value.clone(),
+                            stream: target.name.clone(),
+                            suggestion: closest(
+                                &n.value,
+                                target.columns.iter().map(|c| c.name.as_str()),
+                            ),
+                        })?;
+                    if idx.contains(&i) {
+                        return Err(EngineError::Plan {
+                            location: n.location,
+                            message: format!("column \"{}\" is listed twice", n.value),
+                        });
+                    }
+                    idx.push(i);
+                }
+                idx
+            }
+        })
+    }
+
     /// Plans select items as the target's columns: type check, cast, NULLs for
     /// unlisted columns. `prepare` rewrites each item before planning.
     pub(super) fn insert_exprs(
@@ -459,6 +533,11 @@ impl Planner {
             let phys = self.expr(&e, schema, *at)?;
             let column = &ctx.target.columns[col];
             let actual = phys.data_type(arrow_schema).map_err(df_err(*at))?;
+            if let Some(types) = ctx.infer {
+                types.borrow_mut()[col] = Some(actual);
+                out[col] = Some(phys);
+                continue;
+            }
             if !insertable(&actual, column.sql_type) {
                 return Err(EngineError::TypeMismatch {
                     location: *at,
@@ -500,7 +579,10 @@ pub(super) struct InsertCtx<'a> {
     target_cols: &'a [usize],
     /// Types of the select items after the target's columns (ORDER BY keys
     /// not in the select list), as [`AppPlan::insert_exprs`] planned them.
-    hidden: std::cell::RefCell<Vec<SqlType>>,
+    hidden: RefCell<Vec<SqlType>>,
+    /// Set for a subquery's hidden pump: each item's type is recorded here
+    /// instead of checked against the (provisional) target column.
+    infer: Option<&'a RefCell<Vec<Option<DataType>>>>,
 }
 
 /// Whether values of `actual` may be stored in a column of `target`.
@@ -514,5 +596,18 @@ fn insertable(actual: &DataType, target: SqlType) -> bool {
     match (a.family(), target.family()) {
         (TypeFamily::Datetime, TypeFamily::Datetime) => a == target,
         (x, y) => x == y,
+    }
+}
+
+/// KDA's name for an unaliased select item: a column reference's column
+/// name (`T.PRICE` is `PRICE`), else `EXPR$<position>`.
+fn default_name(e: &Expr, position: usize) -> String {
+    match e {
+        Expr::Identifier(id) => id.value.clone(),
+        Expr::CompoundIdentifier(ids) => ids
+            .last()
+            .map(|id| id.value.clone())
+            .unwrap_or_else(|| format!("EXPR${position}")),
+        _ => format!("EXPR${position}"),
     }
 }

@@ -72,6 +72,9 @@ pub struct StreamDef {
     pub schema: SchemaRef,
     /// Where it is declared (0:0 for inputs declared only by configuration).
     pub declared_at: Location,
+    /// Made by the planner for a subquery in FROM (named `<PUMP>$<n>`),
+    /// not declared by the application code.
+    pub hidden: bool,
 }
 
 impl StreamDef {
@@ -94,6 +97,7 @@ impl StreamDef {
             is_source,
             schema: Arc::new(Schema::new(fields)),
             declared_at: at,
+            hidden: false,
         }
     }
 

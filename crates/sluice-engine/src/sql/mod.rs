@@ -183,6 +183,25 @@ mod tests {
         assert_eq!(e.to_string(), "f(\"A\" - \"B\") * 2");
     }
 
+    #[test]
+    fn over_after_a_subquery_in_from_is_refused_but_not_after_a_call() {
+        let e = parse_app(
+            "CREATE PUMP P AS INSERT INTO O SELECT STREAM x FROM S AS a\n\
+             JOIN (SELECT STREAM x FROM T) OVER (ROWS 2 PRECEDING) AS b ON a.x = b.x;",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("2:31: not supported: a window (OVER) on a subquery"),
+            "{e}"
+        );
+        let p = pump(
+            "CREATE PUMP P AS INSERT INTO O SELECT STREAM COUNT(*) OVER (ROWS 2 PRECEDING) \
+             FROM (SELECT STREAM x FROM T);",
+        );
+        assert!(p.query.to_string().contains("OVER (ROWS 2 PRECEDING)"));
+    }
+
     fn pump(sql: &str) -> PumpDecl {
         match parse_app(sql).unwrap().pop().unwrap() {
             Statement::Pump(p) => p,

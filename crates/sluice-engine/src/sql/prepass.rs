@@ -113,6 +113,16 @@ pub(super) fn table_window_prepass(tokens: Vec<TokenWithSpan>) -> Result<Vec<Tok
         let after_name = k > 0
             && matches!(&tokens[significant[k - 1]].token, Token::Word(w)
                 if w.quote_style.is_some() || w.keyword == Keyword::NoKeyword);
+        if is_word(&tokens[i].token, "OVER")
+            && k > 0
+            && tokens[significant[k - 1]].token == Token::RParen
+            && after_from(&tokens, &significant, k - 1)
+        {
+            return Err(EngineError::Unsupported {
+                location: location_of(&tokens[i]),
+                what: "a window (OVER) on a subquery in FROM or JOIN; write the subquery's rows to a stream of their own and put OVER on that stream".into(),
+            });
+        }
         if !(is_word(&tokens[i].token, "OVER") && after_name) {
             k += 1;
             continue;
@@ -182,6 +192,27 @@ pub(super) fn table_window_prepass(tokens: Vec<TokenWithSpan>) -> Result<Vec<Tok
     }
     out.extend_from_slice(&tokens[next..]);
     Ok(out)
+}
+
+/// Whether the parenthesis closing at significant token `close` opened right
+/// after FROM or JOIN (a subquery in FROM, not a function's arguments).
+fn after_from(tokens: &[TokenWithSpan], significant: &[usize], close: usize) -> bool {
+    let mut depth = 0i32;
+    for m in (0..=close).rev() {
+        match &tokens[significant[m]].token {
+            Token::RParen => depth += 1,
+            Token::LParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return m > 0
+                        && (is_word(&tokens[significant[m - 1]].token, "FROM")
+                            || is_word(&tokens[significant[m - 1]].token, "JOIN"));
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The function name `WINDOWED BY STAGGER` is rewritten to (lower-case, as
