@@ -43,8 +43,8 @@ use parse::{expect_end, parse_statement, syntax};
 pub use parse::{normalize_expr_idents, normalize_query};
 pub use prepass::{RANGE_FUNCTION, ROWS_FUNCTION, STAGGER_FUNCTION};
 use prepass::{
-    interval_qualifier_prepass, kda_prepass, split_statements, stagger_prepass,
-    table_window_prepass,
+    interval_qualifier_prepass, kda_prepass, refuse_cursor_functions, split_statements,
+    stagger_prepass, table_window_prepass,
 };
 
 use crate::error::{EngineError, Location, Result};
@@ -132,6 +132,7 @@ pub fn parse_app(sql: &str) -> Result<Vec<Statement>> {
         })?;
     let mut statements = Vec::new();
     for stmt_tokens in split_statements(tokens) {
+        refuse_cursor_functions(&stmt_tokens)?;
         statements.push(parse_statement(interval_qualifier_prepass(kda_prepass(
             table_window_prepass(stagger_prepass(stmt_tokens)?)?,
         )))?);

@@ -431,3 +431,52 @@ pub(super) fn interval_qualifier_prepass(tokens: Vec<TokenWithSpan>) -> Vec<Toke
     }
     out
 }
+
+/// Refuses KDA's table functions over a `CURSOR(SELECT ...)` argument
+/// (RANDOM_CUT_FOREST, HOTSPOTS, TOP_K_ITEMS_TUMBLING, ...), which Sluice
+/// does not run yet, naming the function where it is written; `sqlparser`
+/// alone would report a bare syntax error inside the CURSOR.
+pub(super) fn refuse_cursor_functions(tokens: &[TokenWithSpan]) -> Result<()> {
+    let significant: Vec<&TokenWithSpan> = tokens.iter().filter(|t| !is_trivia(&t.token)).collect();
+    for (k, t) in significant.iter().enumerate() {
+        if !is_word(&t.token, "CURSOR")
+            || significant
+                .get(k + 1)
+                .is_none_or(|n| n.token != Token::LParen)
+        {
+            continue;
+        }
+        // The function whose argument list the CURSOR opens: the word
+        // before the nearest unclosed `(` to its left.
+        let mut depth = 0i32;
+        let mut function = None;
+        for j in (0..k).rev() {
+            match &significant[j].token {
+                Token::RParen => depth += 1,
+                Token::LParen if depth > 0 => depth -= 1,
+                Token::LParen => {
+                    function = j.checked_sub(1).map(|f| significant[f]);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let (name, at) = match function {
+            Some(TokenWithSpan {
+                token: Token::Word(w),
+                ..
+            }) => (
+                w.value.to_uppercase(),
+                function.map_or(location_of(t), |f| location_of(f)),
+            ),
+            _ => ("a table function".to_string(), location_of(t)),
+        };
+        return Err(EngineError::Unsupported {
+            location: at,
+            what: format!(
+                "{name}(CURSOR(SELECT STREAM ...), ...): KDA's analytic table functions over a CURSOR are not implemented yet"
+            ),
+        });
+    }
+    Ok(())
+}
