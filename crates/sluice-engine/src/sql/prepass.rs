@@ -467,7 +467,7 @@ pub(super) fn refuse_cursor_functions(tokens: &[TokenWithSpan]) -> Result<()> {
                 ..
             }) => (
                 w.value.to_uppercase(),
-                function.map_or(location_of(t), |f| location_of(f)),
+                function.map_or(location_of(t), location_of),
             ),
             _ => ("a table function".to_string(), location_of(t)),
         };
