@@ -307,7 +307,7 @@ fn sliding_frame(name: &str, spec: &WindowSpec, at: Location) -> Result<Frame> {
             "{b} in window {name}: a sliding window reaches back from the current row, never forward"
         ))),
         (_, WindowFrameBound::Preceding(None)) => Err(unsupported(format!(
-            "UNBOUNDED PRECEDING in window {name}: KDA windows are bounded (RANGE INTERVAL .. PRECEDING or ROWS n PRECEDING)"
+            "UNBOUNDED PRECEDING in window {name} (KDA allows it; Sluice's sliding windows are bounded so far: RANGE INTERVAL .. PRECEDING or ROWS n PRECEDING)"
         ))),
         (WindowFrameUnits::Rows, WindowFrameBound::CurrentRow) => Ok(Frame::Rows(0)),
         (WindowFrameUnits::Range, WindowFrameBound::CurrentRow) => Ok(Frame::Range(0)),
