@@ -29,7 +29,7 @@ use datafusion::arrow::datatypes::{
 use datafusion::error::{DataFusionError, Result};
 
 use super::simple_date_format::DateFormat;
-use super::{KdaFunction, int_arg, row_error, string_arg, timestamp_arg};
+use super::{KdaFunction, all, int_arg, row_error, string_arg, timestamp_arg};
 use crate::types::ROWTIME_TYPE;
 
 const MS_PER_DAY: i64 = 86_400_000;
@@ -108,13 +108,6 @@ pub fn functions() -> Vec<KdaFunction> {
             |a| eval_format(a, "TIME_TO_CHAR"),
         ),
     ]
-}
-
-fn all(types: &[DataType], kinds: &[fn(&DataType) -> Option<DataType>]) -> Option<Vec<DataType>> {
-    if types.len() != kinds.len() {
-        return None;
-    }
-    types.iter().zip(kinds).map(|(t, k)| k(t)).collect()
 }
 
 fn date_arg(t: &DataType) -> Option<DataType> {

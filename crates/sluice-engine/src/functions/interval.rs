@@ -38,7 +38,7 @@ use datafusion::arrow::datatypes::{
 };
 use datafusion::error::{DataFusionError, Result};
 
-use super::{KdaFunction, row_error, string_arg, timestamp_arg};
+use super::{KdaFunction, all, row_error, string_arg, timestamp_arg};
 use crate::types::ROWTIME_TYPE;
 
 /// Arrow's type for a KDA day-time interval.
@@ -145,13 +145,6 @@ pub fn unit_millis(unit: &str) -> Option<i64> {
         "DAY" => 86_400_000,
         _ => return None,
     })
-}
-
-fn all(types: &[DataType], kinds: &[fn(&DataType) -> Option<DataType>]) -> Option<Vec<DataType>> {
-    if types.len() != kinds.len() {
-        return None;
-    }
-    types.iter().zip(kinds).map(|(t, k)| k(t)).collect()
 }
 
 /// An interval argument: one of ours, a day-time INTERVAL literal, or NULL.

@@ -179,6 +179,18 @@ impl ScalarUDFImpl for KdaFunction {
     }
 }
 
+/// Coerces each argument type by its kind, or `None` when the count or a
+/// type does not fit.
+pub(crate) fn all(
+    types: &[DataType],
+    kinds: &[fn(&DataType) -> Option<DataType>],
+) -> Option<Vec<DataType>> {
+    if types.len() != kinds.len() {
+        return None;
+    }
+    types.iter().zip(kinds).map(|(t, k)| k(t)).collect()
+}
+
 /// A string argument (VARCHAR/CHAR or an untyped NULL), as Utf8.
 pub(crate) fn string_arg(t: &DataType) -> Option<DataType> {
     matches!(

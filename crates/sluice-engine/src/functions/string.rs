@@ -31,7 +31,7 @@ use datafusion::error::{DataFusionError, Result};
 use regex::Regex;
 
 use super::java_regex::{self, Replacement};
-use super::{KdaFunction, int_arg, row_error, string_arg};
+use super::{KdaFunction, all, int_arg, row_error, string_arg};
 
 /// The string UDFs.
 pub fn functions() -> Vec<KdaFunction> {
@@ -83,13 +83,6 @@ pub fn functions() -> Vec<KdaFunction> {
 
 fn utf8(_: &[DataType]) -> DataType {
     DataType::Utf8
-}
-
-fn all(types: &[DataType], kinds: &[fn(&DataType) -> Option<DataType>]) -> Option<Vec<DataType>> {
-    if types.len() != kinds.len() {
-        return None;
-    }
-    types.iter().zip(kinds).map(|(t, k)| k(t)).collect()
 }
 
 fn coerce_overlay(t: &[DataType]) -> Option<Vec<DataType>> {
