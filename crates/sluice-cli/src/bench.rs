@@ -29,7 +29,7 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use clap::Args;
 use sluice_engine::arrow::array::{
-    ArrayRef, Int32Array, Int64Array, RecordBatch, TimestampMillisecondArray,
+    ArrayRef, Int32Array, Int64Array, RecordBatch, TimestampMillisecondArray, new_null_array,
 };
 use sluice_engine::{
     Application, Input, InputSchema, ManualClock, Record, RecordColumn, RecordFormat, SqlType,
@@ -444,8 +444,6 @@ fn w3_batch(
         ids.iter().map(|&i| rowtime(i)),
     ));
     let cols: Vec<ArrayRef> = vec![
-        Arc::clone(&times),
-        times,
         Arc::new(Int64Array::from_iter_values(ids.iter().map(|&i| i as i64))),
         Arc::new(Int32Array::from_iter_values(
             ids.iter().map(|&i| ((i * 7919) % W3_TABLE_ROWS) as i32),
@@ -454,7 +452,25 @@ fn w3_batch(
             ids.iter().map(|&i| (i % 100) as i32),
         )),
     ];
-    Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+    source_batch(schema, times, cols)
+}
+
+/// A source batch: ROWTIME and APPROXIMATE_ARRIVAL_TIME both `times`, the
+/// record-metadata columns NULL (no Kinesis record behind these rows), then
+/// the user columns `cols`.
+fn source_batch(
+    schema: &sluice_engine::arrow::datatypes::SchemaRef,
+    times: ArrayRef,
+    cols: Vec<ArrayRef>,
+) -> Result<RecordBatch> {
+    let rows = times.len();
+    let mut arrays = vec![Arc::clone(&times), times];
+    let n_meta = schema.fields().len().saturating_sub(2 + cols.len());
+    for f in &schema.fields()[2..2 + n_meta] {
+        arrays.push(new_null_array(f.data_type(), rows));
+    }
+    arrays.extend(cols);
+    Ok(RecordBatch::try_new(Arc::clone(schema), arrays)?)
 }
 
 /// W1's rows `id .. id + m` as a source batch.
@@ -468,8 +484,6 @@ fn w1_batch(
         ids.iter().map(|&i| rowtime(i)),
     ));
     let cols: Vec<ArrayRef> = vec![
-        Arc::clone(&times),
-        times,
         Arc::new(Int64Array::from_iter_values(ids.iter().map(|&i| i as i64))),
         Arc::new(Int32Array::from_iter_values(
             ids.iter().map(|&i| (i % 1000) as i32),
@@ -478,7 +492,7 @@ fn w1_batch(
             ids.iter().map(|&i| (i % 100) as i32),
         )),
     ];
-    Ok(RecordBatch::try_new(Arc::clone(schema), cols)?)
+    source_batch(schema, times, cols)
 }
 
 fn engine_only(n: u64, batch: usize) -> Result<()> {
@@ -536,10 +550,7 @@ fn end_to_end_json(n: u64, batch: usize) -> Result<()> {
         }
         offsets.push(text.len());
         let records: Vec<Record> = (0..m as usize)
-            .map(|j| Record {
-                data: &text[offsets[j]..offsets[j + 1]],
-                arrival_ms: rowtime(id + j as u64),
-            })
+            .map(|j| Record::new(&text[offsets[j]..offsets[j + 1]], rowtime(id + j as u64)))
             .collect();
         app.push_records("SOURCE_SQL_STREAM_001", &records)?;
         id += m;

@@ -29,7 +29,7 @@ use sluice_engine::config::{
     InputSource, KinesisLocation, OutputFormat, OutputTarget, StartingPosition,
 };
 use sluice_engine::output::{row_csv, row_json};
-use sluice_engine::{Application, ERROR_STREAM, Record, SystemClock};
+use sluice_engine::{Application, ERROR_STREAM, Record, RecordMeta, SystemClock};
 use sluice_firehose::{Firehose, FirehoseError};
 use sluice_kds::checkpoint::CheckpointStore;
 use sluice_kds::client::{Credentials, RemoteEndpoint};
@@ -503,10 +503,7 @@ impl Connected {
                 }
                 let records: Vec<Record> = rows
                     .iter()
-                    .map(|(arrival_ms, data)| Record {
-                        data,
-                        arrival_ms: *arrival_ms,
-                    })
+                    .map(|(arrival_ms, data)| Record::new(data, *arrival_ms))
                     .collect();
                 let stream = input.stream.clone();
                 self.app.push_records(&stream, &records)?;
@@ -531,11 +528,17 @@ impl Connected {
                 .fed
                 .push((r.shard_id.clone(), r.sequence_number.clone(), floor));
         }
+        // Each record's own metadata: PARTITION_KEY, SHARD_ID, SEQUENCE_NUMBER.
         let batch: Vec<Record> = records
             .iter()
             .map(|r| Record {
                 data: &r.data,
                 arrival_ms: r.arrival_ms,
+                meta: RecordMeta {
+                    partition_key: Some(&r.partition_key),
+                    shard_id: Some(&r.shard_id),
+                    sequence_number: Some(&r.sequence_number),
+                },
             })
             .collect();
         let stream = input.stream.clone();

@@ -201,13 +201,7 @@ fn run_replay(
                 std::thread::sleep(wait);
             }
         }
-        let batch: Vec<Record> = records[run]
-            .iter()
-            .map(|(_, r)| Record {
-                data: &r.data,
-                arrival_ms: r.arrival_ms,
-            })
-            .collect();
+        let batch: Vec<Record> = records[run].iter().map(|(_, r)| r.record()).collect();
         app.push_records(&configs[*input].stream, &batch)?;
     }
     app.flush()?;

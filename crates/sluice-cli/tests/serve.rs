@@ -289,8 +289,8 @@ fn run_reads_a_kinesis_stream_and_resumes_from_its_checkpoint() {
     std::fs::create_dir_all(&app).unwrap();
     std::fs::write(
         app.join("app.sql"),
-        "CREATE STREAM \"OUT\" (N INTEGER, TWICE INTEGER);\n\
-         CREATE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM N, N * 2 FROM \"SOURCE_SQL_STREAM_001\";\n",
+        "CREATE STREAM \"OUT\" (N INTEGER, TWICE INTEGER, PK VARCHAR(256), SHARD VARCHAR(128), SEQ VARCHAR(128));\n\
+         CREATE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM N, N * 2, \"PARTITION_KEY\", SHARD_ID, SEQUENCE_NUMBER FROM \"SOURCE_SQL_STREAM_001\";\n",
     )
     .unwrap();
     std::fs::write(
@@ -327,22 +327,42 @@ fn run_reads_a_kinesis_stream_and_resumes_from_its_checkpoint() {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = std::fs::read_to_string(app.join("out.jsonl")).unwrap();
-        let mut ns: Vec<i64> = text
+        let mut rows: Vec<Value> = text
             .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).unwrap()["N"]
-                    .as_i64()
-                    .unwrap()
-            })
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
             .collect();
-        ns.sort_unstable();
-        ns
+        rows.sort_by_key(|r| r["N"].as_i64().unwrap());
+        rows
     };
+    let ns =
+        |rows: &[Value]| -> Vec<i64> { rows.iter().map(|r| r["N"].as_i64().unwrap()).collect() };
     put(0, 40);
-    assert_eq!(run(), (0..40).collect::<Vec<_>>());
+    let rows = run();
+    assert_eq!(ns(&rows), (0..40).collect::<Vec<_>>());
+    // Each row carries its record's Kinesis metadata: the partition key it
+    // was put with (`k<n>`), the shard it was read from, its sequence number.
+    let mut seen = std::collections::HashSet::new();
+    for r in &rows {
+        assert_eq!(r["PK"], format!("k{}", r["N"]), "{r}");
+        let shard = r["SHARD"].as_str().unwrap();
+        assert!(shard.starts_with("shardId-"), "{r}");
+        let seq = r["SEQ"].as_str().unwrap();
+        assert!(
+            !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()),
+            "{r}"
+        );
+        assert!(seen.insert((shard.to_string(), seq.to_string())), "{r}");
+    }
+    assert!(
+        seen.iter()
+            .map(|(s, _)| s)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            > 1
+    );
     put(40, 55);
     assert_eq!(
-        run(),
+        ns(&run()),
         (0..55).collect::<Vec<_>>(),
         "a record read twice or lost"
     );

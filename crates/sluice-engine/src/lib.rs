@@ -47,8 +47,8 @@
 //!     sink.lock().unwrap().push_str(&batch_json_lines(batch, true));
 //! })?;
 //! app.push_records("SOURCE_SQL_STREAM_001", &[
-//!     Record { data: br#"{"ticker":"AMZN"}"#, arrival_ms: 1_000 },
-//!     Record { data: br#"{"ticker":"AMZN"}"#, arrival_ms: 2_000 },
+//!     Record::new(br#"{"ticker":"AMZN"}"#, 1_000),
+//!     Record::new(br#"{"ticker":"AMZN"}"#, 2_000),
 //! ])?;
 //! app.advance_to(60_000)?; // the first minute's window closes
 //! assert_eq!(
@@ -80,7 +80,7 @@ pub use app::{Application, Input};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AppConfig;
 pub use error::{EngineError, Location, Result};
-pub use input::{InputSchema, Record, RecordColumn, RecordFormat};
+pub use input::{InputSchema, Record, RecordColumn, RecordFormat, RecordMeta};
 pub use plan::{
     AppPlan, ERROR_STREAM, ROWTIME, SourceDecl, StreamColumn, TableDecl, evaluate_scalar,
 };

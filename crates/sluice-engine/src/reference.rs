@@ -181,10 +181,7 @@ pub fn decode_reference(
             let start = v.get().as_ptr() as usize - base;
             line_no += count_newlines(&trimmed[last..start]);
             last = start;
-            records.push(Record {
-                data: &trimmed[start..start + v.get().len()],
-                arrival_ms: line_no,
-            });
+            records.push(Record::new(&trimmed[start..start + v.get().len()], line_no));
         }
     } else {
         for (i, line) in text_start.split(|&b| b == b'\n').enumerate() {
@@ -192,10 +189,7 @@ pub fn decode_reference(
             if (i == 0 && schema.header && !json) || line.trim_ascii().is_empty() {
                 continue;
             }
-            records.push(Record {
-                data: line,
-                arrival_ms: i as i64 + 1,
-            });
+            records.push(Record::new(line, i as i64 + 1));
         }
     }
     let lines: Vec<i64> = records.iter().map(|r| r.arrival_ms).collect();

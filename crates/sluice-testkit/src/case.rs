@@ -232,10 +232,7 @@ fn run_app_case(dir: &Path, bless: bool) -> Result<std::result::Result<(), Strin
     for run in runs(&records, 8192) {
         let batch: Vec<Record> = records[run.clone()]
             .iter()
-            .map(|(_, r)| Record {
-                data: &r.data,
-                arrival_ms: r.arrival_ms,
-            })
+            .map(|(_, r)| r.record())
             .collect();
         // The clock is where the replay is: at the run's first record, so
         // it never runs ahead of a record being processed (a clock function

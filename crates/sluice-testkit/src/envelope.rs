@@ -6,14 +6,21 @@
 //! - `kds`: what `aws kinesis get-records` prints (`{"Records": [...]}`), or
 //!   JSON lines of such records, with base64 `Data` and
 //!   `ApproximateArrivalTimestamp` (epoch seconds or RFC 3339).
+//!
+//! Record metadata, for the source stream's `PARTITION_KEY`, `SHARD_ID` and
+//! `SEQUENCE_NUMBER` columns: `kds` records give `PartitionKey` and
+//! `SequenceNumber` (`get-records` output names no shard, so `SHARD_ID` is
+//! NULL); `arrival` lines give `partition_key` when they have one; the rest
+//! is NULL.
 
 use std::path::Path;
 
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use sluice_engine::Record;
 use sluice_engine::config::{InputConfig, InputSource};
-use sluice_engine::input::parse_timestamp;
+use sluice_engine::input::{RecordMeta, parse_timestamp};
 
 use crate::{Result, TestkitError, read};
 
@@ -26,13 +33,42 @@ pub struct FileRecord {
     pub arrival_ms: i64,
     /// 1-based line of the file it came from.
     pub line: usize,
+    /// Partition key, if the envelope gives one.
+    pub partition_key: Option<String>,
+    /// Sequence number, if the envelope gives one.
+    pub sequence_number: Option<String>,
+}
+
+impl FileRecord {
+    /// A record with no metadata.
+    fn plain(data: Vec<u8>, arrival_ms: i64, line: usize) -> Self {
+        Self {
+            data,
+            arrival_ms,
+            line,
+            partition_key: None,
+            sequence_number: None,
+        }
+    }
+
+    /// The engine's view of it.
+    pub fn record(&self) -> Record<'_> {
+        Record {
+            data: &self.data,
+            arrival_ms: self.arrival_ms,
+            meta: RecordMeta {
+                partition_key: self.partition_key.as_deref(),
+                shard_id: None,
+                sequence_number: self.sequence_number.as_deref(),
+            },
+        }
+    }
 }
 
 #[derive(Deserialize)]
 struct ArrivalLine<'a> {
     arrival: serde_json::Value,
     #[serde(default)]
-    #[allow(dead_code)]
     partition_key: Option<String>,
     #[serde(borrow)]
     data: &'a RawValue,
@@ -43,8 +79,10 @@ struct ArrivalLine<'a> {
 struct KdsRecord {
     data: String,
     approximate_arrival_timestamp: serde_json::Value,
-    #[allow(dead_code)]
+    #[serde(default)]
     partition_key: Option<String>,
+    #[serde(default)]
+    sequence_number: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -87,11 +125,11 @@ pub fn read_records(path: &Path, input: &InputConfig) -> Result<Vec<FileRecord>>
                 if (n == 0 && input.header) || line.trim().is_empty() {
                     continue;
                 }
-                out.push(FileRecord {
-                    data: line.as_bytes().to_vec(),
-                    arrival_ms: start + i * step,
-                    line: n + 1,
-                });
+                out.push(FileRecord::plain(
+                    line.as_bytes().to_vec(),
+                    start + i * step,
+                    n + 1,
+                ));
                 i += 1;
             }
         }
@@ -114,9 +152,8 @@ pub fn read_records(path: &Path, input: &InputConfig) -> Result<Vec<FileRecord>>
                     l.data.get().as_bytes().to_vec()
                 };
                 out.push(FileRecord {
-                    data,
-                    arrival_ms: arrival,
-                    line: n + 1,
+                    partition_key: l.partition_key,
+                    ..FileRecord::plain(data, arrival, n + 1)
                 });
             }
         }
@@ -149,9 +186,9 @@ pub fn read_records(path: &Path, input: &InputConfig) -> Result<Vec<FileRecord>>
                         content(path, line, "ApproximateArrivalTimestamp is not a time")
                     })?;
                 out.push(FileRecord {
-                    data,
-                    arrival_ms: arrival,
-                    line,
+                    partition_key: r.partition_key,
+                    sequence_number: r.sequence_number,
+                    ..FileRecord::plain(data, arrival, line)
                 });
             }
         }

@@ -4,7 +4,8 @@
 //! or CSV with column and row delimiters) and RecordColumns (name, SQL type,
 //! JSON path mapping). [`Decoder::decode`] turns a slice of records into one
 //! Arrow batch of the stream's schema (ROWTIME, APPROXIMATE_ARRIVAL_TIME,
-//! columns), applying KDA's coercion rules (Developer Guide, "Mapping JSON
+//! the record metadata PARTITION_KEY, SHARD_ID, SEQUENCE_NUMBER from each
+//! [`RecordMeta`], columns), applying KDA's coercion rules (Developer Guide, "Mapping JSON
 //! Data Types to SQL Data Types"):
 //!
 //! - JSON null or a missing field is NULL;
@@ -28,15 +29,16 @@ use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
     Float32Builder, Float64Builder, Int8Builder, Int16Builder, Int32Builder, Int64Builder,
     RecordBatch, StringBuilder, Time32MillisecondBuilder, TimestampMillisecondBuilder,
+    new_null_array,
 };
 use datafusion::arrow::compute::kernels::cast_utils::parse_decimal;
-use datafusion::arrow::datatypes::{Decimal128Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, SchemaRef};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::{EngineError, Result};
 use crate::errors::{ErrorRow, hex};
-use crate::plan::StreamColumn;
+use crate::plan::{SOURCE_METADATA, StreamColumn};
 use crate::types::SqlType;
 
 /// KDA's RecordFormat.
@@ -108,13 +110,51 @@ impl InputSchema {
     }
 }
 
-/// One record to feed: its bytes and its arrival time (ms since epoch).
+/// One record to feed: its bytes, its arrival time (ms since epoch) and
+/// the Kinesis metadata it came with.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
     /// The record's data, as a producer put it.
     pub data: &'a [u8],
     /// Approximate arrival time.
     pub arrival_ms: i64,
+    /// Partition key, shard id and sequence number, where the source has them.
+    pub meta: RecordMeta<'a>,
+}
+
+impl<'a> Record<'a> {
+    /// A record with no Kinesis metadata (its metadata columns are NULL).
+    pub fn new(data: &'a [u8], arrival_ms: i64) -> Self {
+        Self {
+            data,
+            arrival_ms,
+            meta: RecordMeta::default(),
+        }
+    }
+}
+
+/// The Kinesis metadata of a record, as KDA puts it in the source stream's
+/// `PARTITION_KEY`, `SHARD_ID` and `SEQUENCE_NUMBER` columns; `None` is NULL
+/// (a source that has no such thing, e.g. a file replayed without it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordMeta<'a> {
+    /// The partition key the producer gave.
+    pub partition_key: Option<&'a str>,
+    /// The shard the record was read from.
+    pub shard_id: Option<&'a str>,
+    /// The record's sequence number in its shard.
+    pub sequence_number: Option<&'a str>,
+}
+
+impl<'a> RecordMeta<'a> {
+    /// The value of metadata column `i` of [`SOURCE_METADATA`].
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match i {
+            0 => self.partition_key,
+            1 => self.shard_id,
+            _ => self.sequence_number,
+        }
+    }
 }
 
 /// A step of a JSON path.
@@ -521,6 +561,9 @@ pub struct Decoder {
     /// First path step → columns whose path starts there (JSON fast path;
     /// a short list scanned linearly beats hashing for a handful of keys).
     by_key: Vec<KeyColumns>,
+    /// The record-metadata columns of the batch (after ROWTIME and
+    /// APPROXIMATE_ARRIVAL_TIME), as indexes into [`SOURCE_METADATA`].
+    metadata: Vec<usize>,
     schema: SchemaRef,
 }
 
@@ -549,6 +592,20 @@ impl Decoder {
                 Vec::new()
             }
         };
+        // Batch fields: ROWTIME, APPROXIMATE_ARRIVAL_TIME, metadata, columns.
+        let n_meta = batch_schema
+            .fields()
+            .len()
+            .saturating_sub(2 + stream_columns.len());
+        let metadata = batch_schema.fields()[2..2 + n_meta]
+            .iter()
+            .map(|f| {
+                SOURCE_METADATA
+                    .iter()
+                    .position(|(name, _)| name == f.name())
+                    .ok_or_else(|| config(format!("\"{}\" is not a metadata column", f.name())))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut columns = Vec::new();
         for c in stream_columns {
             let mapping = schema
@@ -593,6 +650,7 @@ impl Decoder {
             row_path,
             columns,
             by_key,
+            metadata,
             schema: batch_schema,
         })
     }
@@ -611,6 +669,18 @@ impl Decoder {
             .collect();
         let mut rowtime_col = TimestampMillisecondBuilder::with_capacity(records.len());
         let mut arrivals = TimestampMillisecondBuilder::with_capacity(records.len());
+        // A metadata column no record has is one NULL array, built at the end.
+        let mut meta: Vec<Option<StringBuilder>> = self
+            .metadata
+            .iter()
+            .map(|&m| {
+                records
+                    .iter()
+                    .any(|r| r.meta.get(m).is_some())
+                    .then(|| StringBuilder::with_capacity(records.len(), 0))
+            })
+            .collect();
+        let any_meta = meta.iter().any(Option::is_some);
         let mut errors = Vec::new();
         let mut cells: Vec<Cell<'a>> = Vec::with_capacity(self.columns.len());
         let mut slots: Vec<Option<Scalar<'a>>> = vec![None; self.columns.len()];
@@ -642,6 +712,15 @@ impl Decoder {
                 rowtime_col.append_value(rt);
                 arrivals.append_value(r.arrival_ms);
             }
+            if any_meta {
+                for (b, &m) in meta.iter_mut().zip(&self.metadata) {
+                    if let Some(b) = b {
+                        for _ in 0..added {
+                            b.append_option(r.meta.get(m));
+                        }
+                    }
+                }
+            }
             if let Err((name, message)) = result {
                 errors.push(ErrorRow {
                     level: "WARNING",
@@ -653,8 +732,13 @@ impl Decoder {
                 });
             }
         }
+        let rows = rowtime_col.len();
         let mut arrays: Vec<ArrayRef> =
             vec![Arc::new(rowtime_col.finish()), Arc::new(arrivals.finish())];
+        arrays.extend(meta.iter_mut().map(|b| match b {
+            Some(b) => Arc::new(b.finish()) as ArrayRef,
+            None => new_null_array(&DataType::Utf8, rows),
+        }));
         arrays.extend(builders.iter_mut().map(ColumnBuilder::finish));
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), arrays).map_err(|e| {
             EngineError::BatchSchema {
@@ -999,10 +1083,54 @@ mod tests {
     }
 
     fn rec(data: &str) -> Record<'_> {
-        Record {
-            data: data.as_bytes(),
-            arrival_ms: 1_000,
-        }
+        Record::new(data.as_bytes(), 1_000)
+    }
+
+    /// The first user column of a source batch: after ROWTIME,
+    /// APPROXIMATE_ARRIVAL_TIME and the record-metadata columns.
+    const U: usize = 2 + SOURCE_METADATA.len();
+
+    #[test]
+    fn record_metadata_fills_its_columns_or_null() {
+        let cols = vec![StreamColumn::new("A", SqlType::Integer)];
+        let schema = InputSchema {
+            format: RecordFormat::Csv {
+                column_delimiter: ",".into(),
+                row_delimiter: "\n".into(),
+            },
+            columns: None,
+        };
+        let d = decoder(schema, cols);
+        let keyed = Record {
+            meta: RecordMeta {
+                partition_key: Some("k1"),
+                shard_id: Some("shardId-000000000001"),
+                sequence_number: Some("49590338271490256608559692538361571095921575989136588898"),
+            },
+            ..rec("1")
+        };
+        // Two rows from one record: both carry its metadata.
+        let (b, _) = d
+            .decode(&[keyed, rec("3"), rec("4\n5")], &[1_000; 3])
+            .unwrap();
+        assert_eq!(b.num_rows(), 4);
+        let schema = b.schema();
+        let names: Vec<&str> = schema.fields()[2..U]
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, ["PARTITION_KEY", "SHARD_ID", "SEQUENCE_NUMBER"]);
+        assert_eq!(b.column(2).as_string::<i32>().value(0), "k1");
+        assert_eq!(
+            b.column(3).as_string::<i32>().value(0),
+            "shardId-000000000001"
+        );
+        assert!(b.column(4).as_string::<i32>().value(0).starts_with("4959"));
+        assert!((1..4).all(|r| (2..U).all(|c| b.column(c).is_null(r))));
+        assert_eq!(b.column(U).as_primitive::<Int32Type>().value(3), 5);
+        // No record has metadata: the columns are all NULL.
+        let (b, _) = d.decode(&[rec("1")], &[1_000]).unwrap();
+        assert!((2..U).all(|c| b.column(c).null_count() == 1));
     }
 
     #[test]
@@ -1053,12 +1181,12 @@ mod tests {
             )
             .unwrap();
         assert_eq!(b.num_rows(), 2);
-        assert_eq!(b.column(2).as_string::<i32>().value(0), "AMZ");
-        assert_eq!(b.column(3).as_primitive::<Float64Type>().value(0), 12.5);
-        assert_eq!(b.column(4).as_primitive::<Int32Type>().value(0), 7);
-        assert_eq!(b.column(5).as_primitive::<Int32Type>().value(0), 4);
-        assert_eq!(b.column(2).as_string::<i32>().value(1), "12");
-        assert!(b.column(4).is_null(1));
+        assert_eq!(b.column(U).as_string::<i32>().value(0), "AMZ");
+        assert_eq!(b.column(U + 1).as_primitive::<Float64Type>().value(0), 12.5);
+        assert_eq!(b.column(U + 2).as_primitive::<Int32Type>().value(0), 7);
+        assert_eq!(b.column(U + 3).as_primitive::<Int32Type>().value(0), 4);
+        assert_eq!(b.column(U).as_string::<i32>().value(1), "12");
+        assert!(b.column(U + 2).is_null(1));
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].name, "Coercion error");
         assert!(
@@ -1087,8 +1215,8 @@ mod tests {
         let (b, errors) = d.decode(&[rec("\"x,y\",1\nz,2\n")], &[1_000]).unwrap();
         assert!(errors.is_empty());
         assert_eq!(b.num_rows(), 2);
-        assert_eq!(b.column(2).as_string::<i32>().value(0), "x,y");
-        assert_eq!(b.column(3).as_primitive::<Int32Type>().value(1), 2);
+        assert_eq!(b.column(U).as_string::<i32>().value(0), "x,y");
+        assert_eq!(b.column(U + 1).as_primitive::<Int32Type>().value(1), 2);
     }
 
     #[test]

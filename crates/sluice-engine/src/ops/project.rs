@@ -117,13 +117,39 @@ pub(crate) fn guarded(
     }
 }
 
+/// A source row without the record-metadata columns it has no value for
+/// (PARTITION_KEY, SHARD_ID, SEQUENCE_NUMBER of a record replayed without
+/// them): DATA_ROW shows the row as its source gave it.
+fn without_null_metadata(row: &RecordBatch) -> std::borrow::Cow<'_, RecordBatch> {
+    let schema = row.schema();
+    let fields = schema.fields();
+    if fields.get(1).map(|f| f.name().as_str()) != Some(crate::plan::APPROXIMATE_ARRIVAL_TIME) {
+        return std::borrow::Cow::Borrowed(row);
+    }
+    let is_meta = |i: usize| {
+        (2..2 + crate::plan::SOURCE_METADATA.len()).contains(&i)
+            && crate::plan::SOURCE_METADATA
+                .iter()
+                .any(|(name, _)| name == fields[i].name())
+            && row.column(i).is_null(0)
+    };
+    let keep: Vec<usize> = (0..fields.len()).filter(|&i| !is_meta(i)).collect();
+    if keep.len() == fields.len() {
+        return std::borrow::Cow::Borrowed(row);
+    }
+    match row.project(&keep) {
+        Ok(b) => std::borrow::Cow::Owned(b),
+        Err(_) => std::borrow::Cow::Borrowed(row),
+    }
+}
+
 pub(crate) fn row_error(row: &RecordBatch, pump: &str, e: &DataFusionError) -> ErrorRow {
     let rowtime = row
         .column(0)
         .as_primitive_opt::<TimestampMillisecondType>()
         .filter(|a| !a.is_empty() && a.is_valid(0))
         .map(|a| a.value(0));
-    let data = row_json(row, 0, true);
+    let data = row_json(&without_null_metadata(row), 0, true);
     ErrorRow {
         level: "ERROR",
         name: "Runtime error",

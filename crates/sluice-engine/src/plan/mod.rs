@@ -12,8 +12,9 @@
 //!   grouping columns, aggregates through DataFusion accumulators, HAVING.
 //!
 //! Every in-application stream's batches start with `ROWTIME`
-//! (TIMESTAMP, ms); source streams also carry `APPROXIMATE_ARRIVAL_TIME`.
-//! Neither is part of `SELECT *`, as in KDA.
+//! (TIMESTAMP, ms); source streams also carry `APPROXIMATE_ARRIVAL_TIME`,
+//! `PARTITION_KEY`, `SHARD_ID` and `SEQUENCE_NUMBER`.
+//! None of them is part of `SELECT *`, as in KDA.
 //!
 //! This module holds the `Planner` entry (statements → [`AppPlan`]) and
 //! the helpers every clause uses; each clause or concept has a file:
@@ -60,8 +61,9 @@ pub use sliding::{
 use subquery::PlannedPump;
 pub use tumbling::{AggregatePlan, TumblingPlan};
 pub use types::{
-    APPROXIMATE_ARRIVAL_TIME, AppPlan, ERROR_STREAM, OperatorPlan, ProjectPlan, PumpDef, ROWTIME,
-    SourceDecl, StreamColumn, StreamDef, TableDecl, error_stream_columns,
+    APPROXIMATE_ARRIVAL_TIME, AppPlan, ERROR_STREAM, OperatorPlan, PARTITION_KEY, ProjectPlan,
+    PumpDef, ROWTIME, SEQUENCE_NUMBER, SHARD_ID, SOURCE_METADATA, SourceDecl, StreamColumn,
+    StreamDef, TableDecl, error_stream_columns, source_metadata,
 };
 pub use window::WindowSize;
 

@@ -9,7 +9,9 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::join::SideWindow;
-use super::types::{APPROXIMATE_ARRIVAL_TIME, ROWTIME, StreamColumn, StreamDef, TableDecl};
+use super::types::{
+    APPROXIMATE_ARRIVAL_TIME, ROWTIME, SOURCE_METADATA, StreamColumn, StreamDef, TableDecl,
+};
 use super::window::{WindowSize, interval_size};
 use super::{Planner, function_args};
 use crate::error::{EngineError, Location, Result, closest};
@@ -229,6 +231,11 @@ impl Planner {
                             SqlType::Timestamp,
                         ));
                     }
+                    cols.extend(
+                        s.metadata
+                            .iter()
+                            .map(|(name, sql_type)| StreamColumn::new(*name, *sql_type)),
+                    );
                     cols.extend(s.columns.iter().cloned());
                     let user = s.columns.iter().map(|c| c.name.clone()).collect();
                     (s.name.clone(), cols, user)
@@ -328,7 +335,11 @@ impl ColumnResolver<'_> {
             let having: Vec<&ScopeSide> = j
                 .sides
                 .iter()
-                .filter(|s| s.user_columns.contains(&id.value))
+                .filter(|s| {
+                    s.user_columns.contains(&id.value)
+                        || (SOURCE_METADATA.iter().any(|(m, _)| *m == id.value)
+                            && s.columns.contains(&id.value))
+                })
                 .collect();
             match having.as_slice() {
                 [side] => *e = joined(&side.prefix, &id.value),

@@ -3,8 +3,10 @@
 //! ([`AppPlan`]).
 //!
 //! Every in-application stream's batches start with `ROWTIME`
-//! (TIMESTAMP, ms); source streams also carry `APPROXIMATE_ARRIVAL_TIME`.
-//! Neither is part of `SELECT *`, as in KDA.
+//! (TIMESTAMP, ms); source streams also carry `APPROXIMATE_ARRIVAL_TIME` and
+//! the Kinesis record metadata `PARTITION_KEY`, `SHARD_ID` and
+//! `SEQUENCE_NUMBER` ([`SOURCE_METADATA`]). None of them is part of
+//! `SELECT *`, as in KDA.
 
 use std::sync::Arc;
 
@@ -25,6 +27,33 @@ use crate::types::{ROWTIME_TYPE, SqlType};
 pub const ROWTIME: &str = "ROWTIME";
 /// Name of the arrival-time column of source streams.
 pub const APPROXIMATE_ARRIVAL_TIME: &str = "APPROXIMATE_ARRIVAL_TIME";
+/// Name of the partition-key column of source streams.
+pub const PARTITION_KEY: &str = "PARTITION_KEY";
+/// Name of the shard-id column of source streams.
+pub const SHARD_ID: &str = "SHARD_ID";
+/// Name of the sequence-number column of source streams.
+pub const SEQUENCE_NUMBER: &str = "SEQUENCE_NUMBER";
+/// The record-metadata columns of a source stream, in batch order, with
+/// their types (the Kinesis limits: a partition key is at most 256
+/// characters, a shard id at most 128, a sequence number at most 128
+/// digits). NULL where the source has no such metadata.
+pub const SOURCE_METADATA: [(&str, SqlType); 3] = [
+    (PARTITION_KEY, SqlType::Varchar(256)),
+    (SHARD_ID, SqlType::Varchar(128)),
+    (SEQUENCE_NUMBER, SqlType::Varchar(128)),
+];
+
+/// The metadata columns a source stream with user columns `columns` gets:
+/// all of [`SOURCE_METADATA`] except names the stream declares itself (a
+/// declared column of that name is an ordinary column and wins).
+pub fn source_metadata(columns: &[StreamColumn]) -> Vec<(&'static str, SqlType)> {
+    SOURCE_METADATA
+        .iter()
+        .filter(|(name, _)| !columns.iter().any(|c| c.name == *name))
+        .copied()
+        .collect()
+}
+
 /// Name of the application's error stream.
 pub const ERROR_STREAM: &str = "error_stream";
 
@@ -66,9 +95,13 @@ pub struct StreamDef {
     pub name: String,
     /// User columns (without ROWTIME).
     pub columns: Vec<StreamColumn>,
-    /// Fed from outside (an input), so it also has APPROXIMATE_ARRIVAL_TIME.
+    /// Fed from outside (an input), so it also has APPROXIMATE_ARRIVAL_TIME
+    /// and the record-metadata columns.
     pub is_source: bool,
-    /// Batch schema: ROWTIME, [APPROXIMATE_ARRIVAL_TIME], columns.
+    /// The record-metadata columns it carries ([`source_metadata`]; empty
+    /// unless `is_source`).
+    pub metadata: Vec<(&'static str, SqlType)>,
+    /// Batch schema: ROWTIME, [APPROXIMATE_ARRIVAL_TIME, metadata], columns.
     pub schema: SchemaRef,
     /// Where it is declared (0:0 for inputs declared only by configuration).
     pub declared_at: Location,
@@ -85,8 +118,16 @@ impl StreamDef {
         at: Location,
     ) -> Self {
         let mut fields = vec![Field::new(ROWTIME, ROWTIME_TYPE, false)];
+        let metadata = if is_source {
+            source_metadata(&columns)
+        } else {
+            Vec::new()
+        };
         if is_source {
             fields.push(Field::new(APPROXIMATE_ARRIVAL_TIME, ROWTIME_TYPE, true));
+        }
+        for (name, sql_type) in &metadata {
+            fields.push(Field::new(*name, sql_type.to_arrow(), true));
         }
         for c in &columns {
             fields.push(Field::new(&c.name, c.sql_type.to_arrow(), true));
@@ -95,6 +136,7 @@ impl StreamDef {
             name,
             columns,
             is_source,
+            metadata,
             schema: Arc::new(Schema::new(fields)),
             declared_at: at,
             hidden: false,
@@ -103,7 +145,11 @@ impl StreamDef {
 
     /// Index of the first user column in the batch schema.
     pub fn first_user_column(&self) -> usize {
-        if self.is_source { 2 } else { 1 }
+        if self.is_source {
+            2 + self.metadata.len()
+        } else {
+            1
+        }
     }
 
     pub(super) fn column_names(&self) -> Vec<&str> {
@@ -112,6 +158,7 @@ impl StreamDef {
         if self.is_source {
             names.push(APPROXIMATE_ARRIVAL_TIME);
         }
+        names.extend(self.metadata.iter().map(|(name, _)| *name));
         names
     }
 }

@@ -240,18 +240,14 @@ impl Application {
     /// Feeds records that arrive now, by the application's clock (live).
     pub fn push_records_now(&mut self, stream: &str, data: &[&[u8]]) -> Result<()> {
         let t = self.clock.now_ms();
-        let records: Vec<Record> = data
-            .iter()
-            .map(|d| Record {
-                data: d,
-                arrival_ms: t,
-            })
-            .collect();
+        let records: Vec<Record> = data.iter().map(|d| Record::new(d, t)).collect();
         self.push_records(stream, &records)
     }
 
     /// Feeds an Arrow batch with the stream's schema (see
-    /// [`Self::stream_schema`]): ROWTIME, APPROXIMATE_ARRIVAL_TIME, columns.
+    /// [`Self::stream_schema`]): ROWTIME, APPROXIMATE_ARRIVAL_TIME, the
+    /// record-metadata columns (PARTITION_KEY, SHARD_ID, SEQUENCE_NUMBER),
+    /// columns.
     pub fn push_batch(&mut self, stream: &str, batch: RecordBatch) -> Result<()> {
         let sid = self.input(stream)?;
         let schema = &self.plan.streams[sid].schema;
@@ -683,10 +679,7 @@ mod tests {
     fn push(app: &mut Application, recs: &[(String, i64)]) {
         let records: Vec<Record> = recs
             .iter()
-            .map(|(d, t)| Record {
-                data: d.as_bytes(),
-                arrival_ms: *t,
-            })
+            .map(|(d, t)| Record::new(d.as_bytes(), *t))
             .collect();
         app.push_records("S", &records).unwrap();
     }
