@@ -60,13 +60,14 @@ CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
 /// Output rows seen, and the totals of COUNT and SUM over all output rows.
 type Totals = (Arc<AtomicU64>, Arc<Mutex<(i64, i64)>>);
 
-fn w1_app() -> Result<(Application, Totals)> {
+/// W1's source stream: JSON records `{"id", "k", "v"}` (W2 and W3 read the same).
+fn w1_input() -> Input {
     let col = |name: &str, t: SqlType, path: &str| RecordColumn {
         name: name.into(),
         sql_type: t,
         mapping: Some(path.into()),
     };
-    let input = Input {
+    Input {
         stream: "SOURCE_SQL_STREAM_001".into(),
         schema: InputSchema {
             format: RecordFormat::Json {
@@ -78,7 +79,11 @@ fn w1_app() -> Result<(Application, Totals)> {
                 col("V", SqlType::Integer, "$.v"),
             ]),
         },
-    };
+    }
+}
+
+fn w1_app() -> Result<(Application, Totals)> {
+    let input = w1_input();
     let mut app = Application::new(W1_SQL, &[input], Arc::new(ManualClock::new(0)))?;
     let rows = Arc::new(AtomicU64::new(0));
     let sums = Arc::new(Mutex::new((0i64, 0i64)));
@@ -208,31 +213,7 @@ fn w2_expected_count_sum(n: u64, window_ms: i64) -> i64 {
 }
 
 fn w2(n: u64, batch: usize, minutes: u32) -> Result<()> {
-    let input = Input {
-        stream: "SOURCE_SQL_STREAM_001".into(),
-        schema: InputSchema {
-            format: RecordFormat::Json {
-                row_path: "$".into(),
-            },
-            columns: Some(vec![
-                RecordColumn {
-                    name: "ID".into(),
-                    sql_type: SqlType::BigInt,
-                    mapping: Some("$.id".into()),
-                },
-                RecordColumn {
-                    name: "K".into(),
-                    sql_type: SqlType::Integer,
-                    mapping: Some("$.k".into()),
-                },
-                RecordColumn {
-                    name: "V".into(),
-                    sql_type: SqlType::Integer,
-                    mapping: Some("$.v".into()),
-                },
-            ]),
-        },
-    };
+    let input = w1_input();
     let mut app = Application::new(&w2_sql(minutes), &[input], Arc::new(ManualClock::new(0)))?;
     let totals = Arc::new(Mutex::new(W2Totals::default()));
     let sink = Arc::clone(&totals);
@@ -361,31 +342,7 @@ fn w3(n: u64, batch: usize) -> Result<()> {
     if loaded as u64 != W3_TABLE_ROWS {
         bail!("the reference table has {loaded} rows, want {W3_TABLE_ROWS}");
     }
-    let input = Input {
-        stream: "SOURCE_SQL_STREAM_001".into(),
-        schema: InputSchema {
-            format: RecordFormat::Json {
-                row_path: "$".into(),
-            },
-            columns: Some(vec![
-                RecordColumn {
-                    name: "ID".into(),
-                    sql_type: SqlType::BigInt,
-                    mapping: Some("$.id".into()),
-                },
-                RecordColumn {
-                    name: "K".into(),
-                    sql_type: SqlType::Integer,
-                    mapping: Some("$.k".into()),
-                },
-                RecordColumn {
-                    name: "V".into(),
-                    sql_type: SqlType::Integer,
-                    mapping: Some("$.v".into()),
-                },
-            ]),
-        },
-    };
+    let input = w1_input();
     let mut app =
         Application::with_tables(W3_SQL, &[input], &tables, Arc::new(ManualClock::new(0)))?;
     // Rows seen, and rows whose SECTOR is not K mod 20.
