@@ -115,6 +115,29 @@ fn rowtime(id: u64) -> i64 {
 }
 
 /// CPU seconds (user + system) this process has used.
+/// Pushes rows `0..n` into the source stream in batches of `batch` made by
+/// `make(schema, first id, count)`, then flushes; returns the CPU seconds
+/// and the instant at the start, for [`report`].
+fn push_rows(
+    app: &mut Application,
+    n: u64,
+    batch: usize,
+    make: fn(&sluice_engine::arrow::datatypes::SchemaRef, u64, u64) -> Result<RecordBatch>,
+) -> Result<(f64, Instant)> {
+    let schema = app
+        .stream_schema("SOURCE_SQL_STREAM_001")
+        .ok_or_else(|| anyhow::anyhow!("no source stream"))?;
+    let (cpu0, started) = (cpu_seconds(), Instant::now());
+    let mut id = 0u64;
+    while id < n {
+        let m = (n - id).min(batch as u64);
+        app.push_batch("SOURCE_SQL_STREAM_001", make(&schema, id, m)?)?;
+        id += m;
+    }
+    app.flush()?;
+    Ok((cpu0, started))
+}
+
 fn cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return f64::NAN;
@@ -244,17 +267,7 @@ fn w2(n: u64, batch: usize, minutes: u32) -> Result<()> {
             t.wrong += wrong;
         }
     })?;
-    let schema = app
-        .stream_schema("SOURCE_SQL_STREAM_001")
-        .ok_or_else(|| anyhow::anyhow!("no source stream"))?;
-    let (cpu0, started) = (cpu_seconds(), Instant::now());
-    let mut id = 0u64;
-    while id < n {
-        let m = (n - id).min(batch as u64);
-        app.push_batch("SOURCE_SQL_STREAM_001", w1_batch(&schema, id, m)?)?;
-        id += m;
-    }
-    app.flush()?;
+    let (cpu0, started) = push_rows(&mut app, n, batch, w1_batch)?;
     let label = if minutes.is_multiple_of(60) {
         format!("w2 engine-only, {}-hour window", minutes / 60)
     } else {
@@ -367,17 +380,7 @@ fn w3(n: u64, batch: usize) -> Result<()> {
             t.1 += wrong;
         }
     })?;
-    let schema = app
-        .stream_schema("SOURCE_SQL_STREAM_001")
-        .ok_or_else(|| anyhow::anyhow!("no source stream"))?;
-    let (cpu0, started) = (cpu_seconds(), Instant::now());
-    let mut id = 0u64;
-    while id < n {
-        let m = (n - id).min(batch as u64);
-        app.push_batch("SOURCE_SQL_STREAM_001", w3_batch(&schema, id, m)?)?;
-        id += m;
-    }
-    app.flush()?;
+    let (cpu0, started) = push_rows(&mut app, n, batch, w3_batch)?;
     report("w3 stream-to-table join, engine-only", n, started, cpu0);
     let t = totals.lock().map_err(|_| anyhow::anyhow!("lock"))?;
     if t.0 != n || t.1 != 0 {
@@ -454,17 +457,7 @@ fn w1_batch(
 
 fn engine_only(n: u64, batch: usize) -> Result<()> {
     let (mut app, (rows, sums)) = w1_app()?;
-    let schema = app
-        .stream_schema("SOURCE_SQL_STREAM_001")
-        .ok_or_else(|| anyhow::anyhow!("no source stream"))?;
-    let (cpu0, started) = (cpu_seconds(), Instant::now());
-    let mut id = 0u64;
-    while id < n {
-        let m = (n - id).min(batch as u64);
-        app.push_batch("SOURCE_SQL_STREAM_001", w1_batch(&schema, id, m)?)?;
-        id += m;
-    }
-    app.flush()?;
+    let (cpu0, started) = push_rows(&mut app, n, batch, w1_batch)?;
     report("engine-only", n, started, cpu0);
     check_result(n, &rows, &sums)
 }
