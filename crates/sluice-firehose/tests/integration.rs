@@ -68,7 +68,13 @@ fn files(root: &Path) -> Vec<(String, Vec<u8>)> {
                 walk(base, &p, out);
             } else {
                 let k = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-                out.push((k, std::fs::read(&p).unwrap()));
+                // object_store writes an object to a staging file and renames
+                // it: one seen here may be gone by the time it is read.
+                match std::fs::read(&p) {
+                    Ok(bytes) => out.push((k, bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => panic!("reading {k}: {e}"),
+                }
             }
         }
     }
