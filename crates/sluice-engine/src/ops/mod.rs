@@ -15,8 +15,9 @@
 //!
 //! One operator per file: [`project`] (filter/project, and the guarded
 //! evaluation every operator uses), [`tumbling`], [`sliding`], [`stagger`],
-//! [`join`] (which feeds joined rows to the pump's operator) and [`order`]
-//! (a pump's ORDER BY, after its operator). Their plans come from
+//! [`join`] (which feeds joined rows to the pump's operator), [`order`]
+//! (a pump's ORDER BY, after its operator) and [`rcf`] (RANDOM_CUT_FOREST
+//! over a cursor). Their plans come from
 //! [`crate::plan`]; operators never reach into the runtime.
 //!
 //! [`ErrorRow`]: crate::errors::ErrorRow
@@ -24,6 +25,7 @@
 pub mod join;
 pub mod order;
 pub mod project;
+pub mod rcf;
 pub mod sliding;
 pub mod stagger;
 pub mod tumbling;
@@ -36,6 +38,7 @@ use crate::error::{EngineError, Result};
 use crate::errors::ErrorRow;
 use crate::plan::{OperatorPlan, PumpDef, StreamDef};
 use project::filter_project;
+use rcf::RcfState;
 use sliding::SlidingState;
 use stagger::StaggerState;
 use tumbling::TumblingState;
@@ -59,6 +62,8 @@ pub(crate) enum OpState {
     Sliding(SlidingState),
     /// Open stagger windows, per partition key.
     Stagger(StaggerState),
+    /// A random cut forest.
+    RandomCutForest(Box<RcfState>),
 }
 
 impl OpState {
@@ -71,6 +76,9 @@ impl OpState {
             }),
             OperatorPlan::Sliding(plan) => OpState::Sliding(SlidingState::new(plan)?),
             OperatorPlan::Stagger(plan) => OpState::Stagger(StaggerState::new(plan, p)?),
+            OperatorPlan::RandomCutForest(plan) => {
+                OpState::RandomCutForest(Box::new(RcfState::new(plan, p)?))
+            }
         })
     }
 
@@ -79,7 +87,9 @@ impl OpState {
     /// holds nothing. Rows before it are fully reflected in emitted output.
     pub(crate) fn retained_since(&self) -> Option<i64> {
         match self {
-            OpState::Project => None,
+            // A forest's rows come out as they go in; what it learned is
+            // not output waiting for later rows.
+            OpState::Project | OpState::RandomCutForest(_) => None,
             OpState::Tumbling(t) => t.windows.keys().next().copied(),
             OpState::Sliding(s) => s.retained_since(),
             OpState::Stagger(s) => s.retained_since(),
@@ -113,6 +123,9 @@ impl OpState {
                 st.push(plan, p, target, batch, out)
             }
             (OperatorPlan::Stagger(plan), OpState::Stagger(st)) => {
+                st.push(plan, p, target, batch, out)
+            }
+            (OperatorPlan::RandomCutForest(plan), OpState::RandomCutForest(st)) => {
                 st.push(plan, p, target, batch, out)
             }
             _ => Err(EngineError::Plan {

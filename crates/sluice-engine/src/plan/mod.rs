@@ -22,8 +22,9 @@
 //! rewrites), `scope.rs` (FROM / JOIN names and column resolution),
 //! `window.rs` (ROWTIME window sizes), `select.rs` (one pump: target,
 //! select list, WHERE), `tumbling.rs` (GROUP BY, stagger), `sliding.rs`
-//! (OVER), `join.rs`, `order.rs` (ORDER BY) and `subquery.rs` (subqueries
-//! in FROM, each planned as a hidden stream and pump). Plans import the SQL front
+//! (OVER), `join.rs`, `order.rs` (ORDER BY), `subquery.rs` (subqueries
+//! in FROM, each planned as a hidden stream and pump) and
+//! `table_function.rs` (`TABLE(FN(CURSOR(..), ..))`, a hidden pump too). Plans import the SQL front
 //! end ([`crate::sql`]), never the operators that run them.
 
 mod join;
@@ -33,6 +34,7 @@ mod scope;
 mod select;
 mod sliding;
 mod subquery;
+mod table_function;
 mod tumbling;
 mod types;
 mod window;
@@ -59,6 +61,7 @@ pub use sliding::{
     Frame, SlidingAggregate, SlidingArg, SlidingFunction, SlidingPlan, SlidingWindowPlan, ValueKind,
 };
 use subquery::PlannedPump;
+pub use table_function::{ANOMALY_EXPLANATION, ANOMALY_SCORE, RcfPlan, TableFunction};
 pub use tumbling::{AggregatePlan, TumblingPlan};
 pub use types::{
     APPROXIMATE_ARRIVAL_TIME, AppPlan, ERROR_STREAM, OperatorPlan, PARTITION_KEY, ProjectPlan,
@@ -325,6 +328,11 @@ impl Planner {
                         hidden.hidden = true;
                         streams.push(hidden);
                         pumps.push(self.plan_pump(h.decl, &streams, tables)?);
+                    }
+                    PlannedPump::TableFunction(t) => {
+                        let (stream, pump) = self.plan_table_function(&t, &streams)?;
+                        streams.push(stream);
+                        pumps.push(pump);
                     }
                 }
             }

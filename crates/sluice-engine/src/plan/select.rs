@@ -26,7 +26,12 @@ use crate::sql::{Name, PumpDecl, ident_location, kda_name};
 use crate::types::{SqlType, TypeFamily};
 
 impl Planner {
-    fn find_stream(&self, streams: &[StreamDef], name: &str, at: Location) -> Result<usize> {
+    pub(super) fn find_stream(
+        &self,
+        streams: &[StreamDef],
+        name: &str,
+        at: Location,
+    ) -> Result<usize> {
         streams
             .iter()
             .position(|s| s.name == name)

@@ -23,8 +23,10 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::sql::sqlparser::ast::{
     Expr, Ident, ObjectName, Query, SelectItem, SetExpr, Spanned, TableAlias, TableFactor,
 };
+use datafusion::sql::sqlparser::tokenizer::Span;
 
 use super::Planner;
+use super::table_function::{TableFunction, TableFunctionPump};
 use super::types::{ROWTIME, StreamColumn, StreamDef, TableDecl};
 use crate::error::{EngineError, Location, Result};
 use crate::sql::{Name, PumpDecl, kda_name};
@@ -46,6 +48,8 @@ pub(super) enum PlannedPump {
     Declared(PumpDecl),
     /// Made by [`hoist`]: its target stream's columns are inferred.
     Hidden(HiddenPump),
+    /// Made by [`hoist`] for a table function call over a CURSOR.
+    TableFunction(TableFunctionPump),
 }
 
 /// Takes each subquery in FROM (and JOIN) out of `p`'s query, innermost
@@ -105,76 +109,144 @@ impl Hoister<'_> {
     }
 
     fn factor(&mut self, f: &mut TableFactor, at: Location) -> Result<()> {
-        let TableFactor::Derived {
-            lateral,
-            subquery,
-            alias,
-            ..
-        } = f
-        else {
-            return Ok(());
-        };
-        let span = subquery.span();
-        let sub_at = span_location(span.start, at);
-        if *lateral {
-            return Err(EngineError::Unsupported {
-                location: sub_at,
-                what: "a LATERAL subquery".into(),
-            });
+        match f {
+            TableFactor::Derived {
+                lateral,
+                subquery,
+                alias,
+                ..
+            } => {
+                let span = subquery.span();
+                let sub_at = span_location(span.start, at);
+                if *lateral {
+                    return Err(EngineError::Unsupported {
+                        location: sub_at,
+                        what: "a LATERAL subquery".into(),
+                    });
+                }
+                let columns = alias
+                    .as_ref()
+                    .map(|a| {
+                        a.columns
+                            .iter()
+                            .map(|c| Name {
+                                value: kda_name(&c.name),
+                                location: span_location(c.name.span.start, sub_at),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let name = self.hide(subquery, columns, sub_at)?;
+                let alias = alias.take();
+                *f = stream_factor(name, span, alias);
+                Ok(())
+            }
+            TableFactor::TableFunction { expr, alias } => {
+                let span = expr.span();
+                let call_at = span_location(span.start, at);
+                let Expr::Function(call) = expr else {
+                    return Err(EngineError::Unsupported {
+                        location: call_at,
+                        what: "TABLE(...) over anything but a table function call".into(),
+                    });
+                };
+                let fn_name = call
+                    .name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.clone())
+                    .unwrap_or_else(|| call.name.to_string());
+                let function = TableFunction::from_name(&fn_name, call_at)?;
+                let mut args: Vec<Expr> = super::function_args(call).into_iter().cloned().collect();
+                let cursor = match args.first_mut() {
+                    Some(Expr::Subquery(q)) => q,
+                    _ => {
+                        return Err(EngineError::Plan {
+                            location: call_at,
+                            message: format!(
+                                "the first argument of {} is its input stream, CURSOR(SELECT STREAM ...); the signature is {}",
+                                function.name(),
+                                function.signature()
+                            ),
+                        });
+                    }
+                };
+                let cursor_at = span_location(cursor.span().start, call_at);
+                let cursor_stream = self.hide(cursor, Vec::new(), cursor_at)?;
+                if let Some(a) = alias.as_ref().filter(|a| !a.columns.is_empty()) {
+                    return Err(EngineError::Unsupported {
+                        location: span_location(a.name.span.start, call_at),
+                        what: "column names in a table function's alias".into(),
+                    });
+                }
+                let name = self.fresh_name();
+                self.out.push(PlannedPump::TableFunction(TableFunctionPump {
+                    name: Name {
+                        value: name.clone(),
+                        location: call_at,
+                    },
+                    stopped: self.stopped,
+                    cursor: cursor_stream,
+                    function,
+                    args: args.split_off(1),
+                    at: call_at,
+                }));
+                let alias = alias.take();
+                *f = stream_factor(name, span, alias);
+                Ok(())
+            }
+            _ => Ok(()),
         }
-        self.query(subquery, sub_at)?;
+    }
+
+    /// Hoists one subquery (its own subqueries first) into a hidden pump and
+    /// stream, returning the stream's name.
+    fn hide(&mut self, subquery: &mut Query, columns: Vec<Name>, at: Location) -> Result<String> {
+        self.query(subquery, at)?;
         drop_rowtime_items(subquery);
         let name = self.fresh_name();
-        let columns = alias
-            .as_ref()
-            .map(|a| {
-                a.columns
-                    .iter()
-                    .map(|c| Name {
-                        value: kda_name(&c.name),
-                        location: span_location(c.name.span.start, sub_at),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
         let hidden = Name {
             value: name.clone(),
-            location: sub_at,
+            location: at,
         };
-        let query = subquery.clone();
         self.out.push(PlannedPump::Hidden(HiddenPump {
             decl: PumpDecl {
                 name: hidden.clone(),
                 stopped: self.stopped,
                 target: hidden,
                 target_columns: None,
-                query,
-                query_location: sub_at,
+                query: Box::new(subquery.clone()),
+                query_location: at,
             },
             columns,
         }));
-        let alias = alias.take().map(|a| TableAlias {
+        Ok(name)
+    }
+}
+
+/// A FROM item reading the hidden stream `name`, spanned like what it
+/// replaces (so errors about the relation point there), keeping its alias
+/// (without column names: those name the hidden stream's columns).
+fn stream_factor(name: String, span: Span, alias: Option<TableAlias>) -> TableFactor {
+    TableFactor::Table {
+        name: ObjectName::from(vec![Ident {
+            value: name,
+            quote_style: Some('"'),
+            span,
+        }]),
+        alias: alias.map(|a| TableAlias {
             columns: Vec::new(),
             ..a
-        });
-        *f = TableFactor::Table {
-            // Spanned like the subquery, so errors about the relation point there.
-            name: ObjectName::from(vec![Ident {
-                value: name,
-                quote_style: Some('"'),
-                span,
-            }]),
-            alias,
-            args: None,
-            with_hints: Vec::new(),
-            version: None,
-            with_ordinality: false,
-            partitions: Vec::new(),
-            json_path: None,
-            sample: None,
-            index_hints: Vec::new(),
-        };
-        Ok(())
+        }),
+        args: None,
+        with_hints: Vec::new(),
+        version: None,
+        with_ordinality: false,
+        partitions: Vec::new(),
+        json_path: None,
+        sample: None,
+        index_hints: Vec::new(),
     }
 }
 

@@ -17,6 +17,7 @@ use super::Planner;
 use super::join::JoinPlan;
 use super::order::OrderPlan;
 use super::sliding::SlidingPlan;
+use super::table_function::RcfPlan;
 use super::tumbling::TumblingPlan;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Location, Result};
@@ -184,6 +185,9 @@ pub enum OperatorPlan {
     /// Stagger windows: planned as a tumbling window whose `size` is the
     /// stagger length and whose windows open per partition key.
     Stagger(TumblingPlan),
+    /// RANDOM_CUT_FOREST[_WITH_EXPLANATION] over a cursor: each row with
+    /// its anomaly score (and explanation) appended.
+    RandomCutForest(RcfPlan),
 }
 
 /// A planned pump.

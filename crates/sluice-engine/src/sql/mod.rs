@@ -7,6 +7,8 @@
 //! tokens get a thin pre-pass for KDA syntax that `sqlparser` lacks:
 //!
 //! - `SELECT STREAM` drops the `STREAM` word (every KDA query is continuous);
+//! - `FN(CURSOR(SELECT ...), args)` drops the `CURSOR` word, leaving a
+//!   subquery argument (KDA's table functions, planned as hidden streams);
 //! - `STEP(x BY y)` becomes `STEP(x, y)`;
 //! - a window on a joined stream, `FROM S OVER (RANGE INTERVAL '1' MINUTE
 //!   PRECEDING) AS s` or `OVER (ROWS 10 PRECEDING)`, becomes the table
@@ -43,8 +45,8 @@ use parse::{expect_end, parse_statement, syntax};
 pub use parse::{normalize_expr_idents, normalize_query};
 pub use prepass::{RANGE_FUNCTION, ROWS_FUNCTION, STAGGER_FUNCTION};
 use prepass::{
-    interval_qualifier_prepass, kda_prepass, refuse_cursor_functions, split_statements,
-    stagger_prepass, table_window_prepass,
+    cursor_prepass, interval_qualifier_prepass, kda_prepass, split_statements, stagger_prepass,
+    table_window_prepass,
 };
 
 use crate::error::{EngineError, Location, Result};
@@ -132,9 +134,8 @@ pub fn parse_app(sql: &str) -> Result<Vec<Statement>> {
         })?;
     let mut statements = Vec::new();
     for stmt_tokens in split_statements(tokens) {
-        refuse_cursor_functions(&stmt_tokens)?;
         statements.push(parse_statement(interval_qualifier_prepass(kda_prepass(
-            table_window_prepass(stagger_prepass(stmt_tokens)?)?,
+            table_window_prepass(stagger_prepass(cursor_prepass(stmt_tokens)?)?)?,
         )))?);
     }
     Ok(statements)

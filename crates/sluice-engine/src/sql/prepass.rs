@@ -432,51 +432,57 @@ pub(super) fn interval_qualifier_prepass(tokens: Vec<TokenWithSpan>) -> Vec<Toke
     out
 }
 
-/// Refuses KDA's table functions over a `CURSOR(SELECT ...)` argument
-/// (RANDOM_CUT_FOREST, HOTSPOTS, TOP_K_ITEMS_TUMBLING, ...), which Sluice
-/// does not run yet, naming the function where it is written; `sqlparser`
-/// alone would report a bare syntax error inside the CURSOR.
-pub(super) fn refuse_cursor_functions(tokens: &[TokenWithSpan]) -> Result<()> {
-    let significant: Vec<&TokenWithSpan> = tokens.iter().filter(|t| !is_trivia(&t.token)).collect();
-    for (k, t) in significant.iter().enumerate() {
+/// KDA's table functions take their input stream as `CURSOR(SELECT STREAM
+/// ...)`: `FN(CURSOR(SELECT ...), args)` becomes `FN((SELECT ...), args)`,
+/// a subquery argument `sqlparser` parses, which the planner hoists into a
+/// hidden stream (`plan::table_function`). A CURSOR anywhere but as an
+/// argument of a function in FROM is refused here, by name.
+pub(super) fn cursor_prepass(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>> {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !is_trivia(&tokens[i].token))
+        .collect();
+    let mut drop = Vec::new();
+    for (k, &i) in significant.iter().enumerate() {
+        let t = &tokens[i];
         if !is_word(&t.token, "CURSOR")
             || significant
                 .get(k + 1)
-                .is_none_or(|n| n.token != Token::LParen)
+                .is_none_or(|&n| tokens[n].token != Token::LParen)
         {
             continue;
         }
-        // The function whose argument list the CURSOR opens: the word
-        // before the nearest unclosed `(` to its left.
+        // The CURSOR must be an argument: the nearest unclosed `(` to its
+        // left opens a function's argument list, itself inside `TABLE(`.
         let mut depth = 0i32;
-        let mut function = None;
+        let mut open = None;
         for j in (0..k).rev() {
-            match &significant[j].token {
+            match &tokens[significant[j]].token {
                 Token::RParen => depth += 1,
                 Token::LParen if depth > 0 => depth -= 1,
                 Token::LParen => {
-                    function = j.checked_sub(1).map(|f| significant[f]);
+                    open = Some(j);
                     break;
                 }
                 _ => {}
             }
         }
-        let (name, at) = match function {
-            Some(TokenWithSpan {
-                token: Token::Word(w),
-                ..
-            }) => (
-                w.value.to_uppercase(),
-                function.map_or(location_of(t), location_of),
-            ),
-            _ => ("a table function".to_string(), location_of(t)),
-        };
-        return Err(EngineError::Unsupported {
-            location: at,
-            what: format!(
-                "{name}(CURSOR(SELECT STREAM ...), ...): KDA's analytic table functions over a CURSOR are not implemented yet"
-            ),
-        });
+        let at = |j: Option<usize>| j.map(|j| &tokens[significant[j]].token);
+        let function = open.and_then(|j| j.checked_sub(1));
+        let in_table = matches!(at(function), Some(Token::Word(_)))
+            && at(function.and_then(|f| f.checked_sub(1))) == Some(&Token::LParen)
+            && at(function.and_then(|f| f.checked_sub(2))).is_some_and(|t| is_word(t, "TABLE"));
+        if !in_table {
+            return Err(EngineError::Unsupported {
+                location: location_of(t),
+                what: "CURSOR(...) outside a table function's arguments (KDA's form is FROM TABLE(FN(CURSOR(SELECT STREAM ...), ...)))".into(),
+            });
+        }
+        drop.push(i);
     }
-    Ok(())
+    Ok(tokens
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(_, t)| t)
+        .collect())
 }

@@ -1,0 +1,337 @@
+//! RANDOM_CUT_FOREST and RANDOM_CUT_FOREST_WITH_EXPLANATION over a cursor:
+//! every cursor row comes out at its own ROWTIME with its columns, then
+//! `ANOMALY_SCORE` (and `ANOMALY_EXPLANATION`), scored in stream order by
+//! one [`RandomCutForest`] per pump (`sluice_rcf`).
+//!
+//! The forest reads the cursor's numeric columns as DOUBLE. A row with a
+//! NULL in one of them is not scored and does not change the forest: it goes
+//! to `error_stream` naming the column, and the stream goes on.
+//!
+//! The explanation is KDA's JSON, one member per numeric column in cursor
+//! order: `{"COL":{"DIRECTION":"HIGH","STRENGTH":"0.0210",
+//! "ATTRIBUTION_SCORE":"0.3323"},...}`, values as strings with four
+//! decimals; without directionality only `ATTRIBUTION_SCORE`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Float64Builder, RecordBatch,
+    RecordBatchOptions, StringBuilder,
+};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::error::DataFusionError;
+use sluice_rcf::{Attribution, RandomCutForest};
+
+use super::Output;
+use super::project::row_error;
+use crate::error::{EngineError, Result};
+use crate::plan::{PumpDef, RcfPlan, StreamDef};
+
+/// One pump's forest.
+pub(crate) struct RcfState {
+    forest: RandomCutForest,
+}
+
+impl RcfState {
+    pub(crate) fn new(plan: &RcfPlan, p: &PumpDef) -> Result<Self> {
+        let forest = RandomCutForest::new(plan.config.clone()).map_err(|e| EngineError::Plan {
+            location: p.declared_at,
+            message: e.to_string(),
+        })?;
+        Ok(Self { forest })
+    }
+
+    /// Scores each row of `batch` in order and emits the rows with their
+    /// score (and explanation).
+    pub(crate) fn push(
+        &mut self,
+        plan: &RcfPlan,
+        p: &PumpDef,
+        target: &StreamDef,
+        batch: &RecordBatch,
+        out: &mut Output,
+    ) -> Result<()> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        let failed = |e: DataFusionError| EngineError::Plan {
+            location: p.declared_at,
+            message: format!("pump \"{}\": {e}", p.name),
+        };
+        let inputs: Vec<Float64Array> = plan
+            .inputs
+            .iter()
+            .map(|(i, _)| {
+                cast(batch.column(*i), &DataType::Float64)
+                    .map(|a| a.as_primitive::<Float64Type>().clone())
+            })
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| failed(e.into()))?;
+        let mut keep = Vec::with_capacity(rows);
+        let mut scores = Float64Builder::with_capacity(rows);
+        let mut explanations = plan
+            .explanation
+            .map(|_| StringBuilder::with_capacity(rows, rows * 64 * inputs.len()));
+        let mut record = vec![0.0; inputs.len()];
+        for row in 0..rows {
+            let null = inputs.iter().position(|a| a.is_null(row));
+            let scored = match null {
+                Some(c) => Err(format!(
+                    "{} cannot score a NULL: column {} is NULL",
+                    function_name(plan),
+                    plan.inputs[c].1
+                )),
+                None => {
+                    for (v, a) in record.iter_mut().zip(&inputs) {
+                        *v = a.value(row);
+                    }
+                    match &mut explanations {
+                        None => self
+                            .forest
+                            .score_and_update(&record)
+                            .map(|s| (s, None))
+                            .map_err(|e| format!("{}: {e}", function_name(plan))),
+                        Some(_) => self
+                            .forest
+                            .explain_and_update(&record)
+                            .map(|(s, a)| (s, Some(a)))
+                            .map_err(|e| format!("{}: {e}", function_name(plan))),
+                    }
+                }
+            };
+            match scored {
+                Ok((score, attributions)) => {
+                    keep.push(true);
+                    scores.append_value(score);
+                    if let (Some(b), Some(a)) = (&mut explanations, attributions) {
+                        b.append_value(explanation_json(
+                            plan,
+                            &a,
+                            plan.explanation.unwrap_or(false),
+                        ));
+                    }
+                }
+                Err(message) => {
+                    keep.push(false);
+                    out.errors.push(row_error(
+                        &batch.slice(row, 1),
+                        &p.name,
+                        &DataFusionError::Execution(message),
+                    ));
+                }
+            }
+        }
+        let kept = if keep.iter().all(|&k| k) {
+            batch.clone()
+        } else {
+            filter_record_batch(batch, &BooleanArray::from(keep)).map_err(|e| failed(e.into()))?
+        };
+        if kept.num_rows() == 0 {
+            return Ok(());
+        }
+        let mut columns: Vec<ArrayRef> = kept.columns().to_vec();
+        columns.push(Arc::new(scores.finish()));
+        if let Some(mut b) = explanations {
+            columns.push(Arc::new(b.finish()));
+        }
+        let rows = kept.num_rows();
+        let batch = RecordBatch::try_new_with_options(
+            Arc::clone(&target.schema),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+        .map_err(|e| failed(e.into()))?;
+        out.batches.push(batch);
+        Ok(())
+    }
+}
+
+fn function_name(plan: &RcfPlan) -> &'static str {
+    if plan.explanation.is_some() {
+        "RANDOM_CUT_FOREST_WITH_EXPLANATION"
+    } else {
+        "RANDOM_CUT_FOREST"
+    }
+}
+
+/// KDA's ANOMALY_EXPLANATION for one row.
+fn explanation_json(plan: &RcfPlan, attributions: &[Attribution], directionality: bool) -> String {
+    let mut s = String::with_capacity(64 * attributions.len());
+    s.push('{');
+    for (k, ((_, name), a)) in plan.inputs.iter().zip(attributions).enumerate() {
+        if k > 0 {
+            s.push(',');
+        }
+        s.push_str(&serde_json::Value::String(name.clone()).to_string());
+        s.push_str(":{");
+        if directionality {
+            let _ = write!(
+                s,
+                "\"DIRECTION\":\"{}\",\"STRENGTH\":\"{:.4}\",",
+                a.direction().as_str(),
+                a.strength()
+            );
+        }
+        let _ = write!(s, "\"ATTRIBUTION_SCORE\":\"{:.4}\"}}", a.score());
+    }
+    s.push('}');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{AppPlan, OperatorPlan, SourceDecl, StreamColumn};
+    use crate::types::SqlType;
+
+    fn plan(sql: &str) -> crate::error::Result<AppPlan> {
+        AppPlan::new(
+            sql,
+            &[SourceDecl {
+                stream: "S".into(),
+                columns: Some(vec![
+                    StreamColumn::new("NAME", SqlType::Varchar(8)),
+                    StreamColumn::new("X", SqlType::Double),
+                    StreamColumn::new("N", SqlType::Integer),
+                ]),
+            }],
+        )
+    }
+
+    fn rcf_plan(p: &AppPlan) -> &RcfPlan {
+        p.pumps
+            .iter()
+            .find_map(|p| match &p.op {
+                OperatorPlan::RandomCutForest(r) => Some(r),
+                _ => None,
+            })
+            .expect("an RCF pump")
+    }
+
+    #[test]
+    fn explanation_json_is_kdas_shape() {
+        let p = plan(
+            "CREATE STREAM O (X DOUBLE, N INTEGER, A DOUBLE, E VARCHAR(512));\n\
+             CREATE PUMP P AS INSERT INTO O SELECT STREAM X, N, ANOMALY_SCORE, ANOMALY_EXPLANATION \
+             FROM TABLE(RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM * FROM S), 10, 20, 1000, 1, true));",
+        )
+        .unwrap();
+        let r = rcf_plan(&p);
+        let a = [
+            Attribution {
+                high: 0.5,
+                low: 0.125,
+            },
+            Attribution {
+                high: 0.0,
+                low: 0.25,
+            },
+        ];
+        assert_eq!(
+            explanation_json(r, &a, true),
+            "{\"X\":{\"DIRECTION\":\"HIGH\",\"STRENGTH\":\"0.3750\",\"ATTRIBUTION_SCORE\":\"0.6250\"},\
+             \"N\":{\"DIRECTION\":\"LOW\",\"STRENGTH\":\"0.2500\",\"ATTRIBUTION_SCORE\":\"0.2500\"}}"
+        );
+        assert_eq!(
+            explanation_json(r, &a, false),
+            "{\"X\":{\"ATTRIBUTION_SCORE\":\"0.6250\"},\"N\":{\"ATTRIBUTION_SCORE\":\"0.2500\"}}"
+        );
+    }
+
+    #[test]
+    fn the_call_reads_numeric_cursor_columns_with_its_arguments_or_kdas_defaults() {
+        let p = plan(
+            "CREATE STREAM O (X DOUBLE, A DOUBLE);\n\
+             CREATE PUMP P AS INSERT INTO O SELECT STREAM X, ANOMALY_SCORE \
+             FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM S)));",
+        )
+        .unwrap();
+        let r = rcf_plan(&p);
+        let names: Vec<&str> = r.inputs.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names, ["X", "N"]);
+        assert_eq!(r.config.number_of_trees, 100);
+        assert_eq!(r.config.sub_sample_size, 256);
+        assert_eq!(r.config.time_decay, 100_000.0);
+        assert_eq!(r.config.shingle_size, 1);
+        assert_eq!(r.explanation, None);
+        let p = plan(
+            "CREATE STREAM O (X DOUBLE, A DOUBLE);\n\
+             CREATE PUMP P AS INSERT INTO O SELECT STREAM X, ANOMALY_SCORE \
+             FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM X FROM S), 50, 128, 5000, 4));",
+        )
+        .unwrap();
+        let r = rcf_plan(&p);
+        assert_eq!(r.inputs.len(), 1);
+        assert_eq!(
+            (
+                r.config.number_of_trees,
+                r.config.sub_sample_size,
+                r.config.time_decay,
+                r.config.shingle_size
+            ),
+            (50, 128, 5000.0, 4)
+        );
+    }
+
+    #[test]
+    fn wrong_calls_are_refused_with_the_signature() {
+        let cases = [
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM S), 0)",
+                "numberOfTrees must be between 1 and 1000",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM S), 10, 20, 30, 40)",
+                "shingleSize must be between 1 and 30",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM S), 1.5)",
+                "numberOfTrees must be an integer",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM S), 1, 20, 30, 4, true)",
+                "takes at most 5 arguments, got 6",
+            ),
+            (
+                "RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM * FROM S), 1, 20, 30, 4, 7)",
+                "withDirectionality must be TRUE or FALSE",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM NAME FROM S))",
+                "the cursor has no numeric column",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM CAST(X AS DECIMAL(8,2)) AS D FROM S))",
+                "column D of the cursor is DECIMAL(8,2)",
+            ),
+            (
+                "RANDOM_CUT_FOREST(S)",
+                "the first argument of RANDOM_CUT_FOREST",
+            ),
+            (
+                "HOTSPOTS(CURSOR(SELECT STREAM * FROM S), 100, 0.1, 3)",
+                "HOTSPOTS(CURSOR(SELECT STREAM ...), ...): this KDA table function is not implemented yet",
+            ),
+            (
+                "NOPE(CURSOR(SELECT STREAM * FROM S))",
+                "no table function named NOPE",
+            ),
+        ];
+        for (call, want) in cases {
+            let e = plan(&format!(
+                "CREATE STREAM O (X DOUBLE);\nCREATE PUMP P AS INSERT INTO O SELECT STREAM X FROM TABLE({call});"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(want), "{call}: {e}");
+            assert!(e.starts_with("2:"), "{call}: {e}");
+        }
+        let e = plan("CREATE STREAM O (X DOUBLE);\nCREATE PUMP P AS INSERT INTO O SELECT STREAM COUNT(CURSOR(SELECT STREAM * FROM S)) FROM S;")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CURSOR(...) outside a table function"), "{e}");
+    }
+}
