@@ -16,12 +16,14 @@
 //! One operator per file: [`project`] (filter/project, and the guarded
 //! evaluation every operator uses), [`tumbling`], [`sliding`], [`stagger`],
 //! [`join`] (which feeds joined rows to the pump's operator), [`order`]
-//! (a pump's ORDER BY, after its operator) and [`rcf`] (RANDOM_CUT_FOREST
-//! over a cursor). Their plans come from
+//! (a pump's ORDER BY, after its operator), [`rcf`] (RANDOM_CUT_FOREST
+//! over a cursor) and [`items`] (TOP_K_ITEMS_TUMBLING and
+//! COUNT_DISTINCT_ITEMS_TUMBLING). Their plans come from
 //! [`crate::plan`]; operators never reach into the runtime.
 //!
 //! [`ErrorRow`]: crate::errors::ErrorRow
 
+pub mod items;
 pub mod join;
 pub mod order;
 pub mod project;
@@ -37,6 +39,7 @@ use datafusion::arrow::array::RecordBatch;
 use crate::error::{EngineError, Result};
 use crate::errors::ErrorRow;
 use crate::plan::{OperatorPlan, PumpDef, StreamDef};
+use items::ItemsState;
 use project::filter_project;
 use rcf::RcfState;
 use sliding::SlidingState;
@@ -64,6 +67,8 @@ pub(crate) enum OpState {
     Stagger(StaggerState),
     /// A random cut forest.
     RandomCutForest(Box<RcfState>),
+    /// The open window of TOP_K_ITEMS_TUMBLING / COUNT_DISTINCT_ITEMS_TUMBLING.
+    ItemsTumbling(ItemsState),
 }
 
 impl OpState {
@@ -79,6 +84,7 @@ impl OpState {
             OperatorPlan::RandomCutForest(plan) => {
                 OpState::RandomCutForest(Box::new(RcfState::new(plan, p)?))
             }
+            OperatorPlan::ItemsTumbling(_) => OpState::ItemsTumbling(ItemsState::new()),
         })
     }
 
@@ -93,6 +99,7 @@ impl OpState {
             OpState::Tumbling(t) => t.windows.keys().next().copied(),
             OpState::Sliding(s) => s.retained_since(),
             OpState::Stagger(s) => s.retained_since(),
+            OpState::ItemsTumbling(s) => s.retained_since(),
         }
     }
 
@@ -128,6 +135,9 @@ impl OpState {
             (OperatorPlan::RandomCutForest(plan), OpState::RandomCutForest(st)) => {
                 st.push(plan, p, target, batch, out)
             }
+            (OperatorPlan::ItemsTumbling(plan), OpState::ItemsTumbling(st)) => {
+                st.push(plan, p, target, batch, out)
+            }
             _ => Err(EngineError::Plan {
                 location: p.declared_at,
                 message: format!(
@@ -153,6 +163,9 @@ impl OpState {
             (OperatorPlan::Stagger(plan), OpState::Stagger(st)) => {
                 st.close_until(plan, p, target, now, out)
             }
+            (OperatorPlan::ItemsTumbling(plan), OpState::ItemsTumbling(st)) => {
+                st.advance(plan, p, target, now, out)
+            }
             _ => Ok(()),
         }
     }
@@ -164,6 +177,9 @@ impl OpState {
                 st.windows.keys().next().map(|&s| plan.size.end(s))
             }
             (OperatorPlan::Stagger(_), OpState::Stagger(st)) => st.first_end(),
+            (OperatorPlan::ItemsTumbling(plan), OpState::ItemsTumbling(st)) => {
+                st.open_window_end(plan)
+            }
             _ => None,
         }
     }
@@ -176,6 +192,9 @@ impl OpState {
                 Some(plan.size.end(plan.size.start(t)))
             }
             (OperatorPlan::Stagger(plan), OpState::Stagger(st)) => st.next_boundary(plan, t),
+            (OperatorPlan::ItemsTumbling(plan), OpState::ItemsTumbling(_)) => {
+                Some(ItemsState::next_boundary(plan, t))
+            }
             _ => None,
         }
     }

@@ -61,7 +61,10 @@ pub use sliding::{
     Frame, SlidingAggregate, SlidingArg, SlidingFunction, SlidingPlan, SlidingWindowPlan, ValueKind,
 };
 use subquery::PlannedPump;
-pub use table_function::{ANOMALY_EXPLANATION, ANOMALY_SCORE, RcfPlan, TableFunction};
+pub use table_function::{
+    ANOMALY_EXPLANATION, ANOMALY_SCORE, ITEM, ITEM_COUNT, ItemsPlan, ItemsResult,
+    NUMBER_OF_DISTINCT_ITEMS, RcfPlan, TableFunction,
+};
 pub use tumbling::{AggregatePlan, TumblingPlan};
 pub use types::{
     APPROXIMATE_ARRIVAL_TIME, AppPlan, ERROR_STREAM, OperatorPlan, PARTITION_KEY, ProjectPlan,

@@ -40,12 +40,19 @@ const EXPLANATION_LENGTH: u32 = 8_192;
 
 /// KDA's analytic table functions that Sluice has not implemented yet:
 /// refused by name.
-const NOT_YET: [&str; 4] = [
-    "HOTSPOTS",
-    "TOP_K_ITEMS_TUMBLING",
-    "COUNT_DISTINCT_ITEMS_TUMBLING",
-    "GROUP_RANK",
-];
+const NOT_YET: [&str; 2] = ["HOTSPOTS", "GROUP_RANK"];
+
+/// Name of TOP_K_ITEMS_TUMBLING's item column.
+pub const ITEM: &str = "ITEM";
+/// Name of TOP_K_ITEMS_TUMBLING's count column.
+pub const ITEM_COUNT: &str = "ITEM_COUNT";
+/// Name of COUNT_DISTINCT_ITEMS_TUMBLING's count column.
+pub const NUMBER_OF_DISTINCT_ITEMS: &str = "NUMBER_OF_DISTINCT_ITEMS";
+/// TOP_K_ITEMS_TUMBLING's allowed K.
+const K_RANGE: (i64, i64) = (1, 100_000);
+/// The allowed tumbling window size of TOP_K_ITEMS_TUMBLING and
+/// COUNT_DISTINCT_ITEMS_TUMBLING, in seconds.
+const WINDOW_SECONDS_RANGE: (i64, i64) = (1, 3_600);
 
 /// A table function Sluice runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +62,10 @@ pub enum TableFunction {
     /// `RANDOM_CUT_FOREST_WITH_EXPLANATION(cursor, numberOfTrees,
     /// subSampleSize, timeDecay, shingleSize, withDirectionality)`.
     RandomCutForestWithExplanation,
+    /// `TOP_K_ITEMS_TUMBLING(cursor, 'columnName', K, windowSize)`.
+    TopKItemsTumbling,
+    /// `COUNT_DISTINCT_ITEMS_TUMBLING(cursor, 'columnName', windowSize)`.
+    CountDistinctItemsTumbling,
 }
 
 impl TableFunction {
@@ -64,6 +75,8 @@ impl TableFunction {
         match upper.as_str() {
             "RANDOM_CUT_FOREST" => Ok(Self::RandomCutForest),
             "RANDOM_CUT_FOREST_WITH_EXPLANATION" => Ok(Self::RandomCutForestWithExplanation),
+            "TOP_K_ITEMS_TUMBLING" => Ok(Self::TopKItemsTumbling),
+            "COUNT_DISTINCT_ITEMS_TUMBLING" => Ok(Self::CountDistinctItemsTumbling),
             n if NOT_YET.contains(&n) => Err(EngineError::Unsupported {
                 location: at,
                 what: format!(
@@ -84,6 +97,8 @@ impl TableFunction {
         match self {
             Self::RandomCutForest => "RANDOM_CUT_FOREST",
             Self::RandomCutForestWithExplanation => "RANDOM_CUT_FOREST_WITH_EXPLANATION",
+            Self::TopKItemsTumbling => "TOP_K_ITEMS_TUMBLING",
+            Self::CountDistinctItemsTumbling => "COUNT_DISTINCT_ITEMS_TUMBLING",
         }
     }
 
@@ -95,6 +110,12 @@ impl TableFunction {
             }
             Self::RandomCutForestWithExplanation => {
                 "RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM ...) [, numberOfTrees INTEGER, subSampleSize INTEGER, timeDecay INTEGER, shingleSize INTEGER, withDirectionality BOOLEAN])"
+            }
+            Self::TopKItemsTumbling => {
+                "TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM ...), 'columnName', K INTEGER, windowSize INTEGER)"
+            }
+            Self::CountDistinctItemsTumbling => {
+                "COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(SELECT STREAM ...), 'columnName', windowSize INTEGER)"
             }
         }
     }
@@ -128,6 +149,28 @@ pub struct RcfPlan {
     pub inputs: Vec<(usize, String)>,
     /// `Some(withDirectionality)` for RANDOM_CUT_FOREST_WITH_EXPLANATION.
     pub explanation: Option<bool>,
+}
+
+/// What a TOP_K_ITEMS_TUMBLING / COUNT_DISTINCT_ITEMS_TUMBLING window
+/// gives when it closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemsResult {
+    /// The K most frequent items with their counts, most frequent first.
+    TopK(usize),
+    /// The number of distinct items.
+    CountDistinct,
+}
+
+/// A planned TOP_K_ITEMS_TUMBLING or COUNT_DISTINCT_ITEMS_TUMBLING call:
+/// a tumbling window over ROWTIME counting one cursor column's values.
+#[derive(Debug, Clone)]
+pub struct ItemsPlan {
+    /// Position of the counted column in the cursor stream's batch.
+    pub column: usize,
+    /// Window length in milliseconds (windows aligned to the epoch).
+    pub size_ms: i64,
+    /// What each window gives.
+    pub result: ItemsResult,
 }
 
 /// What the cursor's numeric column types are to RANDOM_CUT_FOREST: read
@@ -192,6 +235,32 @@ impl Planner {
                 }
                 (extra, OperatorPlan::RandomCutForest(plan))
             }
+            TableFunction::TopKItemsTumbling | TableFunction::CountDistinctItemsTumbling => {
+                let (plan, item) = self.plan_items(t, cursor)?;
+                let columns = match plan.result {
+                    ItemsResult::TopK(_) => vec![
+                        StreamColumn::new(ITEM, item),
+                        StreamColumn::new(ITEM_COUNT, SqlType::BigInt),
+                    ],
+                    ItemsResult::CountDistinct => {
+                        vec![StreamColumn::new(NUMBER_OF_DISTINCT_ITEMS, SqlType::BigInt)]
+                    }
+                };
+                let mut stream =
+                    StreamDef::new(t.name.value.clone(), columns, false, t.name.location);
+                stream.hidden = true;
+                let pump = PumpDef {
+                    name: t.name.value.clone(),
+                    from,
+                    join: None,
+                    into: streams.len(),
+                    stopped: t.stopped,
+                    op: OperatorPlan::ItemsTumbling(plan),
+                    order: None,
+                    declared_at: t.at,
+                };
+                return Ok((stream, pump));
+            }
         };
         let mut columns = cursor.columns.clone();
         for c in extra {
@@ -220,6 +289,100 @@ impl Planner {
             declared_at: t.at,
         };
         Ok((stream, pump))
+    }
+
+    /// TOP_K_ITEMS_TUMBLING / COUNT_DISTINCT_ITEMS_TUMBLING: the counted
+    /// column (and its type, the ITEM column's), K and the window size.
+    fn plan_items(
+        &self,
+        t: &TableFunctionPump,
+        cursor: &StreamDef,
+    ) -> Result<(ItemsPlan, SqlType)> {
+        let top_k = t.function == TableFunction::TopKItemsTumbling;
+        let wanted = if top_k { 3 } else { 2 };
+        let wrong = |at: Location, what: String| EngineError::Plan {
+            location: at,
+            message: format!("{what}; the signature is {}", t.function.signature()),
+        };
+        if t.args.len() != wanted {
+            return Err(wrong(
+                t.at,
+                format!(
+                    "{} takes {} arguments, got {}",
+                    t.function.name(),
+                    wanted + 1,
+                    t.args.len() + 1
+                ),
+            ));
+        }
+        let name_at = expr_location(&t.args[0], t.at);
+        let name = match self.constant_argument(&t.args[0], name_at)? {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => s,
+            other => {
+                return Err(wrong(
+                    name_at,
+                    format!("columnName must be a column name in single quotes, got {other}"),
+                ));
+            }
+        };
+        // The name as stored; else, if exactly one column matches it in
+        // another case, that one ('ticker' for an unquoted ticker).
+        let position = cursor
+            .columns
+            .iter()
+            .position(|c| c.name == name)
+            .or_else(|| {
+                let mut matches = cursor
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.name.eq_ignore_ascii_case(&name));
+                match (matches.next(), matches.next()) {
+                    (Some((i, _)), None) => Some(i),
+                    _ => None,
+                }
+            });
+        let Some(position) = position else {
+            let names: Vec<&str> = cursor.columns.iter().map(|c| c.name.as_str()).collect();
+            return Err(wrong(
+                name_at,
+                format!(
+                    "the cursor has no column '{name}' (its columns: {})",
+                    names.join(", ")
+                ),
+            ));
+        };
+        let integer = |k: usize, what: &str, (min, max): (i64, i64)| -> Result<i64> {
+            let at = expr_location(&t.args[k], t.at);
+            let value = self.constant_argument(&t.args[k], at)?;
+            match value.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
+                Ok(ScalarValue::Int64(Some(n))) if value.data_type().is_integer() => {
+                    if n < min || n > max {
+                        Err(wrong(
+                            at,
+                            format!("{what} must be between {min} and {max} (inclusive), got {n}"),
+                        ))
+                    } else {
+                        Ok(n)
+                    }
+                }
+                _ => Err(wrong(at, format!("{what} must be an integer, got {value}"))),
+            }
+        };
+        let result = if top_k {
+            ItemsResult::TopK(integer(1, "K", K_RANGE)? as usize)
+        } else {
+            ItemsResult::CountDistinct
+        };
+        let seconds = integer(wanted - 1, "windowSize", WINDOW_SECONDS_RANGE)?;
+        let plan = ItemsPlan {
+            column: cursor.first_user_column() + position,
+            size_ms: seconds * 1_000,
+            result,
+        };
+        Ok((plan, cursor.columns[position].sql_type))
     }
 
     fn plan_rcf(&self, t: &TableFunctionPump, cursor: &StreamDef) -> Result<RcfPlan> {
@@ -325,5 +488,84 @@ impl Planner {
             inputs,
             explanation: explain.then_some(directionality),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::types::{AppPlan, SourceDecl};
+    use super::*;
+
+    fn plan(sql: &str) -> Result<AppPlan> {
+        AppPlan::new(
+            sql,
+            &[SourceDecl {
+                stream: "S".into(),
+                columns: Some(vec![
+                    StreamColumn::new("NAME", SqlType::Varchar(8)),
+                    StreamColumn::new("X", SqlType::Double),
+                    StreamColumn::new("N", SqlType::Integer),
+                ]),
+            }],
+        )
+    }
+
+    #[test]
+    fn wrong_calls_are_refused_with_the_signature() {
+        let cases = [
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM S), 0)",
+                "numberOfTrees must be between 1 and 1000",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM S), 10, 20, 30, 40)",
+                "shingleSize must be between 1 and 30",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM S), 1.5)",
+                "numberOfTrees must be an integer",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM * FROM S), 1, 20, 30, 4, true)",
+                "takes at most 5 arguments, got 6",
+            ),
+            (
+                "RANDOM_CUT_FOREST_WITH_EXPLANATION(CURSOR(SELECT STREAM * FROM S), 1, 20, 30, 4, 7)",
+                "withDirectionality must be TRUE or FALSE",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM NAME FROM S))",
+                "the cursor has no numeric column",
+            ),
+            (
+                "RANDOM_CUT_FOREST(CURSOR(SELECT STREAM CAST(X AS DECIMAL(8,2)) AS D FROM S))",
+                "column D of the cursor is DECIMAL(8,2)",
+            ),
+            (
+                "RANDOM_CUT_FOREST(S)",
+                "the first argument of RANDOM_CUT_FOREST",
+            ),
+            (
+                "HOTSPOTS(CURSOR(SELECT STREAM * FROM S), 100, 0.1, 3)",
+                "HOTSPOTS(CURSOR(SELECT STREAM ...), ...): this KDA table function is not implemented yet",
+            ),
+            (
+                "NOPE(CURSOR(SELECT STREAM * FROM S))",
+                "no table function named NOPE",
+            ),
+        ];
+        for (call, want) in cases {
+            let e = plan(&format!(
+                "CREATE STREAM O (X DOUBLE);\nCREATE PUMP P AS INSERT INTO O SELECT STREAM X FROM TABLE({call});"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(want), "{call}: {e}");
+            assert!(e.starts_with("2:"), "{call}: {e}");
+        }
+        let e = plan("CREATE STREAM O (X DOUBLE);\nCREATE PUMP P AS INSERT INTO O SELECT STREAM COUNT(CURSOR(SELECT STREAM * FROM S)) FROM S;")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("CURSOR(...) outside a table function"), "{e}");
     }
 }

@@ -17,7 +17,7 @@ use super::Planner;
 use super::join::JoinPlan;
 use super::order::OrderPlan;
 use super::sliding::SlidingPlan;
-use super::table_function::RcfPlan;
+use super::table_function::{ItemsPlan, RcfPlan};
 use super::tumbling::TumblingPlan;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Location, Result};
@@ -188,6 +188,9 @@ pub enum OperatorPlan {
     /// RANDOM_CUT_FOREST[_WITH_EXPLANATION] over a cursor: each row with
     /// its anomaly score (and explanation) appended.
     RandomCutForest(RcfPlan),
+    /// TOP_K_ITEMS_TUMBLING or COUNT_DISTINCT_ITEMS_TUMBLING over a cursor:
+    /// a tumbling window's counts, emitted when it closes.
+    ItemsTumbling(ItemsPlan),
 }
 
 /// A planned pump.

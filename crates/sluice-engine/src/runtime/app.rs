@@ -480,7 +480,8 @@ impl Application {
                 let order = p.order.as_ref()?;
                 match p.op {
                     crate::plan::OperatorPlan::Tumbling(_)
-                    | crate::plan::OperatorPlan::Stagger(_) => None,
+                    | crate::plan::OperatorPlan::Stagger(_)
+                    | crate::plan::OperatorPlan::ItemsTumbling(_) => None,
                     _ => Some(order.next_boundary(t)),
                 }
             })
