@@ -23,6 +23,7 @@
 //!
 //! [`ErrorRow`]: crate::errors::ErrorRow
 
+pub mod distinct;
 pub mod items;
 pub mod join;
 pub mod order;

@@ -67,9 +67,9 @@ pub use table_function::{
 };
 pub use tumbling::{AggregatePlan, TumblingPlan};
 pub use types::{
-    APPROXIMATE_ARRIVAL_TIME, AppPlan, ERROR_STREAM, OperatorPlan, PARTITION_KEY, ProjectPlan,
-    PumpDef, ROWTIME, SEQUENCE_NUMBER, SHARD_ID, SOURCE_METADATA, SourceDecl, StreamColumn,
-    StreamDef, TableDecl, error_stream_columns, source_metadata,
+    APPROXIMATE_ARRIVAL_TIME, AppPlan, DistinctPlan, ERROR_STREAM, OperatorPlan, PARTITION_KEY,
+    ProjectPlan, PumpDef, ROWTIME, SEQUENCE_NUMBER, SHARD_ID, SOURCE_METADATA, SourceDecl,
+    StreamColumn, StreamDef, TableDecl, error_stream_columns, source_metadata,
 };
 pub use window::WindowSize;
 

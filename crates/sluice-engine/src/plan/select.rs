@@ -9,7 +9,8 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DFSchema;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::sql::sqlparser::ast::{
-    Expr, GroupByExpr, NamedWindowDefinition, NamedWindowExpr, SelectItem, SetExpr, VisitMut,
+    Distinct, Expr, GroupByExpr, NamedWindowDefinition, NamedWindowExpr, SelectItem, SetExpr,
+    VisitMut,
 };
 
 use super::join::JoinKind;
@@ -18,7 +19,8 @@ use super::scope::{ColumnResolver, Relation, RelationRef, Scope, column_ref};
 use super::sliding::has_over;
 use super::subquery::Inference;
 use super::types::{
-    ERROR_STREAM, OperatorPlan, ProjectPlan, PumpDef, StreamColumn, StreamDef, TableDecl,
+    DistinctPlan, ERROR_STREAM, OperatorPlan, ProjectPlan, PumpDef, StreamColumn, StreamDef,
+    TableDecl,
 };
 use super::{Planner, cast_to, df_err, expr_location, sql_type_name};
 use crate::error::{EngineError, Location, Result, closest};
@@ -95,9 +97,11 @@ impl Planner {
             ));
         };
         let mut select = *select;
-        if select.distinct.is_some() {
-            return Err(unsupported(at, "SELECT DISTINCT on a stream"));
-        }
+        let distinct = match select.distinct.take() {
+            None | Some(Distinct::All) => false,
+            Some(Distinct::Distinct) => true,
+            Some(Distinct::On(_)) => return Err(unsupported(at, "SELECT DISTINCT ON (...)")),
+        };
         if select.from.len() != 1 {
             return Err(unsupported(
                 at,
@@ -382,6 +386,31 @@ impl Planner {
             None => None,
         };
 
+        // SELECT DISTINCT: duplicates are dropped within the ROWTIME bound
+        // KDA gives them, the value of a ROWTIME-monotonic item (ROWTIME,
+        // STEP / FLOOR of it); a GROUP BY's rows come out a window at a
+        // time, so its bound is the window (the rows' ROWTIME).
+        let distinct = if distinct {
+            let bound: Vec<usize> = items
+                .iter()
+                .enumerate()
+                .filter(|(_, (e, _))| rowtime_monotonic(e))
+                .map(|(i, _)| target_cols[i] + 1)
+                .collect();
+            if bound.is_empty() && (group_by.is_empty() || sliding) {
+                return Err(unsupported(
+                    at,
+                    "SELECT DISTINCT on a stream without a ROWTIME-based item to bound it (KDA requires one, e.g. STEP(s.ROWTIME BY INTERVAL '1' MINUTE) or FLOOR(s.ROWTIME TO MINUTE) in the select list)",
+                ));
+            }
+            Some(DistinctPlan {
+                columns: (1..=target.columns.len()).collect(),
+                bound,
+            })
+        } else {
+            None
+        };
+
         let ctx = InsertCtx {
             pump: &p.name.value,
             target,
@@ -470,6 +499,7 @@ impl Planner {
             stopped: p.stopped,
             op,
             order,
+            distinct,
             declared_at: p.name.location,
         })
     }
@@ -614,5 +644,28 @@ fn default_name(e: &Expr, position: usize) -> String {
             .map(|id| id.value.clone())
             .unwrap_or_else(|| format!("EXPR${position}")),
         _ => format!("EXPR${position}"),
+    }
+}
+
+/// Whether a select item only grows with ROWTIME: ROWTIME itself, STEP or
+/// FLOOR of it, or what MONOTONIC(..) declares so.
+fn rowtime_monotonic(e: &Expr) -> bool {
+    match e {
+        Expr::Nested(inner) => rowtime_monotonic(inner),
+        Expr::Identifier(id) => id.value == super::types::ROWTIME,
+        Expr::CompoundIdentifier(ids) => ids
+            .last()
+            .is_some_and(|id| id.value == super::types::ROWTIME),
+        Expr::Floor { expr, .. } => rowtime_monotonic(expr),
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            let args = super::function_args(f);
+            match name.as_str() {
+                "step" => args.first().is_some_and(|a| rowtime_monotonic(a)),
+                "monotonic" => args.len() == 1,
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }

@@ -257,6 +257,7 @@ impl Planner {
                     stopped: t.stopped,
                     op: OperatorPlan::ItemsTumbling(plan),
                     order: None,
+                    distinct: None,
                     declared_at: t.at,
                 };
                 return Ok((stream, pump));
@@ -286,6 +287,7 @@ impl Planner {
             stopped: t.stopped,
             op,
             order: None,
+            distinct: None,
             declared_at: t.at,
         };
         Ok((stream, pump))

@@ -212,8 +212,22 @@ pub struct PumpDef {
     /// Its ORDER BY: the operator's rows are sorted before they reach
     /// the target stream.
     pub order: Option<OrderPlan>,
+    /// Its SELECT DISTINCT: duplicate rows of the operator's output are
+    /// dropped before the ORDER BY.
+    pub distinct: Option<DistinctPlan>,
     /// Where it is declared.
     pub declared_at: Location,
+}
+
+/// A pump's SELECT DISTINCT over the rows its operator produces.
+#[derive(Debug, Clone)]
+pub struct DistinctPlan {
+    /// The selected columns (batch positions) that make a row distinct.
+    pub columns: Vec<usize>,
+    /// The ROWTIME-monotonic selected columns: when their value moves on,
+    /// no later row can repeat an earlier one, so what was seen is
+    /// forgotten. Empty: the rows' ROWTIME (a window's rows share it).
+    pub bound: Vec<usize>,
 }
 
 impl PumpDef {

@@ -24,6 +24,7 @@ use crate::error::{EngineError, Result};
 use crate::errors::ErrorRow;
 pub use crate::io::input::Input;
 use crate::io::input::{Decoder, Record};
+use crate::ops::distinct::DistinctState;
 use crate::ops::join::JoinState;
 use crate::ops::order::OrderState;
 use crate::ops::{OpState, Output};
@@ -40,6 +41,8 @@ pub struct Application {
     joins: Vec<Option<JoinState>>,
     /// Per pump: rows its ORDER BY holds, when it has one.
     orders: Vec<Option<OrderState>>,
+    /// Per pump, what its SELECT DISTINCT has seen.
+    distincts: Vec<Option<DistinctState>>,
     /// Per stream: pumps that read it, and as which join side (0 unless
     /// the pump joins).
     readers: Vec<Vec<(usize, usize)>>,
@@ -138,11 +141,17 @@ impl Application {
             .iter()
             .map(|p| p.order.as_ref().map(|_| OrderState::default()))
             .collect();
+        let distincts = plan
+            .pumps
+            .iter()
+            .map(|p| p.distinct.as_ref().map(|_| DistinctState::default()))
+            .collect();
         Ok(Self {
             plan,
             states,
             joins,
             orders,
+            distincts,
             readers,
             subscribers,
             decoders,
@@ -392,6 +401,9 @@ impl Application {
                 self.states[p].push(pump, target, &joined, &mut out)?;
             }
             self.states[p].advance(pump, target, now, &mut out)?;
+            if let (Some(plan), Some(ds)) = (&pump.distinct, self.distincts[p].as_mut()) {
+                out.batches = ds.apply(plan, pump, std::mem::take(&mut out.batches))?;
+            }
             if let (Some(plan), Some(os)) = (&pump.order, self.orders[p].as_mut()) {
                 os.push(plan, std::mem::take(&mut out.batches), origin);
                 out.batches = os.release(plan, &self.plan.streams[into], now)?;
@@ -525,6 +537,9 @@ impl Application {
                     }
                 }
                 _ => self.states[p].push(pump, target, &batch, &mut out)?,
+            }
+            if let (Some(plan), Some(ds)) = (&pump.distinct, self.distincts[p].as_mut()) {
+                out.batches = ds.apply(plan, pump, std::mem::take(&mut out.batches))?;
             }
             if let (Some(plan), Some(os)) = (&pump.order, self.orders[p].as_mut()) {
                 // Held until their bucket is over (released in advance_step).

@@ -1,0 +1,6 @@
+-- SELECT STREAM DISTINCT needs a ROWTIME bound (KDA keeps no unbounded
+-- set of rows seen): without a ROWTIME-based item it is refused, saying
+-- what to add.
+CREATE OR REPLACE STREAM "TICKERS" (TICKER VARCHAR(4));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "TICKERS"
+  SELECT STREAM DISTINCT TICKER FROM "SOURCE_SQL_STREAM_001";
