@@ -11,6 +11,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr};
 
 use super::scope::{JoinScope, Relation, RelationRef};
+use super::types::ROWTIME;
 use super::{Planner, cast_to, df_err, expr_location, sql_type_name};
 use crate::error::{EngineError, Location, Result};
 
@@ -167,6 +168,15 @@ impl Planner {
                 });
             (l, r)
         };
+        // `a.ROWTIME = b.ROWTIME`: the two sides' current rows, which KDA
+        // joins when neither side has a window (see below).
+        let rowtime_of = |i: usize| format!("{}.{ROWTIME}", scope.sides[i].prefix);
+        let is_ident = |e: &Expr, name: &str| matches!(e, Expr::Identifier(id) if id.value == name);
+        let equal_rowtimes = conjuncts.iter().any(|c| {
+            matches!(c, Expr::BinaryOp { left: a, op: BinaryOperator::Eq, right: b }
+                if (is_ident(a, &rowtime_of(0)) && is_ident(b, &rowtime_of(1)))
+                    || (is_ident(a, &rowtime_of(1)) && is_ident(b, &rowtime_of(0))))
+        });
         let mut left_keys = Vec::new();
         let mut right_keys = Vec::new();
         let mut residual: Vec<Expr> = Vec::new();
@@ -235,7 +245,10 @@ impl Planner {
         };
         let right_side = match right.target {
             RelationRef::Stream(i) => {
-                if left.window.is_none() && right.window.is_none() {
+                // Without windows only each side's current row takes part
+                // (KDA's JOIN clause): a condition equating the ROWTIMEs
+                // says just that; without one, KDA asks for a window.
+                if left.window.is_none() && right.window.is_none() && !equal_rowtimes {
                     return Err(EngineError::Plan {
                         location: right.at,
                         message: "a join of two streams needs a window on at least one side, e.g. FROM A OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN B AS b ON ...".into(),

@@ -102,10 +102,25 @@ impl Planner {
             Some(Distinct::Distinct) => true,
             Some(Distinct::On(_)) => return Err(unsupported(at, "SELECT DISTINCT ON (...)")),
         };
+        // `FROM a, b WHERE cond` is `FROM a JOIN b ON cond` (an inner join's
+        // condition and a WHERE over it keep the same rows).
+        if select.from.len() == 2 && select.from.iter().all(|f| f.joins.is_empty()) {
+            use datafusion::sql::sqlparser::ast::{Join, JoinConstraint, JoinOperator};
+            let second = select.from.remove(1);
+            let constraint = match select.selection.take() {
+                Some(w) => JoinConstraint::On(w),
+                None => JoinConstraint::None,
+            };
+            select.from[0].joins.push(Join {
+                relation: second.relation,
+                global: false,
+                join_operator: JoinOperator::Inner(constraint),
+            });
+        }
         if select.from.len() != 1 {
             return Err(unsupported(
                 at,
-                "a comma-separated FROM list; join streams with JOIN ... ON",
+                "a comma-separated FROM list of more than two relations; join two in a pump, then join its stream",
             ));
         }
         if select.from[0].joins.len() > 1 {
