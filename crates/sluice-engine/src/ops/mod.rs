@@ -17,13 +17,15 @@
 //! evaluation every operator uses), [`tumbling`], [`sliding`], [`stagger`],
 //! [`join`] (which feeds joined rows to the pump's operator), [`order`]
 //! (a pump's ORDER BY, after its operator), [`rcf`] (RANDOM_CUT_FOREST
-//! over a cursor) and [`items`] (TOP_K_ITEMS_TUMBLING and
-//! COUNT_DISTINCT_ITEMS_TUMBLING). Their plans come from
+//! over a cursor), [`items`] (TOP_K_ITEMS_TUMBLING and
+//! COUNT_DISTINCT_ITEMS_TUMBLING), [`group_rank`] (GROUP_RANK) and
+//! [`distinct`] (a pump's SELECT DISTINCT, after its operator). Their plans come from
 //! [`crate::plan`]; operators never reach into the runtime.
 //!
 //! [`ErrorRow`]: crate::errors::ErrorRow
 
 pub mod distinct;
+pub mod group_rank;
 pub mod items;
 pub mod join;
 pub mod order;
@@ -40,6 +42,7 @@ use datafusion::arrow::array::RecordBatch;
 use crate::error::{EngineError, Result};
 use crate::errors::ErrorRow;
 use crate::plan::{OperatorPlan, PumpDef, StreamDef};
+use group_rank::GroupRankState;
 use items::ItemsState;
 use project::filter_project;
 use rcf::RcfState;
@@ -70,6 +73,8 @@ pub(crate) enum OpState {
     RandomCutForest(Box<RcfState>),
     /// The open window of TOP_K_ITEMS_TUMBLING / COUNT_DISTINCT_ITEMS_TUMBLING.
     ItemsTumbling(ItemsState),
+    /// The open group of GROUP_RANK.
+    GroupRank(GroupRankState),
 }
 
 impl OpState {
@@ -86,6 +91,7 @@ impl OpState {
                 OpState::RandomCutForest(Box::new(RcfState::new(plan, p)?))
             }
             OperatorPlan::ItemsTumbling(_) => OpState::ItemsTumbling(ItemsState::new()),
+            OperatorPlan::GroupRank(_) => OpState::GroupRank(GroupRankState::default()),
         })
     }
 
@@ -101,6 +107,7 @@ impl OpState {
             OpState::Sliding(s) => s.retained_since(),
             OpState::Stagger(s) => s.retained_since(),
             OpState::ItemsTumbling(s) => s.retained_since(),
+            OpState::GroupRank(s) => s.retained_since(),
         }
     }
 
@@ -139,6 +146,9 @@ impl OpState {
             (OperatorPlan::ItemsTumbling(plan), OpState::ItemsTumbling(st)) => {
                 st.push(plan, p, target, batch, out)
             }
+            (OperatorPlan::GroupRank(plan), OpState::GroupRank(st)) => {
+                st.push(plan, p, target, batch, out)
+            }
             _ => Err(EngineError::Plan {
                 location: p.declared_at,
                 message: format!(
@@ -167,6 +177,9 @@ impl OpState {
             (OperatorPlan::ItemsTumbling(plan), OpState::ItemsTumbling(st)) => {
                 st.advance(plan, p, target, now, out)
             }
+            (OperatorPlan::GroupRank(plan), OpState::GroupRank(st)) => {
+                st.advance(plan, p, target, now, out)
+            }
             _ => Ok(()),
         }
     }
@@ -181,6 +194,7 @@ impl OpState {
             (OperatorPlan::ItemsTumbling(plan), OpState::ItemsTumbling(st)) => {
                 st.open_window_end(plan)
             }
+            (OperatorPlan::GroupRank(_), OpState::GroupRank(st)) => st.open_window_end(),
             _ => None,
         }
     }
@@ -196,6 +210,7 @@ impl OpState {
             (OperatorPlan::ItemsTumbling(plan), OpState::ItemsTumbling(_)) => {
                 Some(ItemsState::next_boundary(plan, t))
             }
+            (OperatorPlan::GroupRank(_), OpState::GroupRank(_)) => Some(t + 1),
             _ => None,
         }
     }

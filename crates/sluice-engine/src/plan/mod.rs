@@ -62,7 +62,7 @@ pub use sliding::{
 };
 use subquery::PlannedPump;
 pub use table_function::{
-    ANOMALY_EXPLANATION, ANOMALY_SCORE, ITEM, ITEM_COUNT, ItemsPlan, ItemsResult,
+    ANOMALY_EXPLANATION, ANOMALY_SCORE, GroupRankPlan, ITEM, ITEM_COUNT, ItemsPlan, ItemsResult,
     NUMBER_OF_DISTINCT_ITEMS, RcfPlan, TableFunction,
 };
 pub use tumbling::{AggregatePlan, TumblingPlan};

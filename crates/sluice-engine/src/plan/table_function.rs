@@ -40,7 +40,7 @@ const EXPLANATION_LENGTH: u32 = 8_192;
 
 /// KDA's analytic table functions that Sluice has not implemented yet:
 /// refused by name.
-const NOT_YET: [&str; 2] = ["HOTSPOTS", "GROUP_RANK"];
+const NOT_YET: [&str; 1] = ["HOTSPOTS"];
 
 /// Name of TOP_K_ITEMS_TUMBLING's item column.
 pub const ITEM: &str = "ITEM";
@@ -66,6 +66,9 @@ pub enum TableFunction {
     TopKItemsTumbling,
     /// `COUNT_DISTINCT_ITEMS_TUMBLING(cursor, 'columnName', windowSize)`.
     CountDistinctItemsTumbling,
+    /// `GROUP_RANK(cursor, 'rankByColumnName', 'rankOutColumnName',
+    /// 'sortOrder', 'outputOrder', maxIdle, outputMax)`.
+    GroupRank,
 }
 
 impl TableFunction {
@@ -77,6 +80,7 @@ impl TableFunction {
             "RANDOM_CUT_FOREST_WITH_EXPLANATION" => Ok(Self::RandomCutForestWithExplanation),
             "TOP_K_ITEMS_TUMBLING" => Ok(Self::TopKItemsTumbling),
             "COUNT_DISTINCT_ITEMS_TUMBLING" => Ok(Self::CountDistinctItemsTumbling),
+            "GROUP_RANK" => Ok(Self::GroupRank),
             n if NOT_YET.contains(&n) => Err(EngineError::Unsupported {
                 location: at,
                 what: format!(
@@ -86,7 +90,7 @@ impl TableFunction {
             _ => Err(EngineError::Plan {
                 location: at,
                 message: format!(
-                    "no table function named {upper}: KDA's are RANDOM_CUT_FOREST, RANDOM_CUT_FOREST_WITH_EXPLANATION, HOTSPOTS, TOP_K_ITEMS_TUMBLING and COUNT_DISTINCT_ITEMS_TUMBLING"
+                    "no table function named {upper}: KDA's are RANDOM_CUT_FOREST, RANDOM_CUT_FOREST_WITH_EXPLANATION, HOTSPOTS, TOP_K_ITEMS_TUMBLING, COUNT_DISTINCT_ITEMS_TUMBLING and GROUP_RANK"
                 ),
             }),
         }
@@ -99,6 +103,7 @@ impl TableFunction {
             Self::RandomCutForestWithExplanation => "RANDOM_CUT_FOREST_WITH_EXPLANATION",
             Self::TopKItemsTumbling => "TOP_K_ITEMS_TUMBLING",
             Self::CountDistinctItemsTumbling => "COUNT_DISTINCT_ITEMS_TUMBLING",
+            Self::GroupRank => "GROUP_RANK",
         }
     }
 
@@ -116,6 +121,9 @@ impl TableFunction {
             }
             Self::CountDistinctItemsTumbling => {
                 "COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(SELECT STREAM ...), 'columnName', windowSize INTEGER)"
+            }
+            Self::GroupRank => {
+                "GROUP_RANK(CURSOR(SELECT STREAM ...), 'rankByColumnName', 'rankOutColumnName', 'sortOrder', 'outputOrder', maxIdle INTEGER, outputMax INTEGER)"
             }
         }
     }
@@ -171,6 +179,27 @@ pub struct ItemsPlan {
     pub size_ms: i64,
     /// What each window gives.
     pub result: ItemsResult,
+}
+
+/// A planned GROUP_RANK call: each group of rows with one ROWTIME, ranked
+/// by one column (SQL RANK(): ties share a rank, the next rank skips),
+/// released when time passes the group's ROWTIME.
+#[derive(Debug, Clone)]
+pub struct GroupRankPlan {
+    /// Position of the ranked column in the cursor stream's batch.
+    pub column: usize,
+    /// The rank column's name (rankOutColumnName, as written).
+    pub rank_column: String,
+    /// sortOrder 'desc': rank 1 is the largest value.
+    pub descending: bool,
+    /// outputOrder 'desc': rows leave highest rank first.
+    pub output_descending: bool,
+    /// maxIdle in ms (0: none). A group is released as soon as time passes
+    /// its ROWTIME (a later row, or the clock in a live run), which is never
+    /// later than this limit.
+    pub max_idle_ms: i64,
+    /// outputMax: rows released per group, in output order (0: all).
+    pub output_max: usize,
 }
 
 /// What the cursor's numeric column types are to RANDOM_CUT_FOREST: read
@@ -262,6 +291,14 @@ impl Planner {
                 };
                 return Ok((stream, pump));
             }
+            TableFunction::GroupRank => {
+                let plan = self.plan_group_rank(t, cursor)?;
+                let extra = vec![StreamColumn::new(
+                    plan.rank_column.clone(),
+                    SqlType::Integer,
+                )];
+                (extra, OperatorPlan::GroupRank(plan))
+            }
         };
         let mut columns = cursor.columns.clone();
         for c in extra {
@@ -269,7 +306,7 @@ impl Planner {
                 return Err(EngineError::Plan {
                     location: t.at,
                     message: format!(
-                        "the cursor of {} already has a column named {}, which the function adds: rename it in the cursor's SELECT",
+                        "the cursor of {} already has a column named {}, which the function adds: rename one of them",
                         t.function.name(),
                         c.name
                     ),
@@ -293,44 +330,68 @@ impl Planner {
         Ok((stream, pump))
     }
 
-    /// TOP_K_ITEMS_TUMBLING / COUNT_DISTINCT_ITEMS_TUMBLING: the counted
-    /// column (and its type, the ITEM column's), K and the window size.
-    fn plan_items(
-        &self,
-        t: &TableFunctionPump,
-        cursor: &StreamDef,
-    ) -> Result<(ItemsPlan, SqlType)> {
-        let top_k = t.function == TableFunction::TopKItemsTumbling;
-        let wanted = if top_k { 3 } else { 2 };
-        let wrong = |at: Location, what: String| EngineError::Plan {
+    /// The error for a wrong argument of `t`'s call: what, then the signature.
+    fn wrong(t: &TableFunctionPump, at: Location, what: String) -> EngineError {
+        EngineError::Plan {
             location: at,
             message: format!("{what}; the signature is {}", t.function.signature()),
-        };
-        if t.args.len() != wanted {
-            return Err(wrong(
-                t.at,
+        }
+    }
+
+    /// Checks the call has exactly `wanted` arguments after the cursor.
+    fn argument_count(t: &TableFunctionPump, wanted: usize) -> Result<()> {
+        if t.args.len() == wanted {
+            return Ok(());
+        }
+        Err(Self::wrong(
+            t,
+            t.at,
+            format!(
+                "{} takes {} arguments, got {}",
+                t.function.name(),
+                wanted + 1,
+                t.args.len() + 1
+            ),
+        ))
+    }
+
+    /// Argument `k` (after the cursor) as a string literal.
+    fn string_argument(&self, t: &TableFunctionPump, k: usize, what: &str) -> Result<String> {
+        let at = expr_location(&t.args[k], t.at);
+        if let Expr::Identifier(id) = &t.args[k] {
+            return Err(Self::wrong(
+                t,
+                at,
                 format!(
-                    "{} takes {} arguments, got {}",
-                    t.function.name(),
-                    wanted + 1,
-                    t.args.len() + 1
+                    "{what} must be a string in single quotes ('{}'), got the name {}",
+                    id.value, id
                 ),
             ));
         }
-        let name_at = expr_location(&t.args[0], t.at);
-        let name = match self.constant_argument(&t.args[0], name_at)? {
+        match self.constant_argument(&t.args[k], at)? {
             ScalarValue::Utf8(Some(s))
             | ScalarValue::LargeUtf8(Some(s))
-            | ScalarValue::Utf8View(Some(s)) => s,
-            other => {
-                return Err(wrong(
-                    name_at,
-                    format!("columnName must be a column name in single quotes, got {other}"),
-                ));
-            }
-        };
-        // The name as stored; else, if exactly one column matches it in
-        // another case, that one ('ticker' for an unquoted ticker).
+            | ScalarValue::Utf8View(Some(s)) => Ok(s),
+            other => Err(Self::wrong(
+                t,
+                at,
+                format!("{what} must be a string in single quotes, got {other}"),
+            )),
+        }
+    }
+
+    /// Argument `k` as the name of a cursor column: its position among the
+    /// cursor's columns. The name as stored; else, if exactly one column
+    /// matches it in another case, that one ('ticker' for an unquoted
+    /// ticker).
+    fn column_argument(
+        &self,
+        t: &TableFunctionPump,
+        cursor: &StreamDef,
+        k: usize,
+        what: &str,
+    ) -> Result<usize> {
+        let name = self.string_argument(t, k, what)?;
         let position = cursor
             .columns
             .iter()
@@ -346,45 +407,105 @@ impl Planner {
                     _ => None,
                 }
             });
-        let Some(position) = position else {
+        position.ok_or_else(|| {
             let names: Vec<&str> = cursor.columns.iter().map(|c| c.name.as_str()).collect();
-            return Err(wrong(
-                name_at,
+            Self::wrong(
+                t,
+                expr_location(&t.args[k], t.at),
                 format!(
                     "the cursor has no column '{name}' (its columns: {})",
                     names.join(", ")
                 ),
-            ));
-        };
-        let integer = |k: usize, what: &str, (min, max): (i64, i64)| -> Result<i64> {
-            let at = expr_location(&t.args[k], t.at);
-            let value = self.constant_argument(&t.args[k], at)?;
-            match value.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
-                Ok(ScalarValue::Int64(Some(n))) if value.data_type().is_integer() => {
-                    if n < min || n > max {
-                        Err(wrong(
-                            at,
-                            format!("{what} must be between {min} and {max} (inclusive), got {n}"),
-                        ))
-                    } else {
-                        Ok(n)
-                    }
+            )
+        })
+    }
+
+    /// Argument `k` as an integer within `(min, max)`.
+    fn integer_argument(
+        &self,
+        t: &TableFunctionPump,
+        k: usize,
+        what: &str,
+        (min, max): (i64, i64),
+    ) -> Result<i64> {
+        let at = expr_location(&t.args[k], t.at);
+        let value = self.constant_argument(&t.args[k], at)?;
+        match value.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
+            Ok(ScalarValue::Int64(Some(n))) if value.data_type().is_integer() => {
+                if n < min || n > max {
+                    Err(Self::wrong(
+                        t,
+                        at,
+                        format!("{what} must be between {min} and {max} (inclusive), got {n}"),
+                    ))
+                } else {
+                    Ok(n)
                 }
-                _ => Err(wrong(at, format!("{what} must be an integer, got {value}"))),
             }
-        };
+            _ => Err(Self::wrong(
+                t,
+                at,
+                format!("{what} must be an integer, got {value}"),
+            )),
+        }
+    }
+
+    /// TOP_K_ITEMS_TUMBLING / COUNT_DISTINCT_ITEMS_TUMBLING: the counted
+    /// column (and its type, the ITEM column's), K and the window size.
+    fn plan_items(
+        &self,
+        t: &TableFunctionPump,
+        cursor: &StreamDef,
+    ) -> Result<(ItemsPlan, SqlType)> {
+        let top_k = t.function == TableFunction::TopKItemsTumbling;
+        let wanted = if top_k { 3 } else { 2 };
+        Self::argument_count(t, wanted)?;
+        let position = self.column_argument(t, cursor, 0, "columnName")?;
         let result = if top_k {
-            ItemsResult::TopK(integer(1, "K", K_RANGE)? as usize)
+            ItemsResult::TopK(self.integer_argument(t, 1, "K", K_RANGE)? as usize)
         } else {
             ItemsResult::CountDistinct
         };
-        let seconds = integer(wanted - 1, "windowSize", WINDOW_SECONDS_RANGE)?;
+        let seconds = self.integer_argument(t, wanted - 1, "windowSize", WINDOW_SECONDS_RANGE)?;
         let plan = ItemsPlan {
             column: cursor.first_user_column() + position,
             size_ms: seconds * 1_000,
             result,
         };
         Ok((plan, cursor.columns[position].sql_type))
+    }
+
+    /// GROUP_RANK(cursor, 'rankByColumnName', 'rankOutColumnName',
+    /// 'sortOrder', 'outputOrder', maxIdle, outputMax): the ranked column,
+    /// the rank column's name, the orders and the limits.
+    fn plan_group_rank(&self, t: &TableFunctionPump, cursor: &StreamDef) -> Result<GroupRankPlan> {
+        Self::argument_count(t, 6)?;
+        let position = self.column_argument(t, cursor, 0, "rankByColumnName")?;
+        let rank_column = self.string_argument(t, 1, "rankOutColumnName")?;
+        let order = |k: usize, what: &str| -> Result<bool> {
+            let v = self.string_argument(t, k, what)?;
+            match v.to_ascii_lowercase().as_str() {
+                "asc" => Ok(false),
+                "desc" => Ok(true),
+                _ => Err(Self::wrong(
+                    t,
+                    expr_location(&t.args[k], t.at),
+                    format!("{what} must be 'asc' or 'desc', got '{v}'"),
+                )),
+            }
+        };
+        let descending = order(2, "sortOrder")?;
+        let output_descending = order(3, "outputOrder")?;
+        let max_idle_ms = self.integer_argument(t, 4, "maxIdle", (0, i64::from(i32::MAX)))?;
+        let output_max = self.integer_argument(t, 5, "outputMax", (0, i64::from(i32::MAX)))?;
+        Ok(GroupRankPlan {
+            column: cursor.first_user_column() + position,
+            rank_column,
+            descending,
+            output_descending,
+            max_idle_ms,
+            output_max: usize::try_from(output_max).unwrap_or(0),
+        })
     }
 
     fn plan_rcf(&self, t: &TableFunctionPump, cursor: &StreamDef) -> Result<RcfPlan> {
@@ -554,6 +675,38 @@ mod tests {
             (
                 "NOPE(CURSOR(SELECT STREAM * FROM S))",
                 "no table function named NOPE",
+            ),
+            (
+                "TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM S), 'PRICE', 0, 60)",
+                "the cursor has no column 'PRICE' (its columns: NAME, X, N)",
+            ),
+            (
+                "TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM S), 'x', 0, 60)",
+                "K must be between 1 and 100000 (inclusive), got 0",
+            ),
+            (
+                "TOP_K_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM S), X, 3, 60)",
+                "columnName must be a string in single quotes",
+            ),
+            (
+                "COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM S), 'name', 3601)",
+                "windowSize must be between 1 and 3600 (inclusive), got 3601",
+            ),
+            (
+                "COUNT_DISTINCT_ITEMS_TUMBLING(CURSOR(SELECT STREAM * FROM S), 'name')",
+                "COUNT_DISTINCT_ITEMS_TUMBLING takes 3 arguments, got 2",
+            ),
+            (
+                "GROUP_RANK(CURSOR(SELECT STREAM * FROM S), 'X', 'R', 'up', 'asc', 0, 0)",
+                "sortOrder must be 'asc' or 'desc', got 'up'",
+            ),
+            (
+                "GROUP_RANK(CURSOR(SELECT STREAM * FROM S), 'X', 'N', 'asc', 'asc', 0, 0)",
+                "already has a column named N",
+            ),
+            (
+                "GROUP_RANK(CURSOR(SELECT STREAM * FROM S), 'X', 'R', 'asc', 'asc', -1, 0)",
+                "maxIdle must be between 0 and 2147483647 (inclusive), got -1",
             ),
         ];
         for (call, want) in cases {

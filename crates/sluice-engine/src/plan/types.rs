@@ -17,7 +17,7 @@ use super::Planner;
 use super::join::JoinPlan;
 use super::order::OrderPlan;
 use super::sliding::SlidingPlan;
-use super::table_function::{ItemsPlan, RcfPlan};
+use super::table_function::{GroupRankPlan, ItemsPlan, RcfPlan};
 use super::tumbling::TumblingPlan;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Location, Result};
@@ -191,6 +191,9 @@ pub enum OperatorPlan {
     /// TOP_K_ITEMS_TUMBLING or COUNT_DISTINCT_ITEMS_TUMBLING over a cursor:
     /// a tumbling window's counts, emitted when it closes.
     ItemsTumbling(ItemsPlan),
+    /// GROUP_RANK over a cursor: each ROWTIME's rows ranked, released
+    /// together when time passes that ROWTIME.
+    GroupRank(GroupRankPlan),
 }
 
 /// A planned pump.
