@@ -82,6 +82,14 @@ impl Ring {
         }
     }
 
+    fn clear(&mut self) {
+        match self {
+            Ring::Int(r) => r.clear(),
+            Ring::Float(r) => r.clear(),
+            Ring::Str(r) => r.clear(),
+        }
+    }
+
     fn pop_front(&mut self) {
         match self {
             Ring::Int(r) => drop(r.pop_front()),
@@ -139,6 +147,16 @@ impl MonoDeque {
             (MonoDeque::Float(d), Val::Float(x)) if !x.is_nan() => push_t(d, seq, x, max),
             (MonoDeque::Str(d), Val::Str(x)) => push_t(d, seq, Box::<str>::from(x), max),
             _ => {}
+        }
+    }
+
+    /// Keeps only the current extreme (an unbounded window: nothing
+    /// expires, so the values after it can never become the extreme).
+    fn keep_front(&mut self) {
+        match self {
+            MonoDeque::Int(d) => d.truncate(1),
+            MonoDeque::Float(d) => d.truncate(1),
+            MonoDeque::Str(d) => d.truncate(1),
         }
     }
 
@@ -301,6 +319,8 @@ struct Partition {
     aggs: Vec<AggState>,
     /// Sequence number the next row gets; the oldest row's is `next_seq - times.len()`.
     next_seq: u64,
+    /// An unbounded window's first ROWTIME: its totals hold every row since.
+    first: Option<i64>,
 }
 
 /// Run-time state of one window specification.
@@ -333,7 +353,7 @@ impl SlidingState {
         self.windows
             .iter()
             .flat_map(|w| w.parts.iter().flatten())
-            .filter_map(|p| p.times.front().copied())
+            .filter_map(|p| p.times.front().copied().or(p.first))
             .min()
     }
 }
@@ -695,6 +715,7 @@ impl WindowState {
                 })
                 .collect(),
             next_seq: 0,
+            first: None,
         }
     }
 
@@ -719,6 +740,9 @@ impl WindowState {
         let seq = part.next_seq;
         part.next_seq += 1;
         part.times.push_back(t);
+        if frame == Frame::Unbounded && part.first.is_none() {
+            part.first = Some(t);
+        }
         for (ring, &arg) in part.rings.iter_mut().zip(&self.ring_args) {
             ring.push(args[arg].get(i));
         }
@@ -732,6 +756,7 @@ impl WindowState {
             let leaves = match frame {
                 Frame::Range(range) => part.times.front().is_some_and(|&f| f < t - range),
                 Frame::Rows(n) => part.times.len() > n + 1,
+                Frame::Unbounded => false,
             };
             if !leaves {
                 break;
@@ -794,6 +819,19 @@ impl WindowState {
                 }
             };
             builders[j].set(i, v);
+        }
+        // An unbounded window keeps its running totals, not its rows: the
+        // aggregates have taken this row in, and nothing ever leaves.
+        if frame == Frame::Unbounded {
+            part.times.clear();
+            for r in part.rings.iter_mut() {
+                r.clear();
+            }
+            for a in part.aggs.iter_mut() {
+                if let AggState::Extreme(d) = a {
+                    d.keep_front();
+                }
+            }
         }
     }
 

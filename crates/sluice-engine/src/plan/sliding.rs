@@ -30,6 +30,10 @@ pub enum Frame {
     Range(i64),
     /// `ROWS n PRECEDING`: the current row and `n` rows before it.
     Rows(usize),
+    /// `RANGE | ROWS UNBOUNDED PRECEDING`: every row of the partition so
+    /// far. Its aggregates keep running totals (COUNT, SUM, AVG, the
+    /// variances, MIN, MAX), not the rows.
+    Unbounded,
 }
 
 /// One window specification (inline or named) of a sliding query.
@@ -306,9 +310,7 @@ fn sliding_frame(name: &str, spec: &WindowSpec, at: Location) -> Result<Frame> {
         (_, b @ WindowFrameBound::Following(_)) => Err(unsupported(format!(
             "{b} in window {name}: a sliding window reaches back from the current row, never forward"
         ))),
-        (_, WindowFrameBound::Preceding(None)) => Err(unsupported(format!(
-            "UNBOUNDED PRECEDING in window {name} (KDA allows it; Sluice's sliding windows are bounded so far: RANGE INTERVAL .. PRECEDING or ROWS n PRECEDING)"
-        ))),
+        (_, WindowFrameBound::Preceding(None)) => Ok(Frame::Unbounded),
         (WindowFrameUnits::Rows, WindowFrameBound::CurrentRow) => Ok(Frame::Rows(0)),
         (WindowFrameUnits::Range, WindowFrameBound::CurrentRow) => Ok(Frame::Range(0)),
         (WindowFrameUnits::Rows, WindowFrameBound::Preceding(Some(e))) => {
@@ -446,6 +448,22 @@ impl Planner {
             let l = expr_location(call, at);
             let a =
                 self.sliding_aggregate(call, *window, l, input_schema, &mut args, &mut arg_texts)?;
+            if windows[*window].frame == Frame::Unbounded
+                && matches!(
+                    a.function,
+                    SlidingFunction::FirstValue
+                        | SlidingFunction::LastValue
+                        | SlidingFunction::Lag { .. }
+                )
+            {
+                return Err(EngineError::Unsupported {
+                    location: l,
+                    what: format!(
+                        "{call} over UNBOUNDED PRECEDING (window {}): Sluice keeps running totals, not the rows, for an unbounded window; COUNT, SUM, AVG, MIN, MAX and the variances work",
+                        windows[*window].name
+                    ),
+                });
+            }
             agg_fields.push(Field::new(format!("__a{j}"), a.output_type.clone(), true));
             aggregates.push(a);
         }
