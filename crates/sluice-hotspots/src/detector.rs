@@ -3,6 +3,8 @@
 //! enter and leave, and the DBSCAN clustering of the window into
 //! [`Hotspot`]s after every record.
 
+use std::collections::VecDeque;
+
 use crate::config::HotspotsConfig;
 use crate::error::{HotspotsError, Result};
 use crate::grid::{CellKey, Grid};
@@ -43,9 +45,11 @@ pub struct Hotspots {
     points: Vec<f64>,
     /// Each slot's grid cell.
     keys: Vec<CellKey>,
-    /// Each slot's neighbours: the other slots within `scanRadius`. A
-    /// record's neighbour count, itself included, is its list's length + 1.
-    adjacent: Vec<Vec<u32>>,
+    /// Each slot's neighbours: the other slots within `scanRadius`, oldest
+    /// first. A record's neighbour count, itself included, is its list's
+    /// length + 1. The record leaving the window is the oldest of all, so it
+    /// is at the front of each of its neighbours' lists.
+    adjacent: Vec<VecDeque<u32>>,
     /// The slot the next record goes into (the oldest once the ring is full).
     next_slot: usize,
     /// Records in the window.
@@ -66,7 +70,7 @@ impl Hotspots {
             radius_squared: config.scan_radius * config.scan_radius,
             points: vec![0.0; capacity * config.dimensions],
             keys: vec![[0; crate::grid::GRID_DIMS]; capacity],
-            adjacent: vec![Vec::new(); capacity],
+            adjacent: vec![VecDeque::new(); capacity],
             next_slot: 0,
             len: 0,
             grid: Grid::new(config.scan_radius, config.dimensions, capacity),
@@ -147,8 +151,12 @@ impl Hotspots {
         let mut list = std::mem::take(&mut self.adjacent[slot]);
         for &other in &list {
             let theirs = &mut self.adjacent[other as usize];
-            if let Some(at) = theirs.iter().position(|&s| s as usize == slot) {
-                theirs.swap_remove(at);
+            if theirs.front().is_some_and(|&s| s as usize == slot) {
+                theirs.pop_front();
+            } else if let Some(at) = theirs.iter().position(|&s| s as usize == slot) {
+                // Not reached while lists stay oldest-first; kept so a
+                // broken invariant costs time, not a wrong count.
+                theirs.remove(at);
             }
         }
         // Keep the allocation for the record that takes the slot.
@@ -167,11 +175,15 @@ impl Hotspots {
         let mut near = std::mem::take(&mut self.stack);
         near.clear();
         self.grid.for_each_near(key, |other| near.push(other));
+        // Oldest first: age is the distance from the oldest slot in the ring.
+        let capacity = self.config.window_size;
+        let oldest = (self.next_slot + capacity - self.len) % capacity;
+        near.sort_unstable_by_key(|&other| (other as usize + capacity - oldest) % capacity);
         let mut own = std::mem::take(&mut self.adjacent[slot]);
         for &other in &near {
             if self.within_radius(slot, other as usize) {
-                self.adjacent[other as usize].push(slot as u32);
-                own.push(other);
+                self.adjacent[other as usize].push_back(slot as u32);
+                own.push_back(other);
             }
         }
         self.adjacent[slot] = own;
@@ -205,6 +217,7 @@ impl Hotspots {
         }
         let d = self.config.dimensions;
         let mut stack = std::mem::take(&mut self.stack);
+        let mut assigned = 0usize;
         for seed in self.slots_oldest_first() {
             if self.assignment[seed] != UNASSIGNED || !self.is_core(seed) {
                 continue;
@@ -217,6 +230,10 @@ impl Hotspots {
             stack.clear();
             stack.push(seed as u32);
             while let Some(core) = stack.pop() {
+                if assigned + count == self.len {
+                    // Everyone is in a hotspot: the rest can add nothing.
+                    break;
+                }
                 for &other in &self.adjacent[core as usize] {
                     let other = other as usize;
                     if self.assignment[other] != UNASSIGNED {
@@ -234,6 +251,7 @@ impl Hotspots {
                     }
                 }
             }
+            assigned += count;
             let density = self.density(count, &min_values, &max_values);
             hotspots.push(Hotspot {
                 density,

@@ -101,13 +101,15 @@
 //! and leave. A new record finds its neighbours through a grid of cell side
 //! `scanRadius` over its first three columns (see the `grid` module: only
 //! the 3^min(d,3) cells around its own are searched); a leaving record is
-//! unlinked from its neighbours' lists. Clustering then walks only the
-//! lists of core records. So a record costs about the number of records
-//! near it plus the neighbour links inside hotspots: next to nothing for
-//! plain noise, and over a hundred thousand records per second in the
-//! Developer Guide's setting (`examples/hotspots-bench.rs`). The worst
-//! case, every record within `scanRadius` of every other, is
-//! O(windowSize²) per record.
+//! unlinked from its neighbours' lists (lists are kept oldest first, so
+//! it is at the front of each). Clustering then walks only the lists of
+//! core records, and stops once every record is placed. So a record costs
+//! about the number of records near it plus the neighbour links inside
+//! hotspots: next to nothing for plain noise, over a hundred thousand
+//! records per second in the Developer Guide's setting, tens of thousands
+//! when every record neighbours every other (`examples/hotspots-bench.rs`).
+//! The bound is O(windowSize²) per record, reached only when most records
+//! have most others within `scanRadius` yet are not all in one hotspot.
 //!
 //! Memory is fixed by `windowSize` (w) and the column count (d), whatever
 //! the stream's length: the ring of `w × d` f64; per record a cell key, two
