@@ -17,7 +17,7 @@
 //! evaluation every operator uses), [`tumbling`], [`sliding`], [`stagger`],
 //! [`join`] (which feeds joined rows to the pump's operator), [`order`]
 //! (a pump's ORDER BY, after its operator), [`rcf`] (RANDOM_CUT_FOREST
-//! over a cursor), [`items`] (TOP_K_ITEMS_TUMBLING and
+//! over a cursor), [`hotspots`] (HOTSPOTS), [`items`] (TOP_K_ITEMS_TUMBLING and
 //! COUNT_DISTINCT_ITEMS_TUMBLING), [`group_rank`] (GROUP_RANK) and
 //! [`distinct`] (a pump's SELECT DISTINCT, after its operator). Their plans come from
 //! [`crate::plan`]; operators never reach into the runtime.
@@ -26,6 +26,7 @@
 
 pub mod distinct;
 pub mod group_rank;
+pub mod hotspots;
 pub mod items;
 pub mod join;
 pub mod order;
@@ -43,6 +44,7 @@ use crate::error::{EngineError, Result};
 use crate::errors::ErrorRow;
 use crate::plan::{OperatorPlan, PumpDef, StreamDef};
 use group_rank::GroupRankState;
+use hotspots::HotspotsState;
 use items::ItemsState;
 use project::filter_project;
 use rcf::RcfState;
@@ -75,6 +77,8 @@ pub(crate) enum OpState {
     ItemsTumbling(ItemsState),
     /// The open group of GROUP_RANK.
     GroupRank(GroupRankState),
+    /// HOTSPOTS's window of recent records.
+    Hotspots(Box<HotspotsState>),
 }
 
 impl OpState {
@@ -92,6 +96,9 @@ impl OpState {
             }
             OperatorPlan::ItemsTumbling(_) => OpState::ItemsTumbling(ItemsState::new()),
             OperatorPlan::GroupRank(_) => OpState::GroupRank(GroupRankState::default()),
+            OperatorPlan::Hotspots(plan) => {
+                OpState::Hotspots(Box::new(HotspotsState::new(plan, p)?))
+            }
         })
     }
 
@@ -102,7 +109,7 @@ impl OpState {
         match self {
             // A forest's rows come out as they go in; what it learned is
             // not output waiting for later rows.
-            OpState::Project | OpState::RandomCutForest(_) => None,
+            OpState::Project | OpState::RandomCutForest(_) | OpState::Hotspots(_) => None,
             OpState::Tumbling(t) => t.windows.keys().next().copied(),
             OpState::Sliding(s) => s.retained_since(),
             OpState::Stagger(s) => s.retained_since(),
@@ -147,6 +154,9 @@ impl OpState {
                 st.push(plan, p, target, batch, out)
             }
             (OperatorPlan::GroupRank(plan), OpState::GroupRank(st)) => {
+                st.push(plan, p, target, batch, out)
+            }
+            (OperatorPlan::Hotspots(plan), OpState::Hotspots(st)) => {
                 st.push(plan, p, target, batch, out)
             }
             _ => Err(EngineError::Plan {

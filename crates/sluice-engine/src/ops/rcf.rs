@@ -54,98 +54,128 @@ impl RcfState {
         out: &mut Output,
     ) -> Result<()> {
         let rows = batch.num_rows();
-        if rows == 0 {
-            return Ok(());
-        }
-        let failed = |e: DataFusionError| EngineError::Plan {
-            location: p.declared_at,
-            message: format!("pump \"{}\": {e}", p.name),
-        };
-        let inputs: Vec<Float64Array> = plan
-            .inputs
-            .iter()
-            .map(|(i, _)| {
-                cast(batch.column(*i), &DataType::Float64)
-                    .map(|a| a.as_primitive::<Float64Type>().clone())
-            })
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| failed(e.into()))?;
-        let mut keep = Vec::with_capacity(rows);
         let mut scores = Float64Builder::with_capacity(rows);
         let mut explanations = plan
             .explanation
-            .map(|_| StringBuilder::with_capacity(rows, rows * 64 * inputs.len()));
-        let mut record = vec![0.0; inputs.len()];
-        for row in 0..rows {
-            let null = inputs.iter().position(|a| a.is_null(row));
-            let scored = match null {
-                Some(c) => Err(format!(
-                    "{} cannot score a NULL: column {} is NULL",
-                    function_name(plan),
-                    plan.inputs[c].1
-                )),
-                None => {
-                    for (v, a) in record.iter_mut().zip(&inputs) {
-                        *v = a.value(row);
-                    }
-                    match &mut explanations {
-                        None => self
-                            .forest
-                            .score_and_update(&record)
-                            .map(|s| (s, None))
-                            .map_err(|e| format!("{}: {e}", function_name(plan))),
-                        Some(_) => self
-                            .forest
-                            .explain_and_update(&record)
-                            .map(|(s, a)| (s, Some(a)))
-                            .map_err(|e| format!("{}: {e}", function_name(plan))),
-                    }
-                }
-            };
-            match scored {
-                Ok((score, attributions)) => {
-                    keep.push(true);
+            .map(|_| StringBuilder::with_capacity(rows, rows * 64 * plan.inputs.len()));
+        let name = function_name(plan);
+        let forest = &mut self.forest;
+        let kept = numeric_rows(batch, &plan.inputs, name, p, out, |record| {
+            match &mut explanations {
+                None => scores.append_value(
+                    forest
+                        .score_and_update(record)
+                        .map_err(|e| format!("{name}: {e}"))?,
+                ),
+                Some(b) => {
+                    let (score, attributions) = forest
+                        .explain_and_update(record)
+                        .map_err(|e| format!("{name}: {e}"))?;
                     scores.append_value(score);
-                    if let (Some(b), Some(a)) = (&mut explanations, attributions) {
-                        b.append_value(explanation_json(
-                            plan,
-                            &a,
-                            plan.explanation.unwrap_or(false),
-                        ));
-                    }
-                }
-                Err(message) => {
-                    keep.push(false);
-                    out.errors.push(row_error(
-                        &batch.slice(row, 1),
-                        &p.name,
-                        &DataFusionError::Execution(message),
+                    b.append_value(explanation_json(
+                        plan,
+                        &attributions,
+                        plan.explanation.unwrap_or(false),
                     ));
                 }
             }
-        }
-        let kept = if keep.iter().all(|&k| k) {
-            batch.clone()
-        } else {
-            filter_record_batch(batch, &BooleanArray::from(keep)).map_err(|e| failed(e.into()))?
-        };
-        if kept.num_rows() == 0 {
+            Ok(())
+        })?;
+        let Some(kept) = kept else {
             return Ok(());
-        }
-        let mut columns: Vec<ArrayRef> = kept.columns().to_vec();
-        columns.push(Arc::new(scores.finish()));
+        };
+        let mut extra: Vec<ArrayRef> = vec![Arc::new(scores.finish())];
         if let Some(mut b) = explanations {
-            columns.push(Arc::new(b.finish()));
+            extra.push(Arc::new(b.finish()));
         }
-        let rows = kept.num_rows();
-        let batch = RecordBatch::try_new_with_options(
-            Arc::clone(&target.schema),
-            columns,
-            &RecordBatchOptions::new().with_row_count(Some(rows)),
-        )
-        .map_err(|e| failed(e.into()))?;
-        out.batches.push(batch);
+        out.batches.push(append_columns(&kept, extra, target, p)?);
         Ok(())
+    }
+}
+
+/// Runs `f` on each row of `batch` in order, with the row's `inputs`
+/// columns as DOUBLE. A row with a NULL among them, or for which `f`
+/// fails, goes to `error_stream` (`f` must then leave its outputs
+/// untouched); returns the rows `f` took, `None` if none.
+pub(super) fn numeric_rows(
+    batch: &RecordBatch,
+    inputs: &[(usize, String)],
+    function: &str,
+    p: &PumpDef,
+    out: &mut Output,
+    mut f: impl FnMut(&[f64]) -> std::result::Result<(), String>,
+) -> Result<Option<RecordBatch>> {
+    let rows = batch.num_rows();
+    if rows == 0 {
+        return Ok(None);
+    }
+    let columns: Vec<Float64Array> = inputs
+        .iter()
+        .map(|(i, _)| {
+            cast(batch.column(*i), &DataType::Float64)
+                .map(|a| a.as_primitive::<Float64Type>().clone())
+        })
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| failed(p, e.into()))?;
+    let mut keep = Vec::with_capacity(rows);
+    let mut record = vec![0.0; columns.len()];
+    for row in 0..rows {
+        let taken = match columns.iter().position(|a| a.is_null(row)) {
+            Some(c) => Err(format!(
+                "{function} cannot take a NULL: column {} is NULL",
+                inputs[c].1
+            )),
+            None => {
+                for (v, a) in record.iter_mut().zip(&columns) {
+                    *v = a.value(row);
+                }
+                f(&record)
+            }
+        };
+        match taken {
+            Ok(()) => keep.push(true),
+            Err(message) => {
+                keep.push(false);
+                out.errors.push(row_error(
+                    &batch.slice(row, 1),
+                    &p.name,
+                    &DataFusionError::Execution(message),
+                ));
+            }
+        }
+    }
+    if keep.iter().all(|&k| k) {
+        return Ok(Some(batch.clone()));
+    }
+    if !keep.iter().any(|&k| k) {
+        return Ok(None);
+    }
+    filter_record_batch(batch, &BooleanArray::from(keep))
+        .map(Some)
+        .map_err(|e| failed(p, e.into()))
+}
+
+/// `rows` with `extra` columns after its own, as a batch of `target`.
+pub(super) fn append_columns(
+    rows: &RecordBatch,
+    extra: Vec<ArrayRef>,
+    target: &StreamDef,
+    p: &PumpDef,
+) -> Result<RecordBatch> {
+    let mut columns: Vec<ArrayRef> = rows.columns().to_vec();
+    columns.extend(extra);
+    RecordBatch::try_new_with_options(
+        Arc::clone(&target.schema),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows.num_rows())),
+    )
+    .map_err(|e| failed(p, e.into()))
+}
+
+fn failed(p: &PumpDef, e: DataFusionError) -> EngineError {
+    EngineError::Plan {
+        location: p.declared_at,
+        message: format!("pump \"{}\": {e}", p.name),
     }
 }
 

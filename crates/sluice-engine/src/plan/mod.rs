@@ -62,8 +62,8 @@ pub use sliding::{
 };
 use subquery::PlannedPump;
 pub use table_function::{
-    ANOMALY_EXPLANATION, ANOMALY_SCORE, GroupRankPlan, ITEM, ITEM_COUNT, ItemsPlan, ItemsResult,
-    NUMBER_OF_DISTINCT_ITEMS, RcfPlan, TableFunction,
+    ANOMALY_EXPLANATION, ANOMALY_SCORE, GroupRankPlan, HOTSPOTS_RESULT, HotspotsPlan, ITEM,
+    ITEM_COUNT, ItemsPlan, ItemsResult, NUMBER_OF_DISTINCT_ITEMS, RcfPlan, TableFunction,
 };
 pub use tumbling::{AggregatePlan, TumblingPlan};
 pub use types::{

@@ -38,9 +38,11 @@ pub const ANOMALY_EXPLANATION: &str = "ANOMALY_EXPLANATION";
 /// on insert.
 const EXPLANATION_LENGTH: u32 = 8_192;
 
-/// KDA's analytic table functions that Sluice has not implemented yet:
-/// refused by name.
-const NOT_YET: [&str; 1] = ["HOTSPOTS"];
+/// Name of HOTSPOTS's result column.
+pub const HOTSPOTS_RESULT: &str = "HOTSPOTS_RESULT";
+/// Length of the HOTSPOTS_RESULT column; a target column declared shorter
+/// cuts it, as KDA does on insert.
+const HOTSPOTS_RESULT_LENGTH: u32 = 65_535;
 
 /// Name of TOP_K_ITEMS_TUMBLING's item column.
 pub const ITEM: &str = "ITEM";
@@ -69,6 +71,8 @@ pub enum TableFunction {
     /// `GROUP_RANK(cursor, 'rankByColumnName', 'rankOutColumnName',
     /// 'sortOrder', 'outputOrder', maxIdle, outputMax)`.
     GroupRank,
+    /// `HOTSPOTS(cursor, windowSize, scanRadius, minimumNumberOfPointsInAHotspot)`.
+    Hotspots,
 }
 
 impl TableFunction {
@@ -81,12 +85,7 @@ impl TableFunction {
             "TOP_K_ITEMS_TUMBLING" => Ok(Self::TopKItemsTumbling),
             "COUNT_DISTINCT_ITEMS_TUMBLING" => Ok(Self::CountDistinctItemsTumbling),
             "GROUP_RANK" => Ok(Self::GroupRank),
-            n if NOT_YET.contains(&n) => Err(EngineError::Unsupported {
-                location: at,
-                what: format!(
-                    "{n}(CURSOR(SELECT STREAM ...), ...): this KDA table function is not implemented yet"
-                ),
-            }),
+            "HOTSPOTS" => Ok(Self::Hotspots),
             _ => Err(EngineError::Plan {
                 location: at,
                 message: format!(
@@ -104,6 +103,7 @@ impl TableFunction {
             Self::TopKItemsTumbling => "TOP_K_ITEMS_TUMBLING",
             Self::CountDistinctItemsTumbling => "COUNT_DISTINCT_ITEMS_TUMBLING",
             Self::GroupRank => "GROUP_RANK",
+            Self::Hotspots => "HOTSPOTS",
         }
     }
 
@@ -124,6 +124,9 @@ impl TableFunction {
             }
             Self::GroupRank => {
                 "GROUP_RANK(CURSOR(SELECT STREAM ...), 'rankByColumnName', 'rankOutColumnName', 'sortOrder', 'outputOrder', maxIdle INTEGER, outputMax INTEGER)"
+            }
+            Self::Hotspots => {
+                "HOTSPOTS(CURSOR(SELECT STREAM ...), windowSize INTEGER, scanRadius DOUBLE, minimumNumberOfPointsInAHotspot INTEGER)"
             }
         }
     }
@@ -200,6 +203,16 @@ pub struct GroupRankPlan {
     pub max_idle_ms: i64,
     /// outputMax: rows released per group, in output order (0: all).
     pub output_max: usize,
+}
+
+/// A planned HOTSPOTS call.
+#[derive(Debug, Clone)]
+pub struct HotspotsPlan {
+    /// The call's windowSize, scanRadius and minimumNumberOfPointsInAHotspot.
+    pub config: sluice_hotspots::HotspotsConfig,
+    /// The cursor's numeric columns: their position in the cursor stream's
+    /// batch and their name.
+    pub inputs: Vec<(usize, String)>,
 }
 
 /// What the cursor's numeric column types are to RANDOM_CUT_FOREST: read
@@ -290,6 +303,14 @@ impl Planner {
                     declared_at: t.at,
                 };
                 return Ok((stream, pump));
+            }
+            TableFunction::Hotspots => {
+                let plan = self.plan_hotspots(t, cursor)?;
+                let extra = vec![StreamColumn::new(
+                    HOTSPOTS_RESULT,
+                    SqlType::Varchar(HOTSPOTS_RESULT_LENGTH),
+                )];
+                (extra, OperatorPlan::Hotspots(plan))
             }
             TableFunction::GroupRank => {
                 let plan = self.plan_group_rank(t, cursor)?;
@@ -508,24 +529,10 @@ impl Planner {
         })
     }
 
-    fn plan_rcf(&self, t: &TableFunctionPump, cursor: &StreamDef) -> Result<RcfPlan> {
-        let explain = t.function == TableFunction::RandomCutForestWithExplanation;
-        let max_args = if explain { 5 } else { 4 };
-        let wrong = |at: Location, what: String| EngineError::Plan {
-            location: at,
-            message: format!("{what}; the signature is {}", t.function.signature()),
-        };
-        if t.args.len() > max_args {
-            return Err(wrong(
-                expr_location(&t.args[max_args], t.at),
-                format!(
-                    "{} takes at most {} arguments, got {}",
-                    t.function.name(),
-                    max_args + 1,
-                    t.args.len() + 1
-                ),
-            ));
-        }
+    /// The cursor's numeric columns an analytic function reads (position
+    /// in the batch, name): the types the SQL Reference lists; DECIMAL is
+    /// refused (the pages say to use DOUBLE), other types are ignored.
+    fn numeric_inputs(t: &TableFunctionPump, cursor: &StreamDef) -> Result<Vec<(usize, String)>> {
         let first = cursor.first_user_column();
         let mut inputs = Vec::new();
         for (i, c) in cursor.columns.iter().enumerate() {
@@ -549,11 +556,70 @@ impl Planner {
             return Err(EngineError::Plan {
                 location: t.at,
                 message: format!(
-                    "{}: the cursor has no numeric column (TINYINT, SMALLINT, INTEGER, BIGINT, REAL, FLOAT or DOUBLE) to score",
+                    "{}: the cursor has no numeric column (TINYINT, SMALLINT, INTEGER, BIGINT, REAL, FLOAT or DOUBLE) to read",
                     t.function.name()
                 ),
             });
         }
+        Ok(inputs)
+    }
+
+    /// HOTSPOTS(cursor, windowSize, scanRadius, minimumNumberOfPointsInAHotspot):
+    /// all three required, checked against the reference's ranges.
+    fn plan_hotspots(&self, t: &TableFunctionPump, cursor: &StreamDef) -> Result<HotspotsPlan> {
+        Self::argument_count(t, 3)?;
+        let inputs = Self::numeric_inputs(t, cursor)?;
+        let (min_w, max_w) = sluice_hotspots::WINDOW_SIZE_RANGE;
+        let window = self.integer_argument(t, 0, "windowSize", (min_w as i64, max_w as i64))?;
+        let radius_at = expr_location(&t.args[1], t.at);
+        let radius = self.constant_argument(&t.args[1], radius_at)?;
+        let scan_radius = match radius.cast_to(&datafusion::arrow::datatypes::DataType::Float64) {
+            Ok(ScalarValue::Float64(Some(r))) if r > 0.0 && r.is_finite() => r,
+            _ => {
+                return Err(Self::wrong(
+                    t,
+                    radius_at,
+                    format!("scanRadius must be a number greater than 0, got {radius}"),
+                ));
+            }
+        };
+        let points = self.integer_argument(
+            t,
+            2,
+            "minimumNumberOfPointsInAHotspot",
+            (sluice_hotspots::MINIMUM_NUMBER_OF_POINTS_MIN as i64, window),
+        )?;
+        let config = sluice_hotspots::HotspotsConfig::new(
+            window as usize,
+            scan_radius,
+            points as usize,
+            inputs.len(),
+        );
+        config
+            .validate()
+            .map_err(|e| Self::wrong(t, t.at, e.to_string()))?;
+        Ok(HotspotsPlan { config, inputs })
+    }
+
+    fn plan_rcf(&self, t: &TableFunctionPump, cursor: &StreamDef) -> Result<RcfPlan> {
+        let explain = t.function == TableFunction::RandomCutForestWithExplanation;
+        let max_args = if explain { 5 } else { 4 };
+        let wrong = |at: Location, what: String| EngineError::Plan {
+            location: at,
+            message: format!("{what}; the signature is {}", t.function.signature()),
+        };
+        if t.args.len() > max_args {
+            return Err(wrong(
+                expr_location(&t.args[max_args], t.at),
+                format!(
+                    "{} takes at most {} arguments, got {}",
+                    t.function.name(),
+                    max_args + 1,
+                    t.args.len() + 1
+                ),
+            ));
+        }
+        let inputs = Self::numeric_inputs(t, cursor)?;
         let mut config = ForestConfig::kda_defaults(inputs.len());
         config.seed = seed_of(&t.name.value);
         let names = [
@@ -669,8 +735,16 @@ mod tests {
                 "the first argument of RANDOM_CUT_FOREST",
             ),
             (
-                "HOTSPOTS(CURSOR(SELECT STREAM * FROM S), 100, 0.1, 3)",
-                "HOTSPOTS(CURSOR(SELECT STREAM ...), ...): this KDA table function is not implemented yet",
+                "HOTSPOTS(CURSOR(SELECT STREAM * FROM S), 10, 0.1, 3)",
+                "windowSize must be between 100 and 1000 (inclusive), got 10",
+            ),
+            (
+                "HOTSPOTS(CURSOR(SELECT STREAM * FROM S), 100, 0, 3)",
+                "scanRadius must be a number greater than 0, got 0",
+            ),
+            (
+                "HOTSPOTS(CURSOR(SELECT STREAM * FROM S), 100, 0.5, 101)",
+                "minimumNumberOfPointsInAHotspot must be between 2 and 100 (inclusive), got 101",
             ),
             (
                 "NOPE(CURSOR(SELECT STREAM * FROM S))",

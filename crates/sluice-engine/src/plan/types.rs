@@ -17,7 +17,7 @@ use super::Planner;
 use super::join::JoinPlan;
 use super::order::OrderPlan;
 use super::sliding::SlidingPlan;
-use super::table_function::{GroupRankPlan, ItemsPlan, RcfPlan};
+use super::table_function::{GroupRankPlan, HotspotsPlan, ItemsPlan, RcfPlan};
 use super::tumbling::TumblingPlan;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Location, Result};
@@ -194,6 +194,9 @@ pub enum OperatorPlan {
     /// GROUP_RANK over a cursor: each ROWTIME's rows ranked, released
     /// together when time passes that ROWTIME.
     GroupRank(GroupRankPlan),
+    /// HOTSPOTS over a cursor: each row with the hotspots of the window it
+    /// ends.
+    Hotspots(HotspotsPlan),
 }
 
 /// A planned pump.

@@ -408,7 +408,7 @@ impl Application {
                 os.push(plan, std::mem::take(&mut out.batches), origin);
                 out.batches = os.release(plan, &self.plan.streams[into], now)?;
             }
-            self.pending_errors.extend(out.errors);
+            self.take_errors(p, out.errors);
             if !out.batches.is_empty() {
                 let merged = merge_by_rowtime(out.batches)?;
                 self.route(into, merged)?;
@@ -545,7 +545,7 @@ impl Application {
                 // Held until their bucket is over (released in advance_step).
                 os.push(plan, std::mem::take(&mut out.batches), origin);
             }
-            self.pending_errors.extend(out.errors);
+            self.take_errors(p, out.errors);
             if out.batches.is_empty() {
                 continue;
             }
@@ -561,6 +561,22 @@ impl Application {
             }
         }
         Ok(())
+    }
+
+    /// Queues pump `p`'s error rows. A pump the planner made for a subquery
+    /// or table function (its target stream hidden, named `<PUMP>$<n>`)
+    /// reports the declared pump in PUMP_NAME, as KDA would; MESSAGE keeps
+    /// the part that failed.
+    fn take_errors(&mut self, p: usize, mut errors: Vec<ErrorRow>) {
+        let pump = &self.plan.pumps[p];
+        if self.plan.streams[pump.into].hidden
+            && let Some((declared, _)) = pump.name.rsplit_once('$')
+        {
+            for e in &mut errors {
+                e.pump = Some(declared.to_string());
+            }
+        }
+        self.pending_errors.extend(errors);
     }
 
     /// Delivers pending error rows to `error_stream`, in time order.
