@@ -129,7 +129,7 @@ impl Planner {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn plan_join(
         &self,
-        kind: JoinKind,
+        (kind, cross): (JoinKind, bool),
         on: Option<Expr>,
         left: &Relation,
         right: &Relation,
@@ -246,9 +246,12 @@ impl Planner {
         let right_side = match right.target {
             RelationRef::Stream(i) => {
                 // Without windows only each side's current row takes part
-                // (KDA's JOIN clause): a condition equating the ROWTIMEs
-                // says just that; without one, KDA asks for a window.
-                if left.window.is_none() && right.window.is_none() && !equal_rowtimes {
+                // (KDA's JOIN clause): rows of equal ROWTIME. A condition
+                // equating the ROWTIMEs says just that, and so does a CROSS
+                // JOIN or comma list (public apps pair a function's rows
+                // with their source's this way); otherwise KDA asks for a
+                // window.
+                if left.window.is_none() && right.window.is_none() && !equal_rowtimes && !cross {
                     return Err(EngineError::Plan {
                         location: right.at,
                         message: "a join of two streams needs a window on at least one side, e.g. FROM A OVER (RANGE INTERVAL '1' MINUTE PRECEDING) AS a JOIN B AS b ON ...".into(),

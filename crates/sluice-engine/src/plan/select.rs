@@ -102,8 +102,8 @@ impl Planner {
             Some(Distinct::Distinct) => true,
             Some(Distinct::On(_)) => return Err(unsupported(at, "SELECT DISTINCT ON (...)")),
         };
-        // `FROM a, b WHERE cond` is `FROM a JOIN b ON cond` (an inner join's
-        // condition and a WHERE over it keep the same rows).
+        // `FROM a, b WHERE cond` is `FROM a CROSS JOIN b ON cond` (an inner
+        // join's condition and a WHERE over it keep the same rows).
         if select.from.len() == 2 && select.from.iter().all(|f| f.joins.is_empty()) {
             use datafusion::sql::sqlparser::ast::{Join, JoinConstraint, JoinOperator};
             let second = select.from.remove(1);
@@ -114,7 +114,7 @@ impl Planner {
             select.from[0].joins.push(Join {
                 relation: second.relation,
                 global: false,
-                join_operator: JoinOperator::Inner(constraint),
+                join_operator: JoinOperator::CrossJoin(constraint),
             });
         }
         if select.from.len() != 1 {
@@ -139,9 +139,10 @@ impl Planner {
         if streams[from].name == ERROR_STREAM {
             return Err(unsupported(first.at, "reading error_stream in a pump"));
         }
-        let mut join_on: Option<(JoinKind, Option<Expr>, Relation)> = None;
+        let mut join_on: Option<(JoinKind, bool, Option<Expr>, Relation)> = None;
         if let Some(j) = select.from[0].joins.first() {
             use datafusion::sql::sqlparser::ast::{JoinConstraint, JoinOperator};
+            let cross = matches!(j.join_operator, JoinOperator::CrossJoin(_));
             let (kind, constraint) = match &j.join_operator {
                 JoinOperator::Join(c) | JoinOperator::Inner(c) => (JoinKind::Inner, c),
                 JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => (JoinKind::LeftOuter, c),
@@ -174,7 +175,7 @@ impl Planner {
             {
                 return Err(unsupported(right.at, "reading error_stream in a pump"));
             }
-            join_on = Some((kind, on, right));
+            join_on = Some((kind, cross, on, right));
         }
         if join_on.is_none() && first.window.is_some() {
             return Err(unsupported(
@@ -193,9 +194,9 @@ impl Planner {
                 qualifiers.extend(first.alias.clone());
                 (source, Scope::Single { qualifiers }, None)
             }
-            Some((kind, on, right)) => {
+            Some((kind, cross, on, right)) => {
                 let (joined, scope) = self.joined_stream(&first, &right, streams, tables)?;
-                (joined, scope, Some((kind, on, first, right)))
+                (joined, scope, Some((kind, cross, on, first, right)))
             }
         };
         let source = &source_owned;
@@ -381,7 +382,7 @@ impl Planner {
         let input_schema =
             DFSchema::try_from(source.schema.as_ref().clone()).map_err(df_err(at))?;
         let join = match (join_parts.take(), join_scope) {
-            (Some((kind, on, left, right)), Some(scope)) => {
+            (Some((kind, cross, on, left, right)), Some(scope)) => {
                 let on = match on {
                     Some(mut e) => {
                         resolve(&mut e, &[])?;
@@ -389,7 +390,7 @@ impl Planner {
                     }
                     None => None,
                 };
-                Some(self.plan_join(kind, on, &left, &right, scope, &input_schema, at)?)
+                Some(self.plan_join((kind, cross), on, &left, &right, scope, &input_schema, at)?)
             }
             _ => None,
         };
