@@ -333,6 +333,10 @@ fn w3(n: u64, batch: usize) -> Result<()> {
         ]),
         endpoint: None,
         region: None,
+        access_key_id: None,
+        secret_access_key: None,
+        session_token: None,
+        anonymous: false,
     };
     let started = Instant::now();
     let tables = sluice_engine::reference::load_all(

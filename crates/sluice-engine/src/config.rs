@@ -220,6 +220,61 @@ pub struct ReferenceConfig {
     pub endpoint: Option<String>,
     /// `s3://` only: region to sign requests for.
     pub region: Option<String>,
+    /// `s3://` only: access key ID (with `secret_access_key`); without
+    /// both, the usual AWS environment variables and instance credentials.
+    pub access_key_id: Option<String>,
+    /// `s3://` only: secret access key.
+    pub secret_access_key: Option<String>,
+    /// `s3://` only: session token of temporary credentials.
+    pub session_token: Option<String>,
+    /// `s3://` only: unsigned requests (a public bucket).
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+impl ReferenceConfig {
+    /// The S3 settings of this table: an error naming the key when one is
+    /// given for a location that is not `s3://`, or when only one of
+    /// `access_key_id` / `secret_access_key` is given.
+    pub fn s3_options(&self, is_s3: bool) -> Result<sluice_reference::S3Options> {
+        let err = |message: String| EngineError::Config {
+            context: format!("[[reference]] {} ({})", self.table, self.file),
+            message,
+        };
+        if !is_s3 {
+            for (key, set) in [
+                ("endpoint", self.endpoint.is_some()),
+                ("region", self.region.is_some()),
+                ("access_key_id", self.access_key_id.is_some()),
+                ("secret_access_key", self.secret_access_key.is_some()),
+                ("session_token", self.session_token.is_some()),
+                ("anonymous", self.anonymous),
+            ] {
+                if set {
+                    return Err(err(format!("{key} applies only to an s3:// file")));
+                }
+            }
+        }
+        if self.access_key_id.is_some() != self.secret_access_key.is_some() {
+            return Err(err(
+                "access_key_id and secret_access_key go together: give both or neither".into(),
+            ));
+        }
+        if self.anonymous && (self.access_key_id.is_some() || self.session_token.is_some()) {
+            return Err(err(
+                "anonymous sends unsigned requests: it takes no credentials".into(),
+            ));
+        }
+        Ok(sluice_reference::S3Options {
+            endpoint: self.endpoint.clone(),
+            region: self.region.clone(),
+            access_key_id: self.access_key_id.clone(),
+            secret_access_key: self.secret_access_key.clone(),
+            session_token: self.session_token.clone(),
+            allow_http: None,
+            anonymous: self.anonymous,
+        })
+    }
 }
 
 impl AppConfig {
@@ -417,6 +472,59 @@ impl OutputConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reference(extra: &str) -> ReferenceConfig {
+        let c = AppConfig::parse(
+            &format!(
+                "[[reference]]\ntable = \"T\"\nfile = \"s3://b/k.csv\"\n{extra}\ncolumns = [ {{ name = \"A\", type = \"INTEGER\" }} ]\n"
+            ),
+            "app.toml",
+        )
+        .unwrap();
+        c.reference.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn reference_s3_credentials_reach_the_object_store_options() {
+        let r = reference(
+            "endpoint = \"http://127.0.0.1:9000\"\nregion = \"eu-west-1\"\naccess_key_id = \"AK\"\nsecret_access_key = \"SK\"\nsession_token = \"ST\"",
+        );
+        let o = r.s3_options(true).unwrap();
+        assert_eq!(o.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(o.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(o.access_key_id.as_deref(), Some("AK"));
+        assert_eq!(o.secret_access_key.as_deref(), Some("SK"));
+        assert_eq!(o.session_token.as_deref(), Some("ST"));
+        assert!(!o.anonymous);
+        assert!(
+            reference("anonymous = true")
+                .s3_options(true)
+                .unwrap()
+                .anonymous
+        );
+    }
+
+    #[test]
+    fn reference_s3_settings_are_checked() {
+        let e = reference("access_key_id = \"AK\"")
+            .s3_options(true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("access_key_id and secret_access_key go together"),
+            "{e}"
+        );
+        let e = reference("region = \"eu-west-1\"")
+            .s3_options(false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("region applies only to an s3:// file"), "{e}");
+        let e = reference("anonymous = true\naccess_key_id = \"AK\"\nsecret_access_key = \"SK\"")
+            .s3_options(true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("anonymous sends unsigned requests"), "{e}");
+    }
 
     #[test]
     fn parses_case_inputs() {

@@ -249,11 +249,10 @@ pub async fn open(
     let decode_schema = schema.clone();
     let decode: sluice_reference::Decode<RecordBatch> =
         Arc::new(move |bytes: &[u8]| decode_reference(bytes, &name, &decode_schema));
-    let s3 = sluice_reference::S3Options {
-        endpoint: config.endpoint.clone(),
-        region: config.region.clone(),
-        ..Default::default()
-    };
+    let s3 = config.s3_options(matches!(
+        location.kind(),
+        sluice_reference::LocationKind::S3 { .. }
+    ))?;
     let opts = sluice_reference::ReferenceOptions {
         s3,
         check_interval: options.check_interval,

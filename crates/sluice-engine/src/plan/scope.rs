@@ -127,6 +127,15 @@ impl Planner {
             RelationRef::Stream(i)
         } else if let Some(i) = tables.iter().position(|t| t.name == last) {
             RelationRef::Table(i)
+        } else if args.is_some() && matches!(full.as_str(), "STEP" | "FLOOR") {
+            // `FROM s, STEP(s.ROWTIME BY INTERVAL ..)`: a window is not a
+            // relation; it goes in GROUP BY.
+            return Err(EngineError::Plan {
+                location: from_at,
+                message: format!(
+                    "{full}(...) in FROM is not a stream: a ROWTIME window goes in GROUP BY, e.g. GROUP BY STEP(\"S\".ROWTIME BY INTERVAL '60' SECOND)"
+                ),
+            });
         } else {
             return Err(EngineError::UnknownStream {
                 location: from_at,
