@@ -332,3 +332,100 @@ pub fn load_all(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::AppConfig;
+    use crate::io::input::Record;
+    use crate::io::output::batch_json_lines;
+    use crate::runtime::app::Application;
+
+    /// A running stream-to-table join sees a reloaded table: rows pushed
+    /// after the file changes join the new rows, and rows before it kept
+    /// the old ones.
+    #[test]
+    fn a_running_join_picks_up_a_reloaded_table() {
+        let dir = std::env::temp_dir().join(format!(
+            "sluice-reference-reload-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("companies.csv");
+        std::fs::write(&file, "AMZN,Amazon\n").unwrap();
+        let config = AppConfig::parse(
+            r#"
+            [[input]]
+            stream = "S"
+            format = "json"
+            columns = [ { name = "TICKER", type = "VARCHAR(4)", mapping = "$.t" } ]
+            [[reference]]
+            table = "COMPANIES"
+            file = "companies.csv"
+            format = "csv"
+            columns = [ { name = "TICKER", type = "VARCHAR(4)" }, { name = "NAME", type = "VARCHAR(32)" } ]
+            "#,
+            "app.toml",
+        )
+        .unwrap();
+        let tables = load_all(
+            &config.reference,
+            &dir,
+            &OpenOptions {
+                check_interval: Some(Duration::from_millis(20)),
+            },
+        )
+        .unwrap();
+        let clock = Arc::new(ManualClock::new(0));
+        let mut app = Application::with_tables(
+            "CREATE STREAM O (TICKER VARCHAR(4), NAME VARCHAR(32));\n\
+             CREATE PUMP P AS INSERT INTO O SELECT STREAM s.TICKER, c.NAME \
+             FROM S AS s JOIN COMPANIES AS c ON s.TICKER = c.TICKER;",
+            &config.inputs().unwrap(),
+            &tables,
+            clock,
+        )
+        .unwrap();
+        let out = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&out);
+        app.subscribe("O", move |b| {
+            sink.lock().unwrap().push_str(&batch_json_lines(b, false));
+        })
+        .unwrap();
+        app.push_records("S", &[Record::new(br#"{"t": "AMZN"}"#, 1_000)])
+            .unwrap();
+
+        let before = tables[0].source.current().0;
+        std::fs::write(&file, "AMZN,Amazon.com Inc.\nMSFT,Microsoft\n").unwrap();
+        // Wait for the background check to swap the table in (not a timing
+        // assertion: it only bounds how long a broken reload would hang).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tables[0].source.current().0 == before {
+            assert!(Instant::now() < deadline, "the table was not reloaded");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        app.push_records(
+            "S",
+            &[
+                Record::new(br#"{"t": "AMZN"}"#, 2_000),
+                Record::new(br#"{"t": "MSFT"}"#, 2_000),
+            ],
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            out.lock().unwrap().as_str(),
+            "{\"TICKER\": \"AMZN\", \"NAME\": \"Amazon\"}\n\
+             {\"TICKER\": \"AMZN\", \"NAME\": \"Amazon.com Inc.\"}\n\
+             {\"TICKER\": \"MSFT\", \"NAME\": \"Microsoft\"}\n"
+        );
+    }
+}

@@ -324,6 +324,11 @@ impl JoinState {
     }
 
     /// The earliest ROWTIME a held row has (rows a restart must see again).
+    /// Rows held on each side (for tests of bounded state).
+    pub(crate) fn held_rows(&self) -> usize {
+        self.sides.iter().map(|s| s.times.len()).sum()
+    }
+
     pub(crate) fn retained_since(&self) -> Option<i64> {
         self.sides
             .iter()

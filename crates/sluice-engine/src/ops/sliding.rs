@@ -349,6 +349,13 @@ pub(crate) struct SlidingState {
 impl SlidingState {
     /// The oldest ROWTIME of a row held in any window (see
     /// `Application::retained_since`).
+    /// Rows held in windows and live partitions, over all windows (for
+    /// tests of bounded state).
+    pub(crate) fn held(&self) -> (usize, usize) {
+        let parts = self.windows.iter().flat_map(|w| w.parts.iter().flatten());
+        parts.fold((0, 0), |(rows, n), p| (rows + p.times.len(), n + 1))
+    }
+
     pub(crate) fn retained_since(&self) -> Option<i64> {
         self.windows
             .iter()

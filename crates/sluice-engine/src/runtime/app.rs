@@ -750,6 +750,95 @@ mod tests {
         );
     }
 
+    /// Feeds `seconds` of input at `per_second` rows a second, V cycling
+    /// through `keys` values from `first_key`, calling `check` after each
+    /// second with the time reached.
+    fn feed(
+        app: &mut Application,
+        stream: &str,
+        (from, seconds, per_second): (i64, i64, i64),
+        (first_key, keys): (i32, i32),
+        mut check: impl FnMut(&Application, i64),
+    ) {
+        for s in from..from + seconds {
+            let data: Vec<String> = (0..per_second)
+                .map(|i| {
+                    format!(
+                        "{{\"v\": {}}}",
+                        first_key + ((s * per_second + i) as i32) % keys
+                    )
+                })
+                .collect();
+            let records: Vec<Record> = data
+                .iter()
+                .enumerate()
+                .map(|(i, d)| Record::new(d.as_bytes(), s * 1_000 + i as i64))
+                .collect();
+            app.push_records(stream, &records).unwrap();
+            check(app, s * 1_000);
+        }
+    }
+
+    #[test]
+    fn sliding_window_state_stays_bounded_by_the_window() {
+        // RANGE 10 s at 20 rows/s: 200 rows in windows, 50 partitions. A
+        // partition lets old rows go at its next row, and a sweep once per
+        // RANGE drops them from idle ones, so at most two RANGEs of rows
+        // are held, however long the run; after the keys change, the old
+        // partitions are forgotten.
+        let mut app = Application::new(
+            "CREATE STREAM O (V INTEGER, N BIGINT);\n\
+             CREATE PUMP P AS INSERT INTO O SELECT STREAM V, COUNT(*) OVER \
+             (PARTITION BY V RANGE INTERVAL '10' SECOND PRECEDING) FROM S;",
+            &[input()],
+            Arc::new(ManualClock::new(0)),
+        )
+        .unwrap();
+        let held = |app: &Application| match &app.states[0] {
+            OpState::Sliding(s) => s.held(),
+            _ => panic!("not a sliding pump"),
+        };
+        let mut most = (0, 0);
+        feed(&mut app, "S", (0, 600, 20), (0, 50), |app, _| {
+            let (rows, parts) = held(app);
+            most = (most.0.max(rows), most.1.max(parts));
+        });
+        assert!(most.0 <= 21 * 20, "rows held: {most:?}");
+        assert!(most.1 <= 50, "partitions: {most:?}");
+        // New keys for another 10 minutes: the 50 old partitions go.
+        feed(&mut app, "S", (600, 600, 20), (1_000, 50), |app, t| {
+            let (rows, parts) = held(app);
+            assert!(rows <= 21 * 20, "rows held at {t}: {rows}");
+            if t >= 630_000 {
+                assert!(parts <= 50, "partitions at {t}: {parts}");
+            }
+        });
+    }
+
+    #[test]
+    fn stream_join_state_stays_bounded_by_the_window() {
+        // Each side holds its rows while the other side's window can reach
+        // them: about 5 s × 10 rows/s here, whatever the run's length.
+        let mut app = Application::new(
+            "CREATE STREAM A (V INTEGER); CREATE STREAM B (V INTEGER);\n\
+             CREATE STREAM O (V INTEGER, W INTEGER);\n\
+             CREATE PUMP PA AS INSERT INTO A SELECT STREAM V FROM S WHERE MOD(V, 2) = 0;\n\
+             CREATE PUMP PB AS INSERT INTO B SELECT STREAM V FROM S WHERE MOD(V, 2) = 1;\n\
+             CREATE PUMP PJ AS INSERT INTO O SELECT STREAM a.V, b.V FROM A \
+             OVER (RANGE INTERVAL '5' SECOND PRECEDING) AS a JOIN B AS b ON a.V + 1 = b.V;",
+            &[input()],
+            Arc::new(ManualClock::new(0)),
+        )
+        .unwrap();
+        let pj = app.plan.pumps.iter().position(|p| p.name == "PJ").unwrap();
+        let mut most = 0;
+        feed(&mut app, "S", (0, 1_200, 20), (0, 40), |app, _| {
+            let held = app.joins[pj].as_ref().map_or(0, JoinState::held_rows);
+            most = most.max(held);
+        });
+        assert!(most <= 6 * 10 + 10, "rows held: {most}");
+    }
+
     #[test]
     fn windows_of_different_pumps_close_in_time_order() {
         // Two pumps into one stream: 10-second and 30-second windows. After
