@@ -350,14 +350,9 @@ mod tests {
     /// the old ones.
     #[test]
     fn a_running_join_picks_up_a_reloaded_table() {
-        let dir = std::env::temp_dir().join(format!(
-            "sluice-reference-reload-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("sluice-reference-reload-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("companies.csv");
         std::fs::write(&file, "AMZN,Amazon\n").unwrap();

@@ -325,6 +325,7 @@ impl JoinState {
 
     /// The earliest ROWTIME a held row has (rows a restart must see again).
     /// Rows held on each side (for tests of bounded state).
+    #[cfg(test)]
     pub(crate) fn held_rows(&self) -> usize {
         self.sides.iter().map(|s| s.times.len()).sum()
     }

@@ -351,6 +351,7 @@ impl SlidingState {
     /// `Application::retained_since`).
     /// Rows held in windows and live partitions, over all windows (for
     /// tests of bounded state).
+    #[cfg(test)]
     pub(crate) fn held(&self) -> (usize, usize) {
         let parts = self.windows.iter().flat_map(|w| w.parts.iter().flatten());
         parts.fold((0, 0), |(rows, n), p| (rows + p.times.len(), n + 1))
