@@ -21,6 +21,7 @@ pub mod datetime;
 mod divisor;
 pub mod interval;
 pub mod java_regex;
+pub mod log_parse;
 pub mod numeric;
 mod rewrite;
 pub mod simple_date_format;
@@ -56,6 +57,7 @@ pub fn register(ctx: &SessionContext, clock: Arc<dyn Clock>) {
         .chain(datetime::functions())
         .chain(interval::functions())
         .chain(numeric::functions())
+        .chain(log_parse::functions())
     {
         ctx.register_udf(ScalarUDF::from(f));
     }

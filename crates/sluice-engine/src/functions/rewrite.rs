@@ -384,23 +384,15 @@ fn interval_rewrite(e: &Expr) -> Result<Option<Expr>, EngineError> {
 
 /// Functions of the KDA SQL Reference that Sluice does not implement yet
 /// (docs/functions.md): refused by name, rather than as unknown functions.
-const NOT_YET: [&str; 16] = [
+const NOT_YET: [&str; 8] = [
     "exp_avg",
     "every",
     "nth_value",
     "monotonic",
     "fast_regex_log_parse",
-    "regex_log_parse",
     "fixed_column_log_parse",
-    "variable_column_log_parse",
     "sys_log_parse",
     "w3c_log_parse",
-    "random_cut_forest",
-    "random_cut_forest_with_explanation",
-    "hotspots",
-    "top_k_items_tumbling",
-    "count_distinct_items_tumbling",
-    "group_rank",
 ];
 
 /// Functions that read the current time: KDA's read the engine's clock

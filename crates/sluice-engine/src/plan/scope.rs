@@ -292,6 +292,37 @@ pub(super) struct ColumnResolver<'a> {
 }
 
 impl ColumnResolver<'_> {
+    /// `t.r."COLUMN1"` (or `r.COLUMN1`): a field of a ROW that a subquery
+    /// expanded into the column `R.COLUMN1` (see `select::expand_rows`).
+    fn fold_row_field(&self, e: &mut Expr) {
+        let Expr::CompoundIdentifier(ids) = e else {
+            return;
+        };
+        let n = ids.len();
+        if n < 2 {
+            return;
+        }
+        let combined = format!("{}.{}", ids[n - 2].value, ids[n - 1].value);
+        let known = match self.join {
+            Some(j) => j.sides.iter().any(|s| s.columns.contains(&combined)),
+            None => self.stream.columns.iter().any(|c| c.name == combined),
+        };
+        if !known {
+            return;
+        }
+        let mut folded: Vec<Ident> = ids[..n - 2].to_vec();
+        let span = ids[n - 2].span;
+        folded.push(Ident {
+            value: combined,
+            quote_style: Some('"'),
+            span,
+        });
+        *e = match folded.len() {
+            1 => Expr::Identifier(folded.remove(0)),
+            _ => Expr::CompoundIdentifier(folded),
+        };
+    }
+
     fn resolve_joined(&mut self, j: &JoinScope, e: &mut Expr) -> ControlFlow<()> {
         let joined = |prefix: &str, c: &str| {
             Expr::Identifier(Ident::with_quote('"', format!("{prefix}.{c}")))
@@ -385,6 +416,7 @@ impl ColumnResolver<'_> {
 impl VisitorMut for ColumnResolver<'_> {
     type Break = ();
     fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        self.fold_row_field(e);
         if let Some(j) = self.join {
             return self.resolve_joined(j, e);
         }

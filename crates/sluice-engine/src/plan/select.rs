@@ -291,10 +291,36 @@ impl Planner {
                 }
             }
         }
+        // A ROW-valued call (REGEX_LOG_PARSE, ...) is taken apart into one
+        // column per field in a subquery; elsewhere it has nowhere to go.
+        let expanded_alias = match infer {
+            Some((alias_columns, _)) => {
+                expand_rows(&mut items, &mut names, &mut aliases, alias_columns)?
+            }
+            // A subquery's pump planned again against its stream.
+            None if streams[into].hidden => {
+                expand_rows(&mut items, &mut names, &mut aliases, &[])?;
+                None
+            }
+            None => {
+                if let Some((e, l)) = items.iter().find(|(e, _)| row_call(e).is_some()) {
+                    return Err(EngineError::Unsupported {
+                        location: *l,
+                        what: format!(
+                            "{} as a column: it returns a ROW, whose fields an enclosing query selects, e.g. SELECT STREAM t.r.COLUMN1 FROM (SELECT STREAM {}(..) AS r FROM s) AS t",
+                            row_call(e).map_or(String::new(), |(n, _)| n.to_uppercase()),
+                            row_call(e).map_or(String::new(), |(n, _)| n.to_uppercase()),
+                        ),
+                    });
+                }
+                None
+            }
+        };
         let provisional;
         let target: &StreamDef = match infer {
             None => &streams[into],
             Some((alias_columns, inference)) => {
+                let alias_columns = expanded_alias.as_deref().unwrap_or(alias_columns);
                 provisional =
                     self.provisional_target(&p.target.value, names, alias_columns, inference, at)?;
                 target_cols = (0..provisional.columns.len()).collect();
@@ -684,4 +710,105 @@ fn rowtime_monotonic(e: &Expr) -> bool {
         }
         _ => false,
     }
+}
+
+/// The ROW-valued call an item is, if it is one: its lower-case name and
+/// the call.
+fn row_call(e: &Expr) -> Option<(String, &datafusion::sql::sqlparser::ast::Function)> {
+    match e {
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            crate::functions::log_parse::ROW_FUNCTIONS
+                .contains(&name.as_str())
+                .then_some((name, f))
+        }
+        Expr::Nested(inner) => row_call(inner),
+        _ => None,
+    }
+}
+
+/// Expands each ROW-valued item of a subquery's select list into one item
+/// per field, named `<ROW>.<FIELD>` (the ROW's name from the alias's column
+/// list, else the item's), each the call with the field's position as a
+/// last argument (cast to the field's declared type, if any). Returns the
+/// alias's column list to use instead, when there is one and it changed.
+fn expand_rows(
+    items: &mut Vec<(Expr, Location)>,
+    names: &mut Vec<Name>,
+    aliases: &mut Vec<(String, usize)>,
+    alias_columns: &[Name],
+) -> Result<Option<Vec<Name>>> {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments, Value};
+    if !items.iter().any(|(e, _)| row_call(e).is_some()) {
+        return Ok(None);
+    }
+    if !alias_columns.is_empty() && alias_columns.len() != items.len() {
+        return Err(EngineError::Plan {
+            location: alias_columns[0].location,
+            message: format!(
+                "the subquery's alias names {} columns, but the subquery selects {}",
+                alias_columns.len(),
+                items.len()
+            ),
+        });
+    }
+    let mut new_items = Vec::with_capacity(items.len());
+    let mut new_names = Vec::with_capacity(items.len());
+    let mut new_alias = Vec::with_capacity(items.len());
+    let mut moved: Vec<Option<usize>> = Vec::with_capacity(items.len());
+    for (i, ((e, l), name)) in items.drain(..).zip(names.drain(..)).enumerate() {
+        let row_name = alias_columns
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| name.clone());
+        let Some((fname, call)) = row_call(&e) else {
+            moved.push(Some(new_items.len()));
+            new_items.push((e, l));
+            new_names.push(name);
+            new_alias.push(row_name);
+            continue;
+        };
+        moved.push(None);
+        let args: Vec<Expr> = super::function_args(call).into_iter().cloned().collect();
+        let fields = crate::functions::log_parse::row_fields(&fname, &args).map_err(|message| {
+            EngineError::Plan {
+                location: l,
+                message,
+            }
+        })?;
+        for (k, field) in fields.iter().enumerate() {
+            let mut f = call.clone();
+            if let FunctionArguments::List(list) = &mut f.args {
+                list.args
+                    .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
+                        Value::Number((k + 1).to_string(), false),
+                    ))));
+            }
+            let mut expr = Expr::Function(f);
+            if let Some(t) = field.sql_type {
+                let mut cast = crate::sql::parse_expression(&format!("CAST(NULL AS {t})"))?;
+                if let Expr::Cast { expr: inner, .. } = &mut cast {
+                    **inner = expr;
+                }
+                expr = cast;
+            }
+            let n = Name {
+                value: format!("{}.{}", row_name.value, field.name),
+                location: row_name.location,
+            };
+            new_items.push((expr, l));
+            new_names.push(n.clone());
+            new_alias.push(n);
+        }
+    }
+    *items = new_items;
+    *names = new_names;
+    aliases.retain_mut(|(_, i)| match moved.get(*i).copied().flatten() {
+        Some(j) => {
+            *i = j;
+            true
+        }
+        None => false,
+    });
+    Ok((!alias_columns.is_empty()).then_some(new_alias))
 }

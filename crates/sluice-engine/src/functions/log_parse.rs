@@ -1,0 +1,378 @@
+//! KDA's log-parsing functions, which return a ROW: REGEX_LOG_PARSE and
+//! VARIABLE_COLUMN_LOG_PARSE.
+//!
+//! KDA apps take the ROW apart in an enclosing query:
+//! `SELECT STREAM t.r."COLUMN1" FROM (SELECT STREAM REGEX_LOG_PARSE(s, p) AS r
+//! FROM S) AS t`. Sluice's streams hold scalar columns, so the planner
+//! expands a ROW-valued select item of a subquery into one column per field,
+//! named `<ROW>.<FIELD>` (`R.COLUMN1`), each the same call with the field's
+//! position as a last argument, and resolves `t.r."COLUMN1"` to that column
+//! (`plan::select`, `plan::scope`). [`row_fields`] gives the fields from the
+//! call's literal arguments; the UDFs here compute one field each.
+//!
+//! - `REGEX_LOG_PARSE(<string>, <java regex>)`: fields COLUMN1..COLUMNn, one
+//!   per capture group, left to right; the whole string must match (else
+//!   every field is NULL).
+//! - `VARIABLE_COLUMN_LOG_PARSE(<string>, <columns>, <delimiter> [, <escape>
+//!   [, <quote>]])`: splits at the delimiter (a character or a string);
+//!   `<columns>` is a count (fields COLUMN1..COLUMNn) or a list `'NAME TYPE
+//!   VARCHAR(16), ...'` (the planner casts each field to its type). A field
+//!   past the end of the string is NULL; text past the last field stays in
+//!   it. An escape character takes the next character literally; a quote
+//!   character encloses a field whose delimiters are text.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::sql::sqlparser::ast::{Expr, Value};
+
+use super::{KdaFunction, all, int_arg, row_error, string_arg};
+use crate::types::SqlType;
+
+/// Functions whose value is a ROW (lower-case, as DataFusion names them).
+pub const ROW_FUNCTIONS: [&str; 2] = ["regex_log_parse", "variable_column_log_parse"];
+
+/// One field of a ROW-valued call: its name and, when the call declares
+/// it, its type (the planner casts the field to it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowField {
+    /// The field's name, e.g. `COLUMN1`.
+    pub name: String,
+    /// The declared type, if any (VARIABLE_COLUMN_LOG_PARSE's list).
+    pub sql_type: Option<SqlType>,
+}
+
+fn string_literal(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s),
+            _ => None,
+        },
+        Expr::Nested(inner) => string_literal(inner),
+        _ => None,
+    }
+}
+
+fn integer_literal(e: &Expr) -> Option<usize> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        Expr::Nested(inner) => integer_literal(inner),
+        _ => None,
+    }
+}
+
+fn columns(n: usize) -> Vec<RowField> {
+    (1..=n)
+        .map(|i| RowField {
+            name: format!("COLUMN{i}"),
+            sql_type: None,
+        })
+        .collect()
+}
+
+/// The fields of a ROW-valued call `name(args)` (`name` lower-case), from
+/// its literal arguments; `Err` says what is wrong with them.
+pub fn row_fields(name: &str, args: &[Expr]) -> std::result::Result<Vec<RowField>, String> {
+    match name {
+        "regex_log_parse" => {
+            let [_, pattern] = args else {
+                return Err(format!(
+                    "REGEX_LOG_PARSE takes 2 arguments, got {}; the signature is {REGEX_USAGE}",
+                    args.len()
+                ));
+            };
+            let pattern = string_literal(pattern).ok_or_else(|| {
+                format!("REGEX_LOG_PARSE's pattern must be a string literal (its groups name the columns); the signature is {REGEX_USAGE}")
+            })?;
+            let regex = super::java_regex::compile(pattern).map_err(|e| e.to_string())?;
+            let groups = regex.captures_len() - 1;
+            if groups == 0 {
+                return Err(format!(
+                    "REGEX_LOG_PARSE's pattern '{pattern}' has no group: each ( ) group is a column"
+                ));
+            }
+            Ok(columns(groups))
+        }
+        "variable_column_log_parse" => {
+            if !(3..=5).contains(&args.len()) {
+                return Err(format!(
+                    "VARIABLE_COLUMN_LOG_PARSE takes 3 to 5 arguments, got {}; the signature is {VARIABLE_USAGE}",
+                    args.len()
+                ));
+            }
+            if let Some(n) = integer_literal(&args[1]) {
+                if n == 0 {
+                    return Err("VARIABLE_COLUMN_LOG_PARSE needs at least one column".into());
+                }
+                return Ok(columns(n));
+            }
+            let spec = string_literal(&args[1]).ok_or_else(|| {
+                format!("VARIABLE_COLUMN_LOG_PARSE's columns must be a count or a string literal 'NAME TYPE VARCHAR(16), ...'; the signature is {VARIABLE_USAGE}")
+            })?;
+            parse_column_list(spec)
+        }
+        _ => Err(format!("{name} is not a ROW function")),
+    }
+}
+
+/// `'COL_1 TYPE VARCHAR(16), COL_2 TYPE INTEGER'` (also `NAME VARCHAR(16)`
+/// without TYPE, or a bare name, VARCHAR): the fields.
+fn parse_column_list(spec: &str) -> std::result::Result<Vec<RowField>, String> {
+    let mut fields = Vec::new();
+    for part in split_top_level(spec) {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err(format!("an empty column in '{spec}'"));
+        }
+        let (name, rest) = match part.find(char::is_whitespace) {
+            Some(i) => (&part[..i], part[i..].trim()),
+            None => (part, ""),
+        };
+        let rest = match rest.get(..4) {
+            Some(t) if t.eq_ignore_ascii_case("TYPE") => rest[4..].trim(),
+            _ => rest,
+        };
+        let sql_type = if rest.is_empty() {
+            None
+        } else {
+            Some(SqlType::parse(rest).map_err(|e| format!("column {name} in '{spec}': {e}"))?)
+        };
+        let name = if let Some(quoted) = name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+            quoted.to_string()
+        } else {
+            name.to_uppercase()
+        };
+        fields.push(RowField { name, sql_type });
+    }
+    Ok(fields)
+}
+
+/// Splits at commas outside parentheses (`DECIMAL(8,2)` stays whole).
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+const REGEX_USAGE: &str = "REGEX_LOG_PARSE(<string>, <regex-pattern>)";
+const VARIABLE_USAGE: &str =
+    "VARIABLE_COLUMN_LOG_PARSE(<string>, <columns>, <delimiter> [, <escape> [, <quote>]])";
+
+/// The UDFs: each takes the call's arguments and the field's position.
+pub fn functions() -> Vec<KdaFunction> {
+    vec![
+        KdaFunction::new(
+            "regex_log_parse",
+            "REGEX_LOG_PARSE(<string>, <regex-pattern>)",
+            |t| all(t, &[string_arg, string_arg, int_arg]),
+            |_| DataType::Utf8,
+            eval_regex,
+        ),
+        KdaFunction::new(
+            "variable_column_log_parse",
+            "VARIABLE_COLUMN_LOG_PARSE(<string>, <columns>, <delimiter> [, <escape> [, <quote>]])",
+            coerce_variable,
+            |_| DataType::Utf8,
+            eval_variable,
+        ),
+    ]
+}
+
+fn coerce_variable(t: &[DataType]) -> Option<Vec<DataType>> {
+    // (string, columns, delimiter [, escape [, quote]], field)
+    let columns = |d: &DataType| string_arg(d).or_else(|| int_arg(d));
+    match t.len() {
+        4 => all(t, &[string_arg, columns, string_arg, int_arg]),
+        5 => all(t, &[string_arg, columns, string_arg, string_arg, int_arg]),
+        6 => all(
+            t,
+            &[
+                string_arg, columns, string_arg, string_arg, string_arg, int_arg,
+            ],
+        ),
+        _ => None,
+    }
+}
+
+fn field_of(args: &[ArrayRef]) -> Result<usize> {
+    let k = args[args.len() - 1].as_primitive::<Int64Type>();
+    if k.is_empty() || k.is_null(0) || k.value(0) < 1 {
+        return Err(DataFusionError::Internal(
+            "a ROW field position must be a positive literal".into(),
+        ));
+    }
+    Ok(k.value(0) as usize)
+}
+
+fn eval_regex(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let input = args[0].as_string::<i32>();
+    let patterns = args[1].as_string::<i32>();
+    let field = field_of(args)?;
+    let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
+    let mut compiled: Option<(String, regex::Regex)> = None;
+    for i in 0..input.len() {
+        if input.is_null(i) || patterns.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let pattern = patterns.value(i);
+        if compiled.as_ref().is_none_or(|(p, _)| p != pattern) {
+            let anchored = format!(
+                "^(?:{})$",
+                super::java_regex::translate(pattern)
+                    .map_err(|e| row_error("REGEX_LOG_PARSE", e))?
+            );
+            let regex =
+                regex::Regex::new(&anchored).map_err(|e| row_error("REGEX_LOG_PARSE", e))?;
+            compiled = Some((pattern.to_string(), regex));
+        }
+        let Some((_, regex)) = compiled.as_ref() else {
+            out.append_null();
+            continue;
+        };
+        match regex.captures(input.value(i)).and_then(|c| c.get(field)) {
+            Some(m) => out.append_value(m.as_str()),
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn eval_variable(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let input = args[0].as_string::<i32>();
+    let delimiters = args[2].as_string::<i32>();
+    let escapes = (args.len() >= 5).then(|| args[3].as_string::<i32>());
+    let quotes = (args.len() >= 6).then(|| args[4].as_string::<i32>());
+    let field = field_of(args)?;
+    // How many fields the row has: the last one keeps the rest of the text.
+    let count = match args[1].data_type() {
+        DataType::Int64 => {
+            let n = args[1].as_primitive::<Int64Type>();
+            usize::try_from(n.value(0)).unwrap_or(0)
+        }
+        _ => {
+            let spec = args[1].as_string::<i32>();
+            parse_column_list(spec.value(0))
+                .map_err(|e| row_error("VARIABLE_COLUMN_LOG_PARSE", e))?
+                .len()
+        }
+    };
+    let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
+    for i in 0..input.len() {
+        if input.is_null(i) || delimiters.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let char_of = |a: Option<&datafusion::arrow::array::StringArray>| {
+            a.filter(|a| !a.is_null(i))
+                .and_then(|a| a.value(i).chars().next())
+        };
+        let fields = split_fields(
+            input.value(i),
+            delimiters.value(i),
+            char_of(escapes),
+            char_of(quotes),
+            count,
+        );
+        match fields.get(field - 1) {
+            Some(f) => out.append_value(f),
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// Splits `s` into at most `count` fields at `delimiter`; the last field
+/// keeps the rest of the text.
+fn split_fields(
+    s: &str,
+    delimiter: &str,
+    escape: Option<char>,
+    quote: Option<char>,
+    count: usize,
+) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut current = String::new();
+    let mut chars = s.char_indices().peekable();
+    let mut quoted = false;
+    while let Some((i, c)) = chars.next() {
+        if fields.len() + 1 < count
+            && !quoted
+            && !delimiter.is_empty()
+            && s[i..].starts_with(delimiter)
+        {
+            fields.push(std::mem::take(&mut current));
+            for _ in 1..delimiter.chars().count() {
+                chars.next();
+            }
+            continue;
+        }
+        if Some(c) == escape {
+            if let Some((_, next)) = chars.next() {
+                current.push(next);
+            }
+            continue;
+        }
+        if Some(c) == quote {
+            quoted = !quoted;
+            continue;
+        }
+        current.push(c);
+    }
+    fields.push(current);
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variable_columns_split_at_the_delimiter_and_keep_the_rest_in_the_last() {
+        assert_eq!(split_fields("a,b,c", ",", None, None, 3), ["a", "b", "c"]);
+        assert_eq!(
+            split_fields("a,b,c,d", ",", None, None, 3),
+            ["a", "b", "c,d"]
+        );
+        assert_eq!(split_fields("a,b", ",", None, None, 3), ["a", "b"]);
+        assert_eq!(
+            split_fields("a::b::c", "::", None, None, 3),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            split_fields(r#"a\,b,"c,d",e"#, ",", Some('\\'), Some('"'), 3),
+            ["a,b", "c,d", "e"]
+        );
+    }
+
+    #[test]
+    fn column_lists_name_and_type_the_fields() {
+        let f =
+            parse_column_list("COL_1 TYPE VARCHAR(16), col_2 TYPE DECIMAL(8,2), \"x\" INTEGER, y")
+                .unwrap();
+        let names: Vec<&str> = f.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["COL_1", "COL_2", "x", "Y"]);
+        assert_eq!(f[0].sql_type, Some(SqlType::Varchar(16)));
+        assert_eq!(f[1].sql_type, Some(SqlType::Decimal(8, 2)));
+        assert_eq!(f[2].sql_type, Some(SqlType::Integer));
+        assert_eq!(f[3].sql_type, None);
+        assert!(parse_column_list("A TYPE NOPE").is_err());
+    }
+}
