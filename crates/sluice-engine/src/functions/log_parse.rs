@@ -1,5 +1,5 @@
-//! KDA's log-parsing functions, which return a ROW: REGEX_LOG_PARSE and
-//! VARIABLE_COLUMN_LOG_PARSE.
+//! KDA's log-parsing functions, which return a ROW: REGEX_LOG_PARSE,
+//! VARIABLE_COLUMN_LOG_PARSE and W3C_LOG_PARSE.
 //!
 //! KDA apps take the ROW apart in an enclosing query:
 //! `SELECT STREAM t.r."COLUMN1" FROM (SELECT STREAM REGEX_LOG_PARSE(s, p) AS r
@@ -20,6 +20,13 @@
 //!   past the end of the string is NULL; text past the last field stays in
 //!   it. An escape character takes the next character literally; a quote
 //!   character encloses a field whose delimiters are text.
+//! - `W3C_LOG_PARSE(<string>, <format>)`: a predefined format (COMMON,
+//!   COMMON WITH VHOST, NCSA EXTENDED, REFERER, AGENT) or an Apache
+//!   `mod_log_config` format string; fields COLUMN1..COLUMNn, one per `%`
+//!   specifier, as text (the reference says some are numeric: CAST them).
+//!   A specifier between double quotes in the format takes everything up
+//!   to the closing quote, `%t` a bracketed time (brackets kept), any other
+//!   one a run of non-blanks; the whole entry must fit (else all NULL).
 
 use std::sync::Arc;
 
@@ -32,7 +39,11 @@ use super::{KdaFunction, all, int_arg, row_error, string_arg};
 use crate::types::SqlType;
 
 /// Functions whose value is a ROW (lower-case, as DataFusion names them).
-pub const ROW_FUNCTIONS: [&str; 2] = ["regex_log_parse", "variable_column_log_parse"];
+pub const ROW_FUNCTIONS: [&str; 3] = [
+    "regex_log_parse",
+    "variable_column_log_parse",
+    "w3c_log_parse",
+];
 
 /// One field of a ROW-valued call: its name and, when the call declares
 /// it, its type (the planner casts the field to it).
@@ -116,8 +127,112 @@ pub fn row_fields(name: &str, args: &[Expr]) -> std::result::Result<Vec<RowField
             })?;
             parse_column_list(spec)
         }
+        "w3c_log_parse" => {
+            let [_, format] = args else {
+                return Err(format!(
+                    "W3C_LOG_PARSE takes 2 arguments, got {}; the signature is {W3C_USAGE}",
+                    args.len()
+                ));
+            };
+            let format = string_literal(format).ok_or_else(|| {
+                format!(
+                    "W3C_LOG_PARSE's format must be a string literal; the signature is {W3C_USAGE}"
+                )
+            })?;
+            let (_, fields) = w3c_regex(format)?;
+            Ok(columns(fields))
+        }
         _ => Err(format!("{name} is not a ROW function")),
     }
+}
+
+const W3C_USAGE: &str = "W3C_LOG_PARSE(<string>, <format-string>)";
+
+/// The Apache format string a W3C format name stands for, or the string
+/// itself (a custom format).
+fn w3c_format(format: &str) -> std::result::Result<&str, String> {
+    let name = format.trim().to_ascii_uppercase();
+    let name: Vec<&str> = name.split_whitespace().collect();
+    Ok(match name.join(" ").as_str() {
+        "COMMON" => r#"%h %l %u %t "%r" %>s %b"#,
+        "COMMON WITH VHOST" => r#"%v %h %l %u %t "%r" %>s %b"#,
+        "NCSA EXTENDED" => r#"%h %l %u %t "%r" %>s %b "%[Referer]i" "%[User-agent]i""#,
+        "REFERER" => "%[Referer]i -> %U",
+        "AGENT" => "%[User-agent]i",
+        "IIS" => {
+            return Err(
+                "W3C_LOG_PARSE's IIS format is not implemented yet: give its fields as an Apache format string".into(),
+            );
+        }
+        _ if format.contains('%') => format,
+        _ => {
+            return Err(format!(
+                "W3C_LOG_PARSE's format '{format}' is not COMMON, COMMON WITH VHOST, NCSA EXTENDED, REFERER, AGENT or an Apache format string (with % specifiers)"
+            ));
+        }
+    })
+}
+
+/// A regex matching a whole entry of `format`, one group per specifier,
+/// and the number of specifiers.
+fn w3c_regex(format: &str) -> std::result::Result<(String, usize), String> {
+    let apache = w3c_format(format)?;
+    let chars: Vec<char> = apache.chars().collect();
+    let mut re = String::from("^");
+    let mut fields = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c != '%' {
+            re.push_str(&regex::escape(&c.to_string()));
+            i += 1;
+            continue;
+        }
+        // %% is a percent sign; else modifiers, an optional {..} / [..]
+        // argument, and the letter.
+        i += 1;
+        if chars.get(i) == Some(&'%') {
+            re.push('%');
+            i += 1;
+            continue;
+        }
+        while i < chars.len()
+            && (matches!(chars[i], '!' | ',' | '<' | '>') || chars[i].is_ascii_digit())
+        {
+            i += 1;
+        }
+        if let Some(&open) = chars.get(i).filter(|c| matches!(c, '{' | '[')) {
+            let close = if open == '{' { '}' } else { ']' };
+            while i < chars.len() && chars[i] != close {
+                i += 1;
+            }
+            i += 1;
+        }
+        let Some(&letter) = chars.get(i).filter(|c| c.is_ascii_alphabetic()) else {
+            return Err(format!(
+                "W3C_LOG_PARSE's format '{apache}': a % specifier without its letter"
+            ));
+        };
+        i += 1;
+        fields += 1;
+        let quoted = i >= 2 && chars.get(i) == Some(&'"') && re.ends_with('"');
+        re.push_str(if quoted {
+            r#"([^"]*)"#
+        } else if letter == 't' {
+            r"(\[[^\]]*\])"
+        } else if i == chars.len() {
+            "(.*)"
+        } else {
+            r"(\S*)"
+        });
+    }
+    re.push('$');
+    if fields == 0 {
+        return Err(format!(
+            "W3C_LOG_PARSE's format '{apache}' has no % specifier"
+        ));
+    }
+    Ok((re, fields))
 }
 
 /// `'COL_1 TYPE VARCHAR(16), COL_2 TYPE INTEGER'` (also `NAME VARCHAR(16)`
@@ -186,6 +301,13 @@ pub fn functions() -> Vec<KdaFunction> {
             eval_regex,
         ),
         KdaFunction::new(
+            "w3c_log_parse",
+            "W3C_LOG_PARSE(<string>, <format-string>)",
+            |t| all(t, &[string_arg, string_arg, int_arg]),
+            |_| DataType::Utf8,
+            eval_w3c,
+        ),
+        KdaFunction::new(
             "variable_column_log_parse",
             "VARIABLE_COLUMN_LOG_PARSE(<string>, <columns>, <delimiter> [, <escape> [, <quote>]])",
             coerce_variable,
@@ -242,6 +364,35 @@ fn eval_regex(args: &[ArrayRef]) -> Result<ArrayRef> {
             let regex =
                 regex::Regex::new(&anchored).map_err(|e| row_error("REGEX_LOG_PARSE", e))?;
             compiled = Some((pattern.to_string(), regex));
+        }
+        let Some((_, regex)) = compiled.as_ref() else {
+            out.append_null();
+            continue;
+        };
+        match regex.captures(input.value(i)).and_then(|c| c.get(field)) {
+            Some(m) => out.append_value(m.as_str()),
+            None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn eval_w3c(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let input = args[0].as_string::<i32>();
+    let formats = args[1].as_string::<i32>();
+    let field = field_of(args)?;
+    let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
+    let mut compiled: Option<(String, regex::Regex)> = None;
+    for i in 0..input.len() {
+        if input.is_null(i) || formats.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let format = formats.value(i);
+        if compiled.as_ref().is_none_or(|(f, _)| f != format) {
+            let (re, _) = w3c_regex(format).map_err(|e| row_error("W3C_LOG_PARSE", e))?;
+            let regex = regex::Regex::new(&re).map_err(|e| row_error("W3C_LOG_PARSE", e))?;
+            compiled = Some((format.to_string(), regex));
         }
         let Some((_, regex)) = compiled.as_ref() else {
             out.append_null();
@@ -360,6 +511,42 @@ mod tests {
             split_fields(r#"a\,b,"c,d",e"#, ",", Some('\\'), Some('"'), 3),
             ["a,b", "c,d", "e"]
         );
+    }
+
+    fn w3c(line: &str, format: &str) -> Option<Vec<String>> {
+        let (re, n) = w3c_regex(format).unwrap();
+        let caps = regex::Regex::new(&re).unwrap().captures(line)?;
+        Some((1..=n).map(|k| caps[k].to_string()).collect())
+    }
+
+    #[test]
+    fn w3c_formats_split_an_entry_into_one_field_per_specifier() {
+        let line = r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#;
+        assert_eq!(
+            w3c(line, "COMMON").unwrap(),
+            [
+                "127.0.0.1",
+                "-",
+                "frank",
+                "[10/Oct/2000:13:55:36 -0700]",
+                "GET /apache_pb.gif HTTP/1.0",
+                "200",
+                "2326"
+            ]
+        );
+        let extended = format!(r#"{line} "http://example.com/" "Mozilla/4.08 (Win98)""#);
+        let f = w3c(&extended, "ncsa  extended").unwrap();
+        assert_eq!(f.len(), 9);
+        assert_eq!(f[7], "http://example.com/");
+        assert_eq!(f[8], "Mozilla/4.08 (Win98)");
+        assert_eq!(
+            w3c("Mozilla/5.0 (X11)", "AGENT").unwrap(),
+            ["Mozilla/5.0 (X11)"]
+        );
+        assert_eq!(w3c("a b", "%h %>s").unwrap(), ["a", "b"]);
+        assert!(w3c("not a log line", "COMMON").is_none());
+        assert!(w3c_regex("IIS").is_err());
+        assert!(w3c_regex("nothing").is_err());
     }
 
     #[test]

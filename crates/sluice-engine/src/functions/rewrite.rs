@@ -384,7 +384,7 @@ fn interval_rewrite(e: &Expr) -> Result<Option<Expr>, EngineError> {
 
 /// Functions of the KDA SQL Reference that Sluice does not implement yet
 /// (docs/functions.md): refused by name, rather than as unknown functions.
-const NOT_YET: [&str; 8] = [
+const NOT_YET: [&str; 7] = [
     "exp_avg",
     "every",
     "nth_value",
@@ -392,7 +392,6 @@ const NOT_YET: [&str; 8] = [
     "fast_regex_log_parse",
     "fixed_column_log_parse",
     "sys_log_parse",
-    "w3c_log_parse",
 ];
 
 /// Functions that read the current time: KDA's read the engine's clock
