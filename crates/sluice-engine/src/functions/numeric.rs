@@ -13,6 +13,10 @@
 //! CAST of a REAL, DOUBLE or DECIMAL to an integer type rounds (half away
 //! from zero), as the CAST page says ("rounded when cast"), where Arrow
 //! truncates: the rewrite wraps the operand in `kda_cast_round(x)`.
+//!
+//! `MONOTONIC(x)` is `x`: the app's promise that x never changes direction.
+//! SELECT DISTINCT takes a MONOTONIC item as its bound (`plan::select`);
+//! a GROUP BY still needs a ROWTIME window.
 
 use std::sync::Arc;
 
@@ -27,13 +31,22 @@ use super::KdaFunction;
 
 /// The numeric UDFs.
 pub fn functions() -> Vec<KdaFunction> {
-    vec![KdaFunction::new(
-        "kda_cast_round",
-        "CAST(<numeric> AS <integer type>)",
-        |t| (t.len() == 1).then(|| t.to_vec()),
-        |t| t[0].clone(),
-        eval_cast_round,
-    )]
+    vec![
+        KdaFunction::new(
+            "kda_cast_round",
+            "CAST(<numeric> AS <integer type>)",
+            |t| (t.len() == 1).then(|| t.to_vec()),
+            |t| t[0].clone(),
+            eval_cast_round,
+        ),
+        KdaFunction::new(
+            "monotonic",
+            "MONOTONIC(<expression>)",
+            |t| (t.len() == 1).then(|| t.to_vec()),
+            |t| t[0].clone(),
+            |args| Ok(Arc::clone(&args[0])),
+        ),
+    ]
 }
 
 fn eval_cast_round(args: &[ArrayRef]) -> Result<ArrayRef> {
