@@ -346,6 +346,21 @@ fn sliding_frame(name: &str, spec: &WindowSpec, at: Location) -> Result<Frame> {
                     ),
                 });
             };
+            let zero = match iv.value.as_ref() {
+                Expr::Value(v) => match &v.value {
+                    Value::SingleQuotedString(n) => n.trim().parse::<f64>() == Ok(0.0),
+                    Value::Number(n, _) => n.parse::<f64>() == Ok(0.0),
+                    _ => false,
+                },
+                _ => false,
+            };
+            if zero {
+                // "Allowed and Disallowed Window Specifications": 0 PRECEDING
+                // cannot be used for a windowed aggregate; CURRENT ROW can.
+                return Err(unsupported(format!(
+                    "RANGE {iv} PRECEDING in window {name}: KDA does not allow 0 PRECEDING for a windowed aggregate; write RANGE CURRENT ROW (the rows of the current ROWTIME)"
+                )));
+            }
             match interval_size(iv, l)? {
                 WindowSize::Millis(ms) => Ok(Frame::Range(ms)),
                 WindowSize::Months(_) => Err(unsupported(format!(
