@@ -88,6 +88,7 @@ impl OpState {
             OperatorPlan::Tumbling(_) => OpState::Tumbling(TumblingState {
                 windows: BTreeMap::new(),
                 groups: Vec::new(),
+                first_rowtime: None,
             }),
             OperatorPlan::Sliding(plan) => OpState::Sliding(SlidingState::new(plan)?),
             OperatorPlan::Stagger(plan) => OpState::Stagger(StaggerState::new(plan, p)?),
@@ -110,7 +111,10 @@ impl OpState {
             // A forest's rows come out as they go in; what it learned is
             // not output waiting for later rows.
             OpState::Project | OpState::RandomCutForest(_) | OpState::Hotspots(_) => None,
-            OpState::Tumbling(t) => t.windows.keys().next().copied(),
+            OpState::Tumbling(t) => match t.first_rowtime {
+                Some(first) if !t.windows.is_empty() => Some(first),
+                _ => t.windows.keys().next().copied(),
+            },
             OpState::Sliding(s) => s.retained_since(),
             OpState::Stagger(s) => s.retained_since(),
             OpState::ItemsTumbling(s) => s.retained_since(),
@@ -197,7 +201,7 @@ impl OpState {
     /// The end of the earliest open window, if any.
     pub(crate) fn open_window_end(&self, p: &PumpDef) -> Option<i64> {
         match (&p.op, self) {
-            (OperatorPlan::Tumbling(plan), OpState::Tumbling(st)) => {
+            (OperatorPlan::Tumbling(plan), OpState::Tumbling(st)) if !plan.monotonic => {
                 st.windows.keys().next().map(|&s| plan.size.end(s))
             }
             (OperatorPlan::Stagger(_), OpState::Stagger(st)) => st.first_end(),
@@ -213,7 +217,7 @@ impl OpState {
     /// time alone (a window end), if any.
     pub(crate) fn next_boundary(&self, p: &PumpDef, t: i64) -> Option<i64> {
         match (&p.op, self) {
-            (OperatorPlan::Tumbling(plan), OpState::Tumbling(_)) => {
+            (OperatorPlan::Tumbling(plan), OpState::Tumbling(_)) if !plan.monotonic => {
                 Some(plan.size.end(plan.size.start(t)))
             }
             (OperatorPlan::Stagger(plan), OpState::Stagger(st)) => st.next_boundary(plan, t),

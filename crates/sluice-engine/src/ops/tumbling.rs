@@ -37,6 +37,9 @@ pub(super) struct WindowState {
 pub(crate) struct TumblingState {
     pub(super) windows: BTreeMap<i64, WindowState>,
     pub(super) groups: Vec<usize>,
+    /// A window on a monotonic column: the ROWTIME of the first row its
+    /// open windows hold (their starts are that column's values).
+    pub(super) first_rowtime: Option<i64>,
 }
 
 impl TumblingState {
@@ -88,6 +91,27 @@ impl TumblingState {
             };
             if on_rowtime {
                 self.close_until(plan, p, target, times.value(i), out)?;
+            }
+            if plan.monotonic {
+                // A row of a later window: the earlier ones are complete,
+                // and leave at this row's ROWTIME.
+                let rowtime = batch
+                    .column(0)
+                    .as_primitive_opt::<TimestampMillisecondType>()
+                    .filter(|r| r.is_valid(i))
+                    .map(|r| r.value(i))
+                    .unwrap_or(start);
+                while let Some((&open, _)) = self.windows.first_key_value() {
+                    if open >= start {
+                        break;
+                    }
+                    if let Some(w) = self.windows.remove(&open) {
+                        emit_window(plan, p, target, open, rowtime, w, out)?;
+                    }
+                }
+                if self.windows.is_empty() {
+                    self.first_rowtime = Some(rowtime);
+                }
             }
             self.update(plan, p, start, &batch.slice(i, j - i), out)?;
             i = j;
@@ -200,6 +224,10 @@ impl TumblingState {
         now: i64,
         out: &mut Output,
     ) -> Result<()> {
+        if plan.monotonic {
+            // Closed by the rows of later windows only.
+            return Ok(());
+        }
         while let Some((&start, _)) = self.windows.first_key_value() {
             let end = plan.size.end(start);
             if end > now {

@@ -247,6 +247,7 @@ impl Planner {
                     name: c.name.value.clone(),
                     sql_type: c.sql_type,
                     not_null: c.not_null,
+                    monotonic: false,
                 });
             }
             let is_source = source_names.contains(&s.name.value.as_str());

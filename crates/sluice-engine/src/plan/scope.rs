@@ -261,6 +261,7 @@ impl Planner {
                     name: format!("{prefix}.{}", c.name),
                     sql_type: c.sql_type,
                     not_null: false,
+                    monotonic: false,
                 });
             }
             sides.push(ScopeSide {

@@ -366,6 +366,10 @@ impl Planner {
                     _ => None,
                 })
                 .collect();
+            *inference.monotonic.borrow_mut() = items
+                .iter()
+                .map(|(e, _)| monotonic_item(e, source))
+                .collect();
         }
         let mut filter = select.selection.take();
         if let Some(f) = filter.as_mut() {
@@ -811,4 +815,27 @@ fn expand_rows(
         None => false,
     });
     Ok((!alias_columns.is_empty()).then_some(new_alias))
+}
+
+/// Whether a (resolved) select item never decreases along its stream:
+/// ROWTIME-based (`rowtime_monotonic`), a monotonic column of the source,
+/// or STEP / FLOOR of one.
+fn monotonic_item(e: &Expr, source: &StreamDef) -> bool {
+    if rowtime_monotonic(e) {
+        return true;
+    }
+    match e {
+        Expr::Nested(inner) => monotonic_item(inner, source),
+        Expr::Identifier(id) => source
+            .columns
+            .iter()
+            .any(|c| c.monotonic && c.name == id.value),
+        Expr::Floor { expr, .. } => monotonic_item(expr, source),
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("step") => {
+            super::function_args(f)
+                .first()
+                .is_some_and(|a| monotonic_item(a, source))
+        }
+        _ => false,
+    }
 }

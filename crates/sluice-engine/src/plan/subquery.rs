@@ -293,6 +293,9 @@ pub(super) struct Inference {
     /// The declared type of each item that is a plain column reference, kept
     /// when the planned type agrees (so `VARCHAR(4)` stays `VARCHAR(4)`).
     pub(super) declared: RefCell<Vec<Option<SqlType>>>,
+    /// Whether each item never decreases along the stream (ROWTIME, STEP /
+    /// FLOOR of ROWTIME or of a monotonic column, MONOTONIC(..)).
+    pub(super) monotonic: RefCell<Vec<bool>>,
 }
 
 impl Planner {
@@ -314,6 +317,7 @@ impl Planner {
         let names = inference.names.into_inner();
         let types = inference.types.into_inner();
         let declared = inference.declared.into_inner();
+        let monotonic = inference.monotonic.into_inner();
         let mut columns = Vec::with_capacity(names.len());
         for (i, name) in names.into_iter().enumerate() {
             let t = types.get(i).cloned().flatten();
@@ -336,7 +340,9 @@ impl Planner {
                     });
                 }
             };
-            columns.push(StreamColumn::new(name.value, sql_type));
+            let mut column = StreamColumn::new(name.value, sql_type);
+            column.monotonic = monotonic.get(i).copied().unwrap_or(false);
+            columns.push(column);
         }
         Ok(columns)
     }

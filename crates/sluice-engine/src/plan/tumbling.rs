@@ -33,6 +33,10 @@ pub struct TumblingPlan {
     pub size: WindowSize,
     /// Column index of the time the window is on.
     pub time_column: usize,
+    /// The window is on a monotonic column, not ROWTIME: a window closes
+    /// when a row of a later window arrives (its rows' ROWTIME), never
+    /// because of time alone, as KDA's GROUP BY on a monotonic key.
+    pub monotonic: bool,
     /// WHERE, over the source stream's batch.
     pub filter: Option<Arc<dyn PhysicalExpr>>,
     /// Grouping keys other than the window, over the source batch.
@@ -219,12 +223,30 @@ impl Planner {
                 None => keys.push(g.clone()),
             }
         }
-        let Some((window_text, time_col, size)) = window else {
-            return Err(EngineError::Plan {
-                location: expr_location(&group_by[0], at),
-                message: "a GROUP BY on a stream needs a ROWTIME window: add STEP(\"S\".ROWTIME BY INTERVAL '60' SECOND) or FLOOR(\"S\".ROWTIME TO MINUTE)".into(),
-            });
+        // Without a ROWTIME window, a key that never decreases (a subquery's
+        // ROWTIME-based or MONOTONIC(..) column, STEP / FLOOR of one) is the
+        // window: KDA's streaming GROUP BY needs one monotonic key.
+        let mut monotonic = false;
+        let (window_text, time_col, size): (String, String, WindowSize) = match window {
+            Some((text, col, size)) => (text, col.to_string(), size),
+            None => {
+                let found = group_by
+                    .iter()
+                    .find_map(|g| monotonic_window(g, source, at).transpose())
+                    .transpose()?;
+                let Some((g, col, size)) = found else {
+                    return Err(EngineError::Plan {
+                        location: expr_location(&group_by[0], at),
+                        message: "a GROUP BY on a stream needs a ROWTIME window: add STEP(\"S\".ROWTIME BY INTERVAL '60' SECOND) or FLOOR(\"S\".ROWTIME TO MINUTE)".into(),
+                    });
+                };
+                monotonic = true;
+                let text = g.to_string();
+                keys.retain(|k| k.to_string() != text);
+                (text, col, size)
+            }
         };
+        let time_col = time_col.as_str();
         let time_column = source
             .schema
             .index_of(time_col)
@@ -367,6 +389,7 @@ impl Planner {
         let plan = TumblingPlan {
             size,
             time_column,
+            monotonic,
             filter,
             keys: key_exprs,
             key_schema: Arc::new(Schema::new(key_fields)),
@@ -397,4 +420,60 @@ fn count_star_to_count_one(e: &mut Expr) {
             }
         }
     }
+}
+
+/// A GROUP BY expression that is a window on a monotonic TIMESTAMP column
+/// of `source` (a subquery's ROWTIME-based or MONOTONIC(..) column):
+/// the column itself or MONOTONIC(column) (one window per value), or STEP /
+/// FLOOR of it. Returns the expression, the column and the window size.
+fn monotonic_window<'e>(
+    g: &'e Expr,
+    source: &StreamDef,
+    at: Location,
+) -> Result<Option<(&'e Expr, String, WindowSize)>> {
+    let column = |mut e: &Expr, declared: bool| -> Option<String> {
+        while let Expr::Nested(inner) = e {
+            e = inner;
+        }
+        let Expr::Identifier(id) = e else {
+            return None;
+        };
+        source
+            .columns
+            .iter()
+            .find(|c| c.name == id.value && (declared || c.monotonic))
+            .filter(|c| c.sql_type.to_arrow() == ROWTIME_TYPE)
+            .map(|c| c.name.clone())
+    };
+    let l = expr_location(g, at);
+    Ok(match g {
+        Expr::Nested(inner) => monotonic_window(inner, source, at)?.map(|(_, c, s)| (g, c, s)),
+        Expr::Identifier(_) => column(g, false).map(|c| (g, c, WindowSize::Millis(1))),
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("monotonic") => {
+            match function_args(f).as_slice() {
+                [inner] => column(inner, true).map(|c| (g, c, WindowSize::Millis(1))),
+                _ => None,
+            }
+        }
+        Expr::Function(f) if f.name.to_string() == "step" => match function_args(f).as_slice() {
+            [inner, Expr::Interval(iv)] => match column(inner, false) {
+                Some(c) => Some((g, c, interval_size(iv, l)?)),
+                None => None,
+            },
+            _ => None,
+        },
+        Expr::Floor {
+            expr,
+            field: CeilFloorKind::DateTimeField(unit),
+        } => match column(expr, false) {
+            Some(c) => {
+                let Some(size) = super::window::unit_window(unit) else {
+                    return Ok(None);
+                };
+                Some((g, c, size))
+            }
+            None => None,
+        },
+        _ => None,
+    })
 }

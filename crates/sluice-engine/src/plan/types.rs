@@ -67,6 +67,10 @@ pub struct StreamColumn {
     pub sql_type: SqlType,
     /// Declared NOT NULL.
     pub not_null: bool,
+    /// Known never to decrease along the stream: a subquery column that
+    /// was ROWTIME, STEP / FLOOR of ROWTIME, or MONOTONIC(..). A GROUP BY
+    /// may use it as its window (see `plan::tumbling`).
+    pub monotonic: bool,
 }
 
 impl StreamColumn {
@@ -76,6 +80,7 @@ impl StreamColumn {
             name: name.into(),
             sql_type,
             not_null: false,
+            monotonic: false,
         }
     }
 }

@@ -179,6 +179,14 @@ fn positive_integer(e: &Expr) -> Option<i64> {
     }
 }
 
+/// The window `FLOOR(.. TO unit)` makes, if `unit` is a window unit.
+pub(super) fn unit_window(unit: &DateTimeField) -> Option<WindowSize> {
+    match unit {
+        DateTimeField::Week(_) => Some(WindowSize::Millis(7 * 86_400_000)),
+        u => unit_size(u, 1),
+    }
+}
+
 /// If `e` is a ROWTIME window (`FLOOR(ROWTIME TO u)`, `STEP(ROWTIME, INTERVAL ..)`
 /// or the epoch-period idiom, [`epoch_period_window`]), its time column and size.
 pub(super) fn window_of(
