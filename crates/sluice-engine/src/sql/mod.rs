@@ -17,6 +17,8 @@
 //! - `WINDOWED BY STAGGER (PARTITION BY k1, k2 RANGE INTERVAL '1' MINUTE)`
 //!   becomes `GROUP BY kda_stagger(INTERVAL '1' MINUTE), k1, k2` (see
 //!   [`STAGGER_FUNCTION`]), which the planner turns into a stagger window;
+//! - `SUBSTRING(s SIMILAR p ESCAPE e)` becomes `kda_substring_similar(s, p,
+//!   e)`;
 //! - a datetime difference with an interval qualifier, `(a - b) SECOND`,
 //!   becomes `kda_interval_of(a - b, 'SECOND')` (the function library's
 //!   interval arithmetic, `functions::interval`).
@@ -46,7 +48,7 @@ pub use parse::{normalize_expr_idents, normalize_query};
 pub use prepass::{RANGE_FUNCTION, ROWS_FUNCTION, STAGGER_FUNCTION};
 use prepass::{
     cursor_prepass, interval_qualifier_prepass, kda_prepass, split_statements, stagger_prepass,
-    table_window_prepass,
+    substring_similar_prepass, table_window_prepass,
 };
 
 use crate::error::{EngineError, Location, Result};
@@ -134,9 +136,11 @@ pub fn parse_app(sql: &str) -> Result<Vec<Statement>> {
         })?;
     let mut statements = Vec::new();
     for stmt_tokens in split_statements(tokens) {
-        statements.push(parse_statement(interval_qualifier_prepass(kda_prepass(
-            table_window_prepass(stagger_prepass(cursor_prepass(stmt_tokens)?)?)?,
-        )))?);
+        statements.push(parse_statement(interval_qualifier_prepass(
+            substring_similar_prepass(kda_prepass(table_window_prepass(stagger_prepass(
+                cursor_prepass(stmt_tokens)?,
+            )?)?)),
+        ))?);
     }
     Ok(statements)
 }
@@ -150,8 +154,9 @@ pub fn parse_expression(text: &str) -> Result<Expr> {
             location: Location::new(e.location.line, e.location.column),
             message: e.message.clone(),
         })?;
-    let mut p = Parser::new(&dialect)
-        .with_tokens_with_locations(interval_qualifier_prepass(kda_prepass(tokens)));
+    let mut p = Parser::new(&dialect).with_tokens_with_locations(interval_qualifier_prepass(
+        substring_similar_prepass(kda_prepass(tokens)),
+    ));
     let mut e = p.parse_expr().map_err(syntax)?;
     expect_end(&mut p)?;
     let _ = visit_expressions_mut(&mut e, |x: &mut Expr| {

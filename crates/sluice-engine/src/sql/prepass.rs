@@ -486,3 +486,68 @@ pub(super) fn cursor_prepass(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWith
         .map(|(_, t)| t)
         .collect())
 }
+
+/// `SUBSTRING(s SIMILAR p [ESCAPE e])`, which `sqlparser` does not parse,
+/// becomes `kda_substring_similar(s, p, e)` (`NULL` for a missing escape),
+/// the function library's implementation (`functions::string`).
+pub(super) fn substring_similar_prepass(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !is_trivia(&tokens[i].token))
+        .collect();
+    let mut inserts: Vec<(usize, TokenWithSpan)> = Vec::new();
+    for (k, &i) in significant.iter().enumerate() {
+        if !is_word(&tokens[i].token, "SUBSTRING")
+            || significant
+                .get(k + 1)
+                .is_none_or(|&n| tokens[n].token != Token::LParen)
+        {
+            continue;
+        }
+        // The call's top-level SIMILAR / ESCAPE words and its closing paren.
+        let (mut depth, mut similar, mut escape, mut close) = (0i32, None, None, None);
+        for &j in &significant[k + 1..] {
+            match &tokens[j].token {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(j);
+                        break;
+                    }
+                }
+                t if depth == 1 && is_word(t, "SIMILAR") => similar = Some(j),
+                t if depth == 1 && is_word(t, "ESCAPE") => escape = Some(j),
+                _ => {}
+            }
+        }
+        let (Some(similar), Some(close)) = (similar, close) else {
+            continue;
+        };
+        tokens[i].token = Token::make_word("kda_substring_similar", None);
+        tokens[similar].token = Token::Comma;
+        match escape {
+            Some(e) => tokens[e].token = Token::Comma,
+            None => {
+                let span = tokens[close].span;
+                inserts.push((
+                    close,
+                    TokenWithSpan {
+                        token: Token::Comma,
+                        span,
+                    },
+                ));
+                inserts.push((
+                    close,
+                    TokenWithSpan {
+                        token: Token::make_word("NULL", None),
+                        span,
+                    },
+                ));
+            }
+        }
+    }
+    for (at, t) in inserts.into_iter().rev() {
+        tokens.insert(at, t);
+    }
+    tokens
+}
