@@ -18,7 +18,7 @@
 //!   becomes `GROUP BY kda_stagger(INTERVAL '1' MINUTE), k1, k2` (see
 //!   [`STAGGER_FUNCTION`]), which the planner turns into a stagger window;
 //! - `SUBSTRING(s SIMILAR p ESCAPE e)` becomes `kda_substring_similar(s, p,
-//!   e)`;
+//!   e)`, and `TRIM(BOTH FROM s)` (LEADING, TRAILING) `TRIM(BOTH ' ' FROM s)`;
 //! - a datetime difference with an interval qualifier, `(a - b) SECOND`,
 //!   becomes `kda_interval_of(a - b, 'SECOND')` (the function library's
 //!   interval arithmetic, `functions::interval`).
@@ -48,7 +48,7 @@ pub use parse::{normalize_expr_idents, normalize_query};
 pub use prepass::{RANGE_FUNCTION, ROWS_FUNCTION, STAGGER_FUNCTION};
 use prepass::{
     cursor_prepass, interval_qualifier_prepass, kda_prepass, split_statements, stagger_prepass,
-    substring_similar_prepass, table_window_prepass,
+    substring_similar_prepass, table_window_prepass, trim_prepass,
 };
 
 use crate::error::{EngineError, Location, Result};
@@ -136,11 +136,11 @@ pub fn parse_app(sql: &str) -> Result<Vec<Statement>> {
         })?;
     let mut statements = Vec::new();
     for stmt_tokens in split_statements(tokens) {
-        statements.push(parse_statement(interval_qualifier_prepass(
+        statements.push(parse_statement(interval_qualifier_prepass(trim_prepass(
             substring_similar_prepass(kda_prepass(table_window_prepass(stagger_prepass(
                 cursor_prepass(stmt_tokens)?,
             )?)?)),
-        ))?);
+        )))?);
     }
     Ok(statements)
 }
@@ -155,7 +155,7 @@ pub fn parse_expression(text: &str) -> Result<Expr> {
             message: e.message.clone(),
         })?;
     let mut p = Parser::new(&dialect).with_tokens_with_locations(interval_qualifier_prepass(
-        substring_similar_prepass(kda_prepass(tokens)),
+        trim_prepass(substring_similar_prepass(kda_prepass(tokens))),
     ));
     let mut e = p.parse_expr().map_err(syntax)?;
     expect_end(&mut p)?;

@@ -551,3 +551,33 @@ pub(super) fn substring_similar_prepass(mut tokens: Vec<TokenWithSpan>) -> Vec<T
     }
     tokens
 }
+
+/// `TRIM(BOTH | LEADING | TRAILING FROM s)`, which `sqlparser` does not
+/// parse without a character, becomes `TRIM(BOTH ' ' FROM s)`: KDA trims
+/// spaces by default.
+pub(super) fn trim_prepass(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len() + 1);
+    // The last two significant tokens seen: TRIM's `(` then the where-word.
+    let mut recent: [Option<Token>; 2] = [None, None];
+    let mut before: Option<Token> = None;
+    for t in tokens {
+        if is_trivia(&t.token) {
+            out.push(t);
+            continue;
+        }
+        let after_where_word = matches!(&recent[1], Some(w) if ["BOTH", "LEADING", "TRAILING"].iter().any(|k| is_word(w, k)))
+            && recent[0] == Some(Token::LParen)
+            && before.as_ref().is_some_and(|b| is_word(b, "TRIM"));
+        if after_where_word && is_word(&t.token, "FROM") {
+            out.push(TokenWithSpan {
+                token: Token::SingleQuotedString(" ".into()),
+                span: t.span,
+            });
+        }
+        before = recent[0].take();
+        recent[0] = recent[1].take();
+        recent[1] = Some(t.token.clone());
+        out.push(t);
+    }
+    out
+}
