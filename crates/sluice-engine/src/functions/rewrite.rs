@@ -384,9 +384,8 @@ fn interval_rewrite(e: &Expr) -> Result<Option<Expr>, EngineError> {
 
 /// Functions of the KDA SQL Reference that Sluice does not implement yet
 /// (docs/functions.md): refused by name, rather than as unknown functions.
-const NOT_YET: [&str; 6] = [
+const NOT_YET: [&str; 5] = [
     "exp_avg",
-    "every",
     "nth_value",
     "fast_regex_log_parse",
     "fixed_column_log_parse",

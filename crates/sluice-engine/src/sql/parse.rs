@@ -249,12 +249,22 @@ pub fn normalize_expr_idents(e: &mut Expr) {
 }
 
 /// Unquoted function names are lower-cased (DataFusion's registry is).
+/// KDA's boolean aggregates take DataFusion's names: ANY (and SOME) is
+/// `bool_or`, EVERY is `bool_and`.
 fn normalize_function_name(name: &mut ObjectName) {
+    let single = name.0.len() == 1;
     for part in name.0.iter_mut() {
         if let ObjectNamePart::Identifier(id) = part
             && id.quote_style.is_none()
         {
             id.value = id.value.to_lowercase();
+            if single {
+                match id.value.as_str() {
+                    "any" | "some" => id.value = "bool_or".into(),
+                    "every" => id.value = "bool_and".into(),
+                    _ => {}
+                }
+            }
         }
     }
 }
