@@ -220,7 +220,7 @@ impl AggState {
                 m2: 0.0,
             },
             (Min | Max, k) => AggState::Extreme(MonoDeque::new(k.unwrap_or(ValueKind::Int))),
-            (FirstValue | LastValue | Lag { .. }, _) => AggState::Positional,
+            (FirstValue | LastValue | Lag { .. } | ExpAvg { .. }, _) => AggState::Positional,
         }
     }
 
@@ -458,7 +458,7 @@ fn result_kind(a: &SlidingAggregate, arg: Option<ValueKind>) -> ValueKind {
     match a.function {
         Count => ValueKind::Int,
         Sum | Avg => arg.unwrap_or(ValueKind::Int),
-        VarPop | VarSamp | StddevPop | StddevSamp => ValueKind::Float,
+        VarPop | VarSamp | StddevPop | StddevSamp | ExpAvg { .. } => ValueKind::Float,
         Min | Max | FirstValue | LastValue | Lag { .. } => arg.unwrap_or(ValueKind::Int),
     }
 }
@@ -822,6 +822,9 @@ impl WindowState {
                         } => lag(r, len, offset, ignore_nulls).unwrap_or_else(|| {
                             defaults[j].as_ref().map_or(Val::Null, |d| d.get(i))
                         }),
+                        SlidingFunction::ExpAvg { half_life_ms } => {
+                            exp_avg(r, &part.times, t, half_life_ms)
+                        }
                         _ => Val::Null,
                     }
                 }
@@ -865,6 +868,28 @@ impl WindowState {
                 self.free.push(s);
             }
         }
+    }
+}
+
+/// EXP_AVG over a window's values (`times` their ROWTIMEs) at time `now`:
+/// each value weighs 1/2 per whole half-life of its age, NULLs skipped;
+/// NULL when no value is left. The window is scanned: its weights move
+/// with every row.
+fn exp_avg(r: &Ring, times: &VecDeque<i64>, now: i64, half_life_ms: i64) -> Val<'static> {
+    let (mut num, mut den) = (0.0, 0.0);
+    for (k, &t) in times.iter().enumerate() {
+        let Some(x) = as_f64(r.get(k)) else {
+            continue;
+        };
+        let halvings = ((now - t).max(0) / half_life_ms.max(1)).min(1_074);
+        let w = 0.5f64.powi(halvings as i32);
+        num += w * x;
+        den += w;
+    }
+    if den > 0.0 {
+        Val::Float(num / den)
+    } else {
+        Val::Null
     }
 }
 

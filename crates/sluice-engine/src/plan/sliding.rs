@@ -81,6 +81,13 @@ pub enum SlidingFunction {
     StddevPop,
     /// `STDDEV_SAMP(x)` (also `STDDEV`).
     StddevSamp,
+    /// `EXP_AVG(x, <half-life interval>)`: the window's values weighted
+    /// by 1/2 per half-life of age (the rows of the most recent half-life
+    /// weigh 1, the ones before 1/2, then 1/4, ...), NULLs skipped.
+    ExpAvg {
+        /// The half-life, in ms.
+        half_life_ms: i64,
+    },
 }
 
 /// How an argument's values are kept in the window.
@@ -469,6 +476,7 @@ impl Planner {
                     SlidingFunction::FirstValue
                         | SlidingFunction::LastValue
                         | SlidingFunction::Lag { .. }
+                        | SlidingFunction::ExpAvg { .. }
                 )
             {
                 return Err(EngineError::Unsupported {
@@ -594,9 +602,23 @@ impl Planner {
             "var_samp" | "variance" | "var" => SlidingFunction::VarSamp,
             "stddev_pop" => SlidingFunction::StddevPop,
             "stddev_samp" | "stddev" => SlidingFunction::StddevSamp,
+            "exp_avg" => {
+                let half_life_ms = match exprs.get(1) {
+                    Some(Expr::Interval(iv)) => match interval_size(iv, expr_location(exprs[1], l))? {
+                        WindowSize::Millis(ms) => Some(ms),
+                        WindowSize::Months(_) => None,
+                    },
+                    _ => None,
+                }
+                .ok_or_else(|| EngineError::Plan {
+                    location: l,
+                    message: "EXP_AVG's half-life must be a day-time interval literal: EXP_AVG(<expression>, INTERVAL '10' SECOND)".into(),
+                })?;
+                SlidingFunction::ExpAvg { half_life_ms }
+            }
             _ => {
                 return Err(unsupported(format!(
-                    "{upper} over a sliding window (supported: COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE, LAG, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP)"
+                    "{upper} over a sliding window (supported: COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE, LAG, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP, EXP_AVG)"
                 )));
             }
         };
@@ -606,6 +628,7 @@ impl Planner {
         let (min_args, max_args) = match function {
             SlidingFunction::Count => (if star { 0 } else { 1 }, 1),
             SlidingFunction::Lag { .. } => (1, 3),
+            SlidingFunction::ExpAvg { .. } => (2, 2),
             _ => (1, 1),
         };
         if star && function != SlidingFunction::Count {
@@ -628,6 +651,7 @@ impl Planner {
                 | SlidingFunction::VarSamp
                 | SlidingFunction::StddevPop
                 | SlidingFunction::StddevSamp
+                | SlidingFunction::ExpAvg { .. }
         );
         let mut arg = None;
         let mut arg_type = None;
@@ -685,7 +709,8 @@ impl Planner {
                 | SlidingFunction::VarPop
                 | SlidingFunction::VarSamp
                 | SlidingFunction::StddevPop
-                | SlidingFunction::StddevSamp,
+                | SlidingFunction::StddevSamp
+                | SlidingFunction::ExpAvg { .. },
                 _,
             ) => DataType::Float64,
             (_, Some((dt, _))) => dt.clone(),
