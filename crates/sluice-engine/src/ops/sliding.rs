@@ -220,7 +220,9 @@ impl AggState {
                 m2: 0.0,
             },
             (Min | Max, k) => AggState::Extreme(MonoDeque::new(k.unwrap_or(ValueKind::Int))),
-            (FirstValue | LastValue | Lag { .. } | ExpAvg { .. }, _) => AggState::Positional,
+            (FirstValue | LastValue | Lag { .. } | ExpAvg { .. } | NthValue { .. }, _) => {
+                AggState::Positional
+            }
         }
     }
 
@@ -459,7 +461,9 @@ fn result_kind(a: &SlidingAggregate, arg: Option<ValueKind>) -> ValueKind {
         Count => ValueKind::Int,
         Sum | Avg => arg.unwrap_or(ValueKind::Int),
         VarPop | VarSamp | StddevPop | StddevSamp | ExpAvg { .. } => ValueKind::Float,
-        Min | Max | FirstValue | LastValue | Lag { .. } => arg.unwrap_or(ValueKind::Int),
+        Min | Max | FirstValue | LastValue | Lag { .. } | NthValue { .. } => {
+            arg.unwrap_or(ValueKind::Int)
+        }
     }
 }
 
@@ -825,6 +829,11 @@ impl WindowState {
                         SlidingFunction::ExpAvg { half_life_ms } => {
                             exp_avg(r, &part.times, t, half_life_ms)
                         }
+                        SlidingFunction::NthValue {
+                            n,
+                            from_last,
+                            ignore_nulls,
+                        } => nth_value(r, len, n, from_last, ignore_nulls),
                         _ => Val::Null,
                     }
                 }
@@ -869,6 +878,24 @@ impl WindowState {
             }
         }
     }
+}
+
+/// NTH_VALUE over a window's `len` values: the n-th from the oldest (or
+/// newest), NULLs skipped while counting with `ignore_nulls`.
+fn nth_value(r: &Ring, len: usize, n: usize, from_last: bool, ignore_nulls: bool) -> Val<'_> {
+    let mut seen = 0;
+    for k in 0..len {
+        let idx = if from_last { len - 1 - k } else { k };
+        let v = r.get(idx);
+        if ignore_nulls && v == Val::Null {
+            continue;
+        }
+        seen += 1;
+        if seen == n {
+            return v;
+        }
+    }
+    Val::Null
 }
 
 /// EXP_AVG over a window's values (`times` their ROWTIMEs) at time `now`:

@@ -88,6 +88,17 @@ pub enum SlidingFunction {
         /// The half-life, in ms.
         half_life_ms: i64,
     },
+    /// `NTH_VALUE(x, n) [FROM FIRST | FROM LAST] [IGNORE NULLS]`: the n-th
+    /// value counted from the window's oldest (or newest) row; NULL when
+    /// the window has fewer.
+    NthValue {
+        /// Which value, from 1.
+        n: usize,
+        /// Count from the newest row.
+        from_last: bool,
+        /// Skip NULLs while counting.
+        ignore_nulls: bool,
+    },
 }
 
 /// How an argument's values are kept in the window.
@@ -477,6 +488,7 @@ impl Planner {
                         | SlidingFunction::LastValue
                         | SlidingFunction::Lag { .. }
                         | SlidingFunction::ExpAvg { .. }
+                        | SlidingFunction::NthValue { .. }
                 )
             {
                 return Err(EngineError::Unsupported {
@@ -602,6 +614,42 @@ impl Planner {
             "var_samp" | "variance" | "var" => SlidingFunction::VarSamp,
             "stddev_pop" => SlidingFunction::StddevPop,
             "stddev_samp" | "stddev" => SlidingFunction::StddevSamp,
+            "nth_value" => {
+                let n = match exprs.get(1) {
+                    Some(Expr::Value(v)) => match &v.value {
+                        Value::Number(n, _) => n.parse::<usize>().ok().filter(|&n| n > 0),
+                        _ => None,
+                    },
+                    _ => None,
+                }
+                .ok_or_else(|| EngineError::Plan {
+                    location: l,
+                    message: "NTH_VALUE's n must be a positive whole number: NTH_VALUE(x, 2) [FROM FIRST | FROM LAST] [IGNORE NULLS] OVER w".into(),
+                })?;
+                let side = exprs.get(2).map(|e| match e {
+                    Expr::Value(v) => match &v.value {
+                        Value::SingleQuotedString(s) => Some(s.as_str() == "LAST"),
+                        _ => None,
+                    },
+                    _ => None,
+                });
+                let from_last = match side {
+                    None => false,
+                    Some(Some(last)) => last,
+                    Some(None) => {
+                        return Err(EngineError::Plan {
+                            location: l,
+                            message: "NTH_VALUE takes FROM FIRST or FROM LAST after its arguments"
+                                .into(),
+                        });
+                    }
+                };
+                SlidingFunction::NthValue {
+                    n,
+                    from_last,
+                    ignore_nulls,
+                }
+            }
             "exp_avg" => {
                 let half_life_ms = match exprs.get(1) {
                     Some(Expr::Interval(iv)) => match interval_size(iv, expr_location(exprs[1], l))? {
@@ -618,17 +666,23 @@ impl Planner {
             }
             _ => {
                 return Err(unsupported(format!(
-                    "{upper} over a sliding window (supported: COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE, LAG, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP, EXP_AVG)"
+                    "{upper} over a sliding window (supported: COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE, LAG, NTH_VALUE, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP, EXP_AVG)"
                 )));
             }
         };
-        if ignore_nulls && !matches!(function, SlidingFunction::Lag { .. }) {
+        if ignore_nulls
+            && !matches!(
+                function,
+                SlidingFunction::Lag { .. } | SlidingFunction::NthValue { .. }
+            )
+        {
             return Err(unsupported(format!("IGNORE NULLS on {upper}")));
         }
         let (min_args, max_args) = match function {
             SlidingFunction::Count => (if star { 0 } else { 1 }, 1),
             SlidingFunction::Lag { .. } => (1, 3),
             SlidingFunction::ExpAvg { .. } => (2, 2),
+            SlidingFunction::NthValue { .. } => (2, 3),
             _ => (1, 1),
         };
         if star && function != SlidingFunction::Count {

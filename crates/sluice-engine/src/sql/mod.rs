@@ -47,8 +47,8 @@ use parse::{expect_end, parse_statement, syntax};
 pub use parse::{normalize_expr_idents, normalize_query};
 pub use prepass::{RANGE_FUNCTION, ROWS_FUNCTION, STAGGER_FUNCTION};
 use prepass::{
-    cursor_prepass, interval_qualifier_prepass, kda_prepass, split_statements, stagger_prepass,
-    substring_similar_prepass, table_window_prepass, trim_prepass,
+    cursor_prepass, interval_qualifier_prepass, kda_prepass, nth_value_prepass, split_statements,
+    stagger_prepass, substring_similar_prepass, table_window_prepass, trim_prepass,
 };
 
 use crate::error::{EngineError, Location, Result};
@@ -136,11 +136,11 @@ pub fn parse_app(sql: &str) -> Result<Vec<Statement>> {
         })?;
     let mut statements = Vec::new();
     for stmt_tokens in split_statements(tokens) {
-        statements.push(parse_statement(interval_qualifier_prepass(trim_prepass(
-            substring_similar_prepass(kda_prepass(table_window_prepass(stagger_prepass(
-                cursor_prepass(stmt_tokens)?,
-            )?)?)),
-        )))?);
+        statements.push(parse_statement(nth_value_prepass(
+            interval_qualifier_prepass(trim_prepass(substring_similar_prepass(kda_prepass(
+                table_window_prepass(stagger_prepass(cursor_prepass(stmt_tokens)?)?)?,
+            )))),
+        ))?);
     }
     Ok(statements)
 }

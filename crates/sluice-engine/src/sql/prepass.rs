@@ -581,3 +581,71 @@ pub(super) fn trim_prepass(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     }
     out
 }
+
+/// `NTH_VALUE(x, n) FROM FIRST | FROM LAST`, whose FROM `sqlparser` takes
+/// for the query's, becomes `NTH_VALUE(x, n, 'FIRST' | 'LAST')`.
+pub(super) fn nth_value_prepass(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !is_trivia(&tokens[i].token))
+        .collect();
+    let mut edits: Vec<(usize, usize, usize, String)> = Vec::new();
+    for (k, &i) in significant.iter().enumerate() {
+        if !is_word(&tokens[i].token, "NTH_VALUE")
+            || significant
+                .get(k + 1)
+                .is_none_or(|&n| tokens[n].token != Token::LParen)
+        {
+            continue;
+        }
+        let mut depth = 0i32;
+        let mut close = None;
+        for (m, &j) in significant.iter().enumerate().skip(k + 1) {
+            match tokens[j].token {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(m);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(m) = close else { continue };
+        let (Some(&from), Some(&which)) = (significant.get(m + 1), significant.get(m + 2)) else {
+            continue;
+        };
+        if !is_word(&tokens[from].token, "FROM") {
+            continue;
+        }
+        let side = if is_word(&tokens[which].token, "FIRST") {
+            "FIRST"
+        } else if is_word(&tokens[which].token, "LAST") {
+            "LAST"
+        } else {
+            continue;
+        };
+        edits.push((significant[m], from, which, side.to_string()));
+    }
+    for (close, from, which, side) in edits.into_iter().rev() {
+        let span = tokens[from].span;
+        // Drop FROM FIRST|LAST (and what lies between), then add the argument.
+        tokens.drain(from..=which);
+        tokens.insert(
+            close,
+            TokenWithSpan {
+                token: Token::SingleQuotedString(side),
+                span,
+            },
+        );
+        tokens.insert(
+            close,
+            TokenWithSpan {
+                token: Token::Comma,
+                span,
+            },
+        );
+    }
+    tokens
+}
