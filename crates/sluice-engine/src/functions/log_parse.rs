@@ -1,5 +1,5 @@
 //! KDA's log-parsing functions, which return a ROW: REGEX_LOG_PARSE,
-//! VARIABLE_COLUMN_LOG_PARSE and W3C_LOG_PARSE.
+//! VARIABLE_COLUMN_LOG_PARSE, FIXED_COLUMN_LOG_PARSE and W3C_LOG_PARSE.
 //!
 //! KDA apps take the ROW apart in an enclosing query:
 //! `SELECT STREAM t.r."COLUMN1" FROM (SELECT STREAM REGEX_LOG_PARSE(s, p) AS r
@@ -19,7 +19,13 @@
 //!   VARCHAR(16), ...'` (the planner casts each field to its type). A field
 //!   past the end of the string is NULL; text past the last field stays in
 //!   it. An escape character takes the next character literally; a quote
-//!   character encloses a field whose delimiters are text.
+//!   string of one character (or a begin and an end character) encloses a
+//!   field whose delimiters are text.
+//! - `FIXED_COLUMN_LOG_PARSE(<string>, '<name> TYPE <type> [NOT NULL] START
+//!   <n> [FOR <m>] [, ...]')`: each field the characters from position n
+//!   (0-based), m of them or to the end, converted to its type (blanks
+//!   around a non-character value trimmed); a DATE / TIME / TIMESTAMP
+//!   field may carry a SimpleDateFormat pattern after its type.
 //! - `W3C_LOG_PARSE(<string>, <format>)`: a predefined format (COMMON,
 //!   COMMON WITH VHOST, NCSA EXTENDED, REFERER, AGENT) or an Apache
 //!   `mod_log_config` format string; fields COLUMN1..COLUMNn, one per `%`
@@ -39,9 +45,10 @@ use super::{KdaFunction, all, int_arg, row_error, string_arg};
 use crate::types::SqlType;
 
 /// Functions whose value is a ROW (lower-case, as DataFusion names them).
-pub const ROW_FUNCTIONS: [&str; 3] = [
+pub const ROW_FUNCTIONS: [&str; 4] = [
     "regex_log_parse",
     "variable_column_log_parse",
+    "fixed_column_log_parse",
     "w3c_log_parse",
 ];
 
@@ -53,6 +60,9 @@ pub struct RowField {
     pub name: String,
     /// The declared type, if any (VARIABLE_COLUMN_LOG_PARSE's list).
     pub sql_type: Option<SqlType>,
+    /// A SimpleDateFormat pattern for a DATE / TIME / TIMESTAMP field
+    /// (FIXED_COLUMN_LOG_PARSE): the planner converts with it.
+    pub format: Option<String>,
 }
 
 fn string_literal(e: &Expr) -> Option<&str> {
@@ -82,6 +92,7 @@ fn columns(n: usize) -> Vec<RowField> {
         .map(|i| RowField {
             name: format!("COLUMN{i}"),
             sql_type: None,
+            format: None,
         })
         .collect()
 }
@@ -127,6 +138,21 @@ pub fn row_fields(name: &str, args: &[Expr]) -> std::result::Result<Vec<RowField
             })?;
             parse_column_list(spec)
         }
+        "fixed_column_log_parse" => {
+            let [_, spec] = args else {
+                return Err(format!(
+                    "FIXED_COLUMN_LOG_PARSE takes 2 arguments, got {}; the signature is {FIXED_USAGE}",
+                    args.len()
+                ));
+            };
+            let spec = string_literal(spec).ok_or_else(|| {
+                format!("FIXED_COLUMN_LOG_PARSE's column descriptions must be a string literal; the signature is {FIXED_USAGE}")
+            })?;
+            Ok(parse_fixed_columns(spec)?
+                .into_iter()
+                .map(|c| c.field)
+                .collect())
+        }
         "w3c_log_parse" => {
             let [_, format] = args else {
                 return Err(format!(
@@ -147,6 +173,62 @@ pub fn row_fields(name: &str, args: &[Expr]) -> std::result::Result<Vec<RowField
 }
 
 const W3C_USAGE: &str = "W3C_LOG_PARSE(<string>, <format-string>)";
+const FIXED_USAGE: &str =
+    "FIXED_COLUMN_LOG_PARSE(<string>, '<name> TYPE <type> START <n> [FOR <m>], ...')";
+
+/// One column of FIXED_COLUMN_LOG_PARSE: its field and where it lies.
+#[derive(Debug, Clone, PartialEq)]
+struct FixedColumn {
+    field: RowField,
+    start: usize,
+    length: Option<usize>,
+}
+
+/// `'<name> TYPE <type> ['<format>'] [NOT NULL] START <n> [FOR <m>], ...'`.
+fn parse_fixed_columns(spec: &str) -> std::result::Result<Vec<FixedColumn>, String> {
+    let mut out = Vec::new();
+    for part in split_top_level(spec) {
+        let part = part.trim();
+        let upper = part.to_ascii_uppercase();
+        let start_at = upper.rfind(" START ").ok_or_else(|| {
+            format!("column '{part}' in FIXED_COLUMN_LOG_PARSE has no START <position>")
+        })?;
+        let (head, place) = (&part[..start_at], &part[start_at + 7..]);
+        let place_upper = place.to_ascii_uppercase();
+        let (start, length) = match place_upper.find(" FOR ") {
+            Some(f) => (&place[..f], Some(&place[f + 5..])),
+            None => (place, None),
+        };
+        let number = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("column '{part}': '{}' is not a position", s.trim()))
+        };
+        let start = number(start)?;
+        let length = length.map(number).transpose()?;
+        // A format pattern in quotes, after the type.
+        let (head, format) = match (head.find('\''), head.rfind('\'')) {
+            (Some(a), Some(b)) if b > a => (
+                format!("{}{}", &head[..a], &head[b + 1..]),
+                Some(head[a + 1..b].to_string()),
+            ),
+            _ => (head.to_string(), None),
+        };
+        let mut fields = parse_column_list(&head)?;
+        let Some(mut field) = fields.pop().filter(|_| fields.is_empty()) else {
+            return Err(format!(
+                "column '{part}' in FIXED_COLUMN_LOG_PARSE: one name and type"
+            ));
+        };
+        field.format = format;
+        out.push(FixedColumn {
+            field,
+            start,
+            length,
+        });
+    }
+    Ok(out)
+}
 
 /// The Apache format string a W3C format name stands for, or the string
 /// itself (a custom format).
@@ -252,6 +334,11 @@ fn parse_column_list(spec: &str) -> std::result::Result<Vec<RowField>, String> {
             Some(t) if t.eq_ignore_ascii_case("TYPE") => rest[4..].trim(),
             _ => rest,
         };
+        // NOT NULL is a promise about the data; the type is what matters.
+        let rest = match rest.len().checked_sub(8) {
+            Some(cut) if rest[cut..].eq_ignore_ascii_case("NOT NULL") => rest[..cut].trim(),
+            _ => rest,
+        };
         let sql_type = if rest.is_empty() {
             None
         } else {
@@ -262,7 +349,11 @@ fn parse_column_list(spec: &str) -> std::result::Result<Vec<RowField>, String> {
         } else {
             name.to_uppercase()
         };
-        fields.push(RowField { name, sql_type });
+        fields.push(RowField {
+            name,
+            sql_type,
+            format: None,
+        });
     }
     Ok(fields)
 }
@@ -306,6 +397,13 @@ pub fn functions() -> Vec<KdaFunction> {
             |t| all(t, &[string_arg, string_arg, int_arg]),
             |_| DataType::Utf8,
             eval_w3c,
+        ),
+        KdaFunction::new(
+            "fixed_column_log_parse",
+            "FIXED_COLUMN_LOG_PARSE(<string>, <column descriptions>)",
+            |t| all(t, &[string_arg, string_arg, int_arg]),
+            |_| DataType::Utf8,
+            eval_fixed,
         ),
         KdaFunction::new(
             "variable_column_log_parse",
@@ -377,6 +475,52 @@ fn eval_regex(args: &[ArrayRef]) -> Result<ArrayRef> {
     Ok(Arc::new(out.finish()))
 }
 
+fn eval_fixed(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let input = args[0].as_string::<i32>();
+    let specs = args[1].as_string::<i32>();
+    let field = field_of(args)?;
+    let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
+    let mut parsed: Option<(String, FixedColumn)> = None;
+    for i in 0..input.len() {
+        if input.is_null(i) || specs.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let spec = specs.value(i);
+        if parsed.as_ref().is_none_or(|(s, _)| s != spec) {
+            let columns =
+                parse_fixed_columns(spec).map_err(|e| row_error("FIXED_COLUMN_LOG_PARSE", e))?;
+            let column = columns.into_iter().nth(field - 1).ok_or_else(|| {
+                DataFusionError::Internal("FIXED_COLUMN_LOG_PARSE: no such field".into())
+            })?;
+            parsed = Some((spec.to_string(), column));
+        }
+        let Some((_, column)) = parsed.as_ref() else {
+            out.append_null();
+            continue;
+        };
+        let text: Vec<char> = input.value(i).chars().collect();
+        if column.start >= text.len() {
+            out.append_null();
+            continue;
+        }
+        let end = column
+            .length
+            .map_or(text.len(), |l| (column.start + l).min(text.len()));
+        let value: String = text[column.start..end].iter().collect();
+        let character = matches!(
+            column.field.sql_type,
+            None | Some(SqlType::Varchar(_) | SqlType::Char(_))
+        );
+        if character {
+            out.append_value(value);
+        } else {
+            out.append_value(value.trim());
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 fn eval_w3c(args: &[ArrayRef]) -> Result<ArrayRef> {
     let input = args[0].as_string::<i32>();
     let formats = args[1].as_string::<i32>();
@@ -431,15 +575,20 @@ fn eval_variable(args: &[ArrayRef]) -> Result<ArrayRef> {
             out.append_null();
             continue;
         }
-        let char_of = |a: Option<&datafusion::arrow::array::StringArray>| {
+        let chars_of = |a: Option<&datafusion::arrow::array::StringArray>| -> Vec<char> {
             a.filter(|a| !a.is_null(i))
-                .and_then(|a| a.value(i).chars().next())
+                .map(|a| a.value(i).chars().collect())
+                .unwrap_or_default()
         };
+        let quote = chars_of(quotes);
+        let quotes = quote
+            .first()
+            .map(|&open| (open, quote.get(1).copied().unwrap_or(open)));
         let fields = split_fields(
             input.value(i),
             delimiters.value(i),
-            char_of(escapes),
-            char_of(quotes),
+            chars_of(escapes).first().copied(),
+            quotes,
             count,
         );
         match fields.get(field - 1) {
@@ -456,7 +605,7 @@ fn split_fields(
     s: &str,
     delimiter: &str,
     escape: Option<char>,
-    quote: Option<char>,
+    quote: Option<(char, char)>,
     count: usize,
 ) -> Vec<String> {
     let mut fields = Vec::new();
@@ -481,7 +630,9 @@ fn split_fields(
             }
             continue;
         }
-        if Some(c) == quote {
+        if let Some((open, close)) = quote
+            && ((!quoted && c == open) || (quoted && c == close))
+        {
             quoted = !quoted;
             continue;
         }
@@ -508,9 +659,29 @@ mod tests {
             ["a", "b", "c"]
         );
         assert_eq!(
-            split_fields(r#"a\,b,"c,d",e"#, ",", Some('\\'), Some('"'), 3),
+            split_fields(r#"a\,b,"c,d",e"#, ",", Some('\\'), Some(('"', '"')), 3),
             ["a,b", "c,d", "e"]
         );
+        assert_eq!(
+            split_fields("[a,b],c", ",", None, Some(('[', ']')), 2),
+            ["a,b", "c"]
+        );
+    }
+
+    #[test]
+    fn fixed_columns_have_a_start_a_length_and_a_type() {
+        let c = parse_fixed_columns(
+            "ID TYPE INTEGER NOT NULL START 0 FOR 4, \"when\" TYPE TIMESTAMP 'dd/MMM/yyyy:HH:mm:ss' START 5 FOR 20, REST TYPE VARCHAR(64) START 26",
+        )
+        .unwrap();
+        assert_eq!(c.len(), 3);
+        assert_eq!((c[0].start, c[0].length), (0, Some(4)));
+        assert_eq!(c[0].field.sql_type, Some(SqlType::Integer));
+        assert_eq!(c[1].field.name, "when");
+        assert_eq!(c[1].field.format.as_deref(), Some("dd/MMM/yyyy:HH:mm:ss"));
+        assert_eq!(c[1].field.sql_type, Some(SqlType::Timestamp));
+        assert_eq!((c[2].start, c[2].length), (26, None));
+        assert!(parse_fixed_columns("A TYPE INTEGER").is_err());
     }
 
     fn w3c(line: &str, format: &str) -> Option<Vec<String>> {

@@ -789,7 +789,33 @@ fn expand_rows(
                     ))));
             }
             let mut expr = Expr::Function(f);
-            if let Some(t) = field.sql_type {
+            if let (Some(format), Some(SqlType::Timestamp | SqlType::Date | SqlType::Time)) =
+                (&field.format, field.sql_type)
+            {
+                // A date/time field with a SimpleDateFormat pattern.
+                let mut parsed = crate::sql::parse_expression(&format!(
+                    "CHAR_TO_TIMESTAMP('{}', NULL)",
+                    format.replace('\'', "''")
+                ))?;
+                if let Expr::Function(call) = &mut parsed
+                    && let FunctionArguments::List(list) = &mut call.args
+                    && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))) =
+                        list.args.get_mut(1)
+                {
+                    *arg = expr;
+                }
+                expr = parsed;
+                if field.sql_type != Some(SqlType::Timestamp) {
+                    let mut cast = crate::sql::parse_expression(&format!(
+                        "CAST(NULL AS {})",
+                        field.sql_type.map_or(String::new(), |t| t.to_string())
+                    ))?;
+                    if let Expr::Cast { expr: inner, .. } = &mut cast {
+                        **inner = expr;
+                    }
+                    expr = cast;
+                }
+            } else if let Some(t) = field.sql_type {
                 let mut cast = crate::sql::parse_expression(&format!("CAST(NULL AS {t})"))?;
                 if let Expr::Cast { expr: inner, .. } = &mut cast {
                     **inner = expr;
