@@ -1,5 +1,6 @@
 //! KDA's log-parsing functions, which return a ROW: REGEX_LOG_PARSE,
-//! VARIABLE_COLUMN_LOG_PARSE, FIXED_COLUMN_LOG_PARSE and W3C_LOG_PARSE.
+//! VARIABLE_COLUMN_LOG_PARSE, FIXED_COLUMN_LOG_PARSE, SYS_LOG_PARSE and
+//! W3C_LOG_PARSE.
 //!
 //! KDA apps take the ROW apart in an enclosing query:
 //! `SELECT STREAM t.r."COLUMN1" FROM (SELECT STREAM REGEX_LOG_PARSE(s, p) AS r
@@ -26,6 +27,10 @@
 //!   (0-based), m of them or to the end, converted to its type (blanks
 //!   around a non-character value trimmed); a DATE / TIME / TIMESTAMP
 //!   field may carry a SimpleDateFormat pattern after its type.
+//! - `SYS_LOG_PARSE(<string>)`: a syslog entry `Mon DD HH:MM:SS rest`:
+//!   COLUMN1 the TIMESTAMP (syslog writes no year: 1970, as Java's
+//!   SimpleDateFormat gives a pattern without one), COLUMN2 the rest; an
+//!   entry that does not start with such a time gives NULLs.
 //! - `W3C_LOG_PARSE(<string>, <format>)`: a predefined format (COMMON,
 //!   COMMON WITH VHOST, NCSA EXTENDED, REFERER, AGENT) or an Apache
 //!   `mod_log_config` format string; fields COLUMN1..COLUMNn, one per `%`
@@ -45,10 +50,11 @@ use super::{KdaFunction, all, int_arg, row_error, string_arg};
 use crate::types::SqlType;
 
 /// Functions whose value is a ROW (lower-case, as DataFusion names them).
-pub const ROW_FUNCTIONS: [&str; 4] = [
+pub const ROW_FUNCTIONS: [&str; 5] = [
     "regex_log_parse",
     "variable_column_log_parse",
     "fixed_column_log_parse",
+    "sys_log_parse",
     "w3c_log_parse",
 ];
 
@@ -152,6 +158,17 @@ pub fn row_fields(name: &str, args: &[Expr]) -> std::result::Result<Vec<RowField
                 .into_iter()
                 .map(|c| c.field)
                 .collect())
+        }
+        "sys_log_parse" => {
+            if args.len() != 1 {
+                return Err(format!(
+                    "SYS_LOG_PARSE takes 1 argument, got {}; the signature is SYS_LOG_PARSE(<string>)",
+                    args.len()
+                ));
+            }
+            let mut fields = columns(2);
+            fields[0].sql_type = Some(SqlType::Timestamp);
+            Ok(fields)
         }
         "w3c_log_parse" => {
             let [_, format] = args else {
@@ -399,6 +416,13 @@ pub fn functions() -> Vec<KdaFunction> {
             eval_w3c,
         ),
         KdaFunction::new(
+            "sys_log_parse",
+            "SYS_LOG_PARSE(<string>)",
+            |t| all(t, &[string_arg, int_arg]),
+            |_| DataType::Utf8,
+            eval_sys,
+        ),
+        KdaFunction::new(
             "fixed_column_log_parse",
             "FIXED_COLUMN_LOG_PARSE(<string>, <column descriptions>)",
             |t| all(t, &[string_arg, string_arg, int_arg]),
@@ -470,6 +494,51 @@ fn eval_regex(args: &[ArrayRef]) -> Result<ArrayRef> {
         match regex.captures(input.value(i)).and_then(|c| c.get(field)) {
             Some(m) => out.append_value(m.as_str()),
             None => out.append_null(),
+        }
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+/// A syslog entry's time (`Mon DD HH:MM:SS`, year 1970) as
+/// `1970-MM-DD HH:MM:SS`, and the rest of the entry.
+fn sys_log(entry: &str) -> Option<(String, &str)> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let head = entry.get(..15).filter(|h| h.is_ascii())?;
+    let month = MONTHS
+        .iter()
+        .position(|m| head[..3].eq_ignore_ascii_case(m))?
+        + 1;
+    if head.as_bytes()[3] != b' ' || head.as_bytes()[6] != b' ' {
+        return None;
+    }
+    let day: u32 = head[4..6].trim().parse().ok()?;
+    let time = &head[7..15];
+    let t = time.as_bytes();
+    let digits = |r: std::ops::Range<usize>| t[r].iter().all(u8::is_ascii_digit);
+    let valid = digits(0..2)
+        && t[2] == b':'
+        && digits(3..5)
+        && t[5] == b':'
+        && digits(6..8)
+        && (1..=31).contains(&day);
+    if !valid {
+        return None;
+    }
+    let rest = entry[15..].strip_prefix(' ').unwrap_or(&entry[15..]);
+    Some((format!("1970-{month:02}-{day:02} {time}"), rest))
+}
+
+fn eval_sys(args: &[ArrayRef]) -> Result<ArrayRef> {
+    let input = args[0].as_string::<i32>();
+    let field = field_of(args)?;
+    let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
+    for i in 0..input.len() {
+        match (input.is_null(i), sys_log(input.value(i))) {
+            (false, Some((time, _))) if field == 1 => out.append_value(time),
+            (false, Some((_, rest))) if field == 2 => out.append_value(rest),
+            _ => out.append_null(),
         }
     }
     Ok(Arc::new(out.finish()))
@@ -666,6 +735,21 @@ mod tests {
             split_fields("[a,b],c", ",", None, Some(('[', ']')), 2),
             ["a,b", "c"]
         );
+    }
+
+    #[test]
+    fn sys_log_entries_split_into_time_and_rest() {
+        assert_eq!(
+            sys_log("Dec  7 10:00:01 host sshd[42]: accepted"),
+            Some(("1970-12-07 10:00:01".to_string(), "host sshd[42]: accepted"))
+        );
+        assert_eq!(
+            sys_log("Feb 28 23:59:59 h m").map(|(t, _)| t),
+            Some("1970-02-28 23:59:59".to_string())
+        );
+        assert!(sys_log("not a syslog line").is_none());
+        assert!(sys_log("Foo  7 10:00:01 x").is_none());
+        assert!(sys_log("Dec  7 10:00").is_none());
     }
 
     #[test]

@@ -384,7 +384,7 @@ fn interval_rewrite(e: &Expr) -> Result<Option<Expr>, EngineError> {
 
 /// Functions of the KDA SQL Reference that Sluice does not implement yet
 /// (docs/functions.md): refused by name, rather than as unknown functions.
-const NOT_YET: [&str; 2] = ["fast_regex_log_parse", "sys_log_parse"];
+const NOT_YET: [&str; 1] = ["fast_regex_log_parse"];
 
 /// Functions that read the current time: KDA's read the engine's clock
 /// ([`super::clock`]); DataFusion's would read the wall clock.
