@@ -56,6 +56,12 @@ enum Command {
         #[arg(long)]
         bless: bool,
     },
+    /// Evaluate one KDA SQL scalar expression and print its value as a KDA
+    /// literal (what `expressions.tsv` checks compare).
+    Eval {
+        /// The expression, e.g. `STEP(TIMESTAMP '2004-09-27 13:48:23' BY INTERVAL '5' DAY)`.
+        expression: String,
+    },
     /// Run the built-in benchmark workloads (W1 tumbling, W2 sliding) and print rows/s.
     Bench(bench::BenchArgs),
     /// Serve Kinesis Data Streams, Firehose and Kinesis Video on one port
@@ -85,6 +91,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Check { apps } => check(&apps),
         Command::Test { dirs, bless } => test(&dirs, bless),
+        Command::Eval { expression } => eval(&expression),
         Command::Bench(args) => bench::bench(args),
         Command::Serve(args) => serve::serve(args),
         Command::Kds {
@@ -117,6 +124,12 @@ fn check(apps: &[PathBuf]) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn eval(expression: &str) -> anyhow::Result<ExitCode> {
+    let value = sluice_engine::evaluate_scalar(expression)?;
+    println!("{}", sluice_testkit::expressions::literal(&value));
+    Ok(ExitCode::SUCCESS)
 }
 
 fn test(dirs: &[PathBuf], bless: bool) -> anyhow::Result<ExitCode> {

@@ -205,3 +205,23 @@ fn bench_checks_its_own_result() {
     assert!(stdout.contains("engine-only: "), "{stdout}");
     assert!(stdout.contains("end-to-end json: "), "{stdout}");
 }
+
+#[test]
+fn eval_prints_one_value_as_a_kda_literal() {
+    let run = |e: &str| {
+        let out = sluice().arg("eval").arg(e).output().expect("sluice runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert_eq!(run("UPPER('kda') || '!'").1, "'KDA!'");
+    assert_eq!(
+        run("STEP(CAST('2004-09-27 13:48:23' AS TIMESTAMP) BY INTERVAL '10' SECOND)").1,
+        "TIMESTAMP '2004-09-27 13:48:20'"
+    );
+    let (ok, _, err) = run("NOPE(1)");
+    assert!(!ok);
+    assert!(err.contains("nope"), "{err}");
+}

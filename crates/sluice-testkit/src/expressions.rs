@@ -86,3 +86,45 @@ pub fn run_file(path: &Path) -> Result<Vec<Check>> {
 fn is_null0(a: &ArrayRef) -> bool {
     a.data_type() == &DataType::Null || a.is_null(0)
 }
+
+/// The one value of `a` as a KDA SQL literal: `NULL`, `TRUE`, `12`,
+/// `1.5`, `'text'` (quotes doubled), `TIMESTAMP '2004-09-30 13:48:20'`,
+/// `DATE '2004-09-30'`, `TIME '13:48:20'`; other types as Arrow shows them.
+pub fn literal(a: &ArrayRef) -> String {
+    if is_null0(a) {
+        return "NULL".into();
+    }
+    let shown = array_value_to_string(a.as_ref(), 0).unwrap_or_else(|e| e.to_string());
+    match a.data_type() {
+        DataType::Boolean => shown.to_uppercase(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            format!("'{}'", shown.replace('\'', "''"))
+        }
+        DataType::Timestamp(_, _) => {
+            let t = shown.replacen('T', " ", 1);
+            let t = t.strip_suffix(".000").unwrap_or(&t);
+            format!("TIMESTAMP '{t}'")
+        }
+        DataType::Date32 | DataType::Date64 => format!("DATE '{shown}'"),
+        DataType::Time32(_) | DataType::Time64(_) => format!("TIME '{shown}'"),
+        _ => shown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_print_as_kda_literals() {
+        let lit = |e: &str| literal(&evaluate_scalar(e).expect("evaluates"));
+        assert_eq!(lit("1 + 2"), "3");
+        assert_eq!(lit("'it''s'"), "'it''s'");
+        assert_eq!(lit("1 = 1"), "TRUE");
+        assert_eq!(lit("CAST(NULL AS INTEGER)"), "NULL");
+        assert_eq!(
+            lit("CAST('2004-09-30 13:48:20' AS TIMESTAMP)"),
+            "TIMESTAMP '2004-09-30 13:48:20'"
+        );
+    }
+}
