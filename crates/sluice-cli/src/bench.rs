@@ -18,6 +18,12 @@
 //! `K = id × 7919 mod 1M` are joined to it on `K = ID` (engine-only): every
 //! row must find its table row, and the SECTOR it gets must be `K mod 20`.
 //!
+//! Workload W4 (`--mode logs`): Apache common-log lines (a distinct host,
+//! size and path per line) taken apart by W3C_LOG_PARSE(line, 'COMMON') and
+//! by REGEX_LOG_PARSE with a pattern of the same seven groups, in a
+//! subquery whose fields the outer query selects (engine-only): every
+//! line's status and size must come back.
+//!
 //! Each line gives rows/s (wall clock), the CPU seconds the process used,
 //! and its peak RSS so far (Linux `/proc/self`).
 
@@ -41,7 +47,7 @@ pub struct BenchArgs {
     /// Rows to push.
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
-    /// `engine`, `json` (W1), `w2`, `reference` (W3), or `all`.
+    /// `engine`, `json` (W1), `w2`, `reference` (W3), `logs` (W4), or `all`.
     #[arg(long, default_value = "all")]
     mode: String,
     /// Rows per batch.
@@ -514,6 +520,109 @@ fn end_to_end_json(n: u64, batch: usize) -> Result<()> {
     check_result(n, &rows, &sums)
 }
 
+/// W4's app: `parser` is the call that takes LINE apart into COLUMN1..7.
+fn w4_sql(parser: &str) -> String {
+    format!(
+        r#"
+CREATE OR REPLACE STREAM "PARSED" (HOST VARCHAR(64), STATUS VARCHAR(8), BYTES VARCHAR(16));
+CREATE OR REPLACE PUMP "PARSE_PUMP" AS INSERT INTO "PARSED"
+  SELECT STREAM t.r.COLUMN1, t.r.COLUMN6, t.r.COLUMN7
+  FROM (SELECT STREAM {parser} AS r FROM "SOURCE_SQL_STREAM_001") AS t;
+"#
+    )
+}
+
+fn w4_batch(
+    schema: &sluice_engine::arrow::datatypes::SchemaRef,
+    id: u64,
+    m: u64,
+) -> Result<RecordBatch> {
+    let ids: Vec<u64> = (id..id + m).collect();
+    let times: ArrayRef = Arc::new(TimestampMillisecondArray::from_iter_values(
+        ids.iter().map(|&i| rowtime(i)),
+    ));
+    let lines: sluice_engine::arrow::array::StringArray = ids
+        .iter()
+        .map(|&i| {
+            Some(format!(
+                "10.{}.{}.{} - user{} [07/Dec/2026:10:{:02}:{:02} +0000] \"GET /page/{} HTTP/1.1\" 200 {}",
+                (i >> 16) & 255,
+                (i >> 8) & 255,
+                i & 255,
+                i % 97,
+                (i / 60) % 60,
+                i % 60,
+                i,
+                i % 5000
+            ))
+        })
+        .collect();
+    source_batch(schema, times, vec![Arc::new(lines)])
+}
+
+fn w4(n: u64, batch: usize, name: &str, parser: &str) -> Result<()> {
+    let input = Input {
+        stream: "SOURCE_SQL_STREAM_001".into(),
+        schema: InputSchema {
+            format: RecordFormat::Json {
+                row_path: "$".into(),
+            },
+            columns: Some(vec![RecordColumn {
+                name: "LINE".into(),
+                sql_type: SqlType::Varchar(256),
+                mapping: Some("$.line".into()),
+            }]),
+        },
+    };
+    let mut app = Application::new(&w4_sql(parser), &[input], Arc::new(ManualClock::new(0)))?;
+    let rows = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let (r, b) = (Arc::clone(&rows), Arc::clone(&bytes));
+    app.subscribe("PARSED", move |batch| {
+        let status = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<sluice_engine::arrow::array::StringArray>();
+        let size = batch
+            .column(3)
+            .as_any()
+            .downcast_ref::<sluice_engine::arrow::array::StringArray>();
+        if let (Some(status), Some(size)) = (status, size) {
+            for i in 0..batch.num_rows() {
+                if status.value(i) == "200" {
+                    r.fetch_add(1, Ordering::Relaxed);
+                }
+                b.fetch_add(size.value(i).parse::<u64>().unwrap_or(0), Ordering::Relaxed);
+            }
+        }
+    })?;
+    let (cpu0, started) = push_rows(&mut app, n, batch, w4_batch)?;
+    report(name, n, started, cpu0);
+    let want: u64 = (0..n).map(|i| i % 5000).sum();
+    let (got_rows, got_bytes) = (rows.load(Ordering::Relaxed), bytes.load(Ordering::Relaxed));
+    if got_rows != n || got_bytes != want {
+        bail!(
+            "{name}: {got_rows} lines parsed with status 200 (want {n}), {got_bytes} bytes (want {want})"
+        );
+    }
+    Ok(())
+}
+
+fn logs(n: u64, batch: usize) -> Result<()> {
+    w4(
+        n,
+        batch,
+        "W4 W3C_LOG_PARSE COMMON",
+        "W3C_LOG_PARSE(LINE, 'COMMON')",
+    )?;
+    w4(
+        n,
+        batch,
+        "W4 REGEX_LOG_PARSE",
+        r#"REGEX_LOG_PARSE(LINE, '(\S+) (\S+) (\S+) (\[[^\]]*\]) "([^"]*)" (\S+) (\S+)')"#,
+    )
+}
+
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     match args.mode.as_str() {
         "engine" => engine_only(args.rows, args.batch)?,
@@ -523,14 +632,16 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             w2(args.rows, args.batch, 60)?;
         }
         "reference" => w3(args.rows, args.batch)?,
+        "logs" => logs(args.rows, args.batch)?,
         "all" => {
             engine_only(args.rows, args.batch)?;
             end_to_end_json(args.rows, args.batch)?;
             w2(args.rows, args.batch, 1)?;
             w2(args.rows, args.batch, 60)?;
             w3(args.rows, args.batch)?;
+            logs(args.rows, args.batch)?;
         }
-        other => bail!("--mode {other}: expected engine, json, w2, reference or all"),
+        other => bail!("--mode {other}: expected engine, json, w2, reference, logs or all"),
     }
     Ok(ExitCode::SUCCESS)
 }
