@@ -24,6 +24,11 @@
 //! subquery whose fields the outer query selects (engine-only): every
 //! line's status and size must come back.
 //!
+//! Workload W5 (`--mode rcf`): W1's rows through
+//! `RANDOM_CUT_FOREST(CURSOR(SELECT STREAM V FROM ..))` with KDA's defaults
+//! (100 trees, 256 samples), one numeric column, engine-only: every row
+//! comes out with its score.
+//!
 //! Each line gives rows/s (wall clock), the CPU seconds the process used,
 //! and its peak RSS so far (Linux `/proc/self`).
 
@@ -47,7 +52,8 @@ pub struct BenchArgs {
     /// Rows to push.
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
-    /// `engine`, `json` (W1), `w2`, `reference` (W3), `logs` (W4), or `all`.
+    /// `engine`, `json` (W1), `w2`, `reference` (W3), `logs` (W4), `rcf`
+    /// (W5), or `all`.
     #[arg(long, default_value = "all")]
     mode: String,
     /// Rows per batch.
@@ -190,9 +196,14 @@ fn check_result(n: u64, rows: &AtomicU64, sums: &Mutex<(i64, i64)>) -> Result<()
 
 fn report(mode: &str, n: u64, started: Instant, cpu0: f64) {
     let secs = started.elapsed().as_secs_f64();
+    let rate = n as f64 / secs;
+    let rate = if rate >= 1e6 {
+        format!("{:.1}M", rate / 1e6)
+    } else {
+        format!("{:.0}k", rate / 1e3)
+    };
     println!(
-        "{mode}: {:.1}M rows/s, {:.2} CPU-s, {:.2} s wall, peak RSS {:.0} MB ({n} rows)",
-        n as f64 / secs / 1e6,
+        "{mode}: {rate} rows/s, {:.2} CPU-s, {:.2} s wall, peak RSS {:.0} MB ({n} rows)",
         cpu_seconds() - cpu0,
         secs,
         peak_rss_mb()
@@ -623,6 +634,34 @@ fn logs(n: u64, batch: usize) -> Result<()> {
     )
 }
 
+/// W5: RANDOM_CUT_FOREST with KDA's defaults over W1's V column.
+fn w5(n: u64, batch: usize) -> Result<()> {
+    let sql = r#"
+CREATE OR REPLACE STREAM "SCORED" (V INTEGER, ANOMALY_SCORE DOUBLE);
+CREATE OR REPLACE PUMP "SCORE_PUMP" AS INSERT INTO "SCORED"
+  SELECT STREAM V, ANOMALY_SCORE
+  FROM TABLE(RANDOM_CUT_FOREST(CURSOR(SELECT STREAM V FROM "SOURCE_SQL_STREAM_001")));
+"#;
+    let mut app = Application::new(sql, &[w1_input()], Arc::new(ManualClock::new(0)))?;
+    let rows = Arc::new(AtomicU64::new(0));
+    let r = Arc::clone(&rows);
+    app.subscribe("SCORED", move |b| {
+        r.fetch_add(b.num_rows() as u64, Ordering::Relaxed);
+    })?;
+    let (cpu0, started) = push_rows(&mut app, n, batch, w1_batch)?;
+    report(
+        "W5 RANDOM_CUT_FOREST (defaults, 1 column)",
+        n,
+        started,
+        cpu0,
+    );
+    let got = rows.load(Ordering::Relaxed);
+    if got != n {
+        bail!("W5: {got} rows scored, want {n}");
+    }
+    Ok(())
+}
+
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     match args.mode.as_str() {
         "engine" => engine_only(args.rows, args.batch)?,
@@ -633,6 +672,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         }
         "reference" => w3(args.rows, args.batch)?,
         "logs" => logs(args.rows, args.batch)?,
+        "rcf" => w5(args.rows, args.batch)?,
         "all" => {
             engine_only(args.rows, args.batch)?;
             end_to_end_json(args.rows, args.batch)?;
@@ -641,7 +681,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             w3(args.rows, args.batch)?;
             logs(args.rows, args.batch)?;
         }
-        other => bail!("--mode {other}: expected engine, json, w2, reference, logs or all"),
+        other => bail!("--mode {other}: expected engine, json, w2, reference, logs, rcf or all"),
     }
     Ok(ExitCode::SUCCESS)
 }
