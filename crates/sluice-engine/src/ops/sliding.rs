@@ -205,6 +205,8 @@ enum AggState {
     Extreme(MonoDeque),
     /// FIRST_VALUE, LAST_VALUE, LAG: read from the ring.
     Positional,
+    /// ANY / EVERY: TRUE and non-NULL values in the window.
+    Bools { trues: i64, values: i64 },
 }
 
 impl AggState {
@@ -212,6 +214,10 @@ impl AggState {
         use SlidingFunction::*;
         match (a.function, kind) {
             (Count, _) => AggState::Count(0),
+            (BoolOr | BoolAnd, _) => AggState::Bools {
+                trues: 0,
+                values: 0,
+            },
             (Sum | Avg, Some(ValueKind::Int)) => AggState::SumInt { sum: 0, n: 0 },
             (Sum | Avg, _) => AggState::SumFloat { sum: 0.0, n: 0 },
             (VarPop | VarSamp | StddevPop | StddevSamp, _) => AggState::Moments {
@@ -255,11 +261,23 @@ impl AggState {
             }
             AggState::Extreme(d) => d.push(seq, v, f == SlidingFunction::Max),
             AggState::Positional => {}
+            AggState::Bools { trues, values } => {
+                if let Val::Int(x) = v {
+                    *values += 1;
+                    *trues += i64::from(x != 0);
+                }
+            }
         }
     }
 
     fn retract(&mut self, seq: u64, v: Val<'_>, counts_all: bool) {
         match self {
+            AggState::Bools { trues, values } => {
+                if let Val::Int(x) = v {
+                    *values -= 1;
+                    *trues -= i64::from(x != 0);
+                }
+            }
             AggState::Count(n) => {
                 if counts_all || v != Val::Null {
                     *n -= 1;
@@ -458,7 +476,7 @@ impl OutColumn {
 fn result_kind(a: &SlidingAggregate, arg: Option<ValueKind>) -> ValueKind {
     use SlidingFunction::*;
     match a.function {
-        Count => ValueKind::Int,
+        Count | BoolOr | BoolAnd => ValueKind::Int,
         Sum | Avg => arg.unwrap_or(ValueKind::Int),
         VarPop | VarSamp | StddevPop | StddevSamp | ExpAvg { .. } => ValueKind::Float,
         Min | Max | FirstValue | LastValue | Lag { .. } | NthValue { .. } => {
@@ -812,6 +830,11 @@ impl WindowState {
                 }
                 (AggState::Moments { n, m2, .. }, f) => moments(f, *n, *m2),
                 (AggState::Extreme(d), _) => d.front(),
+                (AggState::Bools { trues, values }, f) => match (*values, f) {
+                    (0, _) => Val::Null,
+                    (_, SlidingFunction::BoolOr) => Val::Int(i64::from(*trues > 0)),
+                    _ => Val::Int(i64::from(*trues == *values)),
+                },
                 (AggState::Positional, f) => {
                     let Some(r) = ring.map(|r| &part.rings[r]) else {
                         builders[j].set(i, Val::Null);

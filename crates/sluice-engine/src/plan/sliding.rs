@@ -81,6 +81,11 @@ pub enum SlidingFunction {
     StddevPop,
     /// `STDDEV_SAMP(x)` (also `STDDEV`).
     StddevSamp,
+    /// `ANY(b)` / `SOME(b)` (DataFusion's `bool_or`): some non-NULL value
+    /// in the window is TRUE.
+    BoolOr,
+    /// `EVERY(b)` (`bool_and`): every non-NULL value in the window is TRUE.
+    BoolAnd,
     /// `EXP_AVG(x, <half-life interval>)`: the window's values weighted
     /// by 1/2 per half-life of age (the rows of the most recent half-life
     /// weigh 1, the ones before 1/2, then 1/4, ...), NULLs skipped.
@@ -614,6 +619,8 @@ impl Planner {
             "var_samp" | "variance" | "var" => SlidingFunction::VarSamp,
             "stddev_pop" => SlidingFunction::StddevPop,
             "stddev_samp" | "stddev" => SlidingFunction::StddevSamp,
+            "bool_or" => SlidingFunction::BoolOr,
+            "bool_and" => SlidingFunction::BoolAnd,
             "nth_value" => {
                 let n = match exprs.get(1) {
                     Some(Expr::Value(v)) => match &v.value {
@@ -666,7 +673,7 @@ impl Planner {
             }
             _ => {
                 return Err(unsupported(format!(
-                    "{upper} over a sliding window (supported: COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE, LAG, NTH_VALUE, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP, EXP_AVG)"
+                    "{upper} over a sliding window (supported: COUNT, SUM, AVG, MIN, MAX, ANY, EVERY, FIRST_VALUE, LAST_VALUE, LAG, NTH_VALUE, STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP, EXP_AVG)"
                 )));
             }
         };
@@ -718,6 +725,17 @@ impl Planner {
                 phys = cast_to(phys, arrow_in, DataType::Float64, el)?;
                 dt = DataType::Float64;
             }
+            if matches!(function, SlidingFunction::BoolOr | SlidingFunction::BoolAnd)
+                && dt != DataType::Boolean
+            {
+                return Err(EngineError::Plan {
+                    location: el,
+                    message: format!(
+                        "{upper} needs a BOOLEAN argument, not {}",
+                        sql_type_name(&dt)
+                    ),
+                });
+            }
             if numeric && !(dt.is_integer() || dt.is_floating()) {
                 return Err(EngineError::Plan {
                     location: el,
@@ -755,6 +773,7 @@ impl Planner {
         };
         let output_type = match (function, &arg_type) {
             (SlidingFunction::Count, _) => DataType::Int64,
+            (SlidingFunction::BoolOr | SlidingFunction::BoolAnd, _) => DataType::Boolean,
             (SlidingFunction::Sum, Some((_, ValueKind::Int))) => DataType::Int64,
             (SlidingFunction::Avg, Some((dt, ValueKind::Int))) => dt.clone(),
             (
