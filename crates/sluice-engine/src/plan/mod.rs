@@ -80,8 +80,13 @@ use crate::types::SqlType;
 
 /// Evaluates one KDA scalar expression with no input stream (as the
 /// `expressions.tsv` checks do) to a one-element array.
+///
+/// A scalar subquery over one row of VALUES, `(SELECT f(t.c) FROM (VALUES
+/// (x)) AS t(c))`, is evaluated as `f(x)`; a ROW in it (`t.r."COLUMN1"`
+/// with `r` a log parser's call) as that field.
 pub fn evaluate_scalar(text: &str) -> Result<datafusion::arrow::array::ArrayRef> {
-    let e = crate::sql::parse_expression(text)?;
+    let mut e = crate::sql::parse_expression(text)?;
+    inline_values(&mut e)?;
     let planner = Planner::new(Arc::new(SystemClock));
     let schema = DFSchema::empty();
     let at = Location::new(1, 1);
@@ -95,6 +100,131 @@ pub fn evaluate_scalar(text: &str) -> Result<datafusion::arrow::array::ArrayRef>
     phys.evaluate(&batch)
         .and_then(|v| v.into_array(1))
         .map_err(df_err(at))
+}
+
+/// Replaces each `(SELECT item FROM (VALUES (v1, ..)) AS t(c1, ..))` in `e`
+/// by `item` with `t.ci` / `ci` bound to `vi` (see [`evaluate_scalar`]).
+fn inline_values(e: &mut Expr) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::{
+        FunctionArguments, Query, SelectItem, SetExpr, TableFactor, Value, visit_expressions_mut,
+    };
+    /// The select item, the table alias, and each column name with its value.
+    type OneRow = (Expr, String, Vec<(String, Expr)>);
+    fn one_row_values(q: &Query) -> Option<OneRow> {
+        let SetExpr::Select(select) = q.body.as_ref() else {
+            return None;
+        };
+        let [item] = select.projection.as_slice() else {
+            return None;
+        };
+        let item = match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e.clone(),
+            _ => return None,
+        };
+        let [from] = select.from.as_slice() else {
+            return None;
+        };
+        let TableFactor::Derived {
+            subquery,
+            alias: Some(alias),
+            ..
+        } = &from.relation
+        else {
+            return None;
+        };
+        let SetExpr::Values(values) = subquery.body.as_ref() else {
+            return None;
+        };
+        let [row] = values.rows.as_slice() else {
+            return None;
+        };
+        let names: Vec<String> = alias
+            .columns
+            .iter()
+            .map(|c| crate::sql::kda_name(&c.name))
+            .collect();
+        (names.len() == row.content.len()).then(|| {
+            (
+                item,
+                crate::sql::kda_name(&alias.name),
+                names.into_iter().zip(row.content.iter().cloned()).collect(),
+            )
+        })
+    }
+    let mut error = None;
+    let _ = visit_expressions_mut(e, |x: &mut Expr| {
+        let Expr::Subquery(q) = x else {
+            return ControlFlow::<()>::Continue(());
+        };
+        let Some((mut item, table, bound)) = one_row_values(q) else {
+            return ControlFlow::Continue(());
+        };
+        let value_of = |name: &str| {
+            bound
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let _ = visit_expressions_mut(&mut item, |y: &mut Expr| {
+            let parts: Vec<String> = match y {
+                Expr::Identifier(id) => vec![id.value.clone()],
+                Expr::CompoundIdentifier(ids) => ids.iter().map(|i| i.value.clone()).collect(),
+                _ => return ControlFlow::<()>::Continue(()),
+            };
+            let parts: &[String] = match parts.first() {
+                Some(q) if parts.len() > 1 && *q == table => &parts[1..],
+                _ => &parts,
+            };
+            match parts {
+                [c] => {
+                    if let Some(v) = value_of(c) {
+                        *y = v;
+                    }
+                }
+                [r, field] => {
+                    if let Some(Expr::Function(call)) = value_of(r) {
+                        let name = call.name.to_string().to_lowercase();
+                        if !crate::functions::log_parse::ROW_FUNCTIONS.contains(&name.as_str()) {
+                            // Not a ROW Sluice knows: planning the call says why.
+                            *y = Expr::Function(call);
+                            return ControlFlow::Continue(());
+                        }
+                        let args: Vec<Expr> = function_args(&call).into_iter().cloned().collect();
+                        match crate::functions::log_parse::row_fields(&name, &args) {
+                            Ok(fields) => {
+                                if let Some(k) = fields.iter().position(|f| f.name == *field) {
+                                    let mut call = call.clone();
+                                    if let FunctionArguments::List(list) = &mut call.args {
+                                        list.args.push(FunctionArg::Unnamed(
+                                            FunctionArgExpr::Expr(Expr::value(Value::Number(
+                                                (k + 1).to_string(),
+                                                false,
+                                            ))),
+                                        ));
+                                    }
+                                    *y = Expr::Function(call);
+                                }
+                            }
+                            Err(message) => {
+                                error = Some(EngineError::Plan {
+                                    location: Location::new(1, 1),
+                                    message,
+                                });
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        });
+        *x = Expr::Nested(Box::new(item));
+        ControlFlow::Continue(())
+    });
+    match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Holds the DataFusion session used to turn SQL expressions into physical ones.
