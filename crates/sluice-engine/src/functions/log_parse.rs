@@ -46,6 +46,7 @@ use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::sqlparser::ast::{Expr, Value};
 
+use super::rewrite::{integer_literal, string_literal};
 use super::{KdaFunction, all, int_arg, row_error, string_arg};
 use crate::types::SqlType;
 
@@ -71,28 +72,6 @@ pub struct RowField {
     pub format: Option<String>,
 }
 
-fn string_literal(e: &Expr) -> Option<&str> {
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) => Some(s),
-            _ => None,
-        },
-        Expr::Nested(inner) => string_literal(inner),
-        _ => None,
-    }
-}
-
-fn integer_literal(e: &Expr) -> Option<usize> {
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => n.parse().ok(),
-            _ => None,
-        },
-        Expr::Nested(inner) => integer_literal(inner),
-        _ => None,
-    }
-}
-
 fn columns(n: usize) -> Vec<RowField> {
     (1..=n)
         .map(|i| RowField {
@@ -101,6 +80,23 @@ fn columns(n: usize) -> Vec<RowField> {
             format: None,
         })
         .collect()
+}
+
+/// The call that computes field `k` (0-based) of a ROW-valued call: the
+/// same call with the field's position (1-based) as a last argument.
+pub fn field_call(
+    call: &datafusion::sql::sqlparser::ast::Function,
+    k: usize,
+) -> datafusion::sql::sqlparser::ast::Function {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    let mut f = call.clone();
+    if let FunctionArguments::List(list) = &mut f.args {
+        list.args
+            .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
+                Value::Number((k + 1).to_string(), false),
+            ))));
+    }
+    f
 }
 
 /// The fields of a ROW-valued call `name(args)` (`name` lower-case), from
@@ -133,7 +129,7 @@ pub fn row_fields(name: &str, args: &[Expr]) -> std::result::Result<Vec<RowField
                     args.len()
                 ));
             }
-            if let Some(n) = integer_literal(&args[1]) {
+            if let Some(n) = integer_literal(&args[1]).and_then(|n| usize::try_from(n).ok()) {
                 if n == 0 {
                     return Err("VARIABLE_COLUMN_LOG_PARSE needs at least one column".into());
                 }
@@ -465,31 +461,32 @@ fn field_of(args: &[ArrayRef]) -> Result<usize> {
     Ok(k.value(0) as usize)
 }
 
-fn eval_regex(args: &[ArrayRef]) -> Result<ArrayRef> {
+/// One capture group of a regex per row: `args` are (string, the text the
+/// regex is made from, field position); `compile` makes the regex from that
+/// text (once per distinct text). No match, or no such group: NULL.
+fn eval_captures(
+    args: &[ArrayRef],
+    function: &str,
+    compile: impl Fn(&str) -> std::result::Result<String, String>,
+) -> Result<ArrayRef> {
     let input = args[0].as_string::<i32>();
-    let patterns = args[1].as_string::<i32>();
+    let sources = args[1].as_string::<i32>();
     let field = field_of(args)?;
     let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
     let mut compiled: Option<(String, regex::Regex)> = None;
     for i in 0..input.len() {
-        if input.is_null(i) || patterns.is_null(i) {
+        if input.is_null(i) || sources.is_null(i) {
             out.append_null();
             continue;
         }
-        let pattern = patterns.value(i);
-        if compiled.as_ref().is_none_or(|(p, _)| p != pattern) {
-            let anchored = format!(
-                "^(?:{})$",
-                super::java_regex::translate(pattern)
-                    .map_err(|e| row_error("REGEX_LOG_PARSE", e))?
-            );
-            let regex =
-                regex::Regex::new(&anchored).map_err(|e| row_error("REGEX_LOG_PARSE", e))?;
-            compiled = Some((pattern.to_string(), regex));
-        }
-        let Some((_, regex)) = compiled.as_ref() else {
-            out.append_null();
-            continue;
+        let source = sources.value(i);
+        let regex = match compiled.as_ref() {
+            Some((s, regex)) if s == source => regex,
+            _ => {
+                let re = compile(source).map_err(|e| row_error(function, e))?;
+                let regex = regex::Regex::new(&re).map_err(|e| row_error(function, e))?;
+                &compiled.insert((source.to_string(), regex)).1
+            }
         };
         match regex.captures(input.value(i)).and_then(|c| c.get(field)) {
             Some(m) => out.append_value(m.as_str()),
@@ -497,6 +494,15 @@ fn eval_regex(args: &[ArrayRef]) -> Result<ArrayRef> {
         }
     }
     Ok(Arc::new(out.finish()))
+}
+
+/// REGEX_LOG_PARSE: the Java pattern must match the whole string.
+fn eval_regex(args: &[ArrayRef]) -> Result<ArrayRef> {
+    eval_captures(args, "REGEX_LOG_PARSE", |pattern| {
+        super::java_regex::translate(pattern)
+            .map(|re| format!("^(?:{re})$"))
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// A syslog entry's time (`Mon DD HH:MM:SS`, year 1970) as
@@ -591,32 +597,9 @@ fn eval_fixed(args: &[ArrayRef]) -> Result<ArrayRef> {
 }
 
 fn eval_w3c(args: &[ArrayRef]) -> Result<ArrayRef> {
-    let input = args[0].as_string::<i32>();
-    let formats = args[1].as_string::<i32>();
-    let field = field_of(args)?;
-    let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
-    let mut compiled: Option<(String, regex::Regex)> = None;
-    for i in 0..input.len() {
-        if input.is_null(i) || formats.is_null(i) {
-            out.append_null();
-            continue;
-        }
-        let format = formats.value(i);
-        if compiled.as_ref().is_none_or(|(f, _)| f != format) {
-            let (re, _) = w3c_regex(format).map_err(|e| row_error("W3C_LOG_PARSE", e))?;
-            let regex = regex::Regex::new(&re).map_err(|e| row_error("W3C_LOG_PARSE", e))?;
-            compiled = Some((format.to_string(), regex));
-        }
-        let Some((_, regex)) = compiled.as_ref() else {
-            out.append_null();
-            continue;
-        };
-        match regex.captures(input.value(i)).and_then(|c| c.get(field)) {
-            Some(m) => out.append_value(m.as_str()),
-            None => out.append_null(),
-        }
-    }
-    Ok(Arc::new(out.finish()))
+    eval_captures(args, "W3C_LOG_PARSE", |format| {
+        w3c_regex(format).map(|(re, _)| re)
+    })
 }
 
 fn eval_variable(args: &[ArrayRef]) -> Result<ArrayRef> {

@@ -53,7 +53,7 @@ fn parse(text: &str, at: &Expr) -> Result<Expr, EngineError> {
         .map_err(|e| plan_error(at, format!("internal rewrite of `{text}` failed: {e}")))
 }
 
-fn string_literal(e: &Expr) -> Option<&str> {
+pub(super) fn string_literal(e: &Expr) -> Option<&str> {
     match e {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => Some(s),
@@ -64,7 +64,7 @@ fn string_literal(e: &Expr) -> Option<&str> {
     }
 }
 
-fn integer_literal(e: &Expr) -> Option<i64> {
+pub(super) fn integer_literal(e: &Expr) -> Option<i64> {
     match e {
         Expr::Value(v) => match &v.value {
             Value::Number(n, _) => n.parse().ok(),

@@ -106,7 +106,7 @@ pub fn evaluate_scalar(text: &str) -> Result<datafusion::arrow::array::ArrayRef>
 /// by `item` with `t.ci` / `ci` bound to `vi` (see [`evaluate_scalar`]).
 fn inline_values(e: &mut Expr) -> Result<()> {
     use datafusion::sql::sqlparser::ast::{
-        FunctionArguments, Query, SelectItem, SetExpr, TableFactor, Value, visit_expressions_mut,
+        Query, SelectItem, SetExpr, TableFactor, visit_expressions_mut,
     };
     /// The select item, the table alias, and each column name with its value.
     type OneRow = (Expr, String, Vec<(String, Expr)>);
@@ -193,16 +193,9 @@ fn inline_values(e: &mut Expr) -> Result<()> {
                         match crate::functions::log_parse::row_fields(&name, &args) {
                             Ok(fields) => {
                                 if let Some(k) = fields.iter().position(|f| f.name == *field) {
-                                    let mut call = call.clone();
-                                    if let FunctionArguments::List(list) = &mut call.args {
-                                        list.args.push(FunctionArg::Unnamed(
-                                            FunctionArgExpr::Expr(Expr::value(Value::Number(
-                                                (k + 1).to_string(),
-                                                false,
-                                            ))),
-                                        ));
-                                    }
-                                    *y = Expr::Function(call);
+                                    *y = Expr::Function(crate::functions::log_parse::field_call(
+                                        &call, k,
+                                    ));
                                 }
                             }
                             Err(message) => {

@@ -742,7 +742,7 @@ fn expand_rows(
     aliases: &mut Vec<(String, usize)>,
     alias_columns: &[Name],
 ) -> Result<Option<Vec<Name>>> {
-    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments, Value};
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
     if !items.iter().any(|(e, _)| row_call(e).is_some()) {
         return Ok(None);
     }
@@ -781,14 +781,7 @@ fn expand_rows(
             }
         })?;
         for (k, field) in fields.iter().enumerate() {
-            let mut f = call.clone();
-            if let FunctionArguments::List(list) = &mut f.args {
-                list.args
-                    .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
-                        Value::Number((k + 1).to_string(), false),
-                    ))));
-            }
-            let mut expr = Expr::Function(f);
+            let mut expr = Expr::Function(crate::functions::log_parse::field_call(call, k));
             if let (Some(format), Some(SqlType::Timestamp | SqlType::Date | SqlType::Time)) =
                 (&field.format, field.sql_type)
             {
