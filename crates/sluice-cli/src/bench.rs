@@ -21,8 +21,9 @@
 //! Workload W4 (`--mode logs`): Apache common-log lines (a distinct host,
 //! size and path per line) taken apart by W3C_LOG_PARSE(line, 'COMMON') and
 //! by REGEX_LOG_PARSE with a pattern of the same seven groups, in a
-//! subquery whose fields the outer query selects (engine-only): every
-//! line's status and size must come back.
+//! subquery whose fields the outer query selects (engine-only), then by
+//! FAST_REGEX_LOG_PARSE with the same seven groups and with a simple
+//! four-group split: every line's status and size must come back.
 //!
 //! Workload W5 (`--mode rcf`): W1's rows through
 //! `RANDOM_CUT_FOREST(CURSOR(SELECT STREAM V FROM ..))` with KDA's defaults
@@ -532,12 +533,15 @@ fn end_to_end_json(n: u64, batch: usize) -> Result<()> {
 }
 
 /// W4's app: `parser` is the call that takes LINE apart into COLUMN1..7.
-fn w4_sql(parser: &str) -> String {
+/// W4's app: `parser`'s ROW in a subquery, fields `fields` (the host,
+/// status and size) selected by the outer query.
+fn w4_sql(parser: &str, fields: [usize; 3]) -> String {
+    let [host, status, size] = fields;
     format!(
         r#"
 CREATE OR REPLACE STREAM "PARSED" (HOST VARCHAR(64), STATUS VARCHAR(8), BYTES VARCHAR(16));
 CREATE OR REPLACE PUMP "PARSE_PUMP" AS INSERT INTO "PARSED"
-  SELECT STREAM t.r.COLUMN1, t.r.COLUMN6, t.r.COLUMN7
+  SELECT STREAM t.r.COLUMN{host}, t.r.COLUMN{status}, t.r.COLUMN{size}
   FROM (SELECT STREAM {parser} AS r FROM "SOURCE_SQL_STREAM_001") AS t;
 "#
     )
@@ -571,7 +575,7 @@ fn w4_batch(
     source_batch(schema, times, vec![Arc::new(lines)])
 }
 
-fn w4(n: u64, batch: usize, name: &str, parser: &str) -> Result<()> {
+fn w4(n: u64, batch: usize, name: &str, parser: &str, fields: [usize; 3]) -> Result<()> {
     let input = Input {
         stream: "SOURCE_SQL_STREAM_001".into(),
         schema: InputSchema {
@@ -585,7 +589,11 @@ fn w4(n: u64, batch: usize, name: &str, parser: &str) -> Result<()> {
             }]),
         },
     };
-    let mut app = Application::new(&w4_sql(parser), &[input], Arc::new(ManualClock::new(0)))?;
+    let mut app = Application::new(
+        &w4_sql(parser, fields),
+        &[input],
+        Arc::new(ManualClock::new(0)),
+    )?;
     let rows = Arc::new(AtomicU64::new(0));
     let bytes = Arc::new(AtomicU64::new(0));
     let (r, b) = (Arc::clone(&rows), Arc::clone(&bytes));
@@ -625,12 +633,28 @@ fn logs(n: u64, batch: usize) -> Result<()> {
         batch,
         "W4 W3C_LOG_PARSE COMMON",
         "W3C_LOG_PARSE(LINE, 'COMMON')",
+        [1, 6, 7],
     )?;
     w4(
         n,
         batch,
         "W4 REGEX_LOG_PARSE",
         r#"REGEX_LOG_PARSE(LINE, '(\S+) (\S+) (\S+) (\[[^\]]*\]) "([^"]*)" (\S+) (\S+)')"#,
+        [1, 6, 7],
+    )?;
+    w4(
+        n,
+        batch,
+        "W4 FAST_REGEX_LOG_PARSE (7 groups)",
+        r#"FAST_REGEX_LOG_PARSE(LINE, '([^ ]*) ([^ ]*) ([^ ]*) \[([^\]]*)\] \"([^\"]*)\" ([0-9]*) ([0-9]*)')"#,
+        [1, 6, 7],
+    )?;
+    w4(
+        n,
+        batch,
+        "W4 FAST_REGEX_LOG_PARSE (simple: 4 groups)",
+        r#"FAST_REGEX_LOG_PARSE(LINE, '(.*) \"(.*)\" ([0-9]*) ([0-9]*)')"#,
+        [1, 3, 4],
     )
 }
 

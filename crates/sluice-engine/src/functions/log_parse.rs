@@ -1,5 +1,5 @@
 //! KDA's log-parsing functions, which return a ROW: REGEX_LOG_PARSE,
-//! VARIABLE_COLUMN_LOG_PARSE, FIXED_COLUMN_LOG_PARSE, SYS_LOG_PARSE and
+//! FAST_REGEX_LOG_PARSE, VARIABLE_COLUMN_LOG_PARSE, FIXED_COLUMN_LOG_PARSE, SYS_LOG_PARSE and
 //! W3C_LOG_PARSE.
 //!
 //! KDA apps take the ROW apart in an enclosing query:
@@ -14,6 +14,11 @@
 //! - `REGEX_LOG_PARSE(<string>, <java regex>)`: fields COLUMN1..COLUMNn, one
 //!   per capture group, left to right; the whole string must match (else
 //!   every field is NULL).
+//! - `FAST_REGEX_LOG_PARSE(<string>, <fast regex>)`: fields COLUMN1..COLUMNn,
+//!   one per top-level group, matched lazily left to right without
+//!   backtracking in the Fast Regex language (`sluice_fastregex`, which
+//!   documents how Sluice reads the reference); characters not accounted
+//!   for give NULLs.
 //! - `VARIABLE_COLUMN_LOG_PARSE(<string>, <columns>, <delimiter> [, <escape>
 //!   [, <quote>]])`: splits at the delimiter (a character or a string);
 //!   `<columns>` is a count (fields COLUMN1..COLUMNn) or a list `'NAME TYPE
@@ -39,6 +44,8 @@
 //!   to the closing quote, `%t` a bracketed time (brackets kept), any other
 //!   one a run of non-blanks; the whole entry must fit (else all NULL).
 
+use std::cell::RefCell;
+use std::ops::Range;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
@@ -51,8 +58,9 @@ use super::{KdaFunction, all, int_arg, row_error, string_arg};
 use crate::types::SqlType;
 
 /// Functions whose value is a ROW (lower-case, as DataFusion names them).
-pub const ROW_FUNCTIONS: [&str; 5] = [
+pub const ROW_FUNCTIONS: [&str; 6] = [
     "regex_log_parse",
+    "fast_regex_log_parse",
     "variable_column_log_parse",
     "fixed_column_log_parse",
     "sys_log_parse",
@@ -121,6 +129,19 @@ pub fn row_fields(name: &str, args: &[Expr]) -> std::result::Result<Vec<RowField
                 ));
             }
             Ok(columns(groups))
+        }
+        "fast_regex_log_parse" => {
+            let [_, pattern] = args else {
+                return Err(format!(
+                    "FAST_REGEX_LOG_PARSE takes 2 arguments, got {}; the signature is {FAST_REGEX_USAGE}",
+                    args.len()
+                ));
+            };
+            let pattern = string_literal(pattern).ok_or_else(|| {
+                format!("FAST_REGEX_LOG_PARSE's pattern must be a string literal (its groups name the columns); the signature is {FAST_REGEX_USAGE}")
+            })?;
+            let regex = sluice_fastregex::FastRegex::new(pattern).map_err(|e| e.to_string())?;
+            Ok(columns(regex.columns()))
         }
         "variable_column_log_parse" => {
             if !(3..=5).contains(&args.len()) {
@@ -391,6 +412,7 @@ fn split_top_level(s: &str) -> Vec<&str> {
 }
 
 const REGEX_USAGE: &str = "REGEX_LOG_PARSE(<string>, <regex-pattern>)";
+const FAST_REGEX_USAGE: &str = "FAST_REGEX_LOG_PARSE(<string>, <fast-regex-pattern>)";
 const VARIABLE_USAGE: &str =
     "VARIABLE_COLUMN_LOG_PARSE(<string>, <columns>, <delimiter> [, <escape> [, <quote>]])";
 
@@ -403,6 +425,13 @@ pub fn functions() -> Vec<KdaFunction> {
             |t| all(t, &[string_arg, string_arg, int_arg]),
             |_| DataType::Utf8,
             eval_regex,
+        ),
+        KdaFunction::new(
+            "fast_regex_log_parse",
+            FAST_REGEX_USAGE,
+            |t| all(t, &[string_arg, string_arg, int_arg]),
+            |_| DataType::Utf8,
+            eval_fast_regex,
         ),
         KdaFunction::new(
             "w3c_log_parse",
@@ -461,39 +490,174 @@ fn field_of(args: &[ArrayRef]) -> Result<usize> {
     Ok(k.value(0) as usize)
 }
 
-/// One capture group of a regex per row: `args` are (string, the text the
-/// regex is made from, field position); `compile` makes the regex from that
-/// text (once per distinct text). No match, or no such group: NULL.
-fn eval_captures(
+/// Every field's span in every string of a batch, kept for the next field's
+/// call: the planner computes each field of a ROW with a call of its own,
+/// on the same batch one after the other, so the strings are parsed once.
+struct ParsedBatch {
+    /// The strings (held, so the array cannot be freed and its address
+    /// reused while this is kept).
+    input: ArrayRef,
+    /// The function and the text its parser was made from.
+    function: &'static str,
+    source: String,
+    /// Row i's fields are `spans[starts[i]..starts[i + 1]]`; none: NULLs.
+    starts: Vec<usize>,
+    spans: Vec<Option<Range<usize>>>,
+}
+
+thread_local! {
+    static PARSED: RefCell<Option<ParsedBatch>> = const { RefCell::new(None) };
+}
+
+/// A log parser made from the call's text argument (a pattern or format):
+/// fills the spans of one string's fields, or leaves them empty when the
+/// string does not parse.
+trait FieldParser {
+    fn fields(&mut self, text: &str, spans: &mut Vec<Option<Range<usize>>>) -> Result<()>;
+}
+
+/// Field k of each string: `args` are (string, the text the parser is made
+/// from, field position); `make` makes the parser from that text. A string
+/// that does not parse, or has no such field: NULL.
+fn eval_fields<P: FieldParser>(
     args: &[ArrayRef],
-    function: &str,
-    compile: impl Fn(&str) -> std::result::Result<String, String>,
+    function: &'static str,
+    make: impl Fn(&str) -> std::result::Result<P, String>,
 ) -> Result<ArrayRef> {
     let input = args[0].as_string::<i32>();
     let sources = args[1].as_string::<i32>();
     let field = field_of(args)?;
+    let source = (0..input.len())
+        .find(|&i| !sources.is_null(i))
+        .map(|i| sources.value(i));
+    let one_source = source
+        .is_some_and(|s| (0..input.len()).all(|i| sources.is_null(i) || sources.value(i) == s));
     let mut out = StringBuilder::with_capacity(input.len(), input.value_data().len());
-    let mut compiled: Option<(String, regex::Regex)> = None;
-    for i in 0..input.len() {
-        if input.is_null(i) || sources.is_null(i) {
-            out.append_null();
-            continue;
-        }
-        let source = sources.value(i);
-        let regex = match compiled.as_ref() {
-            Some((s, regex)) if s == source => regex,
-            _ => {
-                let re = compile(source).map_err(|e| row_error(function, e))?;
-                let regex = regex::Regex::new(&re).map_err(|e| row_error(function, e))?;
-                &compiled.insert((source.to_string(), regex)).1
+    let Some(source) = source.filter(|_| one_source) else {
+        // Sources differ from row to row: parse row by row.
+        let mut parser: Option<(String, P)> = None;
+        let mut spans = Vec::new();
+        for i in 0..input.len() {
+            if input.is_null(i) || sources.is_null(i) {
+                out.append_null();
+                continue;
             }
-        };
-        match regex.captures(input.value(i)).and_then(|c| c.get(field)) {
-            Some(m) => out.append_value(m.as_str()),
-            None => out.append_null(),
+            let text = sources.value(i);
+            let p = match parser.as_mut() {
+                Some((t, p)) if t == text => p,
+                _ => {
+                    let p = make(text).map_err(|e| row_error(function, e))?;
+                    &mut parser.insert((text.to_string(), p)).1
+                }
+            };
+            spans.clear();
+            p.fields(input.value(i), &mut spans)?;
+            match spans.get(field - 1).cloned().flatten() {
+                Some(span) => out.append_value(&input.value(i)[span]),
+                None => out.append_null(),
+            }
         }
+        return Ok(Arc::new(out.finish()));
+    };
+    PARSED.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let fresh = !cell.as_ref().is_some_and(|p| {
+            Arc::ptr_eq(&p.input, &args[0]) && p.function == function && p.source == source
+        });
+        if fresh {
+            let mut parser = make(source).map_err(|e| row_error(function, e))?;
+            let mut starts = Vec::with_capacity(input.len() + 1);
+            let mut spans = Vec::new();
+            let mut row = Vec::new();
+            starts.push(0);
+            for i in 0..input.len() {
+                if !input.is_null(i) && !sources.is_null(i) {
+                    row.clear();
+                    parser.fields(input.value(i), &mut row)?;
+                    spans.extend(row.iter().cloned());
+                }
+                starts.push(spans.len());
+            }
+            *cell = Some(ParsedBatch {
+                input: Arc::clone(&args[0]),
+                function,
+                source: source.to_string(),
+                starts,
+                spans,
+            });
+        }
+        let parsed = cell.as_ref().ok_or_else(|| {
+            DataFusionError::Internal(format!("{function}: the parsed batch is gone"))
+        })?;
+        for i in 0..input.len() {
+            let row = &parsed.spans[parsed.starts[i]..parsed.starts[i + 1]];
+            match row.get(field - 1).cloned().flatten() {
+                Some(span) => out.append_value(&input.value(i)[span]),
+                None => out.append_null(),
+            }
+        }
+        Ok(Arc::new(out.finish()) as ArrayRef)
+    })
+}
+
+/// A regex's capture groups as fields.
+struct Captures {
+    regex: regex::Regex,
+    locations: regex::CaptureLocations,
+}
+
+impl Captures {
+    fn new(re: &str) -> std::result::Result<Self, String> {
+        let regex = regex::Regex::new(re).map_err(|e| e.to_string())?;
+        let locations = regex.capture_locations();
+        Ok(Captures { regex, locations })
     }
-    Ok(Arc::new(out.finish()))
+}
+
+impl FieldParser for Captures {
+    fn fields(&mut self, text: &str, spans: &mut Vec<Option<Range<usize>>>) -> Result<()> {
+        if self
+            .regex
+            .captures_read(&mut self.locations, text)
+            .is_some()
+        {
+            spans.extend(
+                (1..self.locations.len())
+                    .map(|g| self.locations.get(g).map(|(start, end)| start..end)),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A FAST_REGEX_LOG_PARSE pattern's columns as fields.
+struct FastRegexFields {
+    regex: sluice_fastregex::FastRegex,
+    cache: sluice_fastregex::Cache,
+    spans: Vec<Range<usize>>,
+}
+
+impl FieldParser for FastRegexFields {
+    fn fields(&mut self, text: &str, spans: &mut Vec<Option<Range<usize>>>) -> Result<()> {
+        let matched = self
+            .regex
+            .captures(&mut self.cache, text, &mut self.spans)
+            .map_err(|e| row_error("FAST_REGEX_LOG_PARSE", e))?;
+        if matched {
+            spans.extend(self.spans.iter().cloned().map(Some));
+        }
+        Ok(())
+    }
+}
+
+/// One capture group of a regex per row: `compile` makes the regex from
+/// the call's text argument.
+fn eval_captures(
+    args: &[ArrayRef],
+    function: &'static str,
+    compile: impl Fn(&str) -> std::result::Result<String, String>,
+) -> Result<ArrayRef> {
+    eval_fields(args, function, |source| Captures::new(&compile(source)?))
 }
 
 /// REGEX_LOG_PARSE: the Java pattern must match the whole string.
@@ -502,6 +666,20 @@ fn eval_regex(args: &[ArrayRef]) -> Result<ArrayRef> {
         super::java_regex::translate(pattern)
             .map(|re| format!("^(?:{re})$"))
             .map_err(|e| e.to_string())
+    })
+}
+
+/// FAST_REGEX_LOG_PARSE: field k of each string (NULL when some character
+/// is not accounted for).
+fn eval_fast_regex(args: &[ArrayRef]) -> Result<ArrayRef> {
+    eval_fields(args, "FAST_REGEX_LOG_PARSE", |pattern| {
+        let regex = sluice_fastregex::FastRegex::new(pattern).map_err(|e| e.to_string())?;
+        let cache = regex.create_cache();
+        Ok(FastRegexFields {
+            regex,
+            cache,
+            spans: Vec::new(),
+        })
     })
 }
 

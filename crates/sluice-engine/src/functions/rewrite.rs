@@ -178,15 +178,6 @@ pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
                 e,
             )?)
         }
-        Expr::Function(f) if NOT_YET.contains(&f.name.to_string().as_str()) => {
-            return Err(EngineError::Unsupported {
-                location: at,
-                what: format!(
-                    "{} (a KDA function Sluice does not implement yet; docs/functions.md lists them)",
-                    f.name.to_string().to_uppercase()
-                ),
-            });
-        }
         Expr::Function(f) if CLOCK_FUNCTIONS.contains(&f.name.to_string().as_str()) => {
             // The front end gave KDA's clock functions the row's ROWTIME.
             let args = plain_args(f).unwrap_or_default();
@@ -381,10 +372,6 @@ fn interval_rewrite(e: &Expr) -> Result<Option<Expr>, EngineError> {
         _ => Ok(None),
     }
 }
-
-/// Functions of the KDA SQL Reference that Sluice does not implement yet
-/// (docs/functions.md): refused by name, rather than as unknown functions.
-const NOT_YET: [&str; 1] = ["fast_regex_log_parse"];
 
 /// Functions that read the current time: KDA's read the engine's clock
 /// ([`super::clock`]); DataFusion's would read the wall clock.
