@@ -242,10 +242,7 @@ fn eval_prints_a_plain_query_over_values_one_line_per_row() {
         "SELECT t.s || '!', n, n > 2 FROM (VALUES ('a', 1), ('it''s', 2), ('c', 2.5), ('d', NULL)) AS t(s, n) WHERE n <> 2 OR n IS NULL",
     );
     assert!(ok, "{err}");
-    assert_eq!(
-        out,
-        "'a!'\t1.0\tFALSE\n'c!'\t2.5\tTRUE\n'd!'\tNULL\tNULL\n"
-    );
+    assert_eq!(out, "'a!'\t1.0\tFALSE\n'c!'\t2.5\tTRUE\n'd!'\tNULL\tNULL\n");
     // A log parser's ROW fields, row by row.
     let (ok, out, err) = run(
         "SELECT t.r.\"COLUMN2\" FROM (VALUES (REGEX_LOG_PARSE('a b', '(\\w+) (\\w+)')), (REGEX_LOG_PARSE('c d', '(\\w+) (\\w+)'))) AS t(r)",
@@ -259,5 +256,8 @@ fn eval_prints_a_plain_query_over_values_one_line_per_row() {
     // A ragged row is refused, naming the row and its line.
     let (ok, _, err) = run("VALUES (1, 2),\n(3)");
     assert!(!ok);
-    assert!(err.contains("2:1: row 2 of VALUES (line 2) has 1 values"), "{err}");
+    assert!(
+        err.contains("2:1: row 2 of VALUES (line 2) has 1 values"),
+        "{err}"
+    );
 }

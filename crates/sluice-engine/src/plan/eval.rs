@@ -52,10 +52,9 @@ pub fn evaluate_scalar(text: &str) -> Result<ArrayRef> {
 
 /// Replaces each `(SELECT item FROM (VALUES (v1, ..)) AS t(c1, ..))` in `e`
 /// by `item` with `t.ci` / `ci` bound to `vi` (see [`evaluate_scalar`]).
-fn inline_values(e: &mut Expr) -> Result<()> {
-    use datafusion::sql::sqlparser::ast::{
-        Query, SelectItem, SetExpr, TableFactor, visit_expressions_mut,
-    };
+/// A scalar subquery over several rows of VALUES is refused: it would give
+/// several values.
+pub(super) fn inline_values(e: &mut Expr) -> Result<()> {
     /// The select item, the table alias, and each column name with its value.
     type OneRow = (Expr, String, Vec<(String, Expr)>);
     fn one_row_values(q: &Query) -> Option<OneRow> {
@@ -99,12 +98,37 @@ fn inline_values(e: &mut Expr) -> Result<()> {
             )
         })
     }
+    /// The number of rows of the VALUES a `SELECT .. FROM (VALUES ..)` reads.
+    fn values_rows(q: &Query) -> Option<usize> {
+        let SetExpr::Select(select) = q.body.as_ref() else {
+            return None;
+        };
+        let [from] = select.from.as_slice() else {
+            return None;
+        };
+        match &from.relation {
+            TableFactor::Derived { subquery, .. } => match subquery.body.as_ref() {
+                SetExpr::Values(v) => Some(v.rows.len()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
     let mut error = None;
     let _ = visit_expressions_mut(e, |x: &mut Expr| {
         let Expr::Subquery(q) = x else {
             return ControlFlow::<()>::Continue(());
         };
         let Some((mut item, table, bound)) = one_row_values(q) else {
+            if let Some(n) = values_rows(q).filter(|&n| n > 1) {
+                error = Some(EngineError::Unsupported {
+                    location: span_location(q.span().start, Location::new(1, 1)),
+                    what: format!(
+                        "a scalar subquery over {n} rows of VALUES: it gives one value; select from the VALUES table instead (FROM (VALUES ..) AS t(c, ..), or JOIN it to a stream in a pump)"
+                    ),
+                });
+                return ControlFlow::Break(());
+            }
             return ControlFlow::Continue(());
         };
         let value_of = |name: &str| {
@@ -456,6 +480,12 @@ mod tests {
         assert!(err("SELECT ROWTIME FROM (VALUES (1)) t(c)").contains("no ROWTIME"));
         let e = err("SELECT x FROM (VALUES (1)) t(c)");
         assert!(e.contains("unknown column \"X\""), "{e}");
+        let e = err("SELECT (SELECT c FROM (VALUES (1), (2)) t(c))");
+        assert!(e.contains("a scalar subquery over 2 rows of VALUES"), "{e}");
+        let e = evaluate_scalar("1 + (SELECT c FROM (VALUES (1), (2)) t(c))")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a scalar subquery over 2 rows of VALUES"), "{e}");
         let e = err("VALUES (1, 2),\n(3)");
         assert!(
             e.starts_with("2:1:") && e.contains("row 2 of VALUES"),

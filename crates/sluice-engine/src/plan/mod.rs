@@ -23,9 +23,13 @@
 //! `window.rs` (ROWTIME window sizes), `select.rs` (one pump: target,
 //! select list, WHERE), `tumbling.rs` (GROUP BY, stagger), `sliding.rs`
 //! (OVER), `join.rs`, `order.rs` (ORDER BY), `subquery.rs` (subqueries
-//! in FROM, each planned as a hidden stream and pump) and
-//! `table_function.rs` (`TABLE(FN(CURSOR(..), ..))`, a hidden pump too). Plans import the SQL front
-//! end ([`crate::sql`]), never the operators that run them.
+//! in FROM, each planned as a hidden stream and pump),
+//! `table_function.rs` (`TABLE(FN(CURSOR(..), ..))`, a hidden pump too),
+//! `values.rs` (`(VALUES ..) AS t(c, ..)` in FROM / JOIN, a constant table
+//! joined as a reference table is) and `eval.rs` (expressions and plain
+//! queries with no input stream: [`evaluate_scalar`], [`evaluate_query`],
+//! what `sluice eval` runs). Plans import the SQL front end
+//! ([`crate::sql`]), never the operators that run them.
 
 mod eval;
 mod join;

@@ -362,7 +362,8 @@ impl Planner {
                 None => Ok(()),
             }
         };
-        for (e, _) in items.iter_mut() {
+        for (e, l) in items.iter_mut() {
+            inline_subqueries(e, *l)?;
             resolve(e, &[])?;
         }
         if let Some((_, inference)) = infer {
@@ -385,10 +386,12 @@ impl Planner {
         }
         let mut filter = select.selection.take();
         if let Some(f) = filter.as_mut() {
+            inline_subqueries(f, at)?;
             resolve(f, &[])?;
         }
         let mut having = select.having.take();
         if let Some(h) = having.as_mut() {
+            inline_subqueries(h, at)?;
             resolve(h, &[])?;
         }
         let group_by = match std::mem::replace(
@@ -689,6 +692,31 @@ fn insertable(actual: &DataType, target: SqlType) -> bool {
     match (a.family(), target.family()) {
         (TypeFamily::Datetime, TypeFamily::Datetime) => a == target,
         (x, y) => x == y,
+    }
+}
+
+/// Subqueries in a pump's expression: a scalar subquery over one row of
+/// VALUES is inlined (as `sluice eval` evaluates it, `plan::eval`); any
+/// other is refused: a stream's rows are joined, not looked up.
+fn inline_subqueries(e: &mut Expr, at: Location) -> Result<()> {
+    super::eval::inline_values(e)?;
+    let mut found = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(e, |x: &mut Expr| {
+        if matches!(
+            x,
+            Expr::Subquery(_) | Expr::InSubquery { .. } | Expr::Exists { .. }
+        ) {
+            found = Some(expr_location(x, at));
+            return std::ops::ControlFlow::Break(());
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    match found {
+        Some(location) => Err(EngineError::Unsupported {
+            location,
+            what: "a subquery in a pump's expression other than a scalar subquery over one row of VALUES: join the stream or table it reads instead (FROM s JOIN (VALUES ..) AS t(c, ..) ON ..)".into(),
+        }),
+        None => Ok(()),
     }
 }
 

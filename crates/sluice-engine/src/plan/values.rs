@@ -523,6 +523,38 @@ mod app_tests {
     }
 
     #[test]
+    fn a_scalar_subquery_over_values_in_a_pump_is_inlined_for_one_row_only() {
+        let out = run(
+            "CREATE STREAM O (N INTEGER, W VARCHAR(8));\n\
+             CREATE PUMP P AS INSERT INTO O SELECT STREAM N,\n\
+               (SELECT UPPER(t.c) FROM (VALUES ('x')) AS t(c)) FROM S\n\
+               WHERE N > (SELECT k FROM (VALUES (1)) AS v(k));",
+            &[r#"{"n": 1}"#, r#"{"n": 2}"#],
+        )
+        .unwrap();
+        assert_eq!(out, "{\"N\": 2, \"W\": \"X\"}\n");
+        let e = run(
+            "CREATE STREAM O (N INTEGER);\n\
+             CREATE PUMP P AS INSERT INTO O SELECT STREAM\n\
+               (SELECT c FROM (VALUES (1), (2)) AS t(c)) FROM S;",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("a scalar subquery over 2 rows of VALUES"), "{e}");
+        let e = run(
+            "CREATE STREAM O (N INTEGER);\n\
+             CREATE PUMP P AS INSERT INTO O SELECT STREAM N FROM S\n\
+               WHERE N IN (SELECT N FROM S);",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("3:"), "{e}");
+        assert!(e.contains("a subquery in a pump's expression"), "{e}");
+    }
+
+    #[test]
     fn a_values_table_first_in_from_is_refused() {
         let e = run(
             "CREATE STREAM O (N INTEGER);\n\
