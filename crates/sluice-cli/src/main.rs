@@ -21,6 +21,7 @@ mod run;
 mod serve;
 mod video;
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,9 +58,12 @@ enum Command {
         bless: bool,
     },
     /// Evaluate one KDA SQL scalar expression and print its value as a KDA
-    /// literal (what `expressions.tsv` checks compare).
+    /// literal (what `expressions.tsv` checks compare); or a plain query,
+    /// `SELECT expr, .. [FROM (VALUES (..), (..)) AS t(c, ..)] [WHERE ..]`,
+    /// and print one line per row, values tab-separated.
     Eval {
-        /// The expression, e.g. `STEP(TIMESTAMP '2004-09-27 13:48:23' BY INTERVAL '5' DAY)`.
+        /// The expression, e.g. `STEP(TIMESTAMP '2004-09-27 13:48:23' BY INTERVAL '5' DAY)`,
+        /// or the query, e.g. `SELECT UPPER(s) FROM (VALUES ('a'), ('b')) AS t(s)`.
         expression: String,
     },
     /// Run the built-in benchmark workloads (W1 tumbling, W2 sliding) and print rows/s.
@@ -126,9 +130,25 @@ fn check(apps: &[PathBuf]) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn eval(expression: &str) -> anyhow::Result<ExitCode> {
-    let value = sluice_engine::evaluate_scalar(expression)?;
-    println!("{}", sluice_testkit::expressions::literal(&value));
+/// Prints an expression's value, or a plain query's rows (one line each,
+/// values tab-separated), as KDA literals.
+fn eval(text: &str) -> anyhow::Result<ExitCode> {
+    use sluice_testkit::expressions::literal;
+    if !sluice_engine::is_plain_query(text) {
+        let value = sluice_engine::evaluate_scalar(text)?;
+        println!("{}", literal(&value));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = sluice_engine::evaluate_query(text)?;
+    let mut out = std::io::stdout().lock();
+    for r in 0..rows.num_rows() {
+        let line: Vec<String> = rows
+            .columns()
+            .iter()
+            .map(|c| literal(&c.slice(r, 1)))
+            .collect();
+        writeln!(out, "{}", line.join("\t"))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

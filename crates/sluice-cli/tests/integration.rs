@@ -225,3 +225,39 @@ fn eval_prints_one_value_as_a_kda_literal() {
     assert!(!ok);
     assert!(err.contains("nope"), "{err}");
 }
+
+#[test]
+fn eval_prints_a_plain_query_over_values_one_line_per_row() {
+    let run = |q: &str| {
+        let out = sluice().arg("eval").arg(q).output().expect("sluice runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    // Columns tab-separated, values as KDA literals; WHERE drops row 2; the
+    // column N unifies 1 and 2.5 to DOUBLE.
+    let (ok, out, err) = run(
+        "SELECT t.s || '!', n, n > 2 FROM (VALUES ('a', 1), ('it''s', 2), ('c', 2.5), ('d', NULL)) AS t(s, n) WHERE n <> 2 OR n IS NULL",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "'a!'\t1.0\tFALSE\n'c!'\t2.5\tTRUE\n'd!'\tNULL\tNULL\n");
+    // A log parser's ROW fields, row by row.
+    let (ok, out, err) = run(
+        "SELECT t.r.\"COLUMN2\" FROM (VALUES (REGEX_LOG_PARSE('a b', '(\\w+) (\\w+)')), (REGEX_LOG_PARSE('c d', '(\\w+) (\\w+)'))) AS t(r)",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "'b'\n'd'\n");
+    // Bare VALUES; no row kept prints nothing.
+    assert_eq!(run("VALUES (1, 'x'), (2, 'y')").1, "1\t'x'\n2\t'y'\n");
+    let (ok, out, _) = run("SELECT c FROM (VALUES (1)) t(c) WHERE c > 1");
+    assert!(ok && out.is_empty(), "{out}");
+    // A ragged row is refused, naming the row and its line.
+    let (ok, _, err) = run("VALUES (1, 2),\n(3)");
+    assert!(!ok);
+    assert!(
+        err.contains("2:1: row 2 of VALUES (line 2) has 1 values"),
+        "{err}"
+    );
+}

@@ -82,7 +82,8 @@ pub use config::AppConfig;
 pub use error::{EngineError, Location, Result};
 pub use input::{InputSchema, Record, RecordColumn, RecordFormat, RecordMeta};
 pub use plan::{
-    AppPlan, ERROR_STREAM, ROWTIME, SourceDecl, StreamColumn, TableDecl, evaluate_scalar,
+    AppPlan, ERROR_STREAM, ROWTIME, SourceDecl, StreamColumn, TableDecl, evaluate_query,
+    evaluate_scalar, is_plain_query,
 };
 pub use reference::{FixedTable, ReferenceSource, ReferenceTable};
 pub use types::SqlType;

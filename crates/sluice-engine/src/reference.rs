@@ -55,10 +55,7 @@ impl std::fmt::Debug for ReferenceTable {
 impl ReferenceTable {
     /// The declaration the planner needs.
     pub fn decl(&self) -> TableDecl {
-        TableDecl {
-            name: self.name.clone(),
-            columns: self.columns.clone(),
-        }
+        TableDecl::reference(self.name.clone(), self.columns.clone())
     }
 }
 

@@ -23,10 +23,15 @@
 //! `window.rs` (ROWTIME window sizes), `select.rs` (one pump: target,
 //! select list, WHERE), `tumbling.rs` (GROUP BY, stagger), `sliding.rs`
 //! (OVER), `join.rs`, `order.rs` (ORDER BY), `subquery.rs` (subqueries
-//! in FROM, each planned as a hidden stream and pump) and
-//! `table_function.rs` (`TABLE(FN(CURSOR(..), ..))`, a hidden pump too). Plans import the SQL front
-//! end ([`crate::sql`]), never the operators that run them.
+//! in FROM, each planned as a hidden stream and pump),
+//! `table_function.rs` (`TABLE(FN(CURSOR(..), ..))`, a hidden pump too),
+//! `values.rs` (`(VALUES ..) AS t(c, ..)` in FROM / JOIN, a constant table
+//! joined as a reference table is) and `eval.rs` (expressions and plain
+//! queries with no input stream: [`evaluate_scalar`], [`evaluate_query`],
+//! what `sluice eval` runs). Plans import the SQL front end
+//! ([`crate::sql`]), never the operators that run them.
 
+mod eval;
 mod join;
 mod order;
 mod rewrite;
@@ -37,6 +42,7 @@ mod subquery;
 mod table_function;
 mod tumbling;
 mod types;
+mod values;
 mod window;
 
 use std::collections::{HashMap, HashSet};
@@ -53,6 +59,7 @@ use datafusion::sql::sqlparser::ast::{
     Expr, ExprWithAlias, FunctionArg, FunctionArgExpr, FunctionArguments, Spanned,
 };
 
+pub use eval::{evaluate_query, evaluate_scalar, is_plain_query};
 pub use join::{JoinKind, JoinPlan, JoinRight, SideWindow, StreamSide, TableSide};
 pub use order::{OrderBucket, OrderPlan, SortKey};
 use rewrite::rewrite_kda;
@@ -73,152 +80,10 @@ pub use types::{
 };
 pub use window::WindowSize;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 use crate::error::{EngineError, Location, Result};
 use crate::sql::{PumpDecl, Statement, StreamDecl};
 use crate::types::SqlType;
-
-/// Evaluates one KDA scalar expression with no input stream (as the
-/// `expressions.tsv` checks do) to a one-element array.
-///
-/// A scalar subquery over one row of VALUES, `(SELECT f(t.c) FROM (VALUES
-/// (x)) AS t(c))`, is evaluated as `f(x)`; a ROW in it (`t.r."COLUMN1"`
-/// with `r` a log parser's call) as that field.
-pub fn evaluate_scalar(text: &str) -> Result<datafusion::arrow::array::ArrayRef> {
-    let mut e = crate::sql::parse_expression(text)?;
-    inline_values(&mut e)?;
-    let planner = Planner::new(Arc::new(SystemClock));
-    let schema = DFSchema::empty();
-    let at = Location::new(1, 1);
-    let phys = planner.expr(&e, &schema, at)?;
-    let batch = datafusion::arrow::array::RecordBatch::try_new_with_options(
-        Arc::new(Schema::empty()),
-        vec![],
-        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
-    )
-    .map_err(|e| df_err(at)(e.into()))?;
-    phys.evaluate(&batch)
-        .and_then(|v| v.into_array(1))
-        .map_err(df_err(at))
-}
-
-/// Replaces each `(SELECT item FROM (VALUES (v1, ..)) AS t(c1, ..))` in `e`
-/// by `item` with `t.ci` / `ci` bound to `vi` (see [`evaluate_scalar`]).
-fn inline_values(e: &mut Expr) -> Result<()> {
-    use datafusion::sql::sqlparser::ast::{
-        Query, SelectItem, SetExpr, TableFactor, visit_expressions_mut,
-    };
-    /// The select item, the table alias, and each column name with its value.
-    type OneRow = (Expr, String, Vec<(String, Expr)>);
-    fn one_row_values(q: &Query) -> Option<OneRow> {
-        let SetExpr::Select(select) = q.body.as_ref() else {
-            return None;
-        };
-        let [item] = select.projection.as_slice() else {
-            return None;
-        };
-        let item = match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e.clone(),
-            _ => return None,
-        };
-        let [from] = select.from.as_slice() else {
-            return None;
-        };
-        let TableFactor::Derived {
-            subquery,
-            alias: Some(alias),
-            ..
-        } = &from.relation
-        else {
-            return None;
-        };
-        let SetExpr::Values(values) = subquery.body.as_ref() else {
-            return None;
-        };
-        let [row] = values.rows.as_slice() else {
-            return None;
-        };
-        let names: Vec<String> = alias
-            .columns
-            .iter()
-            .map(|c| crate::sql::kda_name(&c.name))
-            .collect();
-        (names.len() == row.content.len()).then(|| {
-            (
-                item,
-                crate::sql::kda_name(&alias.name),
-                names.into_iter().zip(row.content.iter().cloned()).collect(),
-            )
-        })
-    }
-    let mut error = None;
-    let _ = visit_expressions_mut(e, |x: &mut Expr| {
-        let Expr::Subquery(q) = x else {
-            return ControlFlow::<()>::Continue(());
-        };
-        let Some((mut item, table, bound)) = one_row_values(q) else {
-            return ControlFlow::Continue(());
-        };
-        let value_of = |name: &str| {
-            bound
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
-        let _ = visit_expressions_mut(&mut item, |y: &mut Expr| {
-            let parts: Vec<String> = match y {
-                Expr::Identifier(id) => vec![id.value.clone()],
-                Expr::CompoundIdentifier(ids) => ids.iter().map(|i| i.value.clone()).collect(),
-                _ => return ControlFlow::<()>::Continue(()),
-            };
-            let parts: &[String] = match parts.first() {
-                Some(q) if parts.len() > 1 && *q == table => &parts[1..],
-                _ => &parts,
-            };
-            match parts {
-                [c] => {
-                    if let Some(v) = value_of(c) {
-                        *y = v;
-                    }
-                }
-                [r, field] => {
-                    if let Some(Expr::Function(call)) = value_of(r) {
-                        let name = call.name.to_string().to_lowercase();
-                        if !crate::functions::log_parse::ROW_FUNCTIONS.contains(&name.as_str()) {
-                            // Not a ROW Sluice knows: planning the call says why.
-                            *y = Expr::Function(call);
-                            return ControlFlow::Continue(());
-                        }
-                        let args: Vec<Expr> = function_args(&call).into_iter().cloned().collect();
-                        match crate::functions::log_parse::row_fields(&name, &args) {
-                            Ok(fields) => {
-                                if let Some(k) = fields.iter().position(|f| f.name == *field) {
-                                    *y = Expr::Function(crate::functions::log_parse::field_call(
-                                        &call, k,
-                                    ));
-                                }
-                            }
-                            Err(message) => {
-                                error = Some(EngineError::Plan {
-                                    location: Location::new(1, 1),
-                                    message,
-                                });
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
-            ControlFlow::Continue(())
-        });
-        *x = Expr::Nested(Box::new(item));
-        ControlFlow::Continue(())
-    });
-    match error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
 
 /// Holds the DataFusion session used to turn SQL expressions into physical ones.
 pub(crate) struct Planner {
@@ -440,9 +305,16 @@ impl Planner {
             .chain(tables.iter().map(|t| t.name.clone()))
             .chain(pump_seen.into_keys())
             .collect();
+        // The reference tables, then each VALUES table a pump joins.
+        let mut tables: Vec<TableDecl> = tables.to_vec();
         for p in pumps_decl {
             for planned in subquery::hoist(p, &mut taken)? {
+                let tables = &mut tables;
                 match planned {
+                    PlannedPump::Values(v) => {
+                        let table = self.values_table(&v)?;
+                        tables.push(table);
+                    }
                     PlannedPump::Declared(p) => pumps.push(self.plan_pump(p, &streams, tables)?),
                     PlannedPump::Hidden(h) => {
                         let columns = self.subquery_columns(&h, &streams, tables)?;
@@ -470,7 +342,7 @@ impl Planner {
             pumps,
             pump_order,
             error_stream,
-            tables: tables.to_vec(),
+            tables,
         })
     }
 

@@ -142,10 +142,12 @@ impl Planner {
                 name: full.clone(),
                 suggestion: closest(
                     &full,
-                    streams
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .chain(tables.iter().map(|t| t.name.as_str())),
+                    streams.iter().map(|s| s.name.as_str()).chain(
+                        tables
+                            .iter()
+                            .filter(|t| !t.is_values())
+                            .map(|t| t.name.as_str()),
+                    ),
                 ),
             });
         };

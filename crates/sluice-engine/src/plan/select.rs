@@ -130,6 +130,18 @@ impl Planner {
             ));
         }
         let first = self.relation(&select.from[0].relation, streams, tables, at)?;
+        if let RelationRef::Table(t) = first.target
+            && tables[t].is_values()
+        {
+            return Err(EngineError::Plan {
+                location: first.at,
+                message: if select.from[0].joins.is_empty() {
+                    "a VALUES table is not a stream: it has no ROWTIME, so a pump cannot read it alone; join it to a stream, e.g. FROM S AS s JOIN (VALUES (1, 'a'), (2, 'b')) AS t(k, v) ON s.k = t.k".into()
+                } else {
+                    "a VALUES table first in FROM: write the stream first (FROM stream JOIN (VALUES ..) AS t(c, ..))".into()
+                },
+            });
+        }
         let RelationRef::Stream(from) = first.target else {
             return Err(unsupported(
                 first.at,
@@ -350,7 +362,8 @@ impl Planner {
                 None => Ok(()),
             }
         };
-        for (e, _) in items.iter_mut() {
+        for (e, l) in items.iter_mut() {
+            inline_subqueries(e, *l)?;
             resolve(e, &[])?;
         }
         if let Some((_, inference)) = infer {
@@ -373,10 +386,12 @@ impl Planner {
         }
         let mut filter = select.selection.take();
         if let Some(f) = filter.as_mut() {
+            inline_subqueries(f, at)?;
             resolve(f, &[])?;
         }
         let mut having = select.having.take();
         if let Some(h) = having.as_mut() {
+            inline_subqueries(h, at)?;
             resolve(h, &[])?;
         }
         let group_by = match std::mem::replace(
@@ -680,9 +695,34 @@ fn insertable(actual: &DataType, target: SqlType) -> bool {
     }
 }
 
+/// Subqueries in a pump's expression: a scalar subquery over one row of
+/// VALUES is inlined (as `sluice eval` evaluates it, `plan::eval`); any
+/// other is refused: a stream's rows are joined, not looked up.
+fn inline_subqueries(e: &mut Expr, at: Location) -> Result<()> {
+    super::eval::inline_values(e)?;
+    let mut found = None;
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(e, |x: &mut Expr| {
+        if matches!(
+            x,
+            Expr::Subquery(_) | Expr::InSubquery { .. } | Expr::Exists { .. }
+        ) {
+            found = Some(expr_location(x, at));
+            return std::ops::ControlFlow::Break(());
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    match found {
+        Some(location) => Err(EngineError::Unsupported {
+            location,
+            what: "a subquery in a pump's expression other than a scalar subquery over one row of VALUES: join the stream or table it reads instead (FROM s JOIN (VALUES ..) AS t(c, ..) ON ..)".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// KDA's name for an unaliased select item: a column reference's column
 /// name (`T.PRICE` is `PRICE`), else `EXPR$<position>`.
-fn default_name(e: &Expr, position: usize) -> String {
+pub(super) fn default_name(e: &Expr, position: usize) -> String {
     match e {
         Expr::Identifier(id) => id.value.clone(),
         Expr::CompoundIdentifier(ids) => ids
@@ -718,7 +758,7 @@ fn rowtime_monotonic(e: &Expr) -> bool {
 
 /// The ROW-valued call an item is, if it is one: its lower-case name and
 /// the call.
-fn row_call(e: &Expr) -> Option<(String, &datafusion::sql::sqlparser::ast::Function)> {
+pub(super) fn row_call(e: &Expr) -> Option<(String, &datafusion::sql::sqlparser::ast::Function)> {
     match e {
         Expr::Function(f) => {
             let name = f.name.to_string().to_lowercase();
@@ -742,7 +782,6 @@ fn expand_rows(
     aliases: &mut Vec<(String, usize)>,
     alias_columns: &[Name],
 ) -> Result<Option<Vec<Name>>> {
-    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
     if !items.iter().any(|(e, _)| row_call(e).is_some()) {
         return Ok(None);
     }
@@ -781,40 +820,7 @@ fn expand_rows(
             }
         })?;
         for (k, field) in fields.iter().enumerate() {
-            let mut expr = Expr::Function(crate::functions::log_parse::field_call(call, k));
-            if let (Some(format), Some(SqlType::Timestamp | SqlType::Date | SqlType::Time)) =
-                (&field.format, field.sql_type)
-            {
-                // A date/time field with a SimpleDateFormat pattern.
-                let mut parsed = crate::sql::parse_expression(&format!(
-                    "CHAR_TO_TIMESTAMP('{}', NULL)",
-                    format.replace('\'', "''")
-                ))?;
-                if let Expr::Function(call) = &mut parsed
-                    && let FunctionArguments::List(list) = &mut call.args
-                    && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))) =
-                        list.args.get_mut(1)
-                {
-                    *arg = expr;
-                }
-                expr = parsed;
-                if field.sql_type != Some(SqlType::Timestamp) {
-                    let mut cast = crate::sql::parse_expression(&format!(
-                        "CAST(NULL AS {})",
-                        field.sql_type.map_or(String::new(), |t| t.to_string())
-                    ))?;
-                    if let Expr::Cast { expr: inner, .. } = &mut cast {
-                        **inner = expr;
-                    }
-                    expr = cast;
-                }
-            } else if let Some(t) = field.sql_type {
-                let mut cast = crate::sql::parse_expression(&format!("CAST(NULL AS {t})"))?;
-                if let Expr::Cast { expr: inner, .. } = &mut cast {
-                    **inner = expr;
-                }
-                expr = cast;
-            }
+            let expr = row_field_expr(call, k, field)?;
             let n = Name {
                 value: format!("{}.{}", row_name.value, field.name),
                 location: row_name.location,
@@ -834,6 +840,52 @@ fn expand_rows(
         None => false,
     });
     Ok((!alias_columns.is_empty()).then_some(new_alias))
+}
+
+/// Field `k` of the ROW a log parser's `call` returns, as an expression:
+/// the call with the field's position as a last argument, converted to the
+/// field's declared type (a date/time field by its SimpleDateFormat
+/// pattern), if it has one.
+pub(super) fn row_field_expr(
+    call: &datafusion::sql::sqlparser::ast::Function,
+    k: usize,
+    field: &crate::functions::log_parse::RowField,
+) -> Result<Expr> {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    let mut expr = Expr::Function(crate::functions::log_parse::field_call(call, k));
+    if let (Some(format), Some(SqlType::Timestamp | SqlType::Date | SqlType::Time)) =
+        (&field.format, field.sql_type)
+    {
+        // A date/time field with a SimpleDateFormat pattern.
+        let mut parsed = crate::sql::parse_expression(&format!(
+            "CHAR_TO_TIMESTAMP('{}', NULL)",
+            format.replace('\'', "''")
+        ))?;
+        if let Expr::Function(call) = &mut parsed
+            && let FunctionArguments::List(list) = &mut call.args
+            && let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))) = list.args.get_mut(1)
+        {
+            *arg = expr;
+        }
+        expr = parsed;
+        if field.sql_type != Some(SqlType::Timestamp) {
+            let mut cast = crate::sql::parse_expression(&format!(
+                "CAST(NULL AS {})",
+                field.sql_type.map_or(String::new(), |t| t.to_string())
+            ))?;
+            if let Expr::Cast { expr: inner, .. } = &mut cast {
+                **inner = expr;
+            }
+            expr = cast;
+        }
+    } else if let Some(t) = field.sql_type {
+        let mut cast = crate::sql::parse_expression(&format!("CAST(NULL AS {t})"))?;
+        if let Expr::Cast { expr: inner, .. } = &mut cast {
+            **inner = expr;
+        }
+        expr = cast;
+    }
+    Ok(expr)
 }
 
 /// Whether a (resolved) select item never decreases along its stream:

@@ -15,6 +15,10 @@
 //! (`AS t (a, b)`); their types are what the planned select items produce
 //! ([`Planner::subquery_columns`]). An unaliased `ROWTIME` item is the row's
 //! ROWTIME, not a column.
+//!
+//! A `(VALUES ..)` in FROM is no stream: [`hoist`] names it like a hidden
+//! stream but hands it over as a table ([`PlannedPump::Values`]), which the
+//! enclosing query joins as it joins a reference table.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -28,6 +32,7 @@ use datafusion::sql::sqlparser::tokenizer::Span;
 use super::Planner;
 use super::table_function::{TableFunction, TableFunctionPump};
 use super::types::{ROWTIME, StreamColumn, StreamDef, TableDecl};
+use super::values::ValuesDecl;
 use crate::error::{EngineError, Location, Result};
 use crate::sql::{Name, PumpDecl, kda_name};
 use crate::types::SqlType;
@@ -50,6 +55,10 @@ pub(super) enum PlannedPump {
     Hidden(HiddenPump),
     /// Made by [`hoist`] for a table function call over a CURSOR.
     TableFunction(TableFunctionPump),
+    /// Not a pump: a `(VALUES ..)` table in FROM / JOIN, which [`hoist`]
+    /// names and the planner makes a constant table of (`plan::values`),
+    /// before the pumps that join it.
+    Values(ValuesDecl),
 }
 
 /// Takes each subquery in FROM (and JOIN) out of `p`'s query, innermost
@@ -110,6 +119,22 @@ impl Hoister<'_> {
 
     fn factor(&mut self, f: &mut TableFactor, at: Location) -> Result<()> {
         match f {
+            TableFactor::Derived {
+                subquery, alias, ..
+            } if matches!(subquery.body.as_ref(), SetExpr::Values(_)) => {
+                let span = subquery.span();
+                let values_at = span_location(span.start, at);
+                let name = self.fresh_name();
+                self.out.push(PlannedPump::Values(ValuesDecl::new(
+                    name.clone(),
+                    subquery,
+                    alias.as_ref(),
+                    values_at,
+                )?));
+                let alias = alias.take();
+                *f = stream_factor(name, span, alias);
+                Ok(())
+            }
             TableFactor::Derived {
                 lateral,
                 subquery,
@@ -272,7 +297,7 @@ fn drop_rowtime_items(q: &mut Query) {
     });
 }
 
-fn span_location(
+pub(super) fn span_location(
     start: datafusion::sql::sqlparser::tokenizer::Location,
     fallback: Location,
 ) -> Location {

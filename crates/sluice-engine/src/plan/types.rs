@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::physical_expr::PhysicalExpr;
 
@@ -260,14 +261,35 @@ impl PumpDef {
     }
 }
 
-/// A reference table the application code can join (KDA's
-/// ReferenceDataSource): its name and columns.
+/// A table the application code can join: a reference table (KDA's
+/// ReferenceDataSource), or a `(VALUES ..)` table in FROM / JOIN, which the
+/// planner makes (`plan::values`) and which carries its constant rows.
 #[derive(Debug, Clone)]
 pub struct TableDecl {
-    /// Table name, as the SQL names it.
+    /// Table name, as the SQL names it (a VALUES table's is hidden,
+    /// `<PUMP>$<n>`).
     pub name: String,
     /// Its columns.
     pub columns: Vec<StreamColumn>,
+    /// A VALUES table's rows (its columns, in order); `None` for a
+    /// reference table, whose rows come from its source at run time.
+    pub rows: Option<RecordBatch>,
+}
+
+impl TableDecl {
+    /// A reference table's declaration: its rows come at run time.
+    pub fn reference(name: impl Into<String>, columns: Vec<StreamColumn>) -> Self {
+        Self {
+            name: name.into(),
+            columns,
+            rows: None,
+        }
+    }
+
+    /// Whether this is a VALUES table the planner made.
+    pub fn is_values(&self) -> bool {
+        self.rows.is_some()
+    }
 }
 
 /// A planned application: streams, pumps, and the order to advance them.
@@ -281,7 +303,8 @@ pub struct AppPlan {
     pub pump_order: Vec<usize>,
     /// Index of `error_stream`.
     pub error_stream: usize,
-    /// Reference tables, in the order the application was given them.
+    /// Reference tables, in the order the application was given them,
+    /// then the VALUES tables its pumps join, in the order of the pumps.
     pub tables: Vec<TableDecl>,
 }
 

@@ -29,7 +29,7 @@ use crate::ops::join::JoinState;
 use crate::ops::order::OrderState;
 use crate::ops::{OpState, Output};
 use crate::plan::{AppPlan, SourceDecl};
-use crate::reference::{ReferenceSource, ReferenceTable};
+use crate::reference::{FixedTable, ReferenceSource, ReferenceTable};
 
 type Subscriber = Box<dyn FnMut(&RecordBatch) + Send>;
 
@@ -88,8 +88,17 @@ impl Application {
             .collect();
         let decls: Vec<_> = tables.iter().map(ReferenceTable::decl).collect();
         let plan = AppPlan::with_clock(sql, &sources, &decls, Arc::clone(&clock))?;
-        let sources_of_tables: Vec<Arc<dyn ReferenceSource>> =
-            tables.iter().map(|t| Arc::clone(&t.source)).collect();
+        // The reference tables given, then the VALUES tables the plan made
+        // (constant rows, joined by the same operator).
+        let sources_of_tables: Vec<Arc<dyn ReferenceSource>> = tables
+            .iter()
+            .map(|t| Arc::clone(&t.source))
+            .chain(plan.tables.iter().filter_map(|t| {
+                t.rows
+                    .clone()
+                    .map(|rows| Arc::new(FixedTable(rows)) as Arc<dyn ReferenceSource>)
+            }))
+            .collect();
         let mut decoders = HashMap::new();
         for i in inputs {
             let sid = plan

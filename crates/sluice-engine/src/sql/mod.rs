@@ -166,6 +166,27 @@ pub fn parse_expression(text: &str) -> Result<Expr> {
     Ok(e)
 }
 
+/// Parses one plain (non-streaming) query, `SELECT .. [FROM (VALUES ..) t(c)]`
+/// or `VALUES ..`, with the KDA pre-pass and name rules (as `sluice eval`
+/// takes it; see `plan::evaluate_query`).
+pub fn parse_query(text: &str) -> Result<Query> {
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, text)
+        .tokenize_with_location()
+        .map_err(|e| EngineError::Syntax {
+            location: Location::new(e.location.line, e.location.column),
+            message: e.message.clone(),
+        })?;
+    let mut p = Parser::new(&dialect).with_tokens_with_locations(nth_value_prepass(
+        interval_qualifier_prepass(trim_prepass(substring_similar_prepass(kda_prepass(tokens)))),
+    ));
+    let mut q = p.parse_query().map_err(syntax)?;
+    let _ = p.consume_token(&datafusion::sql::sqlparser::tokenizer::Token::SemiColon);
+    expect_end(&mut p)?;
+    normalize_query(&mut q);
+    Ok(*q)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

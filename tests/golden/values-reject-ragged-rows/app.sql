@@ -1,0 +1,9 @@
+-- Every row of a VALUES table gives one value per column
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (N INTEGER, LABEL VARCHAR(8));
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM s.N, t.LABEL
+  FROM "SOURCE_SQL_STREAM_001" AS s
+  JOIN (VALUES (1, 'one'),
+               (2, 'two'),
+               (3)) AS t (N, LABEL)
+    ON s.N = t.N;
