@@ -19,6 +19,7 @@
 pub mod clock;
 pub mod datetime;
 mod divisor;
+pub mod exp_avg;
 pub mod interval;
 pub mod java_regex;
 pub mod log_parse;
@@ -49,6 +50,9 @@ use crate::types::{ROWTIME_TYPE, SqlType};
 /// The clock functions read `clock` ([`clock`]).
 pub fn register(ctx: &SessionContext, clock: Arc<dyn Clock>) {
     ctx.register_udf(ScalarUDF::from(divisor::Divisor::new()));
+    ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(
+        exp_avg::ExpAvg::default(),
+    ));
     for f in clock::functions(clock) {
         ctx.register_udf(f);
     }

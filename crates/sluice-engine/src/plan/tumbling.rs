@@ -270,6 +270,14 @@ impl Planner {
         }
 
         // Rewrite select items and HAVING over the closed window's columns.
+        let mut items = items.to_vec();
+        for (e, l) in items.iter_mut() {
+            exp_avg_aggregate(e, *l)?;
+        }
+        let mut having = having;
+        if let Some(h) = having.as_mut() {
+            exp_avg_aggregate(h, at)?;
+        }
         let is_agg = |n: &str| self.is_aggregate(n);
         let window_value = window_value_over_start(&group_by, &window_text, time_col);
         let mut rw = GroupRewriter {
@@ -280,7 +288,7 @@ impl Planner {
             aggregates: Vec::new(),
         };
         let mut post_items: Vec<(Expr, Location)> = Vec::new();
-        for (e, l) in items {
+        for (e, l) in &items {
             let mut e = e.clone();
             let _ = e.visit(&mut rw);
             if let Some(id) = ungrouped_column(&mut e) {
@@ -404,6 +412,54 @@ impl Planner {
             OperatorPlan::Tumbling(plan)
         })
     }
+}
+
+/// KDA's `EXP_AVG(x, INTERVAL '10' SECOND)` in a GROUP BY query →
+/// `kda_exp_avg(x, ROWTIME, 10000)`, the aggregate of
+/// `functions/exp_avg.rs` (its ages are ROWTIME's).
+fn exp_avg_aggregate(e: &mut Expr, at: Location) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::{ObjectName, visit_expressions_mut};
+    let mut error = None;
+    let _ = visit_expressions_mut(e, |x: &mut Expr| {
+        let Expr::Function(f) = x else {
+            return ControlFlow::<()>::Continue(());
+        };
+        if !f.name.to_string().eq_ignore_ascii_case("exp_avg") || f.over.is_some() {
+            return ControlFlow::Continue(());
+        }
+        let l = expr_location(&Expr::Function(f.clone()), at);
+        let half_life = match function_args(f).as_slice() {
+            [_, Expr::Interval(iv)] => match interval_size(iv, l) {
+                Ok(WindowSize::Millis(ms)) if ms > 0 => Some(ms),
+                Ok(_) => None,
+                Err(e) => {
+                    error = Some(e);
+                    return ControlFlow::Break(());
+                }
+            },
+            _ => None,
+        };
+        let Some(ms) = half_life else {
+            error = Some(EngineError::Plan {
+                location: l,
+                message: "EXP_AVG's half-life must be a positive day-time interval literal: EXP_AVG(<expression>, INTERVAL '10' SECOND)".into(),
+            });
+            return ControlFlow::Break(());
+        };
+        f.name = ObjectName::from(vec![Ident::new(crate::functions::exp_avg::KDA_EXP_AVG)]);
+        if let FunctionArguments::List(list) = &mut f.args {
+            list.args.truncate(1);
+            list.args.push(FunctionArg::Unnamed(FunctionArgExpr::Expr(
+                Expr::Identifier(Ident::new(ROWTIME)),
+            )));
+            list.args
+                .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
+                    Value::Number(ms.to_string(), false),
+                ))));
+        }
+        ControlFlow::Continue(())
+    });
+    error.map_or(Ok(()), Err)
 }
 
 fn count_star_to_count_one(e: &mut Expr) {
