@@ -33,7 +33,9 @@ use sluice_engine::{Application, ERROR_STREAM, Record, RecordMeta, SystemClock};
 use sluice_firehose::{Firehose, FirehoseError};
 use sluice_kds::checkpoint::CheckpointStore;
 use sluice_kds::client::{Credentials, RemoteEndpoint};
-use sluice_kds::reader::{ReadRecord, ReaderSource, ReaderStart, StreamReader};
+use sluice_kds::reader::{
+    ReadRecord, ReaderOptions, ReaderSource, ReaderStart, ShardShare, StreamReader,
+};
 use sluice_kds::{Kds, PutEntry};
 
 use crate::load::{LoadedApp, load_app};
@@ -429,11 +431,15 @@ impl Connected {
             }
             let reader = services
                 .runtime
-                .block_on(StreamReader::open(
+                .block_on(StreamReader::open_with(
                     source,
                     &k.name,
                     start,
                     Some(checkpoints),
+                    ReaderOptions {
+                        share: k.share.map(|(index, of)| ShardShare { index, of }),
+                        ..ReaderOptions::default()
+                    },
                 ))
                 .with_context(|| {
                     format!(

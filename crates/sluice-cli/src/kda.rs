@@ -80,7 +80,8 @@ fn pick(path: &Path, args: &KdaArgs) -> Result<(KdaApplication, ArnMap)> {
 /// (file names relative to the configuration file's directory).
 pub fn load_kda(path: &Path, args: &KdaArgs) -> Result<LoadedApp> {
     let (app, map) = pick(path, args)?;
-    let (sql, config) = app.to_app(&map)?;
+    let (sql, mut config) = app.to_app(&map)?;
+    config.expand_parallel_inputs()?;
     Ok(LoadedApp {
         sql_path: path.with_file_name(format!("{}.ApplicationCode.sql", app.name)),
         sql,

@@ -314,7 +314,10 @@ fn import_names_every_part_sluice_cannot_run_at_once() {
         repo().join("sql-examples/kda-migration/describe-application.json"),
     )
     .unwrap()
-    .replace("\"Count\": 1", "\"Count\": 3")
+    .replace(
+        "\"RecordEncoding\": \"UTF-8\"",
+        "\"RecordEncoding\": \"UTF-16\"",
+    )
     .replace(
         "\"KinesisFirehoseOutputDescription\"",
         "\"LambdaOutputDescription\"",
@@ -329,6 +332,6 @@ fn import_names_every_part_sluice_cannot_run_at_once() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Sluice cannot run these parts of it"), "{err}");
-    assert!(err.contains("InputParallelism Count 3"), "{err}");
+    assert!(err.contains("RecordEncoding UTF-16"), "{err}");
     assert!(err.contains("LambdaOutput arn:aws:firehose"), "{err}");
 }

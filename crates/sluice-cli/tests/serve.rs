@@ -409,6 +409,93 @@ fn run_reads_a_kinesis_stream_and_resumes_from_its_checkpoint() {
     server.stop();
 }
 
+#[test]
+fn kda_input_parallelism_divides_the_shards_among_in_application_streams() {
+    // KDA's InputParallelism 3 over a 6-shard stream: SOURCE_SQL_STREAM_001
+    // .. _003, each fed the records of two shards (shardId-n: n mod 3).
+    let d = temp_dir("kda-parallel");
+    let data = d.join("data");
+    let sql = (1..=3)
+        .map(|k| {
+            format!(
+                "CREATE OR REPLACE PUMP \"P{k}\" AS INSERT INTO \"OUT\" SELECT STREAM {k}, N, SHARD_ID FROM \"SOURCE_SQL_STREAM_00{k}\";\n"
+            )
+        })
+        .collect::<String>();
+    let code = format!(
+        "CREATE OR REPLACE STREAM \"OUT\" (SRC INTEGER, N INTEGER, SHARD VARCHAR(64));\n{sql}"
+    );
+    let describe = json!({ "ApplicationDetail": {
+        "ApplicationName": "parallel",
+        "ApplicationCode": code,
+        "InputDescriptions": [{
+            "NamePrefix": "SOURCE_SQL_STREAM",
+            "KinesisStreamsInputDescription": {
+                "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/numbers" },
+            "InputSchema": {
+                "RecordFormat": { "RecordFormatType": "JSON",
+                    "MappingParameters": { "JSONMappingParameters": { "RecordRowPath": "$" } } },
+                "RecordEncoding": "UTF-8",
+                "RecordColumns": [{ "Name": "N", "SqlType": "INTEGER", "Mapping": "$.n" }] },
+            "InputParallelism": { "Count": 3 },
+            "InputStartingPositionConfiguration": { "InputStartingPosition": "TRIM_HORIZON" } }],
+        "OutputDescriptions": [{
+            "Name": "OUT",
+            "KinesisStreamsOutputDescription": {
+                "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/out" },
+            "DestinationSchema": { "RecordFormatType": "JSON" } }] } });
+    std::fs::write(d.join("describe.json"), describe.to_string()).unwrap();
+    let server = Server::start(&data, &[]);
+    server.kinesis(
+        "CreateStream",
+        json!({ "StreamName": "numbers", "ShardCount": 6 }),
+    );
+    server.kinesis(
+        "CreateStream",
+        json!({ "StreamName": "out", "ShardCount": 1 }),
+    );
+    let records: Vec<Value> = (0..60).map(|n| json!({ "n": n })).collect();
+    server.put("numbers", &records);
+    server.stop();
+    let out = sluice()
+        .arg("run")
+        .arg("--kda-config")
+        .arg(d.join("describe.json"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--drain")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(&data, &[]);
+    let rows: Vec<Value> = server
+        .read_all("out")
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    server.stop();
+    let mut ns: Vec<i64> = rows.iter().map(|r| r["N"].as_i64().unwrap()).collect();
+    ns.sort_unstable();
+    assert_eq!(ns, (0..60).collect::<Vec<_>>(), "each record once");
+    let mut shards_of =
+        std::collections::BTreeMap::<i64, std::collections::BTreeSet<String>>::new();
+    for r in &rows {
+        let shard = r["SHARD"].as_str().unwrap();
+        let n: i64 = shard.rsplit('-').next().unwrap().parse().unwrap();
+        assert_eq!(r["SRC"].as_i64().unwrap(), n % 3 + 1, "{r}");
+        shards_of
+            .entry(r["SRC"].as_i64().unwrap())
+            .or_default()
+            .insert(shard.to_string());
+    }
+    // The 60 keys reach every shard: each in-application stream read two.
+    assert!(shards_of.values().all(|s| s.len() == 2), "{shards_of:?}");
+}
+
 /// A Kinesis Video control-plane call (rest-json: POST to the operation's path).
 fn video_call(server: &Server, path: &str, body: &Value) -> (u16, Value) {
     let body = body.to_string();

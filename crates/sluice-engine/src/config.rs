@@ -72,6 +72,16 @@ pub struct InputConfig {
     /// KDA's InputStartingPosition: `NOW`, `TRIM_HORIZON` or
     /// `LAST_STOPPED_POINT` (default: the checkpoint, else TRIM_HORIZON).
     pub starting_position: Option<String>,
+    /// KDA's InputParallelism Count (1 to 64, a `kinesis_stream` input
+    /// only): the input's `stream` ends in `_001`, and `_002` .. `_00N`
+    /// are created beside it, each reading a share of the shards
+    /// (`sluice_kds::ShardShare`). [`AppConfig::parse`] expands it into N
+    /// inputs.
+    pub parallelism: Option<u32>,
+    /// Set by the expansion of `parallelism`: which share of the shards
+    /// (from 0) of how many this input reads.
+    #[serde(skip)]
+    pub share: Option<(u32, u32)>,
     /// Feed the stream with the fragments Kinesis Video ingests in this
     /// process (`sluice serve --apps`): a video stream's name, or `*` for
     /// every stream. Rows have the [`VIDEO_FRAGMENTS_COLUMNS`] unless
@@ -121,6 +131,8 @@ pub struct KinesisLocation {
     pub region: Option<String>,
     /// Starting position when reading (inputs only).
     pub starting_position: StartingPosition,
+    /// The share of the shards read (InputParallelism): (index from 0, of).
+    pub share: Option<(u32, u32)>,
 }
 
 /// KDA's InputStartingPosition.
@@ -278,12 +290,62 @@ impl ReferenceConfig {
 }
 
 impl AppConfig {
-    /// Parses the text of an app.toml / case.toml; `origin` names it in errors.
+    /// Parses the text of an app.toml / case.toml; `origin` names it in
+    /// errors. Inputs with `parallelism` are expanded
+    /// ([`AppConfig::expand_parallel_inputs`]).
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        toml::from_str(text).map_err(|e| EngineError::Config {
+        let mut config: AppConfig = toml::from_str(text).map_err(|e| EngineError::Config {
             context: origin.to_string(),
             message: e.to_string().trim_end().to_string(),
-        })
+        })?;
+        config.expand_parallel_inputs()?;
+        Ok(config)
+    }
+
+    /// Replaces each input with `parallelism = N` (N > 1) by N inputs,
+    /// `<prefix>_001` .. `<prefix>_00N`, each reading one share of the
+    /// Kinesis stream's shards, as KDA's InputParallelism creates them.
+    pub fn expand_parallel_inputs(&mut self) -> Result<()> {
+        let mut out = Vec::with_capacity(self.input.len());
+        for input in std::mem::take(&mut self.input) {
+            let n = match input.parallelism {
+                None | Some(1) => {
+                    out.push(input);
+                    continue;
+                }
+                Some(n) => n,
+            };
+            let err = |message: String| EngineError::Config {
+                context: format!("[[input]] {}", input.stream),
+                message,
+            };
+            if !(1..=64).contains(&n) {
+                return Err(err(format!(
+                    "parallelism {n}: KDA's InputParallelism Count is 1 to 64"
+                )));
+            }
+            if input.kinesis_stream.is_none() {
+                return Err(err(
+                    "parallelism divides a Kinesis data stream's shards: it needs kinesis_stream"
+                        .into(),
+                ));
+            }
+            let Some(prefix) = input.stream.strip_suffix("_001") else {
+                return Err(err(format!(
+                    "with parallelism {n} the stream is named <prefix>_001 (the first of the in-application streams KDA creates), not {}",
+                    input.stream
+                )));
+            };
+            for k in 0..n {
+                let mut one = input.clone();
+                one.stream = format!("{prefix}_{:03}", k + 1);
+                one.parallelism = None;
+                one.share = Some((k, n));
+                out.push(one);
+            }
+        }
+        self.input = out;
+        Ok(())
     }
 
     /// The engine inputs these sections describe.
@@ -365,6 +427,7 @@ impl InputConfig {
                     endpoint: self.endpoint.clone(),
                     region: self.region.clone(),
                     starting_position: starting_position(self.starting_position.as_deref(), &ctx)?,
+                    share: self.share,
                 }))
             }
         }
@@ -441,6 +504,7 @@ impl OutputConfig {
                 endpoint: self.endpoint.clone(),
                 region: self.region.clone(),
                 starting_position: StartingPosition::Now,
+                share: None,
             })),
             (None, Some(_), None) if remote => Err(err(
                 "a delivery_stream is written in this process; endpoint and region apply to kinesis_stream only",
@@ -586,6 +650,7 @@ mod tests {
                 endpoint: None,
                 region: None,
                 starting_position: StartingPosition::Now,
+                share: None,
             })
         );
         assert_eq!(

@@ -22,9 +22,11 @@
 //! map file says otherwise per ARN (a remote KDS endpoint, real AWS, a local
 //! directory or another object_store URL for a bucket).
 //!
+//! InputParallelism N gives N inputs, `<NamePrefix>_001` .. `_00N`, each
+//! reading a share of the stream's shards.
+//!
 //! What Sluice cannot run (an input preprocessing Lambda, a Firehose as an
-//! input, a Lambda output, InputParallelism above 1, an encoding other than
-//! UTF-8) is named, all of it in one error, when the app is built
+//! input, a Lambda output, an encoding other than UTF-8) is named, all of it in one error, when the app is built
 //! ([`KdaApplication::to_app`]); nothing is dropped silently.
 
 use std::collections::BTreeMap;
@@ -409,11 +411,6 @@ impl KdaApplication {
             .and_then(|p| p.get("Count"))
             .and_then(|c| c.value.as_u64().or_else(|| text_of(c.value)?.parse().ok()))
             .unwrap_or(1) as u32;
-        if parallelism != 1 {
-            self.unsupported.push(format!(
-                "{path}.InputParallelism Count {parallelism} (Sluice maps each input to one in-application stream, {name_prefix}_001)"
-            ));
-        }
         let starting_position = input
             .get("InputStartingPositionConfiguration")
             .and_then(|s| s.opt_text("InputStartingPosition"));
@@ -555,6 +552,8 @@ impl KdaApplication {
                 endpoint: place.endpoint,
                 region: place.region,
                 starting_position: input.starting_position.clone(),
+                parallelism: (input.parallelism != 1).then_some(input.parallelism),
+                share: None,
                 video_stream: None,
             });
         }
@@ -887,11 +886,6 @@ fn terraform(apps: At<'_>) -> Result<Vec<KdaApplication>> {
                 .and_then(|x| x.get("count"))
                 .and_then(|c| c.value.as_u64())
                 .unwrap_or(1) as u32;
-            if parallelism != 1 {
-                app.unsupported.push(format!(
-                    "{p}.parallelism count {parallelism} (Sluice maps each input to one in-application stream, {name_prefix}_001)"
-                ));
-            }
             if input.get("processing_configuration").is_some() {
                 app.unsupported.push(format!(
                     "{p}.processing_configuration: the preprocessing Lambda"
@@ -1105,7 +1099,6 @@ mod tests {
     #[test]
     fn unsupported_parts_are_named_together() -> Result<()> {
         let text = DESCRIBE
-            .replace("\"Count\": 1", "\"Count\": 3")
             .replace(
                 "\"KinesisFirehoseOutputDescription\"",
                 "\"LambdaOutputDescription\"",
@@ -1116,7 +1109,6 @@ mod tests {
             .to_app(&ArnMap::default())
             .expect_err("refused")
             .to_string();
-        assert!(err.contains("InputParallelism Count 3"), "{err}");
         assert!(err.contains("LambdaOutput"), "{err}");
         assert!(err.contains("RecordEncoding ISO-8859-1"), "{err}");
         Ok(())

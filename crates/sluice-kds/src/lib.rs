@@ -46,5 +46,5 @@ pub use kds::{
     GetRecordsOutput, IteratorStart, Kds, KdsOptions, PutEntry, PutOutcome, Record,
     ShardDescription, ShardFilter, ShardIterator, StreamDescription,
 };
-pub use reader::{ReadRecord, ReaderOptions, ReaderSource, ReaderStart, StreamReader};
+pub use reader::{ReadRecord, ReaderOptions, ReaderSource, ReaderStart, ShardShare, StreamReader};
 pub use server::{load_tls_config, serve, serve_api, serve_with, spawn_retention};

@@ -94,6 +94,55 @@ pub struct ReaderOptions {
     /// iterators. Default: the system clock. (An embedded source uses its
     /// [`Kds`]'s clock.)
     pub clock: Arc<dyn Clock>,
+    /// Read only this share of the stream's shards (KDA's InputParallelism:
+    /// each in-application stream reads a share). Default: every shard.
+    pub share: Option<ShardShare>,
+}
+
+/// Share `index` of `of` (0-based) of a stream's shards. A shard without
+/// a parent, `shardId-<n>`, belongs to share `n mod of` (so a stream's
+/// first shards are dealt out evenly); a child belongs to its first
+/// parent's share, so one reader reads a key's records across splits (a
+/// merge's other parent may be another share's: the child does not wait
+/// for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardShare {
+    /// Which share, from 0.
+    pub index: u32,
+    /// How many shares.
+    pub of: u32,
+}
+
+impl ShardShare {
+    /// The share `shard` belongs to, given the shards listed with it.
+    fn owns(&self, shard: &ShardInfo, listing: &[ShardInfo]) -> bool {
+        let mut top = shard;
+        let mut seen = 0;
+        while let Some(parent) = top.parents.first() {
+            match listing.iter().find(|l| &l.shard_id == parent) {
+                Some(p) if seen < listing.len() => {
+                    top = p;
+                    seen += 1;
+                }
+                // An expired (unlisted) parent: its number decides.
+                _ => return self.owns_number(parent),
+            }
+        }
+        self.owns_number(&top.shard_id)
+    }
+
+    fn owns_number(&self, shard_id: &str) -> bool {
+        let n = shard_id
+            .rsplit('-')
+            .next()
+            .and_then(|d| d.parse::<u64>().ok())
+            .unwrap_or_else(|| {
+                shard_id
+                    .bytes()
+                    .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+            });
+        n % u64::from(self.of.max(1)) == u64::from(self.index)
+    }
 }
 
 impl Default for ReaderOptions {
@@ -104,6 +153,7 @@ impl Default for ReaderOptions {
             max_backoff: Duration::from_secs(5),
             max_retries: 5,
             clock: Arc::new(SystemClock),
+            share: None,
         }
     }
 }
@@ -449,6 +499,7 @@ impl StreamReader {
 
     /// Adds the shards listed at open, deciding where each starts.
     fn add_at_open(&mut self, listing: Vec<ShardInfo>, start: ReaderStart) {
+        let listing = self.mine(listing);
         let saved = self
             .store
             .as_ref()
@@ -502,7 +553,7 @@ impl StreamReader {
 
     /// Adds shards learned after open; they are read from TRIM_HORIZON.
     fn add_later(&mut self, shards: Vec<ShardInfo>) {
-        for s in shards {
+        for s in self.mine(shards) {
             if self.shards.contains_key(&s.shard_id) {
                 continue;
             }
@@ -519,6 +570,25 @@ impl StreamReader {
             shard.committed = saved;
             self.shards.insert(s.shard_id, shard);
         }
+    }
+
+    /// The shards of `listing` this reader reads ([`ReaderOptions::share`]):
+    /// those of its share, and children of shards it reads.
+    fn mine(&self, listing: Vec<ShardInfo>) -> Vec<ShardInfo> {
+        let Some(share) = self.options.share else {
+            return listing;
+        };
+        let keep: Vec<bool> = listing
+            .iter()
+            .map(|s| {
+                s.parents.iter().any(|p| self.shards.contains_key(p)) || share.owns(s, &listing)
+            })
+            .collect();
+        listing
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(s, k)| k.then_some(s))
+            .collect()
     }
 
     /// True if the shard may be read now: not finished, parents finished.
@@ -973,6 +1043,73 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn shares_divide_the_shards_and_children_follow_their_parent() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(6)).unwrap();
+        f.put("s", 0..120);
+        let mut readers = Vec::new();
+        for index in 0..3 {
+            let reader = StreamReader::open_with(
+                ReaderSource::Embedded(f.kds.clone()),
+                "s",
+                ReaderStart::TrimHorizon,
+                None,
+                ReaderOptions {
+                    share: Some(ShardShare { index, of: 3 }),
+                    ..options()
+                },
+            )
+            .await
+            .unwrap();
+            readers.push(reader);
+        }
+        // shardId-n goes to share n mod 3: two shards each.
+        for (index, reader) in readers.iter().enumerate() {
+            let want: Vec<String> = (0..6)
+                .filter(|n| n % 3 == index)
+                .map(|n| format!("shardId-{n:012}"))
+                .collect();
+            assert_eq!(reader.open_shards(), want);
+        }
+        // A split of shard 4 (share 1): its children are share 1's.
+        let shard4 = "shardId-000000000004";
+        let d = f
+            .kds
+            .list_shards("s", &ShardFilter::default())
+            .unwrap()
+            .into_iter()
+            .find(|d| d.shard_id == shard4)
+            .unwrap();
+        let middle = d.starting_hash_key + (d.ending_hash_key - d.starting_hash_key) / 2;
+        f.kds.split_shard("s", shard4, middle).unwrap();
+        f.put("s", 120..240);
+        let mut all = Vec::new();
+        for reader in readers.iter_mut() {
+            all.extend(read(reader, 240, 50).await);
+        }
+        // Every record once, by exactly one share.
+        assert_eq!(values(&all), (0..240).collect::<Vec<_>>());
+        assert!(
+            readers[1]
+                .open_shards()
+                .iter()
+                .any(|s| s == "shardId-000000000006")
+        );
+        assert!(
+            !readers[0]
+                .open_shards()
+                .iter()
+                .any(|s| s == "shardId-000000000006")
+        );
+        assert!(
+            !readers[2]
+                .open_shards()
+                .iter()
+                .any(|s| s == "shardId-000000000007")
         );
     }
 
