@@ -12,10 +12,12 @@
 //!   reports a bad value in one row as an execution error, so that row goes
 //!   to `error_stream` and the application goes on.
 //!
-//! One file per family: [`string`], [`datetime`], [`interval`], [`numeric`]; the Java
+//! One file per family: [`string`], [`datetime`], [`interval`], [`numeric`],
+//! [`cast`] (CAST's conversion table); the Java
 //! regex and `SimpleDateFormat` translators they use are in [`java_regex`]
 //! and [`simple_date_format`].
 
+pub mod cast;
 pub mod clock;
 pub mod datetime;
 mod divisor;
@@ -61,6 +63,7 @@ pub fn register(ctx: &SessionContext, clock: Arc<dyn Clock>) {
         .chain(datetime::functions())
         .chain(interval::functions())
         .chain(numeric::functions())
+        .chain(cast::functions())
         .chain(log_parse::functions())
     {
         ctx.register_udf(ScalarUDF::from(f));
@@ -135,6 +138,7 @@ pub(crate) fn kda_type_name(t: &DataType) -> String {
         Some(SqlType::Varbinary(_)) => "VARBINARY".into(),
         Some(s) => s.to_string(),
         None if t == &DataType::Null => "NULL".into(),
+        None if matches!(t, DataType::Interval(_) | DataType::Duration(_)) => "INTERVAL".into(),
         None => t.to_string(),
     }
 }

@@ -145,10 +145,37 @@ pub(crate) fn rewrite(e: &mut Expr) -> Result<(), EngineError> {
                     return Err(plan_error(e, "CHAR needs a length, e.g. CHAR(16)"));
                 }
             };
-            Some(parse(
-                &format!("kda_char(CAST({expr} AS VARCHAR), {n})"),
-                e,
-            )?)
+            let n = Expr::value(Value::Number(n.to_string(), false));
+            let text = call("kda_varchar", vec![*expr.clone(), n.clone()]);
+            Some(call("kda_char", vec![text, n]))
+        }
+        Expr::Cast {
+            kind: CastKind::Cast | CastKind::DoubleColon,
+            expr,
+            data_type:
+                SqlDataType::Varchar(len)
+                | SqlDataType::CharVarying(len)
+                | SqlDataType::CharacterVarying(len),
+            ..
+        } => {
+            let mut args = vec![*expr.clone()];
+            match len {
+                None | Some(CharacterLength::Max) => {}
+                Some(CharacterLength::IntegerLength { length, .. }) => {
+                    args.push(Expr::value(Value::Number(length.to_string(), false)));
+                }
+            }
+            Some(call("kda_varchar", args))
+        }
+        Expr::Cast {
+            kind: CastKind::Cast | CastKind::DoubleColon,
+            data_type: data_type @ (SqlDataType::Binary(_) | SqlDataType::Varbinary(_)),
+            ..
+        } => {
+            // DataFusion's SQL front end names Arrow's Binary BYTEA only;
+            // the length is not kept (see `functions::cast`).
+            *data_type = SqlDataType::Bytea;
+            None
         }
         Expr::Cast {
             kind: CastKind::Cast | CastKind::DoubleColon,

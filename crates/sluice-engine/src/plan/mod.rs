@@ -157,6 +157,11 @@ impl Planner {
                 },
                 schema,
             )
+            .and_then(|l| {
+                crate::functions::cast::check_casts(l, schema, &|name| {
+                    self.state.scalar_functions().get(name).cloned()
+                })
+            })
             .map_err(df_err(at))
     }
 
