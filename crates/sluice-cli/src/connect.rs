@@ -28,6 +28,7 @@ use bytes::Bytes;
 use sluice_engine::config::{
     InputSource, KinesisLocation, OutputFormat, OutputTarget, StartingPosition,
 };
+use sluice_engine::errors::ErrorRow;
 use sluice_engine::output::{row_csv, row_json};
 use sluice_engine::{Application, ERROR_STREAM, Record, RecordMeta, SystemClock};
 use sluice_firehose::{Firehose, FirehoseError};
@@ -38,6 +39,7 @@ use sluice_kds::reader::{
 };
 use sluice_kds::{Kds, PutEntry};
 
+use crate::lambda::{InRecord, KdaLambda, Preprocessed};
 use crate::load::{LoadedApp, load_app};
 
 /// The services an app can be connected to.
@@ -142,7 +144,7 @@ pub fn run_from_kinesis(
         match o.target()? {
             OutputTarget::Kinesis(k) => embedded |= k.endpoint.is_none(),
             OutputTarget::Firehose(_) => firehose_needed = true,
-            OutputTarget::File(_) => {}
+            OutputTarget::File(_) | OutputTarget::Lambda(_) => {}
         }
     }
     let _lock = crate::serve::lock_data_dir(data_dir)?;
@@ -212,6 +214,8 @@ enum Sink {
         stream: String,
     },
     File(Box<dyn Write + Send>),
+    /// KDA's LambdaOutput.
+    Lambda(KdaLambda),
 }
 
 /// Rows emitted and not yet delivered, per sink.
@@ -220,6 +224,8 @@ type Pending = Arc<Mutex<Vec<(usize, Vec<u8>)>>>;
 struct Input {
     stream: String,
     from: InputFrom,
+    /// KDA's preprocessing Lambda, and the stream ARN its events name.
+    preprocess: Option<(KdaLambda, String)>,
     /// Records fed and not yet committed: (shard, sequence number, ROWTIME).
     fed: Vec<(String, String, i64)>,
     caught_up: bool,
@@ -240,12 +246,16 @@ enum InputFrom {
 
 struct Connected {
     app: Application,
+    /// The ARN the Lambda events name the application by.
+    application_arn: String,
     inputs: Vec<Input>,
     sinks: Vec<Sink>,
     pending: Pending,
     runtime: tokio::runtime::Handle,
 }
 
+/// The account in the ARNs Sluice makes up for Lambda events.
+const LOCAL_ACCOUNT: &str = "000000000000";
 /// Most records read from one stream per step.
 const READ_BATCH: usize = 10_000;
 /// Most records per PutRecords (AWS's limit).
@@ -351,6 +361,10 @@ impl Connected {
                     };
                     Sink::File(w)
                 }
+                OutputTarget::Lambda(place) => Sink::Lambda(
+                    KdaLambda::new(&place)
+                        .with_context(|| format!("{origin}: [[output]] {}", out.stream))?,
+                ),
             };
             let id = sinks.len();
             // Files hold a line per row; Kinesis and Firehose records are
@@ -380,6 +394,7 @@ impl Connected {
                             events: video.subscribe_fragments(),
                             only: (v != "*").then_some(v),
                         },
+                        preprocess: None,
                         fed: Vec::new(),
                         caught_up: false,
                     });
@@ -447,9 +462,28 @@ impl Connected {
                         input.stream, k.name
                     )
                 })?;
+            let preprocess = match &input.preprocessing_lambda {
+                Some(place) => {
+                    let lambda = KdaLambda::new(place).with_context(|| {
+                        format!("{origin}: [[input]] {} preprocessing_lambda", input.stream)
+                    })?;
+                    let arn = if k.name.starts_with("arn:") {
+                        k.name.clone()
+                    } else {
+                        format!(
+                            "arn:aws:kinesis:{}:{LOCAL_ACCOUNT}:stream/{}",
+                            k.region.as_deref().unwrap_or("us-east-1"),
+                            k.name
+                        )
+                    };
+                    Some((lambda, arn))
+                }
+                None => None,
+            };
             inputs.push(Input {
                 stream: input.stream.clone(),
                 from: InputFrom::Kinesis(Box::new(reader)),
+                preprocess,
                 fed: Vec::new(),
                 caught_up: false,
             });
@@ -459,6 +493,9 @@ impl Connected {
         }
         Ok(Connected {
             app,
+            application_arn: format!(
+                "arn:aws:kinesisanalytics:us-east-1:{LOCAL_ACCOUNT}:application/{name}"
+            ),
             inputs,
             sinks,
             pending,
@@ -534,20 +571,60 @@ impl Connected {
                 .fed
                 .push((r.shard_id.clone(), r.sequence_number.clone(), floor));
         }
+        // KDA's preprocessing Lambda: new data, dropped, or error_stream.
+        let outcomes: Option<Vec<Preprocessed>> = match &input.preprocess {
+            Some((lambda, stream_arn)) => {
+                let asked: Vec<InRecord> = records
+                    .iter()
+                    .map(|r| InRecord {
+                        data: &r.data,
+                        id: &r.sequence_number,
+                        shard_id: &r.shard_id,
+                        partition_key: &r.partition_key,
+                        arrival_ms: r.arrival_ms,
+                    })
+                    .collect();
+                Some(self.runtime.block_on(lambda.preprocess(
+                    &self.application_arn,
+                    stream_arn,
+                    &asked,
+                )))
+            }
+            None => None,
+        };
+        let stream = input.stream.clone();
         // Each record's own metadata: PARTITION_KEY, SHARD_ID, SEQUENCE_NUMBER.
-        let batch: Vec<Record> = records
-            .iter()
-            .map(|r| Record {
-                data: &r.data,
+        let mut batch: Vec<Record> = Vec::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            let data: &[u8] = match outcomes.as_ref().map(|o| &o[i]) {
+                None => &r.data,
+                Some(Preprocessed::Ok(d)) => d,
+                Some(Preprocessed::Dropped) => continue,
+                Some(Preprocessed::Failed(why)) => {
+                    self.app.push_error(ErrorRow {
+                        level: "ERROR",
+                        name: "Lambda preprocessing",
+                        message: format!(
+                            "input {stream}: record {} of shard {}: {why}",
+                            r.sequence_number, r.shard_id
+                        ),
+                        data_rowtime: Some(r.arrival_ms),
+                        data_row: sluice_engine::errors::hex(&r.data),
+                        pump: None,
+                    });
+                    continue;
+                }
+            };
+            batch.push(Record {
+                data,
                 arrival_ms: r.arrival_ms,
                 meta: RecordMeta {
                     partition_key: Some(&r.partition_key),
                     shard_id: Some(&r.shard_id),
                     sequence_number: Some(&r.sequence_number),
                 },
-            })
-            .collect();
-        let stream = input.stream.clone();
+            });
+        }
         self.app.push_records(&stream, &batch)?;
         Ok(records.len())
     }
@@ -597,6 +674,10 @@ impl Connected {
                             .collect();
                         put_all(kds, stream, &mut entries)?;
                     }
+                }
+                Sink::Lambda(lambda) => {
+                    self.runtime
+                        .block_on(lambda.deliver(&self.application_arn, &rows, stop))?;
                 }
                 Sink::Firehose { firehose, stream } => {
                     let _g = self.runtime.enter();

@@ -184,6 +184,7 @@ pub fn app_toml(config: &AppConfig, from: &Path) -> String {
         line(&mut out, "stream", Some(&o.stream));
         line(&mut out, "kinesis_stream", o.kinesis_stream.as_deref());
         line(&mut out, "delivery_stream", o.delivery_stream.as_deref());
+        line(&mut out, "lambda", o.lambda.as_deref());
         line(&mut out, "endpoint", o.endpoint.as_deref());
         line(&mut out, "region", o.region.as_deref());
         line(&mut out, "format", Some(&o.format));

@@ -19,6 +19,7 @@
 mod bench;
 mod connect;
 mod kda;
+mod lambda;
 mod load;
 mod run;
 mod serve;

@@ -319,8 +319,8 @@ fn import_names_every_part_sluice_cannot_run_at_once() {
         "\"RecordEncoding\": \"UTF-16\"",
     )
     .replace(
-        "\"KinesisFirehoseOutputDescription\"",
-        "\"LambdaOutputDescription\"",
+        "\"KinesisStreamsInputDescription\"",
+        "\"KinesisFirehoseInputDescription\": { \"ResourceARN\": \"arn:aws:firehose:us-east-1:123456789012:deliverystream/in\" }, \"KinesisStreamsInputDescription\"",
     );
     std::fs::write(d.join("describe.json"), text).unwrap();
     let out = sluice()
@@ -333,5 +333,10 @@ fn import_names_every_part_sluice_cannot_run_at_once() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Sluice cannot run these parts of it"), "{err}");
     assert!(err.contains("RecordEncoding UTF-16"), "{err}");
-    assert!(err.contains("LambdaOutput arn:aws:firehose"), "{err}");
+    assert!(
+        err.contains(
+            "KinesisFirehoseInput arn:aws:firehose:us-east-1:123456789012:deliverystream/in"
+        ),
+        "{err}"
+    );
 }

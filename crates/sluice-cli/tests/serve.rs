@@ -496,6 +496,189 @@ fn kda_input_parallelism_divides_the_shards_among_in_application_streams() {
     assert!(shards_of.values().all(|s| s.len() == 2), "{shards_of:?}");
 }
 
+/// A function behind KDA's Lambda contracts, on 127.0.0.1: preprocessing
+/// (events with a `streamArn`) drops `{"n"}` records with n divisible by 5,
+/// fails those divisible by 7 and makes the rest `{"n": n * 10}`; output
+/// keeps each delivered record's data, answering the first record of the
+/// first delivery DeliveryFailed (so it comes again, with a retryHint).
+fn lambda_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}/", listener.local_addr().unwrap());
+    let delivered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = std::sync::Arc::clone(&delivered);
+    std::thread::spawn(move || {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut first_delivery = true;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let event: Value = serde_json::from_slice(&body).unwrap();
+            let records = event["records"].as_array().unwrap();
+            let answers: Vec<Value> = if event.get("streamArn").is_some() {
+                records
+                    .iter()
+                    .map(|r| {
+                        let data: Value = serde_json::from_slice(
+                            &b64.decode(r["data"].as_str().unwrap()).unwrap(),
+                        )
+                        .unwrap();
+                        let n = data["n"].as_i64().unwrap();
+                        let id = &r["recordId"];
+                        if n % 5 == 0 {
+                            json!({ "recordId": id, "result": "Dropped" })
+                        } else if n % 7 == 0 {
+                            json!({ "recordId": id, "result": "ProcessingFailed" })
+                        } else {
+                            let out = json!({ "n": n * 10 }).to_string();
+                            json!({ "recordId": id, "result": "Ok", "data": b64.encode(out) })
+                        }
+                    })
+                    .collect()
+            } else {
+                records
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        let id = &r["recordId"];
+                        if first_delivery && i == 0 {
+                            return json!({ "recordId": id, "result": "DeliveryFailed" });
+                        }
+                        let data = b64.decode(r["data"].as_str().unwrap()).unwrap();
+                        let mut row: Value = serde_json::from_slice(&data).unwrap();
+                        row["retryHint"] = r["lambdaDeliveryRecordMetadata"]["retryHint"].clone();
+                        kept.lock().unwrap().push(row);
+                        json!({ "recordId": id, "result": "Ok" })
+                    })
+                    .collect()
+            };
+            if event.get("streamArn").is_none() {
+                first_delivery = false;
+            }
+            let answer = json!({ "records": answers }).to_string();
+            write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
+            .unwrap();
+        }
+    });
+    (addr, delivered)
+}
+
+#[test]
+fn kda_preprocessing_and_output_lambdas_follow_the_record_contracts() {
+    let d = temp_dir("kda-lambdas");
+    let data = d.join("data");
+    let (url, delivered) = lambda_server();
+    let role = "arn:aws:iam::123456789012:role/kda";
+    let describe = json!({ "ApplicationDetail": {
+        "ApplicationName": "lambdas",
+        "ApplicationCode": "CREATE OR REPLACE STREAM \"OUT\" (N INTEGER);\nCREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM N FROM \"SOURCE_SQL_STREAM_001\";\n",
+        "InputDescriptions": [{
+            "NamePrefix": "SOURCE_SQL_STREAM",
+            "InputProcessingConfigurationDescription": { "InputLambdaProcessorDescription": {
+                "ResourceARN": "arn:aws:lambda:us-east-1:123456789012:function:pre", "RoleARN": role } },
+            "KinesisStreamsInputDescription": {
+                "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/numbers" },
+            "InputSchema": {
+                "RecordFormat": { "RecordFormatType": "JSON",
+                    "MappingParameters": { "JSONMappingParameters": { "RecordRowPath": "$" } } },
+                "RecordEncoding": "UTF-8",
+                "RecordColumns": [{ "Name": "N", "SqlType": "INTEGER", "Mapping": "$.n" }] },
+            "InputParallelism": { "Count": 1 } }],
+        "OutputDescriptions": [
+            { "Name": "OUT",
+              "LambdaOutputDescription": {
+                  "ResourceARN": "arn:aws:lambda:us-east-1:123456789012:function:out", "RoleARN": role },
+              "DestinationSchema": { "RecordFormatType": "JSON" } },
+            { "Name": "error_stream",
+              "KinesisStreamsOutputDescription": {
+                  "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/errors" },
+              "DestinationSchema": { "RecordFormatType": "JSON" } }] } });
+    std::fs::write(d.join("describe.json"), describe.to_string()).unwrap();
+    std::fs::write(
+        d.join("map.toml"),
+        format!(
+            "[lambdas]\n\"arn:aws:lambda:us-east-1:123456789012:function:pre\" = \"{url}\"\n\
+             \"arn:aws:lambda:us-east-1:123456789012:function:out\" = \"{url}\"\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&data, &[]);
+    server.kinesis(
+        "CreateStream",
+        json!({ "StreamName": "numbers", "ShardCount": 1 }),
+    );
+    server.kinesis(
+        "CreateStream",
+        json!({ "StreamName": "errors", "ShardCount": 1 }),
+    );
+    let records: Vec<Value> = (0..30).map(|n| json!({ "n": n })).collect();
+    server.put("numbers", &records);
+    server.stop();
+    let out = sluice()
+        .arg("run")
+        .arg("--kda-config")
+        .arg(d.join("describe.json"))
+        .arg("--arn-map")
+        .arg(d.join("map.toml"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--drain")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Delivered: n not divisible by 5 or 7, times 10, each once; the first
+    // one after a DeliveryFailed, with retryHint 1.
+    let rows = delivered.lock().unwrap().clone();
+    let mut ns: Vec<i64> = rows.iter().map(|r| r["N"].as_i64().unwrap()).collect();
+    ns.sort_unstable();
+    let want: Vec<i64> = (0..30)
+        .filter(|n| n % 5 != 0 && n % 7 != 0)
+        .map(|n| n * 10)
+        .collect();
+    assert_eq!(ns, want);
+    assert_eq!(
+        rows.iter().filter(|r| r["retryHint"] == 1).count(),
+        1,
+        "{rows:?}"
+    );
+    // ProcessingFailed records (7, 14, 21, 28) are in error_stream.
+    let server = Server::start(&data, &[]);
+    let errors: Vec<Value> = server
+        .read_all("errors")
+        .iter()
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    server.stop();
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    for e in &errors {
+        assert_eq!(e["ERROR_NAME"], "Lambda preprocessing", "{e}");
+        assert!(
+            e["MESSAGE"].as_str().unwrap().contains("ProcessingFailed"),
+            "{e}"
+        );
+    }
+}
+
 /// A Kinesis Video control-plane call (rest-json: POST to the operation's path).
 fn video_call(server: &Server, path: &str, body: &Value) -> (u16, Value) {
     let body = body.to_string();

@@ -82,6 +82,13 @@ pub struct InputConfig {
     /// (from 0) of how many this input reads.
     #[serde(skip)]
     pub share: Option<(u32, u32)>,
+    /// KDA's InputProcessingConfiguration (a `kinesis_stream` input only):
+    /// each batch of records goes through this function before it is
+    /// mapped, by KDA's preprocessing Lambda contract (`recordId`, `result`
+    /// Ok | Dropped | ProcessingFailed, base64 `data`): an `http(s)://` URL
+    /// the batch is POSTed to, or `command:<program> <args>` run with it on
+    /// stdin. A ProcessingFailed record goes to error_stream.
+    pub preprocessing_lambda: Option<String>,
     /// Feed the stream with the fragments Kinesis Video ingests in this
     /// process (`sluice serve --apps`): a video stream's name, or `*` for
     /// every stream. Rows have the [`VIDEO_FRAGMENTS_COLUMNS`] unless
@@ -159,6 +166,11 @@ pub struct OutputConfig {
     pub delivery_stream: Option<String>,
     /// A file (relative to the config file; `-` for stdout): JSON lines or CSV.
     pub file: Option<String>,
+    /// KDA's LambdaOutput: rows are delivered to this function by KDA's
+    /// output Lambda contract (`recordId`, base64 `data`; the answer's
+    /// `result` Ok | DeliveryFailed per record, failed ones retried): an
+    /// `http(s)://` URL or `command:<program> <args>`.
+    pub lambda: Option<String>,
     /// KDA's DestinationSchema RecordFormatType: `json` (default) or `csv`.
     #[serde(default = "default_format")]
     pub format: String,
@@ -177,6 +189,8 @@ pub enum OutputTarget {
     Firehose(String),
     /// A file: one line per row.
     File(String),
+    /// A function, by KDA's output Lambda contract (its URL or command).
+    Lambda(String),
 }
 
 /// KDA's DestinationSchema RecordFormatType.
@@ -354,6 +368,22 @@ impl AppConfig {
     }
 }
 
+/// A function's place: an `http(s)://` URL or `command:<program> ...`.
+fn check_lambda(target: &str) -> std::result::Result<(), String> {
+    let ok = target.starts_with("http://")
+        || target.starts_with("https://")
+        || target
+            .strip_prefix("command:")
+            .is_some_and(|c| !c.trim().is_empty());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{target}\" is not an http(s):// URL or command:<program>"
+        ))
+    }
+}
+
 fn starting_position(s: Option<&str>, ctx: &str) -> Result<StartingPosition> {
     match s.map(str::to_ascii_uppercase).as_deref() {
         None | Some("LAST_STOPPED_POINT") => Ok(StartingPosition::LastStoppedPoint),
@@ -383,6 +413,7 @@ impl InputConfig {
                 ("endpoint", self.endpoint.is_some()),
                 ("region", self.region.is_some()),
                 ("starting_position", self.starting_position.is_some()),
+                ("preprocessing_lambda", self.preprocessing_lambda.is_some()),
                 ("start", self.start.is_some()),
                 ("step_ms", self.step_ms.is_some()),
                 ("envelope", self.envelope != "none"),
@@ -406,6 +437,7 @@ impl InputConfig {
                     ("endpoint", self.endpoint.is_some()),
                     ("region", self.region.is_some()),
                     ("starting_position", self.starting_position.is_some()),
+                    ("preprocessing_lambda", self.preprocessing_lambda.is_some()),
                 ] {
                     if set {
                         return Err(err(format!("{key} applies only with kinesis_stream")));
@@ -421,6 +453,9 @@ impl InputConfig {
                     return Err(err(
                         "envelope, start and step_ms apply to files; a Kinesis record's ROWTIME is its arrival".into(),
                     ));
+                }
+                if let Some(l) = &self.preprocessing_lambda {
+                    check_lambda(l).map_err(|m| err(format!("preprocessing_lambda: {m}")))?;
                 }
                 Ok(InputSource::Kinesis(KinesisLocation {
                     name: name.clone(),
@@ -498,6 +533,21 @@ impl OutputConfig {
             message: message.to_string(),
         };
         let remote = self.endpoint.is_some() || self.region.is_some();
+        if let Some(lambda) = &self.lambda {
+            if self.kinesis_stream.is_some()
+                || self.delivery_stream.is_some()
+                || self.file.is_some()
+            {
+                return Err(err(
+                    "give exactly one of kinesis_stream, delivery_stream, file and lambda",
+                ));
+            }
+            if remote {
+                return Err(err("endpoint and region apply to kinesis_stream only"));
+            }
+            check_lambda(lambda).map_err(|m| err(&m))?;
+            return Ok(OutputTarget::Lambda(lambda.clone()));
+        }
         match (&self.kinesis_stream, &self.delivery_stream, &self.file) {
             (Some(k), None, None) => Ok(OutputTarget::Kinesis(KinesisLocation {
                 name: k.clone(),
@@ -515,7 +565,7 @@ impl OutputConfig {
             }
             (None, None, Some(f)) => Ok(OutputTarget::File(f.clone())),
             _ => Err(err(
-                "give exactly one of kinesis_stream, delivery_stream and file",
+                "give exactly one of kinesis_stream, delivery_stream, file and lambda",
             )),
         }
     }

@@ -25,8 +25,12 @@
 //! InputParallelism N gives N inputs, `<NamePrefix>_001` .. `_00N`, each
 //! reading a share of the stream's shards.
 //!
-//! What Sluice cannot run (an input preprocessing Lambda, a Firehose as an
-//! input, a Lambda output, an encoding other than UTF-8) is named, all of it in one error, when the app is built
+//! Lambda functions (InputProcessingConfiguration, LambdaOutput) run where
+//! the map's `[lambdas]` says: an `http(s)://` URL or a local command, by
+//! KDA's record contracts.
+//!
+//! What Sluice cannot run (a Firehose as an input, an encoding other than
+//! UTF-8) is named, all of it in one error, when the app is built
 //! ([`KdaApplication::to_app`]); nothing is dropped silently.
 
 use std::collections::BTreeMap;
@@ -69,6 +73,8 @@ pub struct KdaInput {
     pub starting_position: Option<String>,
     /// KinesisStreamsInput ResourceARN (or a CloudFormation reference).
     pub stream: Option<String>,
+    /// InputProcessingConfiguration's InputLambdaProcessor ResourceARN.
+    pub preprocessing: Option<String>,
 }
 
 /// A RecordFormat, RecordEncoding and RecordColumns.
@@ -147,6 +153,8 @@ pub struct KdaReference {
 /// name = "example-delivery"
 /// [buckets."arn:aws:s3:::ref-bucket"]
 /// url = "reference-data"               # a directory, file:// or s3:// URL
+/// [lambdas]
+/// "arn:aws:lambda:us-east-1:123456789012:function:clean" = "http://127.0.0.1:9000/"
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,6 +168,10 @@ pub struct ArnMap {
     /// S3 buckets of reference data.
     #[serde(default)]
     pub buckets: BTreeMap<String, BucketTarget>,
+    /// Lambda functions (preprocessing, output): ARN → an `http(s)://`
+    /// URL or `command:<program> <args>`.
+    #[serde(default)]
+    pub lambdas: BTreeMap<String, String>,
 }
 
 /// A stream's place: a name (default: the ARN's), and a remote endpoint.
@@ -414,15 +426,14 @@ impl KdaApplication {
         let starting_position = input
             .get("InputStartingPositionConfiguration")
             .and_then(|s| s.opt_text("InputStartingPosition"));
-        if let Some(p) = input.get(&form.key("InputProcessingConfiguration")) {
-            let lambda = p
-                .get(&form.key("InputLambdaProcessor"))
-                .and_then(|l| l.opt_text("ResourceARN"))
-                .unwrap_or_default();
-            self.unsupported.push(format!(
-                "{path}.InputProcessingConfiguration: the preprocessing Lambda {lambda}"
-            ));
-        }
+        let preprocessing = match input.get(&form.key("InputProcessingConfiguration")) {
+            Some(p) => {
+                let ppath = format!("{path}.InputProcessingConfiguration");
+                let lambda = p.req(&form.key("InputLambdaProcessor"), &ppath)?;
+                Some(lambda.text("ResourceARN", &ppath)?)
+            }
+            None => None,
+        };
         if let Some(f) = input.get(&form.key("KinesisFirehoseInput")) {
             self.unsupported.push(format!(
                 "{path}.KinesisFirehoseInput {}: a Firehose delivery stream as an input (Sluice reads Kinesis data streams)",
@@ -440,6 +451,7 @@ impl KdaApplication {
             parallelism,
             starting_position,
             stream,
+            preprocessing,
         });
         Ok(())
     }
@@ -468,8 +480,6 @@ impl KdaApplication {
         } else if let Some(a) = arn("KinesisFirehoseOutput")? {
             KdaDestination::Firehose(a)
         } else if let Some(a) = arn("LambdaOutput")? {
-            self.unsupported
-                .push(format!("{path}.LambdaOutput {a}: a Lambda destination"));
             KdaDestination::Lambda(a)
         } else {
             return Err(config_error(
@@ -554,6 +564,11 @@ impl KdaApplication {
                 starting_position: input.starting_position.clone(),
                 parallelism: (input.parallelism != 1).then_some(input.parallelism),
                 share: None,
+                preprocessing_lambda: input
+                    .preprocessing
+                    .as_deref()
+                    .map(|arn| lambda_place(arn, map, &input.path))
+                    .transpose()?,
                 video_stream: None,
             });
         }
@@ -563,6 +578,7 @@ impl KdaApplication {
                 kinesis_stream: None,
                 delivery_stream: None,
                 file: None,
+                lambda: None,
                 format: output.format.clone(),
                 endpoint: None,
                 region: None,
@@ -591,7 +607,9 @@ impl KdaApplication {
                     }
                     o.delivery_stream = Some(place.name);
                 }
-                KdaDestination::Lambda(_) => {}
+                KdaDestination::Lambda(arn) => {
+                    o.lambda = Some(lambda_place(arn, map, &output.path)?);
+                }
             }
             config.output.push(o);
         }
@@ -617,6 +635,22 @@ impl KdaApplication {
         }
         Ok((self.code.clone(), config))
     }
+}
+
+/// Where a Lambda ARN runs: the map's URL or command (an ARN that is
+/// already one stands for itself).
+fn lambda_place(arn: &str, map: &ArnMap, path: &str) -> Result<String> {
+    if arn.starts_with("http://") || arn.starts_with("https://") || arn.starts_with("command:") {
+        return Ok(arn.to_string());
+    }
+    map.lambdas.get(arn).cloned().ok_or_else(|| {
+        config_error(
+            path,
+            format!(
+                "the Lambda function {arn} runs where the ARN map says: [lambdas] \"{arn}\" = \"http://...\" (its URL) or \"command:<program>\""
+            ),
+        )
+    })
 }
 
 /// (format, row_path, delimiter, row_delimiter) of an `[[input]]`.
@@ -908,6 +942,16 @@ fn terraform(apps: At<'_>) -> Result<Vec<KdaApplication>> {
                     .get("kinesis_stream")
                     .map(|k| k.text("resource_arn", &format!("{p}.kinesis_stream")))
                     .transpose()?,
+                preprocessing: input
+                    .get("processing_configuration")
+                    .and_then(|c| c.get("lambda"))
+                    .map(|l| {
+                        l.text(
+                            "resource_arn",
+                            &format!("{p}.processing_configuration.lambda"),
+                        )
+                    })
+                    .transpose()?,
             });
         }
         for (i, o) in r.list("outputs").into_iter().enumerate() {
@@ -928,8 +972,6 @@ fn terraform(apps: At<'_>) -> Result<Vec<KdaApplication>> {
             } else if let Some(a) = arn("kinesis_firehose")? {
                 KdaDestination::Firehose(a)
             } else if let Some(a) = arn("lambda")? {
-                app.unsupported
-                    .push(format!("{p}.lambda {a}: a Lambda destination"));
                 KdaDestination::Lambda(a)
             } else {
                 return Err(config_error(
@@ -1109,7 +1151,6 @@ mod tests {
             .to_app(&ArnMap::default())
             .expect_err("refused")
             .to_string();
-        assert!(err.contains("LambdaOutput"), "{err}");
         assert!(err.contains("RecordEncoding ISO-8859-1"), "{err}");
         Ok(())
     }

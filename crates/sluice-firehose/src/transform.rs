@@ -264,7 +264,8 @@ enum Answer {
     Failed,
 }
 
-type InvokeError = (&'static str, String);
+/// A failed invocation: (error code, message).
+pub type InvokeError = (&'static str, String);
 
 /// The Lambda event for `records`.
 fn event(stream_arn: &str, region: &str, records: &[BufferedRecord], ids: &[String]) -> Vec<u8> {
@@ -293,7 +294,19 @@ async fn invoke_once(
     ids: &[String],
 ) -> Result<Vec<Answer>, InvokeError> {
     let body = event(stream_arn, region, records, ids);
-    let response = match target {
+    let response = invoke(target, body).await?;
+    parse_response(&response, ids)
+}
+
+/// Sends one event to a function and returns its response body: POSTs it
+/// to an `http(s)://` target (a 2xx answer's body), or runs a `command:`
+/// target with the event on stdin (exit status 0 and its stdout). Errors
+/// are (error code, message) as Firehose records them:
+/// `Lambda.InvokeFailed` (transport, spawn, timeout) or
+/// `Lambda.FunctionError` (non-2xx status, non-zero exit). Other services'
+/// Lambda contracts (KDA's preprocessing and output functions) use it too.
+pub async fn invoke(target: &LambdaTarget, body: Vec<u8>) -> Result<Vec<u8>, InvokeError> {
+    match target {
         LambdaTarget::Http(url) => {
             let client = reqwest::Client::new();
             let resp = client
@@ -320,11 +333,10 @@ async fn invoke_once(
                     ),
                 ));
             }
-            bytes.to_vec()
+            Ok(bytes.to_vec())
         }
-        LambdaTarget::Command(argv) => run_command(argv, body).await?,
-    };
-    parse_response(&response, ids)
+        LambdaTarget::Command(argv) => run_command(argv, body).await,
+    }
 }
 
 async fn run_command(argv: &[String], stdin: Vec<u8>) -> Result<Vec<u8>, InvokeError> {

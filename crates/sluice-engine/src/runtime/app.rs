@@ -255,6 +255,14 @@ impl Application {
         r
     }
 
+    /// Routes a row to `error_stream` from outside the app: a record that
+    /// failed before it could be mapped (e.g. KDA's preprocessing Lambda
+    /// answered ProcessingFailed). The app goes on.
+    pub fn push_error(&mut self, row: crate::errors::ErrorRow) {
+        self.pending_errors.push(row);
+        self.flush_errors();
+    }
+
     /// Feeds records that arrive now, by the application's clock (live).
     pub fn push_records_now(&mut self, stream: &str, data: &[&[u8]]) -> Result<()> {
         let t = self.clock.now_ms();
