@@ -85,7 +85,11 @@ pub fn discover(args: DiscoverArgs) -> Result<ExitCode> {
         (Some(path), _) => {
             let records = file_records(path, &args)?;
             let file = path.display().to_string();
-            (file.clone(), records, vec![("file", file)])
+            let mut source = vec![("file", file.clone())];
+            if args.envelope != "none" {
+                source.push(("envelope", args.envelope.clone()));
+            }
+            (file, records, source)
         }
         (None, Some(stream)) => {
             let Some(endpoint) = &args.endpoint else {

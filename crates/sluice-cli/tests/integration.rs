@@ -362,6 +362,24 @@ CREATE OR REPLACE PUMP "ENERGY_PUMP" AS INSERT INTO "ENERGY"
         serde_json::json!({ "Name": "state", "SqlType": "VARCHAR(4)" })
     );
 
+    // Records inside a case envelope: what `aws kinesis get-records` printed.
+    let out = sluice()
+        .args(["discover", "--envelope", "kds", "input.jsonl"])
+        .current_dir(repo().join("tests/golden/rowtime-and-arrival"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("envelope = \"kds\"\n"), "{stdout}");
+    assert!(
+        stdout.contains(r#"{ name = "ticker", type = "VARCHAR(4)", mapping = "$.ticker" },"#),
+        "{stdout}"
+    );
+
     // A bad record is named by its line.
     std::fs::write(d.join("bad.jsonl"), "{\"a\": 1}\n{\"a\": \n").unwrap();
     let out = sluice()
