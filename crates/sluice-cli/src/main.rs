@@ -2,6 +2,8 @@
 //!
 //! - `sluice run APP`: run an app (app.sql, or a directory with app.sql and
 //!   app.toml/case.toml) on its inputs, replayed or live;
+//! - `sluice import CONFIG --out DIR`: a KDA application's AWS configuration
+//!   as a Sluice app (`sluice run --kda-config CONFIG` runs it directly);
 //! - `sluice check APP...`: parse, plan and type-check apps, as a CI lint;
 //! - `sluice test DIR...`: run golden cases (../shared/CASE-FORMAT.md);
 //! - `sluice discover FILE|--kds STREAM`: infer an input's schema from
@@ -19,6 +21,7 @@
 mod bench;
 mod connect;
 mod discover;
+mod kda;
 mod load;
 mod run;
 mod serve;
@@ -45,6 +48,10 @@ struct Cli {
 enum Command {
     /// Run an application on its inputs.
     Run(run::RunArgs),
+    /// Write a KDA application's AWS configuration (describe-application
+    /// output, a CloudFormation template or Terraform JSON) as a Sluice app:
+    /// app.sql and app.toml.
+    Import(kda::ImportArgs),
     /// Parse, plan and type-check applications without running them.
     Check {
         /// app.sql files or app directories.
@@ -101,6 +108,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Import(args) => kda::import(args),
         Command::Check { apps } => check(&apps),
         Command::Test { dirs, bless } => test(&dirs, bless),
         Command::Eval { expression } => eval(&expression),

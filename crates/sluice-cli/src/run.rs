@@ -28,7 +28,15 @@ use crate::load::load_app;
 #[derive(Args)]
 pub struct RunArgs {
     /// app.sql, or a directory with app.sql and app.toml / case.toml.
-    app: PathBuf,
+    #[arg(required_unless_present = "kda_config")]
+    app: Option<PathBuf>,
+    /// Run a KDA application from its AWS configuration instead
+    /// (describe-application output, a CloudFormation template or Terraform
+    /// JSON; see `sluice import`).
+    #[arg(long, value_name = "FILE", conflicts_with = "app")]
+    kda_config: Option<PathBuf>,
+    #[command(flatten)]
+    kda: crate::kda::KdaArgs,
     /// Feed STREAM from FILE (`-` for stdin); overrides the config's file.
     #[arg(long = "input", value_name = "STREAM=FILE")]
     inputs: Vec<String>,
@@ -66,14 +74,21 @@ fn split_pair(s: &str) -> Result<(String, String)> {
 type SharedWriter = Arc<Mutex<Box<dyn Write + Send>>>;
 
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let loaded = load_app(&args.app)?;
+    let (loaded, app_path) = match (&args.kda_config, &args.app) {
+        (Some(config), _) => (crate::kda::load_kda(config, &args.kda)?, config.clone()),
+        (None, Some(_)) if args.kda.arn_map.is_some() || args.kda.application.is_some() => {
+            bail!("--arn-map and --application apply to --kda-config")
+        }
+        (None, Some(app)) => (load_app(app)?, app.clone()),
+        (None, None) => bail!("give an APP, or --kda-config FILE"),
+    };
     let mut kinesis = false;
     for c in &loaded.config.input {
         match c.source()? {
             InputSource::Kinesis(_) => kinesis = true,
             InputSource::Video(v) => bail!(
                 "{}: [[input]] {} reads the fragments of Kinesis video stream \"{v}\": run the app with sluice serve --apps",
-                args.app.display(),
+                app_path.display(),
                 c.stream
             ),
             InputSource::File(_) => {}
@@ -83,7 +98,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         if !args.inputs.is_empty() || !args.outputs.is_empty() || args.live || args.pace.is_some() {
             bail!(
                 "{}: this app reads Kinesis data streams; --input, --output, --live and --pace apply to file inputs ([[output]] sections name its destinations)",
-                args.app.display()
+                app_path.display()
             );
         }
         crate::connect::run_from_kinesis(&loaded, &args.data_dir, args.drain, args.rowtime)?;

@@ -394,3 +394,74 @@ CREATE OR REPLACE PUMP "ENERGY_PUMP" AS INSERT INTO "ENERGY"
         "{stderr}"
     );
 }
+
+#[test]
+fn import_reads_each_kda_configuration_form_into_the_same_app() {
+    let migration = repo().join("sql-examples/kda-migration");
+    let sql = std::fs::read_to_string(repo().join("sql-examples/local-kinesis/app.sql")).unwrap();
+    let code = &sql[sql.find("CREATE OR REPLACE STREAM").unwrap()..];
+    let mut tomls = Vec::new();
+    for form in ["describe-application.json", "template.json", "main.tf.json"] {
+        let out_dir = temp_dir(&format!("import-{form}"));
+        let out = sluice()
+            .arg("import")
+            .arg(migration.join(form))
+            .arg("--arn-map")
+            .arg(migration.join("arn-map.toml"))
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{form}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(out_dir.join("app.sql")).unwrap(),
+            code
+        );
+        let check = sluice().arg("check").arg(&out_dir).output().unwrap();
+        assert!(check.status.success(), "{form}: {check:?}");
+        let toml = std::fs::read_to_string(out_dir.join("app.toml")).unwrap();
+        for want in [
+            "stream = \"SOURCE_SQL_STREAM_001\"\nkinesis_stream = \"ExampleInputStream\"",
+            "{ name = \"TICKER_SYMBOL\", type = \"VARCHAR(4)\", mapping = \"$.ticker_symbol\" }",
+            "stream = \"DESTINATION_SQL_STREAM\"\nkinesis_stream = \"ExampleOutputStream\"\nformat = \"json\"",
+            "stream = \"BIG_CHANGES\"\ndelivery_stream = \"example-big-changes\"\nformat = \"csv\"",
+        ] {
+            assert!(toml.contains(want), "{form}: no {want:?} in\n{toml}");
+        }
+        // Only CloudFormation has no starting position (StartApplication gives it).
+        tomls.push(toml.replace("starting_position = \"NOW\"\n", ""));
+    }
+    let body = |t: &String| t.lines().skip(1).collect::<Vec<_>>().join("\n");
+    assert_eq!(body(&tomls[0]), body(&tomls[1]));
+    assert_eq!(body(&tomls[0]), body(&tomls[2]));
+}
+
+#[test]
+fn import_names_every_part_sluice_cannot_run_at_once() {
+    let d = temp_dir("import-unsupported");
+    let text = std::fs::read_to_string(
+        repo().join("sql-examples/kda-migration/describe-application.json"),
+    )
+    .unwrap()
+    .replace("\"Count\": 1", "\"Count\": 3")
+    .replace(
+        "\"KinesisFirehoseOutputDescription\"",
+        "\"LambdaOutputDescription\"",
+    );
+    std::fs::write(d.join("describe.json"), text).unwrap();
+    let out = sluice()
+        .arg("run")
+        .arg("--kda-config")
+        .arg(d.join("describe.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Sluice cannot run these parts of it"), "{err}");
+    assert!(err.contains("InputParallelism Count 3"), "{err}");
+    assert!(err.contains("LambdaOutput arn:aws:firehose"), "{err}");
+}

@@ -186,16 +186,13 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-#[test]
-fn serve_runs_an_app_between_kinesis_and_firehose() {
-    let d = temp_dir("serve-app");
-    let server = Server::start(
-        &d,
-        &[
-            "--apps",
-            repo().join("sql-examples/local-kinesis").to_str().unwrap(),
-        ],
-    );
+/// Runs the getting-started app of `app` (sql-examples/local-kinesis, or
+/// the same app imported from its KDA configuration) under `sluice serve`
+/// in `d`: records put to ExampleInputStream come out as window rows in
+/// ExampleOutputStream and, once the server stops, as CSV lines of the big
+/// changes in the Firehose bucket. Returns the window rows.
+fn ticker_app_between_kinesis_and_firehose(d: &Path, app: &Path) -> Vec<String> {
+    let server = Server::start(d, &["--apps", app.to_str().unwrap()]);
     // The app created its streams; its delivery stream is ours to create,
     // through the same port.
     let (status, v) = server.call(
@@ -257,6 +254,14 @@ fn serve_runs_an_app_between_kinesis_and_firehose() {
     assert!(name.starts_with("example-big-changes-1-"), "{name}");
     let delivered = std::fs::read_to_string(&objects[0]).unwrap();
     assert_eq!(delivered.lines().collect::<Vec<_>>(), expected);
+    out
+}
+
+#[test]
+fn serve_runs_an_app_between_kinesis_and_firehose() {
+    let d = temp_dir("serve-app");
+    let out =
+        ticker_app_between_kinesis_and_firehose(&d, &repo().join("sql-examples/local-kinesis"));
 
     // Restarted, the app resumes at its checkpoint: nothing is read twice.
     let server = Server::start(
@@ -279,6 +284,25 @@ fn serve_runs_an_app_between_kinesis_and_firehose() {
     assert_eq!(objects.len(), 2, "{objects:?}");
     let second = std::fs::read_to_string(&objects[1]).unwrap();
     assert_eq!(second, "AMZN,183.5,5.5\n");
+}
+
+#[test]
+fn serve_runs_a_kda_application_imported_from_describe_application() {
+    // The same app as its KDA owners have it: describe-application output.
+    let d = temp_dir("serve-kda");
+    let app = temp_dir("serve-kda-app");
+    let migration = repo().join("sql-examples/kda-migration");
+    let status = sluice()
+        .arg("import")
+        .arg(migration.join("describe-application.json"))
+        .arg("--arn-map")
+        .arg(migration.join("arn-map.toml"))
+        .arg("--out")
+        .arg(&app)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    ticker_app_between_kinesis_and_firehose(&d, &app);
 }
 
 #[test]

@@ -64,6 +64,7 @@ pub mod error;
 pub mod errors;
 pub mod functions;
 pub mod io;
+pub mod kda_config;
 pub mod ops;
 pub mod plan;
 pub mod reference;
