@@ -6,6 +6,8 @@
 //!   as a Sluice app (`sluice run --kda-config CONFIG` runs it directly);
 //! - `sluice check APP...`: parse, plan and type-check apps, as a CI lint;
 //! - `sluice test DIR...`: run golden cases (../shared/CASE-FORMAT.md);
+//! - `sluice discover FILE|--kds STREAM`: infer an input's schema from
+//!   sample records, printed as an `[[input]]` section or AWS InputSchema;
 //! - `sluice bench`: the built-in workloads W1 (tumbling) and W2 (sliding);
 //! - `sluice serve`: the local Kinesis (Data Streams, Firehose, Video) on
 //!   one port, optionally running apps against it; `sluice kds serve`: the
@@ -18,6 +20,7 @@
 
 mod bench;
 mod connect;
+mod discover;
 mod kda;
 mod lambda;
 mod load;
@@ -74,6 +77,11 @@ enum Command {
         /// or the query, e.g. `SELECT UPPER(s) FROM (VALUES ('a'), ('b')) AS t(s)`.
         expression: String,
     },
+    /// Infer an input's schema (RecordColumns, row path, delimiters) from
+    /// sample records, as KDA's DiscoverInputSchema does; print it as an
+    /// [[input]] section of app.toml / case.toml, or with --aws as AWS
+    /// InputSchema JSON.
+    Discover(discover::DiscoverArgs),
     /// Run the built-in benchmark workloads (W1 tumbling, W2 sliding) and print rows/s.
     Bench(bench::BenchArgs),
     /// Serve Kinesis Data Streams, Firehose and Kinesis Video on one port
@@ -105,6 +113,7 @@ fn main() -> ExitCode {
         Command::Check { apps } => check(&apps),
         Command::Test { dirs, bless } => test(&dirs, bless),
         Command::Eval { expression } => eval(&expression),
+        Command::Discover(args) => discover::discover(args),
         Command::Bench(args) => bench::bench(args),
         Command::Serve(args) => serve::serve(args),
         Command::Kds {

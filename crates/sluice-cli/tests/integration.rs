@@ -262,6 +262,139 @@ fn eval_prints_a_plain_query_over_values_one_line_per_row() {
     );
 }
 
+/// `sluice discover` on a JSON file with nested objects and on a CSV file;
+/// the printed `[[input]]` sections, written into a case unchanged, feed an
+/// app that `sluice test` passes.
+#[test]
+fn discovered_inputs_run_unchanged_in_a_case() {
+    let d = temp_dir("discover-case");
+    std::fs::write(
+        d.join("trades.jsonl"),
+        concat!(
+            r#"{"ticker": "AMZN", "trade": {"price": 101.5, "qty": 10, "venue": {"code": "XNAS"}}, "at": "2024-01-02 10:00:00.000", "tags": ["a", "b"], "user@id": 7}"#,
+            "\n",
+            r#"{"ticker": "GOOGL", "trade": {"price": 99, "qty": 3000000000, "venue": {"code": "XNYS"}}, "at": "2024-01-02T10:00:01Z", "tags": [], "user@id": 8, "note": null}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("energy.csv"),
+        "year,month,state,consumption\r\n2001,1,AK,47615\r\n2001,1,AL,3020601\r\n",
+    )
+    .unwrap();
+    let discover = |args: &[&str]| {
+        let out = sluice()
+            .arg("discover")
+            .args(args)
+            .current_dir(&d)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json = discover(&["trades.jsonl"]);
+    for line in [
+        r#"{ name = "ticker", type = "VARCHAR(8)", mapping = "$.ticker" },"#,
+        r#"{ name = "trade_price", type = "DOUBLE", mapping = "$.trade.price" },"#,
+        r#"{ name = "trade_qty", type = "BIGINT", mapping = "$.trade.qty" },"#,
+        r#"{ name = "trade_venue_code", type = "VARCHAR(4)", mapping = "$.trade.venue.code" },"#,
+        r#"{ name = "COL_at", type = "TIMESTAMP", mapping = "$.at" },"#,
+        r#"{ name = "tags", type = "VARCHAR(16)", mapping = "$.tags[0:]" },"#,
+        r#"{ name = "COL_userid", type = "INTEGER", mapping = "$['user@id']" },"#,
+    ] {
+        assert!(json.contains(line), "{line} not in:\n{json}");
+    }
+    let csv = discover(&["--stream", "SOURCE_SQL_STREAM_002", "energy.csv"]);
+    assert!(csv.contains("header = true\n"), "{csv}");
+    assert!(
+        csv.contains(r#"{ name = "COL_year", type = "INTEGER" },"#),
+        "{csv}"
+    );
+    std::fs::write(d.join("case.toml"), format!("{json}\n{csv}")).unwrap();
+    std::fs::write(
+        d.join("app.sql"),
+        r#"
+CREATE OR REPLACE STREAM "TRADES" (TICKER VARCHAR(8), PRICE DOUBLE, QTY BIGINT,
+  VENUE VARCHAR(4), TAGS VARCHAR(16), AT_TIME TIMESTAMP, USER_ID INTEGER);
+CREATE OR REPLACE PUMP "TRADES_PUMP" AS INSERT INTO "TRADES"
+  SELECT STREAM "ticker", "trade_price", "trade_qty", "trade_venue_code", "tags", "COL_at", "COL_userid"
+  FROM "SOURCE_SQL_STREAM_001";
+CREATE OR REPLACE STREAM "ENERGY" (STATE VARCHAR(4), YEAR_MONTH INTEGER, CONSUMPTION INTEGER);
+CREATE OR REPLACE PUMP "ENERGY_PUMP" AS INSERT INTO "ENERGY"
+  SELECT STREAM "state", "COL_year" * 100 + "COL_month", "consumption"
+  FROM "SOURCE_SQL_STREAM_002";
+"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("expected")).unwrap();
+    std::fs::write(
+        d.join("expected/TRADES.jsonl"),
+        concat!(
+            r#"{"TICKER": "AMZN", "PRICE": 101.5, "QTY": 10, "VENUE": "XNAS", "TAGS": "[\"a\",\"b\"]", "AT_TIME": "2024-01-02 10:00:00.000", "USER_ID": 7}"#,
+            "\n",
+            r#"{"TICKER": "GOOGL", "PRICE": 99.0, "QTY": 3000000000, "VENUE": "XNYS", "TAGS": "[]", "AT_TIME": "2024-01-02 10:00:01.000", "USER_ID": 8}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("expected/ENERGY.jsonl"),
+        "{\"STATE\": \"AK\", \"YEAR_MONTH\": 200101, \"CONSUMPTION\": 47615}\n\
+         {\"STATE\": \"AL\", \"YEAR_MONTH\": 200101, \"CONSUMPTION\": 3020601}\n",
+    )
+    .unwrap();
+    let out = sluice().arg("test").arg(&d).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.ends_with("1 passed, 0 failed\n"), "{stdout}");
+
+    // --aws: the same schema as AWS InputSchema JSON.
+    let aws: serde_json::Value = serde_json::from_str(&discover(&["--aws", "energy.csv"])).unwrap();
+    assert_eq!(aws["RecordFormat"]["RecordFormatType"], "CSV");
+    assert_eq!(
+        aws["RecordFormat"]["MappingParameters"]["CSVMappingParameters"]["RecordRowDelimiter"],
+        "\r\n"
+    );
+    assert_eq!(
+        aws["RecordColumns"][2],
+        serde_json::json!({ "Name": "state", "SqlType": "VARCHAR(4)" })
+    );
+
+    // Records inside a case envelope: what `aws kinesis get-records` printed.
+    let out = sluice()
+        .args(["discover", "--envelope", "kds", "input.jsonl"])
+        .current_dir(repo().join("tests/golden/rowtime-and-arrival"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("envelope = \"kds\"\n"), "{stdout}");
+    assert!(
+        stdout.contains(r#"{ name = "ticker", type = "VARCHAR(4)", mapping = "$.ticker" },"#),
+        "{stdout}"
+    );
+
+    // A bad record is named by its line.
+    std::fs::write(d.join("bad.jsonl"), "{\"a\": 1}\n{\"a\": \n").unwrap();
+    let out = sluice()
+        .args(["discover", "--format", "json", "bad.jsonl"])
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("bad.jsonl: record 2: not valid JSON"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn import_reads_each_kda_configuration_form_into_the_same_app() {
     let migration = repo().join("sql-examples/kda-migration");

@@ -780,3 +780,49 @@ fn serve_feeds_put_media_fragments_to_a_video_fragments_app() {
     assert_eq!(alerts[1]["ERROR_ID"], 4004);
     server.stop();
 }
+
+#[test]
+fn discover_samples_a_stream_through_an_endpoint() {
+    let d = temp_dir("discover-kds");
+    let server = Server::start(&d, &[]);
+    server.kinesis(
+        "CreateStream",
+        json!({ "StreamName": "ticks", "ShardCount": 2 }),
+    );
+    wait_for("ticks active", || {
+        let v = server.kinesis("DescribeStreamSummary", json!({ "StreamName": "ticks" }));
+        (v["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE").then_some(())
+    });
+    server.put(
+        "ticks",
+        &[
+            json!({ "TICKER": "AMZN", "QUOTE": { "PRICE": 12.5 } }),
+            json!({ "TICKER": "MSFT", "QUOTE": { "PRICE": 13 } }),
+            json!({ "TICKER": "AAPL", "QUOTE": { "PRICE": 14 } }),
+        ],
+    );
+    let out = sluice()
+        .args(["discover", "--kds", "ticks", "--endpoint"])
+        .arg(format!("http://{}", server.addr))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("# discovered from 3 row(s)"), "{stdout}");
+    assert!(stdout.contains("kinesis_stream = \"ticks\"\n"), "{stdout}");
+    assert!(
+        stdout.contains(r#"{ name = "QUOTE_PRICE", type = "DOUBLE", mapping = "$.QUOTE.PRICE" },"#),
+        "{stdout}"
+    );
+    // Without an endpoint there is nothing to read from.
+    let out = sluice()
+        .args(["discover", "--kds", "ticks"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    server.stop();
+}

@@ -82,6 +82,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AppConfig;
 pub use error::{EngineError, Location, Result};
 pub use input::{InputSchema, Record, RecordColumn, RecordFormat, RecordMeta};
+pub use io::discover::{DiscoverOptions, DiscoveredSchema, SampleFormat, discover_schema};
 pub use plan::{
     AppPlan, ERROR_STREAM, ROWTIME, SourceDecl, StreamColumn, TableDecl, evaluate_query,
     evaluate_scalar, is_plain_query,

@@ -218,11 +218,16 @@ fn parse_path(path: &str) -> std::result::Result<Vec<Step>, String> {
     Ok(steps)
 }
 
+/// The value at `steps` below `v`. `[0:]` (or `[*]`) as the last step is
+/// the whole array, as KDA reads it ("all of the contents of the array are
+/// returned as a single field"); `[0:]` before further steps flattens the
+/// array into rows, which only a row path does, so in a column it is NULL.
 fn walk<'v>(mut v: &'v serde_json::Value, steps: &[Step]) -> Option<&'v serde_json::Value> {
-    for s in steps {
+    for (i, s) in steps.iter().enumerate() {
         v = match s {
             Step::Key(k) => v.get(k)?,
             Step::Index(i) => v.get(*i)?,
+            Step::All if i + 1 == steps.len() && v.is_array() => v,
             Step::All => return None,
         };
     }
@@ -879,7 +884,7 @@ impl Decoder {
 }
 
 /// Splits one CSV row; double-quoted fields may hold the delimiter and `""`.
-fn split_csv(row: &str, delimiter: &str) -> Vec<String> {
+pub(crate) fn split_csv(row: &str, delimiter: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut in_quotes = false;
@@ -1196,6 +1201,42 @@ mod tests {
         );
         assert_eq!(errors[1].name, "Parse error");
         assert_eq!(errors[1].data_row, "6E6F74206A736F6E");
+    }
+
+    #[test]
+    fn an_array_mapped_with_a_trailing_all_index_is_read_whole() {
+        let cols = vec![
+            StreamColumn::new("TAGS", SqlType::Varchar(16)),
+            StreamColumn::new("DEEP", SqlType::Varchar(16)),
+        ];
+        let schema = InputSchema {
+            format: RecordFormat::Json {
+                row_path: "$".into(),
+            },
+            columns: Some(vec![
+                RecordColumn {
+                    name: "TAGS".into(),
+                    sql_type: SqlType::Varchar(16),
+                    mapping: Some("$.tags[0:]".into()),
+                },
+                RecordColumn {
+                    name: "DEEP".into(),
+                    sql_type: SqlType::Varchar(16),
+                    mapping: Some("$.tags[0:].x".into()),
+                },
+            ]),
+        };
+        let d = decoder(schema, cols);
+        let (b, errors) = d
+            .decode(
+                &[rec(r#"{"tags": ["a", 2]}"#), rec(r#"{"tags": "no"}"#)],
+                &[1_000; 2],
+            )
+            .unwrap();
+        assert!(errors.is_empty());
+        assert_eq!(b.column(U).as_string::<i32>().value(0), r#"["a",2]"#);
+        assert!(b.column(U + 1).is_null(0));
+        assert!(b.column(U).is_null(1));
     }
 
     #[test]
