@@ -679,6 +679,94 @@ fn kda_preprocessing_and_output_lambdas_follow_the_record_contracts() {
     }
 }
 
+#[test]
+fn kda_reference_data_source_is_read_from_the_mapped_bucket() {
+    // A ReferenceDataSource's bucket mapped to a file:// URL: its FileKey is
+    // read there, and the app joins the stream to it.
+    let d = temp_dir("kda-reference");
+    let data = d.join("data");
+    let bucket = d.join("bucket");
+    std::fs::create_dir_all(bucket.join("ref")).unwrap();
+    std::fs::write(
+        bucket.join("ref/company.csv"),
+        "AMZN,Amazon\nMSFT,Microsoft\n",
+    )
+    .unwrap();
+    let describe = json!({ "ApplicationDetail": {
+        "ApplicationName": "enrich",
+        "ApplicationCode": "CREATE OR REPLACE STREAM \"OUT\" (T VARCHAR(4), NAME VARCHAR(16));\nCREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM S.T, C.NAME FROM \"SOURCE_SQL_STREAM_001\" AS S LEFT JOIN \"COMPANY\" AS C ON S.T = C.T;\n",
+        "InputDescriptions": [{
+            "NamePrefix": "SOURCE_SQL_STREAM",
+            "KinesisStreamsInputDescription": {
+                "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/ticks" },
+            "InputSchema": {
+                "RecordFormat": { "RecordFormatType": "JSON",
+                    "MappingParameters": { "JSONMappingParameters": { "RecordRowPath": "$" } } },
+                "RecordEncoding": "UTF-8",
+                "RecordColumns": [{ "Name": "T", "SqlType": "VARCHAR(4)", "Mapping": "$.t" }] } }],
+        "OutputDescriptions": [{
+            "Name": "OUT",
+            "KinesisStreamsOutputDescription": {
+                "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/enriched" },
+            "DestinationSchema": { "RecordFormatType": "CSV" } }],
+        "ReferenceDataSourceDescriptions": [{
+            "TableName": "COMPANY",
+            "S3ReferenceDataSourceDescription": {
+                "BucketARN": "arn:aws:s3:::company-data", "FileKey": "ref/company.csv" },
+            "ReferenceSchema": {
+                "RecordFormat": { "RecordFormatType": "CSV", "MappingParameters": {
+                    "CSVMappingParameters": { "RecordRowDelimiter": "\n", "RecordColumnDelimiter": "," } } },
+                "RecordEncoding": "UTF-8",
+                "RecordColumns": [{ "Name": "T", "SqlType": "VARCHAR(4)" },
+                                  { "Name": "NAME", "SqlType": "VARCHAR(16)" }] } }] } });
+    std::fs::write(d.join("describe.json"), describe.to_string()).unwrap();
+    std::fs::write(
+        d.join("map.toml"),
+        format!(
+            "[buckets.\"arn:aws:s3:::company-data\"]\nurl = \"file://{}\"\n",
+            bucket.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&data, &[]);
+    for (name, shards) in [("ticks", 1), ("enriched", 1)] {
+        server.kinesis(
+            "CreateStream",
+            json!({ "StreamName": name, "ShardCount": shards }),
+        );
+    }
+    server.put(
+        "ticks",
+        &[
+            json!({"t": "AMZN"}),
+            json!({"t": "IBM"}),
+            json!({"t": "MSFT"}),
+        ],
+    );
+    server.stop();
+    let out = sluice()
+        .arg("run")
+        .arg("--kda-config")
+        .arg(d.join("describe.json"))
+        .arg("--arn-map")
+        .arg(d.join("map.toml"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--drain")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = Server::start(&data, &[]);
+    let rows = server.read_all("enriched");
+    server.stop();
+    // DestinationSchema CSV: one line per row, the unmatched ticker's NAME empty.
+    assert_eq!(rows, ["AMZN,Amazon\n", "IBM,\n", "MSFT,Microsoft\n"]);
+}
+
 /// A Kinesis Video control-plane call (rest-json: POST to the operation's path).
 fn video_call(server: &Server, path: &str, body: &Value) -> (u16, Value) {
     let body = body.to_string();

@@ -653,12 +653,19 @@ impl JoinState {
         let rowtime: Vec<i64> = pairs.iter().map(|p| times[p.0 as usize]).collect();
         let mut joined = assemble(plan, rowtime, left, right)?;
         let mut matched = vec![false; n];
+        // The stream row each joined row comes from.
+        let mut joined_from: Vec<u32> = pairs.iter().map(|p| p.0).collect();
         match &plan.residual {
             Some(cond) if !pairs.is_empty() => {
                 let pass = residual_mask(cond, &joined, pump, out);
                 for (k, p) in pairs.iter().enumerate() {
                     matched[p.0 as usize] |= pass[k];
                 }
+                joined_from = joined_from
+                    .into_iter()
+                    .zip(&pass)
+                    .filter_map(|(i, keep)| keep.then_some(i))
+                    .collect();
                 joined = datafusion::arrow::compute::filter_record_batch(
                     &joined,
                     &BooleanArray::from(pass),
@@ -688,7 +695,24 @@ impl JoinState {
             .collect();
         let rowtime = un.iter().map(|&i| times[i as usize]).collect();
         let unmatched = assemble(plan, rowtime, left, right)?;
-        sort_parts(vec![joined, unmatched])
+        // In the stream's order: each row's matches, or its NULL-extended
+        // row, where the row was (the batch is in ROWTIME order).
+        let from: Vec<u32> = joined_from.into_iter().chain(un).collect();
+        let all =
+            datafusion::arrow::compute::concat_batches(&joined.schema(), [&joined, &unmatched])
+                .map_err(|e| df(e.into()))?;
+        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+        order.sort_by_key(|&k| from[k as usize]);
+        let idx = UInt32Array::from(order);
+        let cols = all
+            .columns()
+            .iter()
+            .map(|c| take(c, &idx, None))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| df(e.into()))?;
+        RecordBatch::try_new(all.schema(), cols)
+            .map(Some)
+            .map_err(|e| df(e.into()))
     }
 
     /// Rebuilds the table's hash index when a reload swapped in a new
