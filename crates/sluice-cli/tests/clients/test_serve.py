@@ -28,10 +28,18 @@ class Server:
             stderr=subprocess.PIPE,
             text=True,
         )
-        line = self.proc.stderr.readline()
-        m = re.search(r"http://([0-9.]+:\d+)", line)
+        # Apps print their own lines (streams created) before the address.
+        seen = []
+        m = None
+        while m is None and len(seen) < 50:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            seen.append(line)
+            m = re.search(r"on http://([0-9.]+:\d+)", line)
         if not m:
-            raise RuntimeError(f"no address from sluice serve: {line!r}")
+            self.proc.kill()
+            raise RuntimeError(f"no address from sluice serve: {seen!r}")
         self.endpoint = "http://" + m.group(1)
 
     def client(self, service, key="test", secret="test"):
@@ -153,7 +161,81 @@ def sigv4_guards_every_service():
         s.stop()
 
 
+def kda_application_runs_from_its_describe_application_output():
+    # The getting-started app as KDA printed it, imported and served; boto3
+    # is the producer and the Firehose destination's reader.
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+    migration = os.path.join(root, "sql-examples", "kda-migration")
+    app = tempfile.mkdtemp(prefix="sluice-kda-app-")
+    subprocess.run(
+        [
+            BIN, "import", os.path.join(migration, "describe-application.json"),
+            "--arn-map", os.path.join(migration, "arn-map.toml"), "--out", app,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with open(os.path.join(root, "sql-examples", "local-kinesis", "input.jsonl")) as f:
+        records = [json.loads(line)["data"] for line in f if line.strip()]
+    s = Server("--apps", app)
+    try:
+        firehose = s.client("firehose")
+        firehose.create_delivery_stream(
+            DeliveryStreamName="example-big-changes",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::changes",
+                "BufferingHints": {"IntervalInSeconds": 900, "SizeInMBs": 128},
+            },
+        )
+        kinesis = s.client("kinesis")
+        # The app created its streams; it reads from NOW, so wait for it.
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName="ExampleInputStream", WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+        )
+        time.sleep(1)
+        put = kinesis.put_records(
+            StreamName="ExampleInputStream",
+            Records=[
+                {"Data": json.dumps(r).encode(), "PartitionKey": r["ticker_symbol"]}
+                for r in records
+            ],
+        )
+        assert put["FailedRecordCount"] == 0, put
+        # DESTINATION_SQL_STREAM: 10-second windows close on the wall clock.
+        deadline = time.time() + 40
+        trades = 0
+        while time.time() < deadline and trades < len(records):
+            trades = 0
+            for shard in kinesis.list_shards(StreamName="ExampleOutputStream")["Shards"]:
+                it = kinesis.get_shard_iterator(
+                    StreamName="ExampleOutputStream",
+                    ShardId=shard["ShardId"],
+                    ShardIteratorType="TRIM_HORIZON",
+                )["ShardIterator"]
+                for r in kinesis.get_records(ShardIterator=it)["Records"]:
+                    trades += json.loads(r["Data"])["TRADES"]
+            time.sleep(1)
+        assert trades == len(records), (trades, len(records))
+    finally:
+        s.stop()
+    # SIGTERM delivered what Firehose buffered: BIG_CHANGES as CSV lines.
+    found = []
+    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "changes")):
+        found += [os.path.join(d, f) for f in files if not re.search(r"#\d+$", f)]
+    assert len(found) == 1, found
+    with open(found[0]) as fh:
+        lines = fh.read().splitlines()
+    want = [
+        f"{r['ticker_symbol']},{json.dumps(r['price'])},{json.dumps(r['change'])}"
+        for r in records
+        if abs(r["change"]) > 1
+    ]
+    assert sorted(lines) == sorted(want), (lines, want)
+
+
 test(one_port_serves_kinesis_firehose_and_video)
+test(kda_application_runs_from_its_describe_application_output)
 test(sigv4_guards_every_service)
 passed = sum(RESULTS)
 failed = len(RESULTS) - passed
