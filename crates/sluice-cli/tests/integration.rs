@@ -401,7 +401,12 @@ fn import_reads_each_kda_configuration_form_into_the_same_app() {
     let sql = std::fs::read_to_string(repo().join("sql-examples/local-kinesis/app.sql")).unwrap();
     let code = &sql[sql.find("CREATE OR REPLACE STREAM").unwrap()..];
     let mut tomls = Vec::new();
-    for form in ["describe-application.json", "template.json", "main.tf.json"] {
+    for form in [
+        "describe-application.json",
+        "template.json",
+        "template.yaml",
+        "main.tf.json",
+    ] {
         let out_dir = temp_dir(&format!("import-{form}"));
         let out = sluice()
             .arg("import")
@@ -438,6 +443,7 @@ fn import_reads_each_kda_configuration_form_into_the_same_app() {
     let body = |t: &String| t.lines().skip(1).collect::<Vec<_>>().join("\n");
     assert_eq!(body(&tomls[0]), body(&tomls[1]));
     assert_eq!(body(&tomls[0]), body(&tomls[2]));
+    assert_eq!(body(&tomls[0]), body(&tomls[3]));
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //!   (`ApplicationDetail` with `InputDescriptions`, ...), and
 //!   `aws kinesisanalyticsv2 describe-application` of a SQL application
 //!   (`ApplicationConfigurationDescription.SqlApplicationConfigurationDescription`);
-//! - a CloudFormation template in JSON: `AWS::KinesisAnalytics::Application`
+//! - a CloudFormation template in JSON or YAML (short-form tags such as
+//!   `!Ref`, `!GetAtt` and `!Sub` read as their `Fn::` forms):
+//!   `AWS::KinesisAnalytics::Application`
 //!   resources, with the `AWS::KinesisAnalytics::ApplicationOutput` and
 //!   `ApplicationReferenceDataSource` resources whose ApplicationName
 //!   names (or `Ref`s) them;
@@ -313,8 +315,14 @@ impl<'a> At<'a> {
 /// the [module docs](self) for the forms. `origin` names the file in
 /// errors.
 pub fn read_kda_config(text: &str, origin: &str) -> Result<Vec<KdaApplication>> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| config_error(origin, format!("not JSON: {e}")))?;
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(json) if text.trim_start().starts_with(['{', '[']) => {
+            return Err(config_error(origin, format!("not JSON: {json}")));
+        }
+        Err(_) => yaml_to_json(text)
+            .map_err(|e| config_error(origin, format!("neither JSON nor YAML: {e}")))?,
+    };
     let root = At {
         value: &value,
         origin,
@@ -335,6 +343,58 @@ pub fn read_kda_config(text: &str, origin: &str) -> Result<Vec<KdaApplication>> 
         origin,
         "not a KDA configuration: expected describe-application output (ApplicationDetail), a CloudFormation template (Resources) or Terraform JSON (resource.aws_kinesis_analytics_application)",
     ))
+}
+
+/// A YAML document (a CloudFormation template) as the JSON it stands for:
+/// `!Ref x` is `{"Ref": x}`, `!GetAtt a.b` is `{"Fn::GetAtt": [a, b]}`,
+/// `!Condition c` is `{"Condition": c}`, any other `!Name v` is
+/// `{"Fn::Name": v}`.
+fn yaml_to_json(text: &str) -> std::result::Result<Value, serde_norway::Error> {
+    fn convert(v: serde_norway::Value) -> Value {
+        use serde_norway::Value as Y;
+        match v {
+            Y::Null => Value::Null,
+            Y::Bool(b) => Value::Bool(b),
+            Y::Number(n) => serde_json::to_value(&n).unwrap_or(Value::Null),
+            Y::String(s) => Value::String(s),
+            Y::Sequence(items) => Value::Array(items.into_iter().map(convert).collect()),
+            Y::Mapping(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let key = match k {
+                            Y::String(s) => s,
+                            other => serde_norway::to_string(&other)
+                                .map(|s| s.trim_end().to_string())
+                                .unwrap_or_default(),
+                        };
+                        (key, convert(v))
+                    })
+                    .collect(),
+            ),
+            Y::Tagged(t) => {
+                let tag = t.tag.to_string();
+                let name = tag.trim_start_matches('!');
+                let value = convert(t.value);
+                let (key, value) = match (name, value) {
+                    ("Ref", v) => ("Ref".to_string(), v),
+                    ("Condition", v) => ("Condition".to_string(), v),
+                    ("GetAtt", Value::String(s)) => {
+                        let parts: Vec<Value> = s
+                            .splitn(2, '.')
+                            .map(|p| Value::String(p.to_string()))
+                            .collect();
+                        ("Fn::GetAtt".to_string(), Value::Array(parts))
+                    }
+                    (other, v) => (format!("Fn::{other}"), v),
+                };
+                let mut o = serde_json::Map::new();
+                o.insert(key, value);
+                Value::Object(o)
+            }
+        }
+    }
+    let v: serde_norway::Value = serde_norway::from_str(text)?;
+    Ok(convert(v))
 }
 
 fn describe_application(detail: At<'_>) -> Result<KdaApplication> {
@@ -676,20 +736,19 @@ struct Place {
 }
 
 /// `arn:aws:<service>:<region>:<account>:<kind>/<name>` → (region, name).
+/// A CloudFormation `Fn::Sub` ARN (`arn:aws:kinesis:${AWS::Region}:...`)
+/// gives its name and no region.
 fn arn_parts(arn: &str) -> Option<(&str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some(_), Some(region), Some(_), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    if !arn.starts_with("arn:") {
         return None;
-    };
-    let name = resource.split_once('/').map_or(resource, |(_, n)| n);
-    Some((region, name))
+    }
+    let (_, name) = arn.rsplit_once('/')?;
+    let region = arn
+        .split(':')
+        .nth(3)
+        .filter(|r| !r.contains('$'))
+        .unwrap_or("");
+    (!name.is_empty()).then_some((region, name))
 }
 
 fn stream_place(
@@ -1194,6 +1253,24 @@ mod tests {
         let (_, config) = app.to_app(&map)?;
         assert_eq!(config.input[0].kinesis_stream.as_deref(), Some("in"));
         assert_eq!(config.output[0].kinesis_stream.as_deref(), Some("out"));
+        Ok(())
+    }
+
+    #[test]
+    fn cloudformation_yaml_short_form_tags_read_as_their_fn_forms() -> Result<()> {
+        let yaml = "Resources:\n  App:\n    Type: AWS::KinesisAnalytics::Application\n    Properties:\n      ApplicationCode: |\n        CREATE STREAM \"D\" (T VARCHAR(4));\n      Inputs:\n        - NamePrefix: SOURCE_SQL_STREAM\n          KinesisStreamsInput:\n            ResourceARN: !GetAtt [InStream, Arn]\n          InputSchema:\n            RecordFormat: { RecordFormatType: CSV }\n            RecordColumns:\n              - { Name: T, SqlType: VARCHAR(4) }\n  Out:\n    Type: AWS::KinesisAnalytics::ApplicationOutput\n    Properties:\n      ApplicationName: !Ref App\n      Output:\n        Name: D\n        KinesisStreamsOutput:\n          ResourceARN: !Sub \"arn:aws:kinesis:${AWS::Region}:${AWS::AccountId}:stream/out\"\n";
+        let apps = read_kda_config(yaml, "template.yaml")?;
+        let map = ArnMap::parse("[streams.InStream]\nname = \"in\"\n", "map.toml")?;
+        let (sql, config) = apps[0].to_app(&map)?;
+        assert_eq!(sql, "CREATE STREAM \"D\" (T VARCHAR(4));\n");
+        assert_eq!(config.input[0].kinesis_stream.as_deref(), Some("in"));
+        assert_eq!(config.input[0].delimiter.as_deref(), Some(","));
+        assert_eq!(config.output[0].kinesis_stream.as_deref(), Some("out"));
+        assert_eq!(config.output[0].region, None);
+        let err = read_kda_config("{ not json", "x.json")
+            .expect_err("bad")
+            .to_string();
+        assert!(err.contains("not JSON"), "{err}");
         Ok(())
     }
 
