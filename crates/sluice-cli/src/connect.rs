@@ -242,6 +242,14 @@ enum InputFrom {
         /// Only this video stream's fragments; `None`: every stream's.
         only: Option<String>,
     },
+    /// Records entering a Firehose delivery stream of this process, live
+    /// (KDA's KinesisFirehoseInput; no checkpoint: a delivery stream keeps
+    /// no log to read again).
+    Firehose {
+        events: tokio::sync::broadcast::Receiver<sluice_firehose::IncomingRecords>,
+        /// The delivery stream.
+        only: String,
+    },
 }
 
 struct Connected {
@@ -381,6 +389,29 @@ impl Connected {
         for input in &loaded.config.input {
             let k = match input.source().with_context(|| origin.clone())? {
                 InputSource::Kinesis(k) => k,
+                InputSource::Firehose(d) => {
+                    let firehose = services.firehose.as_ref().ok_or_else(|| {
+                        anyhow!(
+                            "{origin}: [[input]] {}: delivery_stream \"{d}\" needs Firehose in this process (run the app with sluice serve --apps)",
+                            input.stream
+                        )
+                    })?;
+                    let only = d
+                        .rsplit_once(":deliverystream/")
+                        .map_or(d.as_str(), |(_, n)| n)
+                        .to_string();
+                    inputs.push(Input {
+                        stream: input.stream.clone(),
+                        from: InputFrom::Firehose {
+                            events: firehose.subscribe_incoming(),
+                            only,
+                        },
+                        preprocess: None,
+                        fed: Vec::new(),
+                        caught_up: false,
+                    });
+                    continue;
+                }
                 InputSource::Video(v) => {
                     let video = services.video.as_ref().ok_or_else(|| {
                         anyhow!(
@@ -536,6 +567,20 @@ impl Connected {
         let input = &mut self.inputs[k];
         let reader = match &mut input.from {
             InputFrom::Kinesis(reader) => reader,
+            InputFrom::Firehose { events, only } => {
+                let rows = self.runtime.block_on(firehose_records(events, only, wait));
+                input.caught_up = rows.is_empty();
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                let records: Vec<Record> = rows
+                    .iter()
+                    .map(|(arrival_ms, data)| Record::new(data, *arrival_ms))
+                    .collect();
+                let stream = input.stream.clone();
+                self.app.push_records(&stream, &records)?;
+                return Ok(rows.len());
+            }
             InputFrom::Video { events, only } => {
                 let rows = self
                     .runtime
@@ -728,6 +773,44 @@ impl Connected {
         }
         Ok(())
     }
+}
+
+/// Up to [`READ_BATCH`] records that entered delivery stream `only`
+/// (arrival time, data), waiting up to `wait` for the first. Missed
+/// batches (this reader fell behind) are reported on stderr.
+async fn firehose_records(
+    events: &mut tokio::sync::broadcast::Receiver<sluice_firehose::IncomingRecords>,
+    only: &str,
+    wait: Duration,
+) -> Vec<(i64, Bytes)> {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let mut out = Vec::new();
+    let take = |e: sluice_firehose::IncomingRecords, out: &mut Vec<(i64, Bytes)>| {
+        if e.stream == only {
+            out.extend(e.records.iter().map(|r| (e.arrival_ms, r.clone())));
+        }
+    };
+    match tokio::time::timeout(wait, events.recv()).await {
+        Ok(Ok(e)) => take(e, &mut out),
+        Ok(Err(RecvError::Lagged(n))) => {
+            eprintln!(
+                "sluice: delivery stream {only}: {n} batches of records missed (the app fell behind)"
+            );
+        }
+        Ok(Err(RecvError::Closed)) | Err(_) => return out,
+    }
+    while out.len() < READ_BATCH {
+        match events.try_recv() {
+            Ok(e) => take(e, &mut out),
+            Err(TryRecvError::Lagged(n)) => {
+                eprintln!(
+                    "sluice: delivery stream {only}: {n} batches of records missed (the app fell behind)"
+                );
+            }
+            Err(_) => break,
+        }
+    }
+    out
 }
 
 /// Up to [`READ_BATCH`] fragment rows (server time, the row's JSON),

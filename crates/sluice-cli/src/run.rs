@@ -91,6 +91,11 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
                 app_path.display(),
                 c.stream
             ),
+            InputSource::Firehose(d) => bail!(
+                "{}: [[input]] {} reads the records entering Firehose delivery stream \"{d}\": run the app with sluice serve --apps",
+                app_path.display(),
+                c.stream
+            ),
             InputSource::File(_) => {}
         }
     }

@@ -459,7 +459,7 @@ fn import_names_every_part_sluice_cannot_run_at_once() {
     )
     .replace(
         "\"KinesisStreamsInputDescription\"",
-        "\"KinesisFirehoseInputDescription\": { \"ResourceARN\": \"arn:aws:firehose:us-east-1:123456789012:deliverystream/in\" }, \"KinesisStreamsInputDescription\"",
+        "\"InputProcessingConfigurationDescription\": { \"InputLambdaProcessorDescription\": { \"ResourceARN\": \"command:cat\" } }, \"KinesisFirehoseInputDescription\"",
     );
     std::fs::write(d.join("describe.json"), text).unwrap();
     let out = sluice()
@@ -473,9 +473,7 @@ fn import_names_every_part_sluice_cannot_run_at_once() {
     assert!(err.contains("Sluice cannot run these parts of it"), "{err}");
     assert!(err.contains("RecordEncoding UTF-16"), "{err}");
     assert!(
-        err.contains(
-            "KinesisFirehoseInput arn:aws:firehose:us-east-1:123456789012:deliverystream/in"
-        ),
+        err.contains("a preprocessing Lambda on a Firehose input"),
         "{err}"
     );
 }

@@ -767,6 +767,66 @@ fn kda_reference_data_source_is_read_from_the_mapped_bucket() {
     assert_eq!(rows, ["AMZN,Amazon\n", "IBM,\n", "MSFT,Microsoft\n"]);
 }
 
+#[test]
+fn serve_feeds_an_app_the_records_entering_a_delivery_stream() {
+    // KDA's KinesisFirehoseInput: the app reads what enters the delivery
+    // stream, which still delivers it to its bucket.
+    let d = temp_dir("firehose-input");
+    let app = temp_dir("firehose-input-app");
+    std::fs::write(
+        app.join("app.sql"),
+        "CREATE STREAM \"OUT\" (N INTEGER, TWICE INTEGER);\n\
+         CREATE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM N, N * 2 FROM \"SOURCE_SQL_STREAM_001\";\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("app.toml"),
+        "[[input]]\nstream = \"SOURCE_SQL_STREAM_001\"\ndelivery_stream = \"clicks\"\n\
+         columns = [{ name = \"N\", type = \"INTEGER\", mapping = \"$.n\" }]\n\
+         [[output]]\nstream = \"OUT\"\nkinesis_stream = \"doubled\"\n",
+    )
+    .unwrap();
+    let server = Server::start(&d, &["--apps", app.to_str().unwrap()]);
+    let (status, v) = server.call(
+        "Firehose_20150804.CreateDeliveryStream",
+        &json!({
+            "DeliveryStreamName": "clicks",
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::clicks",
+                "BufferingHints": { "IntervalInSeconds": 900, "SizeInMBs": 128 },
+            },
+        }),
+    );
+    assert_eq!(status, 200, "{v}");
+    let records: Vec<Value> = (1..=5)
+        .map(|n| {
+            json!({ "Data": base64::engine::general_purpose::STANDARD.encode(json!({ "n": n }).to_string()) })
+        })
+        .collect();
+    let (status, v) = server.call(
+        "Firehose_20150804.PutRecordBatch",
+        &json!({ "DeliveryStreamName": "clicks", "Records": records }),
+    );
+    assert_eq!(status, 200, "{v}");
+    let rows = wait_for("the app's rows in doubled", || {
+        let rows = server.read_all("doubled");
+        (rows.len() == 5).then_some(rows)
+    });
+    let twice: Vec<i64> = rows
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(r).unwrap()["TWICE"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(twice, [2, 4, 6, 8, 10]);
+    server.stop();
+    // The delivery stream delivered them too.
+    assert_eq!(files_under(&d.join("buckets/clicks")).len(), 1);
+}
+
 /// A Kinesis Video control-plane call (rest-json: POST to the operation's path).
 fn video_call(server: &Server, path: &str, body: &Value) -> (u16, Value) {
     let body = body.to_string();

@@ -89,6 +89,11 @@ pub struct InputConfig {
     /// the batch is POSTed to, or `command:<program> <args>` run with it on
     /// stdin. A ProcessingFailed record goes to error_stream.
     pub preprocessing_lambda: Option<String>,
+    /// KDA's KinesisFirehoseInput: feed the stream with the records that
+    /// enter this Firehose delivery stream of the same process (`sluice
+    /// serve --apps`), live from when the app starts (a delivery stream
+    /// keeps no log to replay).
+    pub delivery_stream: Option<String>,
     /// Feed the stream with the fragments Kinesis Video ingests in this
     /// process (`sluice serve --apps`): a video stream's name, or `*` for
     /// every stream. Rows have the [`VIDEO_FRAGMENTS_COLUMNS`] unless
@@ -125,6 +130,8 @@ pub enum InputSource {
     Kinesis(KinesisLocation),
     /// Kinesis Video fragments of this stream (`*`: of every stream).
     Video(String),
+    /// The records entering this Firehose delivery stream of the process.
+    Firehose(String),
 }
 
 /// A Kinesis data stream or delivery stream, in this process or remote.
@@ -406,6 +413,28 @@ impl InputConfig {
             context: ctx.clone(),
             message,
         };
+        if let Some(delivery) = &self.delivery_stream {
+            for (key, set) in [
+                ("file", self.file.is_some()),
+                ("kinesis_stream", self.kinesis_stream.is_some()),
+                ("video_stream", self.video_stream.is_some()),
+                ("endpoint", self.endpoint.is_some()),
+                ("region", self.region.is_some()),
+                ("starting_position", self.starting_position.is_some()),
+                ("preprocessing_lambda", self.preprocessing_lambda.is_some()),
+                ("parallelism", self.parallelism.is_some()),
+                ("start", self.start.is_some()),
+                ("step_ms", self.step_ms.is_some()),
+                ("envelope", self.envelope != "none"),
+            ] {
+                if set {
+                    return Err(err(format!(
+                        "{key} does not apply to a delivery_stream input (its records are those entering the delivery stream in this process, as they come)"
+                    )));
+                }
+            }
+            return Ok(InputSource::Firehose(delivery.clone()));
+        }
         if let Some(video) = &self.video_stream {
             for (key, set) in [
                 ("file", self.file.is_some()),

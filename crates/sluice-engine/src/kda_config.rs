@@ -31,8 +31,8 @@
 //! the map's `[lambdas]` says: an `http(s)://` URL or a local command, by
 //! KDA's record contracts.
 //!
-//! What Sluice cannot run (a Firehose as an input, an encoding other than
-//! UTF-8) is named, all of it in one error, when the app is built
+//! What Sluice cannot run (an encoding other than UTF-8, a preprocessing
+//! Lambda on a Firehose input) is named, all of it in one error, when the app is built
 //! ([`KdaApplication::to_app`]); nothing is dropped silently.
 
 use std::collections::BTreeMap;
@@ -77,6 +77,9 @@ pub struct KdaInput {
     pub stream: Option<String>,
     /// InputProcessingConfiguration's InputLambdaProcessor ResourceARN.
     pub preprocessing: Option<String>,
+    /// KinesisFirehoseInput ResourceARN: the records entering that
+    /// delivery stream.
+    pub firehose: Option<String>,
 }
 
 /// A RecordFormat, RecordEncoding and RecordColumns.
@@ -494,10 +497,21 @@ impl KdaApplication {
             }
             None => None,
         };
-        if let Some(f) = input.get(&form.key("KinesisFirehoseInput")) {
+        let firehose = input
+            .get(&form.key("KinesisFirehoseInput"))
+            .map(|f| f.text("ResourceARN", &format!("{path}.KinesisFirehoseInput")))
+            .transpose()?;
+        if firehose.is_some() && input.get(&form.key("KinesisStreamsInput")).is_some() {
+            return Err(config_error(
+                input.origin,
+                format!(
+                    "{path}: both KinesisStreamsInput and KinesisFirehoseInput; an input has one source"
+                ),
+            ));
+        }
+        if firehose.is_some() && preprocessing.is_some() {
             self.unsupported.push(format!(
-                "{path}.KinesisFirehoseInput {}: a Firehose delivery stream as an input (Sluice reads Kinesis data streams)",
-                f.opt_text("ResourceARN").unwrap_or_default()
+                "{path}: a preprocessing Lambda on a Firehose input (Sluice preprocesses Kinesis data stream inputs)"
             ));
         }
         let stream = input
@@ -512,6 +526,7 @@ impl KdaApplication {
             starting_position,
             stream,
             preprocessing,
+            firehose,
         });
         Ok(())
     }
@@ -598,14 +613,53 @@ impl KdaApplication {
             ..AppConfig::default()
         };
         for input in &self.inputs {
+            let (format, row_path, delimiter, row_delimiter) = format_keys(&input.schema.format);
+            if let (None, Some(arn)) = (&input.stream, &input.firehose) {
+                let place = stream_place(
+                    arn,
+                    map.delivery_streams.get(arn),
+                    "delivery_streams",
+                    &input.path,
+                )?;
+                if place.endpoint.is_some() {
+                    return Err(config_error(
+                        &input.path,
+                        format!(
+                            "delivery stream {arn}: an app reads the Firehose streams of its own process; give a name, not an endpoint"
+                        ),
+                    ));
+                }
+                config.input.push(InputConfig {
+                    stream: format!("{}_001", input.name_prefix),
+                    file: None,
+                    format,
+                    envelope: "none".into(),
+                    start: None,
+                    step_ms: None,
+                    row_path,
+                    delimiter,
+                    row_delimiter,
+                    header: false,
+                    columns: Some(input.schema.columns.clone()),
+                    kinesis_stream: None,
+                    endpoint: None,
+                    region: None,
+                    starting_position: None,
+                    parallelism: None,
+                    share: None,
+                    preprocessing_lambda: None,
+                    delivery_stream: Some(place.name),
+                    video_stream: None,
+                });
+                continue;
+            }
             let Some(arn) = &input.stream else {
                 return Err(config_error(
                     &input.path,
-                    "no KinesisStreamsInput: Sluice reads inputs from Kinesis data streams",
+                    "no KinesisStreamsInput or KinesisFirehoseInput",
                 ));
             };
             let place = stream_place(arn, map.streams.get(arn), "streams", &input.path)?;
-            let (format, row_path, delimiter, row_delimiter) = format_keys(&input.schema.format);
             config.input.push(InputConfig {
                 stream: format!("{}_001", input.name_prefix),
                 file: None,
@@ -629,6 +683,7 @@ impl KdaApplication {
                     .as_deref()
                     .map(|arn| lambda_place(arn, map, &input.path))
                     .transpose()?,
+                delivery_stream: None,
                 video_stream: None,
             });
         }
@@ -979,16 +1034,6 @@ fn terraform(apps: At<'_>) -> Result<Vec<KdaApplication>> {
                 .and_then(|x| x.get("count"))
                 .and_then(|c| c.value.as_u64())
                 .unwrap_or(1) as u32;
-            if input.get("processing_configuration").is_some() {
-                app.unsupported.push(format!(
-                    "{p}.processing_configuration: the preprocessing Lambda"
-                ));
-            }
-            if input.get("kinesis_firehose").is_some() {
-                app.unsupported.push(format!(
-                    "{p}.kinesis_firehose: a Firehose delivery stream as an input (Sluice reads Kinesis data streams)"
-                ));
-            }
             app.inputs.push(KdaInput {
                 path: p.clone(),
                 name_prefix,
@@ -1010,6 +1055,10 @@ fn terraform(apps: At<'_>) -> Result<Vec<KdaApplication>> {
                             &format!("{p}.processing_configuration.lambda"),
                         )
                     })
+                    .transpose()?,
+                firehose: input
+                    .get("kinesis_firehose")
+                    .map(|f| f.text("resource_arn", &format!("{p}.kinesis_firehose")))
                     .transpose()?,
             });
         }

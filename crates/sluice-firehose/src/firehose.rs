@@ -114,6 +114,26 @@ struct SourceTask {
 struct Inner {
     opts: FirehoseOptions,
     streams: Mutex<BTreeMap<String, Entry>>,
+    /// Records as they enter a stream, for apps that read a delivery
+    /// stream (KDA's KinesisFirehoseInput).
+    incoming: tokio::sync::broadcast::Sender<IncomingRecords>,
+}
+
+/// How many batches of [`IncomingRecords`] a slow reader may fall behind
+/// before it misses some (`RecvError::Lagged`).
+pub const INCOMING_BUFFER: usize = 1024;
+
+/// Records that entered delivery stream `stream` (PutRecord,
+/// PutRecordBatch, or its source), as they entered: what an application
+/// whose input is the delivery stream reads.
+#[derive(Debug, Clone)]
+pub struct IncomingRecords {
+    /// The delivery stream.
+    pub stream: String,
+    /// When they arrived, ms since the epoch.
+    pub arrival_ms: i64,
+    /// The records' data.
+    pub records: Arc<Vec<Bytes>>,
 }
 
 /// All delivery streams of one account; cheap to clone.
@@ -164,8 +184,26 @@ impl Firehose {
             inner: Arc::new(Inner {
                 opts,
                 streams: Mutex::new(streams),
+                incoming: tokio::sync::broadcast::channel(INCOMING_BUFFER).0,
             }),
         })
+    }
+
+    /// The records entering every delivery stream from now on (see
+    /// [`IncomingRecords`]). Publishing never waits for a reader.
+    pub fn subscribe_incoming(&self) -> tokio::sync::broadcast::Receiver<IncomingRecords> {
+        self.inner.incoming.subscribe()
+    }
+
+    fn publish(&self, stream: &str, records: &[Bytes]) {
+        if self.inner.incoming.receiver_count() == 0 {
+            return;
+        }
+        let _ = self.inner.incoming.send(IncomingRecords {
+            stream: stream.to_string(),
+            arrival_ms: self.inner.opts.clock.now().timestamp_millis(),
+            records: Arc::new(records.to_vec()),
+        });
     }
 
     fn open_stream(
@@ -492,14 +530,18 @@ impl Firehose {
             }
             e.stream.clone()
         };
-        stream.put_record_batch(records)
+        let ids = stream.put_record_batch(records.clone())?;
+        self.publish(name, &records);
+        Ok(ids)
     }
 
     /// Delivers records from the stream's source (a KDS stream or an
     /// application's output) into stream `name`, whatever its type.
     /// KPL-aggregated records are opened into their user records.
     pub fn deliver_from_source(&self, name: &str, records: Vec<Bytes>) -> Result<Vec<String>> {
-        self.stream(name)?.put_source_records(records)
+        let ids = self.stream(name)?.put_source_records(records.clone())?;
+        self.publish(name, &records);
+        Ok(ids)
     }
 
     /// DescribeDeliveryStream's `DeliveryStreamDescription`.

@@ -41,7 +41,7 @@ pub use clock::{Clock, ManualClock, SystemClock, TokioClock};
 pub use compress::Compression;
 pub use config::{CreateDeliveryStreamInput, Destination, Tag};
 pub use error::{FirehoseError, Result};
-pub use firehose::{Firehose, FirehoseOptions};
+pub use firehose::{Firehose, FirehoseOptions, IncomingRecords};
 
 pub use source::KinesisSource;
 pub use store::{Buckets, LocalBuckets, S3Buckets, SingleStore};
