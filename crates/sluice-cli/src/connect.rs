@@ -33,7 +33,7 @@ use sluice_engine::output::{row_csv, row_json};
 use sluice_engine::{Application, ERROR_STREAM, Record, RecordMeta, SystemClock};
 use sluice_firehose::{Firehose, FirehoseError};
 use sluice_kds::checkpoint::CheckpointStore;
-use sluice_kds::client::{Credentials, RemoteEndpoint};
+use sluice_kds::client::{Credentials, KdsClient, RemoteEndpoint};
 use sluice_kds::reader::{
     ReadRecord, ReaderOptions, ReaderSource, ReaderStart, ShardShare, StreamReader,
 };
@@ -216,6 +216,13 @@ enum Sink {
     File(Box<dyn Write + Send>),
     /// KDA's LambdaOutput.
     Lambda(KdaLambda),
+    /// A Kinesis data stream behind another endpoint (a remote `sluice
+    /// serve`, or Amazon Kinesis): PutRecords over HTTP.
+    RemoteKds {
+        client: Box<KdsClient>,
+        stream: String,
+        next_key: u64,
+    },
 }
 
 /// Rows emitted and not yet delivered, per sink.
@@ -314,12 +321,26 @@ impl Connected {
             let format = out.record_format().with_context(|| origin.clone())?;
             let sink = match out.target().with_context(|| origin.clone())? {
                 OutputTarget::Kinesis(KinesisLocation {
-                    endpoint: Some(ep), ..
-                }) => bail!(
-                    "{origin}: [[output]] {}: writing to a remote Kinesis endpoint ({ep}) is not supported yet; \
-                     write to this process's streams (no endpoint) or to a file",
-                    out.stream
-                ),
+                    name,
+                    endpoint: Some(url),
+                    region,
+                    ..
+                }) => {
+                    let endpoint = RemoteEndpoint {
+                        url: url.clone(),
+                        region: region
+                            .or_else(|| std::env::var("AWS_REGION").ok())
+                            .unwrap_or_else(|| "us-east-1".into()),
+                        credentials: Credentials::from_env(),
+                    };
+                    let client = KdsClient::new(&endpoint, Arc::new(sluice_kds::SystemClock))
+                        .with_context(|| format!("{origin}: [[output]] {}", out.stream))?;
+                    Sink::RemoteKds {
+                        client: Box::new(client),
+                        stream: name,
+                        next_key: 0,
+                    }
+                }
                 OutputTarget::Kinesis(k) => {
                     let kds = services.kds.clone().ok_or_else(|| {
                         anyhow!(
@@ -720,6 +741,23 @@ impl Connected {
                         put_all(kds, stream, &mut entries)?;
                     }
                 }
+                Sink::RemoteKds {
+                    client,
+                    stream,
+                    next_key,
+                } => {
+                    for chunk in rows.chunks(PUT_BATCH) {
+                        let entries: Vec<(String, Vec<u8>)> = chunk
+                            .iter()
+                            .map(|row| {
+                                *next_key += 1;
+                                (next_key.to_string(), row.clone())
+                            })
+                            .collect();
+                        self.runtime
+                            .block_on(put_remote(client, stream, entries, stop))?;
+                    }
+                }
                 Sink::Lambda(lambda) => {
                     self.runtime
                         .block_on(lambda.deliver(&self.application_arn, &rows, stop))?;
@@ -848,6 +886,67 @@ async fn video_rows(
 }
 
 /// Appends `entries`, retrying the records refused (throttling) with backoff.
+/// PutRecords to a remote endpoint, sending refused records again (with
+/// back-off) until all are in; a failed call is retried the same way.
+/// Stopping the app gives up (the input is then not committed past them).
+async fn put_remote(
+    client: &KdsClient,
+    stream: &str,
+    mut entries: Vec<(String, Vec<u8>)>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let body = serde_json::json!({
+            "StreamName": stream,
+            "Records": entries.iter().map(|(key, data)| serde_json::json!({
+                "PartitionKey": key,
+                "Data": b64.encode(data),
+            })).collect::<Vec<_>>(),
+        });
+        let failed: Vec<(String, Vec<u8>)> = match client.call("PutRecords", &body).await {
+            Ok(answer) => {
+                let results = answer["Records"].as_array().cloned().unwrap_or_default();
+                if results.len() != entries.len() {
+                    bail!(
+                        "Kinesis stream {stream} at {}: PutRecords answered {} results for {} records",
+                        client.url(),
+                        results.len(),
+                        entries.len()
+                    );
+                }
+                entries
+                    .into_iter()
+                    .zip(results)
+                    .filter_map(|(e, r)| r.get("ErrorCode").is_some().then_some(e))
+                    .collect()
+            }
+            Err(e) => {
+                eprintln!(
+                    "sluice: Kinesis stream {stream} at {}: {e}; retrying",
+                    client.url()
+                );
+                entries
+            }
+        };
+        if failed.is_empty() {
+            return Ok(());
+        }
+        if stop.load(Ordering::SeqCst) {
+            bail!(
+                "Kinesis stream {stream} at {}: {} records not written when the app stopped",
+                client.url(),
+                failed.len()
+            );
+        }
+        entries = failed;
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
 fn put_all(kds: &Kds, stream: &str, entries: &mut Vec<PutEntry>) -> Result<()> {
     let mut backoff = Duration::from_millis(50);
     for _ in 0..20 {

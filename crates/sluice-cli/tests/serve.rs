@@ -827,6 +827,71 @@ fn serve_feeds_an_app_the_records_entering_a_delivery_stream() {
     assert_eq!(files_under(&d.join("buckets/clicks")).len(), 1);
 }
 
+#[test]
+fn run_writes_an_output_to_a_remote_kinesis_endpoint() {
+    // The input in this process's shard log, the output on another
+    // endpoint (a second sluice serve standing in for Amazon Kinesis).
+    let d = temp_dir("remote-output");
+    let data = d.join("data");
+    let app = d.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let remote = Server::start(&d.join("remote"), &[]);
+    remote.kinesis(
+        "CreateStream",
+        json!({ "StreamName": "far", "ShardCount": 1 }),
+    );
+    std::fs::write(
+        app.join("app.sql"),
+        "CREATE STREAM \"OUT\" (N INTEGER);\n\
+         CREATE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM N + 100 FROM \"SOURCE_SQL_STREAM_001\";\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("app.toml"),
+        format!(
+            "[[input]]\nstream = \"SOURCE_SQL_STREAM_001\"\nkinesis_stream = \"near\"\n\
+             columns = [{{ name = \"N\", type = \"INTEGER\", mapping = \"$.n\" }}]\n\
+             [[output]]\nstream = \"OUT\"\nkinesis_stream = \"far\"\nendpoint = \"http://{}\"\n",
+            remote.addr
+        ),
+    )
+    .unwrap();
+    let local = Server::start(&data, &[]);
+    local.kinesis(
+        "CreateStream",
+        json!({ "StreamName": "near", "ShardCount": 1 }),
+    );
+    let records: Vec<Value> = (0..700).map(|n| json!({ "n": n })).collect();
+    local.put("near", &records[..500]);
+    local.put("near", &records[500..]);
+    local.stop();
+    let out = sluice()
+        .arg("run")
+        .arg(&app)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--drain")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ns: Vec<i64> = remote
+        .read_all("far")
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(r).unwrap()["N"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    remote.stop();
+    ns.sort_unstable();
+    assert_eq!(ns, (100..800).collect::<Vec<_>>());
+}
+
 /// A Kinesis Video control-plane call (rest-json: POST to the operation's path).
 fn video_call(server: &Server, path: &str, body: &Value) -> (u16, Value) {
     let body = body.to_string();
