@@ -409,6 +409,67 @@ fn run_reads_a_kinesis_stream_and_resumes_from_its_checkpoint() {
     server.stop();
 }
 
+/// Runs a KDA application from its describe-application output
+/// `describe` (and ARN map `map`) with `sluice run --kda-config --drain`
+/// on data directory `data`, after creating `streams` (name, shards) and
+/// putting `records` into the first one.
+fn run_kda(
+    d: &Path,
+    data: &Path,
+    describe: &Value,
+    map: Option<&str>,
+    streams: &[(&str, u32)],
+    records: &[Value],
+) {
+    std::fs::write(d.join("describe.json"), describe.to_string()).unwrap();
+    let server = Server::start(data, &[]);
+    for (name, shards) in streams {
+        server.kinesis(
+            "CreateStream",
+            json!({ "StreamName": name, "ShardCount": shards }),
+        );
+    }
+    server.put(streams[0].0, records);
+    server.stop();
+    let mut run = sluice();
+    run.arg("run")
+        .arg("--kda-config")
+        .arg(d.join("describe.json"));
+    if let Some(map) = map {
+        std::fs::write(d.join("map.toml"), map).unwrap();
+        run.arg("--arn-map").arg(d.join("map.toml"));
+    }
+    let out = run
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--drain")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A describe-application Input of Kinesis stream `stream`, one INTEGER
+/// column N mapped from `$.n`, with `extra` keys.
+fn kda_numbers_input(stream: &str, extra: Value) -> Value {
+    let mut input = json!({
+        "NamePrefix": "SOURCE_SQL_STREAM",
+        "KinesisStreamsInputDescription": {
+            "ResourceARN": format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}") },
+        "InputSchema": {
+            "RecordFormat": { "RecordFormatType": "JSON",
+                "MappingParameters": { "JSONMappingParameters": { "RecordRowPath": "$" } } },
+            "RecordEncoding": "UTF-8",
+            "RecordColumns": [{ "Name": "N", "SqlType": "INTEGER", "Mapping": "$.n" }] } });
+    for (k, v) in extra.as_object().unwrap() {
+        input[k] = v.clone();
+    }
+    input
+}
+
 #[test]
 fn kda_input_parallelism_divides_the_shards_among_in_application_streams() {
     // KDA's InputParallelism 3 over a 6-shard stream: SOURCE_SQL_STREAM_001
@@ -428,48 +489,22 @@ fn kda_input_parallelism_divides_the_shards_among_in_application_streams() {
     let describe = json!({ "ApplicationDetail": {
         "ApplicationName": "parallel",
         "ApplicationCode": code,
-        "InputDescriptions": [{
-            "NamePrefix": "SOURCE_SQL_STREAM",
-            "KinesisStreamsInputDescription": {
-                "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/numbers" },
-            "InputSchema": {
-                "RecordFormat": { "RecordFormatType": "JSON",
-                    "MappingParameters": { "JSONMappingParameters": { "RecordRowPath": "$" } } },
-                "RecordEncoding": "UTF-8",
-                "RecordColumns": [{ "Name": "N", "SqlType": "INTEGER", "Mapping": "$.n" }] },
+        "InputDescriptions": [kda_numbers_input("numbers", json!({
             "InputParallelism": { "Count": 3 },
-            "InputStartingPositionConfiguration": { "InputStartingPosition": "TRIM_HORIZON" } }],
+            "InputStartingPositionConfiguration": { "InputStartingPosition": "TRIM_HORIZON" } }))],
         "OutputDescriptions": [{
             "Name": "OUT",
             "KinesisStreamsOutputDescription": {
                 "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/out" },
             "DestinationSchema": { "RecordFormatType": "JSON" } }] } });
-    std::fs::write(d.join("describe.json"), describe.to_string()).unwrap();
-    let server = Server::start(&data, &[]);
-    server.kinesis(
-        "CreateStream",
-        json!({ "StreamName": "numbers", "ShardCount": 6 }),
-    );
-    server.kinesis(
-        "CreateStream",
-        json!({ "StreamName": "out", "ShardCount": 1 }),
-    );
     let records: Vec<Value> = (0..60).map(|n| json!({ "n": n })).collect();
-    server.put("numbers", &records);
-    server.stop();
-    let out = sluice()
-        .arg("run")
-        .arg("--kda-config")
-        .arg(d.join("describe.json"))
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--drain")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_kda(
+        &d,
+        &data,
+        &describe,
+        None,
+        &[("numbers", 6), ("out", 1)],
+        &records,
     );
     let server = Server::start(&data, &[]);
     let rows: Vec<Value> = server
@@ -588,18 +623,9 @@ fn kda_preprocessing_and_output_lambdas_follow_the_record_contracts() {
     let describe = json!({ "ApplicationDetail": {
         "ApplicationName": "lambdas",
         "ApplicationCode": "CREATE OR REPLACE STREAM \"OUT\" (N INTEGER);\nCREATE OR REPLACE PUMP \"P\" AS INSERT INTO \"OUT\" SELECT STREAM N FROM \"SOURCE_SQL_STREAM_001\";\n",
-        "InputDescriptions": [{
-            "NamePrefix": "SOURCE_SQL_STREAM",
+        "InputDescriptions": [kda_numbers_input("numbers", json!({
             "InputProcessingConfigurationDescription": { "InputLambdaProcessorDescription": {
-                "ResourceARN": "arn:aws:lambda:us-east-1:123456789012:function:pre", "RoleARN": role } },
-            "KinesisStreamsInputDescription": {
-                "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/numbers" },
-            "InputSchema": {
-                "RecordFormat": { "RecordFormatType": "JSON",
-                    "MappingParameters": { "JSONMappingParameters": { "RecordRowPath": "$" } } },
-                "RecordEncoding": "UTF-8",
-                "RecordColumns": [{ "Name": "N", "SqlType": "INTEGER", "Mapping": "$.n" }] },
-            "InputParallelism": { "Count": 1 } }],
+                "ResourceARN": "arn:aws:lambda:us-east-1:123456789012:function:pre", "RoleARN": role } } }))],
         "OutputDescriptions": [
             { "Name": "OUT",
               "LambdaOutputDescription": {
@@ -609,42 +635,18 @@ fn kda_preprocessing_and_output_lambdas_follow_the_record_contracts() {
               "KinesisStreamsOutputDescription": {
                   "ResourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/errors" },
               "DestinationSchema": { "RecordFormatType": "JSON" } }] } });
-    std::fs::write(d.join("describe.json"), describe.to_string()).unwrap();
-    std::fs::write(
-        d.join("map.toml"),
-        format!(
-            "[lambdas]\n\"arn:aws:lambda:us-east-1:123456789012:function:pre\" = \"{url}\"\n\
-             \"arn:aws:lambda:us-east-1:123456789012:function:out\" = \"{url}\"\n"
-        ),
-    )
-    .unwrap();
-    let server = Server::start(&data, &[]);
-    server.kinesis(
-        "CreateStream",
-        json!({ "StreamName": "numbers", "ShardCount": 1 }),
-    );
-    server.kinesis(
-        "CreateStream",
-        json!({ "StreamName": "errors", "ShardCount": 1 }),
+    let map = format!(
+        "[lambdas]\n\"arn:aws:lambda:us-east-1:123456789012:function:pre\" = \"{url}\"\n\
+         \"arn:aws:lambda:us-east-1:123456789012:function:out\" = \"{url}\"\n"
     );
     let records: Vec<Value> = (0..30).map(|n| json!({ "n": n })).collect();
-    server.put("numbers", &records);
-    server.stop();
-    let out = sluice()
-        .arg("run")
-        .arg("--kda-config")
-        .arg(d.join("describe.json"))
-        .arg("--arn-map")
-        .arg(d.join("map.toml"))
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--drain")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_kda(
+        &d,
+        &data,
+        &describe,
+        Some(&map),
+        &[("numbers", 1), ("errors", 1)],
+        &records,
     );
     // Delivered: n not divisible by 5 or 7, times 10, each once; the first
     // one after a DeliveryFailed, with retryHint 1.
@@ -719,46 +721,21 @@ fn kda_reference_data_source_is_read_from_the_mapped_bucket() {
                 "RecordEncoding": "UTF-8",
                 "RecordColumns": [{ "Name": "T", "SqlType": "VARCHAR(4)" },
                                   { "Name": "NAME", "SqlType": "VARCHAR(16)" }] } }] } });
-    std::fs::write(d.join("describe.json"), describe.to_string()).unwrap();
-    std::fs::write(
-        d.join("map.toml"),
-        format!(
-            "[buckets.\"arn:aws:s3:::company-data\"]\nurl = \"file://{}\"\n",
-            bucket.display()
-        ),
-    )
-    .unwrap();
-    let server = Server::start(&data, &[]);
-    for (name, shards) in [("ticks", 1), ("enriched", 1)] {
-        server.kinesis(
-            "CreateStream",
-            json!({ "StreamName": name, "ShardCount": shards }),
-        );
-    }
-    server.put(
-        "ticks",
+    let map = format!(
+        "[buckets.\"arn:aws:s3:::company-data\"]\nurl = \"file://{}\"\n",
+        bucket.display()
+    );
+    run_kda(
+        &d,
+        &data,
+        &describe,
+        Some(&map),
+        &[("ticks", 1), ("enriched", 1)],
         &[
             json!({"t": "AMZN"}),
             json!({"t": "IBM"}),
             json!({"t": "MSFT"}),
         ],
-    );
-    server.stop();
-    let out = sluice()
-        .arg("run")
-        .arg("--kda-config")
-        .arg(d.join("describe.json"))
-        .arg("--arn-map")
-        .arg(d.join("map.toml"))
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--drain")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let server = Server::start(&data, &[]);
     let rows = server.read_all("enriched");

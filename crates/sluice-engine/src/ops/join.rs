@@ -703,16 +703,7 @@ impl JoinState {
                 .map_err(|e| df(e.into()))?;
         let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
         order.sort_by_key(|&k| from[k as usize]);
-        let idx = UInt32Array::from(order);
-        let cols = all
-            .columns()
-            .iter()
-            .map(|c| take(c, &idx, None))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| df(e.into()))?;
-        RecordBatch::try_new(all.schema(), cols)
-            .map(Some)
-            .map_err(|e| df(e.into()))
+        reorder(&all, order).map(Some)
     }
 
     /// Rebuilds the table's hash index when a reload swapped in a new
@@ -853,16 +844,19 @@ fn sort_parts(parts: Vec<RecordBatch>) -> Result<Option<RecordBatch>> {
     }
     let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
     order.sort_by_key(|&i| times[i as usize]);
+    reorder(&all, order).map(Some)
+}
+
+/// `batch`'s rows in `order`.
+fn reorder(batch: &RecordBatch, order: Vec<u32>) -> Result<RecordBatch> {
     let idx = UInt32Array::from(order);
-    let cols = all
+    let cols = batch
         .columns()
         .iter()
         .map(|c| take(c, &idx, None))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| df(e.into()))?;
-    RecordBatch::try_new(schema, cols)
-        .map(Some)
-        .map_err(|e| df(e.into()))
+    RecordBatch::try_new(batch.schema(), cols).map_err(|e| df(e.into()))
 }
 
 fn rowtimes(batch: &RecordBatch) -> Result<&[i64]> {
