@@ -269,6 +269,13 @@ struct Connected {
     runtime: tokio::runtime::Handle,
 }
 
+/// A delivery stream's name, given as a name or an ARN.
+fn delivery_stream_name(d: &str) -> String {
+    d.rsplit_once(":deliverystream/")
+        .map_or(d, |(_, n)| n)
+        .to_string()
+}
+
 /// The account in the ARNs Sluice makes up for Lambda events.
 const LOCAL_ACCOUNT: &str = "000000000000";
 /// Most records read from one stream per step.
@@ -364,10 +371,7 @@ impl Connected {
                             out.stream
                         )
                     })?;
-                    let stream = d
-                        .rsplit_once(":deliverystream/")
-                        .map_or(d.as_str(), |(_, n)| n)
-                        .to_string();
+                    let stream = delivery_stream_name(&d);
                     if firehose.stream(&stream).is_err() {
                         eprintln!(
                             "sluice: app {name}: waiting for delivery stream {stream} (create it with the Firehose API)"
@@ -417,10 +421,7 @@ impl Connected {
                             input.stream
                         )
                     })?;
-                    let only = d
-                        .rsplit_once(":deliverystream/")
-                        .map_or(d.as_str(), |(_, n)| n)
-                        .to_string();
+                    let only = delivery_stream_name(&d);
                     inputs.push(Input {
                         stream: input.stream.clone(),
                         from: InputFrom::Firehose {

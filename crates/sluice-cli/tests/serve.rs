@@ -409,6 +409,23 @@ fn run_reads_a_kinesis_stream_and_resumes_from_its_checkpoint() {
     server.stop();
 }
 
+/// `sluice run ARGS --data-dir DATA --drain`, which must succeed.
+fn run_drained(args: &[&std::ffi::OsStr], data: &Path) {
+    let out = sluice()
+        .arg("run")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--drain")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs a KDA application from its describe-application output
 /// `describe` (and ARN map `map`) with `sluice run --kda-config --drain`
 /// on data directory `data`, after creating `streams` (name, shards) and
@@ -431,25 +448,14 @@ fn run_kda(
     }
     server.put(streams[0].0, records);
     server.stop();
-    let mut run = sluice();
-    run.arg("run")
-        .arg("--kda-config")
-        .arg(d.join("describe.json"));
+    let describe = d.join("describe.json");
+    let map_file = d.join("map.toml");
+    let mut args = vec![std::ffi::OsStr::new("--kda-config"), describe.as_os_str()];
     if let Some(map) = map {
-        std::fs::write(d.join("map.toml"), map).unwrap();
-        run.arg("--arn-map").arg(d.join("map.toml"));
+        std::fs::write(&map_file, map).unwrap();
+        args.extend([std::ffi::OsStr::new("--arn-map"), map_file.as_os_str()]);
     }
-    let out = run
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--drain")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_drained(&args, data);
 }
 
 /// A describe-application Input of Kinesis stream `stream`, one INTEGER
@@ -842,19 +848,7 @@ fn run_writes_an_output_to_a_remote_kinesis_endpoint() {
     local.put("near", &records[..500]);
     local.put("near", &records[500..]);
     local.stop();
-    let out = sluice()
-        .arg("run")
-        .arg(&app)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--drain")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_drained(&[app.as_os_str()], &data);
     let mut ns: Vec<i64> = remote
         .read_all("far")
         .iter()

@@ -614,53 +614,7 @@ impl KdaApplication {
         };
         for input in &self.inputs {
             let (format, row_path, delimiter, row_delimiter) = format_keys(&input.schema.format);
-            if let (None, Some(arn)) = (&input.stream, &input.firehose) {
-                let place = stream_place(
-                    arn,
-                    map.delivery_streams.get(arn),
-                    "delivery_streams",
-                    &input.path,
-                )?;
-                if place.endpoint.is_some() {
-                    return Err(config_error(
-                        &input.path,
-                        format!(
-                            "delivery stream {arn}: an app reads the Firehose streams of its own process; give a name, not an endpoint"
-                        ),
-                    ));
-                }
-                config.input.push(InputConfig {
-                    stream: format!("{}_001", input.name_prefix),
-                    file: None,
-                    format,
-                    envelope: "none".into(),
-                    start: None,
-                    step_ms: None,
-                    row_path,
-                    delimiter,
-                    row_delimiter,
-                    header: false,
-                    columns: Some(input.schema.columns.clone()),
-                    kinesis_stream: None,
-                    endpoint: None,
-                    region: None,
-                    starting_position: None,
-                    parallelism: None,
-                    share: None,
-                    preprocessing_lambda: None,
-                    delivery_stream: Some(place.name),
-                    video_stream: None,
-                });
-                continue;
-            }
-            let Some(arn) = &input.stream else {
-                return Err(config_error(
-                    &input.path,
-                    "no KinesisStreamsInput or KinesisFirehoseInput",
-                ));
-            };
-            let place = stream_place(arn, map.streams.get(arn), "streams", &input.path)?;
-            config.input.push(InputConfig {
+            let mut i = InputConfig {
                 stream: format!("{}_001", input.name_prefix),
                 file: None,
                 format,
@@ -672,20 +626,55 @@ impl KdaApplication {
                 row_delimiter,
                 header: false,
                 columns: Some(input.schema.columns.clone()),
-                kinesis_stream: Some(place.name),
-                endpoint: place.endpoint,
-                region: place.region,
-                starting_position: input.starting_position.clone(),
-                parallelism: (input.parallelism != 1).then_some(input.parallelism),
+                kinesis_stream: None,
+                endpoint: None,
+                region: None,
+                starting_position: None,
+                parallelism: None,
                 share: None,
-                preprocessing_lambda: input
-                    .preprocessing
-                    .as_deref()
-                    .map(|arn| lambda_place(arn, map, &input.path))
-                    .transpose()?,
+                preprocessing_lambda: None,
                 delivery_stream: None,
                 video_stream: None,
-            });
+            };
+            match (&input.stream, &input.firehose) {
+                (None, Some(arn)) => {
+                    let place = stream_place(
+                        arn,
+                        map.delivery_streams.get(arn),
+                        "delivery_streams",
+                        &input.path,
+                    )?;
+                    if place.endpoint.is_some() {
+                        return Err(config_error(
+                            &input.path,
+                            format!(
+                                "delivery stream {arn}: an app reads the Firehose streams of its own process; give a name, not an endpoint"
+                            ),
+                        ));
+                    }
+                    i.delivery_stream = Some(place.name);
+                }
+                (Some(arn), _) => {
+                    let place = stream_place(arn, map.streams.get(arn), "streams", &input.path)?;
+                    i.kinesis_stream = Some(place.name);
+                    i.endpoint = place.endpoint;
+                    i.region = place.region;
+                    i.starting_position = input.starting_position.clone();
+                    i.parallelism = (input.parallelism != 1).then_some(input.parallelism);
+                    i.preprocessing_lambda = input
+                        .preprocessing
+                        .as_deref()
+                        .map(|arn| lambda_place(arn, map, &input.path))
+                        .transpose()?;
+                }
+                (None, None) => {
+                    return Err(config_error(
+                        &input.path,
+                        "no KinesisStreamsInput or KinesisFirehoseInput",
+                    ));
+                }
+            }
+            config.input.push(i);
         }
         for output in &self.outputs {
             let mut o = OutputConfig {

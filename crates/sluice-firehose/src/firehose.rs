@@ -195,15 +195,19 @@ impl Firehose {
         self.inner.incoming.subscribe()
     }
 
-    fn publish(&self, stream: &str, records: &[Bytes]) {
-        if self.inner.incoming.receiver_count() == 0 {
-            return;
+    /// A copy of `records` for [`Self::publish`], when some app reads them.
+    fn for_readers(&self, records: &[Bytes]) -> Option<Vec<Bytes>> {
+        (self.inner.incoming.receiver_count() > 0).then(|| records.to_vec())
+    }
+
+    fn publish(&self, stream: &str, records: Option<Vec<Bytes>>) {
+        if let Some(records) = records {
+            let _ = self.inner.incoming.send(IncomingRecords {
+                stream: stream.to_string(),
+                arrival_ms: self.inner.opts.clock.now().timestamp_millis(),
+                records: Arc::new(records),
+            });
         }
-        let _ = self.inner.incoming.send(IncomingRecords {
-            stream: stream.to_string(),
-            arrival_ms: self.inner.opts.clock.now().timestamp_millis(),
-            records: Arc::new(records.to_vec()),
-        });
     }
 
     fn open_stream(
@@ -530,8 +534,9 @@ impl Firehose {
             }
             e.stream.clone()
         };
-        let ids = stream.put_record_batch(records.clone())?;
-        self.publish(name, &records);
+        let copy = self.for_readers(&records);
+        let ids = stream.put_record_batch(records)?;
+        self.publish(name, copy);
         Ok(ids)
     }
 
@@ -539,8 +544,9 @@ impl Firehose {
     /// application's output) into stream `name`, whatever its type.
     /// KPL-aggregated records are opened into their user records.
     pub fn deliver_from_source(&self, name: &str, records: Vec<Bytes>) -> Result<Vec<String>> {
-        let ids = self.stream(name)?.put_source_records(records.clone())?;
-        self.publish(name, &records);
+        let copy = self.for_readers(&records);
+        let ids = self.stream(name)?.put_source_records(records)?;
+        self.publish(name, copy);
         Ok(ids)
     }
 
