@@ -2,7 +2,11 @@
 # Real-client tests of sluice-kds: the AWS CLI and boto3 (tests/clients/
 # test_kds.py) and the AWS SDK for JavaScript v3 (tests/clients/
 # test_kds_js.cjs) against the example server, in cleartext and TLS on one
-# port. Run from the repository root. Prints "N passed, M failed" last.
+# port; then the conformance suite (tests/clients/conformance/run.py: AWS's
+# exact answers per operation) against `sluice kds serve`, twice started:
+# with no delays, and with 500 ms create/delete/update delays for the
+# CREATING / DELETING / UPDATING states. Run from the repository root.
+# Prints "N passed, M failed" last.
 set -euo pipefail
 
 # Installs (awscli, boto3, the JS SDK, openssl, node) and binaries:
@@ -11,6 +15,7 @@ source .ci/lib.sh
 HERE=$ROOT/crates/sluice-kds
 NPM_DIR=$CACHE/npm-kds
 BIN=$TARGET_DIR/debug/examples/kds-serve
+SLUICE=$TARGET_DIR/debug/sluice
 
 free_port() {
     "$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -54,8 +59,19 @@ SIGV4_PORT=$(free_port)
 "$BIN" --listen "127.0.0.1:$SIGV4_PORT" --data-dir "$SIGV4_DATA" \
     --auth sigv4 --access-key AKIDJSGOOD:js-good-secret 2>"$SIGV4_LOG" &
 PIDS+=($!)
+CONF_PORT=$(free_port)
+"$SLUICE" kds serve --listen "127.0.0.1:$CONF_PORT" --data-dir "$WORK/data-conformance" \
+    2>"$WORK/server-conformance.log" &
+PIDS+=($!)
+CONF_DELAYED_PORT=$(free_port)
+"$SLUICE" kds serve --listen "127.0.0.1:$CONF_DELAYED_PORT" --data-dir "$WORK/data-conformance-delayed" \
+    --create-delay-ms 500 --delete-delay-ms 500 --update-delay-ms 500 \
+    2>"$WORK/server-conformance-delayed.log" &
+PIDS+=($!)
 wait_port "$PORT"
 wait_port "$SIGV4_PORT"
+wait_port "$CONF_PORT"
+wait_port "$CONF_DELAYED_PORT"
 
 export AWS_ACCESS_KEY_ID=AKIDSLUICETEST AWS_SECRET_ACCESS_KEY=sluice-test-secret
 export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER="" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
@@ -68,16 +84,20 @@ py_status=0
 "$VENV/bin/python" "$HERE/tests/clients/test_kds.py" >"$WORK/py.out" 2>&1 || py_status=$?
 js_status=0
 NODE_PATH="$NPM_DIR/node_modules" node "$HERE/tests/clients/test_kds_js.cjs" >"$WORK/js.out" 2>&1 || js_status=$?
+conf_status=0
+"$VENV/bin/python" "$HERE/tests/clients/conformance/run.py" \
+    --endpoint "http://127.0.0.1:$CONF_PORT" --delayed-endpoint "http://127.0.0.1:$CONF_DELAYED_PORT" \
+    >"$WORK/conformance.out" 2>&1 || conf_status=$?
 
-if [ "$py_status" -ne 0 ] || [ "$js_status" -ne 0 ]; then
+if [ "$py_status" -ne 0 ] || [ "$js_status" -ne 0 ] || [ "$conf_status" -ne 0 ]; then
     echo "--- server log ---"
-    cat "$LOG" "$SIGV4_LOG" || true
+    cat "$LOG" "$SIGV4_LOG" "$WORK/server-conformance.log" "$WORK/server-conformance-delayed.log" || true
     echo "--- tests ---"
 fi
 # Each runner ends with "N passed, M failed"; print the lines above it and the sum.
 passed=0
 failed=0
-for out in "$WORK/py.out" "$WORK/js.out"; do
+for out in "$WORK/py.out" "$WORK/js.out" "$WORK/conformance.out"; do
     last=$(tail -n 1 "$out")
     if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
         head -n -1 "$out"
@@ -91,4 +111,4 @@ for out in "$WORK/py.out" "$WORK/js.out"; do
     fi
 done
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$py_status" -eq 0 ] && [ "$js_status" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$py_status" -eq 0 ] && [ "$js_status" -eq 0 ] && [ "$conf_status" -eq 0 ]
