@@ -153,7 +153,10 @@ pub fn run_from_kinesis(
         .build()
         .context("starting the async runtime")?;
     let kds = if embedded {
-        Some(crate::serve::open_kds(data_dir, false)?)
+        Some(crate::serve::open_kds(
+            data_dir,
+            sluice_kds::KdsOptions::default(),
+        )?)
     } else {
         None
     };

@@ -59,6 +59,30 @@ pub struct ServerArgs {
     /// The PEM private key of `--tls-cert`.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// How long a new stream is CREATING before it is ACTIVE, as on AWS
+    /// (where it takes seconds); 0 makes it ACTIVE at once.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub create_delay_ms: u32,
+    /// How long a deleted stream is still described as DELETING.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub delete_delay_ms: u32,
+    /// How long a stream is UPDATING after resharding or a retention or
+    /// encryption change.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub update_delay_ms: u32,
+}
+
+impl ServerArgs {
+    /// The shard log's options these flags ask for.
+    pub fn kds_options(&self) -> KdsOptions {
+        KdsOptions {
+            throttle: self.throttle,
+            create_delay_ms: i64::from(self.create_delay_ms),
+            delete_delay_ms: i64::from(self.delete_delay_ms),
+            update_delay_ms: i64::from(self.update_delay_ms),
+            ..KdsOptions::default()
+        }
+    }
 }
 
 /// The rustls config for `--tls-cert`/`--tls-key`, if given.
@@ -156,12 +180,8 @@ fn verifier(args: &ServerArgs) -> Result<Option<Arc<SigV4Verifier>>> {
 }
 
 /// Opens the shard log in `DATA_DIR/kds`.
-pub fn open_kds(data_dir: &Path, throttle: bool) -> Result<Kds> {
+pub fn open_kds(data_dir: &Path, options: KdsOptions) -> Result<Kds> {
     let dir = data_dir.join("kds");
-    let options = KdsOptions {
-        throttle,
-        ..KdsOptions::default()
-    };
     let kds = Kds::open(&dir, options, Arc::new(sluice_kds::SystemClock))
         .with_context(|| format!("opening the shard log in {}", dir.display()))?;
     for (stream, shard, reason) in kds.stopped_shards() {
@@ -225,7 +245,7 @@ pub fn kds_serve(args: ServerArgs) -> Result<ExitCode> {
     let _lock = lock_data_dir(&args.data_dir)?;
     let auth = verifier(&args)?;
     let tls = tls_config!(args);
-    let kds = open_kds(&args.data_dir, args.throttle)?;
+    let kds = open_kds(&args.data_dir, args.kds_options())?;
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -402,7 +422,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let _lock = lock_data_dir(&server.data_dir)?;
     let auth = verifier(server)?;
     let tls = tls_config!(server);
-    let kds = open_kds(&server.data_dir, server.throttle)?;
+    let kds = open_kds(&server.data_dir, server.kds_options())?;
     let rt = runtime()?;
     let buckets: Arc<dyn Buckets> = match &args.s3_endpoint {
         Some(ep) => Arc::new(S3Buckets::new(Some(ep.clone()), &args.s3_region)),

@@ -132,6 +132,12 @@ fn request(target: &str, body: Bytes) -> anyhow::Result<http::Request<Full<Bytes
         .header("host", "127.0.0.1")
         .header("x-amz-target", format!("Kinesis_20131202.{target}"))
         .header("content-type", "application/x-amz-json-1.1")
+        // The form AWS requires; the server under test checks no signature.
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .header("x-amz-date", "20260101T000000Z")
         .body(Full::new(body))?)
 }
 

@@ -33,6 +33,15 @@ struct Args {
     /// PEM private key for TLS on the same port (with --tls-cert).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// How long a new stream is CREATING, ms.
+    #[arg(long, default_value_t = 0)]
+    create_delay_ms: i64,
+    /// How long a deleted stream is described as DELETING, ms.
+    #[arg(long, default_value_t = 0)]
+    delete_delay_ms: i64,
+    /// How long a stream is UPDATING after a change, ms.
+    #[arg(long, default_value_t = 0)]
+    update_delay_ms: i64,
 }
 
 async fn shutdown_signal() {
@@ -58,6 +67,9 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let options = KdsOptions {
         throttle: args.throttle,
+        create_delay_ms: args.create_delay_ms,
+        delete_delay_ms: args.delete_delay_ms,
+        update_delay_ms: args.update_delay_ms,
         ..KdsOptions::default()
     };
     let auth = match args.auth.as_str() {

@@ -19,7 +19,8 @@ use serde_json::{Map, Value, json};
 use crate::cbor;
 use crate::error::KdsError;
 use crate::eventstream::{self, ChannelBody};
-use crate::ids::{self, SequenceNumber};
+use crate::front;
+use crate::ids;
 use crate::kds::{
     ConsumerDescription, GetRecordsOutput, IteratorStart, Kds, PutEntry, ShardDescription,
     ShardFilter, ShardIterator, StreamDescription,
@@ -96,6 +97,11 @@ impl ApiError {
 
     fn body(&self) -> Value {
         match &self.message {
+            // AWS's request reader (Coral) names the key `Message`; the
+            // service's own exceptions name it `message`.
+            Some(m) if self.kind == "SerializationException" => {
+                json!({"__type": self.kind, "Message": m})
+            }
             Some(m) => json!({"__type": self.kind, "message": m}),
             None => json!({"__type": self.kind}),
         }
@@ -106,7 +112,8 @@ impl From<KdsError> for ApiError {
     fn from(e: KdsError) -> ApiError {
         ApiError {
             kind: e.aws_type(),
-            message: Some(e.to_string()),
+            // AWS's InternalFailure for a request it cannot serve says nothing.
+            message: (!matches!(e, KdsError::InternalFailure { .. })).then(|| e.to_string()),
             status: if e.is_client_error() {
                 StatusCode::BAD_REQUEST
             } else {
@@ -117,6 +124,9 @@ impl From<KdsError> for ApiError {
 }
 
 type ApiResult<T = Value> = Result<T, ApiError>;
+
+/// What an operation that AWS answers with an empty body returns.
+const NO_CONTENT: Value = Value::Null;
 
 const STREAM_NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
 const STREAM_ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
@@ -174,28 +184,49 @@ struct Input<'a> {
     errors: Vec<String>,
 }
 
+/// The class AWS's JSON reader names for every JSON number.
+const TRUNCATING_NUMBER: &str = "com.amazon.coral.value.json.numbers.TruncatingBigNumber";
+
 fn type_error(expected: &str, v: &Value) -> ApiError {
     let msg = match (expected, v) {
         (_, Value::Array(_)) => "Start of list found where not expected".to_owned(),
         (_, Value::Object(_)) => "Start of structure or map found where not expected.".to_owned(),
         ("Blob", Value::Bool(_)) => "class java.lang.Boolean can not be converted to a Blob".into(),
         ("Blob", Value::Number(_)) => {
-            "class java.math.BigDecimal can not be converted to a Blob".into()
-        }
-        ("Boolean", Value::Number(_)) => {
-            "class java.math.BigDecimal can not be converted to an Boolean".into()
+            format!("class {TRUNCATING_NUMBER} can not be converted to a Blob")
         }
         ("Boolean", Value::String(s)) => {
             format!("'{}' can not be converted to an Boolean", s.to_uppercase())
         }
         (t, Value::Bool(_)) => format!("class java.lang.Boolean can not be converted to an {t}"),
         (t, Value::Number(_)) => {
-            format!("class java.math.BigDecimal can not be converted to an {t}")
+            format!("class {TRUNCATING_NUMBER} can not be converted to an {t}")
         }
         (t, Value::String(_)) => format!("class java.lang.String can not be converted to an {t}"),
         (_, Value::Null) => "Unexpected null".into(),
     };
     ApiError::serialization(msg)
+}
+
+/// Base64 as AWS's reader takes it, failing with its words.
+fn decode_blob(s: &str) -> Result<Vec<u8>, String> {
+    if !s.len().is_multiple_of(4) {
+        return Err(format!(
+            "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
+            s.len()
+        ));
+    }
+    let bytes = s.as_bytes();
+    let bad = bytes.iter().enumerate().find(|&(i, &b)| {
+        !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+            || (b == b'=' && bytes.get(i + 1).is_some_and(|n| *n != b'='))
+    });
+    if let Some((_, &b)) = bad {
+        return Err(format!("Invalid Base64 character: '{}'", b as char));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|_| "Invalid last non-pad Base64 character dectected".to_owned())
 }
 
 impl<'a> Input<'a> {
@@ -297,9 +328,12 @@ impl<'a> Input<'a> {
     fn int(&mut self, key: &str) -> ApiResult<Option<i64>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => {
-                Ok(n.as_i64().or_else(|| n.as_f64().map(|f| f.floor() as i64)))
-            }
+            // AWS truncates a fraction and caps an Integer at 2^31 - 1
+            // before it validates the value.
+            Some(Value::Number(n)) => Ok(n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f.floor() as i64))
+                .map(|v| v.min(i64::from(i32::MAX)))),
             Some(v) => Err(type_error("Integer", v)),
         }
     }
@@ -333,12 +367,9 @@ impl<'a> Input<'a> {
     fn blob(&mut self, key: &str) -> ApiResult<Option<Vec<u8>>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::String(s)) => base64::engine::general_purpose::STANDARD
-                .decode(s)
-                .map(Some)
-                .map_err(|e| {
-                    ApiError::serialization(format!("'{s}' can not be converted to a Blob: {e}"))
-                }),
+            Some(Value::String(s)) => decode_blob(s).map(Some).map_err(|why| {
+                ApiError::serialization(format!("'{s}' can not be converted to a Blob: {why}"))
+            }),
             Some(v) => Err(type_error("Blob", v)),
         }
     }
@@ -389,23 +420,18 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// A timestamp: epoch seconds as a number, or a numeric or RFC 3339 string.
+    /// A timestamp: epoch seconds as a number (AWS's JSON reader refuses
+    /// strings; CBOR's tagged times arrive here as numbers).
     fn timestamp(&mut self, key: &str) -> ApiResult<Option<i64>> {
         match self.get(key) {
             None => Ok(None),
             Some(Value::Number(n)) => Ok(n.as_f64().map(|f| (f * 1000.0).round() as i64)),
-            Some(Value::String(s)) => {
-                if let Ok(f) = s.parse::<f64>() {
-                    return Ok(Some((f * 1000.0).round() as i64));
-                }
-                chrono::DateTime::parse_from_rfc3339(s)
-                    .map(|t| Some(t.timestamp_millis()))
-                    .map_err(|_| {
-                        ApiError::serialization(format!(
-                            "class java.lang.String can not be converted to milliseconds since epoch: {s}"
-                        ))
-                    })
-            }
+            Some(Value::String(_)) => Err(ApiError::serialization(
+                "class java.lang.String can not be converted to milliseconds since epoch",
+            )),
+            Some(Value::Bool(_)) => Err(ApiError::serialization(
+                "class java.lang.Boolean can not be converted to milliseconds since epoch",
+            )),
             Some(v) => Err(type_error("Timestamp", v)),
         }
     }
@@ -505,6 +531,35 @@ impl KdsApi {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let (parts, body) = req.into_parts();
+        let origin = parts.headers.contains_key(http::header::ORIGIN);
+        if parts.method == http::Method::OPTIONS && origin {
+            let mut resp = self.response(StatusCode::OK, None, Vec::new());
+            for (name, value) in front::preflight_headers(&parts.headers) {
+                resp.headers_mut().insert(name, value);
+            }
+            return resp;
+        }
+        let mut resp = self.answer(parts, body).await;
+        let n = REQUEST_COUNTER.load(Ordering::Relaxed);
+        let h = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&front::amz_id_2(n, self.kds.clock().now_millis())) {
+            h.insert("x-amz-id-2", v);
+        }
+        if origin {
+            h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+            h.insert(
+                "access-control-expose-headers",
+                HeaderValue::from_static(front::CORS_EXPOSE_HEADERS),
+            );
+        }
+        resp
+    }
+
+    async fn answer<B>(&self, parts: http::request::Parts, body: B) -> Response<ApiBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
         let body = match Limited::new(body, self.options.max_body_bytes)
             .collect()
             .await
@@ -523,17 +578,28 @@ impl KdsApi {
                 } else {
                     ApiError::serialization("Could not read the request body")
                 };
-                return self.response(err.status, err.body().to_string().into_bytes());
+                return self.json_response(err.status, err.body().to_string().into_bytes());
             }
         };
-        if parts.method != http::Method::POST {
-            let err = ApiError {
-                kind: "AccessDeniedException",
-                message: Some("Unable to determine service/operation name to be authorized".into()),
-                status: StatusCode::FORBIDDEN,
-            };
-            return self.response(err.status, err.body().to_string().into_bytes());
-        }
+        let (operation, protocol) = match front::check(
+            &parts.method,
+            &parts.headers,
+            parts.uri.query(),
+            &body,
+            OPERATIONS,
+        ) {
+            front::Verdict::Answer(a) => return self.response(a.status, a.content_type, a.body),
+            front::Verdict::Run {
+                operation,
+                protocol,
+            } => (operation.to_owned(), protocol),
+        };
+        let is_cbor = protocol == front::Protocol::Cbor;
+        let content_type = if is_cbor {
+            cbor::CONTENT_TYPE
+        } else {
+            front::JSON_CONTENT_TYPE
+        };
         if let Some(auth) = &self.options.auth {
             let mut headers: Vec<(String, String)> = parts
                 .headers
@@ -562,54 +628,46 @@ impl KdsApi {
                 body: &body,
             };
             if let Err(e) = auth.verify(&signed, self.kds.clock().now_millis()) {
-                let err = ApiError::new(e.kind, e.message);
-                return self.response(err.status, err.body().to_string().into_bytes());
+                let a = front::FrontAnswer::error(protocol, e.kind, Some(&e.message));
+                return self.response(a.status, a.content_type, a.body);
             }
         }
-        let target = parts
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        if target.as_deref() == Some("Kinesis_20131202.SubscribeToShard") {
+        if operation == "SubscribeToShard" {
             return self.subscribe(body).await;
         }
-        let is_cbor = parts
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with(cbor::CONTENT_TYPE));
+        let target = format!("{TARGET_PREFIX}{operation}");
         let api = self.clone();
         let answer = tokio::task::spawn_blocking(move || {
             if is_cbor {
-                api.handle_cbor(target.as_deref(), &body)
+                api.handle_cbor(Some(&target), &body)
             } else {
-                api.handle_json(target.as_deref(), &body)
+                api.handle_json(Some(&target), &body)
             }
         })
         .await;
         match answer {
-            Ok((status, bytes)) if is_cbor => {
-                let mut resp = self.response(status, bytes);
-                resp.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static(cbor::CONTENT_TYPE),
-                );
-                resp
-            }
-            Ok((status, bytes)) => self.response(status, bytes),
+            Ok((status, bytes)) => self.response(status, Some(content_type), bytes),
             Err(_) => {
                 let err = ApiError {
                     kind: "InternalFailure",
                     message: Some("The request processing has failed because of an unknown error, exception or failure.".into()),
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                 };
-                self.response(err.status, err.body().to_string().into_bytes())
+                self.json_response(err.status, err.body().to_string().into_bytes())
             }
         }
     }
 
-    fn response(&self, status: StatusCode, body: Vec<u8>) -> Response<ApiBody> {
+    fn json_response(&self, status: StatusCode, body: Vec<u8>) -> Response<ApiBody> {
+        self.response(status, Some(front::JSON_CONTENT_TYPE), body)
+    }
+
+    fn response(
+        &self,
+        status: StatusCode,
+        content_type: Option<&'static str>,
+        body: Vec<u8>,
+    ) -> Response<ApiBody> {
         let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
         let t = self.kds.clock().now_millis() as u64;
         let id = format!(
@@ -626,10 +684,9 @@ impl KdsApi {
         let mut resp = Response::new(body);
         *resp.status_mut() = status;
         let h = resp.headers_mut();
-        h.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/x-amz-json-1.1"),
-        );
+        if let Some(t) = content_type {
+            h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(t));
+        }
         if let Ok(v) = HeaderValue::from_str(&id) {
             h.insert("x-amzn-requestid", v);
         }
@@ -645,21 +702,21 @@ impl KdsApi {
             return answer;
         }
         let result = self.dispatch(target, body, false);
-        let (status, value) = match result {
-            Ok(v) => (StatusCode::OK, v),
-            Err(e) => (e.status, e.body()),
-        };
-        (status, value.to_string().into_bytes())
+        match result {
+            Ok(Value::Null) => (StatusCode::OK, Vec::new()),
+            Ok(v) => (StatusCode::OK, v.to_string().into_bytes()),
+            Err(e) => (e.status, e.body().to_string().into_bytes()),
+        }
     }
 
     /// Like [`Self::handle_json`] for an AWS CBOR 1.1 body; answers in CBOR.
     pub fn handle_cbor(&self, target: Option<&str>, body: &[u8]) -> (StatusCode, Vec<u8>) {
         let result = self.dispatch(target, body, true);
-        let (status, value) = match result {
-            Ok(v) => (StatusCode::OK, v),
-            Err(e) => (e.status, e.body()),
-        };
-        (status, cbor::encode(&value))
+        match result {
+            Ok(Value::Null) => (StatusCode::OK, Vec::new()),
+            Ok(v) => (StatusCode::OK, cbor::encode(&v)),
+            Err(e) => (e.status, cbor::encode(&e.body())),
+        }
     }
 
     fn dispatch(&self, target: Option<&str>, body: &[u8], is_cbor: bool) -> ApiResult {
@@ -783,7 +840,7 @@ impl KdsApi {
         {
             self.kds.add_tags(name, tags)?;
         }
-        Ok(json!({}))
+        Ok(NO_CONTENT)
     }
 
     fn tag_map(&self, input: &mut Input<'_>) -> ApiResult<Option<BTreeMap<String, String>>> {
@@ -799,18 +856,22 @@ impl KdsApi {
             };
             out.insert(k.clone(), v);
         }
-        if out.len() > 50 {
+        let shown = || {
+            let pairs: Vec<String> = out.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            Some(format!("{{{}}}", pairs.join(", ")))
+        };
+        if out.len() > 200 {
             input.fail(
                 "Tags",
-                Some(format!("{out:?}")),
-                "Member must have length less than or equal to 50",
+                shown(),
+                "Member must have length less than or equal to 200",
             );
         }
         if out.keys().any(|k| k.is_empty() || k.chars().count() > 128) {
-            input.fail("Tags", None, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]");
+            input.fail("Tags", shown(), "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]");
         }
         if out.values().any(|v| v.chars().count() > 256) {
-            input.fail("Tags", None, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]");
+            input.fail("Tags", shown(), "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]");
         }
         Ok(Some(out))
     }
@@ -819,7 +880,7 @@ impl KdsApi {
         input.boolean("EnforceConsumerDeletion")?;
         let name = self.need_stream(input)?;
         self.kds.delete_stream(&name)?;
-        Ok(json!({}))
+        Ok(NO_CONTENT)
     }
 
     fn describe_stream(&self, input: &mut Input<'_>) -> ApiResult {
@@ -1068,13 +1129,33 @@ impl KdsApi {
         let name = self.need_stream(input)?;
         let entry =
             entry.ok_or_else(|| ApiError::invalid("Data and PartitionKey are required."))?;
+        if !self.kds.stream_exists(&name) {
+            return Err(self.kds.not_found(&name).into());
+        }
         check_hash_key(&entry)?;
+        if let Some(seq) = seq {
+            // Records are ordered by arrival already; AWS only checks that
+            // the number is one it could have made.
+            let now_secs = (self.kds.clock().now_millis() / 1000) as u64;
+            let valid = ids::SequenceNumber::parse(seq)
+                .is_some_and(|p| p.arrival_secs().is_none_or(|a| a <= now_secs));
+            if !valid {
+                return Err(ApiError::invalid(format!(
+                    "ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {name} under account {} is invalid.",
+                    self.kds.account()
+                )));
+            }
+        }
         let out = self.kds.put_record(&name, entry)?;
-        Ok(json!({
+        let mut answer = json!({
             "ShardId": out.shard_id,
             "SequenceNumber": out.sequence_number,
-            "EncryptionType": if self.encrypted(&name) { "KMS" } else { "NONE" },
-        }))
+        });
+        // AWS names the encryption only when there is one.
+        if self.encrypted(&name) {
+            answer["EncryptionType"] = json!("KMS");
+        }
+        Ok(answer)
     }
 
     fn encrypted(&self, name: &str) -> bool {
@@ -1141,11 +1222,10 @@ impl KdsApi {
         let failed = outcomes.iter().filter(|o| o.is_err()).count();
         let mut out = String::with_capacity(32 + outcomes.len() * 110);
         out.push_str(if self.encrypted(&name) {
-            "{\"EncryptionType\":\"KMS\""
+            "{\"EncryptionType\":\"KMS\",\"FailedRecordCount\":"
         } else {
-            "{\"EncryptionType\":\"NONE\""
+            "{\"FailedRecordCount\":"
         });
-        out.push_str(",\"FailedRecordCount\":");
         out.push_str(&failed.to_string());
         out.push_str(",\"Records\":[");
         for (i, o) in outcomes.into_iter().enumerate() {
@@ -1198,7 +1278,8 @@ impl KdsApi {
                 errors.extend(sub.take_errors());
             }
         }
-        let name = self.stream_ref(input)?;
+        // AWS checks the members in the model's order: Records (the list,
+        // then each entry), then StreamName; at most ten errors are told.
         match records {
             None => input.fail("Records", None, "Member must not be null"),
             Some(r) if r.is_empty() => input.fail(
@@ -1210,7 +1291,12 @@ impl KdsApi {
                 "Records",
                 Some(format!(
                     "[{}]",
-                    vec!["PutRecordsRequestEntry"; r.len()].join(", ")
+                    // Java's toString of each entry, as AWS prints them.
+                    vec![
+                        "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310";
+                        r.len()
+                    ]
+                    .join(", ")
                 )),
                 "Member must have length less than or equal to 500",
             ),
@@ -1218,6 +1304,8 @@ impl KdsApi {
         }
         let mut all = input.take_errors();
         all.extend(errors);
+        let name = self.stream_ref(input)?;
+        all.extend(input.take_errors());
         all.truncate(10);
         finish_errors(all)?;
         let name = name.ok_or_else(|| ApiError::invalid("StreamName or StreamARN is required."))?;
@@ -1250,11 +1338,14 @@ impl KdsApi {
                 }
             })
             .collect();
-        Ok(json!({
+        let mut answer = json!({
             "FailedRecordCount": failed,
             "Records": results,
-            "EncryptionType": if self.encrypted(&name) { "KMS" } else { "NONE" },
-        }))
+        });
+        if self.encrypted(&name) {
+            answer["EncryptionType"] = json!("KMS");
+        }
+        Ok(answer)
     }
 
     fn get_shard_iterator(&self, input: &mut Input<'_>) -> ApiResult {
@@ -1269,12 +1360,13 @@ impl KdsApi {
         input.enumeration(
             "ShardIteratorType",
             kind,
+            // In the order AWS lists them.
             &[
-                "AT_SEQUENCE_NUMBER",
                 "AFTER_SEQUENCE_NUMBER",
-                "TRIM_HORIZON",
                 "LATEST",
                 "AT_TIMESTAMP",
+                "AT_SEQUENCE_NUMBER",
+                "TRIM_HORIZON",
             ],
         );
         input.pattern(
@@ -1301,7 +1393,22 @@ impl KdsApi {
             ("AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER", None, _) => {
                 return Err(mismatch("no"));
             }
-            ("AT_TIMESTAMP", _, Some(t)) => IteratorStart::AtTimestamp(t),
+            ("AT_TIMESTAMP", _, Some(t)) => {
+                let now = self.kds.clock().now_millis();
+                if t > now {
+                    // The time as AWS prints it: the request's seconds times 1000.
+                    let shown = match input.get("Timestamp") {
+                        Some(Value::Number(n)) => n
+                            .as_f64()
+                            .map_or(t.to_string(), |f| (f * 1000.0).to_string()),
+                        _ => t.to_string(),
+                    };
+                    return Err(ApiError::invalid(format!(
+                        "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: {shown}, currentTimestampInMillis: {now}"
+                    )));
+                }
+                IteratorStart::AtTimestamp(t)
+            }
             ("AT_TIMESTAMP", _, None) => {
                 return Err(ApiError::invalid(
                     "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.",
@@ -1336,7 +1443,9 @@ impl KdsApi {
         if hours.is_none() {
             input.fail("RetentionPeriodHours", None, "Member must not be null");
         }
-        input.range("RetentionPeriodHours", hours, 1, 8760);
+        // The model sets a floor of 1 only; the 24..=8760 hours are the
+        // service's own check (InvalidArgumentException).
+        input.range("RetentionPeriodHours", hours, 1, i64::from(i32::MAX));
         let name = self.need_stream(input)?;
         let hours = hours.unwrap_or_default() as u32;
         if increase {
@@ -1344,7 +1453,7 @@ impl KdsApi {
         } else {
             self.kds.decrease_retention(&name, hours)?;
         }
-        Ok(json!({}))
+        Ok(NO_CONTENT)
     }
 
     fn add_tags(&self, input: &mut Input<'_>) -> ApiResult {
@@ -1360,7 +1469,7 @@ impl KdsApi {
         }
         let name = self.need_stream(input)?;
         self.kds.add_tags(&name, tags.unwrap_or_default())?;
-        Ok(json!({}))
+        Ok(NO_CONTENT)
     }
 
     fn remove_tags(&self, input: &mut Input<'_>) -> ApiResult {
@@ -1386,9 +1495,16 @@ impl KdsApi {
             ),
             _ => {}
         }
+        if out.iter().any(|k| k.is_empty() || k.chars().count() > 128) {
+            input.fail(
+                "TagKeys",
+                Some(format!("[{}]", out.join(", "))),
+                "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]",
+            );
+        }
         let name = self.need_stream(input)?;
         self.kds.remove_tags(&name, &out)?;
-        Ok(json!({}))
+        Ok(NO_CONTENT)
     }
 
     fn list_tags(&self, input: &mut Input<'_>) -> ApiResult {
@@ -1427,13 +1543,9 @@ impl KdsApi {
             HASH_KEY_PATTERN,
         );
         let name = self.need_stream(input)?;
-        let key_text = key.unwrap_or_default();
-        let key = ids::parse_hash_key(key_text).ok_or_else(|| {
-            ApiError::invalid(format!("Invalid NewStartingHashKey. NewStartingHashKey must be in the range: [0, 2^128-1]. Specified value was {key_text}"))
-        })?;
         self.kds
-            .split_shard(&name, shard.unwrap_or_default(), key)?;
-        Ok(json!({}))
+            .split_shard_at(&name, shard.unwrap_or_default(), key.unwrap_or_default())?;
+        Ok(NO_CONTENT)
     }
 
     fn merge_shards(&self, input: &mut Input<'_>) -> ApiResult {
@@ -1447,7 +1559,7 @@ impl KdsApi {
         let name = self.need_stream(input)?;
         self.kds
             .merge_shards(&name, a.unwrap_or_default(), b.unwrap_or_default())?;
-        Ok(json!({}))
+        Ok(NO_CONTENT)
     }
 
     fn update_shard_count(&self, input: &mut Input<'_>) -> ApiResult {
@@ -1491,7 +1603,7 @@ impl KdsApi {
         let name = self.need_stream(input)?;
         self.kds
             .set_encryption(&name, start.then(|| key.unwrap_or_default().to_owned()))?;
-        Ok(json!({}))
+        Ok(NO_CONTENT)
     }
 }
 
@@ -1629,14 +1741,14 @@ impl KdsApi {
         let started = tokio::task::spawn_blocking(move || api.subscribe_start(&body)).await;
         let mut it = match started {
             Ok(Ok(it)) => it,
-            Ok(Err(e)) => return self.response(e.status, e.body().to_string().into_bytes()),
+            Ok(Err(e)) => return self.json_response(e.status, e.body().to_string().into_bytes()),
             Err(_) => {
                 let e = ApiError {
                     kind: "InternalFailure",
                     message: None,
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                 };
-                return self.response(e.status, e.body().to_string().into_bytes());
+                return self.json_response(e.status, e.body().to_string().into_bytes());
             }
         };
         let (tx, body) = ChannelBody::new(8);
@@ -1672,14 +1784,7 @@ impl KdsApi {
                     .as_ref()
                     .map_or(it.position, |n| n.position);
                 let continuation = out.records.last().map_or_else(
-                    || {
-                        SequenceNumber {
-                            stream_id: it.stream_id,
-                            shard_index: it.shard_index,
-                            position: next_position.saturating_sub(1),
-                        }
-                        .to_string()
-                    },
+                    || kds.sequence_number_at(&it, next_position.saturating_sub(1)),
                     |r| r.sequence_number.clone(),
                 );
                 let heartbeat = last_sent.elapsed() >= std::time::Duration::from_secs(1);
@@ -1710,7 +1815,7 @@ impl KdsApi {
                 }
             }
         });
-        let mut resp = self.response(StatusCode::OK, Vec::new());
+        let mut resp = self.response(StatusCode::OK, None, Vec::new());
         *resp.body_mut() = body.boxed();
         resp.headers_mut().insert(
             http::header::CONTENT_TYPE,
@@ -1794,7 +1899,7 @@ impl KdsApi {
     fn deregister_consumer(&self, input: &mut Input<'_>) -> ApiResult {
         let (stream, name) = self.consumer_ref(input)?;
         self.kds.deregister_consumer(&stream, &name)?;
-        Ok(json!({}))
+        Ok(NO_CONTENT)
     }
 
     fn describe_consumer(&self, input: &mut Input<'_>) -> ApiResult {

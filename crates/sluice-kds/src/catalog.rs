@@ -50,6 +50,10 @@ pub struct StreamMeta {
     /// Registered enhanced fan-out consumers.
     #[serde(default)]
     pub consumers: Vec<ConsumerMeta>,
+    /// When the last change that makes a stream UPDATING (resharding,
+    /// retention, encryption) was made, ms since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_ms: Option<i64>,
 }
 
 /// An enhanced fan-out consumer.
@@ -80,6 +84,10 @@ pub struct ShardMeta {
     pub closed_at: Option<u64>,
     /// When it was closed, ms since the epoch.
     pub closed_ms: Option<i64>,
+    /// When it was created, ms since the epoch (its sequence numbers carry
+    /// it). Catalogs from before this field use the stream's creation time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_ms: Option<i64>,
 }
 
 impl ShardMeta {

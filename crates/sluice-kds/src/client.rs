@@ -37,6 +37,9 @@ const JSON_CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// Answers larger than this are refused (GetRecords returns at most 10 MiB
 /// of data, which base64 makes about 13.4 MiB).
 const MAX_RESPONSE_BYTES: usize = 32 << 20;
+/// The access key id of requests made without credentials.
+pub const ANONYMOUS_ACCESS_KEY: &str = "SLUICEANONYMOUS";
+
 /// How long one request may take by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -84,8 +87,9 @@ pub struct RemoteEndpoint {
     pub url: String,
     /// Region in the signature's scope.
     pub region: String,
-    /// `None`: requests go unsigned (a sluice server with authentication
-    /// off). `Some`: every request is signed with SigV4.
+    /// `Some`: every request is signed with SigV4 by these credentials.
+    /// `None`: signed by the anonymous key [`ANONYMOUS_ACCESS_KEY`], which
+    /// only a sluice server with authentication off accepts.
     pub credentials: Option<Credentials>,
 }
 
@@ -130,7 +134,7 @@ pub struct KdsClient {
     uri: Uri,
     host: String,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
-    signer: Option<SigV4Signer>,
+    signer: SigV4Signer,
     clock: Arc<dyn Clock>,
     timeout: Duration,
 }
@@ -208,15 +212,23 @@ impl KdsClient {
             .enable_http1()
             .build();
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        let signer = endpoint.credentials.as_ref().map(|c| {
-            SigV4Signer::new(
-                c.access_key_id.clone(),
-                c.secret_access_key.clone(),
-                c.session_token.clone(),
-                endpoint.region.clone(),
-                "kinesis",
-            )
-        });
+        // Without credentials the request is still signed, with an
+        // anonymous key: Kinesis refuses a request with no Authorization
+        // header before anything else, and a sluice server with
+        // authentication off checks only the header's form.
+        let anonymous = Credentials {
+            access_key_id: ANONYMOUS_ACCESS_KEY.to_owned(),
+            secret_access_key: String::new(),
+            session_token: None,
+        };
+        let c = endpoint.credentials.as_ref().unwrap_or(&anonymous);
+        let signer = SigV4Signer::new(
+            c.access_key_id.clone(),
+            c.secret_access_key.clone(),
+            c.session_token.clone(),
+            endpoint.region.clone(),
+            "kinesis",
+        );
         Ok(KdsClient {
             url: url.to_owned(),
             uri,
@@ -256,25 +268,23 @@ impl KdsClient {
             .header(http::header::USER_AGENT, "sluice-kds-reader")
             .body(Full::new(Bytes::from(body.clone())))
             .map_err(|e| transport(e.to_string()))?;
-        if let Some(signer) = &self.signer {
-            let path = self.uri.path();
-            let signed = signer.sign(
-                "POST",
-                if path.is_empty() { "/" } else { path },
-                "",
-                &[
-                    ("host", &self.host),
-                    ("content-type", JSON_CONTENT_TYPE),
-                    ("x-amz-target", &target),
-                ],
-                &body,
-                self.clock.now_millis(),
-            );
-            for (name, value) in signed {
-                let value = HeaderValue::from_str(&value)
-                    .map_err(|_| transport(format!("header {name} is not valid in HTTP")))?;
-                req.headers_mut().insert(name, value);
-            }
+        let path = self.uri.path();
+        let signed = self.signer.sign(
+            "POST",
+            if path.is_empty() { "/" } else { path },
+            "",
+            &[
+                ("host", &self.host),
+                ("content-type", JSON_CONTENT_TYPE),
+                ("x-amz-target", &target),
+            ],
+            &body,
+            self.clock.now_millis(),
+        );
+        for (name, value) in signed {
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| transport(format!("header {name} is not valid in HTTP")))?;
+            req.headers_mut().insert(name, value);
         }
         let exchange = async {
             let resp = self
@@ -293,7 +303,12 @@ impl KdsClient {
         let (parts, bytes) = tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| transport(format!("no answer within {:?}", self.timeout)))??;
-        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
+        // Operations such as CreateStream are answered with an empty body.
+        let json: Option<Value> = if bytes.is_empty() {
+            Some(Value::Object(serde_json::Map::new()))
+        } else {
+            serde_json::from_slice(&bytes).ok()
+        };
         if parts.status.is_success() {
             return json.ok_or_else(|| {
                 transport(format!(

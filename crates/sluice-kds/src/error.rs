@@ -55,6 +55,16 @@ pub enum KdsError {
         stream: String,
         account: String,
     },
+    /// A shard id AWS cannot read as one (`Could not find shard ..`).
+    #[error("Could not find shard {shard} in stream {stream} under account {account}.")]
+    ShardIdNotFound {
+        shard: String,
+        stream: String,
+        account: String,
+    },
+    /// A request AWS fails with a bare InternalFailure (no message on the wire).
+    #[error("internal failure: {reason}")]
+    InternalFailure { reason: String },
     /// An argument that is well-formed but not acceptable (InvalidArgumentException).
     #[error("{message}")]
     InvalidArgument { message: String },
@@ -145,6 +155,7 @@ impl KdsError {
         match self {
             KdsError::StreamNotFound { .. }
             | KdsError::ShardNotFound { .. }
+            | KdsError::ShardIdNotFound { .. }
             | KdsError::ConsumerNotFound { .. } => "ResourceNotFoundException",
             KdsError::StreamExists { .. }
             | KdsError::ConsumerExists { .. }
@@ -154,7 +165,8 @@ impl KdsError {
             KdsError::ExpiredIterator { .. } => "ExpiredIteratorException",
             KdsError::LimitExceeded { .. } => "LimitExceededException",
             KdsError::Throughput { .. } => "ProvisionedThroughputExceededException",
-            KdsError::Io { .. }
+            KdsError::InternalFailure { .. }
+            | KdsError::Io { .. }
             | KdsError::Corrupt { .. }
             | KdsError::ShardStopped { .. }
             | KdsError::Catalog { .. }

@@ -15,7 +15,7 @@ use parking_lot::RwLock;
 use crate::catalog::{Catalog, ConsumerMeta, ShardMeta, StreamMeta};
 use crate::clock::Clock;
 use crate::error::{KdsError, Result};
-use crate::ids::{self, SequenceNumber};
+use crate::ids::{self, ParsedSequence, SequenceNumber};
 use crate::segment::StoredRecord;
 use crate::shard::ShardLog;
 
@@ -32,6 +32,11 @@ pub struct KdsOptions {
     pub shard_limit: u32,
     /// How long a new stream stays CREATING, in ms (0: ACTIVE at once).
     pub create_delay_ms: i64,
+    /// How long a deleted stream is still described as DELETING, in ms.
+    pub delete_delay_ms: i64,
+    /// How long a stream stays UPDATING after resharding or a retention or
+    /// encryption change, in ms.
+    pub update_delay_ms: i64,
     /// Iterators expire after this many ms.
     pub iterator_ttl_ms: i64,
     /// Enforce AWS's per-shard limits (writes 1 MiB/s and 1,000 records/s;
@@ -48,6 +53,8 @@ impl Default for KdsOptions {
             segment_bytes: 64 << 20,
             shard_limit: 500,
             create_delay_ms: 0,
+            delete_delay_ms: 0,
+            update_delay_ms: 0,
             iterator_ttl_ms: 300_000,
             throttle: false,
         }
@@ -58,6 +65,9 @@ impl Default for KdsOptions {
 pub const DEFAULT_RETENTION_HOURS: u32 = 24;
 /// Longest retention, hours.
 pub const MAX_RETENTION_HOURS: u32 = 8760;
+
+/// Most tags a stream can carry.
+pub const MAX_TAGS: usize = 50;
 
 /// A record to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +177,9 @@ impl IteratorStart {
     }
 }
 
+/// The first 8 bytes of every shard iterator AWS hands out.
+const ITERATOR_HEADER: [u8; 8] = [0, 0, 0, 0, 0, 0, 0, 1];
+
 /// A position in a shard, handed out as an opaque, expiring token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardIterator {
@@ -183,21 +196,35 @@ pub struct ShardIterator {
 }
 
 impl ShardIterator {
-    /// The opaque token: base64 of the fields and a CRC32C over them.
+    /// The opaque token, shaped as AWS's are: base64 of 8 bytes
+    /// `00 00 00 00 00 00 00 01`, then the fields and a CRC32C over them,
+    /// zero-padded to 152 + 16k bytes in all.
     pub fn encode(&self) -> String {
         let text = format!(
             "1/{}/{}/{}/{}/{}",
             self.issued_ms, self.stream_id, self.shard_index, self.position, self.stream_name
         );
         let crc = crc32c::crc32c(text.as_bytes());
-        base64::engine::general_purpose::STANDARD.encode(format!("{text}/{crc:08x}"))
+        let mut raw = ITERATOR_HEADER.to_vec();
+        raw.extend_from_slice(format!("{text}/{crc:08x}").as_bytes());
+        let len = raw.len().max(152);
+        raw.resize(152 + (len - 152).div_ceil(16) * 16, 0);
+        base64::engine::general_purpose::STANDARD.encode(raw)
     }
 
-    /// Parses a token made by [`Self::encode`]; `None` if it is not one.
+    /// Parses a token made by [`Self::encode`] (or by earlier versions,
+    /// without the header); `None` if it is not one.
     pub fn decode(token: &str) -> Option<ShardIterator> {
         let raw = base64::engine::general_purpose::STANDARD
             .decode(token)
             .ok()?;
+        let raw = match raw.strip_prefix(&ITERATOR_HEADER[..]) {
+            Some(rest) => {
+                let end = rest.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+                rest[..end].to_vec()
+            }
+            None => raw,
+        };
         let text = String::from_utf8(raw).ok()?;
         let (body, crc) = text.rsplit_once('/')?;
         if u32::from_str_radix(crc, 16).ok()? != crc32c::crc32c(body.as_bytes()) {
@@ -266,6 +293,9 @@ enum ShardHandle {
 struct State {
     catalog: Catalog,
     shards: HashMap<(u64, u32), ShardHandle>,
+    /// Streams deleted within [`KdsOptions::delete_delay_ms`]: described
+    /// as DELETING until the time given. Their data is already gone.
+    deleting: Vec<(StreamMeta, i64)>,
 }
 
 /// Use of one shard in the current second, for throttling.
@@ -391,7 +421,11 @@ impl Kds {
                 dir,
                 options,
                 clock,
-                state: RwLock::new(State { catalog, shards }),
+                state: RwLock::new(State {
+                    catalog,
+                    shards,
+                    deleting: Vec::new(),
+                }),
                 usage: parking_lot::Mutex::new(HashMap::new()),
             }),
         };
@@ -413,7 +447,7 @@ impl Kds {
         self.inner.clock.now_millis()
     }
 
-    fn account(&self) -> String {
+    pub(crate) fn account(&self) -> String {
         self.inner.options.account_id.clone()
     }
 
@@ -434,7 +468,7 @@ impl Kds {
         arn.strip_prefix(prefix.as_str())
     }
 
-    fn not_found(&self, stream: &str) -> KdsError {
+    pub(crate) fn not_found(&self, stream: &str) -> KdsError {
         KdsError::StreamNotFound {
             stream: stream.to_owned(),
             account: self.account(),
@@ -487,11 +521,7 @@ impl Kds {
         }
         self.check_shard_limit(&st.catalog, count)?;
         let id = st.catalog.next_stream_id;
-        if !SequenceNumber::valid_stream_id(id) {
-            return Err(KdsError::LimitExceeded {
-                message: "Too many streams have been created in this data directory.".into(),
-            });
-        }
+        let now = self.now();
         let shards: Vec<ShardMeta> = ids::uniform_ranges(count)
             .into_iter()
             .enumerate()
@@ -503,6 +533,7 @@ impl Kds {
                 end_hash: end,
                 closed_at: None,
                 closed_ms: None,
+                created_ms: Some(now),
             })
             .collect();
         let mut opened = Vec::new();
@@ -518,13 +549,14 @@ impl Kds {
         catalog.streams.push(StreamMeta {
             id,
             name: name.to_owned(),
-            created_ms: self.now(),
+            created_ms: now,
             retention_hours: DEFAULT_RETENTION_HOURS,
             mode: mode.to_owned(),
             tags: BTreeMap::new(),
             encryption_key: None,
             shards,
             consumers: Vec::new(),
+            updated_ms: None,
         });
         catalog.save(&self.inner.dir)?;
         st.catalog = catalog;
@@ -543,6 +575,12 @@ impl Kds {
         catalog.save(&self.inner.dir)?;
         st.catalog = catalog;
         st.shards.retain(|(sid, _), _| *sid != meta.id);
+        let now = self.now();
+        let until = now + self.inner.options.delete_delay_ms;
+        st.deleting.retain(|(m, t)| *t > now && m.name != meta.name);
+        if until > now {
+            st.deleting.push((meta.clone(), until));
+        }
         let dir = self
             .inner
             .dir
@@ -550,6 +588,14 @@ impl Kds {
             .join(format!("{:010}", meta.id));
         std::fs::remove_dir_all(&dir).map_err(KdsError::io(&dir))?;
         Ok(())
+    }
+
+    /// True if a stream of this name exists and is not still CREATING.
+    pub fn stream_exists(&self, name: &str) -> bool {
+        let st = self.inner.state.read();
+        st.catalog
+            .stream(name)
+            .is_some_and(|m| self.status_of(m) != "CREATING")
     }
 
     /// Names of all streams, sorted.
@@ -561,11 +607,13 @@ impl Kds {
     }
 
     fn describe_shard(stream: &StreamMeta, sh: &ShardMeta) -> ShardDescription {
-        let seq = |position| {
+        let created_secs = Self::shard_created_secs(stream, sh);
+        let seq = |position, arrival_secs| {
             SequenceNumber {
-                stream_id: stream.id,
+                shard_created_secs: created_secs,
                 shard_index: sh.index,
                 position,
+                arrival_secs,
             }
             .to_string()
         };
@@ -576,27 +624,65 @@ impl Kds {
             adjacent_parent_shard_id: sh.adjacent_parent.map(ids::shard_id),
             starting_hash_key: sh.start_hash,
             ending_hash_key: sh.end_hash,
-            starting_sequence_number: seq(0),
-            ending_sequence_number: sh.closed_at.map(|end| seq(end.saturating_sub(1))),
+            starting_sequence_number: seq(0, created_secs),
+            // As AWS: the largest position the field holds, at the time the
+            // shard was closed, so it is above every record the shard has.
+            ending_sequence_number: sh.closed_at.map(|_| {
+                let closed_secs = sh
+                    .closed_ms
+                    .map_or(created_secs, |c| (c.max(0) / 1000) as u64);
+                seq(i64::MAX as u64, closed_secs)
+            }),
         }
+    }
+
+    /// CREATING for [`KdsOptions::create_delay_ms`] after creation,
+    /// UPDATING for [`KdsOptions::update_delay_ms`] after a change, else ACTIVE.
+    fn status_at(&self, meta: &StreamMeta, now: i64) -> &'static str {
+        let o = &self.inner.options;
+        if now < meta.created_ms + o.create_delay_ms {
+            "CREATING"
+        } else if meta.updated_ms.is_some_and(|u| now < u + o.update_delay_ms) {
+            "UPDATING"
+        } else {
+            "ACTIVE"
+        }
+    }
+
+    fn status_of(&self, meta: &StreamMeta) -> &'static str {
+        self.status_at(meta, self.now())
+    }
+
+    /// A shard's creation time in its sequence numbers, epoch seconds.
+    fn shard_created_secs(stream: &StreamMeta, sh: &ShardMeta) -> u64 {
+        (sh.created_ms.unwrap_or(stream.created_ms).max(0) / 1000) as u64
     }
 
     /// Describes a stream, all its shards included.
     pub fn describe_stream(&self, name: &str) -> Result<StreamDescription> {
         let st = self.inner.state.read();
+        let now = self.now();
+        let deleting = st
+            .deleting
+            .iter()
+            .find(|(m, until)| m.name == name && *until > now)
+            .map(|(m, _)| m);
         let meta = st
             .catalog
             .stream(name)
+            .or(deleting)
             .ok_or_else(|| self.not_found(name))?;
-        let now = self.now();
+        let status = if st.catalog.stream(name).is_some() {
+            self.status_at(meta, now)
+        } else {
+            "DELETING"
+        };
+        // A stream being created or deleted shows no shards.
+        let no_shards = matches!(status, "CREATING" | "DELETING");
         Ok(StreamDescription {
             name: meta.name.clone(),
             arn: self.stream_arn(&meta.name),
-            status: if now < meta.created_ms + self.inner.options.create_delay_ms {
-                "CREATING"
-            } else {
-                "ACTIVE"
-            },
+            status,
             mode: meta.mode.clone(),
             created_ms: meta.created_ms,
             retention_hours: meta.retention_hours,
@@ -604,9 +690,14 @@ impl Kds {
             shards: meta
                 .shards
                 .iter()
+                .filter(|_| !no_shards)
                 .map(|sh| Self::describe_shard(meta, sh))
                 .collect(),
-            open_shard_count: meta.shards.iter().filter(|s| s.is_open()).count(),
+            open_shard_count: meta
+                .shards
+                .iter()
+                .filter(|s| s.is_open() && !no_shards)
+                .count(),
             tags: meta.tags.clone(),
         })
     }
@@ -660,11 +751,12 @@ impl Kds {
         let now = self.now();
         // Route and write under the read lock (resharding waits), sync outside it.
         type Group = (u32, Vec<usize>, Vec<StoredRecord>);
-        let (stream_id, written) = {
+        let (created_secs, written) = {
             let st = self.inner.state.read();
             let meta = st
                 .catalog
                 .stream(name)
+                .filter(|m| self.status_at(m, now) != "CREATING")
                 .ok_or_else(|| self.not_found(name))?;
             let open: Vec<&ShardMeta> = meta.shards.iter().filter(|s| s.is_open()).collect();
             let mut groups: Vec<Group> = Vec::new();
@@ -709,7 +801,7 @@ impl Kds {
                 let result = match st.shards.get(&(meta.id, shard)) {
                     Some(ShardHandle::Open(log)) => log
                         .write(&records, now)
-                        .map(|(first, _, end)| (log.clone(), first, end)),
+                        .map(|(first, arrival, end)| (log.clone(), first, arrival, end)),
                     Some(ShardHandle::Stopped(reason)) => Err(KdsError::ShardStopped {
                         shard: ids::shard_id(shard),
                         stream: name.to_owned(),
@@ -719,15 +811,22 @@ impl Kds {
                 };
                 written.push((shard, idx, result));
             }
-            (meta.id, written)
+            let created: Vec<(u32, u64)> = meta
+                .shards
+                .iter()
+                .map(|sh| (sh.index, Self::shard_created_secs(meta, sh)))
+                .collect();
+            (created, written)
         };
         let total: usize = written.iter().map(|w| w.1.len()).sum();
         let mut out: Vec<Option<Result<PutOutcome, KdsError>>> = (0..total).map(|_| None).collect();
         // Shards sync in parallel: this thread waits for the first, helper
         // threads for the others (none for the common single-shard put).
-        type Written = (u32, Vec<usize>, Result<(Arc<ShardLog>, u64, u64)>);
+        type Written = (u32, Vec<usize>, Result<(Arc<ShardLog>, u64, i64, u64)>);
         let wait = |(shard, idx, result): Written| {
-            let r = result.and_then(|(log, first, end)| log.wait_durable(end).map(|()| first));
+            let r = result.and_then(|(log, first, arrival, end)| {
+                log.wait_durable(end).map(|()| (first, arrival))
+            });
             (shard, idx, r)
         };
         let mut written = written.into_iter();
@@ -740,15 +839,20 @@ impl Kds {
         });
         for (shard, idx, r) in synced {
             match r {
-                Ok(first) => {
+                Ok((first, arrival)) => {
+                    let shard_created_secs = created_secs
+                        .iter()
+                        .find(|c| c.0 == shard)
+                        .map_or(0, |c| c.1);
                     for (k, i) in idx.into_iter().enumerate() {
                         if let Some(slot) = out.get_mut(i) {
                             *slot = Some(Ok(PutOutcome {
                                 shard_id: ids::shard_id(shard),
                                 sequence_number: SequenceNumber {
-                                    stream_id,
+                                    shard_created_secs,
                                     shard_index: shard,
                                     position: first + k as u64,
+                                    arrival_secs: (arrival.max(0) / 1000) as u64,
                                 }
                                 .to_string(),
                             }));
@@ -830,6 +934,36 @@ impl Kds {
         out
     }
 
+    /// The sequence number of `position` in the iterator's shard (its
+    /// arrival time when the record is still there, else the shard's
+    /// creation time).
+    pub fn sequence_number_at(&self, iterator: &ShardIterator, position: u64) -> String {
+        let st = self.inner.state.read();
+        let meta = st
+            .catalog
+            .stream(&iterator.stream_name)
+            .filter(|m| m.id == iterator.stream_id);
+        let sh = meta.and_then(|m| m.shards.iter().find(|s| s.index == iterator.shard_index));
+        let created_secs = match (meta, sh) {
+            (Some(m), Some(sh)) => Self::shard_created_secs(m, sh),
+            _ => 0,
+        };
+        let arrival_ms = st
+            .shards
+            .get(&(iterator.stream_id, iterator.shard_index))
+            .and_then(|h| match h {
+                ShardHandle::Open(log) => log.arrival_of(position),
+                ShardHandle::Stopped(_) => None,
+            });
+        SequenceNumber {
+            shard_created_secs: created_secs,
+            shard_index: iterator.shard_index,
+            position,
+            arrival_secs: arrival_ms.map_or(created_secs, |a| (a.max(0) / 1000) as u64),
+        }
+        .to_string()
+    }
+
     /// An iterator over one shard, starting as `start` says.
     pub fn get_shard_iterator(
         &self,
@@ -837,33 +971,54 @@ impl Kds {
         shard_id: &str,
         start: &IteratorStart,
     ) -> Result<ShardIterator> {
+        // AWS reads the shard id first, then looks for the stream, then
+        // for the shard in it.
+        let index = ids::parse_shard_id(shard_id).ok_or_else(|| KdsError::ShardIdNotFound {
+            shard: shard_id.to_owned(),
+            stream: name.to_owned(),
+            account: self.account(),
+        })?;
+        let canonical = ids::shard_id(index);
         let st = self.inner.state.read();
-        let meta = st
+        let (meta, sh) = st
             .catalog
             .stream(name)
-            .ok_or_else(|| self.not_found(name))?;
-        let index = ids::parse_shard_id(shard_id)
-            .filter(|i| meta.shards.iter().any(|s| s.index == *i))
-            .ok_or_else(|| self.shard_not_found(name, shard_id))?;
-        let canonical = ids::shard_id(index);
+            .filter(|m| self.status_of(m) != "CREATING")
+            .and_then(|m| Some((m, m.shards.iter().find(|s| s.index == index)?)))
+            .ok_or_else(|| self.shard_not_found(name, &canonical))?;
         let log = self.shard_log(&st, meta, index)?;
         let account = self.account();
+        let created_secs = Self::shard_created_secs(meta, sh);
         let parse_seq = |text: &str| -> Result<u64> {
-            let seq = SequenceNumber::parse(text).ok_or_else(|| {
-                KdsError::invalid(format!("StartingSequenceNumber {text} used in GetShardIterator on shard {canonical} in stream {name} under account {account} is invalid."))
-            })?;
-            if seq.stream_id != meta.id {
-                return Err(KdsError::invalid(format!(
-                    "StartingSequenceNumber {text} used in GetShardIterator on shard {canonical} in stream {name} under account {account} is invalid because it did not come from this stream."
-                )));
-            }
-            if seq.shard_index != index {
+            let invalid = |why: &str| {
+                KdsError::invalid(format!(
+                    "StartingSequenceNumber {text} used in GetShardIterator on shard {canonical} in stream {name} under account {account} is invalid{why}."
+                ))
+            };
+            let seq = SequenceNumber::parse(text).ok_or_else(|| invalid(""))?;
+            if seq.shard_index() != i64::from(index) {
                 return Err(KdsError::invalid(format!(
                     "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {canonical}",
-                    ids::shard_id(seq.shard_index)
+                    ids::signed_shard_id(seq.shard_index())
                 )));
             }
-            Ok(seq.position)
+            match seq {
+                ParsedSequence::V2 {
+                    shard_created_secs,
+                    position,
+                    ..
+                } if shard_created_secs == created_secs => Ok(position),
+                ParsedSequence::Legacy {
+                    stream_id,
+                    position,
+                    ..
+                } if stream_id == meta.id => Ok(position),
+                // AWS fails on its oldest layout rather than refusing it.
+                ParsedSequence::V0 { .. } => Err(KdsError::InternalFailure {
+                    reason: format!("sequence number {text} is in a layout no longer served"),
+                }),
+                _ => Err(invalid(" because it did not come from this stream")),
+            }
         };
         let position = match start {
             IteratorStart::TrimHorizon => log.trim_horizon(),
@@ -893,7 +1048,7 @@ impl Kds {
         }
         let name = iterator.stream_name.as_str();
         let shard_id = ids::shard_id(iterator.shard_index);
-        let (log, meta, closed_at) = {
+        let (log, meta, closed_at, created_secs) = {
             let st = self.inner.state.read();
             let meta = st
                 .catalog
@@ -909,6 +1064,7 @@ impl Kds {
                 self.shard_log(&st, meta, iterator.shard_index)?,
                 meta.clone(),
                 sh.closed_at,
+                Self::shard_created_secs(meta, sh),
             )
         };
         let key = (meta.id, iterator.shard_index);
@@ -930,9 +1086,10 @@ impl Kds {
             .into_iter()
             .map(|r| Record {
                 sequence_number: SequenceNumber {
-                    stream_id: meta.id,
+                    shard_created_secs: created_secs,
                     shard_index: iterator.shard_index,
                     position: r.position,
+                    arrival_secs: (r.arrival_ms.max(0) / 1000) as u64,
                 }
                 .to_string(),
                 arrival_ms: r.arrival_ms,
@@ -1000,6 +1157,7 @@ impl Kds {
                 return Err(KdsError::invalid(format!("Requested retention period ({hours} hours) for stream {name} can not be shorter than existing retention period ({} hours). Use DecreaseRetentionPeriod API.", meta.retention_hours)));
             }
             meta.retention_hours = hours;
+            meta.updated_ms = Some(self.now());
             Ok(())
         })
     }
@@ -1012,6 +1170,7 @@ impl Kds {
                 return Err(KdsError::invalid(format!("Requested retention period ({hours} hours) for stream {name} can not be longer than existing retention period ({} hours). Use IncreaseRetentionPeriod API.", meta.retention_hours)));
             }
             meta.retention_hours = hours;
+            meta.updated_ms = Some(self.now());
             Ok(())
         })?;
         self.enforce_retention()
@@ -1020,21 +1179,47 @@ impl Kds {
     /// Adds or replaces tags (at most 50 per stream).
     pub fn add_tags(&self, name: &str, tags: BTreeMap<String, String>) -> Result<()> {
         self.update_stream(name, |meta, _| {
+            self.check_tag_characters(name, "add tags to", tags.iter().flat_map(|(k, v)| [k, v]))?;
             let mut merged = meta.tags.clone();
             merged.extend(tags);
-            if merged.len() > 50 {
-                return Err(KdsError::LimitExceeded {
-                    message: format!("Failed to add tags to stream {name} under account {} because a given stream cannot have more than 50 tags associated with it.", self.account()),
-                });
+            if merged.len() > MAX_TAGS {
+                return Err(KdsError::invalid(format!("Failed to add tags to stream {name} under account {} because a given stream cannot have more than {MAX_TAGS} tags associated with it.", self.account())));
             }
             meta.tags = merged;
             Ok(())
         })
     }
 
+    /// AWS's two character checks on tag keys and values: letters, digits,
+    /// spaces and `_ . / = + - @` pass both; `%` passes the first and fails
+    /// the second.
+    fn check_tag_characters<'a>(
+        &self,
+        name: &str,
+        action: &str,
+        texts: impl Iterator<Item = &'a String> + Clone,
+    ) -> Result<()> {
+        let valid = |c: char, extra: &str| {
+            c.is_alphanumeric() || c == ' ' || "_./=+-@".contains(c) || extra.contains(c)
+        };
+        if texts.clone().any(|t| !t.chars().all(|c| valid(c, "%"))) {
+            return Err(KdsError::invalid(
+                "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @.",
+            ));
+        }
+        if texts.clone().any(|t| !t.chars().all(|c| valid(c, ""))) {
+            return Err(KdsError::invalid(format!(
+                "Failed to {action} stream {name} under account {} because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.",
+                self.account()
+            )));
+        }
+        Ok(())
+    }
+
     /// Removes tags.
     pub fn remove_tags(&self, name: &str, keys: &[String]) -> Result<()> {
         self.update_stream(name, |meta, _| {
+            self.check_tag_characters(name, "remove tags from", keys.iter())?;
             for k in keys {
                 meta.tags.remove(k);
             }
@@ -1046,6 +1231,7 @@ impl Kds {
     pub fn set_encryption(&self, name: &str, key: Option<String>) -> Result<()> {
         self.update_stream(name, |meta, _| {
             meta.encryption_key = key;
+            meta.updated_ms = Some(self.now());
             Ok(())
         })
     }
@@ -1083,12 +1269,44 @@ impl Kds {
         }
     }
 
-    fn find_open_shard(&self, meta: &StreamMeta, shard_id: &str) -> Result<ShardMeta> {
-        let sh = ids::parse_shard_id(shard_id)
-            .and_then(|i| meta.shards.iter().find(|s| s.index == i))
+    /// Reads a shard id as AWS does before it looks for the stream:
+    /// `Could not find shard <id> ..` when it is not one.
+    fn resolve_shard_id(&self, name: &str, shard_id: &str) -> Result<u32> {
+        ids::parse_shard_id(shard_id).ok_or_else(|| KdsError::ShardIdNotFound {
+            shard: shard_id.to_owned(),
+            stream: name.to_owned(),
+            account: self.account(),
+        })
+    }
+
+    /// The stream, ACTIVE, for a resharding call.
+    fn active_stream<'a>(
+        &self,
+        catalog: &'a mut Catalog,
+        name: &str,
+    ) -> Result<&'a mut StreamMeta> {
+        let meta = catalog
+            .stream_mut(name)
+            .ok_or_else(|| self.not_found(name))?;
+        let status = self.status_of(meta);
+        if status != "ACTIVE" {
+            return Err(KdsError::StreamNotActive {
+                stream: name.to_owned(),
+                account: self.account(),
+                status: status.to_owned(),
+            });
+        }
+        Ok(meta)
+    }
+
+    fn find_open_shard(&self, meta: &StreamMeta, index: u32) -> Result<ShardMeta> {
+        let sh = meta
+            .shards
+            .iter()
+            .find(|s| s.index == index)
             .cloned()
-            .ok_or_else(|| KdsError::ShardNotFound {
-                shard: shard_id.to_owned(),
+            .ok_or_else(|| KdsError::ShardIdNotFound {
+                shard: ids::shard_id(index),
                 stream: meta.name.clone(),
                 account: self.account(),
             })?;
@@ -1109,17 +1327,26 @@ impl Kds {
         shard_id: &str,
         new_starting_hash_key: u128,
     ) -> Result<()> {
+        self.split_shard_at(name, shard_id, &new_starting_hash_key.to_string())
+    }
+
+    /// [`Kds::split_shard`] with the hash key as the request gave it: a
+    /// decimal past 2^128 - 1 is out of the shard's range like any other.
+    pub fn split_shard_at(
+        &self,
+        name: &str,
+        shard_id: &str,
+        new_starting_hash_key: &str,
+    ) -> Result<()> {
+        let index = self.resolve_shard_id(name, shard_id)?;
         let now = self.now();
         let mut st = self.inner.state.write();
-        self.check_shard_limit(&st.catalog, 1)?;
         let mut catalog = st.catalog.clone();
-        let meta = catalog
-            .stream_mut(name)
-            .ok_or_else(|| self.not_found(name))?;
-        let parent = self.find_open_shard(meta, shard_id)?;
-        if new_starting_hash_key <= parent.start_hash.saturating_add(1)
-            || new_starting_hash_key >= parent.end_hash
-        {
+        let meta = self.active_stream(&mut catalog, name)?;
+        let parent = self.find_open_shard(meta, index)?;
+        let key = ids::parse_hash_key(new_starting_hash_key)
+            .filter(|k| *k > parent.start_hash.saturating_add(1) && *k < parent.end_hash);
+        let Some(new_starting_hash_key) = key else {
             return Err(KdsError::invalid(format!(
                 "NewStartingHashKey {new_starting_hash_key} used in SplitShard() on shard {} in stream {name} under account {} is not both greater than one plus the shard's StartingHashKey {} and less than the shard's EndingHashKey {}.",
                 ids::shard_id(parent.index),
@@ -1127,7 +1354,8 @@ impl Kds {
                 parent.start_hash,
                 parent.end_hash
             )));
-        }
+        };
+        self.check_shard_limit(&st.catalog, 1)?;
         let next = meta.shards.iter().map(|s| s.index + 1).max().unwrap_or(0);
         let mut new = Vec::new();
         for (i, (start, end)) in [
@@ -1147,9 +1375,11 @@ impl Kds {
                 end_hash: end,
                 closed_at: None,
                 closed_ms: None,
+                created_ms: Some(now),
             });
         }
         self.close_shard(&st.shards, meta, parent.index, now);
+        meta.updated_ms = Some(now);
         let id = meta.id;
         catalog.save(&self.inner.dir)?;
         st.catalog = catalog;
@@ -1161,17 +1391,16 @@ impl Kds {
 
     /// Merges two open shards with adjacent hash-key ranges into one child.
     pub fn merge_shards(&self, name: &str, shard_id: &str, adjacent_shard_id: &str) -> Result<()> {
+        let ia = self.resolve_shard_id(name, shard_id)?;
+        let ib = self.resolve_shard_id(name, adjacent_shard_id)?;
         let now = self.now();
         let mut st = self.inner.state.write();
         let mut catalog = st.catalog.clone();
-        let meta = catalog
-            .stream_mut(name)
-            .ok_or_else(|| self.not_found(name))?;
-        let a = self.find_open_shard(meta, shard_id)?;
-        let b = self.find_open_shard(meta, adjacent_shard_id)?;
-        let adjacent = a.end_hash.checked_add(1) == Some(b.start_hash)
-            || b.end_hash.checked_add(1) == Some(a.start_hash);
-        if !adjacent {
+        let meta = self.active_stream(&mut catalog, name)?;
+        let a = self.find_open_shard(meta, ia)?;
+        let b = self.find_open_shard(meta, ib)?;
+        // The adjacent shard's range must follow the first one's.
+        if a.end_hash.checked_add(1) != Some(b.start_hash) {
             return Err(KdsError::invalid(format!(
                 "Shards {} and {} in stream {name} under account {} are not an adjacent pair of shards eligible for merging",
                 ids::shard_id(a.index),
@@ -1190,8 +1419,10 @@ impl Kds {
             end_hash: a.end_hash.max(b.end_hash),
             closed_at: None,
             closed_ms: None,
+            created_ms: Some(now),
         });
         self.close_shard(&st.shards, meta, a.index, now);
+        meta.updated_ms = Some(now);
         self.close_shard(&st.shards, meta, b.index, now);
         let id = meta.id;
         catalog.save(&self.inner.dir)?;
@@ -1212,7 +1443,7 @@ impl Kds {
         let mut st = self.inner.state.write();
         let mut catalog = st.catalog.clone();
         let current = {
-            let meta = catalog.stream(name).ok_or_else(|| self.not_found(name))?;
+            let meta = self.active_stream(&mut catalog, name)?;
             meta.shards.iter().filter(|s| s.is_open()).count() as u32
         };
         let account = self.account();
@@ -1259,11 +1490,13 @@ impl Kds {
                 end_hash: end,
                 closed_at: None,
                 closed_ms: None,
+                created_ms: Some(now),
             });
         }
         for s in &old {
             self.close_shard(&st.shards, meta, s.index, now);
         }
+        meta.updated_ms = Some(now);
         let id = meta.id;
         catalog.save(&self.inner.dir)?;
         st.catalog = catalog;

@@ -29,6 +29,7 @@ pub mod client;
 pub mod clock;
 pub mod error;
 pub mod eventstream;
+pub mod front;
 pub mod ids;
 pub mod kds;
 pub mod reader;

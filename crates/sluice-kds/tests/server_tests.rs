@@ -7,10 +7,14 @@ use std::time::Duration;
 use sluice_kds::{ApiOptions, Kds, KdsApi, KdsOptions, ManualClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// An Authorization header of the form AWS requires (the servers under
+/// test check no signature).
+const UNSIGNED_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0";
+
 async fn request(addr: std::net::SocketAddr, target: &str, body: &[u8]) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!(
-        "POST / HTTP/1.1\r\nHost: localhost\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: localhost\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0\r\nX-Amz-Date: 20260101T000000Z\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).await.unwrap();
@@ -83,6 +87,8 @@ fn kds_request(target: &str, body: &str) -> http::Request<http_body_util::Full<b
     http::Request::post("https://localhost/")
         .header("x-amz-target", target)
         .header("content-type", "application/x-amz-json-1.1")
+        .header("authorization", UNSIGNED_AUTH)
+        .header("x-amz-date", "20260101T000000Z")
         .header("host", "localhost")
         .body(http_body_util::Full::new(bytes::Bytes::from(
             body.to_owned(),

@@ -65,7 +65,8 @@ def test_create_answers_empty_body_and_describes_three_shards():
         d["Shards"] = kds.shards_of(d)
         eq(d, {"StreamStatus": "ACTIVE", "StreamName": name, "StreamARN": kds.arn(name),
                "RetentionPeriodHours": 24, "EncryptionType": "NONE",
-               "EnhancedMonitoring": [{"ShardLevelMetrics": []}], "HasMoreShards": False,
+               "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+           "StreamModeDetails": {"StreamMode": "PROVISIONED"}, "HasMoreShards": False,
                "Shards": kds.three_shards()}, "StreamDescription")
         r = kds.ok("ListStreams", {"Limit": 1})
         eq(len(r["StreamNames"]), 1, "StreamNames with Limit 1")
@@ -83,7 +84,8 @@ def test_creating_state():
         d.pop("StreamCreationTimestamp")
         eq(d, {"StreamStatus": "CREATING", "StreamName": name, "StreamARN": kds.arn(name),
                "RetentionPeriodHours": 24, "EncryptionType": "NONE",
-               "EnhancedMonitoring": [{"ShardLevelMetrics": []}], "HasMoreShards": False,
+               "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+           "StreamModeDetails": {"StreamMode": "PROVISIONED"}, "HasMoreShards": False,
                "Shards": []}, "StreamDescription while CREATING")
         acct = kds.ACCOUNT
         kds.expect(call("GetShardIterator", {"StreamName": name, "ShardId": "shardId-0", "ShardIteratorType": "LATEST"}, ep),

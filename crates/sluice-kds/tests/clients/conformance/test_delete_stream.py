@@ -46,7 +46,8 @@ def test_delete_while_creating_shows_deleting():
     check(created - 10 < t < created + 10, f"StreamCreationTimestamp {t}")
     eq(d, {"StreamStatus": "DELETING", "StreamName": name, "StreamARN": kds.arn(name),
            "RetentionPeriodHours": 24, "EncryptionType": "NONE",
-           "EnhancedMonitoring": [{"ShardLevelMetrics": []}], "HasMoreShards": False, "Shards": []},
+           "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+           "StreamModeDetails": {"StreamMode": "PROVISIONED"}, "HasMoreShards": False, "Shards": []},
        "StreamDescription while DELETING")
     kds.wait_deleted(name, ep)
     kds.expect(call("DescribeStream", {"StreamName": name}, ep), 400, "ResourceNotFoundException",

@@ -45,7 +45,8 @@ def test_describes_stream():
     d["Shards"] = kds.shards_of(d)
     eq(d, {"StreamStatus": "ACTIVE", "StreamName": name, "StreamARN": kds.arn(name),
            "RetentionPeriodHours": 24, "EncryptionType": "NONE",
-           "EnhancedMonitoring": [{"ShardLevelMetrics": []}], "HasMoreShards": False,
+           "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+           "StreamModeDetails": {"StreamMode": "PROVISIONED"}, "HasMoreShards": False,
            "Shards": kds.three_shards()}, "StreamDescription")
 
 

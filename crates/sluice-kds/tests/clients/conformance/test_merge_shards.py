@@ -96,7 +96,8 @@ def test_standard_merge():
             "AdjacentParentShardId": "shardId-000000000001", "SequenceNumberRange": {},
             "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": kds.SHARD_RANGES[1][1]}}]
         eq(d, {"StreamStatus": "ACTIVE", "StreamName": name, "StreamARN": kds.arn(name), "RetentionPeriodHours": 24,
-               "EncryptionType": "NONE", "EnhancedMonitoring": [{"ShardLevelMetrics": []}], "HasMoreShards": False,
+               "EncryptionType": "NONE", "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+           "StreamModeDetails": {"StreamMode": "PROVISIONED"}, "HasMoreShards": False,
                "Shards": want}, "StreamDescription after merge")
         key = kds.SHARD_RANGES[1][0]
         deadline = time.time() + 3
@@ -120,7 +121,8 @@ def test_updating_state():
         d.pop("StreamCreationTimestamp")
         d["Shards"] = kds.shards_of(d)
         eq(d, {"StreamStatus": "UPDATING", "StreamName": name, "StreamARN": kds.arn(name), "RetentionPeriodHours": 24,
-               "EncryptionType": "NONE", "EnhancedMonitoring": [{"ShardLevelMetrics": []}], "HasMoreShards": False,
+               "EncryptionType": "NONE", "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+           "StreamModeDetails": {"StreamMode": "PROVISIONED"}, "HasMoreShards": False,
                "Shards": kds.three_shards()}, "StreamDescription while UPDATING")
         kds.expect_in_use(OP, {"StreamName": name, "ShardToMerge": "shard-1", "AdjacentShardToMerge": "shard-2"},
                           kds.in_state(name, "UPDATING"), ep)

@@ -108,7 +108,8 @@ def test_split_with_minimum_hash():
             eq(kds.seq_index(ranges[i]["StartingSequenceNumber"]), 0, f"child {i}'s starting sequence index")
         d["Shards"] = kds.shards_of(d)
         eq(d, {"StreamStatus": "ACTIVE", "StreamName": name, "StreamARN": kds.arn(name), "RetentionPeriodHours": 24,
-               "EncryptionType": "NONE", "EnhancedMonitoring": [{"ShardLevelMetrics": []}], "HasMoreShards": False,
+               "EncryptionType": "NONE", "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+           "StreamModeDetails": {"StreamMode": "PROVISIONED"}, "HasMoreShards": False,
                "Shards": [
                    {"ShardId": "shardId-000000000000", "SequenceNumberRange": {},
                     "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": FULL}},
@@ -145,8 +146,11 @@ def test_closed_shard_reads_to_its_end():
             body = kds.ok("GetRecords", {"ShardIterator": it})
             if "NextShardIterator" not in body:
                 break
-        eq(sorted(body), ["MillisBehindLatest", "Records"], "keys at the end of a closed shard")
+        # Since 2020 AWS also names the children at the end of a closed shard.
+        eq(sorted(body), ["ChildShards", "MillisBehindLatest", "Records"], "keys at the end of a closed shard")
         eq(body["Records"], [], "Records at the end of a closed shard")
+        eq(sorted(c["ShardId"] for c in body["ChildShards"]),
+           ["shardId-000000000001", "shardId-000000000002"], "ChildShards")
     finally:
         kds.delete_quietly(name)
 
@@ -160,7 +164,8 @@ def test_updating_state():
         d.pop("StreamCreationTimestamp")
         d["Shards"] = kds.shards_of(d)
         eq(d, {"StreamStatus": "UPDATING", "StreamName": name, "StreamARN": kds.arn(name), "RetentionPeriodHours": 24,
-               "EncryptionType": "NONE", "EnhancedMonitoring": [{"ShardLevelMetrics": []}], "HasMoreShards": False,
+               "EncryptionType": "NONE", "EnhancedMonitoring": [{"ShardLevelMetrics": []}],
+           "StreamModeDetails": {"StreamMode": "PROVISIONED"}, "HasMoreShards": False,
                "Shards": [{"ShardId": "shardId-000000000000", "SequenceNumberRange": {},
                            "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": FULL}}]},
            "StreamDescription while UPDATING")
