@@ -5,7 +5,7 @@
 //! call it inside `tokio::task::spawn_blocking`. [`Kds`] is cheap to clone;
 //! clones share the same log.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -315,6 +315,17 @@ struct Inner {
     clock: Arc<dyn Clock>,
     state: RwLock<State>,
     usage: parking_lot::Mutex<HashMap<(u64, u32), Usage>>,
+    /// Streams with a resharding change waiting to be applied (UPDATING).
+    pending: parking_lot::Mutex<HashSet<u64>>,
+}
+
+/// Whether a resharding call is the client's request or its deferred
+/// application (with [`KdsOptions::update_delay_ms`], AWS answers at once,
+/// keeps the stream UPDATING with its old shards, then applies the change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Request,
+    Apply,
 }
 
 impl Inner {
@@ -427,6 +438,7 @@ impl Kds {
                     deleting: Vec::new(),
                 }),
                 usage: parking_lot::Mutex::new(HashMap::new()),
+                pending: parking_lot::Mutex::new(HashSet::new()),
             }),
         };
         kds.enforce_retention()?;
@@ -642,7 +654,9 @@ impl Kds {
         let o = &self.inner.options;
         if now < meta.created_ms + o.create_delay_ms {
             "CREATING"
-        } else if meta.updated_ms.is_some_and(|u| now < u + o.update_delay_ms) {
+        } else if meta.updated_ms.is_some_and(|u| now < u + o.update_delay_ms)
+            || self.inner.pending.lock().contains(&meta.id)
+        {
             "UPDATING"
         } else {
             "ACTIVE"
@@ -1279,17 +1293,19 @@ impl Kds {
         })
     }
 
-    /// The stream, ACTIVE, for a resharding call.
+    /// The stream, ACTIVE, for a resharding call (any status when the
+    /// deferred change is applied).
     fn active_stream<'a>(
         &self,
         catalog: &'a mut Catalog,
         name: &str,
+        phase: Phase,
     ) -> Result<&'a mut StreamMeta> {
         let meta = catalog
             .stream_mut(name)
             .ok_or_else(|| self.not_found(name))?;
         let status = self.status_of(meta);
-        if status != "ACTIVE" {
+        if status != "ACTIVE" && phase == Phase::Request {
             return Err(KdsError::StreamNotActive {
                 stream: name.to_owned(),
                 account: self.account(),
@@ -1320,6 +1336,42 @@ impl Kds {
         Ok(sh)
     }
 
+    /// With [`KdsOptions::update_delay_ms`] set and `phase` the request:
+    /// marks the stream UPDATING and applies `change` after the delay on a
+    /// thread of its own, returning true (the caller stops there). The
+    /// change is checked again when applied; if the stream is gone by then
+    /// there is nothing to apply.
+    fn defer(
+        &self,
+        phase: Phase,
+        st: &mut State,
+        mut catalog: Catalog,
+        name: &str,
+        change: impl FnOnce(&Kds) -> Result<()> + Send + 'static,
+    ) -> Result<bool> {
+        let delay = self.inner.options.update_delay_ms;
+        if phase == Phase::Apply || delay <= 0 {
+            return Ok(false);
+        }
+        let now = self.now();
+        let meta = catalog
+            .stream_mut(name)
+            .ok_or_else(|| self.not_found(name))?;
+        meta.updated_ms = Some(now);
+        let id = meta.id;
+        catalog.save(&self.inner.dir)?;
+        st.catalog = catalog;
+        self.inner.pending.lock().insert(id);
+        let kds = self.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(delay.unsigned_abs()));
+            // A stream deleted meanwhile has no change left to make.
+            let _ = change(&kds);
+            kds.inner.pending.lock().remove(&id);
+        });
+        Ok(true)
+    }
+
     /// Splits an open shard at `new_starting_hash_key` into two children.
     pub fn split_shard(
         &self,
@@ -1339,10 +1391,20 @@ impl Kds {
         new_starting_hash_key: &str,
     ) -> Result<()> {
         let index = self.resolve_shard_id(name, shard_id)?;
+        self.split(name, index, new_starting_hash_key, Phase::Request)
+    }
+
+    fn split(
+        &self,
+        name: &str,
+        index: u32,
+        new_starting_hash_key: &str,
+        phase: Phase,
+    ) -> Result<()> {
         let now = self.now();
         let mut st = self.inner.state.write();
         let mut catalog = st.catalog.clone();
-        let meta = self.active_stream(&mut catalog, name)?;
+        let meta = self.active_stream(&mut catalog, name, phase)?;
         let parent = self.find_open_shard(meta, index)?;
         let key = ids::parse_hash_key(new_starting_hash_key)
             .filter(|k| *k > parent.start_hash.saturating_add(1) && *k < parent.end_hash);
@@ -1356,6 +1418,13 @@ impl Kds {
             )));
         };
         self.check_shard_limit(&st.catalog, 1)?;
+        let (stream, key) = (name.to_owned(), new_starting_hash_key.to_string());
+        if self.defer(phase, &mut st, catalog.clone(), name, move |kds| {
+            kds.split(&stream, index, &key, Phase::Apply)
+        })? {
+            return Ok(());
+        }
+        let meta = self.active_stream(&mut catalog, name, phase)?;
         let next = meta.shards.iter().map(|s| s.index + 1).max().unwrap_or(0);
         let mut new = Vec::new();
         for (i, (start, end)) in [
@@ -1379,7 +1448,9 @@ impl Kds {
             });
         }
         self.close_shard(&st.shards, meta, parent.index, now);
-        meta.updated_ms = Some(now);
+        if phase == Phase::Request {
+            meta.updated_ms = Some(now);
+        }
         let id = meta.id;
         catalog.save(&self.inner.dir)?;
         st.catalog = catalog;
@@ -1393,10 +1464,14 @@ impl Kds {
     pub fn merge_shards(&self, name: &str, shard_id: &str, adjacent_shard_id: &str) -> Result<()> {
         let ia = self.resolve_shard_id(name, shard_id)?;
         let ib = self.resolve_shard_id(name, adjacent_shard_id)?;
+        self.merge(name, ia, ib, Phase::Request)
+    }
+
+    fn merge(&self, name: &str, ia: u32, ib: u32, phase: Phase) -> Result<()> {
         let now = self.now();
         let mut st = self.inner.state.write();
         let mut catalog = st.catalog.clone();
-        let meta = self.active_stream(&mut catalog, name)?;
+        let meta = self.active_stream(&mut catalog, name, phase)?;
         let a = self.find_open_shard(meta, ia)?;
         let b = self.find_open_shard(meta, ib)?;
         // The adjacent shard's range must follow the first one's.
@@ -1408,6 +1483,13 @@ impl Kds {
                 self.account()
             )));
         }
+        let stream = name.to_owned();
+        if self.defer(phase, &mut st, catalog.clone(), name, move |kds| {
+            kds.merge(&stream, ia, ib, Phase::Apply)
+        })? {
+            return Ok(());
+        }
+        let meta = self.active_stream(&mut catalog, name, phase)?;
         let index = meta.shards.iter().map(|s| s.index + 1).max().unwrap_or(0);
         let mut new = Vec::new();
         self.open_child(meta, index, &mut new)?;
@@ -1422,7 +1504,9 @@ impl Kds {
             created_ms: Some(now),
         });
         self.close_shard(&st.shards, meta, a.index, now);
-        meta.updated_ms = Some(now);
+        if phase == Phase::Request {
+            meta.updated_ms = Some(now);
+        }
         self.close_shard(&st.shards, meta, b.index, now);
         let id = meta.id;
         catalog.save(&self.inner.dir)?;
@@ -1439,11 +1523,15 @@ impl Kds {
     /// key, and as adjacent parent the old shard holding its last, if different.
     /// Returns the open shard count before.
     pub fn update_shard_count(&self, name: &str, target: u32) -> Result<u32> {
+        self.scale(name, target, Phase::Request)
+    }
+
+    fn scale(&self, name: &str, target: u32, phase: Phase) -> Result<u32> {
         let now = self.now();
         let mut st = self.inner.state.write();
         let mut catalog = st.catalog.clone();
         let current = {
-            let meta = self.active_stream(&mut catalog, name)?;
+            let meta = self.active_stream(&mut catalog, name, phase)?;
             meta.shards.iter().filter(|s| s.is_open()).count() as u32
         };
         let account = self.account();
@@ -1459,12 +1547,18 @@ impl Kds {
         }
         self.check_shard_limit(&catalog, target.saturating_sub(current))?;
         let _ = account;
-        let meta = catalog
-            .stream_mut(name)
-            .ok_or_else(|| self.not_found(name))?;
         if target == current {
             return Ok(current);
         }
+        let stream = name.to_owned();
+        if self.defer(phase, &mut st, catalog.clone(), name, move |kds| {
+            kds.scale(&stream, target, Phase::Apply).map(|_| ())
+        })? {
+            return Ok(current);
+        }
+        let meta = catalog
+            .stream_mut(name)
+            .ok_or_else(|| self.not_found(name))?;
         let old: Vec<ShardMeta> = meta
             .shards
             .iter()
@@ -1496,7 +1590,9 @@ impl Kds {
         for s in &old {
             self.close_shard(&st.shards, meta, s.index, now);
         }
-        meta.updated_ms = Some(now);
+        if phase == Phase::Request {
+            meta.updated_ms = Some(now);
+        }
         let id = meta.id;
         catalog.save(&self.inner.dir)?;
         st.catalog = catalog;
