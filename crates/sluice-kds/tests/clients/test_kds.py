@@ -203,6 +203,26 @@ def test_subscribe_to_shard():
                  "ResourceNotFoundException")
 
 
+def test_subscribe_to_closed_shard_ends_with_child_shards():
+    k = client()
+    k.create_stream(StreamName="sub-split", ShardCount=1)
+    arn = k.describe_stream_summary(StreamName="sub-split")["StreamDescriptionSummary"]["StreamARN"]
+    carn = k.register_stream_consumer(StreamARN=arn, ConsumerName="efo")["Consumer"]["ConsumerARN"]
+    k.put_record(StreamName="sub-split", PartitionKey="a", Data=b"before-split")
+    k.split_shard(StreamName="sub-split", ShardToSplit="shardId-000000000000",
+                  NewStartingHashKey=str(2**127))
+    k.get_waiter("stream_exists").wait(StreamName="sub-split", WaiterConfig={"Delay": 0.1, "MaxAttempts": 50})
+    r = k.subscribe_to_shard(ConsumerARN=carn, ShardId="shardId-000000000000",
+                             StartingPosition={"Type": "TRIM_HORIZON"})
+    events = [e["SubscribeToShardEvent"] for e in r["EventStream"]]  # ends by itself
+    last = events[-1]
+    assert [x["Data"] for e in events for x in e["Records"]] == [b"before-split"], events
+    # AWS's last event of a closed shard: ChildShards, no ContinuationSequenceNumber.
+    assert "ContinuationSequenceNumber" not in last, last
+    assert [c["ShardId"] for c in last["ChildShards"]] == ["shardId-000000000001", "shardId-000000000002"], last
+    assert all(c["ParentShards"] == ["shardId-000000000000"] for c in last["ChildShards"]), last
+
+
 def _cbor(v):
     """A minimal CBOR encoder (text, bytes, small ints, maps) for the CBOR test."""
     def head(major, n):
