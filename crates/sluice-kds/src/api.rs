@@ -633,7 +633,7 @@ impl KdsApi {
             }
         }
         if operation == "SubscribeToShard" {
-            return self.subscribe(body).await;
+            return self.subscribe(body, is_cbor).await;
         }
         let target = format!("{TARGET_PREFIX}{operation}");
         let api = self.clone();
@@ -1661,10 +1661,14 @@ fn records_output_json(out: &GetRecordsOutput, encrypted: bool) -> Value {
 const SUBSCRIPTION_MS: i64 = 5 * 60 * 1000;
 
 impl KdsApi {
-    /// Checks a SubscribeToShard request and finds where it starts.
-    fn subscribe_start(&self, body: &[u8]) -> ApiResult<ShardIterator> {
-        let parsed: Value =
-            serde_json::from_slice(body).map_err(|_| ApiError::bare("SerializationException"))?;
+    /// Checks a SubscribeToShard request (JSON, or CBOR when `is_cbor`)
+    /// and finds where it starts.
+    fn subscribe_start(&self, body: &[u8], is_cbor: bool) -> ApiResult<ShardIterator> {
+        let parsed: Value = if is_cbor {
+            cbor::decode(body).ok_or_else(|| ApiError::bare("SerializationException"))?
+        } else {
+            serde_json::from_slice(body).map_err(|_| ApiError::bare("SerializationException"))?
+        };
         let Value::Object(obj) = parsed else {
             return Err(ApiError::bare("SerializationException"));
         };
@@ -1735,27 +1739,49 @@ impl KdsApi {
             .get_shard_iterator(stream, shard.unwrap_or_default(), &start)?)
     }
 
-    /// SubscribeToShard: an event stream of SubscribeToShardEvent for five minutes.
-    async fn subscribe(&self, body: Bytes) -> Response<ApiBody> {
+    /// SubscribeToShard: an event stream of SubscribeToShardEvent for five
+    /// minutes (by the log's clock), or until the end of a closed shard.
+    ///
+    /// As AWS: the stream opens with an `initial-response` event; each
+    /// SubscribeToShardEvent carries Records, MillisBehindLatest and
+    /// ContinuationSequenceNumber, except the last one of a closed shard,
+    /// which carries ChildShards and no ContinuationSequenceNumber (how the
+    /// KCL and Flink tell the shard's end). Event payloads are in the
+    /// request's protocol: JSON, or CBOR for `application/x-amz-cbor-1.1`
+    /// (the Java SDK's), with `:content-type` to match.
+    async fn subscribe(&self, body: Bytes, is_cbor: bool) -> Response<ApiBody> {
+        let content_type = if is_cbor {
+            cbor::CONTENT_TYPE
+        } else {
+            front::JSON_CONTENT_TYPE
+        };
+        let encode = move |v: &Value| -> Vec<u8> {
+            if is_cbor {
+                cbor::encode(v)
+            } else {
+                v.to_string().into_bytes()
+            }
+        };
         let api = self.clone();
-        let started = tokio::task::spawn_blocking(move || api.subscribe_start(&body)).await;
+        let started =
+            tokio::task::spawn_blocking(move || api.subscribe_start(&body, is_cbor)).await;
         let mut it = match started {
             Ok(Ok(it)) => it,
-            Ok(Err(e)) => return self.json_response(e.status, e.body().to_string().into_bytes()),
+            Ok(Err(e)) => return self.response(e.status, Some(content_type), encode(&e.body())),
             Err(_) => {
                 let e = ApiError {
                     kind: "InternalFailure",
                     message: None,
                     status: StatusCode::INTERNAL_SERVER_ERROR,
                 };
-                return self.json_response(e.status, e.body().to_string().into_bytes());
+                return self.response(e.status, Some(content_type), encode(&e.body()));
             }
         };
         let (tx, body) = ChannelBody::new(8);
         let kds = self.kds.clone();
         let encrypted = self.encrypted(&it.stream_name);
         tokio::spawn(async move {
-            let initial = eventstream::json_event("initial-response", b"{}");
+            let initial = eventstream::event("initial-response", content_type, &encode(&json!({})));
             if tx.send(Bytes::from(initial)).await.is_err() {
                 return;
             }
@@ -1772,31 +1798,35 @@ impl KdsApi {
                 let out = match read {
                     Ok(Ok(out)) => out,
                     Ok(Err(e)) => {
-                        let msg = eventstream::exception(e.aws_type(), &e.to_string());
+                        let payload = encode(&json!({ "message": e.to_string() }));
+                        let msg = eventstream::exception(e.aws_type(), content_type, &payload);
                         let _ = tx.send(Bytes::from(msg)).await;
                         break;
                     }
                     Err(_) => break,
                 };
                 let done = out.next_shard_iterator.is_none();
-                let next_position = out
-                    .next_shard_iterator
-                    .as_ref()
-                    .map_or(it.position, |n| n.position);
-                let continuation = out.records.last().map_or_else(
-                    || kds.sequence_number_at(&it, next_position.saturating_sub(1)),
-                    |r| r.sequence_number.clone(),
-                );
                 let heartbeat = last_sent.elapsed() >= std::time::Duration::from_secs(1);
                 if !out.records.is_empty() || done || heartbeat {
                     let mut payload = records_output_json(&out, encrypted);
                     if let Value::Object(m) = &mut payload {
                         m.remove("NextShardIterator");
-                        m.insert("ContinuationSequenceNumber".into(), json!(continuation));
+                        if !done {
+                            let position = out
+                                .next_shard_iterator
+                                .as_ref()
+                                .map_or(it.position, |n| n.position);
+                            let continuation = out.records.last().map_or_else(
+                                || kds.sequence_number_at(&it, position.saturating_sub(1)),
+                                |r| r.sequence_number.clone(),
+                            );
+                            m.insert("ContinuationSequenceNumber".into(), json!(continuation));
+                        }
                     }
-                    let event = eventstream::json_event(
+                    let event = eventstream::event(
                         "SubscribeToShardEvent",
-                        payload.to_string().as_bytes(),
+                        content_type,
+                        &encode(&payload),
                     );
                     if tx.send(Bytes::from(event)).await.is_err() {
                         return;

@@ -55,29 +55,104 @@ pub fn encode_message(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// An event of type `event_type` with a JSON payload.
-pub fn json_event(event_type: &str, payload: &[u8]) -> Vec<u8> {
+/// An event of type `event_type` whose payload is in `content_type`
+/// (`application/x-amz-json-1.1` or `application/x-amz-cbor-1.1`).
+pub fn event(event_type: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
     encode_message(
         &[
             (":event-type", event_type),
-            (":content-type", "application/x-amz-json-1.1"),
+            (":content-type", content_type),
             (":message-type", "event"),
         ],
         payload,
     )
 }
 
-/// An exception message inside a stream.
-pub fn exception(kind: &str, message: &str) -> Vec<u8> {
-    let payload = serde_json::json!({ "message": message }).to_string();
+/// An event of type `event_type` with a JSON payload.
+pub fn json_event(event_type: &str, payload: &[u8]) -> Vec<u8> {
+    event(event_type, "application/x-amz-json-1.1", payload)
+}
+
+/// An exception message inside a stream: `payload` (`{"message": ..}`) is
+/// in `content_type`.
+pub fn exception(kind: &str, content_type: &str, payload: &[u8]) -> Vec<u8> {
     encode_message(
         &[
             (":exception-type", kind),
-            (":content-type", "application/x-amz-json-1.1"),
+            (":content-type", content_type),
             (":message-type", "exception"),
         ],
-        payload.as_bytes(),
+        payload,
     )
+}
+
+/// One decoded message: its string headers in order, and its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// (name, value) of each string header.
+    pub headers: Vec<(String, String)>,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+impl Message {
+    /// The value of header `name`, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Decodes the message at the start of `buf`: `Ok(Some((message, length)))`,
+/// `Ok(None)` when `buf` holds only part of one, `Err` (a reason) when the
+/// bytes are not a message: a bad CRC or length, or a header type other
+/// than string.
+pub fn decode_message(buf: &[u8]) -> Result<Option<(Message, usize)>, String> {
+    let be32 = |b: &[u8], at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    };
+    let (Some(total), Some(headers_len), Some(prelude_crc)) =
+        (be32(buf, 0), be32(buf, 4), be32(buf, 8))
+    else {
+        return Ok(None);
+    };
+    let (total, headers_len) = (total as usize, headers_len as usize);
+    if prelude_crc != crc32(&buf[..8]) {
+        return Err("prelude CRC mismatch".into());
+    }
+    if total < 16 + headers_len {
+        return Err(format!("total length {total} too short"));
+    }
+    if buf.len() < total {
+        return Ok(None);
+    }
+    let crc = be32(buf, total - 4).unwrap_or_default();
+    if crc != crc32(&buf[..total - 4]) {
+        return Err("message CRC mismatch".into());
+    }
+    let mut h = &buf[12..12 + headers_len];
+    let mut headers = Vec::new();
+    while let Some((&n, rest)) = h.split_first() {
+        let n = usize::from(n);
+        let bad = || "header runs past its block".to_string();
+        let name = rest.get(..n).ok_or_else(bad)?;
+        let (&kind, rest) = rest[n..].split_first().ok_or_else(bad)?;
+        if kind != 7 {
+            return Err(format!("header type {kind} is not a string"));
+        }
+        let len = rest.get(..2).ok_or_else(bad)?;
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let value = rest.get(2..2 + len).ok_or_else(bad)?;
+        headers.push((
+            String::from_utf8_lossy(name).into_owned(),
+            String::from_utf8_lossy(value).into_owned(),
+        ));
+        h = &rest[2 + len..];
+    }
+    let payload = buf[12 + headers_len..total - 4].to_vec();
+    Ok(Some((Message { headers, payload }, total)))
 }
 
 /// A response body whose chunks come from a channel; it ends when the sender is dropped.
@@ -126,5 +201,28 @@ mod tests {
         assert_eq!(prelude, crc32(&m[0..8]));
         let end = u32::from_be_bytes(m[total - 4..].try_into().unwrap());
         assert_eq!(end, crc32(&m[..total - 4]));
+    }
+
+    #[test]
+    fn decode_reads_what_encode_wrote() {
+        let m = event(
+            "SubscribeToShardEvent",
+            "application/x-amz-cbor-1.1",
+            b"\xa0",
+        );
+        assert_eq!(decode_message(&m[..m.len() - 1]), Ok(None));
+        let (msg, used) = decode_message(&m).unwrap().unwrap();
+        assert_eq!(used, m.len());
+        assert_eq!(msg.header(":event-type"), Some("SubscribeToShardEvent"));
+        assert_eq!(
+            msg.header(":content-type"),
+            Some("application/x-amz-cbor-1.1")
+        );
+        assert_eq!(msg.header(":message-type"), Some("event"));
+        assert_eq!(msg.payload, b"\xa0");
+        let mut bad = m.clone();
+        let last = bad.len() - 5;
+        bad[last] ^= 1;
+        assert!(decode_message(&bad).is_err());
     }
 }

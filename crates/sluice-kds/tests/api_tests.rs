@@ -14,9 +14,13 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_with(KdsOptions::default())
+}
+
+fn fixture_with(options: KdsOptions) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
-    let kds = Kds::open(dir.path(), KdsOptions::default(), Arc::new(clock.clone())).unwrap();
+    let kds = Kds::open(dir.path(), options, Arc::new(clock.clone())).unwrap();
     Fixture {
         _dir: dir,
         api: KdsApi::new(kds, ApiOptions::default()),
@@ -585,4 +589,295 @@ fn stream_consumers() {
     );
     let (t, _) = f.err("DescribeStreamConsumer", json!({"ConsumerARN": carn}));
     assert_eq!(t, "ResourceNotFoundException");
+}
+
+const HOUR: i64 = 3_600_000;
+
+impl Fixture {
+    fn datas(&self, iterator: &str) -> Vec<String> {
+        self.ok("GetRecords", json!({"ShardIterator": iterator}))["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["Data"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn put(&self, stream: &str, data: &str) -> String {
+        self.ok(
+            "PutRecord",
+            json!({"StreamName": stream, "PartitionKey": "k", "Data": b64(data)}),
+        )["SequenceNumber"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn starting_sequence_number(&self, stream: &str) -> Value {
+        self.ok("DescribeStream", json!({"StreamName": stream}))["StreamDescription"]["Shards"][0]
+            ["SequenceNumberRange"]["StartingSequenceNumber"]
+            .clone()
+    }
+}
+
+#[test]
+fn retention_deletes_expired_records_as_aws_shows_it() {
+    // One segment per write, so retention can drop each record on its own.
+    let f = fixture_with(KdsOptions {
+        segment_bytes: 1,
+        ..KdsOptions::default()
+    });
+    let shard = "shardId-000000000000";
+    f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
+    let start = f.starting_sequence_number("s");
+    let old = f.put("s", "old");
+    f.clock.advance(HOUR);
+    let kept = f.put("s", "kept");
+    // 24.5 hours after the first write: it has expired, the second has not.
+    f.clock.advance(23 * HOUR + HOUR / 2);
+    let before = f.iterator("s", shard, json!({"ShardIteratorType": "TRIM_HORIZON"}));
+    let at_old = f.iterator(
+        "s",
+        shard,
+        json!({"ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": old}),
+    );
+    // What the server's retention task (spawn_retention) runs each minute.
+    f.api.kds().enforce_retention().unwrap();
+
+    let th = f.iterator("s", shard, json!({"ShardIteratorType": "TRIM_HORIZON"}));
+    assert_eq!(f.datas(&th), vec![b64("kept")]);
+    let r = f.ok("GetRecords", json!({"ShardIterator": th}));
+    assert_eq!(r["Records"][0]["SequenceNumber"], json!(kept));
+    // Iterators at an expired position read from the trim horizon: taken
+    // before the trim, or after it at the expired record's sequence number.
+    assert_eq!(f.datas(&before), vec![b64("kept")]);
+    assert_eq!(f.datas(&at_old), vec![b64("kept")]);
+    let at = f.iterator(
+        "s",
+        shard,
+        json!({"ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": old}),
+    );
+    assert_eq!(f.datas(&at), vec![b64("kept")]);
+    let after = f.iterator(
+        "s",
+        shard,
+        json!({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": old}),
+    );
+    assert_eq!(f.datas(&after), vec![b64("kept")]);
+    let ts = f.iterator(
+        "s",
+        shard,
+        json!({"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": T0 / 1000}),
+    );
+    assert_eq!(f.datas(&ts), vec![b64("kept")]);
+    // The shard's StartingSequenceNumber does not move with the trim horizon.
+    assert_eq!(f.starting_sequence_number("s"), start);
+    let listed = f.ok("ListShards", json!({"StreamName": "s"}));
+    assert_eq!(
+        listed["Shards"][0]["SequenceNumberRange"]["StartingSequenceNumber"],
+        start
+    );
+    let (t, _) = f.err(
+        "GetShardIterator",
+        json!({"StreamName": "s", "ShardId": shard, "ShardIteratorType": "AT_SEQUENCE_NUMBER",
+               "StartingSequenceNumber": "1"}),
+    );
+    assert_eq!(t, "InvalidArgumentException");
+}
+
+#[test]
+fn decreasing_retention_deletes_what_it_leaves_behind() {
+    let f = fixture_with(KdsOptions {
+        segment_bytes: 1,
+        ..KdsOptions::default()
+    });
+    let shard = "shardId-000000000000";
+    f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
+    f.ok(
+        "IncreaseStreamRetentionPeriod",
+        json!({"StreamName": "s", "RetentionPeriodHours": 48}),
+    );
+    f.put("s", "day0");
+    f.clock.advance(30 * HOUR);
+    f.put("s", "day1");
+    let th = f.iterator("s", shard, json!({"ShardIteratorType": "TRIM_HORIZON"}));
+    assert_eq!(f.datas(&th), vec![b64("day0"), b64("day1")]);
+    f.ok(
+        "DecreaseStreamRetentionPeriod",
+        json!({"StreamName": "s", "RetentionPeriodHours": 24}),
+    );
+    let d = f.ok("DescribeStreamSummary", json!({"StreamName": "s"}));
+    assert_eq!(d["StreamDescriptionSummary"]["RetentionPeriodHours"], 24);
+    let th = f.iterator("s", shard, json!({"ShardIteratorType": "TRIM_HORIZON"}));
+    assert_eq!(f.datas(&th), vec![b64("day1")]);
+}
+
+#[test]
+fn stream_encryption_start_and_stop() {
+    let f = fixture_with(KdsOptions {
+        update_delay_ms: 1000,
+        ..KdsOptions::default()
+    });
+    let shard = "shardId-000000000000";
+    f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
+    let summary = |f: &Fixture| {
+        f.ok("DescribeStreamSummary", json!({"StreamName": "s"}))["StreamDescriptionSummary"]
+            .clone()
+    };
+    let describe = |f: &Fixture| {
+        f.ok("DescribeStream", json!({"StreamName": "s"}))["StreamDescription"].clone()
+    };
+    let d = describe(&f);
+    assert_eq!(d["EncryptionType"], "NONE");
+    assert!(d.get("KeyId").is_none(), "{d}");
+    assert_eq!(summary(&f)["EncryptionType"], "NONE");
+    // AWS names no EncryptionType in a put's answer while there is none.
+    let p = f.ok(
+        "PutRecord",
+        json!({"StreamName": "s", "PartitionKey": "k", "Data": b64("plain")}),
+    );
+    assert!(p.get("EncryptionType").is_none(), "{p}");
+    let p = f.ok(
+        "PutRecords",
+        json!({"StreamName": "s", "Records": [{"PartitionKey": "k", "Data": b64("plain2")}]}),
+    );
+    assert!(p.get("EncryptionType").is_none(), "{p}");
+    let th = f.iterator("s", shard, json!({"ShardIteratorType": "TRIM_HORIZON"}));
+    let r = f.ok("GetRecords", json!({"ShardIterator": th}));
+    assert!(r["Records"][0].get("EncryptionType").is_none(), "{r}");
+
+    // StartStreamEncryption answers an empty body; the stream is UPDATING a while.
+    let (status, body) = f.api.handle_json(
+        Some("Kinesis_20131202.StartStreamEncryption"),
+        json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"})
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!((status.as_u16(), body.as_slice()), (200, &b""[..]));
+    let d = describe(&f);
+    assert_eq!(d["StreamStatus"], "UPDATING");
+    assert_eq!(d["EncryptionType"], "KMS");
+    assert_eq!(d["KeyId"], "alias/aws/kinesis");
+    f.clock.advance(1000);
+    let s = summary(&f);
+    assert_eq!(s["StreamStatus"], "ACTIVE");
+    assert_eq!(s["EncryptionType"], "KMS");
+    assert_eq!(s["KeyId"], "alias/aws/kinesis");
+    let p = f.ok(
+        "PutRecord",
+        json!({"StreamName": "s", "PartitionKey": "k", "Data": b64("secret")}),
+    );
+    assert_eq!(p["EncryptionType"], "KMS");
+    let p = f.ok(
+        "PutRecords",
+        json!({"StreamName": "s", "Records": [{"PartitionKey": "k", "Data": b64("secret2")}]}),
+    );
+    assert_eq!(p["EncryptionType"], "KMS");
+    assert_eq!(p["FailedRecordCount"], 0);
+    let th = f.iterator("s", shard, json!({"ShardIteratorType": "TRIM_HORIZON"}));
+    let r = f.ok("GetRecords", json!({"ShardIterator": th}));
+    assert_eq!(r["Records"][2]["EncryptionType"], "KMS");
+    assert_eq!(r["Records"][3]["EncryptionType"], "KMS");
+
+    f.ok(
+        "StopStreamEncryption",
+        json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}),
+    );
+    f.clock.advance(1000);
+    let d = describe(&f);
+    assert_eq!(d["EncryptionType"], "NONE");
+    assert!(d.get("KeyId").is_none(), "{d}");
+    let p = f.ok(
+        "PutRecord",
+        json!({"StreamName": "s", "PartitionKey": "k", "Data": b64("plain3")}),
+    );
+    assert!(p.get("EncryptionType").is_none(), "{p}");
+}
+
+#[test]
+fn stream_encryption_validation() {
+    let f = fixture();
+    f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
+    for op in ["StartStreamEncryption", "StopStreamEncryption"] {
+        let (t, m) = f.err(op, json!({"StreamName": "s", "KeyId": "k"}));
+        assert_eq!(t, "ValidationException");
+        assert_eq!(
+            m,
+            "1 validation error detected: Value null at 'encryptionType' failed to satisfy constraint: Member must not be null"
+        );
+        let (t, m) = f.err(op, json!({"StreamName": "s", "EncryptionType": "KMS"}));
+        assert_eq!(t, "ValidationException");
+        assert_eq!(
+            m,
+            "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null"
+        );
+        let (t, m) = f.err(
+            op,
+            json!({"StreamName": "s", "EncryptionType": "AES", "KeyId": "k"}),
+        );
+        assert_eq!(t, "ValidationException");
+        // AWS lists the set in an order of its own; both values are in it.
+        assert!(
+            m.starts_with("1 validation error detected: Value 'AES' at 'encryptionType' failed to satisfy constraint: Member must satisfy enum value set: ["),
+            "{m}"
+        );
+        assert!(m.contains("KMS") && m.contains("NONE"), "{m}");
+        let (t, m) = f.err(
+            op,
+            json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": ""}),
+        );
+        assert_eq!(t, "ValidationException");
+        assert_eq!(
+            m,
+            "1 validation error detected: Value '' at 'keyId' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        );
+        let long = "k".repeat(2049);
+        let (t, m) = f.err(
+            op,
+            json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": long}),
+        );
+        assert_eq!(t, "ValidationException");
+        assert_eq!(
+            m,
+            format!(
+                "1 validation error detected: Value '{long}' at 'keyId' failed to satisfy constraint: Member must have length less than or equal to 2048"
+            )
+        );
+        let (t, m) = f.err(
+            op,
+            json!({"StreamName": "nope", "EncryptionType": "KMS", "KeyId": "k"}),
+        );
+        assert_eq!(t, "ResourceNotFoundException");
+        assert_eq!(m, "Stream nope under account 000000000000 not found.");
+        let (t, m) = f.err(
+            op,
+            json!({"StreamName": "s", "EncryptionType": "KMS", "KeyId": 5}),
+        );
+        assert_eq!(t, "SerializationException");
+        assert_eq!(
+            m,
+            "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String"
+        );
+    }
+}
+
+/// AWS stops serving a record once it is older than the retention period,
+/// whatever else the shard holds. Sluice deletes whole segments and never
+/// the one being written, so with the default 64 MiB segments a quiet
+/// shard serves expired records (reported; the fix belongs in
+/// `ShardLog::expire`/`read`).
+#[test]
+#[ignore = "Sluice keeps expired records of the open segment readable"]
+fn retention_expires_records_of_the_open_segment() {
+    let f = fixture();
+    f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
+    f.put("s", "old");
+    f.clock.advance(25 * HOUR);
+    f.api.kds().enforce_retention().unwrap();
+    let th = f.iterator(
+        "s",
+        "shardId-000000000000",
+        json!({"ShardIteratorType": "TRIM_HORIZON"}),
+    );
+    assert_eq!(f.datas(&th), Vec::<String>::new());
 }
