@@ -1314,9 +1314,7 @@ impl KdsApi {
             .map(|e| e.data.len() + e.partition_key.len())
             .sum();
         if total > 5 << 20 {
-            return Err(ApiError::invalid(format!(
-                "Records size exceeds 5 MB limit. Total size of the records in the request: {total} bytes."
-            )));
+            return Err(ApiError::invalid("Records size exceeds 5 MB limit"));
         }
         for e in &entries {
             check_hash_key(e)?;

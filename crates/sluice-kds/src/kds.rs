@@ -801,17 +801,14 @@ impl Kds {
             }
             let mut written = Vec::new();
             for (shard, idx, records) in groups {
-                let bytes: u64 = records
-                    .iter()
-                    .map(|r| (r.data.len() + r.partition_key.len()) as u64)
-                    .sum();
-                if !self
-                    .inner
-                    .admit_put((meta.id, shard), records.len() as u64, bytes, now)
-                {
-                    written.push((shard, idx, Err(self.throughput(name, shard))));
-                    continue;
-                }
+                let (idx, records) = if self.inner.options.throttle {
+                    match self.admit_each(name, (meta.id, shard), idx, records, now, &mut written) {
+                        Some(admitted) => admitted,
+                        None => continue,
+                    }
+                } else {
+                    (idx, records)
+                };
                 let result = match st.shards.get(&(meta.id, shard)) {
                     Some(ShardHandle::Open(log)) => log
                         .write(&records, now)
@@ -904,6 +901,36 @@ impl Kds {
                 })
             })
             .collect())
+    }
+
+    /// Like AWS, a shard's write limits are applied record by record in
+    /// request order: the records past them fail (pushed to `written` as
+    /// one throttled group), the rest are returned to be written (`None`
+    /// when no record is left).
+    #[allow(clippy::type_complexity)]
+    fn admit_each(
+        &self,
+        name: &str,
+        key: (u64, u32),
+        idx: Vec<usize>,
+        records: Vec<StoredRecord>,
+        now: i64,
+        written: &mut Vec<(u32, Vec<usize>, Result<(Arc<ShardLog>, u64, i64, u64)>)>,
+    ) -> Option<(Vec<usize>, Vec<StoredRecord>)> {
+        let (mut admitted, mut kept, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, r) in idx.into_iter().zip(records) {
+            let size = (r.data.len() + r.partition_key.len()) as u64;
+            if self.inner.admit_put(key, 1, size, now) {
+                admitted.push(i);
+                kept.push(r);
+            } else {
+                refused.push(i);
+            }
+        }
+        if !refused.is_empty() {
+            written.push((key.1, refused, Err(self.throughput(name, key.1))));
+        }
+        (!kept.is_empty()).then_some((admitted, kept))
     }
 
     fn throughput(&self, stream: &str, shard: u32) -> KdsError {
@@ -1244,6 +1271,15 @@ impl Kds {
     /// Turns server-side encryption on (`Some(key)`) or off.
     pub fn set_encryption(&self, name: &str, key: Option<String>) -> Result<()> {
         self.update_stream(name, |meta, _| {
+            // AWS changes encryption only on an ACTIVE stream.
+            let status = self.status_of(meta);
+            if status != "ACTIVE" {
+                return Err(KdsError::StreamNotActive {
+                    stream: name.to_owned(),
+                    account: self.account(),
+                    status: status.to_owned(),
+                });
+            }
             meta.encryption_key = key;
             meta.updated_ms = Some(self.now());
             Ok(())

@@ -47,6 +47,9 @@ struct LogState {
     next_position: u64,
     /// Arrival time of the newest synced batch.
     last_arrival_ms: i64,
+    /// Positions below this have expired even where their segment is still
+    /// on disk (the segment being written is never deleted whole).
+    horizon: u64,
 }
 
 /// A batch handed in, waiting for the next group commit.
@@ -206,6 +209,7 @@ impl ShardLog {
             dir: dir.to_path_buf(),
             segment_bytes,
             state: Mutex::new(LogState {
+                horizon: 0,
                 segments,
                 next_position,
                 last_arrival_ms,
@@ -419,6 +423,7 @@ impl ShardLog {
         st.segments
             .first()
             .map_or(st.next_position, |s| s.first_position)
+            .max(st.horizon)
     }
 
     /// The position of the first record that arrived at or after `ms`.
@@ -428,7 +433,7 @@ impl ShardLog {
         for seg in &st.segments {
             let i = seg.batches.partition_point(|b| b.arrival_ms < ms);
             if let Some(b) = seg.batches.get(i) {
-                return b.first_position.min(durable);
+                return b.first_position.max(st.horizon).min(durable);
             }
         }
         durable.min(st.next_position)
@@ -450,7 +455,7 @@ impl ShardLog {
         let durable = self.durable_end();
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        let mut pos = from;
+        let mut pos = from.max(self.state.lock().horizon);
         while pos < durable && out.len() < max_records && bytes < max_bytes {
             let (file, path, info) = {
                 let st = self.state.lock();
@@ -493,7 +498,9 @@ impl ShardLog {
         Ok(out)
     }
 
-    /// Deletes whole segments (never the newest) whose newest record arrived before `cutoff_ms`.
+    /// Deletes whole segments (never the newest) whose newest record
+    /// arrived before `cutoff_ms`, and moves the horizon past the expired
+    /// records of the segments kept, so none is served again.
     pub fn expire(&self, cutoff_ms: i64) -> Result<usize> {
         let mut st = self.state.lock();
         let mut removed = 0;
@@ -506,6 +513,13 @@ impl ShardLog {
             st.segments.remove(0);
             removed += 1;
         }
+        let first_kept = st
+            .segments
+            .iter()
+            .flat_map(|s| s.batches.iter())
+            .find(|b| b.arrival_ms >= cutoff_ms)
+            .map_or(st.next_position, |b| b.first_position);
+        st.horizon = st.horizon.max(first_kept);
         if removed > 0 {
             sync_dir(&self.dir)?;
         }

@@ -862,12 +862,9 @@ fn stream_encryption_validation() {
 }
 
 /// AWS stops serving a record once it is older than the retention period,
-/// whatever else the shard holds. Sluice deletes whole segments and never
-/// the one being written, so with the default 64 MiB segments a quiet
-/// shard serves expired records (reported; the fix belongs in
-/// `ShardLog::expire`/`read`).
+/// whatever else the shard holds: also in the segment being written, which
+/// is never deleted whole (the log's horizon moves past it).
 #[test]
-#[ignore = "Sluice keeps expired records of the open segment readable"]
 fn retention_expires_records_of_the_open_segment() {
     let f = fixture();
     f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 1}));
