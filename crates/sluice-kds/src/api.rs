@@ -961,7 +961,7 @@ impl KdsApi {
         input.length("NextToken", token, 1, 1048576);
         input.finish()?;
         let after = match token {
-            Some(t) => Some(decode_token(t, "streams")?),
+            Some(t) => Some(decode_token(t, "streams", self.kds.clock().now_millis())?),
             None => start.map(str::to_owned),
         };
         let limit = limit.unwrap_or(100) as usize;
@@ -991,7 +991,7 @@ impl KdsApi {
             "StreamSummaries": summaries,
         });
         if has_more && let Some(last) = page.last() {
-            out["NextToken"] = json!(encode_token("streams", last));
+            out["NextToken"] = json!(encode_token("streams", self.kds.clock().now_millis(), last));
         }
         Ok(out)
     }
@@ -1000,7 +1000,7 @@ impl KdsApi {
         let token = input.string("NextToken")?;
         let start = input.string("ExclusiveStartShardId")?;
         let max = input.int("MaxResults")?;
-        input.timestamp("StreamCreationTimestamp")?;
+        let created = input.timestamp("StreamCreationTimestamp")?;
         let filter = match input.structure("ShardFilter")? {
             Some(m) => {
                 let mut sub = Input::nested(m, "shardFilter.".into());
@@ -1049,6 +1049,18 @@ impl KdsApi {
                     "NextToken and StreamName cannot be provided together.",
                 ));
             }
+            // The token names the stream and the place; AWS takes neither
+            // beside it.
+            (None, Some(_)) if start.is_some() => {
+                return Err(ApiError::invalid(
+                    "NextToken and ExclusiveStartShardId cannot be provided together.",
+                ));
+            }
+            (None, Some(_)) if created.is_some() => {
+                return Err(ApiError::invalid(
+                    "NextToken and StreamCreationTimestamp cannot be provided together.",
+                ));
+            }
             (None, None) => {
                 return Err(ApiError::invalid(
                     "Either NextToken or StreamName should be provided.",
@@ -1056,7 +1068,7 @@ impl KdsApi {
             }
             (Some(s), None) => (s, start.map(str::to_owned)),
             (None, Some(t)) => {
-                let inner = decode_token(t, "shards")?;
+                let inner = decode_token(t, "shards", self.kds.clock().now_millis())?;
                 let (s, last) = inner.split_once('\n').ok_or_else(|| {
                     ApiError::invalid("Invalid ShardId in ExclusiveStartShardId.")
                 })?;
@@ -1073,6 +1085,13 @@ impl KdsApi {
                     "Must specify ShardId for shard filter type AFTER_SHARD_ID.",
                 ));
             }
+            if let Some(k @ ("AT_TIMESTAMP" | "FROM_TIMESTAMP")) = kind.as_deref()
+                && ts.is_none()
+            {
+                return Err(ApiError::invalid(format!(
+                    "Must specify Timestamp for shard filter type {k}."
+                )));
+            }
             f.filter_type = kind;
             f.shard_id = shard_id;
             f.timestamp_ms = ts;
@@ -1085,6 +1104,7 @@ impl KdsApi {
         if has_more && let Some(last) = page.last() {
             out["NextToken"] = json!(encode_token(
                 "shards",
+                self.kds.clock().now_millis(),
                 &format!("{stream}\n{}", last.shard_id)
             ));
         }
@@ -1945,7 +1965,10 @@ impl KdsApi {
         input.length("NextToken", token, 1, 1048576);
         input.finish()?;
         let stream = stream.unwrap_or_default();
-        let after = token.map(|t| decode_token(t, "consumers")).transpose()?;
+        let now = self.kds.clock().now_millis();
+        let after = token
+            .map(|t| decode_token(t, "consumers", now))
+            .transpose()?;
         let all = self.kds.list_consumers(&stream)?;
         let rest: Vec<&ConsumerDescription> = all
             .iter()
@@ -1962,7 +1985,7 @@ impl KdsApi {
         if rest.len() > limit
             && let Some(last) = rest.get(limit - 1)
         {
-            out["NextToken"] = json!(encode_token("consumers", &last.name));
+            out["NextToken"] = json!(encode_token("consumers", now, &last.name));
         }
         Ok(out)
     }
@@ -1979,17 +2002,38 @@ fn check_hash_key(e: &PutEntry) -> ApiResult<()> {
     Ok(())
 }
 
-fn encode_token(kind: &str, value: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}\n{value}"))
+/// How long a NextToken may be used, as AWS documents (300 seconds).
+const TOKEN_TTL_MS: i64 = 300_000;
+
+/// A NextToken: the listing it continues, when it was issued, and where.
+fn encode_token(kind: &str, issued_ms: i64, value: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{kind}\n{issued_ms}\n{value}"))
 }
 
-fn decode_token(token: &str, kind: &str) -> ApiResult<String> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
+/// Reads a token of `kind`; ExpiredNextTokenException once it is older than
+/// [`TOKEN_TTL_MS`].
+fn decode_token(token: &str, kind: &str, now_ms: i64) -> ApiResult<String> {
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token)
         .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix(&format!("{kind}\n")).map(str::to_owned))
-        .ok_or_else(|| ApiError::invalid(format!("Invalid NextToken: {token}")))
+        .and_then(|b| String::from_utf8(b).ok());
+    let parts = text.as_deref().and_then(|t| {
+        let rest = t.strip_prefix(&format!("{kind}\n"))?;
+        let (issued, value) = rest.split_once('\n')?;
+        Some((issued.parse::<i64>().ok()?, value.to_owned()))
+    });
+    let (issued, value) =
+        parts.ok_or_else(|| ApiError::invalid(format!("Invalid NextToken: {token}")))?;
+    if now_ms - issued > TOKEN_TTL_MS {
+        return Err(ApiError::new(
+            "ExpiredNextTokenException",
+            format!(
+                "The NextToken has expired: it was issued more than {} seconds ago.",
+                TOKEN_TTL_MS / 1000
+            ),
+        ));
+    }
+    Ok(value)
 }
 
 /// Operations this API answers.

@@ -878,3 +878,49 @@ fn retention_expires_records_of_the_open_segment() {
     );
     assert_eq!(f.datas(&th), Vec::<String>::new());
 }
+
+/// ListShards' paging rules: a NextToken stands alone (no stream, start
+/// shard or creation time beside it), lasts 300 seconds, and the timestamp
+/// filters need their Timestamp.
+#[test]
+fn list_shards_token_rules() {
+    let f = fixture();
+    f.ok("CreateStream", json!({"StreamName": "s", "ShardCount": 3}));
+    let page = f.ok("ListShards", json!({"StreamName": "s", "MaxResults": 1}));
+    let token = page["NextToken"].as_str().unwrap().to_owned();
+    let next = f.ok("ListShards", json!({"NextToken": token, "MaxResults": 1}));
+    assert_eq!(next["Shards"][0]["ShardId"], "shardId-000000000001");
+    for (extra, member) in [
+        (
+            json!({"ExclusiveStartShardId": "shardId-000000000000"}),
+            "ExclusiveStartShardId",
+        ),
+        (
+            json!({"StreamCreationTimestamp": 1_700_000_000}),
+            "StreamCreationTimestamp",
+        ),
+    ] {
+        let mut body = json!({"NextToken": token});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let (t, m) = f.err("ListShards", body);
+        assert_eq!(t, "InvalidArgumentException");
+        assert_eq!(
+            m,
+            format!("NextToken and {member} cannot be provided together.")
+        );
+    }
+    let (t, m) = f.err(
+        "ListShards",
+        json!({"StreamName": "s", "ShardFilter": {"Type": "AT_TIMESTAMP"}}),
+    );
+    assert_eq!(t, "InvalidArgumentException");
+    assert_eq!(
+        m,
+        "Must specify Timestamp for shard filter type AT_TIMESTAMP."
+    );
+    f.clock.advance(300_001);
+    let (t, _) = f.err("ListShards", json!({"NextToken": token}));
+    assert_eq!(t, "ExpiredNextTokenException");
+}
