@@ -1452,8 +1452,7 @@ impl KdsApi {
         let out = self
             .kds
             .get_records(&it, limit.unwrap_or(10_000) as usize)?;
-        let encrypted = self.encrypted(&it.stream_name);
-        Ok(records_output_json(&out, encrypted))
+        Ok(records_output_json(&out))
     }
 
     fn retention(&self, input: &mut Input<'_>, increase: bool) -> ApiResult {
@@ -1626,7 +1625,7 @@ impl KdsApi {
 }
 
 /// GetRecords' answer: Records, MillisBehindLatest, NextShardIterator or ChildShards.
-fn records_output_json(out: &GetRecordsOutput, encrypted: bool) -> Value {
+fn records_output_json(out: &GetRecordsOutput) -> Value {
     let records: Vec<Value> = out
         .records
         .iter()
@@ -1637,7 +1636,7 @@ fn records_output_json(out: &GetRecordsOutput, encrypted: bool) -> Value {
                 "Data": base64::engine::general_purpose::STANDARD.encode(&r.data),
                 "PartitionKey": r.partition_key,
             });
-            if encrypted {
+            if r.encrypted {
                 m["EncryptionType"] = json!("KMS");
             }
             m
@@ -1797,7 +1796,6 @@ impl KdsApi {
         };
         let (tx, body) = ChannelBody::new(8);
         let kds = self.kds.clone();
-        let encrypted = self.encrypted(&it.stream_name);
         tokio::spawn(async move {
             let initial = eventstream::event("initial-response", content_type, &encode(&json!({})));
             if tx.send(Bytes::from(initial)).await.is_err() {
@@ -1826,7 +1824,7 @@ impl KdsApi {
                 let done = out.next_shard_iterator.is_none();
                 let heartbeat = last_sent.elapsed() >= std::time::Duration::from_secs(1);
                 if !out.records.is_empty() || done || heartbeat {
-                    let mut payload = records_output_json(&out, encrypted);
+                    let mut payload = records_output_json(&out);
                     if let Value::Object(m) = &mut payload {
                         m.remove("NextShardIterator");
                         if !done {

@@ -50,6 +50,10 @@ pub struct StreamMeta {
     /// Registered enhanced fan-out consumers.
     #[serde(default)]
     pub consumers: Vec<ConsumerMeta>,
+    /// Each time server-side encryption was turned on or off, oldest first:
+    /// a record is encrypted as the stream was when it was written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encryption_changes: Vec<EncryptionChange>,
     /// When the last change that makes a stream UPDATING (resharding,
     /// retention, encryption) was made, ms since the epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +92,36 @@ pub struct ShardMeta {
     /// it). Catalogs from before this field use the stream's creation time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_ms: Option<i64>,
+}
+
+/// Server-side encryption turned on or off, from given positions on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptionChange {
+    /// On (true) or off.
+    pub on: bool,
+    /// The position of each shard's next record at the change; records at
+    /// or past it were written as `on` says. Shards not listed were created
+    /// later, wholly after the change.
+    pub from: Vec<(u32, u64)>,
+}
+
+impl StreamMeta {
+    /// Whether the record at `position` of shard `shard` was written encrypted.
+    pub fn encrypted_at(&self, shard: u32, position: u64) -> bool {
+        if self.encryption_changes.is_empty() {
+            return self.encryption_key.is_some();
+        }
+        self.encryption_changes
+            .iter()
+            .rev()
+            .find(|c| {
+                c.from
+                    .iter()
+                    .find(|(s, _)| *s == shard)
+                    .is_none_or(|(_, p)| *p <= position)
+            })
+            .is_some_and(|c| c.on)
+    }
 }
 
 impl ShardMeta {

@@ -454,6 +454,7 @@ impl KdsClient {
                 partition_key: field("PartitionKey")?.to_owned(),
                 data,
                 explicit_hash_key: None,
+                encrypted: r.get("EncryptionType").and_then(Value::as_str) == Some("KMS"),
             });
         }
         let child_shards = out

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use parking_lot::RwLock;
 
-use crate::catalog::{Catalog, ConsumerMeta, ShardMeta, StreamMeta};
+use crate::catalog::{Catalog, ConsumerMeta, EncryptionChange, ShardMeta, StreamMeta};
 use crate::clock::Clock;
 use crate::error::{KdsError, Result};
 use crate::ids::{self, ParsedSequence, SequenceNumber};
@@ -102,6 +102,9 @@ pub struct Record {
     pub data: Vec<u8>,
     /// Explicit hash key the producer gave, if any.
     pub explicit_hash_key: Option<String>,
+    /// Written while the stream had server-side encryption on (AWS's
+    /// per-record `EncryptionType` KMS).
+    pub encrypted: bool,
 }
 
 /// A shard as DescribeStream and ListShards show it.
@@ -569,6 +572,7 @@ impl Kds {
             shards,
             consumers: Vec::new(),
             updated_ms: None,
+            encryption_changes: Vec::new(),
         });
         catalog.save(&self.inner.dir)?;
         st.catalog = catalog;
@@ -1137,6 +1141,7 @@ impl Kds {
                 partition_key: r.record.partition_key,
                 data: r.record.data,
                 explicit_hash_key: r.record.explicit_hash_key,
+                encrypted: meta.encrypted_at(iterator.shard_index, r.position),
             })
             .collect();
         let at_end = closed_at.is_some_and(|c| next >= c);
@@ -1270,20 +1275,50 @@ impl Kds {
 
     /// Turns server-side encryption on (`Some(key)`) or off.
     pub fn set_encryption(&self, name: &str, key: Option<String>) -> Result<()> {
-        self.update_stream(name, |meta, _| {
-            // AWS changes encryption only on an ACTIVE stream.
-            let status = self.status_of(meta);
-            if status != "ACTIVE" {
-                return Err(KdsError::StreamNotActive {
-                    stream: name.to_owned(),
-                    account: self.account(),
-                    status: status.to_owned(),
-                });
-            }
-            meta.encryption_key = key;
-            meta.updated_ms = Some(self.now());
-            Ok(())
-        })
+        let now = self.now();
+        // Writes take positions under the read lock, so under this write
+        // lock each shard's next position is where the change begins.
+        let mut st = self.inner.state.write();
+        let mut catalog = st.catalog.clone();
+        let meta = catalog
+            .stream_mut(name)
+            .ok_or_else(|| self.not_found(name))?;
+        // AWS changes encryption only on an ACTIVE stream.
+        let status = self.status_of(meta);
+        if status != "ACTIVE" {
+            return Err(KdsError::StreamNotActive {
+                stream: name.to_owned(),
+                account: self.account(),
+                status: status.to_owned(),
+            });
+        }
+        let from = meta
+            .shards
+            .iter()
+            .map(|sh| {
+                let next = match st.shards.get(&(meta.id, sh.index)) {
+                    Some(ShardHandle::Open(log)) => log.next_position(),
+                    _ => sh.closed_at.unwrap_or(0),
+                };
+                (sh.index, next)
+            })
+            .collect();
+        if meta.encryption_changes.is_empty() && meta.encryption_key.is_some() {
+            // On since before changes were kept: since the stream began.
+            meta.encryption_changes.push(EncryptionChange {
+                on: true,
+                from: Vec::new(),
+            });
+        }
+        meta.encryption_changes.push(EncryptionChange {
+            on: key.is_some(),
+            from,
+        });
+        meta.encryption_key = key;
+        meta.updated_ms = Some(now);
+        catalog.save(&self.inner.dir)?;
+        st.catalog = catalog;
+        Ok(())
     }
 
     fn open_child(

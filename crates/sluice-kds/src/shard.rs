@@ -412,6 +412,11 @@ impl ShardLog {
         Ok(end)
     }
 
+    /// Position the next record written gets.
+    pub fn next_position(&self) -> u64 {
+        self.commit.lock().next_position
+    }
+
     /// Position after the last durable record.
     pub fn durable_end(&self) -> u64 {
         self.commit.lock().durable

@@ -792,6 +792,16 @@ fn stream_encryption_start_and_stop() {
         json!({"StreamName": "s", "PartitionKey": "k", "Data": b64("plain3")}),
     );
     assert!(p.get("EncryptionType").is_none(), "{p}");
+    // Each record keeps the encryption it was written with.
+    let th = f.iterator("s", shard, json!({"ShardIteratorType": "TRIM_HORIZON"}));
+    let r = f.ok("GetRecords", json!({"ShardIterator": th}));
+    let kinds: Vec<Option<&str>> = r["Records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.get("EncryptionType").and_then(Value::as_str))
+        .collect();
+    assert_eq!(kinds, [None, None, Some("KMS"), Some("KMS"), None]);
 }
 
 #[test]
