@@ -50,6 +50,9 @@ pub struct StreamMeta {
     /// Registered enhanced fan-out consumers.
     #[serde(default)]
     pub consumers: Vec<ConsumerMeta>,
+    /// Shard-level metrics enabled (EnableEnhancedMonitoring), in AWS's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shard_level_metrics: Vec<String>,
     /// Each time server-side encryption was turned on or off, oldest first:
     /// a record is encrypted as the stream was when it was written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -151,6 +151,8 @@ pub struct StreamDescription {
     pub open_shard_count: usize,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+    /// Shard-level metrics enabled, in AWS's order.
+    pub shard_level_metrics: Vec<String>,
 }
 
 /// Where a shard iterator starts.
@@ -572,6 +574,7 @@ impl Kds {
             shards,
             consumers: Vec::new(),
             updated_ms: None,
+            shard_level_metrics: Vec::new(),
             encryption_changes: Vec::new(),
         });
         catalog.save(&self.inner.dir)?;
@@ -667,7 +670,7 @@ impl Kds {
         }
     }
 
-    fn status_of(&self, meta: &StreamMeta) -> &'static str {
+    pub(crate) fn status_of(&self, meta: &StreamMeta) -> &'static str {
         self.status_at(meta, self.now())
     }
 
@@ -717,6 +720,7 @@ impl Kds {
                 .filter(|s| s.is_open() && !no_shards)
                 .count(),
             tags: meta.tags.clone(),
+            shard_level_metrics: meta.shard_level_metrics.clone(),
         })
     }
 
@@ -1174,7 +1178,7 @@ impl Kds {
         })
     }
 
-    fn update_stream<T>(
+    pub(crate) fn update_stream<T>(
         &self,
         name: &str,
         f: impl FnOnce(&mut StreamMeta, &mut Vec<(u32, Arc<ShardLog>)>) -> Result<T>,

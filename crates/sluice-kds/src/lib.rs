@@ -35,6 +35,7 @@ pub mod kds;
 pub mod reader;
 pub mod segment;
 pub mod server;
+pub mod settings;
 pub mod shard;
 pub mod sigv4;
 

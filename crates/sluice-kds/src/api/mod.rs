@@ -30,6 +30,7 @@ use crate::sigv4::{SigV4Verifier, SignedRequest};
 mod consumers;
 mod input;
 mod records;
+mod settings;
 
 use input::{Input, finish_errors, type_error};
 
@@ -485,6 +486,12 @@ impl KdsApi {
             "DeregisterStreamConsumer" => self.deregister_consumer(&mut input),
             "DescribeStreamConsumer" => self.describe_consumer(&mut input),
             "ListStreamConsumers" => self.list_consumers(&mut input),
+            "EnableEnhancedMonitoring" => self.enhanced_monitoring(&mut input, true),
+            "DisableEnhancedMonitoring" => self.enhanced_monitoring(&mut input, false),
+            "UpdateStreamMode" => self.update_stream_mode(&mut input),
+            "TagResource" => self.tag_resource(&mut input),
+            "UntagResource" => self.untag_resource(&mut input),
+            "ListTagsForResource" => self.list_tags_for_resource(&mut input),
             "SubscribeToShard" => Err(ApiError::invalid(
                 "SubscribeToShard is answered as an event stream over HTTP only.",
             )),
@@ -637,7 +644,7 @@ impl KdsApi {
         );
         m.insert(
             "EnhancedMonitoring".into(),
-            json!([{"ShardLevelMetrics": []}]),
+            json!([{"ShardLevelMetrics": d.shard_level_metrics}]),
         );
         encryption_fields(&d, &mut m);
         Ok(json!({ "StreamDescription": m }))
@@ -658,7 +665,7 @@ impl KdsApi {
         );
         m.insert(
             "EnhancedMonitoring".into(),
-            json!([{"ShardLevelMetrics": []}]),
+            json!([{"ShardLevelMetrics": d.shard_level_metrics}]),
         );
         encryption_fields(&d, &mut m);
         m.insert("OpenShardCount".into(), json!(d.open_shard_count));
@@ -851,7 +858,8 @@ impl KdsApi {
         Ok(NO_CONTENT)
     }
 
-    fn add_tags(&self, input: &mut Input<'_>) -> ApiResult {
+    /// The required Tags member (AddTagsToStream, TagResource).
+    fn tags_member(&self, input: &mut Input<'_>) -> ApiResult<BTreeMap<String, String>> {
         let tags = self.tag_map(input)?;
         match &tags {
             None => input.fail("Tags", None, "Member must not be null"),
@@ -862,12 +870,11 @@ impl KdsApi {
             ),
             _ => {}
         }
-        let name = self.need_stream(input)?;
-        self.kds.add_tags(&name, tags.unwrap_or_default())?;
-        Ok(NO_CONTENT)
+        Ok(tags.unwrap_or_default())
     }
 
-    fn remove_tags(&self, input: &mut Input<'_>) -> ApiResult {
+    /// The required TagKeys member (RemoveTagsFromStream, UntagResource).
+    fn tag_keys_member(&self, input: &mut Input<'_>) -> ApiResult<Vec<String>> {
         let keys = input.list("TagKeys")?;
         let mut out = Vec::new();
         for k in keys.into_iter().flatten() {
@@ -897,8 +904,20 @@ impl KdsApi {
                 "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]",
             );
         }
+        Ok(out)
+    }
+
+    fn add_tags(&self, input: &mut Input<'_>) -> ApiResult {
+        let tags = self.tags_member(input)?;
         let name = self.need_stream(input)?;
-        self.kds.remove_tags(&name, &out)?;
+        self.kds.add_tags(&name, tags)?;
+        Ok(NO_CONTENT)
+    }
+
+    fn remove_tags(&self, input: &mut Input<'_>) -> ApiResult {
+        let keys = self.tag_keys_member(input)?;
+        let name = self.need_stream(input)?;
+        self.kds.remove_tags(&name, &keys)?;
         Ok(NO_CONTENT)
     }
 
@@ -1047,12 +1066,15 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeLimits",
     "DescribeStream",
     "DescribeStreamSummary",
+    "DisableEnhancedMonitoring",
+    "EnableEnhancedMonitoring",
     "GetRecords",
     "GetShardIterator",
     "IncreaseStreamRetentionPeriod",
     "ListShards",
     "ListStreamConsumers",
     "ListStreams",
+    "ListTagsForResource",
     "ListTagsForStream",
     "MergeShards",
     "PutRecord",
@@ -1063,7 +1085,10 @@ pub const OPERATIONS: &[&str] = &[
     "StartStreamEncryption",
     "StopStreamEncryption",
     "SubscribeToShard",
+    "TagResource",
+    "UntagResource",
     "UpdateShardCount",
+    "UpdateStreamMode",
 ];
 
 #[cfg(test)]
