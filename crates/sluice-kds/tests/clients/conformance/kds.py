@@ -326,7 +326,8 @@ def expect_serialization(op, data, message):
 
 def expect_validation(op, data, errors):
     """ValidationException listing exactly `errors` (any order) after the
-    "N validation error(s) detected: " prefix, joined with "; "."""
+    "N validation error(s) detected: " prefix, joined with "; ". An error
+    may be a compiled regex (see enum_error) matched at its position."""
     r = call(op, data)
     expect(r, 400, "ValidationException")
     msg = r.body["message"]
@@ -337,6 +338,13 @@ def expect_validation(op, data, errors):
     remaining = list(errors)
     while remaining:
         for i, e in enumerate(remaining):
+            if isinstance(e, re.Pattern):
+                m = e.match(rest)
+                if m and (m.end() == len(rest) or rest[m.end():].startswith("; ")):
+                    rest = rest[m.end() + 2:]
+                    remaining.pop(i)
+                    break
+                continue
             if rest.startswith(e) and (len(rest) == len(e) or rest[len(e):].startswith("; ")):
                 rest = rest[len(e) + 2:]
                 remaining.pop(i)
@@ -732,3 +740,227 @@ def pattern_error(member, value, pattern):
 HASH_PATTERN = r"0|([1-9]\d{0,38})"
 SEQ_PATTERN = r"0|([1-9]\d{0,128})"
 LONG_NAME = "a" * 129
+
+
+# --------------------------------------------------------------------------
+# Enumerations, ARNs, consumers (the operations kinesalite did not cover)
+
+STREAM_ARN_PATTERN = r"arn:aws.*:kinesis:.*:\d{12}:stream/\S+"
+CONSUMER_ARN_PATTERN = r"^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+"
+RESOURCE_ARN_PATTERN = r"arn:aws.*:kinesis:.*:\d{12}:.*(stream|channel|queue)/\S+"
+NAME_PATTERN = "[a-zA-Z0-9_.-]+"
+METRICS = ["IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
+           "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded", "IteratorAgeMilliseconds"]
+
+
+def _value_set_re(values):
+    """`[A, B, C]` with the values in any order (AWS lists an enum's values
+    in its own (hash) order, which the model does not give)."""
+    alt = "|".join(re.escape(v) for v in values)
+    return r"\[(?:" + alt + r")(?:, (?:" + alt + r")){" + str(len(values) - 1) + r"}\]"
+
+
+def enum_error(member, value, values):
+    """The error of a value outside an enum, as a regex for expect_validation
+    (the order of the value set is AWS's own)."""
+    return re.compile(re.escape(f"Value '{value}' at '{member}' failed to satisfy constraint: "
+                                "Member must satisfy enum value set: ") + _value_set_re(values))
+
+
+def list_enum_error(member, items, values):
+    """An element of list `member` outside its enum: AWS names the whole
+    list (Java's toString) and nests the element's constraint."""
+    shown = "[" + ", ".join(items) + "]"
+    return re.compile(re.escape(f"Value '{shown}' at '{member}' failed to satisfy constraint: "
+                                "Member must satisfy constraint: [Member must satisfy enum value set: ")
+                      + _value_set_re(values) + r"\]")
+
+
+def arn_errors(member, value, pattern=STREAM_ARN_PATTERN):
+    """The two errors AWS gives an empty ARN member."""
+    return [pattern_error(member, value, pattern), min_len_error(member, value)]
+
+
+def long_arn():
+    """A 2049-character stream ARN (one past the 2048 maximum)."""
+    base = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/"
+    return base + "a" * (2049 - len(base))
+
+
+def expect_type_only(r, status, type_, why=""):
+    """AWS's error type and status where its message text is not established
+    (any single `message` is accepted)."""
+    ctx = f"expected {status} {type_}, got {r!r}"
+    check(r.status == status, ctx)
+    check(r.headers.get("content-type") == AMZ_JSON, f"content-type {r.headers.get('content-type')!r}; {ctx}")
+    check(isinstance(r.body, dict) and r.body.get("__type") == type_, ctx)
+    check(set(r.body) <= {"__type", "message"}, f"unexpected keys; {ctx}")
+
+
+def shared_arn(key, shards=3):
+    return arn(shared(key, shards))
+
+
+def register(stream_arn, name=None, endpoint=None):
+    """RegisterStreamConsumer that must answer 200; returns its Consumer."""
+    name = name or unique_name("c-")
+    return ok("RegisterStreamConsumer", {"StreamARN": stream_arn, "ConsumerName": name}, endpoint)["Consumer"]
+
+
+def consumer_status(consumer_arn, endpoint=None):
+    r = call("DescribeStreamConsumer", {"ConsumerARN": consumer_arn}, endpoint)
+    if r.status == 400 and isinstance(r.body, dict) and r.body.get("__type") == "ResourceNotFoundException":
+        return None
+    if r.status != 200:
+        raise AssertionError(f"DescribeStreamConsumer {consumer_arn}: {r!r}")
+    return r.body["ConsumerDescription"]["ConsumerStatus"]
+
+
+def wait_consumer(consumer_arn, state="ACTIVE", endpoint=None, timeout=15):
+    """Waits for a consumer's status (None: deregistered and gone)."""
+    deadline = time.time() + timeout
+    while True:
+        st = consumer_status(consumer_arn, endpoint)
+        if st == state:
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"consumer {consumer_arn} not {state} after {timeout}s (status {st})")
+        time.sleep(0.05)
+
+
+def consumer_arn_re(stream_arn, name):
+    return re.escape(f"{stream_arn}/consumer/{name}:") + r"(\d+)"
+
+
+def assert_consumer(c, stream_arn, name, status, since, with_stream=False):
+    """A Consumer / ConsumerDescription: exact keys, its ARN is the stream's
+    ARN + /consumer/<name>:<creation epoch seconds>."""
+    keys = ["ConsumerARN", "ConsumerCreationTimestamp", "ConsumerName", "ConsumerStatus"]
+    if with_stream:
+        keys.append("StreamARN")
+    eq(sorted(c), sorted(keys), "consumer keys")
+    eq(c["ConsumerName"], name, "ConsumerName")
+    eq(c["ConsumerStatus"], status, "ConsumerStatus")
+    if with_stream:
+        eq(c["StreamARN"], stream_arn, "StreamARN")
+    m = re.fullmatch(consumer_arn_re(stream_arn, name), c["ConsumerARN"])
+    check(m is not None, f"ConsumerARN {c['ConsumerARN']!r} is not {stream_arn}/consumer/{name}:<seconds>")
+    t = c["ConsumerCreationTimestamp"]
+    check(isinstance(t, (int, float)) and since - 5 <= t <= time.time() + 5,
+          f"ConsumerCreationTimestamp {t!r} (request at {since:.0f})")
+    eq(int(m.group(1)), int(t), "ConsumerARN's seconds vs ConsumerCreationTimestamp")
+
+
+# --------------------------------------------------------------------------
+# AWS event streams (application/vnd.amazon.eventstream), as SubscribeToShard answers
+
+EVENT_STREAM = "application/vnd.amazon.eventstream"
+
+
+def _header_value(buf, pos):
+    t = buf[pos]
+    pos += 1
+    if t in (0, 1):
+        return t == 0, pos
+    fixed = {2: ">b", 3: ">h", 4: ">i", 5: ">q", 8: ">q"}
+    if t in fixed:
+        n = struct.calcsize(fixed[t])
+        return struct.unpack(fixed[t], buf[pos:pos + n])[0], pos + n
+    if t in (6, 7):
+        n = struct.unpack(">H", buf[pos:pos + 2])[0]
+        raw = bytes(buf[pos + 2:pos + 2 + n])
+        return (raw.decode() if t == 7 else raw), pos + 2 + n
+    if t == 9:
+        return str(uuid.UUID(bytes=bytes(buf[pos:pos + 16]))), pos + 16
+    raise AssertionError(f"event stream header value type {t}")
+
+
+def decode_event_message(buf):
+    """One message at the start of `buf` -> (headers, payload, length), or
+    None when `buf` does not hold a whole message yet. Checks both CRCs."""
+    import zlib
+    if len(buf) < 12:
+        return None
+    total, hlen, pcrc = struct.unpack(">III", buf[:12])
+    eq(zlib.crc32(bytes(buf[:8])), pcrc, "event stream prelude CRC")
+    check(16 + hlen <= total, f"event stream lengths: total {total}, headers {hlen}")
+    if len(buf) < total:
+        return None
+    mcrc = struct.unpack(">I", buf[total - 4:total])[0]
+    eq(zlib.crc32(bytes(buf[:total - 4])), mcrc, "event stream message CRC")
+    headers, pos = {}, 12
+    while pos < 12 + hlen:
+        n = buf[pos]
+        name = bytes(buf[pos + 1:pos + 1 + n]).decode()
+        value, pos = _header_value(buf, pos + 1 + n)
+        headers[name] = value
+    eq(pos, 12 + hlen, "event stream headers' end")
+    return headers, bytes(buf[12 + hlen:total - 4]), total
+
+
+class EventStream:
+    """A SubscribeToShard answer read as it arrives: `status`, `headers`,
+    and messages() / next_message() of (headers, payload)."""
+
+    def __init__(self, conn, resp):
+        self.conn, self.resp = conn, resp
+        self.status = resp.status
+        self.headers = {k.lower(): v for k, v in resp.getheaders()}
+        self.buf = bytearray()
+        self.ended = False
+
+    def next_message(self, timeout=10):
+        deadline = time.time() + timeout
+        while True:
+            got = decode_event_message(self.buf)
+            if got is not None:
+                headers, payload, n = got
+                del self.buf[:n]
+                return headers, payload
+            if self.ended or time.time() > deadline:
+                return None
+            self.conn.sock.settimeout(max(0.05, deadline - time.time()))
+            try:
+                chunk = self.resp.read1(65536)
+            except (TimeoutError, OSError):
+                continue
+            if not chunk:
+                self.ended = True
+            self.buf += chunk
+
+    def events(self, want, timeout=10):
+        """Messages until `want(list so far)` is true or `timeout` passes."""
+        out, deadline = [], time.time() + timeout
+        while not want(out):
+            m = self.next_message(max(0.0, deadline - time.time()))
+            if m is None:
+                break
+            out.append(m)
+        return out
+
+    def close(self):
+        self.conn.close()
+
+
+def subscribe(data, endpoint=None):
+    """SubscribeToShard over raw HTTP/1.1 (JSON 1.1). Returns an EventStream
+    for a 200, else a Response (the JSON error)."""
+    base = endpoint or ENDPOINT
+    body = json.dumps(data).encode()
+    headers = {"Content-Type": AMZ_JSON, "X-Amz-Target": f"{VERSION}.SubscribeToShard"}
+    headers.update(sigv4_headers("POST", base + "/", headers, body))
+    u = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    conn.putrequest("POST", "/", skip_accept_encoding=True)
+    for k, v in headers.items():
+        conn.putheader(k, v)
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders(body)
+    resp = conn.getresponse()
+    if resp.status != 200:
+        try:
+            raw = resp.read()
+            return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, raw)
+        finally:
+            conn.close()
+    return EventStream(conn, resp)

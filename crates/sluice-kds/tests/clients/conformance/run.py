@@ -21,6 +21,15 @@ Sources of what the tests assert, and where they disagree:
   (on-demand), retention up to 8760 hours, 50 tags a stream / 200 a
   request, 50 TagKeys, ListTagsForStream Limit up to 50. Elsewhere
   (a missing StreamName, the 1 MiB Data limit) they follow kinesalite.
+- for the operations kinesalite did not cover (consumers, SubscribeToShard,
+  UpdateShardCount, DescribeLimits, encryption, enhanced monitoring,
+  UpdateStreamMode, TagResource / UntagResource / ListTagsForResource):
+  botocore's model for the constraints and the API reference for the
+  behaviour. Where AWS's message text is not established those tests
+  assert the error type and status only (kds.expect_type_only), and an
+  enum's value set is matched in any order (kds.enum_error). The delayed
+  server's delays are taken to apply to consumers too (CREATING /
+  DELETING), as AWS's consumers take time to register and deregister.
 """
 
 import argparse
