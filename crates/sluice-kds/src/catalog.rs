@@ -70,6 +70,12 @@ pub struct ConsumerMeta {
     pub name: String,
     /// Registration time, ms since the epoch.
     pub created_ms: i64,
+    /// When it was deregistered, while it is still DELETING.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_ms: Option<i64>,
+    /// Its tags (RegisterStreamConsumer's Tags, TagResource on its ARN).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// One shard.

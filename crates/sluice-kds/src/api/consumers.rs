@@ -5,6 +5,9 @@ use super::input::Input;
 use super::records::records_output_json;
 use super::*;
 
+/// How long after a SubscribeToShard the same consumer may subscribe to the same shard again, ms.
+const RESUBSCRIBE_MS: i64 = 5_000;
+
 /// How long one SubscribeToShard call lasts, ms.
 pub(super) const SUBSCRIPTION_MS: i64 = 5 * 60 * 1000;
 
@@ -25,6 +28,7 @@ impl KdsApi {
         let shard = input.string("ShardId")?;
         input.required("ConsumerARN", carn);
         input.length("ConsumerARN", carn, 1, 2048);
+        input.pattern("ConsumerARN", carn, is_consumer_arn, CONSUMER_ARN_PATTERN);
         input.required("ShardId", shard);
         input.length("ShardId", shard, 1, 128);
         input.pattern("ShardId", shard, is_name, STREAM_NAME_PATTERN);
@@ -62,11 +66,35 @@ impl KdsApi {
         };
         input.finish()?;
         let carn = carn.unwrap_or_default();
-        let (stream, consumer) = self
-            .kds
-            .parse_consumer_arn(carn)
-            .ok_or_else(|| ApiError::invalid(format!("Invalid ConsumerARN: {carn}")))?;
-        self.kds.describe_consumer(stream, consumer)?;
+        let (stream, consumer, secs) = self.consumer_arn(carn)?;
+        let c = self.kds.describe_consumer(&stream, &consumer, Some(secs))?;
+        if c.status != "ACTIVE" {
+            return Err(ApiError::new(
+                "ResourceInUseException",
+                format!(
+                    "Consumer {carn} is not ACTIVE, instead in state {}.",
+                    c.status
+                ),
+            ));
+        }
+        let stream = stream.as_str();
+        let shard_index = crate::ids::parse_shard_id(shard.unwrap_or_default());
+        if let Some(index) = shard_index {
+            let now = self.kds.clock().now_millis();
+            let mut subs = self.subscriptions.lock();
+            subs.retain(|_, started| now - *started < RESUBSCRIBE_MS);
+            let key = (carn.to_owned(), index);
+            if subs.contains_key(&key) {
+                return Err(ApiError::new(
+                    "ResourceInUseException",
+                    format!(
+                        "Another active subscription exists for consumer {carn} on shard {}. Subscribe again at least 5 seconds after the last subscription started.",
+                        crate::ids::shard_id(index)
+                    ),
+                ));
+            }
+            subs.insert(key, now);
+        }
         let start = match start {
             Some(("TRIM_HORIZON", _, _)) => IteratorStart::TrimHorizon,
             Some(("LATEST", _, _)) => IteratorStart::Latest,
@@ -206,7 +234,7 @@ pub(super) fn consumer_json(c: &ConsumerDescription, with_stream: bool) -> Value
     let mut v = json!({
         "ConsumerName": c.name,
         "ConsumerARN": c.arn,
-        "ConsumerStatus": "ACTIVE",
+        "ConsumerStatus": c.status,
         "ConsumerCreationTimestamp": epoch_seconds(c.created_ms),
     });
     if with_stream {
@@ -235,28 +263,42 @@ impl KdsApi {
         }))
     }
 
-    /// (stream, consumer) from StreamARN + ConsumerName or ConsumerARN.
-    pub(super) fn consumer_ref(&self, input: &mut Input<'_>) -> ApiResult<(String, String)> {
+    /// (stream, consumer, registration seconds from its ARN) from
+    /// StreamARN + ConsumerName or ConsumerARN.
+    pub(super) fn consumer_ref(
+        &self,
+        input: &mut Input<'_>,
+    ) -> ApiResult<(String, String, Option<i64>)> {
         let stream = self.stream_arn_member(input, false)?;
         let name = input.string("ConsumerName")?;
         let arn = input.string("ConsumerARN")?;
         input.length("ConsumerName", name, 1, 128);
         input.pattern("ConsumerName", name, is_name, STREAM_NAME_PATTERN);
         input.length("ConsumerARN", arn, 1, 2048);
+        input.pattern("ConsumerARN", arn, is_consumer_arn, CONSUMER_ARN_PATTERN);
         input.finish()?;
         if let Some(arn) = arn {
-            let (s, c) = self
-                .kds
-                .parse_consumer_arn(arn)
-                .ok_or_else(|| ApiError::invalid(format!("Invalid ConsumerARN: {arn}")))?;
-            return Ok((s.to_owned(), c.to_owned()));
+            let (s, c, secs) = self.consumer_arn(arn)?;
+            return Ok((s, c, Some(secs)));
         }
         match (stream, name) {
-            (Some(s), Some(n)) => Ok((s, n.to_owned())),
+            (Some(s), Some(n)) => Ok((s, n.to_owned(), None)),
             _ => Err(ApiError::invalid(
                 "Either ConsumerARN or both StreamARN and ConsumerName must be provided.",
             )),
         }
+    }
+
+    /// A consumer ARN of this server's account and region, as (stream,
+    /// consumer, registration seconds); ResourceNotFoundException for any other.
+    pub(super) fn consumer_arn(&self, arn: &str) -> ApiResult<(String, String, i64)> {
+        let (s, c, secs) = self.kds.parse_consumer_arn(arn).ok_or_else(|| {
+            ApiError::new(
+                "ResourceNotFoundException",
+                format!("Consumer {arn} not found."),
+            )
+        })?;
+        Ok((s.to_owned(), c.to_owned(), secs))
     }
 
     pub(super) fn register_consumer(&self, input: &mut Input<'_>) -> ApiResult {
@@ -265,23 +307,32 @@ impl KdsApi {
         input.required("ConsumerName", name);
         input.length("ConsumerName", name, 1, 128);
         input.pattern("ConsumerName", name, is_name, STREAM_NAME_PATTERN);
-        input.map("Tags")?;
+        let tags = self.tag_map(input)?;
+        if tags.as_ref().is_some_and(BTreeMap::is_empty) {
+            input.fail(
+                "Tags",
+                Some("{}".into()),
+                "Member must have length greater than or equal to 1",
+            );
+        }
         input.finish()?;
-        let c = self
-            .kds
-            .register_consumer(&stream.unwrap_or_default(), name.unwrap_or_default())?;
+        let c = self.kds.register_consumer(
+            &stream.unwrap_or_default(),
+            name.unwrap_or_default(),
+            tags.unwrap_or_default(),
+        )?;
         Ok(json!({ "Consumer": consumer_json(&c, false) }))
     }
 
     pub(super) fn deregister_consumer(&self, input: &mut Input<'_>) -> ApiResult {
-        let (stream, name) = self.consumer_ref(input)?;
-        self.kds.deregister_consumer(&stream, &name)?;
+        let (stream, name, secs) = self.consumer_ref(input)?;
+        self.kds.deregister_consumer(&stream, &name, secs)?;
         Ok(NO_CONTENT)
     }
 
     pub(super) fn describe_consumer(&self, input: &mut Input<'_>) -> ApiResult {
-        let (stream, name) = self.consumer_ref(input)?;
-        let c = self.kds.describe_consumer(&stream, &name)?;
+        let (stream, name, secs) = self.consumer_ref(input)?;
+        let c = self.kds.describe_consumer(&stream, &name, secs)?;
         Ok(json!({ "ConsumerDescription": consumer_json(&c, true) }))
     }
 

@@ -64,6 +64,10 @@ impl Default for ApiOptions {
 pub struct KdsApi {
     kds: Kds,
     options: ApiOptions,
+    /// When each (consumer ARN, shard) subscription last started, by the
+    /// log's clock: AWS refuses another within five seconds.
+    subscriptions:
+        std::sync::Arc<parking_lot::Mutex<std::collections::HashMap<(String, u32), i64>>>,
 }
 
 /// An error answer: AWS `__type`, message, HTTP status.
@@ -139,6 +143,7 @@ const STREAM_NAME_PATTERN: &str = "[a-zA-Z0-9_.-]+";
 const STREAM_ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+";
 const HASH_KEY_PATTERN: &str = "0|([1-9]\\d{0,38})";
 const SEQUENCE_PATTERN: &str = "0|([1-9]\\d{0,128})";
+const CONSUMER_ARN_PATTERN: &str = "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+";
 
 fn lower_first(s: &str) -> String {
     let mut c = s.chars();
@@ -160,6 +165,36 @@ fn is_decimal(s: &str, max_digits: usize) -> bool {
             && s.len() <= max_digits
             && !s.starts_with('0')
             && s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `arn:aws.*:kinesis:.*:\d{12}:.*stream/NAME/consumer/NAME:DIGITS`.
+fn is_consumer_arn(s: &str) -> bool {
+    let Some((head, secs)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let Some((stream_part, consumer)) = head.rsplit_once("/consumer/") else {
+        return false;
+    };
+    let Some((prefix, stream)) = stream_part.rsplit_once("stream/") else {
+        return false;
+    };
+    let Some(rest) = prefix.strip_prefix("arn:aws") else {
+        return false;
+    };
+    let account_ok = rest.find(":kinesis:").is_some_and(|k| {
+        let after = &rest[k + ":kinesis:".len()..];
+        after.match_indices(':').any(|(i, _)| {
+            after
+                .get(i + 1..i + 13)
+                .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
+                && after.get(i + 13..i + 14) == Some(":")
+        })
+    });
+    account_ok
+        && is_name(stream)
+        && is_name(consumer)
+        && !secs.is_empty()
+        && secs.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_stream_arn(s: &str) -> bool {
@@ -235,7 +270,11 @@ static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(1);
 impl KdsApi {
     /// The API over `kds`.
     pub fn new(kds: Kds, options: ApiOptions) -> KdsApi {
-        KdsApi { kds, options }
+        KdsApi {
+            kds,
+            options,
+            subscriptions: Default::default(),
+        }
     }
 
     /// The log behind the API.

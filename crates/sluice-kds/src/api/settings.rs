@@ -104,8 +104,8 @@ impl KdsApi {
         Ok(NO_CONTENT)
     }
 
-    /// The required ResourceARN member, as the stream it names.
-    fn resource_stream(&self, input: &mut Input<'_>) -> ApiResult<String> {
+    /// The required ResourceARN member: a stream or one of its consumers.
+    fn resource(&self, input: &mut Input<'_>) -> ApiResult<Resource> {
         let arn = input.string("ResourceARN")?;
         input.required("ResourceARN", arn);
         input.length("ResourceARN", arn, 1, 2048);
@@ -113,13 +113,12 @@ impl KdsApi {
         input.finish()?;
         let arn = arn.unwrap_or_default();
         if arn.contains("/consumer/") {
-            return Err(ApiError::invalid(format!(
-                "Tags on stream consumers are not supported by this server: {arn}"
-            )));
+            let (stream, name, secs) = self.consumer_arn(arn)?;
+            return Ok(Resource::Consumer(stream, name, secs));
         }
         self.kds
             .name_from_arn(arn)
-            .map(str::to_owned)
+            .map(|n| Resource::Stream(n.to_owned()))
             .ok_or_else(|| {
                 ApiError::new(
                     "ResourceNotFoundException",
@@ -128,30 +127,59 @@ impl KdsApi {
             })
     }
 
+    /// Changes a resource's tags; returns them.
+    fn retag(
+        &self,
+        resource: Resource,
+        add: BTreeMap<String, String>,
+        remove: &[String],
+    ) -> ApiResult<BTreeMap<String, String>> {
+        Ok(match resource {
+            Resource::Stream(name) => {
+                if !add.is_empty() {
+                    self.kds.add_tags(&name, add)?;
+                }
+                if !remove.is_empty() {
+                    self.kds.remove_tags(&name, remove)?;
+                }
+                self.kds.describe_stream(&name)?.tags
+            }
+            Resource::Consumer(stream, name, secs) => {
+                self.kds.tag_consumer(&stream, &name, secs, add, remove)?
+            }
+        })
+    }
+
     pub(super) fn tag_resource(&self, input: &mut Input<'_>) -> ApiResult {
         let tags = self.tags_member(input)?;
-        let name = self.resource_stream(input)?;
-        self.kds.add_tags(&name, tags)?;
+        let resource = self.resource(input)?;
+        self.retag(resource, tags, &[])?;
         Ok(NO_CONTENT)
     }
 
     pub(super) fn untag_resource(&self, input: &mut Input<'_>) -> ApiResult {
         let keys = self.tag_keys_member(input)?;
-        let name = self.resource_stream(input)?;
-        self.kds.remove_tags(&name, &keys)?;
+        let resource = self.resource(input)?;
+        self.retag(resource, BTreeMap::new(), &keys)?;
         Ok(NO_CONTENT)
     }
 
     pub(super) fn list_tags_for_resource(&self, input: &mut Input<'_>) -> ApiResult {
-        let name = self.resource_stream(input)?;
-        let d = self.kds.describe_stream(&name)?;
-        let tags: Vec<Value> = d
-            .tags
+        let resource = self.resource(input)?;
+        let tags: Vec<Value> = self
+            .retag(resource, BTreeMap::new(), &[])?
             .iter()
             .map(|(k, v)| json!({"Key": k, "Value": v}))
             .collect();
         Ok(json!({ "Tags": tags }))
     }
+}
+
+/// What a ResourceARN names.
+enum Resource {
+    Stream(String),
+    /// Stream, consumer name, registration seconds.
+    Consumer(String, String, i64),
 }
 
 #[cfg(test)]

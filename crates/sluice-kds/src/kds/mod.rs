@@ -19,6 +19,7 @@ use crate::ids::{self, ParsedSequence, SequenceNumber};
 use crate::segment::StoredRecord;
 use crate::shard::ShardLog;
 
+mod consumers;
 mod reshard;
 
 /// Settings of a [`Kds`].
@@ -275,6 +276,8 @@ pub struct ConsumerDescription {
     pub created_ms: i64,
     /// ARN of its stream.
     pub stream_arn: String,
+    /// CREATING, ACTIVE or DELETING.
+    pub status: &'static str,
 }
 
 /// Ways to page ListShards.
@@ -1355,102 +1358,6 @@ impl Kds {
             std::fs::remove_dir_all(&dir).map_err(KdsError::io(&dir))?;
         }
         Ok(())
-    }
-
-    fn consumer_description(&self, stream: &str, c: &ConsumerMeta) -> ConsumerDescription {
-        let stream_arn = self.stream_arn(stream);
-        ConsumerDescription {
-            name: c.name.clone(),
-            arn: format!("{stream_arn}/consumer/{}:{}", c.name, c.created_ms / 1000),
-            created_ms: c.created_ms,
-            stream_arn,
-        }
-    }
-
-    /// (stream name, consumer name) of a consumer ARN.
-    pub fn parse_consumer_arn<'a>(&self, arn: &'a str) -> Option<(&'a str, &'a str)> {
-        let rest = self.name_from_arn(arn)?;
-        let (stream, consumer) = rest.split_once("/consumer/")?;
-        let (name, _) = consumer.rsplit_once(':')?;
-        Some((stream, name))
-    }
-
-    fn consumer_not_found(&self, stream: &str, name: &str) -> KdsError {
-        KdsError::ConsumerNotFound {
-            consumer: name.to_owned(),
-            stream: stream.to_owned(),
-            account: self.account(),
-        }
-    }
-
-    /// Registers an enhanced fan-out consumer (at most 20 per stream).
-    pub fn register_consumer(&self, stream: &str, name: &str) -> Result<ConsumerDescription> {
-        let now = self.now();
-        let meta = self.update_stream(stream, |meta, _| {
-            if meta.consumers.iter().any(|c| c.name == name) {
-                return Err(KdsError::ConsumerExists {
-                    consumer: name.to_owned(),
-                    stream: stream.to_owned(),
-                    account: self.account(),
-                });
-            }
-            if meta.consumers.len() >= 20 {
-                return Err(KdsError::LimitExceeded {
-                    message: format!(
-                        "Consumer limit of 20 for stream {stream} under account {} exceeded.",
-                        self.account()
-                    ),
-                });
-            }
-            let c = ConsumerMeta {
-                name: name.to_owned(),
-                created_ms: now,
-            };
-            meta.consumers.push(c.clone());
-            Ok(c)
-        })?;
-        Ok(self.consumer_description(stream, &meta))
-    }
-
-    /// Removes a consumer.
-    pub fn deregister_consumer(&self, stream: &str, name: &str) -> Result<()> {
-        self.update_stream(stream, |meta, _| {
-            let before = meta.consumers.len();
-            meta.consumers.retain(|c| c.name != name);
-            if meta.consumers.len() == before {
-                return Err(self.consumer_not_found(stream, name));
-            }
-            Ok(())
-        })
-    }
-
-    /// Describes a consumer.
-    pub fn describe_consumer(&self, stream: &str, name: &str) -> Result<ConsumerDescription> {
-        let st = self.inner.state.read();
-        let meta = st
-            .catalog
-            .stream(stream)
-            .ok_or_else(|| self.not_found(stream))?;
-        let c = meta
-            .consumers
-            .iter()
-            .find(|c| c.name == name)
-            .ok_or_else(|| self.consumer_not_found(stream, name))?;
-        Ok(self.consumer_description(stream, c))
-    }
-
-    /// All consumers of a stream, in registration order.
-    pub fn list_consumers(&self, stream: &str) -> Result<Vec<ConsumerDescription>> {
-        let st = self.inner.state.read();
-        let meta = st
-            .catalog
-            .stream(stream)
-            .ok_or_else(|| self.not_found(stream))?;
-        Ok(meta
-            .consumers
-            .iter()
-            .map(|c| self.consumer_description(stream, c))
-            .collect())
     }
 
     /// Open shards across all streams and the limit, for DescribeLimits.
