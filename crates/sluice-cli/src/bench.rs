@@ -32,6 +32,13 @@
 //!
 //! Each line gives rows/s (wall clock), the CPU seconds the process used,
 //! and its peak RSS so far (Linux `/proc/self`).
+//!
+//! `--mode kds` runs the shard log's benchmarks (a)–(d) of
+//! [`sluice_kds::bench`] (PutRecords from one boto3 client and from a Rust
+//! load generator, embedded appends against the disk's own write + fdatasync
+//! rate, put-to-get latency), `--seconds` each, and prints one line per
+//! figure: the figure, its baseline where there is one, its target and MET
+//! or MISSED; with `--json`, one JSON object instead.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,12 +61,18 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
     /// `engine`, `json` (W1), `w2`, `reference` (W3), `logs` (W4), `rcf`
-    /// (W5), or `all`.
+    /// (W5), `kds` (the shard log's benchmarks (a)–(d)), or `all`.
     #[arg(long, default_value = "all")]
     mode: String,
     /// Rows per batch.
     #[arg(long, default_value_t = 8192)]
     batch: usize,
+    /// Seconds each KDS benchmark runs (`--mode kds`).
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Print the KDS figures as one JSON object (`--mode kds` only).
+    #[arg(long)]
+    json: bool,
 }
 
 const W1_SQL: &str = r#"
@@ -686,7 +699,33 @@ CREATE OR REPLACE PUMP "SCORE_PUMP" AS INSERT INTO "SCORED"
     Ok(())
 }
 
+/// The shard log's benchmarks (a)–(d), one at a time so that each line
+/// appears as its figure is measured.
+fn kds(seconds: f64, json: bool) -> Result<()> {
+    use sluice_kds::bench::{self, Bench, BenchOptions};
+    let opts = BenchOptions {
+        seconds,
+        ..BenchOptions::default()
+    };
+    let mut figures = Vec::new();
+    for which in Bench::ALL {
+        for figure in bench::run(&[which], &opts)? {
+            if !json {
+                println!("kds {figure}");
+            }
+            figures.push(figure);
+        }
+    }
+    if json {
+        println!("{}", serde_json::json!({ "kds": figures }));
+    }
+    Ok(())
+}
+
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+    if args.json && args.mode != "kds" {
+        bail!("--json: only with --mode kds");
+    }
     match args.mode.as_str() {
         "engine" => engine_only(args.rows, args.batch)?,
         "json" => end_to_end_json(args.rows, args.batch)?,
@@ -697,6 +736,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         "reference" => w3(args.rows, args.batch)?,
         "logs" => logs(args.rows, args.batch)?,
         "rcf" => w5(args.rows, args.batch)?,
+        "kds" => kds(args.seconds, args.json)?,
         "all" => {
             engine_only(args.rows, args.batch)?;
             end_to_end_json(args.rows, args.batch)?;
@@ -704,8 +744,11 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             w2(args.rows, args.batch, 60)?;
             w3(args.rows, args.batch)?;
             logs(args.rows, args.batch)?;
+            kds(args.seconds, false)?;
         }
-        other => bail!("--mode {other}: expected engine, json, w2, reference, logs, rcf or all"),
+        other => {
+            bail!("--mode {other}: expected engine, json, w2, reference, logs, rcf, kds or all")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,8 @@
 //! - `sluice test DIR...`: run golden cases (../shared/CASE-FORMAT.md);
 //! - `sluice discover FILE|--kds STREAM`: infer an input's schema from
 //!   sample records, printed as an `[[input]]` section or AWS InputSchema;
-//! - `sluice bench`: the built-in workloads W1 (tumbling) and W2 (sliding);
+//! - `sluice bench`: the built-in workloads W1 (tumbling) and W2 (sliding),
+//!   and (`--mode kds`) the shard log's benchmarks against their targets;
 //! - `sluice serve`: the local Kinesis (Data Streams, Firehose, Video) on
 //!   one port, optionally running apps against it; `sluice kds serve`: the
 //!   Kinesis Data Streams API alone;
@@ -82,7 +83,8 @@ enum Command {
     /// [[input]] section of app.toml / case.toml, or with --aws as AWS
     /// InputSchema JSON.
     Discover(discover::DiscoverArgs),
-    /// Run the built-in benchmark workloads (W1 tumbling, W2 sliding) and print rows/s.
+    /// Run the built-in benchmark workloads (W1 tumbling, W2 sliding, ..) and
+    /// print rows/s; `--mode kds`: the local Kinesis' figures against their targets.
     Bench(bench::BenchArgs),
     /// Serve Kinesis Data Streams, Firehose and Kinesis Video on one port
     /// (and run apps against them with --apps).

@@ -193,7 +193,7 @@ fn run_live_reads_stdin_with_the_system_clock() {
 #[test]
 fn bench_checks_its_own_result() {
     let out = sluice()
-        .args(["bench", "--rows", "300000"])
+        .args(["bench", "--rows", "300000", "--seconds", "0.3"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -204,6 +204,32 @@ fn bench_checks_its_own_result() {
     );
     assert!(stdout.contains("engine-only: "), "{stdout}");
     assert!(stdout.contains("end-to-end json: "), "{stdout}");
+    // `all` ends with the shard log's figures, (a) run or not, each with a target.
+    for letter in ["a", "b", "c", "d"] {
+        let line = format!("kds ({letter}) ");
+        assert!(stdout.contains(&line), "{stdout}");
+    }
+    assert!(stdout.contains("target < 10.00 ms: "), "{stdout}");
+}
+
+#[test]
+fn bench_kds_json_is_one_object_of_four_figures() {
+    let out = sluice()
+        .args(["bench", "--mode", "kds", "--seconds", "0.2", "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let figures = v["kds"].as_array().unwrap();
+    assert_eq!(figures.len(), 4, "{stdout}");
+    for f in figures {
+        assert!(f["met"].is_boolean() && f["target"].is_object(), "{f}");
+    }
 }
 
 #[test]

@@ -147,6 +147,9 @@ pub enum KdsError {
     /// Another reader (in this or another process) holds the checkpoint file.
     #[error("checkpoint file {path} is in use by another reader (lock {lock} is held)")]
     CheckpointInUse { path: PathBuf, lock: PathBuf },
+    /// A benchmark ([`crate::bench`]) could not run, or got a wrong answer.
+    #[error("benchmark {what}: {reason}")]
+    Bench { what: String, reason: String },
 }
 
 impl KdsError {
@@ -175,7 +178,8 @@ impl KdsError {
             | KdsError::Transport { .. }
             | KdsError::Endpoint { .. }
             | KdsError::CorruptCheckpoint { .. }
-            | KdsError::CheckpointInUse { .. } => "InternalFailure",
+            | KdsError::CheckpointInUse { .. }
+            | KdsError::Bench { .. } => "InternalFailure",
         }
     }
 

@@ -20,8 +20,12 @@
 //! embedded or from any KDS endpoint ([`KdsClient`], [`client`]), parents
 //! before children across resharding, with durable per-shard checkpoints
 //! ([`CheckpointStore`], [`checkpoint`]).
+//!
+//! [`bench`] measures the log and its API against their targets
+//! ([`bench::run`]; `sluice bench --mode kds` prints the figures).
 
 pub mod api;
+pub mod bench;
 pub mod catalog;
 pub mod cbor;
 pub mod checkpoint;

@@ -1,7 +1,7 @@
 """Benchmark (a) of sluice-kds: one boto3 client sending PutRecords of
 500 x 100-byte records to a stream for a fixed time; prints records/s.
 
-Started by `cargo run --release -p sluice-kds --example kds-bench -- a`, which
+Started by `sluice bench --mode kds` (sluice_kds::bench), which
 runs the server and creates the stream:
     bench_put_records.py ENDPOINT STREAM SECONDS
 Prints one line: "<records> records in <seconds> s: <rate> records/s".
