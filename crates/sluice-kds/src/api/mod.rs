@@ -167,6 +167,19 @@ fn is_decimal(s: &str, max_digits: usize) -> bool {
             && s.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// What follows the account in `arn:aws.*:kinesis:.*:\d{12}:...`, if the
+/// text has that shape.
+fn after_account(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:aws")?;
+    let k = rest.find(":kinesis:")?;
+    let after = &rest[k + ":kinesis:".len()..];
+    after.match_indices(':').find_map(|(i, _)| {
+        let digits = after.get(i + 1..i + 13)?;
+        (digits.bytes().all(|b| b.is_ascii_digit()) && after.get(i + 13..i + 14) == Some(":"))
+            .then(|| &after[i + 14..])
+    })
+}
+
 /// `arn:aws.*:kinesis:.*:\d{12}:.*stream/NAME/consumer/NAME:DIGITS`.
 fn is_consumer_arn(s: &str) -> bool {
     let Some((head, secs)) = s.rsplit_once(':') else {
@@ -175,22 +188,10 @@ fn is_consumer_arn(s: &str) -> bool {
     let Some((stream_part, consumer)) = head.rsplit_once("/consumer/") else {
         return false;
     };
-    let Some((prefix, stream)) = stream_part.rsplit_once("stream/") else {
+    let Some((_, stream)) = stream_part.rsplit_once("stream/") else {
         return false;
     };
-    let Some(rest) = prefix.strip_prefix("arn:aws") else {
-        return false;
-    };
-    let account_ok = rest.find(":kinesis:").is_some_and(|k| {
-        let after = &rest[k + ":kinesis:".len()..];
-        after.match_indices(':').any(|(i, _)| {
-            after
-                .get(i + 1..i + 13)
-                .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()))
-                && after.get(i + 13..i + 14) == Some(":")
-        })
-    });
-    account_ok
+    after_account(head).is_some()
         && is_name(stream)
         && is_name(consumer)
         && !secs.is_empty()

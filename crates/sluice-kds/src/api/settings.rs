@@ -10,23 +10,9 @@ const RESOURCE_ARN_PATTERN: &str = "arn:aws.*:kinesis:.*:\\d{12}:.*(stream|chann
 
 /// `arn:aws.*:kinesis:.*:\d{12}:.*(stream|channel|queue)/\S+`.
 fn is_resource_arn(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("arn:aws") else {
+    let Some(tail) = after_account(s) else {
         return false;
     };
-    let Some(k) = rest.find(":kinesis:") else {
-        return false;
-    };
-    let after = &rest[k + ":kinesis:".len()..];
-    // Some `:` followed by 12 digits and `:`, then a kind and `/`.
-    let account_end = after.match_indices(':').find_map(|(i, _)| {
-        let digits = after.get(i + 1..i + 13)?;
-        (digits.bytes().all(|b| b.is_ascii_digit()) && after.get(i + 13..i + 14) == Some(":"))
-            .then_some(i + 14)
-    });
-    let Some(start) = account_end else {
-        return false;
-    };
-    let tail = &after[start..];
     ["stream/", "channel/", "queue/"].iter().any(|kind| {
         tail.match_indices(kind).any(|(i, _)| {
             let rest = &tail[i + kind.len()..];

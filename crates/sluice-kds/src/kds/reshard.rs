@@ -15,6 +15,31 @@ pub(super) enum Phase {
 }
 
 impl Kds {
+    /// The common end of a split, merge or scaling: saves the catalog and
+    /// opens the new shards. The request (not its deferred application)
+    /// marks the stream UPDATING.
+    fn finish_reshard(
+        &self,
+        st: &mut State,
+        mut catalog: Catalog,
+        id: u64,
+        new: Vec<(u32, Arc<ShardLog>)>,
+        phase: Phase,
+        now: i64,
+    ) -> Result<()> {
+        if phase == Phase::Request
+            && let Some(m) = catalog.streams.iter_mut().find(|s| s.id == id)
+        {
+            m.updated_ms = Some(now);
+        }
+        catalog.save(&self.inner.dir)?;
+        st.catalog = catalog;
+        for (index, log) in new {
+            st.shards.insert((id, index), ShardHandle::Open(log));
+        }
+        Ok(())
+    }
+
     pub(super) fn open_child(
         &self,
         meta: &StreamMeta,
@@ -213,16 +238,8 @@ impl Kds {
             });
         }
         self.close_shard(&st.shards, meta, parent.index, now);
-        if phase == Phase::Request {
-            meta.updated_ms = Some(now);
-        }
         let id = meta.id;
-        catalog.save(&self.inner.dir)?;
-        st.catalog = catalog;
-        for (index, log) in new {
-            st.shards.insert((id, index), ShardHandle::Open(log));
-        }
-        Ok(())
+        self.finish_reshard(&mut st, catalog, id, new, phase, now)
     }
 
     /// Merges two open shards with adjacent hash-key ranges into one child.
@@ -269,17 +286,9 @@ impl Kds {
             created_ms: Some(now),
         });
         self.close_shard(&st.shards, meta, a.index, now);
-        if phase == Phase::Request {
-            meta.updated_ms = Some(now);
-        }
         self.close_shard(&st.shards, meta, b.index, now);
         let id = meta.id;
-        catalog.save(&self.inner.dir)?;
-        st.catalog = catalog;
-        for (index, log) in new {
-            st.shards.insert((id, index), ShardHandle::Open(log));
-        }
-        Ok(())
+        self.finish_reshard(&mut st, catalog, id, new, phase, now)
     }
 
     /// Replaces all open shards with `target` uniform shards (UNIFORM_SCALING).
@@ -355,15 +364,8 @@ impl Kds {
         for s in &old {
             self.close_shard(&st.shards, meta, s.index, now);
         }
-        if phase == Phase::Request {
-            meta.updated_ms = Some(now);
-        }
         let id = meta.id;
-        catalog.save(&self.inner.dir)?;
-        st.catalog = catalog;
-        for (index, log) in new {
-            st.shards.insert((id, index), ShardHandle::Open(log));
-        }
+        self.finish_reshard(&mut st, catalog, id, new, phase, now)?;
         Ok(current)
     }
 }
