@@ -1,11 +1,11 @@
 //! The identifiers clients see: 128-bit hash keys (MD5 routing), shard ids
-//! (`shardId-000000000007`) and decimal sequence numbers.
+//! (`shardId-000000000007`, read as AWS reads them) and sequence numbers.
 //!
-//! A sequence number is 42 decimal digits: `49`, the stream's internal id
-//! (10 digits), the shard's index (10 digits) and the record's position in
-//! the shard (20 digits). Fixed width makes string order equal numeric order,
-//! so numbers are strictly increasing within a shard, and a number from
-//! another shard or stream is recognised as such.
+//! A sequence number has AWS's layout ([`SequenceNumber`]): 56 decimal
+//! digits naming the shard (index and creation time), the record's
+//! position in it and its arrival time, strictly increasing within a shard.
+//! A client's number is read as AWS reads it ([`ParsedSequence`]), older
+//! AWS layouts and Sluice's own earlier 42-digit form included.
 
 use md5::{Digest, Md5};
 

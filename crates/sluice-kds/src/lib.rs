@@ -6,7 +6,9 @@
 //!   `fdatasync` group commit, torn-tail recovery, retention, resharding and
 //!   shard iterators. Open it with [`Kds::open`].
 //! - [`KdsApi`], the KDS API over HTTP (`X-Amz-Target:
-//!   Kinesis_20131202.*`) in JSON 1.1 and AWS CBOR 1.1 ([`cbor`]), with
+//!   Kinesis_20131202.*`) in JSON 1.1 and AWS CBOR 1.1 ([`cbor`]),
+//!   answering as Amazon Kinesis answers (the checks of [`front`], AWS's
+//!   validation and error texts, sequence numbers in AWS's layout), with
 //!   SubscribeToShard as an AWS event stream ([`eventstream`]) and optional
 //!   AWS Signature V4 checking ([`sigv4`]); and [`serve_api`], a hyper
 //!   server for it speaking HTTP/1.1 and HTTP/2, in cleartext and TLS on one

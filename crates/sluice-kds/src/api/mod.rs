@@ -2,9 +2,14 @@
 //! with `X-Amz-Target: Kinesis_20131202.<Operation>` into a call on [`Kds`]
 //! and answers as AWS does, errors included (`__type` and message).
 //!
-//! Request checking follows AWS's order: target, then JSON syntax, then
-//! member types (SerializationException), then constraints
-//! (ValidationException, up to 10 listed), then the operation itself.
+//! Request checking follows AWS's order: the HTTP front ([`crate::front`]:
+//! method, content type, body, target, the Authorization header's form),
+//! then member types (SerializationException), then constraints
+//! (ValidationException, up to 10 listed; `input.rs`), then the operation.
+//!
+//! The operations live by layer: the control plane here, the data plane in
+//! `records.rs`, enhanced fan-out in `consumers.rs`, stream settings and
+//! resource tags in `settings.rs`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
