@@ -123,6 +123,12 @@ pub struct ServeArgs {
     /// Region for `--s3-endpoint`.
     #[arg(long, default_value = "us-east-1")]
     pub s3_region: String,
+    /// Delivery streams to define at start: a JSON file holding AWS's
+    /// CreateDeliveryStream request (what `aws firehose
+    /// create-delivery-stream --cli-input-json` takes), or an array of them
+    /// (repeatable). A stream that exists already is kept as it is.
+    #[arg(long = "firehose", value_name = "FILE")]
+    pub firehose_files: Vec<PathBuf>,
 }
 
 /// Holds `DATA_DIR/LOCK` while this process uses the directory: two
@@ -212,6 +218,59 @@ pub fn open_firehose(
         ))
     })
     .with_context(|| format!("opening Firehose in {}", dir.display()))
+}
+
+/// Creates the delivery streams `file` defines (`--firehose`): one
+/// CreateDeliveryStream request, or an array of them, through the API a
+/// client would call. A stream of that name that exists already is kept
+/// (said on stderr); any other refusal stops the start with AWS's error.
+async fn define_delivery_streams(api: &FirehoseApi, file: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("--firehose {}: reading it", file.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("--firehose {}: not JSON", file.display()))?;
+    let requests = match value {
+        serde_json::Value::Array(items) => items,
+        one => vec![one],
+    };
+    for request in requests {
+        let name = request
+            .get("DeliveryStreamName")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .with_context(|| {
+                format!(
+                    "--firehose {}: a CreateDeliveryStream request names its DeliveryStreamName",
+                    file.display()
+                )
+            })?;
+        let (status, answer) = api
+            .handle_json(
+                "Firehose_20150804.CreateDeliveryStream",
+                request.to_string().as_bytes(),
+            )
+            .await;
+        let kind = answer["__type"].as_str().unwrap_or_default();
+        match status {
+            200 => eprintln!(
+                "sluice: delivery stream {name} created from {}",
+                file.display()
+            ),
+            _ if kind == "ResourceInUseException" => eprintln!(
+                "sluice: delivery stream {name} exists already; kept as it is (delete it to define it again from {})",
+                file.display()
+            ),
+            _ => bail!(
+                "--firehose {}: CreateDeliveryStream {name}: {kind}: {}",
+                file.display(),
+                answer["message"]
+                    .as_str()
+                    .or(answer["Message"].as_str())
+                    .unwrap_or_default()
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -439,6 +498,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         })
         .with_context(|| format!("opening Kinesis Video in {}", video_dir.display()))?;
 
+    let firehose_api = FirehoseApi::new(firehose.clone());
+    for file in &args.firehose_files {
+        rt.block_on(define_delivery_streams(&firehose_api, file))?;
+    }
+
     // Apps first, so a bad app stops the start with its error.
     let stop = Arc::new(AtomicBool::new(false));
     let services = Services {
@@ -467,7 +531,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 ..ApiOptions::default()
             },
         ),
-        firehose: FirehoseApi::new(firehose.clone()),
+        firehose: firehose_api,
         video: video.clone(),
         auth,
     };

@@ -1010,3 +1010,71 @@ fn discover_samples_a_stream_through_an_endpoint() {
     assert!(!out.status.success());
     server.stop();
 }
+
+#[test]
+fn serve_defines_delivery_streams_from_a_firehose_file() {
+    // `--firehose FILE`: AWS's CreateDeliveryStream request, as
+    // `aws firehose create-delivery-stream --cli-input-json` takes it.
+    let d = temp_dir("firehose-file");
+    let conf = temp_dir("firehose-file-conf");
+    let file = conf.join("streams.json");
+    std::fs::write(
+        &file,
+        json!([{
+            "DeliveryStreamName": "orders",
+            "DeliveryStreamType": "DirectPut",
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::orders",
+                "Prefix": "in/",
+                "BufferingHints": { "IntervalInSeconds": 900, "SizeInMBs": 128 },
+            },
+        }])
+        .to_string(),
+    )
+    .unwrap();
+    let server = Server::start(&d, &["--firehose", file.to_str().unwrap()]);
+    let (status, v) = server.call(
+        "Firehose_20150804.DescribeDeliveryStream",
+        &json!({ "DeliveryStreamName": "orders" }),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["DeliveryStreamDescription"]["DeliveryStreamStatus"],
+        "ACTIVE"
+    );
+    let (status, v) = server.call(
+        "Firehose_20150804.PutRecord",
+        &json!({ "DeliveryStreamName": "orders", "Record": { "Data": "b3JkZXIgMQo=" } }),
+    );
+    assert_eq!(status, 200, "{v}");
+    server.stop();
+    // Stopping delivers what was buffered, under the file's prefix.
+    let delivered = files_under(&d.join("buckets/orders/in"));
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(std::fs::read(&delivered[0]).unwrap(), b"order 1\n");
+    // A restart with the same file keeps the stream that exists.
+    let server = Server::start(&d, &["--firehose", file.to_str().unwrap()]);
+    let (status, v) = server.call("Firehose_20150804.ListDeliveryStreams", &json!({}));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["DeliveryStreamNames"], json!(["orders"]));
+    server.stop();
+    // A definition AWS refuses stops the start with AWS's error.
+    std::fs::write(
+        &file,
+        json!({ "DeliveryStreamName": "bad name!", "S3DestinationConfiguration": {} }).to_string(),
+    )
+    .unwrap();
+    let out = sluice()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(temp_dir("firehose-file-bad"))
+        .args(["--firehose", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("CreateDeliveryStream bad name!: ValidationException"),
+        "{err}"
+    );
+}
