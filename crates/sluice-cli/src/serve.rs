@@ -129,6 +129,31 @@ pub struct ServeArgs {
     /// (repeatable). A stream that exists already is kept as it is.
     #[arg(long = "firehose", value_name = "FILE")]
     pub firehose_files: Vec<PathBuf>,
+    /// An ARN map (the TOML of `sluice run --kda-config --arn-map`): its
+    /// `[lambdas]` give the Lambda functions that delivery streams'
+    /// processing configurations name by ARN an `http(s)://` URL or a
+    /// `command:` to run.
+    #[arg(long, value_name = "FILE")]
+    pub arn_map: Option<PathBuf>,
+}
+
+/// The Lambda functions an ARN map's `[lambdas]` name, as Firehose runs them.
+fn lambdas_from_arn_map(path: &Path) -> Result<sluice_firehose::transform::Lambdas> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--arn-map {}: reading it", path.display()))?;
+    let map = sluice_engine::kda_config::ArnMap::parse(&text, &path.display().to_string())?;
+    map.lambdas
+        .into_iter()
+        .map(|(arn, target)| {
+            let t = sluice_firehose::transform::LambdaTarget::from_arn(&target).with_context(|| {
+                format!(
+                    "--arn-map {}: lambda {arn} = {target:?} is neither an http(s):// URL nor command:<program>",
+                    path.display()
+                )
+            })?;
+            Ok((arn, t))
+        })
+        .collect()
 }
 
 /// Holds `DATA_DIR/LOCK` while this process uses the directory: two
@@ -208,14 +233,14 @@ pub fn open_firehose(
     rt: &tokio::runtime::Runtime,
     data_dir: &Path,
     buckets: Arc<dyn Buckets>,
+    lambdas: sluice_firehose::transform::Lambdas,
 ) -> Result<Firehose> {
     let dir = data_dir.join("firehose");
     rt.block_on(async {
-        Firehose::open(FirehoseOptions::new(
-            &dir,
-            buckets,
-            Arc::new(sluice_firehose::SystemClock),
-        ))
+        let mut options =
+            FirehoseOptions::new(&dir, buckets, Arc::new(sluice_firehose::SystemClock));
+        options.lambdas = lambdas;
+        Firehose::open(options)
     })
     .with_context(|| format!("opening Firehose in {}", dir.display()))
 }
@@ -487,7 +512,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         Some(ep) => Arc::new(S3Buckets::new(Some(ep.clone()), &args.s3_region)),
         None => local_buckets(&server.data_dir, args.bucket_dir.as_deref()),
     };
-    let firehose = open_firehose(&rt, &server.data_dir, buckets)?;
+    let lambdas = match &args.arn_map {
+        Some(path) => lambdas_from_arn_map(path)?,
+        None => Default::default(),
+    };
+    let firehose = open_firehose(&rt, &server.data_dir, buckets, lambdas)?;
     let video_dir = server.data_dir.join("video");
     let video = rt
         .block_on(async {

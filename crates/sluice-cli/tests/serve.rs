@@ -1078,3 +1078,71 @@ fn serve_defines_delivery_streams_from_a_firehose_file() {
         "{err}"
     );
 }
+
+#[test]
+fn serve_runs_a_delivery_streams_lambda_named_by_arn_through_the_arn_map() {
+    // A processing configuration names its function by ARN, as on AWS;
+    // `--arn-map` says where that function runs here.
+    let d = temp_dir("firehose-lambda-arn");
+    let conf = temp_dir("firehose-lambda-arn-conf");
+    let script = conf.join("upper.py");
+    std::fs::write(
+        &script,
+        "import base64, json, sys\n\
+         event = json.load(sys.stdin)\n\
+         out = [{'recordId': r['recordId'], 'result': 'Ok',\n\
+                 'data': base64.b64encode(base64.b64decode(r['data']).upper()).decode()}\n\
+                for r in event['records']]\n\
+         print(json.dumps({'records': out}))\n",
+    )
+    .unwrap();
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:upper";
+    let map = conf.join("arn-map.toml");
+    std::fs::write(
+        &map,
+        format!(
+            "[lambdas]\n\"{arn}\" = \"command:python3 {}\"\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let file = conf.join("streams.json");
+    std::fs::write(
+        &file,
+        json!({
+            "DeliveryStreamName": "shout",
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::shout",
+                "BufferingHints": { "IntervalInSeconds": 900, "SizeInMBs": 128 },
+                "ProcessingConfiguration": {
+                    "Enabled": true,
+                    "Processors": [{
+                        "Type": "Lambda",
+                        "Parameters": [{ "ParameterName": "LambdaArn", "ParameterValue": arn }],
+                    }],
+                },
+            },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let server = Server::start(
+        &d,
+        &[
+            "--firehose",
+            file.to_str().unwrap(),
+            "--arn-map",
+            map.to_str().unwrap(),
+        ],
+    );
+    let (status, v) = server.call(
+        "Firehose_20150804.PutRecord",
+        &json!({ "DeliveryStreamName": "shout", "Record": { "Data": "aGVsbG8K" } }),
+    );
+    assert_eq!(status, 200, "{v}");
+    server.stop();
+    let delivered = files_under(&d.join("buckets/shout"));
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(std::fs::read(&delivered[0]).unwrap(), b"HELLO\n");
+}

@@ -234,7 +234,64 @@ def kda_application_runs_from_its_describe_application_output():
     assert sorted(lines) == sorted(want), (lines, want)
 
 
+def firehose_transform_named_by_lambda_arn_runs_through_the_arn_map():
+    # boto3 creates a delivery stream whose processor names a Lambda by
+    # ARN, as on AWS; `--arn-map` maps that ARN to a local command.
+    conf = tempfile.mkdtemp(prefix="sluice-arn-map-")
+    script = os.path.join(conf, "reverse.py")
+    with open(script, "w") as f:
+        f.write(
+            "import base64, json, sys\n"
+            "event = json.load(sys.stdin)\n"
+            "out = []\n"
+            "for r in event['records']:\n"
+            "    line = base64.b64decode(r['data']).decode().rstrip('\\n')\n"
+            "    if line == 'drop':\n"
+            "        out.append({'recordId': r['recordId'], 'result': 'Dropped'})\n"
+            "        continue\n"
+            "    data = base64.b64encode((line[::-1] + '\\n').encode()).decode()\n"
+            "    out.append({'recordId': r['recordId'], 'result': 'Ok', 'data': data})\n"
+            "print(json.dumps({'records': out}))\n"
+        )
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:reverse"
+    arn_map = os.path.join(conf, "arn-map.toml")
+    with open(arn_map, "w") as f:
+        f.write(f'[lambdas]\n"{arn}" = "command:{sys.executable} {script}"\n')
+    s = Server("--arn-map", arn_map)
+    try:
+        firehose = s.client("firehose")
+        firehose.create_delivery_stream(
+            DeliveryStreamName="reversed",
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::reversed",
+                "BufferingHints": {"IntervalInSeconds": 900, "SizeInMBs": 128},
+                "ProcessingConfiguration": {
+                    "Enabled": True,
+                    "Processors": [{
+                        "Type": "Lambda",
+                        "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": arn}],
+                    }],
+                },
+            },
+        )
+        r = firehose.put_record_batch(
+            DeliveryStreamName="reversed",
+            Records=[{"Data": d} for d in (b"abc\n", b"drop\n", b"xyz\n")],
+        )
+        assert r["FailedPutCount"] == 0, r
+    finally:
+        s.stop()
+    found = []
+    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "reversed")):
+        found += [os.path.join(d, f) for f in files if not re.search(r"#\d+$", f)]
+    assert len(found) == 1, found
+    with open(found[0], "rb") as fh:
+        assert fh.read() == b"cba\nzyx\n"
+
+
 test(one_port_serves_kinesis_firehose_and_video)
+test(firehose_transform_named_by_lambda_arn_runs_through_the_arn_map)
 test(kda_application_runs_from_its_describe_application_output)
 test(sigv4_guards_every_service)
 passed = sum(RESULTS)
