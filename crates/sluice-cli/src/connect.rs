@@ -165,7 +165,7 @@ pub fn run_from_kinesis(
             &runtime,
             data_dir,
             crate::serve::local_buckets(data_dir, None),
-            Default::default(),
+            |_| {},
         )?)
     } else {
         None

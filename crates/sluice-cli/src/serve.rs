@@ -135,6 +135,12 @@ pub struct ServeArgs {
     /// `command:` to run.
     #[arg(long, value_name = "FILE")]
     pub arn_map: Option<PathBuf>,
+    /// Where delivery streams of type KinesisStreamAsSource read their
+    /// Kinesis stream: another Kinesis endpoint (a sluice, or Amazon
+    /// Kinesis with credentials from the AWS_* environment). Default: this
+    /// server's own streams.
+    #[arg(long, value_name = "URL")]
+    pub firehose_source_endpoint: Option<String>,
 }
 
 /// The Lambda functions an ARN map's `[lambdas]` name, as Firehose runs them.
@@ -233,13 +239,13 @@ pub fn open_firehose(
     rt: &tokio::runtime::Runtime,
     data_dir: &Path,
     buckets: Arc<dyn Buckets>,
-    lambdas: sluice_firehose::transform::Lambdas,
+    configure: impl FnOnce(&mut FirehoseOptions),
 ) -> Result<Firehose> {
     let dir = data_dir.join("firehose");
     rt.block_on(async {
         let mut options =
             FirehoseOptions::new(&dir, buckets, Arc::new(sluice_firehose::SystemClock));
-        options.lambdas = lambdas;
+        configure(&mut options);
         Firehose::open(options)
     })
     .with_context(|| format!("opening Firehose in {}", dir.display()))
@@ -516,7 +522,20 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         Some(path) => lambdas_from_arn_map(path)?,
         None => Default::default(),
     };
-    let firehose = open_firehose(&rt, &server.data_dir, buckets, lambdas)?;
+    // KinesisStreamAsSource streams read this server's streams, or the
+    // endpoint given.
+    let source = match &args.firehose_source_endpoint {
+        Some(url) => sluice_kds::ReaderSource::Remote(sluice_kds::RemoteEndpoint {
+            url: url.clone(),
+            region: std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into()),
+            credentials: sluice_kds::Credentials::from_env(),
+        }),
+        None => sluice_kds::ReaderSource::Embedded(kds.clone()),
+    };
+    let firehose = open_firehose(&rt, &server.data_dir, buckets, |o| {
+        o.lambdas = lambdas;
+        o.kinesis = Some(source);
+    })?;
     let video_dir = server.data_dir.join("video");
     let video = rt
         .block_on(async {

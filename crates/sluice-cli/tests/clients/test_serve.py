@@ -290,7 +290,99 @@ def firehose_transform_named_by_lambda_arn_runs_through_the_arn_map():
         assert fh.read() == b"cba\nzyx\n"
 
 
+def firehose_reads_a_kinesis_stream_as_its_source():
+    # DeliveryStreamType KinesisStreamAsSource: the delivery stream reads
+    # the server's own Kinesis stream and delivers what boto3 puts there.
+    s = Server()
+    try:
+        kinesis = s.client("kinesis")
+        kinesis.create_stream(StreamName="clicks", ShardCount=2)
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName="clicks", WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+        )
+        arn = kinesis.describe_stream_summary(StreamName="clicks")["StreamDescriptionSummary"]["StreamARN"]
+        firehose = s.client("firehose")
+        firehose.create_delivery_stream(
+            DeliveryStreamName="clicks-to-bucket",
+            DeliveryStreamType="KinesisStreamAsSource",
+            KinesisStreamSourceConfiguration={
+                "KinesisStreamARN": arn,
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+            },
+            ExtendedS3DestinationConfiguration={
+                "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                "BucketARN": "arn:aws:s3:::clicks",
+                "BufferingHints": {"IntervalInSeconds": 900, "SizeInMBs": 128},
+            },
+        )
+        d = firehose.describe_delivery_stream(DeliveryStreamName="clicks-to-bucket")
+        assert d["DeliveryStreamDescription"]["DeliveryStreamType"] == "KinesisStreamAsSource", d
+        put = kinesis.put_records(
+            StreamName="clicks",
+            Records=[{"Data": f"c{i}\n".encode(), "PartitionKey": f"k{i}"} for i in range(20)],
+        )
+        assert put["FailedRecordCount"] == 0, put
+        # The source polls every half second; give it time to buffer them.
+        time.sleep(3)
+    finally:
+        s.stop()
+    # SIGTERM delivered what the delivery stream buffered from the source.
+    found = []
+    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "clicks")):
+        found += [os.path.join(d, f) for f in files if not re.search(r"#\d+$", f)]
+    got = []
+    for f in found:
+        with open(f, "rb") as fh:
+            got += fh.read().splitlines()
+    assert sorted(got) == sorted(f"c{i}".encode() for i in range(20)), (found, got)
+
+
+def firehose_reads_a_remote_kinesis_stream_by_endpoint():
+    # --firehose-source-endpoint: KinesisStreamAsSource streams read another
+    # Kinesis endpoint (here a second sluice serve).
+    source = Server()
+    try:
+        kinesis = source.client("kinesis")
+        kinesis.create_stream(StreamName="remote-clicks", ShardCount=1)
+        arn = kinesis.describe_stream_summary(StreamName="remote-clicks")[
+            "StreamDescriptionSummary"]["StreamARN"]
+        s = Server("--firehose-source-endpoint", source.endpoint)
+        try:
+            s.client("firehose").create_delivery_stream(
+                DeliveryStreamName="from-remote",
+                DeliveryStreamType="KinesisStreamAsSource",
+                KinesisStreamSourceConfiguration={
+                    "KinesisStreamARN": arn,
+                    "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                },
+                ExtendedS3DestinationConfiguration={
+                    "RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                    "BucketARN": "arn:aws:s3:::remote",
+                    "BufferingHints": {"IntervalInSeconds": 900, "SizeInMBs": 128},
+                },
+            )
+            put = kinesis.put_records(
+                StreamName="remote-clicks",
+                Records=[{"Data": f"r{i}\n".encode(), "PartitionKey": "k"} for i in range(10)],
+            )
+            assert put["FailedRecordCount"] == 0, put
+            time.sleep(3)
+        finally:
+            s.stop()
+    finally:
+        source.stop()
+    got = []
+    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "remote")):
+        for f in files:
+            if not re.search(r"#\d+$", f):
+                with open(os.path.join(d, f), "rb") as fh:
+                    got += fh.read().splitlines()
+    assert got == [f"r{i}".encode() for i in range(10)], got
+
+
 test(one_port_serves_kinesis_firehose_and_video)
+test(firehose_reads_a_remote_kinesis_stream_by_endpoint)
+test(firehose_reads_a_kinesis_stream_as_its_source)
 test(firehose_transform_named_by_lambda_arn_runs_through_the_arn_map)
 test(kda_application_runs_from_its_describe_application_output)
 test(sigv4_guards_every_service)
