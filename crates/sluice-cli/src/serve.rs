@@ -123,6 +123,18 @@ pub struct ServeArgs {
     /// Region for `--s3-endpoint`.
     #[arg(long, default_value = "us-east-1")]
     pub s3_region: String,
+    /// Firehose: how long records wait for a destination it cannot write to
+    /// before they are dropped (AWS: 24 hours); fractions allowed.
+    #[arg(long, value_name = "HOURS", default_value_t = 24.0, value_parser = retry_hours)]
+    pub firehose_retry_hours: f64,
+}
+
+/// Parses `--firehose-retry-hours`: a finite number of hours above zero.
+fn retry_hours(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(h) if h.is_finite() && h > 0.0 && h <= 24.0 * 365.0 => Ok(h),
+        _ => Err(format!("{s:?} is not a number of hours in (0, 8760]")),
+    }
 }
 
 /// Holds `DATA_DIR/LOCK` while this process uses the directory: two
@@ -203,15 +215,27 @@ pub fn open_firehose(
     data_dir: &Path,
     buckets: Arc<dyn Buckets>,
 ) -> Result<Firehose> {
+    open_firehose_with_retention(
+        rt,
+        data_dir,
+        buckets,
+        sluice_firehose::stream::DEFAULT_RETENTION,
+    )
+}
+
+/// As [`open_firehose`], retrying an unreachable destination for
+/// `retention` (`--firehose-retry-hours`) before dropping its records.
+pub fn open_firehose_with_retention(
+    rt: &tokio::runtime::Runtime,
+    data_dir: &Path,
+    buckets: Arc<dyn Buckets>,
+    retention: std::time::Duration,
+) -> Result<Firehose> {
     let dir = data_dir.join("firehose");
-    rt.block_on(async {
-        Firehose::open(FirehoseOptions::new(
-            &dir,
-            buckets,
-            Arc::new(sluice_firehose::SystemClock),
-        ))
-    })
-    .with_context(|| format!("opening Firehose in {}", dir.display()))
+    let mut opts = FirehoseOptions::new(&dir, buckets, Arc::new(sluice_firehose::SystemClock));
+    opts.retention = retention;
+    rt.block_on(async { Firehose::open(opts) })
+        .with_context(|| format!("opening Firehose in {}", dir.display()))
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -428,7 +452,8 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         Some(ep) => Arc::new(S3Buckets::new(Some(ep.clone()), &args.s3_region)),
         None => local_buckets(&server.data_dir, args.bucket_dir.as_deref()),
     };
-    let firehose = open_firehose(&rt, &server.data_dir, buckets)?;
+    let retention = std::time::Duration::from_secs_f64(args.firehose_retry_hours * 3600.0);
+    let firehose = open_firehose_with_retention(&rt, &server.data_dir, buckets, retention)?;
     let video_dir = server.data_dir.join("video");
     let video = rt
         .block_on(async {
