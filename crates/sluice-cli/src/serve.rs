@@ -141,6 +141,18 @@ pub struct ServeArgs {
     /// server's own streams.
     #[arg(long, value_name = "URL")]
     pub firehose_source_endpoint: Option<String>,
+    /// Firehose: how long records wait for a destination it cannot write to
+    /// before they are dropped (AWS: 24 hours); fractions allowed.
+    #[arg(long, value_name = "HOURS", default_value_t = 24.0, value_parser = retry_hours)]
+    pub firehose_retry_hours: f64,
+}
+
+/// Parses `--firehose-retry-hours`: a finite number of hours above zero.
+fn retry_hours(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(h) if h.is_finite() && h > 0.0 && h <= 24.0 * 365.0 => Ok(h),
+        _ => Err(format!("{s:?} is not a number of hours in (0, 8760]")),
+    }
 }
 
 /// The Lambda functions an ARN map's `[lambdas]` name, as Firehose runs them.
@@ -532,9 +544,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         }),
         None => sluice_kds::ReaderSource::Embedded(kds.clone()),
     };
+    let retention = std::time::Duration::from_secs_f64(args.firehose_retry_hours * 3600.0);
     let firehose = open_firehose(&rt, &server.data_dir, buckets, |o| {
         o.lambdas = lambdas;
         o.kinesis = Some(source);
+        o.retention = retention;
     })?;
     let video_dir = server.data_dir.join("video");
     let video = rt

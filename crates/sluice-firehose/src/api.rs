@@ -6,6 +6,14 @@
 //! DescribeDeliveryStream, ListDeliveryStreams, PutRecord, PutRecordBatch,
 //! UpdateDestination, TagDeliveryStream, UntagDeliveryStream,
 //! ListTagsForDeliveryStream.
+//!
+//! PutRecordBatch fails as AWS's API reference says: a request that breaks
+//! the model (no records, over 500, a `Data` over 1,000 KiB — every such
+//! record named in one `ValidationException`) or the 4 MB total
+//! (`InvalidArgumentException`) fails as a whole and takes no record; a
+//! valid request answers 200, and a record that could not be taken gets its
+//! own `ErrorCode`/`ErrorMessage` in `RequestResponses`, counted in
+//! `FailedPutCount`.
 
 use base64::Engine;
 use bytes::Bytes;
@@ -52,6 +60,8 @@ fn str_field<'a>(v: &'a Value, key: &str, wire: &str) -> Result<&'a str> {
         .ok_or_else(|| validation_null(wire))
 }
 
+/// The base64 `Data` of a record, decoded; not yet checked against
+/// [`MAX_RECORD_BYTES`] (see [`oversize`]).
 fn decode_data(v: &Value, wire: &str) -> Result<Bytes> {
     let s = v
         .get("Data")
@@ -62,14 +72,31 @@ fn decode_data(v: &Value, wire: &str) -> Result<Bytes> {
         .map_err(|e| FirehoseError::Serialization {
             message: format!("Could not decode base64 at '{wire}': {e}"),
         })?;
-    if data.len() > MAX_RECORD_BYTES {
-        return Err(FirehoseError::Validation {
-            message: format!(
-                "1 validation error detected: Value at '{wire}' failed to satisfy constraint: Member must have length less than or equal to {MAX_RECORD_BYTES}"
-            ),
-        });
-    }
     Ok(Bytes::from(data))
+}
+
+/// AWS's text for a `Data` blob over [`MAX_RECORD_BYTES`] at `wire`, as its
+/// (Java) front end words it, or None when the blob is within the limit.
+fn oversize(data: &[u8], wire: &str) -> Option<String> {
+    let n = data.len();
+    (n > MAX_RECORD_BYTES).then(|| {
+        format!(
+            "Value 'java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]' at '{wire}' failed to satisfy constraint: Member must have length less than or equal to {MAX_RECORD_BYTES}"
+        )
+    })
+}
+
+/// A `ValidationException` listing every violation, as AWS does:
+/// "N validation error(s) detected: a; b".
+fn validation(violations: &[String]) -> FirehoseError {
+    let n = violations.len();
+    FirehoseError::Validation {
+        message: format!(
+            "{n} validation error{} detected: {}",
+            if n == 1 { "" } else { "s" },
+            violations.join("; ")
+        ),
+    }
 }
 
 impl FirehoseApi {
@@ -185,6 +212,9 @@ impl FirehoseApi {
                     .get("Record")
                     .ok_or_else(|| validation_null("record"))?;
                 let data = decode_data(record, "record.data")?;
+                if let Some(v) = oversize(&data, "record.data") {
+                    return Err(validation(&[v]));
+                }
                 let mut ids = fh.put_record_batch(name, vec![data])?;
                 Ok(json!({"RecordId": ids.pop().unwrap_or_default(), "Encrypted": false}))
             }
@@ -297,12 +327,22 @@ impl FirehoseApi {
                 ),
             });
         }
+        // A record over 1,000 KiB fails the whole call (ValidationException
+        // naming every such record), not just its own entry: AWS checks the
+        // request against its model before taking any record. Per-record
+        // ErrorCodes are only for records that were valid but not taken.
         let mut data = Vec::with_capacity(records.len());
+        let mut violations = Vec::new();
         let mut total = 0usize;
         for (i, r) in records.iter().enumerate() {
-            let d = decode_data(r, &format!("records.{}.member.data", i + 1))?;
+            let wire = format!("records.{}.member.data", i + 1);
+            let d = decode_data(r, &wire)?;
+            violations.extend(oversize(&d, &wire));
             total += d.len();
             data.push(d);
+        }
+        if !violations.is_empty() {
+            return Err(validation(&violations));
         }
         if total > MAX_BATCH_BYTES {
             return Err(FirehoseError::invalid(
@@ -317,14 +357,16 @@ impl FirehoseApi {
                 "Encrypted": false,
                 "RequestResponses": ids.into_iter().map(|id| json!({"RecordId": id})).collect::<Vec<_>>(),
             })),
-            // Could not make the records durable: every record failed, and the
-            // producer retries them, as with AWS's per-record errors.
+            // Could not make the records durable: every record failed, each
+            // with its own ErrorCode as AWS reports a record it could not
+            // take (InternalFailure: the write might or might not have
+            // happened), and the producer resends the failed ones.
             Err(e @ (FirehoseError::Buffer { .. } | FirehoseError::CorruptBuffer { .. })) => {
                 let msg = e.to_string();
                 Ok(json!({
                     "FailedPutCount": n,
                     "Encrypted": false,
-                    "RequestResponses": (0..n).map(|_| json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": msg})).collect::<Vec<_>>(),
+                    "RequestResponses": (0..n).map(|_| json!({"ErrorCode": "InternalFailure", "ErrorMessage": msg})).collect::<Vec<_>>(),
                 }))
             }
             Err(e) => Err(e),

@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ use crate::convert::inline_catalog_columns;
 use crate::error::{FirehoseError, Result};
 use crate::source::{KinesisSource, check_stream_exists, stream_name_from_arn};
 use crate::store::Buckets;
-use crate::stream::DeliveryStream;
+use crate::stream::{DEFAULT_RETENTION, DeliveryStream};
 use crate::transform::Lambdas;
 use sluice_kds::ReaderSource;
 
@@ -58,6 +59,14 @@ pub struct FirehoseOptions {
     /// account and region) or a remote endpoint. `None`: such streams are
     /// refused at create.
     pub kinesis: Option<ReaderSource>,
+    /// How long a stream keeps retrying a destination it cannot write to
+    /// (the S3 bucket, or the S3 bucket behind an HTTP endpoint's error
+    /// output), counted from the oldest record's arrival, before the
+    /// buffer's records are dropped and counted in
+    /// [`DeliveryStats::expired_records`](crate::DeliveryStats). AWS keeps
+    /// retrying for 24 hours ([`DEFAULT_RETENTION`]); after that the data is
+    /// lost.
+    pub retention: Duration,
 }
 
 impl FirehoseOptions {
@@ -76,6 +85,7 @@ impl FirehoseOptions {
             spawn_drivers: true,
             lambdas: Lambdas::new(),
             kinesis: None,
+            retention: DEFAULT_RETENTION,
         }
     }
 }
@@ -227,7 +237,8 @@ impl Firehose {
             Arc::clone(&opts.clock),
         )?
         .with_identity(&meta.arn, &opts.region)
-        .with_lambdas(opts.lambdas.clone());
+        .with_lambdas(opts.lambdas.clone())
+        .with_retention(opts.retention);
         if opts.spawn_drivers {
             drop(stream.spawn_driver());
         }

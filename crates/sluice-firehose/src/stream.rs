@@ -21,6 +21,12 @@
 //!   [`DeliveryStream::spawn_driver`], or by hand in tests). A failed write
 //!   leaves the buffer in place for the next attempt; the object key is fixed
 //!   by the buffer's header, so a retry overwrites rather than duplicates.
+//! - **Expiry**: a buffer whose oldest record arrived longer ago than the
+//!   stream's retention ([`DEFAULT_RETENTION`], 24 hours as AWS) and whose
+//!   delivery still fails is dropped and its records counted in
+//!   [`DeliveryStats::expired_records`]: AWS loses such data too. A buffer
+//!   is tried once more before it is dropped, so a destination back at the
+//!   last moment still gets it.
 //! - **Recovery**: [`DeliveryStream::open`] finds buffer files left by a
 //!   previous run and delivers them first.
 
@@ -46,7 +52,11 @@ use crate::store::Buckets;
 use crate::transform::Lambdas;
 
 /// How long records wait for an unreachable destination before being
-/// dropped (Firehose keeps them 24 hours).
+/// dropped: AWS retries S3 delivery for up to 24 hours, its longest data
+/// storage time, and data that cannot be delivered by then is lost (it is
+/// not written under the error output prefix, which is in the same bucket).
+/// Set per [`Firehose`](crate::Firehose) with
+/// [`FirehoseOptions::retention`](crate::FirehoseOptions::retention).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
 /// Counters for one stream.
@@ -283,6 +293,11 @@ impl DeliveryStream {
     /// instead of 24 hours. Call before sharing the stream.
     pub fn with_retention(self, retention: Duration) -> Self {
         self.configure(|i| i.retention = retention)
+    }
+
+    /// How long undeliverable records are retried before being dropped.
+    pub fn retention(&self) -> Duration {
+        self.inner.retention
     }
 
     /// The same stream with this ARN and region (in Lambda events).
@@ -1902,5 +1917,197 @@ mod http_endpoint_tests {
         j.as_object_mut().unwrap().remove("S3Configuration");
         let e = Destination::from_http_json(&j, p).unwrap_err().to_string();
         assert!(e.contains("s3Configuration"), "{e}");
+    }
+}
+
+/// Delivery to a destination that is down, with tokio's paused time driving
+/// both the driver's backoff and the stream's clock ([`TokioClock`]).
+///
+/// [`TokioClock`]: crate::clock::TokioClock
+#[cfg(test)]
+mod retention_tests {
+    use super::*;
+    use crate::store::LocalBuckets;
+    use chrono::TimeZone;
+    use serde_json::json;
+    use std::sync::atomic::AtomicBool;
+
+    /// Local buckets that refuse every write while `down` is set.
+    #[derive(Debug)]
+    struct FlakyBuckets {
+        inner: LocalBuckets,
+        down: AtomicBool,
+    }
+
+    impl Buckets for FlakyBuckets {
+        fn store(&self, bucket: &str) -> Result<Arc<dyn object_store::ObjectStore>> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(FirehoseError::Store {
+                    bucket: bucket.to_owned(),
+                    key: String::new(),
+                    source: object_store::Error::Generic {
+                        store: "test",
+                        source: "bucket unreachable".into(),
+                    },
+                });
+            }
+            self.inner.store(bucket)
+        }
+    }
+
+    struct Setup {
+        _tmp: tempfile::TempDir,
+        root: PathBuf,
+        buf_dir: PathBuf,
+        buckets: Arc<FlakyBuckets>,
+        stream: DeliveryStream,
+        driver: tokio::task::JoinHandle<()>,
+    }
+
+    /// A gzip-free stream with a 60 s interval to bucket `bkt` (prefix `ok/`,
+    /// error prefix `err/`), its destination down, its driver running.
+    fn setup(retention: Option<Duration>) -> Setup {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("buckets");
+        let buf_dir = tmp.path().join("buf");
+        let buckets = Arc::new(FlakyBuckets {
+            inner: LocalBuckets::new(&root),
+            down: AtomicBool::new(true),
+        });
+        let dest = Destination::from_json(
+            &json!({"BucketARN": "arn:aws:s3:::bkt", "Prefix": "ok/",
+                    "ErrorOutputPrefix": "err/!{firehose:error-output-type}/",
+                    "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 60}}),
+            "extendedS3DestinationConfiguration",
+        )
+        .unwrap();
+        let clock = Arc::new(crate::clock::TokioClock::starting_at(
+            Utc.with_ymd_and_hms(2024, 7, 1, 0, 0, 0).unwrap(),
+        ));
+        let mut stream =
+            DeliveryStream::open("s1", dest, 1, &buf_dir, buckets.clone(), clock).unwrap();
+        if let Some(r) = retention {
+            stream = stream.with_retention(r);
+        }
+        let driver = stream.spawn_driver();
+        Setup {
+            _tmp: tmp,
+            root,
+            buf_dir,
+            buckets,
+            stream,
+            driver,
+        }
+    }
+
+    fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_owned()];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let k = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                    out.push((k, std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn buffer_files(dir: &Path) -> usize {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "buf"))
+            })
+            .count()
+    }
+
+    /// Sleeps (paused time) until `done` or a simulated minute has passed.
+    async fn until(mut done: impl FnMut() -> bool) {
+        for _ in 0..600 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn down_for_less_than_24_hours_is_retried_and_delivered_once() {
+        let s = setup(None);
+        assert_eq!(s.stream.retention(), DEFAULT_RETENTION);
+        s.stream
+            .put_record_batch(vec![Bytes::from_static(b"a\n"), Bytes::from_static(b"b\n")])
+            .unwrap();
+        // down for 23 h 59 min of the 24 h: retried all along, nothing lost
+        tokio::time::sleep(Duration::from_secs(24 * 3600 - 60)).await;
+        let st = s.stream.stats();
+        assert_eq!(st.objects, 0);
+        assert!(st.failed_attempts > 1000, "{st:?}");
+        assert_eq!(st.expired_records, 0);
+        assert_eq!(s.stream.pending_records(), 2);
+        assert_eq!(buffer_files(&s.buf_dir), 1);
+        s.buckets.down.store(false, Ordering::SeqCst);
+        until(|| s.stream.stats().objects == 1).await;
+        // a day later still one object, the buffer file gone
+        tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+        let objs = objects(&s.root);
+        assert_eq!(objs.len(), 1, "{objs:?}");
+        assert!(
+            objs[0].0.starts_with("bkt/ok/2024/07/01/00/s1-1-"),
+            "{}",
+            objs[0].0
+        );
+        assert_eq!(objs[0].1, b"a\nb\n");
+        let st = s.stream.stats();
+        assert_eq!((st.objects, st.records, st.expired_records), (1, 2, 0));
+        assert_eq!(s.stream.pending_records(), 0);
+        assert_eq!(buffer_files(&s.buf_dir), 0);
+        s.stream.close();
+        s.driver.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn down_past_the_retention_drops_the_records_as_aws_does() {
+        let s = setup(Some(Duration::from_secs(2 * 3600)));
+        s.stream
+            .put_record_batch(vec![Bytes::from_static(b"a\n"), Bytes::from_static(b"b\n")])
+            .unwrap();
+        // a second buffer, an hour younger
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        s.stream.put_record(Bytes::from_static(b"c\n")).unwrap();
+        // the first buffer passes the 2 h window and is dropped; the second,
+        // an hour younger, is still retried
+        tokio::time::sleep(Duration::from_secs(3600 + 120)).await;
+        let st = s.stream.stats();
+        assert_eq!((st.objects, st.expired_records), (0, 2), "{st:?}");
+        assert_eq!(s.stream.pending_records(), 1);
+        assert_eq!(buffer_files(&s.buf_dir), 1);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        let st = s.stream.stats();
+        assert_eq!((st.objects, st.expired_records), (0, 3), "{st:?}");
+        assert_eq!(s.stream.pending_records(), 0);
+        assert_eq!(buffer_files(&s.buf_dir), 0);
+        // back up: the dropped records are not delivered late, nor written
+        // under the error output prefix (AWS loses them); new ones flow
+        s.buckets.down.store(false, Ordering::SeqCst);
+        s.stream.put_record(Bytes::from_static(b"d\n")).unwrap();
+        until(|| s.stream.stats().objects == 1).await;
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        let objs = objects(&s.root);
+        assert_eq!(objs.len(), 1, "{objs:?}");
+        assert!(objs[0].0.starts_with("bkt/ok/"), "{}", objs[0].0);
+        assert_eq!(objs[0].1, b"d\n");
+        s.stream.close();
+        s.driver.await.unwrap();
     }
 }

@@ -589,3 +589,138 @@ async fn kinesis_stream_as_source_delivers_and_resumes_after_restart() {
         "{v}"
     );
 }
+
+/// AWS fails the whole PutRecordBatch when a record is over 1,000 KiB, naming
+/// every such record; none of the good records around them is taken.
+#[tokio::test]
+async fn put_record_batch_oversize_record_fails_the_whole_call() {
+    let env = Env::new();
+    let api = env.api();
+    let (st, v) = call(&api, "CreateDeliveryStream", create_body("big", json!({}))).await;
+    assert_eq!(st, 200, "{v}");
+    let over = vec![b'x'; 1_024_001];
+    let (st, v) = call(
+        &api,
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "big", "Records": [
+            {"Data": b64(b"good-1\n")}, {"Data": b64(&over)},
+            {"Data": b64(b"good-2\n")}, {"Data": b64(&over)}]}),
+    )
+    .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(v["__type"], "ValidationException");
+    let each = |i: usize| {
+        format!(
+            "Value 'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at 'records.{i}.member.data' failed to satisfy constraint: Member must have length less than or equal to 1024000"
+        )
+    };
+    assert_eq!(
+        v["message"],
+        format!("2 validation errors detected: {}; {}", each(2), each(4))
+    );
+    // PutRecord words it the same way
+    let (st, v) = call(
+        &api,
+        "PutRecord",
+        json!({"DeliveryStreamName": "big", "Record": {"Data": b64(&over)}}),
+    )
+    .await;
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (400, Some("ValidationException"))
+    );
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1024001 cap=1024001]' at 'record.data'"),
+        "{v}"
+    );
+    // exactly 1,000 KiB is allowed
+    let (st, v) = call(
+        &api,
+        "PutRecordBatch",
+        json!({"DeliveryStreamName": "big", "Records": [
+            {"Data": b64(b"ok\n")}, {"Data": b64(&over[..1_024_000])}]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["FailedPutCount"], 0);
+    api.firehose().flush_all().await.unwrap();
+    let objs = files(&env.buckets.join("bucket-a"));
+    assert_eq!(
+        objs.len(),
+        1,
+        "{:?}",
+        objs.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
+    let mut want = b"ok\n".to_vec();
+    want.extend_from_slice(&over[..1_024_000]);
+    assert_eq!(objs[0].1, want, "only the accepted batch is delivered");
+}
+
+/// A valid batch whose records cannot be made durable answers 200 with a
+/// per-record ErrorCode for each and FailedPutCount; resent, they are taken.
+#[tokio::test]
+async fn put_record_batch_reports_records_it_could_not_take() {
+    let env = Env::new();
+    let api = env.api();
+    let (st, v) = call(&api, "CreateDeliveryStream", create_body("fail", json!({}))).await;
+    assert_eq!(st, 200, "{v}");
+    // the stream's buffer directory becomes a file: no buffer can be opened
+    let buffers = env.data.join("streams/fail/buffers");
+    std::fs::remove_dir_all(&buffers).unwrap();
+    std::fs::write(&buffers, b"not a directory").unwrap();
+    let body = json!({"DeliveryStreamName": "fail", "Records": [
+        {"Data": b64(b"a\n")}, {"Data": b64(b"b\n")}, {"Data": b64(b"c\n")}]});
+    let (st, v) = call(&api, "PutRecordBatch", body.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["FailedPutCount"], 3);
+    let entries = v["RequestResponses"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    for e in entries {
+        assert_eq!(e["ErrorCode"], "InternalFailure", "{e}");
+        assert!(!e["ErrorMessage"].as_str().unwrap().is_empty());
+        assert!(e.get("RecordId").is_none(), "{e}");
+    }
+    // the disk is back: the producer resends and the records are taken once
+    std::fs::remove_file(&buffers).unwrap();
+    std::fs::create_dir_all(&buffers).unwrap();
+    let (st, v) = call(&api, "PutRecordBatch", body).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["FailedPutCount"], 0);
+    api.firehose().flush_all().await.unwrap();
+    let objs = files(&env.buckets.join("bucket-a"));
+    assert_eq!(objs.len(), 1);
+    assert_eq!(objs[0].1, b"a\nb\nc\n");
+}
+
+/// `FirehoseOptions::retention` (24 h by default, as AWS) reaches every
+/// stream, created or reopened.
+#[tokio::test]
+async fn retention_option_reaches_the_streams() {
+    let env = Env::new();
+    let opts = |hours: u64| {
+        let mut o = FirehoseOptions::new(
+            &env.data,
+            Arc::new(LocalBuckets::new(&env.buckets)),
+            Arc::new(env.clock.clone()),
+        );
+        o.spawn_drivers = false;
+        if hours > 0 {
+            o.retention = std::time::Duration::from_secs(hours * 3600);
+        }
+        o
+    };
+    let api = FirehoseApi::new(Firehose::open(opts(0)).unwrap());
+    let (st, v) = call(&api, "CreateDeliveryStream", create_body("r", json!({}))).await;
+    assert_eq!(st, 200, "{v}");
+    let day = std::time::Duration::from_secs(24 * 3600);
+    assert_eq!(api.firehose().stream("r").unwrap().retention(), day);
+    drop(api);
+    let reopened = Firehose::open(opts(3)).unwrap();
+    assert_eq!(
+        reopened.stream("r").unwrap().retention(),
+        std::time::Duration::from_secs(3 * 3600)
+    );
+}

@@ -174,6 +174,29 @@ def test_errors():
                  Records=[{"Data": b"x" * 1_000_000}] * 5)
 
 
+def test_oversize_record_fails_the_whole_batch():
+    # AWS checks the request against its model first: a record over 1,000 KiB
+    # fails the whole PutRecordBatch (every such record named) and the good
+    # records beside it are not taken.
+    create("big-stream", "b-big")
+    over = b"x" * 1_024_001
+    e = expect_error("ValidationException", FH.put_record_batch, DeliveryStreamName="big-stream",
+                     Records=[{"Data": b"good-1\n"}, {"Data": over}, {"Data": b"good-2\n"}, {"Data": over}])
+    msg = e.response["Error"]["Message"]
+    assert msg.startswith("2 validation errors detected: "), msg
+    assert "at 'records.2.member.data'" in msg and "at 'records.4.member.data'" in msg, msg
+    assert "Member must have length less than or equal to 1024000" in msg, msg
+    expect_error("ValidationException", FH.put_record, DeliveryStreamName="big-stream", Record={"Data": over})
+    resp = FH.put_record_batch(DeliveryStreamName="big-stream",
+                               Records=[{"Data": b"ok\n"}, {"Data": over[:1_024_000]}])
+    assert resp["FailedPutCount"] == 0, resp
+    assert all("RecordId" in r for r in resp["RequestResponses"]), resp
+    wait_objects("b-big", 1)
+    time.sleep(0.3)
+    objs = objects("b-big")
+    assert list(objs.values()) == [b"ok\n" + over[:1_024_000]], list(objs)
+
+
 def test_dynamic_partitioning_with_jq():
     create("dp-stream", "b-dp", Prefix="customer=!{partitionKeyFromQuery:customer}/y=!{timestamp:yyyy}/",
            ErrorOutputPrefix="errors/!{firehose:error-output-type}/",
