@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Real-client tests for sluice-firehose, run by .ci/run from the repo root:
-# boto3 `firehose` against the example server, objects read back from the
-# local bucket directory and checked byte for byte, plus a SIGKILL-during-load
-# crash test. Prints a final line "N passed, M failed".
+# boto3 `firehose` against `sluice serve`, objects read back from the local
+# bucket directory and from an S3-compatible server (moto) and checked byte
+# for byte, plus a SIGKILL-during-load crash test. Prints a final line
+# "N passed, M failed".
 set -euo pipefail
 
-# Installs and binaries: .ci/lib.sh (the example that `cargo test
+# Installs and binaries: .ci/lib.sh (the `sluice` that `cargo test
 # --workspace` built).
 source .ci/lib.sh
 CRATE="$ROOT/crates/sluice-firehose"
-BIN="$TARGET_DIR/debug/examples/firehose-serve"
+BIN="$TARGET_DIR/debug/sluice"
 
 WORK="$(mktemp -d)"
 PIDS=()
@@ -38,7 +39,7 @@ wait_port() {
 
 # Firehose API delivering to local directories.
 PORT="$(free_port)"
-"$BIN" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --bucket-dir "$WORK/buckets" >"$WORK/server.log" 2>&1 &
+"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --bucket-dir "$WORK/buckets" >"$WORK/server.log" 2>&1 &
 PIDS+=($!)
 # An S3-compatible server on loopback, and a Firehose API delivering to it.
 MOTO_PORT="$(free_port)"
@@ -46,7 +47,7 @@ MOTO_PORT="$(free_port)"
 PIDS+=($!)
 S3_PORT="$(free_port)"
 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-    "$BIN" --listen "127.0.0.1:$S3_PORT" --data-dir "$WORK/data-s3" --s3-endpoint "http://127.0.0.1:$MOTO_PORT" >"$WORK/server-s3.log" 2>&1 &
+    "$BIN" serve --listen "127.0.0.1:$S3_PORT" --data-dir "$WORK/data-s3" --s3-endpoint "http://127.0.0.1:$MOTO_PORT" >"$WORK/server-s3.log" 2>&1 &
 PIDS+=($!)
 wait_port "$PORT"
 wait_port "$MOTO_PORT"
@@ -57,7 +58,7 @@ FIREHOSE_ENDPOINT="http://127.0.0.1:$PORT" \
 FIREHOSE_BUCKET_DIR="$WORK/buckets" \
 FIREHOSE_S3_ENDPOINT="http://127.0.0.1:$S3_PORT" \
 MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT" \
-FIREHOSE_SERVE_BIN="$BIN" \
+FIREHOSE_SERVE_CMD="$BIN serve" \
 FIREHOSE_WORK="$WORK" \
     "$VENV/bin/python" "$CRATE/tests/clients/test_firehose.py" || status=$?
 

@@ -7,6 +7,7 @@ byte with what was put. Ends with the line "N passed, M failed".
 import gzip
 import io
 import os
+import shlex
 import re
 import signal
 import socket
@@ -23,7 +24,9 @@ from botocore.exceptions import ClientError
 
 ENDPOINT = os.environ["FIREHOSE_ENDPOINT"]
 BUCKET_DIR = os.environ["FIREHOSE_BUCKET_DIR"]
-SERVE_BIN = os.environ["FIREHOSE_SERVE_BIN"]
+# The server command (`sluice serve`); Firehose keeps its state under
+# DATA_DIR/firehose.
+SERVE_CMD = shlex.split(os.environ["FIREHOSE_SERVE_CMD"])
 WORK = os.environ["FIREHOSE_WORK"]
 S3_FIREHOSE_ENDPOINT = os.environ["FIREHOSE_S3_ENDPOINT"]
 MOTO_ENDPOINT = os.environ["MOTO_ENDPOINT"]
@@ -227,7 +230,7 @@ def test_parquet_conversion_read_back_with_pyarrow():
     import pyarrow.parquet as pq
     # boto3 validates SchemaConfiguration against AWS's model, so the columns
     # come from sluice's stand-in for the Glue Data Catalog.
-    glue = os.path.join(WORK, "data", "glue", "db")
+    glue = os.path.join(WORK, "data", "firehose", "glue", "db")
     os.makedirs(glue, exist_ok=True)
     with open(os.path.join(glue, "events.json"), "w") as fh:
         json.dump({"Table": {"Name": "events", "StorageDescriptor": {"Columns": [
@@ -273,7 +276,7 @@ def free_port():
 def start_server(data, buckets):
     port = free_port()
     log = open(os.path.join(WORK, f"crash-{port}.log"), "w")
-    p = subprocess.Popen([SERVE_BIN, "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--bucket-dir", buckets],
+    p = subprocess.Popen([*SERVE_CMD, "--listen", f"127.0.0.1:{port}", "--data-dir", data, "--bucket-dir", buckets],
                          stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
@@ -366,6 +369,74 @@ def test_s3_delivery_to_moto_byte_for_byte():
     key, body = next(iter(objs.items()))
     assert re.match(r"^events/dt=\d{4}-\d{2}-\d{2}/to-s3-1-\d{4}(-\d{2}){5}-[0-9a-f-]{36}\.gz$", key), key
     assert gzip.decompress(body) == b"".join(records)
+
+
+def s3_stream(name, bucket, **dest):
+    """A DirectPut stream of the S3-delivering server into a new moto bucket."""
+    s3 = s3_client()
+    s3.create_bucket(Bucket=bucket)
+    cfg = {"RoleARN": ROLE, "BucketARN": f"arn:aws:s3:::{bucket}",
+           "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}}
+    cfg.update(dest)
+    fh = client(S3_FIREHOSE_ENDPOINT)
+    fh.create_delivery_stream(DeliveryStreamName=name, ExtendedS3DestinationConfiguration=cfg)
+    return s3, fh
+
+
+def test_s3_zip_read_back_from_moto():
+    s3, fh = s3_stream("s3-zip", "moto-zip", CompressionFormat="ZIP", Prefix="z/")
+    fh.put_record_batch(DeliveryStreamName="s3-zip", Records=[{"Data": b"a\n"}, {"Data": b"b\n"}])
+    key, body = next(iter(s3_objects(s3, "moto-zip", 1).items()))
+    assert key.startswith("z/") and key.endswith(".zip"), key
+    zf = zipfile.ZipFile(io.BytesIO(body))
+    assert zf.read(zf.namelist()[0]) == b"a\nb\n"
+
+
+def test_s3_dynamic_partitioning_read_back_from_moto():
+    import base64, json
+    s3, fh = s3_stream(
+        "s3-dp", "moto-dp", Prefix="customer=!{partitionKeyFromQuery:customer}/",
+        ErrorOutputPrefix="errors/!{firehose:error-output-type}/",
+        BufferingHints={"SizeInMBs": 64, "IntervalInSeconds": 1},
+        DynamicPartitioningConfiguration={"Enabled": True},
+        ProcessingConfiguration={"Enabled": True, "Processors": [
+            {"Type": "MetadataExtraction", "Parameters": [
+                {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{customer:.customer_id}"},
+                {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]},
+            {"Type": "AppendDelimiterToRecord", "Parameters": []}]})
+    recs = [b'{"customer_id":"a","v":1}', b'{"customer_id":"b","v":2}', b'{"v":3}']
+    fh.put_record_batch(DeliveryStreamName="s3-dp", Records=[{"Data": r} for r in recs])
+    objs = s3_objects(s3, "moto-dp", 3)
+    by_dir = {k.split("/")[0]: v for k, v in objs.items()}
+    assert by_dir["customer=a"] == recs[0] + b"\n", by_dir
+    assert by_dir["customer=b"] == recs[1] + b"\n", by_dir
+    err = json.loads(by_dir["errors"])
+    assert base64.b64decode(err["rawData"]) == recs[2]
+    assert err["errorCode"] == "DynamicPartitioning.MetadataExtractionFailed"
+
+
+def test_s3_parquet_read_back_from_moto():
+    import json
+    import pyarrow.parquet as pq
+    glue = os.path.join(WORK, "data-s3", "firehose", "glue", "db")
+    os.makedirs(glue, exist_ok=True)
+    with open(os.path.join(glue, "orders.json"), "w") as fh:
+        json.dump({"Table": {"Name": "orders", "StorageDescriptor": {"Columns": [
+            {"Name": "id", "Type": "bigint"}, {"Name": "amount", "Type": "double"}]}}}, fh)
+    s3, fh = s3_stream(
+        "s3-pq", "moto-pq", Prefix="pq/",
+        DataFormatConversionConfiguration={
+            "Enabled": True,
+            "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+            "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}},
+            "SchemaConfiguration": {"RoleARN": ROLE, "DatabaseName": "db", "TableName": "orders"}})
+    rows = [json.dumps({"id": i, "amount": i / 2}).encode() for i in range(20)]
+    fh.put_record_batch(DeliveryStreamName="s3-pq", Records=[{"Data": r} for r in rows])
+    key, body = next(iter(s3_objects(s3, "moto-pq", 1).items()))
+    assert key.startswith("pq/") and key.endswith(".parquet"), key
+    table = pq.read_table(io.BytesIO(body))
+    assert table.column("id").to_pylist() == list(range(20))
+    assert table.column("amount").to_pylist()[3] == 1.5
 
 
 def test_s3_unreachable_bucket_waits_then_delivers():
