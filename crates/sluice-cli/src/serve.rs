@@ -145,6 +145,10 @@ pub struct ServeArgs {
     /// before they are dropped (AWS: 24 hours); fractions allowed.
     #[arg(long, value_name = "HOURS", default_value_t = 24.0, value_parser = retry_hours)]
     pub firehose_retry_hours: f64,
+    /// Kinesis Video: how long GetMedia waits at the live edge for a new
+    /// fragment before it ends the response.
+    #[arg(long, value_name = "MS")]
+    pub get_media_idle_ms: Option<u64>,
 }
 
 /// Parses `--firehose-retry-hours`: a finite number of hours above zero.
@@ -553,10 +557,11 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let video_dir = server.data_dir.join("video");
     let video = rt
         .block_on(async {
-            VideoApi::open(
-                VideoConfig::new(&video_dir),
-                Arc::new(sluice_video::SystemClock),
-            )
+            let mut config = VideoConfig::new(&video_dir);
+            if let Some(ms) = args.get_media_idle_ms {
+                config.get_media_idle = std::time::Duration::from_millis(ms);
+            }
+            VideoApi::open(config, Arc::new(sluice_video::SystemClock))
         })
         .with_context(|| format!("opening Kinesis Video in {}", video_dir.display()))?;
 

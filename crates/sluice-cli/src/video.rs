@@ -5,15 +5,18 @@
 //! `sluice_video::client::put_media`, printing every ACK as the JSON line
 //! the service sends. `--realtime` paces fragments by their timestamps (a
 //! live camera's timing); after a broken connection the client resumes
-//! with the first unacknowledged fragment. Exits non-zero when a fragment
-//! was rejected or the upload failed.
+//! with the first unacknowledged fragment. Requests are signed (SigV4,
+//! `UNSIGNED-PAYLOAD` as the body streams) with `--access-key ID:SECRET` or
+//! the AWS_* environment's credentials, unsigned when there are none. Exits
+//! non-zero when a fragment was rejected or the upload failed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use sluice_video::client::{Ack, FragmentTimecodeType, PutMediaOptions, put_media};
+use sluice_video::client::{Ack, FragmentTimecodeType, PutMediaOptions, RequestSigner, put_media};
 
 /// `sluice video ...`.
 #[derive(Subcommand)]
@@ -43,6 +46,59 @@ pub struct PutArgs {
     /// Connections in a row that acknowledge nothing before giving up.
     #[arg(long, default_value_t = 5)]
     max_attempts: u32,
+    /// Sign with this key pair (default: AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, if set).
+    #[arg(long = "access-key", value_name = "ID:SECRET")]
+    access_key: Option<String>,
+    /// The region in the signature (default: AWS_REGION, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+/// SigV4 for PutMedia through the shard log crate's signer.
+#[derive(Debug)]
+struct Signer(sluice_kds::sigv4::SigV4Signer);
+
+impl RequestSigner for Signer {
+    fn sign(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<(String, String)> {
+        let now = sluice_kds::Clock::now_millis(&sluice_kds::SystemClock);
+        self.0
+            .sign_with_payload_hash(method, path, "", headers, "UNSIGNED-PAYLOAD", now)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect()
+    }
+}
+
+/// The signer `--access-key` or the environment asks for, if any.
+fn signer(args: &PutArgs) -> Result<Option<Arc<dyn RequestSigner>>> {
+    let credentials = match &args.access_key {
+        Some(pair) => {
+            let (id, secret) = pair
+                .split_once(':')
+                .with_context(|| format!("--access-key {pair:?}: expected ID:SECRET"))?;
+            Some(sluice_kds::Credentials {
+                access_key_id: id.to_owned(),
+                secret_access_key: secret.to_owned(),
+                session_token: None,
+            })
+        }
+        None => sluice_kds::Credentials::from_env(),
+    };
+    let region = args
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    Ok(credentials.map(|c| {
+        Arc::new(Signer(sluice_kds::sigv4::SigV4Signer::new(
+            c.access_key_id,
+            c.secret_access_key,
+            c.session_token,
+            region,
+            "kinesisvideo",
+        ))) as Arc<dyn RequestSigner>
+    }))
 }
 
 pub fn video(command: VideoCommand) -> Result<ExitCode> {
@@ -55,6 +111,7 @@ fn put(args: PutArgs) -> Result<ExitCode> {
     let mut options = PutMediaOptions {
         realtime: args.realtime,
         max_attempts: args.max_attempts,
+        signer: signer(&args)?,
         ..Default::default()
     };
     if let Some(start) = args.relative {

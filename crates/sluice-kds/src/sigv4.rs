@@ -297,6 +297,21 @@ impl SigV4Signer {
         body: &[u8],
         now_ms: i64,
     ) -> Vec<(&'static str, String)> {
+        self.sign_with_payload_hash(method, path, query, headers, &sha256_hex(body), now_ms)
+    }
+
+    /// Like [`Self::sign`] with the payload hash given: `UNSIGNED-PAYLOAD`
+    /// for a streamed body (PutMedia), which `headers` then also carry as
+    /// `x-amz-content-sha256`.
+    pub fn sign_with_payload_hash(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        payload_hash: &str,
+        now_ms: i64,
+    ) -> Vec<(&'static str, String)> {
         let date = format_amz_date(now_ms);
         let day = date.get(..8).unwrap_or_default().to_owned();
         let mut added: Vec<(&'static str, String)> = vec![("x-amz-date", date.clone())];
@@ -330,7 +345,7 @@ impl SigV4Signer {
             query,
             &canonical_headers,
             &signed_headers,
-            &sha256_hex(body),
+            payload_hash,
         );
         let signature = signature_hex(
             &self.secret_access_key,
@@ -489,15 +504,21 @@ impl SigV4Verifier {
             let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
             canonical_headers.push_str(&format!("{name}:{value}\n"));
         }
-        let body_hash = header("x-amz-content-sha256")
-            .filter(|h| h != "UNSIGNED-PAYLOAD" && !h.starts_with("STREAMING-"))
-            .unwrap_or_else(|| sha256_hex(req.body));
-        if body_hash != sha256_hex(req.body) {
-            return Err(AuthError::new(
-                "InvalidSignatureException",
-                "The provided 'x-amz-content-sha256' header does not match what was computed.",
-            ));
-        }
+        // A streamed body is signed as the literal `UNSIGNED-PAYLOAD` (or
+        // a `STREAMING-...` marker) in place of its hash, as SigV4 defines.
+        let body_hash = match header("x-amz-content-sha256") {
+            Some(h) if h == "UNSIGNED-PAYLOAD" || h.starts_with("STREAMING-") => h,
+            claimed => {
+                let computed = sha256_hex(req.body);
+                if claimed.is_some_and(|c| c != computed) {
+                    return Err(AuthError::new(
+                        "InvalidSignatureException",
+                        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                    ));
+                }
+                computed
+            }
+        };
         let canonical_request = canonical_request(
             req.method,
             req.path,
@@ -664,5 +685,34 @@ mod tests {
         );
         assert!(!format!("{signer:?}").contains("secret"));
         assert!(!format!("{signer:?}").contains("token"));
+    }
+
+    /// A streamed body (PutMedia) is signed as `UNSIGNED-PAYLOAD`, which
+    /// stands in the canonical request for the body's hash.
+    #[test]
+    fn unsigned_payload_round_trips() {
+        let signer = SigV4Signer::new("AKID", "secret", None, "us-east-1", "kinesisvideo");
+        let now = 1_700_000_000_000;
+        let base = [
+            ("host", "127.0.0.1:4567"),
+            ("x-amzn-stream-name", "cam"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+        ];
+        let added =
+            signer.sign_with_payload_hash("POST", "/putMedia", "", &base, "UNSIGNED-PAYLOAD", now);
+        let headers: Vec<(String, String)> = base
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain(added.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+            .collect();
+        let req = SignedRequest {
+            method: "POST",
+            path: "/putMedia",
+            query: "",
+            headers,
+            body: b"any streamed bytes",
+        };
+        let v = SigV4Verifier::new([("AKID".to_owned(), "secret".to_owned())]);
+        assert_eq!(v.verify(&req, now), Ok(()));
     }
 }

@@ -280,13 +280,13 @@ def _():
         pass
 
 
-@check("Sluice PutMedia client (examples/video-put, stdin, audio+video): ACK lines, GetMedia sha256-identical")
+@check("Sluice PutMedia client (sluice video put, signed, stdin, audio+video): ACK lines, GetMedia sha256-identical")
 def _():
-    put = os.environ["SLUICE_VIDEO_PUT"]
+    put = os.environ["SLUICE_VIDEO_PUT"].split()
     kv.create_stream(StreamName="ci-client", DataRetentionInHours=1)
     av = os.path.join(WORK, "av.mkv")
     with open(av, "rb") as f:
-        out = subprocess.run([put, "-", "--endpoint", ENDPOINT, "--stream", "ci-client",
+        out = subprocess.run([*put, "-", "--endpoint", ENDPOINT, "--stream", "ci-client",
                               "--relative", "1700000000"], stdin=f, check=True,
                              capture_output=True)
     acks = [json.loads(line) for line in out.stdout.decode().splitlines() if line.strip()]
@@ -298,6 +298,22 @@ def _():
                         StartSelector={"StartSelectorType": "EARLIEST"})["Payload"].read()
     hashes = [hashlib.sha256(c).hexdigest() for ch in chunks(data) for c in ch["clusters"]]
     assert hashes == clusters, "cluster bytes differ"
+
+
+@check("auth on: PutMedia signed with a wrong secret is refused, nothing stored")
+def _():
+    put = os.environ["SLUICE_VIDEO_PUT"].split()
+    kv.create_stream(StreamName="ci-badsig", DataRetentionInHours=1)
+    with open(os.path.join(WORK, "video.mkv"), "rb") as f:
+        out = subprocess.run([*put, "-", "--endpoint", ENDPOINT, "--stream", "ci-badsig",
+                              "--access-key", "test:wrong", "--max-attempts", "1"],
+                             stdin=f, capture_output=True)
+    assert out.returncode != 0, out
+    err = out.stderr.decode() + out.stdout.decode()
+    assert "InvalidSignatureException" in err or "signature" in err.lower(), err
+    am = media_client("ci-badsig", "LIST_FRAGMENTS")
+    frags = am.list_fragments(StreamName="ci-badsig")["Fragments"]
+    assert frags == [], frags
 
 
 @check("GetClip (boto3 kinesis-video-archived-media): ffprobe reads the MP4, 4 s, 120 frames")
