@@ -333,3 +333,25 @@ def _():
     assert stream["codec_name"] == "h264", stream
     assert int(stream["nb_read_frames"]) == 120, stream
     assert abs(float(stream["duration"]) - 4.0) < 0.05, stream
+
+
+@check("GetClip exceptions (boto3): NoDataRetention, InvalidArgument, ResourceNotFound")
+def _():
+    kv.create_stream(StreamName="ci-noretain", DataRetentionInHours=0)
+    am = media_client("ci-video", "GET_CLIP")
+
+    def code(stream, kind, start, end):
+        try:
+            am.get_clip(StreamName=stream, ClipFragmentSelector={
+                "FragmentSelectorType": kind,
+                "TimestampRange": {"StartTimestamp": start, "EndTimestamp": end}})
+        except am.exceptions.ClientError as e:
+            return e.response["Error"]["Code"]
+        return "no error"
+
+    assert code("ci-noretain", "PRODUCER_TIMESTAMP", 1700000000, 1700000005) \
+        == "NoDataRetentionException"
+    assert code("ci-video", "PRODUCER_TIMESTAMP", 1700000005, 1700000002) \
+        == "InvalidArgumentException"
+    assert code("ci-video", "PRODUCER_TIMESTAMP", 1600000000, 1600000005) \
+        == "ResourceNotFoundException"

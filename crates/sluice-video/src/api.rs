@@ -5,8 +5,8 @@
 //! with PascalCase members, timestamps as epoch seconds, errors as an
 //! `x-amzn-ErrorType` header plus `{"message": ...}`.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -47,6 +47,38 @@ pub struct VideoConfig {
     pub put_media_timeout: Duration,
     /// GetDataEndpoint answer; by default `http://` + the request's Host.
     pub public_url: Option<String>,
+    /// GetClip's limits.
+    pub clip: ClipLimits,
+}
+
+/// GetClip's limits, AWS's by default (API reference, GetClip and
+/// ClipTimestampRange).
+#[derive(Debug, Clone)]
+pub struct ClipLimits {
+    /// A clip holds at most this many fragments, the first ones from the
+    /// start timestamp on; later ones are left out, not refused (AWS: 200).
+    pub max_fragments: usize,
+    /// A clip holds at most this many bytes of media (the `mdat` payload),
+    /// whole frames from the start; the rest is left out (AWS: 100 MB).
+    pub max_bytes: u64,
+    /// EndTimestamp may be at most this long after StartTimestamp
+    /// (AWS: 24 hours); a longer range is an InvalidArgumentException.
+    pub max_range_ms: i64,
+    /// GetClip calls allowed per stream per second, by the injected clock;
+    /// one more is a ClientLimitExceededException. `None`: no limit (AWS
+    /// throttles by its service quotas, which Sluice does not assume).
+    pub max_per_second: Option<u32>,
+}
+
+impl Default for ClipLimits {
+    fn default() -> Self {
+        ClipLimits {
+            max_fragments: 200,
+            max_bytes: 100 * 1024 * 1024,
+            max_range_ms: 24 * 3_600_000,
+            max_per_second: None,
+        }
+    }
 }
 
 impl VideoConfig {
@@ -60,6 +92,7 @@ impl VideoConfig {
             put_media_idle_ack: Duration::from_secs(3),
             put_media_timeout: Duration::from_secs(30),
             public_url: None,
+            clip: ClipLimits::default(),
         }
     }
 }
@@ -68,6 +101,9 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) config: VideoConfig,
     pub(crate) events: broadcast::Sender<FragmentEvent>,
+    /// Recent GetClip calls per stream (clock ms), for
+    /// [`ClipLimits::max_per_second`].
+    clip_calls: Mutex<HashMap<String, VecDeque<i64>>>,
 }
 
 /// The Kinesis Video Streams API. Cheap to clone; every clone serves the
@@ -173,6 +209,7 @@ impl VideoApi {
                 store,
                 config,
                 events,
+                clip_calls: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -366,7 +403,12 @@ impl VideoApi {
             }
             "/updateStream" => {
                 let s = self.stream_of(&body)?;
-                let version = field("CurrentVersion").unwrap_or_default();
+                // Required, as in AWS's UpdateStream; a stale one is a
+                // VersionMismatchException.
+                let version = field("CurrentVersion").ok_or(VideoError::InvalidArgument {
+                    field: "CurrentVersion",
+                    reason: "required".into(),
+                })?;
                 store.update_stream(&s, &version, field("DeviceName"), field("MediaType"))?;
                 Ok(json!({}))
             }
@@ -617,8 +659,28 @@ impl VideoApi {
         Ok(parts)
     }
 
-    /// GetClip: an MP4 of the H.264 track of the fragments overlapping the
-    /// range (whole fragments, from the first keyframe).
+    /// GetClip: an MP4 of the H.264 track of the fragments that start in
+    /// the range, checked and limited as AWS does:
+    ///
+    /// - ResourceNotFoundException: no such stream, or no fragment starts
+    ///   in the range.
+    /// - ClientLimitExceededException: more than
+    ///   [`ClipLimits::max_per_second`] calls on the stream in a second.
+    /// - NoDataRetentionException: the stream keeps no data
+    ///   (DataRetentionInHours = 0).
+    /// - InvalidArgumentException: a missing or bad selector, EndTimestamp
+    ///   not after StartTimestamp or more than [`ClipLimits::max_range_ms`]
+    ///   after it, or (SERVER_TIMESTAMP) EndTimestamp in the future.
+    /// - UnsupportedStreamMediaTypeException, MissingCodecPrivateDataException,
+    ///   InvalidCodecPrivateDataException, InvalidMediaFrameException: the
+    ///   media cannot be made into an H.264 MP4 (see [`make_clip`]).
+    ///
+    /// A fragment is in the range when its start (producer or server
+    /// timestamp) is at or after StartTimestamp and at or before
+    /// EndTimestamp; one that starts before StartTimestamp is left out even
+    /// if it runs past it. The clip holds the first
+    /// [`ClipLimits::max_fragments`] such fragments and at most
+    /// [`ClipLimits::max_bytes`] of media; the rest is cut off, not refused.
     async fn get_clip(&self, body: Value) -> Result<Response<ApiBody>> {
         let s = self.stream_of(&body)?;
         let sel = body
@@ -628,18 +690,26 @@ impl VideoApi {
                 reason: "required".into(),
             })?;
         let (producer, start, end) = parse_range(sel)?;
-        let entries = s.filter_from(0, usize::MAX, |e| {
+        let limits = &self.shared.config.clip;
+        let now = self.store().clock().now_ms();
+        self.admit_clip(&s.name(), now)?;
+        if s.meta().retention_hours == 0 {
+            return Err(VideoError::NoDataRetention { stream: s.name() });
+        }
+        check_clip_range(producer, start, end, now, limits.max_range_ms)?;
+        let entries = s.filter_from(0, limits.max_fragments, |e| {
             let t = if producer { e.producer_ms } else { e.server_ms };
-            t + e.duration_ms > start && t <= end
+            t >= start && t <= end
         });
         if entries.is_empty() {
             return Err(VideoError::NoMedia {
                 stream: s.name(),
-                reason: "no fragments in the requested range".into(),
+                reason: "no fragments start in the clip's timestamp range".into(),
             });
         }
         let stream = s.clone();
-        let result = tokio::task::spawn_blocking(move || make_clip(&stream, &entries))
+        let max_bytes = limits.max_bytes;
+        let result = tokio::task::spawn_blocking(move || make_clip(&stream, &entries, max_bytes))
             .await
             .map_err(|e| {
                 VideoError::io("clip", "GetClip", std::io::Error::other(e.to_string()))
@@ -650,6 +720,25 @@ impl VideoApi {
             http::HeaderValue::from_static("video/mp4"),
         );
         Ok(resp)
+    }
+
+    /// Count a GetClip call on `stream` at `now_ms`; refuse it when the
+    /// stream already had [`ClipLimits::max_per_second`] in the last second.
+    fn admit_clip(&self, stream: &str, now_ms: i64) -> Result<()> {
+        let Some(per_second) = self.shared.config.clip.max_per_second else {
+            return Ok(());
+        };
+        let mut calls = self
+            .shared
+            .clip_calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let recent = calls.entry(stream.to_string()).or_default();
+        admit(recent, now_ms, per_second).map_err(|()| VideoError::ClientLimit {
+            stream: stream.to_string(),
+            operation: "GetClip",
+            per_second,
+        })
     }
 
     /// GetMediaForFragmentList: the listed fragments, in the order given.
@@ -739,21 +828,73 @@ fn parse_range(sel: &Value) -> Result<(bool, i64, i64)> {
     Ok((producer, start, end))
 }
 
+/// A sliding one-second window of call times: admit a call at `now_ms`
+/// unless `per_second` were admitted in the second before it.
+fn admit(recent: &mut VecDeque<i64>, now_ms: i64, per_second: u32) -> Result<(), ()> {
+    while recent.front().is_some_and(|t| *t <= now_ms - 1000) {
+        recent.pop_front();
+    }
+    if recent.len() >= per_second as usize {
+        return Err(());
+    }
+    recent.push_back(now_ms);
+    Ok(())
+}
+
+/// AWS's ClipTimestampRange rules: EndTimestamp after StartTimestamp and
+/// within `max_range_ms` of it; with SERVER_TIMESTAMP, not in the future.
+fn check_clip_range(
+    producer: bool,
+    start: i64,
+    end: i64,
+    now_ms: i64,
+    max_range_ms: i64,
+) -> Result<()> {
+    let bad = |reason: String| VideoError::InvalidArgument {
+        field: "TimestampRange",
+        reason,
+    };
+    if end <= start {
+        return Err(bad("EndTimestamp must be later than StartTimestamp".into()));
+    }
+    if end - start > max_range_ms {
+        return Err(bad(format!(
+            "EndTimestamp must be within {} hours of StartTimestamp",
+            max_range_ms as f64 / 3_600_000.0
+        )));
+    }
+    if !producer && end > now_ms {
+        return Err(bad(
+            "with SERVER_TIMESTAMP, EndTimestamp must be in the past".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// `1511852109.126`: epoch seconds with three decimals, as in the fragment tags.
 pub fn fmt_secs(ms: i64) -> String {
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
 }
 
-/// Read the fragments and mux their H.264 frames into an MP4 (blocking).
-fn make_clip(s: &Stream, entries: &[FragmentEntry]) -> Result<Vec<u8>> {
+/// Read the fragments and mux their H.264 frames into an MP4 (blocking),
+/// keeping whole frames while their bytes stay within `max_bytes`.
+///
+/// Errors, with AWS's exception names: no H.264 track →
+/// UnsupportedStreamMediaTypeException; a header that cannot be read, or a
+/// CodecPrivate that changes between fragments (AWS: the codec private data
+/// must stay the same through the clip) → InvalidCodecPrivateDataException;
+/// no CodecPrivate → MissingCodecPrivateDataException; no keyframe →
+/// InvalidMediaFrameException.
+fn make_clip(s: &Stream, entries: &[FragmentEntry], max_bytes: u64) -> Result<Vec<u8>> {
     let unavailable = |aws: &'static str, reason: String| VideoError::ClipUnavailable {
         stream: s.name(),
         aws,
         reason,
     };
     let mut frames = Vec::new();
-    let mut track = None;
-    for e in entries {
+    let mut bytes = 0u64;
+    let mut track: Option<crate::mkv::TrackInfo> = None;
+    'fragments: for e in entries {
         let header = s
             .header(&e.header)
             .ok_or_else(|| VideoError::FragmentNotFound {
@@ -765,12 +906,35 @@ fn make_clip(s: &Stream, entries: &[FragmentEntry]) -> Result<Vec<u8>> {
         let Some(t) = crate::mp4::h264_track(&info).cloned() else {
             return Err(unavailable(
                 "UnsupportedStreamMediaTypeException",
-                "no V_MPEG4/ISO/AVC track".into(),
+                format!(
+                    "fragment {}: no V_MPEG4/ISO/AVC track (codec IDs {:?})",
+                    e.number,
+                    info.tracks.iter().map(|t| &t.codec_id).collect::<Vec<_>>()
+                ),
             ));
         };
-        let data = s.read(e)?;
-        frames.extend(crate::mp4::fragment_frames(&data, &info, t.number));
+        if let Some(first) = &track
+            && first.codec_private != t.codec_private
+        {
+            return Err(unavailable(
+                "InvalidCodecPrivateDataException",
+                format!(
+                    "fragment {}: the codec private data changes within the clip",
+                    e.number
+                ),
+            ));
+        }
+        let number = t.number;
         track.get_or_insert(t);
+        let data = s.read(e)?;
+        for f in crate::mp4::fragment_frames(&data, &info, number) {
+            let next = bytes + f.data.len() as u64;
+            if next > max_bytes {
+                break 'fragments;
+            }
+            bytes = next;
+            frames.push(f);
+        }
     }
     let Some(track) = track else {
         return Err(unavailable(
@@ -786,11 +950,11 @@ fn make_clip(s: &Stream, entries: &[FragmentEntry]) -> Result<Vec<u8>> {
         )),
         Err(crate::mp4::ClipFault::MissingCodecPrivate) => Err(unavailable(
             "MissingCodecPrivateDataException",
-            "the H.264 track has no CodecPrivate".into(),
+            "the H.264 track has no codec private data".into(),
         )),
         Err(crate::mp4::ClipFault::NoKeyframe) => Err(unavailable(
             "InvalidMediaFrameException",
-            "no keyframe in the range".into(),
+            "no keyframe in the clip's frames".into(),
         )),
     }
 }
@@ -878,5 +1042,36 @@ mod tests {
         );
         assert!(VideoApi::matches("/getMedia"));
         assert!(!VideoApi::matches("/putRecord"));
+    }
+
+    #[test]
+    fn clip_calls_are_admitted_per_second() {
+        let mut recent = VecDeque::new();
+        assert!(admit(&mut recent, 1_000, 2).is_ok());
+        assert!(admit(&mut recent, 1_500, 2).is_ok());
+        assert!(admit(&mut recent, 1_999, 2).is_err());
+        // The call at 1000 leaves the window at 2000; the refused one never counted.
+        assert!(admit(&mut recent, 2_000, 2).is_ok());
+        assert!(admit(&mut recent, 2_100, 2).is_err());
+        assert!(admit(&mut recent, 2_500, 2).is_ok());
+    }
+
+    #[test]
+    fn clip_range_rules_follow_aws() {
+        let day = 24 * 3_600_000;
+        let now = 10 * day;
+        assert!(check_clip_range(false, 1_000, 2_000, now, day).is_ok());
+        assert!(check_clip_range(true, 1_000, 1_000 + day, now, day).is_ok());
+        for (producer, start, end) in [
+            (false, 2_000, 2_000),
+            (false, 3_000, 2_000),
+            (true, 0, day + 1),
+            (false, now - 1_000, now + 1),
+        ] {
+            let err = check_clip_range(producer, start, end, now, day).unwrap_err();
+            assert_eq!(err.aws_error().0, "InvalidArgumentException", "{err}");
+        }
+        // Producer time may lie ahead of the server's clock.
+        assert!(check_clip_range(true, now, now + 1_000, now, day).is_ok());
     }
 }

@@ -47,6 +47,17 @@ pub enum VideoError {
         /// Stream name.
         stream: String,
     },
+    /// Too many calls of one API on one stream in a second (AWS's
+    /// per-stream TPS quotas).
+    #[error("stream {stream}: more than {per_second} {operation} calls in one second")]
+    ClientLimit {
+        /// Stream name.
+        stream: String,
+        /// API operation name.
+        operation: &'static str,
+        /// The calls allowed per second.
+        per_second: u32,
+    },
     /// A media read on a stream that keeps no data.
     #[error("stream {stream} has DataRetentionInHours = 0 and keeps no archive")]
     NoDataRetention {
@@ -152,6 +163,9 @@ impl VideoError {
             }
             VideoError::ConnectionLimit { .. } => {
                 ("ConnectionLimitExceededException", StatusCode::BAD_REQUEST)
+            }
+            VideoError::ClientLimit { .. } => {
+                ("ClientLimitExceededException", StatusCode::BAD_REQUEST)
             }
             VideoError::NoDataRetention { .. } => {
                 ("NoDataRetentionException", StatusCode::BAD_REQUEST)

@@ -808,6 +808,17 @@ pub mod testing {
         default_duration_ns: u64,
         size: Option<(u64, u64)>,
     ) -> Vec<u8> {
+        header_with_codec(tracks, default_duration_ns, size, None)
+    }
+
+    /// [`header_with`], each track also carrying this CodecPrivate (an
+    /// `avcC` record for GetClip) when given.
+    pub fn header_with_codec(
+        tracks: &[u64],
+        default_duration_ns: u64,
+        size: Option<(u64, u64)>,
+        codec_private: Option<&[u8]>,
+    ) -> Vec<u8> {
         let mut out = element(ebml::ID_EBML, &element(0x4282, b"matroska"));
         write_id(&mut out, ebml::ID_SEGMENT);
         out.extend_from_slice(&ebml::UNKNOWN_SIZE_8);
@@ -820,6 +831,9 @@ pub mod testing {
             let mut e = uint(ebml::ID_TRACK_NUMBER, *n);
             e.extend(element(ebml::ID_CODEC_ID, b"V_MPEG4/ISO/AVC"));
             e.extend(uint(ebml::ID_DEFAULT_DURATION, default_duration_ns));
+            if let Some(cp) = codec_private {
+                e.extend(element(ebml::ID_CODEC_PRIVATE, cp));
+            }
             if let Some((w, h)) = size {
                 e.extend(element(
                     ebml::ID_VIDEO,

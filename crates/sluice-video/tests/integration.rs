@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use sluice_video::ebml::{self, read_header, read_simple_tags};
 use sluice_video::mkv::testing;
-use sluice_video::{SystemClock, VideoApi, VideoConfig, server};
+use sluice_video::{Clock, ManualClock, SystemClock, VideoApi, VideoConfig, server};
 use tokio::net::{TcpListener, TcpStream};
 
 // ---------- test media, built by hand ----------
@@ -57,12 +57,21 @@ async fn start(name: &str) -> Server {
 }
 
 async fn start_with(name: &str, tweak: impl FnOnce(&mut VideoConfig)) -> Server {
+    start_clocked(name, Arc::new(SystemClock), tweak).await
+}
+
+/// [`start_with`] on a clock the test drives (server timestamps).
+async fn start_clocked(
+    name: &str,
+    clock: Arc<dyn Clock>,
+    tweak: impl FnOnce(&mut VideoConfig),
+) -> Server {
     let dir = std::env::temp_dir().join(format!("sluice-video-it-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut config = VideoConfig::new(&dir);
     config.get_media_idle = Duration::from_millis(400);
     tweak(&mut config);
-    let api = VideoApi::open(config, Arc::new(SystemClock)).unwrap();
+    let api = VideoApi::open(config, clock).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -586,22 +595,6 @@ fn aws_tags_match_the_samples_byte_for_byte() {
 }
 
 #[tokio::test]
-async fn get_clip_errors_follow_aws() {
-    let srv = start("clip").await;
-    let a = srv.addr;
-    create(a, "clip", 1).await;
-    let sel = json!({"StreamName": "clip", "ClipFragmentSelector": {"FragmentSelectorType": "SERVER_TIMESTAMP", "TimestampRange": {"StartTimestamp": 0, "EndTimestamp": 4_000_000_000u64}}});
-    let (s, h, _) = post(a, "/getClip", &[], sel.to_string().into_bytes()).await;
-    assert_eq!(s, 404);
-    assert_eq!(h["x-amzn-ErrorType"], "ResourceNotFoundException");
-    put_media(a, "clip", [header(&[1]), cluster(0, 1)].concat()).await;
-    // The hand-made media has no CodecPrivate: AWS answers MissingCodecPrivateDataException.
-    let (s, h, _) = post(a, "/getClip", &[], sel.to_string().into_bytes()).await;
-    assert_eq!(s, 400);
-    assert_eq!(h["x-amzn-ErrorType"], "MissingCodecPrivateDataException");
-}
-
-#[tokio::test]
 async fn oversize_fragment_gets_4001_and_the_session_goes_on() {
     let srv = start_with("oversize", |c| c.limits.max_fragment_bytes = 8_000).await;
     let a = srv.addr;
@@ -717,4 +710,425 @@ async fn one_put_media_connection_per_stream_and_idle_acks() {
         acks.iter().any(|v| v["EventType"] == "PERSISTED"),
         "{acks:?}"
     );
+}
+
+// ---------- GetClip, UpdateStream, SERVER_TIMESTAMP selectors ----------
+
+/// An `avcC` record (baseline profile, one SPS, one PPS); `tag` varies the
+/// SPS so two records differ.
+fn avcc(tag: u8) -> Vec<u8> {
+    vec![
+        1, 0x42, 0, 0x1e, 0xff, 0xe1, 0, 4, 0x67, 0x42, 0, tag, 1, 0, 4, 0x68, 0xce, 0x38, 0x80,
+    ]
+}
+
+/// A header whose H.264 track carries CodecPrivate, as GetClip needs.
+fn avc_header(tag: u8) -> Vec<u8> {
+    testing::header_with_codec(&[1], 100_000_000, Some((320, 240)), Some(&avcc(tag)))
+}
+
+/// 20 frames 100 ms apart at `tc` ms, each `len` bytes of `marker`.
+fn marked_cluster(tc: u64, marker: u8, len: usize) -> Vec<u8> {
+    testing::cluster_of(tc, 20, 100, |_| vec![marker; len])
+}
+
+/// A cluster at `tc` ms whose frames are none of them keyframes.
+fn keyless_cluster(tc: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    ebml::write_id(&mut out, ebml::ID_CLUSTER);
+    out.push(0xFF);
+    out.extend(testing::uint(ebml::ID_TIMECODE, tc));
+    for i in 0..5u16 {
+        let mut b = vec![0x81];
+        b.extend_from_slice(&(i * 100).to_be_bytes());
+        b.push(0);
+        b.extend_from_slice(&[7; 32]);
+        out.extend(testing::element(ebml::ID_SIMPLE_BLOCK, &b));
+    }
+    out
+}
+
+/// The numbers of PERSISTED fragments in an ACK stream.
+fn persisted(acks: &[Value]) -> Vec<String> {
+    acks.iter()
+        .filter(|v| v["EventType"] == "PERSISTED")
+        .map(|v| v["FragmentNumber"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn clip_request(stream: &str, kind: &str, start_ms: i64, end_ms: i64) -> Value {
+    json!({"StreamName": stream, "ClipFragmentSelector": {"FragmentSelectorType": kind,
+        "TimestampRange": {"StartTimestamp": start_ms as f64 / 1000.0,
+                           "EndTimestamp": end_ms as f64 / 1000.0}}})
+}
+
+/// GetClip: status, error type (empty on success), body.
+async fn get_clip(addr: SocketAddr, req: Value) -> (u16, String, Bytes) {
+    let (s, h, body) = post(addr, "/getClip", &[], req.to_string().into_bytes()).await;
+    let kind = h
+        .get("x-amzn-ErrorType")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (s, kind, body)
+}
+
+/// The sample count of an MP4's `stsz` box.
+fn mp4_samples(mp4: &[u8]) -> u32 {
+    let p = mp4.windows(4).position(|w| w == b"stsz").unwrap();
+    u32::from_be_bytes(mp4[p + 12..p + 16].try_into().unwrap())
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+const T0: i64 = 1_800_000_000_000;
+const P0: i64 = 1_700_000_000_000;
+
+#[tokio::test]
+async fn get_clip_exceptions_follow_aws() {
+    let clock = ManualClock::new(T0);
+    let srv = start_clocked("clip-errors", clock.clone(), |_| {}).await;
+    let a = srv.addr;
+    let past = |s| clip_request(s, "SERVER_TIMESTAMP", T0 - 60_000, T0 - 1_000);
+
+    let (s, kind, _) = get_clip(a, past("nope")).await;
+    assert_eq!((s, kind.as_str()), (404, "ResourceNotFoundException"));
+
+    create(a, "zero", 0).await;
+    let (s, kind, _) = get_clip(a, past("zero")).await;
+    assert_eq!((s, kind.as_str()), (400, "NoDataRetentionException"));
+
+    create(a, "clip", 1).await;
+    // No fragment starts in the range.
+    let (s, kind, body) = get_clip(a, past("clip")).await;
+    assert_eq!((s, kind.as_str()), (404, "ResourceNotFoundException"));
+    let msg: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        msg["message"].as_str().unwrap().contains("no fragments"),
+        "{msg}"
+    );
+
+    // The selector and ClipTimestampRange rules.
+    for (req, why) in [
+        (json!({"StreamName": "clip"}), "no selector"),
+        (
+            json!({"StreamName": "clip", "ClipFragmentSelector": {"FragmentSelectorType": "ARRIVAL", "TimestampRange": {"StartTimestamp": 1, "EndTimestamp": 2}}}),
+            "bad selector type",
+        ),
+        (
+            clip_request("clip", "SERVER_TIMESTAMP", T0 - 1_000, T0 - 1_000),
+            "end = start",
+        ),
+        (
+            clip_request("clip", "SERVER_TIMESTAMP", T0 - 1_000, T0 - 2_000),
+            "end < start",
+        ),
+        (
+            clip_request("clip", "PRODUCER_TIMESTAMP", P0, P0 + 24 * 3_600_000 + 1),
+            "over 24 h",
+        ),
+        (
+            clip_request("clip", "SERVER_TIMESTAMP", T0 - 1_000, T0 + 1_000),
+            "end in the future",
+        ),
+    ] {
+        let (s, kind, _) = get_clip(a, req).await;
+        assert_eq!(
+            (s, kind.as_str()),
+            (400, "InvalidArgumentException"),
+            "{why}"
+        );
+    }
+
+    // Media without CodecPrivate.
+    put_media(a, "clip", [header(&[1]), cluster(0, 1)].concat()).await;
+    clock.advance(10_000);
+    let range = clip_request("clip", "SERVER_TIMESTAMP", T0, T0 + 5_000);
+    let (s, kind, _) = get_clip(a, range).await;
+    assert_eq!(
+        (s, kind.as_str()),
+        (400, "MissingCodecPrivateDataException")
+    );
+
+    // A track that is not H.264 (MPEG-4 part 2: same length codec ID).
+    create(a, "asp", 1).await;
+    let mut asp = avc_header(0x1e);
+    let at = asp
+        .windows(15)
+        .position(|w| w == b"V_MPEG4/ISO/AVC")
+        .unwrap();
+    asp[at..at + 15].copy_from_slice(b"V_MPEG4/ISO/ASP");
+    put_media(a, "asp", [asp, marked_cluster(0, 1, 8)].concat()).await;
+    clock.advance(10_000);
+    let range = clip_request("asp", "SERVER_TIMESTAMP", T0, T0 + 15_000);
+    let (s, kind, _) = get_clip(a, range).await;
+    assert_eq!(
+        (s, kind.as_str()),
+        (400, "UnsupportedStreamMediaTypeException")
+    );
+
+    // No keyframe in the clip's frames.
+    create(a, "keyless", 1).await;
+    let start = clock.now_ms();
+    put_media(
+        a,
+        "keyless",
+        [avc_header(0x1e), keyless_cluster(0)].concat(),
+    )
+    .await;
+    clock.advance(10_000);
+    let range = clip_request("keyless", "SERVER_TIMESTAMP", start, start + 5_000);
+    let (s, kind, _) = get_clip(a, range).await;
+    assert_eq!((s, kind.as_str()), (400, "InvalidMediaFrameException"));
+
+    // Codec private data that changes within the clip.
+    create(a, "cpd", 1).await;
+    let start = clock.now_ms();
+    put_media(
+        a,
+        "cpd",
+        [avc_header(0x1e), marked_cluster(0, 1, 8)].concat(),
+    )
+    .await;
+    clock.advance(5_000);
+    put_media(
+        a,
+        "cpd",
+        [avc_header(0x1f), marked_cluster(0, 2, 8)].concat(),
+    )
+    .await;
+    clock.advance(10_000);
+    let (s, kind, _) = get_clip(
+        a,
+        clip_request("cpd", "SERVER_TIMESTAMP", start, start + 4_000),
+    )
+    .await;
+    assert_eq!(
+        (s, kind.as_str()),
+        (200, ""),
+        "one CodecPrivate alone is fine"
+    );
+    let (s, kind, _) = get_clip(
+        a,
+        clip_request("cpd", "SERVER_TIMESTAMP", start, start + 9_000),
+    )
+    .await;
+    assert_eq!(
+        (s, kind.as_str()),
+        (400, "InvalidCodecPrivateDataException")
+    );
+}
+
+#[tokio::test]
+async fn get_clip_over_its_call_rate_is_client_limit_exceeded() {
+    let clock = ManualClock::new(T0);
+    let srv = start_clocked("clip-rate", clock.clone(), |c| {
+        c.clip.max_per_second = Some(2);
+    })
+    .await;
+    let a = srv.addr;
+    create(a, "cam", 1).await;
+    create(a, "other", 1).await;
+    let req = |s| clip_request(s, "SERVER_TIMESTAMP", T0 - 60_000, T0 - 1_000);
+    // Two calls in the second go through (to a 404: nothing stored) ...
+    for _ in 0..2 {
+        let (s, kind, _) = get_clip(a, req("cam")).await;
+        assert_eq!((s, kind.as_str()), (404, "ResourceNotFoundException"));
+    }
+    // ... the third is throttled, per stream ...
+    let (s, kind, _) = get_clip(a, req("cam")).await;
+    assert_eq!((s, kind.as_str()), (400, "ClientLimitExceededException"));
+    let (s, _, _) = get_clip(a, req("other")).await;
+    assert_eq!(s, 404);
+    // ... until a second has passed on the service's clock.
+    clock.advance(1_000);
+    let (s, _, _) = get_clip(a, req("cam")).await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn server_timestamp_selectors_and_clip_limits() {
+    let clock = ManualClock::new(T0);
+    let srv = start_clocked("server-ts", clock.clone(), |c| {
+        c.clip.max_fragments = 3;
+        c.clip.max_bytes = 4 * 20 * 16;
+    })
+    .await;
+    let a = srv.addr;
+    create(a, "cam", 1).await;
+    // Fragment k: server time T0 + 10 s * k, producer time P0 + 2 s * k,
+    // 20 frames of 16 bytes of 0x41 + k (the last: 200 bytes each).
+    let mut numbers = Vec::new();
+    for k in 0..5u8 {
+        clock.set(T0 + 10_000 * i64::from(k));
+        let len = if k == 4 { 200 } else { 16 };
+        let c = marked_cluster(u64::from(k) * 2_000, 0x41 + k, len);
+        let acks = put_media(a, "cam", [avc_header(0x1e), c].concat()).await;
+        numbers.extend(persisted(&acks));
+    }
+    assert_eq!(numbers.len(), 5);
+    clock.set(T0 + 100_000);
+    let marker = |k: u8| vec![0x41 + k; 16];
+
+    // ListFragments, SERVER_TIMESTAMP range: fragments starting in it, both ends inclusive.
+    let (s, v) = call(a, "/listFragments", json!({"StreamName": "cam", "FragmentSelector": {"FragmentSelectorType": "SERVER_TIMESTAMP", "TimestampRange": {"StartTimestamp": (T0 + 10_000) as f64 / 1000.0, "EndTimestamp": (T0 + 30_000) as f64 / 1000.0}}})).await;
+    assert_eq!(s, 200, "{v}");
+    let listed: Vec<&str> = v["Fragments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["FragmentNumber"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [&numbers[1], &numbers[2], &numbers[3]]);
+    assert_eq!(
+        v["Fragments"][0]["ServerTimestamp"],
+        (T0 + 10_000) as f64 / 1000.0
+    );
+
+    // GetMedia, StartSelector SERVER_TIMESTAMP: from the fragment holding
+    // the time, or else the next one.
+    for (ts, first) in [
+        (T0 + 20_000, 2),
+        (T0 + 21_500, 2),
+        (T0 + 25_000, 3),
+        (T0 - 5_000, 0),
+    ] {
+        let (s, _, out) = post(
+            a,
+            "/getMedia",
+            &[],
+            json!({"StreamName": "cam", "StartSelector": {"StartSelectorType": "SERVER_TIMESTAMP", "StartTimestamp": ts as f64 / 1000.0}})
+                .to_string()
+                .into_bytes(),
+        )
+        .await;
+        assert_eq!(s, 200);
+        let got = chunks(&out);
+        assert_eq!(got.len(), 5 - first, "from {ts}");
+        assert_eq!(
+            tag(&got[0], "AWS_KINESISVIDEO_FRAGMENT_NUMBER"),
+            numbers[first]
+        );
+        assert_eq!(
+            tag(&got[0], "AWS_KINESISVIDEO_SERVER_TIMESTAMP"),
+            sluice_video::api::fmt_secs(T0 + 10_000 * first as i64)
+        );
+    }
+
+    // GetClip, SERVER_TIMESTAMP: fragments 1..=3 start in [T0+10 s, T0+30 s].
+    let (s, kind, mp4) = get_clip(
+        a,
+        clip_request("cam", "SERVER_TIMESTAMP", T0 + 10_000, T0 + 30_000),
+    )
+    .await;
+    assert_eq!((s, kind.as_str()), (200, ""));
+    assert_eq!(mp4_samples(&mp4), 60);
+    assert!(!contains(&mp4, &marker(0)) && !contains(&mp4, &marker(4)));
+    assert!((1..=3).all(|k| contains(&mp4, &marker(k))));
+
+    // PRODUCER_TIMESTAMP: fragment 0 starts before the range and runs into
+    // it, so it is left out.
+    let (s, _, mp4) = get_clip(
+        a,
+        clip_request("cam", "PRODUCER_TIMESTAMP", P0 + 1_000, P0 + 4_000),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(mp4_samples(&mp4), 40);
+    assert!(
+        !contains(&mp4, &marker(0)) && contains(&mp4, &marker(1)) && contains(&mp4, &marker(2))
+    );
+
+    // The fragment limit (3 here, 200 at AWS): the first ones from the start.
+    let (s, _, mp4) = get_clip(a, clip_request("cam", "SERVER_TIMESTAMP", T0, T0 + 100_000)).await;
+    assert_eq!(s, 200);
+    assert_eq!(mp4_samples(&mp4), 60);
+    assert!((0..3).all(|k| contains(&mp4, &marker(k))) && !contains(&mp4, &marker(3)));
+
+    // The byte limit (1280 here, 100 MB at AWS): whole frames up to it.
+    // Fragment 3 is 320 bytes; 4 of fragment 4's 200-byte frames fit.
+    let (s, _, mp4) = get_clip(
+        a,
+        clip_request("cam", "SERVER_TIMESTAMP", T0 + 30_000, T0 + 40_000),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(mp4_samples(&mp4), 24);
+}
+
+#[tokio::test]
+async fn update_stream_changes_device_and_media_type_under_its_version() {
+    let srv = start("update").await;
+    let a = srv.addr;
+    let (s, _) = call(a, "/createStream", json!({"StreamName": "cam", "DataRetentionInHours": 1, "DeviceName": "dev-1", "MediaType": "video/h264"})).await;
+    assert_eq!(s, 200);
+    let describe = || async {
+        let (s, v) = call(a, "/describeStream", json!({"StreamName": "cam"})).await;
+        assert_eq!(s, 200, "{v}");
+        v["StreamInfo"].clone()
+    };
+    let before = describe().await;
+    assert_eq!(before["DeviceName"], "dev-1");
+    let v1 = before["Version"].as_str().unwrap().to_string();
+
+    let (s, v) = call(a, "/updateStream", json!({"StreamName": "cam", "CurrentVersion": v1, "DeviceName": "dev-2", "MediaType": "video/h265"})).await;
+    assert_eq!(s, 200, "{v}");
+    let after = describe().await;
+    assert_eq!(after["DeviceName"], "dev-2");
+    assert_eq!(after["MediaType"], "video/h265");
+    let v2 = after["Version"].as_str().unwrap().to_string();
+    assert_ne!(v2, v1);
+
+    // Only what is given changes; by ARN works too.
+    let arn = after["StreamARN"].as_str().unwrap();
+    let (s, _) = call(
+        a,
+        "/updateStream",
+        json!({"StreamARN": arn, "CurrentVersion": v2, "MediaType": "video/h264"}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let third = describe().await;
+    assert_eq!(third["DeviceName"], "dev-2");
+    assert_eq!(third["MediaType"], "video/h264");
+    assert_ne!(third["Version"], v2.as_str());
+
+    // A stale version: VersionMismatchException, nothing changes.
+    let (status, headers, _) = post(
+        a,
+        "/updateStream",
+        &[],
+        json!({"StreamName": "cam", "CurrentVersion": v1, "DeviceName": "dev-3"})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(headers["x-amzn-ErrorType"], "VersionMismatchException");
+    assert_eq!(describe().await["DeviceName"], "dev-2");
+
+    // CurrentVersion is required; an unknown stream is not found.
+    let (status, headers, _) = post(
+        a,
+        "/updateStream",
+        &[],
+        json!({"StreamName": "cam", "DeviceName": "dev-3"})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(headers["x-amzn-ErrorType"], "InvalidArgumentException");
+    let (status, headers, _) = post(
+        a,
+        "/updateStream",
+        &[],
+        json!({"StreamName": "nope", "CurrentVersion": v1})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(headers["x-amzn-ErrorType"], "ResourceNotFoundException");
 }
