@@ -231,6 +231,44 @@ def _():
     assert hashes == input_clusters(VIDEO)[::-1]
 
 
+@check("UpdateStream (boto3): DeviceName and MediaType under its version; a stale version refused")
+def _():
+    kv.create_stream(StreamName="ci-upd", DataRetentionInHours=1, MediaType="video/h264",
+                     DeviceName="cam-1")
+    before = kv.describe_stream(StreamName="ci-upd")["StreamInfo"]
+    kv.update_stream(StreamName="ci-upd", CurrentVersion=before["Version"], DeviceName="cam-2",
+                     MediaType="video/h265")
+    after = kv.describe_stream(StreamName="ci-upd")["StreamInfo"]
+    assert after["DeviceName"] == "cam-2" and after["MediaType"] == "video/h265", after
+    assert after["Version"] != before["Version"], (before, after)
+    try:
+        kv.update_stream(StreamName="ci-upd", CurrentVersion=before["Version"], DeviceName="cam-3")
+        raise AssertionError("a stale version was accepted")
+    except kv.exceptions.VersionMismatchException:
+        pass
+    assert kv.describe_stream(StreamName="ci-upd")["StreamInfo"]["DeviceName"] == "cam-2"
+
+
+@check("SERVER_TIMESTAMP selectors (boto3): ListFragments by arrival time, GetMedia from a time")
+def _():
+    am = media_client("ci-video", "LIST_FRAGMENTS")
+    frags = sorted(am.list_fragments(StreamName="ci-video")["Fragments"],
+                   key=lambda f: int(f["FragmentNumber"]))
+    times = [f["ServerTimestamp"] for f in frags]
+    start, end = times[2], times[-1]
+    ranged = am.list_fragments(StreamName="ci-video", FragmentSelector={
+        "FragmentSelectorType": "SERVER_TIMESTAMP",
+        "TimestampRange": {"StartTimestamp": start, "EndTimestamp": end}})["Fragments"]
+    want = [f["FragmentNumber"] for f in frags if start <= f["ServerTimestamp"] <= end]
+    assert sorted(f["FragmentNumber"] for f in ranged) == sorted(want), (ranged, want)
+    gm = media_client("ci-video", "GET_MEDIA")
+    data = gm.get_media(StreamName="ci-video", StartSelector={
+        "StartSelectorType": "SERVER_TIMESTAMP",
+        "StartTimestamp": times[0].timestamp() - 3600})["Payload"].read()
+    hashes = [hashlib.sha256(c).hexdigest() for ch in chunks(data) for c in ch["clusters"]]
+    assert hashes == input_clusters(VIDEO), "GetMedia from before the first fragment"
+
+
 @check("audio+video: PutMedia and GetMedia round trip")
 def _():
     kv.create_stream(StreamName="ci-av", DataRetentionInHours=1)
