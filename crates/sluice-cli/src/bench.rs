@@ -39,6 +39,16 @@
 //! rate, put-to-get latency), `--seconds` each, and prints one line per
 //! figure: the figure, its baseline where there is one, its target and MET
 //! or MISSED; with `--json`, one JSON object instead.
+//!
+//! `--mode video` runs [`sluice_video::bench`]: PutMedia ingest MB/s
+//! against the disk's raw sequential write in the same run (target ≥ 80%),
+//! PERSISTED ACK latency of a live producer and GetMedia time to first
+//! byte, sized by `--seconds` ([`sluice_video::bench::BenchOptions::for_seconds`]).
+//! `--mode firehose` runs [`sluice_firehose::bench`] on `--seconds` × 6.4
+//! MB of JSON records (1 MB at least): UNCOMPRESSED delivery against
+//! `object_store` alone (target ≥ 80%) and GZIP delivery against the
+//! encoder alone (target ≤ 1.2× its time). Both print one line per figure,
+//! or with `--json` one JSON object, and both are in `--mode all`.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,16 +71,20 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
     /// `engine`, `json` (W1), `w2`, `reference` (W3), `logs` (W4), `rcf`
-    /// (W5), `kds` (the shard log's benchmarks (a)–(d)), or `all`.
+    /// (W5), `kds` (the shard log's benchmarks (a)–(d)), `video`
+    /// (PutMedia ingest, ACK latency, GetMedia first byte), `firehose`
+    /// (delivery UNCOMPRESSED and GZIP), or `all`.
     #[arg(long, default_value = "all")]
     mode: String,
     /// Rows per batch.
     #[arg(long, default_value_t = 8192)]
     batch: usize,
-    /// Seconds each KDS benchmark runs (`--mode kds`).
+    /// Seconds each KDS benchmark runs (`--mode kds`); the video and
+    /// Firehose benchmarks are sized to take about as long.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Print the KDS figures as one JSON object (`--mode kds` only).
+    /// Print the figures as one JSON object (`--mode kds`, `video` or
+    /// `firehose` only).
     #[arg(long)]
     json: bool,
 }
@@ -722,9 +736,59 @@ fn kds(seconds: f64, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The video benchmarks (a)–(c), one at a time so that each line appears
+/// as its figure is measured.
+fn video(seconds: f64, json: bool) -> Result<()> {
+    use sluice_video::bench::{self, Bench, BenchOptions};
+    let opts = BenchOptions::for_seconds(seconds);
+    let mut figures = Vec::new();
+    for which in Bench::ALL {
+        for figure in bench::run(&[which], &opts)? {
+            if !json {
+                println!("video {figure}");
+            }
+            figures.push(figure);
+        }
+    }
+    if json {
+        println!("{}", serde_json::json!({ "video": figures }));
+    }
+    Ok(())
+}
+
+/// The Firehose delivery benchmark on `seconds` × 6.4 MB of records.
+fn firehose(seconds: f64, json: bool) -> Result<()> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        bail!("--seconds must be above 0, not {seconds}");
+    }
+    let bytes = ((seconds * 6.4e6) as usize).max(1_000_000);
+    let dir = std::env::temp_dir().join(format!("sluice-firehose-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(sluice_firehose::bench::run(
+        &dir,
+        bytes,
+        Arc::new(sluice_firehose::SystemClock),
+    ));
+    drop(runtime);
+    let _ = std::fs::remove_dir_all(&dir);
+    let figures = report?.figures();
+    if json {
+        println!("{}", serde_json::json!({ "firehose": figures }));
+    } else {
+        for figure in &figures {
+            println!("firehose {figure:#}");
+        }
+    }
+    Ok(())
+}
+
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
-    if args.json && args.mode != "kds" {
-        bail!("--json: only with --mode kds");
+    if args.json && !matches!(args.mode.as_str(), "kds" | "video" | "firehose") {
+        bail!("--json: only with --mode kds, video or firehose");
     }
     match args.mode.as_str() {
         "engine" => engine_only(args.rows, args.batch)?,
@@ -737,6 +801,8 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         "logs" => logs(args.rows, args.batch)?,
         "rcf" => w5(args.rows, args.batch)?,
         "kds" => kds(args.seconds, args.json)?,
+        "video" => video(args.seconds, args.json)?,
+        "firehose" => firehose(args.seconds, args.json)?,
         "all" => {
             engine_only(args.rows, args.batch)?;
             end_to_end_json(args.rows, args.batch)?;
@@ -745,9 +811,13 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             w3(args.rows, args.batch)?;
             logs(args.rows, args.batch)?;
             kds(args.seconds, false)?;
+            video(args.seconds, false)?;
+            firehose(args.seconds, false)?;
         }
         other => {
-            bail!("--mode {other}: expected engine, json, w2, reference, logs, rcf, kds or all")
+            bail!(
+                "--mode {other}: expected engine, json, w2, reference, logs, rcf, kds, video, firehose or all"
+            )
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -9,7 +9,8 @@
 //! - `sluice discover FILE|--kds STREAM`: infer an input's schema from
 //!   sample records, printed as an `[[input]]` section or AWS InputSchema;
 //! - `sluice bench`: the built-in workloads W1 (tumbling) and W2 (sliding),
-//!   and (`--mode kds`) the shard log's benchmarks against their targets;
+//!   and (`--mode kds`, `video`, `firehose`) the local Kinesis' benchmarks
+//!   against their targets;
 //! - `sluice serve`: the local Kinesis (Data Streams, Firehose, Video) on
 //!   one port, optionally running apps against it; `sluice kds serve`: the
 //!   Kinesis Data Streams API alone;
@@ -84,7 +85,8 @@ enum Command {
     /// InputSchema JSON.
     Discover(discover::DiscoverArgs),
     /// Run the built-in benchmark workloads (W1 tumbling, W2 sliding, ..) and
-    /// print rows/s; `--mode kds`: the local Kinesis' figures against their targets.
+    /// print rows/s; `--mode kds`, `video`, `firehose`: the local Kinesis'
+    /// figures against their targets.
     Bench(bench::BenchArgs),
     /// Serve Kinesis Data Streams, Firehose and Kinesis Video on one port
     /// (and run apps against them with --apps).

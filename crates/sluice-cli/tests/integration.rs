@@ -210,6 +210,18 @@ fn bench_checks_its_own_result() {
         assert!(stdout.contains(&line), "{stdout}");
     }
     assert!(stdout.contains("target < 10.00 ms: "), "{stdout}");
+    // then the video and Firehose figures, each ingest or delivery against its target.
+    for line in [
+        "video (a) ",
+        "video (b) ",
+        "video (c) ",
+        "firehose UNCOMPRESSED",
+        "firehose GZIP",
+    ] {
+        assert!(stdout.contains(line), "{stdout}");
+    }
+    assert!(stdout.contains("target >= 0.80 of baseline: "), "{stdout}");
+    assert!(stdout.contains("target <= 1.20x: "), "{stdout}");
 }
 
 #[test]

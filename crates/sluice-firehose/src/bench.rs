@@ -1,10 +1,22 @@
-//! Delivery throughput benchmark for `sluice bench`: [`run`] delivers the
-//! same JSON records through a [`DeliveryStream`] uncompressed, GZIP and as
-//! Parquet to the
-//! local filesystem and reports MB/s beside two baselines measured in the same
-//! run: writing the same bytes with `object_store` alone, and the gzip
-//! encoder's own speed on them.
+//! Delivery throughput benchmark for `sluice bench --mode firehose`: [`run`]
+//! delivers the same JSON records through a [`DeliveryStream`]
+//! uncompressed, GZIP and as Parquet to the local filesystem and reports
+//! MB/s beside two baselines measured in the same run: writing the same
+//! bytes with `object_store` alone, and the gzip encoder's own speed on
+//! them. [`BenchReport::figures`] turns the report into [`Figure`]s, each
+//! against its target:
+//!
+//! - UNCOMPRESSED delivery ([`PRODUCERS`] producers): at least 80% of
+//!   `object_store` alone ([`Target::FractionOfBaseline`]).
+//! - GZIP delivery: at most 1.2× the encoder's own time on the same bytes
+//!   ([`Target::TimeWithin`]).
+//!
+//! Every delivery is read back from its bucket before it counts: the
+//! objects must hold every record's bytes (gunzipped for GZIP) and, for
+//! Parquet, every row; a wrong count is [`FirehoseError::Bench`], not a
+//! slow figure.
 
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,6 +24,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::{ObjectStoreExt, PutPayload};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::clock::Clock;
@@ -23,6 +36,12 @@ use crate::stream::DeliveryStream;
 
 /// Concurrent producers (PutRecordBatch callers of 500 records each).
 pub const PRODUCERS: usize = 8;
+
+/// UNCOMPRESSED delivery's target: this fraction of `object_store` alone.
+pub const UNCOMPRESSED_TARGET: f64 = 0.8;
+
+/// GZIP delivery's target: at most this many times the encoder's own time.
+pub const GZIP_TARGET: f64 = 1.2;
 
 /// Throughputs in MB/s (10^6 bytes of records per second).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,8 +62,130 @@ pub struct BenchReport {
     pub parquet: f64,
 }
 
-impl std::fmt::Display for BenchReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+/// What a figure must reach, against its baseline (measured in the same run).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// A rate at least this fraction of the baseline's rate.
+    FractionOfBaseline(f64),
+    /// A time at most this many times the baseline's time on the same
+    /// bytes (the baseline's rate over the figure's at most this).
+    TimeWithin(f64),
+}
+
+impl Target {
+    /// Whether `value` (MB/s) reaches the target, given the baseline's MB/s.
+    pub fn met(self, value: f64, baseline: f64) -> bool {
+        if !(value > 0.0 && baseline > 0.0) {
+            return false;
+        }
+        match self {
+            Target::FractionOfBaseline(t) => value / baseline >= t,
+            Target::TimeWithin(t) => baseline / value <= t,
+        }
+    }
+}
+
+/// One figure of the benchmark, in MB/s, with its baseline and target.
+/// `Display` gives one line ending in MET or MISSED; the alternate form
+/// (`{:#}`) adds the notes on indented lines below.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figure {
+    /// What was measured.
+    pub name: String,
+    /// The figure, MB/s.
+    pub value: f64,
+    /// Always `MB/s` (10^6 bytes of records per second).
+    pub unit: &'static str,
+    /// More about it.
+    pub detail: String,
+    /// What the baseline is.
+    pub baseline_name: String,
+    /// The baseline, MB/s, measured in the same run.
+    pub baseline: f64,
+    /// What it must reach.
+    pub target: Target,
+    /// Whether it reached it.
+    pub met: bool,
+    /// Further figures for scale.
+    pub notes: Vec<String>,
+}
+
+impl fmt::Display for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {:.1} MB/s ({}); baseline, {}: {:.1} MB/s; ",
+            self.name, self.value, self.detail, self.baseline_name, self.baseline
+        )?;
+        match self.target {
+            Target::FractionOfBaseline(t) => write!(
+                f,
+                "{:.2} of baseline; target >= {t:.2} of baseline",
+                self.value / self.baseline
+            )?,
+            Target::TimeWithin(t) => write!(
+                f,
+                "{:.2}x the baseline's time; target <= {t:.2}x",
+                self.baseline / self.value
+            )?,
+        }
+        write!(f, ": {}", if self.met { "MET" } else { "MISSED" })?;
+        if f.alternate() {
+            for note in &self.notes {
+                write!(f, "\n    {note}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl BenchReport {
+    /// The report as figures against their targets: UNCOMPRESSED delivery
+    /// against `object_store` alone, then GZIP delivery against the encoder
+    /// alone; the one-producer and Parquet cases are notes.
+    pub fn figures(&self) -> Vec<Figure> {
+        let mb = self.bytes as f64 / 1e6;
+        let figure = |name: &str, value, baseline_name: &str, baseline, target, notes| Figure {
+            name: name.into(),
+            value,
+            unit: "MB/s",
+            detail: format!("{mb:.0} MB of JSON records, {PRODUCERS} producers, read back"),
+            baseline_name: baseline_name.into(),
+            baseline,
+            target,
+            met: Target::met(target, value, baseline),
+            notes,
+        };
+        vec![
+            figure(
+                "UNCOMPRESSED delivery",
+                self.uncompressed,
+                "object_store alone, 5 MiB objects",
+                self.raw_object_store,
+                Target::FractionOfBaseline(UNCOMPRESSED_TARGET),
+                vec![format!(
+                    "UNCOMPRESSED, 1 producer (a sync per batch): {:.1} MB/s",
+                    self.uncompressed_one_producer
+                )],
+            ),
+            figure(
+                "GZIP delivery",
+                self.gzip,
+                "gzip encoder alone, 5 MiB at a time",
+                self.gzip_encoder,
+                Target::TimeWithin(GZIP_TARGET),
+                vec![format!(
+                    "Parquet (SNAPPY), JSON in: {:.1} MB/s",
+                    self.parquet
+                )],
+            ),
+        ]
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "firehose delivery, {} MB of JSON records",
@@ -84,6 +225,57 @@ impl std::fmt::Display for BenchReport {
             self.parquet
         )
     }
+}
+
+fn wrong(what: &str, reason: String) -> FirehoseError {
+    FirehoseError::Bench {
+        what: what.to_owned(),
+        reason,
+    }
+}
+
+/// Every file under `dir`, recursively, in no particular order.
+fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| FirehoseError::buffer(dir, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| FirehoseError::buffer(dir, e))?.path();
+        if path.is_dir() {
+            files_under(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads back what delivery `name` wrote to its bucket under `buckets`:
+/// the record bytes and newline count (gunzipped when `gzip`), or, for
+/// Parquet, the rows.
+fn read_back(buckets: &Path, name: &str, compression: &str) -> Result<(u64, u64)> {
+    let mut files = Vec::new();
+    files_under(&buckets.join(name), &mut files)?;
+    let (mut bytes, mut records) = (0u64, 0u64);
+    for file in files {
+        let raw = std::fs::read(&file).map_err(|e| FirehoseError::buffer(&file, e))?;
+        if compression == "PARQUET" {
+            use parquet::file::reader::{FileReader, SerializedFileReader};
+            let reader = SerializedFileReader::new(Bytes::from(raw))
+                .map_err(|e| wrong(name, format!("reading {}: {e}", file.display())))?;
+            records += reader.metadata().file_metadata().num_rows() as u64;
+            continue;
+        }
+        let data = if compression == "GZIP" {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut out)
+                .map_err(|e| wrong(name, format!("gunzipping {}: {e}", file.display())))?;
+            out
+        } else {
+            raw
+        };
+        bytes += data.len() as u64;
+        records += data.iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+    Ok((bytes, records))
 }
 
 fn mbps(bytes: u64, started: Instant) -> f64 {
@@ -160,11 +352,8 @@ async fn deliver(
         handles
             .into_iter()
             .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(FirehoseError::Validation {
-                        message: "a bench producer panicked".into(),
-                    })
-                })
+                h.join()
+                    .unwrap_or_else(|_| Err(wrong(name, "a producer panicked".into())))
             })
             .collect()
     });
@@ -177,13 +366,21 @@ async fn deliver(
     let rate = mbps(bytes, started);
     let stats = stream.stats();
     if stats.records != recs.len() as u64 {
-        return Err(FirehoseError::Validation {
-            message: format!(
-                "bench {name}: {} records delivered, {} put",
-                stats.records,
+        return Err(wrong(
+            name,
+            format!("{} records delivered, {} put", stats.records, recs.len()),
+        ));
+    }
+    let (got_bytes, got_records) = read_back(&dir.join("buckets"), name, compression)?;
+    let want_bytes = if compression == "PARQUET" { 0 } else { bytes };
+    if got_records != recs.len() as u64 || got_bytes != want_bytes {
+        return Err(wrong(
+            name,
+            format!(
+                "read back {got_records} records, {got_bytes} bytes; put {} records, {want_bytes} bytes",
                 recs.len()
             ),
-        });
+        ));
     }
     Ok(rate)
 }
@@ -217,6 +414,20 @@ pub async fn run(dir: &Path, total_bytes: usize, clock: Arc<dyn Clock>) -> Resul
         })?;
     }
     let raw_object_store = mbps(bytes, started);
+    let mut raw_files = Vec::new();
+    files_under(&raw_dir, &mut raw_files)?;
+    let mut raw_bytes = 0u64;
+    for f in &raw_files {
+        raw_bytes += std::fs::metadata(f)
+            .map_err(|e| FirehoseError::buffer(f, e))?
+            .len();
+    }
+    if raw_bytes != bytes {
+        return Err(wrong(
+            "object_store alone",
+            format!("read back {raw_bytes} bytes, wrote {bytes}"),
+        ));
+    }
 
     let uncompressed = deliver(
         dir,
@@ -280,5 +491,26 @@ mod tests {
         let parquet_dir = dir.path().join("buckets/bench-parquet");
         assert!(parquet_dir.exists());
         assert!(r.to_string().contains("GZIP"));
+        let figures = r.figures();
+        assert_eq!(figures.len(), 2);
+        assert_eq!(figures[0].target, Target::FractionOfBaseline(0.8));
+        assert_eq!(figures[1].target, Target::TimeWithin(1.2));
+        for f in &figures {
+            let line = f.to_string();
+            assert!(
+                line.ends_with(": MET") || line.ends_with(": MISSED"),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn targets_compare_rates_with_the_baseline() {
+        assert!(Target::FractionOfBaseline(0.8).met(80.0, 100.0));
+        assert!(!Target::FractionOfBaseline(0.8).met(79.0, 100.0));
+        // GZIP at 50 MB/s beside an encoder at 60 MB/s takes 1.2x its time.
+        assert!(Target::TimeWithin(1.2).met(50.0, 60.0));
+        assert!(!Target::TimeWithin(1.2).met(49.0, 60.0));
+        assert!(!Target::TimeWithin(1.2).met(0.0, 60.0));
     }
 }

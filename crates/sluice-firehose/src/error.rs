@@ -95,6 +95,10 @@ pub enum FirehoseError {
     /// The `X-Amz-Target` names no Firehose operation.
     #[error("Operation {target} is not supported.")]
     UnknownOperation { target: String },
+
+    /// A benchmark ([`crate::bench`]) could not run, or got a wrong answer.
+    #[error("benchmark {what}: {reason}")]
+    Bench { what: String, reason: String },
 }
 
 impl FirehoseError {
@@ -113,7 +117,8 @@ impl FirehoseError {
             | Self::CorruptBuffer { .. }
             | Self::Compression { .. }
             | Self::Store { .. }
-            | Self::Source { .. } => "ServiceUnavailableException",
+            | Self::Source { .. }
+            | Self::Bench { .. } => "ServiceUnavailableException",
         }
     }
 

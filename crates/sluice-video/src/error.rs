@@ -136,6 +136,14 @@ pub enum VideoError {
         /// The parse error.
         source: serde_json::Error,
     },
+    /// A benchmark ([`crate::bench`]) could not run, or got a wrong answer.
+    #[error("benchmark {what}: {reason}")]
+    Bench {
+        /// Which benchmark, or which of its steps.
+        what: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl VideoError {
@@ -175,9 +183,10 @@ impl VideoError {
             VideoError::InvalidMedia { .. } => {
                 ("InvalidArgumentException", StatusCode::BAD_REQUEST)
             }
-            VideoError::Io { .. } | VideoError::Corrupt { .. } | VideoError::Client { .. } => {
-                ("ServiceException", StatusCode::INTERNAL_SERVER_ERROR)
-            }
+            VideoError::Io { .. }
+            | VideoError::Corrupt { .. }
+            | VideoError::Client { .. }
+            | VideoError::Bench { .. } => ("ServiceException", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
 }

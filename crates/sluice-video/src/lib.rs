@@ -12,6 +12,8 @@
 //! - [`VideoApi::spawn_retention`] enforces retention periodically.
 //! - [`client::put_media`] is a PutMedia client (the `sluice video put`
 //!   command and the benchmark's load generator).
+//! - [`bench::run`] runs the ingest and read benchmarks (`sluice bench
+//!   --mode video`).
 //!
 //! Underneath: [`store`] (segments, header blocks, fragment index,
 //! retention, crash recovery), [`mkv`] (splitting a live PutMedia body into
@@ -20,6 +22,7 @@
 //! [`Clock`].
 
 pub mod api;
+pub mod bench;
 pub mod body;
 pub mod client;
 pub mod clock;
