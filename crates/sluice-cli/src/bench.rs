@@ -67,6 +67,9 @@ use sluice_engine::{
 /// Arguments of `sluice bench`.
 #[derive(Args)]
 pub struct BenchArgs {
+    /// Which benchmarks, as `--mode` takes them (`sluice bench kds`).
+    #[arg(value_name = "WHICH", conflicts_with = "mode")]
+    which: Option<String>,
     /// Rows to push.
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
@@ -787,10 +790,11 @@ fn firehose(seconds: f64, json: bool) -> Result<()> {
 }
 
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
-    if args.json && !matches!(args.mode.as_str(), "kds" | "video" | "firehose") {
-        bail!("--json: only with --mode kds, video or firehose");
+    let mode = args.which.as_deref().unwrap_or(&args.mode);
+    if args.json && !matches!(mode, "kds" | "video" | "firehose") {
+        bail!("--json: only with kds, video or firehose");
     }
-    match args.mode.as_str() {
+    match mode {
         "engine" => engine_only(args.rows, args.batch)?,
         "json" => end_to_end_json(args.rows, args.batch)?,
         "w2" => {
@@ -816,7 +820,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         }
         other => {
             bail!(
-                "--mode {other}: expected engine, json, w2, reference, logs, rcf, kds, video, firehose or all"
+                "bench {other}: expected engine, json, w2, reference, logs, rcf, kds, video, firehose or all"
             )
         }
     }

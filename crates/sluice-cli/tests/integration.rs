@@ -227,7 +227,7 @@ fn bench_checks_its_own_result() {
 #[test]
 fn bench_kds_json_is_one_object_of_four_figures() {
     let out = sluice()
-        .args(["bench", "--mode", "kds", "--seconds", "0.2", "--json"])
+        .args(["bench", "kds", "--seconds", "0.2", "--json"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
