@@ -1074,7 +1074,8 @@ mod tests {
         .unwrap()
     }
 
-    fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
+    /// Every object under `root` (none when it does not exist), by key.
+    pub(super) fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
         fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
             for e in std::fs::read_dir(dir).unwrap() {
                 let p = e.unwrap().path();
@@ -1741,24 +1742,7 @@ mod http_endpoint_tests {
     }
 
     fn files(root: &Path) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut stack = vec![root.to_owned()];
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in rd {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    let k = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                    out.push((k, std::fs::read(&p).unwrap()));
-                }
-            }
-        }
-        out.sort();
-        out
+        super::tests::objects(root)
     }
 
     #[tokio::test(start_paused = true)]
@@ -2001,24 +1985,7 @@ mod retention_tests {
     }
 
     fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut stack = vec![root.to_owned()];
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in rd {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    let k = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                    out.push((k, std::fs::read(&p).unwrap()));
-                }
-            }
-        }
-        out.sort();
-        out
+        super::tests::objects(root)
     }
 
     fn buffer_files(dir: &Path) -> usize {

@@ -70,6 +70,18 @@ def test(fn):
         traceback.print_exc()
 
 
+def bucket_objects(server, bucket):
+    """The objects delivered to `bucket` under the server's data directory,
+    by path (object_store stages `<key>#<n>` and renames it when complete)."""
+    out = {}
+    for d, _, files in os.walk(os.path.join(server.dir, "buckets", bucket)):
+        for f in files:
+            if not re.search(r"#\d+$", f):
+                with open(os.path.join(d, f), "rb") as fh:
+                    out[os.path.join(d, f)] = fh.read()
+    return out
+
+
 def error_code(call):
     try:
         call()
@@ -129,13 +141,11 @@ def one_port_serves_kinesis_firehose_and_video():
     finally:
         s.stop()
     # SIGTERM delivered what Firehose buffered.
-    found = []
-    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "out")):
-        found += [os.path.join(d, f) for f in files if not re.search(r"#\d+$", f)]
+    found = bucket_objects(s, "out")
     assert len(found) == 1, found
-    assert os.path.basename(found[0]).startswith("to-bucket-1-"), found
-    with open(found[0], "rb") as fh:
-        assert fh.read() == b"".join(f"r{i}\n".encode() for i in range(5))
+    [(path, body)] = found.items()
+    assert os.path.basename(path).startswith("to-bucket-1-"), found
+    assert body == b"".join(f"r{i}\n".encode() for i in range(5))
 
 
 def sigv4_guards_every_service():
@@ -220,12 +230,9 @@ def kda_application_runs_from_its_describe_application_output():
     finally:
         s.stop()
     # SIGTERM delivered what Firehose buffered: BIG_CHANGES as CSV lines.
-    found = []
-    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "changes")):
-        found += [os.path.join(d, f) for f in files if not re.search(r"#\d+$", f)]
+    found = bucket_objects(s, "changes")
     assert len(found) == 1, found
-    with open(found[0]) as fh:
-        lines = fh.read().splitlines()
+    lines = next(iter(found.values())).decode().splitlines()
     want = [
         f"{r['ticker_symbol']},{json.dumps(r['price'])},{json.dumps(r['change'])}"
         for r in records
@@ -282,12 +289,9 @@ def firehose_transform_named_by_lambda_arn_runs_through_the_arn_map():
         assert r["FailedPutCount"] == 0, r
     finally:
         s.stop()
-    found = []
-    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "reversed")):
-        found += [os.path.join(d, f) for f in files if not re.search(r"#\d+$", f)]
+    found = bucket_objects(s, "reversed")
     assert len(found) == 1, found
-    with open(found[0], "rb") as fh:
-        assert fh.read() == b"cba\nzyx\n"
+    assert next(iter(found.values())) == b"cba\nzyx\n"
 
 
 def firehose_reads_a_kinesis_stream_as_its_source():
@@ -327,13 +331,8 @@ def firehose_reads_a_kinesis_stream_as_its_source():
     finally:
         s.stop()
     # SIGTERM delivered what the delivery stream buffered from the source.
-    found = []
-    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "clicks")):
-        found += [os.path.join(d, f) for f in files if not re.search(r"#\d+$", f)]
-    got = []
-    for f in found:
-        with open(f, "rb") as fh:
-            got += fh.read().splitlines()
+    found = bucket_objects(s, "clicks")
+    got = [line for body in found.values() for line in body.splitlines()]
     assert sorted(got) == sorted(f"c{i}".encode() for i in range(20)), (found, got)
 
 
@@ -371,12 +370,7 @@ def firehose_reads_a_remote_kinesis_stream_by_endpoint():
             s.stop()
     finally:
         source.stop()
-    got = []
-    for d, _, files in os.walk(os.path.join(s.dir, "buckets", "remote")):
-        for f in files:
-            if not re.search(r"#\d+$", f):
-                with open(os.path.join(d, f), "rb") as fh:
-                    got += fh.read().splitlines()
+    got = [line for body in bucket_objects(s, "remote").values() for line in body.splitlines()]
     assert got == [f"r{i}".encode() for i in range(10)], got
 
 

@@ -73,9 +73,7 @@ impl KdsApi {
     }
 
     pub(super) fn encrypted(&self, name: &str) -> bool {
-        self.kds
-            .describe_stream(name)
-            .is_ok_and(|d| d.encryption_key.is_some())
+        self.kds.is_encrypted(name)
     }
 
     /// PutRecords in JSON without the generic `Value` tree: a typed parse

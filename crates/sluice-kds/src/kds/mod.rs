@@ -605,6 +605,15 @@ impl Kds {
         Ok(())
     }
 
+    /// True if the stream has server-side encryption on (a catalog lookup,
+    /// cheap enough for every put's answer).
+    pub fn is_encrypted(&self, name: &str) -> bool {
+        let st = self.inner.state.read();
+        st.catalog
+            .stream(name)
+            .is_some_and(|m| m.encryption_key.is_some())
+    }
+
     /// True if a stream of this name exists and is not still CREATING.
     pub fn stream_exists(&self, name: &str) -> bool {
         let st = self.inner.state.read();
