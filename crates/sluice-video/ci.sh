@@ -11,8 +11,9 @@ source .ci/lib.sh
 CRATE="$ROOT/crates/sluice-video"
 WORK=$(mktemp -d)
 SERVER_PID=""
+TLS_PID=""
 cleanup() {
-    if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    for p in $SERVER_PID $TLS_PID; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -32,10 +33,22 @@ PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0
 "$TARGET_DIR/debug/sluice" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" \
     --auth sigv4 --access-key test:test --get-media-idle-ms 1500 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
+# The same over TLS: a self-signed certificate for 127.0.0.1, trusted by
+# the clients through SSL_CERT_FILE (sluice) and verify= (boto3).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+TLS_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$TARGET_DIR/debug/sluice" serve --listen "127.0.0.1:$TLS_PORT" --data-dir "$WORK/data-tls" \
+    --auth sigv4 --access-key test:test --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" \
+    >"$WORK/server-tls.log" 2>&1 &
+TLS_PID=$!
 for _ in $(seq 1 100); do
-    grep -q "on http://" "$WORK/server.log" 2>/dev/null && break
+    grep -q "on http://" "$WORK/server.log" 2>/dev/null && grep -q "on https://" "$WORK/server-tls.log" 2>/dev/null && break
     sleep 0.1
 done
+export SLUICE_VIDEO_TLS_ENDPOINT="https://127.0.0.1:$TLS_PORT" SLUICE_VIDEO_TLS_CA="$WORK/cert.pem"
+export SLUICE_BIN="$TARGET_DIR/debug/sluice" SLUICE_REPO="$ROOT"
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 SAMPLES="$ROOT/../shared/kvs-samples"

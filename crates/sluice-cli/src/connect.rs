@@ -26,13 +26,13 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use sluice_engine::config::{
-    InputSource, KinesisLocation, OutputFormat, OutputTarget, StartingPosition,
+    InputSource, KinesisLocation, OutputFormat, OutputTarget, StartingPosition, VideoLocation,
 };
 use sluice_engine::errors::ErrorRow;
 use sluice_engine::output::{row_csv, row_json};
 use sluice_engine::{Application, ERROR_STREAM, Record, RecordMeta, SystemClock};
 use sluice_firehose::{Firehose, FirehoseError};
-use sluice_kds::checkpoint::CheckpointStore;
+use sluice_kds::checkpoint::{CheckpointStore, ShardCheckpoint};
 use sluice_kds::client::{Credentials, KdsClient, RemoteEndpoint};
 use sluice_kds::reader::{
     ReadRecord, ReaderOptions, ReaderSource, ReaderStart, ShardShare, StreamReader,
@@ -113,7 +113,7 @@ impl AppHandle {
 pub fn spawn_app(path: &Path, services: Services, stop: Arc<AtomicBool>) -> Result<AppHandle> {
     let loaded = load_app(path)?;
     let name = app_name(path);
-    let mut connected = Connected::new(&loaded, &name, services, false)?;
+    let mut connected = Connected::new(&loaded, &name, services, false, false)?;
     let options = RunOptions { drain: false, stop };
     let thread = std::thread::Builder::new()
         .name(format!("app {name}"))
@@ -186,7 +186,7 @@ pub fn run_from_kinesis(
         });
     }
     let name = app_name(&loaded.dir());
-    let result = Connected::new(loaded, &name, services, rowtime)
+    let result = Connected::new(loaded, &name, services, rowtime, drain)
         .and_then(|mut c| c.run(&RunOptions { drain, stop }));
     if let Some(f) = firehose {
         runtime.block_on(async {
@@ -253,6 +253,13 @@ enum InputFrom {
         /// Only this video stream's fragments; `None`: every stream's.
         only: Option<String>,
     },
+    /// Fragments of another Kinesis Video (an endpoint or a region), read
+    /// back through GetMedia from the checkpoint.
+    RemoteVideo {
+        follower: Box<sluice_video::follow::Follower>,
+        /// Per video stream, the last fragment whose rows no window holds.
+        checkpoints: CheckpointStore,
+    },
     /// Records entering a Firehose delivery stream of this process, live
     /// (KDA's KinesisFirehoseInput; no checkpoint: a delivery stream keeps
     /// no log to read again).
@@ -290,7 +297,15 @@ const PUT_BATCH: usize = 500;
 const IDLE_WAIT: Duration = Duration::from_millis(200);
 
 impl Connected {
-    fn new(loaded: &LoadedApp, name: &str, services: Services, rowtime: bool) -> Result<Connected> {
+    /// `drain`: the run ends once the inputs are read, so a remote video
+    /// stream that does not exist is an error rather than awaited.
+    fn new(
+        loaded: &LoadedApp,
+        name: &str,
+        services: Services,
+        rowtime: bool,
+        drain: bool,
+    ) -> Result<Connected> {
         let mut app = loaded.build(Some(Arc::new(SystemClock)))?;
         let origin = loaded
             .config_path
@@ -438,18 +453,36 @@ impl Connected {
                     });
                     continue;
                 }
+                InputSource::Video(v) if v.is_remote() => {
+                    let from = follow_video(&v, &ckpt_dir, &input.stream, &services, drain)
+                        .with_context(|| {
+                            format!(
+                                "{origin}: [[input]] {}: video_stream \"{}\"",
+                                input.stream, v.name
+                            )
+                        })?;
+                    inputs.push(Input {
+                        stream: input.stream.clone(),
+                        from,
+                        preprocess: None,
+                        fed: Vec::new(),
+                        caught_up: false,
+                    });
+                    continue;
+                }
                 InputSource::Video(v) => {
                     let video = services.video.as_ref().ok_or_else(|| {
                         anyhow!(
-                            "{origin}: [[input]] {}: video_stream \"{v}\" needs Kinesis Video in this process (run the app with sluice serve --apps)",
-                            input.stream
+                            "{origin}: [[input]] {}: video_stream \"{}\" without an endpoint reads the fragments Kinesis Video ingests in this process: run the app with sluice serve --apps, or give the input an endpoint (a sluice serve, http://127.0.0.1:4567) or a region (Amazon Kinesis Video)",
+                            input.stream,
+                            v.name
                         )
                     })?;
                     inputs.push(Input {
                         stream: input.stream.clone(),
                         from: InputFrom::Video {
                             events: video.subscribe_fragments(),
-                            only: (v != "*").then_some(v),
+                            only: (v.name != "*").then_some(v.name),
                         },
                         preprocess: None,
                         fed: Vec::new(),
@@ -602,6 +635,37 @@ impl Connected {
                 let records: Vec<Record> = rows
                     .iter()
                     .map(|(arrival_ms, data)| Record::new(data, *arrival_ms))
+                    .collect();
+                let stream = input.stream.clone();
+                self.app.push_records(&stream, &records)?;
+                return Ok(rows.len());
+            }
+            InputFrom::RemoteVideo { follower, .. } => {
+                let mut rows = self
+                    .runtime
+                    .block_on(follower.next_batch(READ_BATCH, wait))
+                    .with_context(|| format!("reading input {}", input.stream))?;
+                input.caught_up = rows.is_empty() && follower.caught_up();
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                // Streams interleave: feed in server-time order.
+                rows.sort_by_key(|r| r.event.server_ms);
+                let mut floor = self.app.now_ms();
+                let mut data = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    floor = floor.max(r.event.server_ms);
+                    input.fed.push((
+                        r.event.stream_name.clone(),
+                        r.continuation_token.clone(),
+                        floor,
+                    ));
+                    data.push(r.event.to_json().to_string().into_bytes());
+                }
+                let records: Vec<Record> = rows
+                    .iter()
+                    .zip(&data)
+                    .map(|(r, d)| Record::new(d, r.event.server_ms))
                     .collect();
                 let stream = input.stream.clone();
                 self.app.push_records(&stream, &records)?;
@@ -807,15 +871,82 @@ impl Connected {
             for (shard, seq, _) in &input.fed[..done] {
                 through.insert(shard, seq);
             }
-            if let InputFrom::Kinesis(reader) = &mut input.from {
-                reader
+            match &mut input.from {
+                InputFrom::Kinesis(reader) => reader
                     .commit_through(&through)
-                    .with_context(|| format!("checkpointing input {}", input.stream))?;
+                    .with_context(|| format!("checkpointing input {}", input.stream))?,
+                InputFrom::RemoteVideo { checkpoints, .. } => {
+                    for (video_stream, token) in through {
+                        checkpoints
+                            .save(
+                                video_stream,
+                                [(
+                                    VIDEO_CHECKPOINT_KEY.to_string(),
+                                    ShardCheckpoint::After(token.to_string()),
+                                )],
+                            )
+                            .with_context(|| format!("checkpointing input {}", input.stream))?;
+                    }
+                }
+                InputFrom::Video { .. } | InputFrom::Firehose { .. } => {}
             }
             input.fed.drain(..done);
         }
         Ok(())
     }
+}
+
+/// The checkpoint file's "shard" of a video stream: one position each.
+const VIDEO_CHECKPOINT_KEY: &str = "fragments";
+
+/// A GetMedia follower of `v` (remote), from its starting position: NOW,
+/// TRIM_HORIZON (the earliest fragment kept), or LAST_STOPPED_POINT (after
+/// the checkpointed fragment of each stream; the earliest without one).
+fn follow_video(
+    v: &VideoLocation,
+    ckpt_dir: &Path,
+    input: &str,
+    services: &Services,
+    drain: bool,
+) -> Result<InputFrom> {
+    let region = v
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".into());
+    let endpoint = v
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| format!("https://kinesisvideo.{region}.amazonaws.com"));
+    let ckpt_path = ckpt_dir.join(format!("{}.checkpoint", file_safe(input)));
+    if v.starting_position != StartingPosition::LastStoppedPoint && ckpt_path.exists() {
+        std::fs::remove_file(&ckpt_path)
+            .with_context(|| format!("removing {}", ckpt_path.display()))?;
+    }
+    let checkpoints = CheckpointStore::open(&ckpt_path)?;
+    let mut options = sluice_video::follow::FollowOptions::new(endpoint);
+    options.wait_for_stream = !drain;
+    options.signer = crate::video::signer_for(sluice_kds::Credentials::from_env(), region);
+    options.start = match v.starting_position {
+        StartingPosition::Now => sluice_video::follow::FollowStart::Now,
+        StartingPosition::TrimHorizon | StartingPosition::LastStoppedPoint => {
+            sluice_video::follow::FollowStart::Earliest
+        }
+    };
+    if v.starting_position == StartingPosition::LastStoppedPoint {
+        // Every stream's checkpoint, whichever streams `*` finds.
+        for (name, key, c) in checkpoints.entries() {
+            if let (VIDEO_CHECKPOINT_KEY, ShardCheckpoint::After(token)) = (key.as_str(), c) {
+                options.resume.insert(name, token);
+            }
+        }
+    }
+    let _guard = services.runtime.enter();
+    let follower = sluice_video::follow::follow(&v.name, options)?;
+    Ok(InputFrom::RemoteVideo {
+        follower: Box::new(follower),
+        checkpoints,
+    })
 }
 
 /// Up to [`READ_BATCH`] records that entered delivery stream `only`

@@ -58,8 +58,9 @@ pub struct RunArgs {
     /// must not be running on it); checkpoints are kept there too.
     #[arg(long, default_value = ".sluice")]
     data_dir: PathBuf,
-    /// Kinesis inputs: stop once every stream is read to its end, closing
-    /// open windows (default: run until SIGTERM/SIGINT).
+    /// Kinesis (data or video stream) inputs: stop once every stream is
+    /// read to its end, closing open windows (default: run until
+    /// SIGTERM/SIGINT).
     #[arg(long)]
     drain: bool,
 }
@@ -86,10 +87,12 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     for c in &loaded.config.input {
         match c.source()? {
             InputSource::Kinesis(_) => kinesis = true,
+            InputSource::Video(v) if v.is_remote() => kinesis = true,
             InputSource::Video(v) => bail!(
-                "{}: [[input]] {} reads the fragments of Kinesis video stream \"{v}\": run the app with sluice serve --apps",
+                "{}: [[input]] {} reads the fragments Kinesis Video ingests in the same process (video_stream \"{}\" without an endpoint): run the app with sluice serve --apps, or give the input an endpoint (a sluice serve, e.g. http://127.0.0.1:4567) or a region (Amazon Kinesis Video)",
                 app_path.display(),
-                c.stream
+                c.stream,
+                v.name
             ),
             InputSource::Firehose(d) => bail!(
                 "{}: [[input]] {} reads the records entering Firehose delivery stream \"{d}\": run the app with sluice serve --apps",
@@ -102,7 +105,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
     if kinesis {
         if !args.inputs.is_empty() || !args.outputs.is_empty() || args.live || args.pace.is_some() {
             bail!(
-                "{}: this app reads Kinesis data streams; --input, --output, --live and --pace apply to file inputs ([[output]] sections name its destinations)",
+                "{}: this app reads Kinesis streams; --input, --output, --live and --pace apply to file inputs ([[output]] sections name its destinations)",
                 app_path.display()
             );
         }

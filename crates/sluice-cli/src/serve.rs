@@ -558,6 +558,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let video = rt
         .block_on(async {
             let mut config = VideoConfig::new(&video_dir);
+            config.https = tls.is_some();
             if let Some(ms) = args.get_media_idle_ms {
                 config.get_media_idle = std::time::Duration::from_millis(ms);
             }

@@ -55,15 +55,19 @@ pub struct PutArgs {
     region: Option<String>,
 }
 
-/// SigV4 for PutMedia through the shard log crate's signer.
+/// SigV4 for the Kinesis Video clients through the shard log crate's signer.
 #[derive(Debug)]
 struct Signer(sluice_kds::sigv4::SigV4Signer);
 
 impl RequestSigner for Signer {
     fn sign(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<(String, String)> {
         let now = sluice_kds::Clock::now_millis(&sluice_kds::SystemClock);
+        let payload_hash = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))
+            .map_or("UNSIGNED-PAYLOAD", |(_, v)| *v);
         self.0
-            .sign_with_payload_hash(method, path, "", headers, "UNSIGNED-PAYLOAD", now)
+            .sign_with_payload_hash(method, path, "", headers, payload_hash, now)
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
             .collect()
@@ -90,7 +94,15 @@ fn signer(args: &PutArgs) -> Result<Option<Arc<dyn RequestSigner>>> {
         .clone()
         .or_else(|| std::env::var("AWS_REGION").ok())
         .unwrap_or_else(|| "us-east-1".to_owned());
-    Ok(credentials.map(|c| {
+    Ok(signer_for(credentials, region))
+}
+
+/// A SigV4 signer for Kinesis Video in `region`, when there are credentials.
+pub fn signer_for(
+    credentials: Option<sluice_kds::Credentials>,
+    region: String,
+) -> Option<Arc<dyn RequestSigner>> {
+    credentials.map(|c| {
         Arc::new(Signer(sluice_kds::sigv4::SigV4Signer::new(
             c.access_key_id,
             c.secret_access_key,
@@ -98,7 +110,7 @@ fn signer(args: &PutArgs) -> Result<Option<Arc<dyn RequestSigner>>> {
             region,
             "kinesisvideo",
         ))) as Arc<dyn RequestSigner>
-    }))
+    })
 }
 
 pub fn video(command: VideoCommand) -> Result<ExitCode> {

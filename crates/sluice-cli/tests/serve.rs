@@ -965,6 +965,167 @@ fn serve_feeds_put_media_fragments_to_a_video_fragments_app() {
     server.stop();
 }
 
+/// `sluice video put -` of `media` to `stream` at `server`, RELATIVE
+/// timecodes from `start` (epoch seconds); its ACK lines.
+fn video_put(server: &Server, stream: &str, media: &[u8], start: f64) -> Vec<Value> {
+    let mut put = sluice()
+        .args(["video", "put", "-", "--stream-name", stream, "--endpoint"])
+        .arg(format!("http://{}", server.addr))
+        .args(["--relative", &format!("{start:.3}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    put.stdin.take().unwrap().write_all(media).unwrap();
+    let out = put.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn run_reads_a_video_stream_through_get_media_and_resumes_from_its_checkpoint() {
+    use sluice_video::mkv::testing::{cluster_of, header_with};
+
+    let d = temp_dir("run-video-remote");
+    let server = Server::start(&d.join("serve"), &[]);
+    let (status, v) = video_call(
+        &server,
+        "/createStream",
+        &json!({ "StreamName": "lobby-cam", "DataRetentionInHours": 1 }),
+    );
+    assert_eq!(status, 200, "{v}");
+    // Three 2-second fragments: 0 and 2000 back to back, then 9000 (a
+    // 5-second gap).
+    let start = SystemClock.now_ms() as f64 / 1000.0;
+    let mut media = header_with(&[1], 33_333_333, Some((1280, 720)));
+    for tc in [0u64, 2000, 9000] {
+        media.extend(cluster_of(tc, 60, 33, |i| vec![i as u8; 2000]));
+    }
+    let acks = video_put(&server, "lobby-cam", &media, start);
+    assert_eq!(
+        acks.iter()
+            .filter(|a| a["EventType"] == "PERSISTED")
+            .count(),
+        3
+    );
+
+    // The example app, its input read from that server.
+    let app = d.join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::copy(
+        repo().join("sql-examples/video-fragment-stats/app.sql"),
+        app.join("app.sql"),
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("app.toml"),
+        format!(
+            r#"[[input]]
+stream       = "SOURCE_SQL_STREAM_001"
+video_stream = "lobby-cam"
+endpoint     = "http://{}"
+
+[[output]]
+stream = "VIDEO_ALERTS"
+file   = "alerts.jsonl"
+
+[[output]]
+stream = "VIDEO_HEALTH"
+file   = "health.jsonl"
+"#,
+            server.addr
+        ),
+    )
+    .unwrap();
+    let data = d.join("run");
+    let read = |name: &str| -> Vec<Value> {
+        std::fs::read_to_string(app.join(name))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    run_drained(&[app.as_os_str()], &data);
+    let alerts = read("alerts.jsonl");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["STREAM_NAME"], "lobby-cam");
+    assert_eq!(alerts[0]["ALERT"], "GAP");
+    let gap = alerts[0]["GAP_MS"].as_i64().unwrap();
+    assert!((4900..=5100).contains(&gap), "{gap}");
+    let health = read("health.jsonl");
+    let fragments: i64 = health
+        .iter()
+        .map(|r| r["FRAGMENTS"].as_i64().unwrap())
+        .sum();
+    assert_eq!(fragments, 3, "{health:?}");
+    // Read back through GetMedia: no ingest latency, nothing rejected.
+    assert!(
+        health.iter().all(|r| r["MAX_LATENCY_MS"].is_null()),
+        "{health:?}"
+    );
+    let fps = health[0]["FRAMES_PER_SECOND"].as_f64().unwrap();
+    assert!((29.0..=31.0).contains(&fps), "{fps}");
+
+    // One more fragment 20 s on; the next run starts after the last one
+    // read (LAST_STOPPED_POINT), and its GAP_MS counts from that one's end.
+    let mut more = header_with(&[1], 33_333_333, Some((1280, 720)));
+    more.extend(cluster_of(31_000, 60, 33, |i| vec![i as u8; 2000]));
+    video_put(&server, "lobby-cam", &more, start);
+    run_drained(&[app.as_os_str()], &data);
+    let alerts = read("alerts.jsonl");
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let gap = alerts[1]["GAP_MS"].as_i64().unwrap();
+    assert!((19_900..=20_100).contains(&gap), "{gap}");
+    let health = read("health.jsonl");
+    let fragments: i64 = health
+        .iter()
+        .map(|r| r["FRAGMENTS"].as_i64().unwrap())
+        .sum();
+    assert_eq!(fragments, 4, "{health:?}");
+
+    // A stream that is not there: a --drain run fails with AWS's error.
+    let toml = std::fs::read_to_string(app.join("app.toml"))
+        .unwrap()
+        .replace("\"lobby-cam\"", "\"no-such-cam\"");
+    std::fs::write(app.join("app.toml"), toml).unwrap();
+    let out = sluice()
+        .arg("run")
+        .arg(&app)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--drain")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("ResourceNotFoundException"), "{stderr}");
+    assert!(stderr.contains("no-such-cam"), "{stderr}");
+
+    // Without an endpoint, sluice run says where such an input runs.
+    std::fs::write(
+        app.join("app.toml"),
+        "[[input]]\nstream = \"SOURCE_SQL_STREAM_001\"\nvideo_stream = \"*\"\n",
+    )
+    .unwrap();
+    let out = sluice().arg("run").arg(&app).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("sluice serve --apps, or give the input an endpoint"),
+        "{stderr}"
+    );
+    server.stop();
+}
+
 #[test]
 fn discover_samples_a_stream_through_an_endpoint() {
     let d = temp_dir("discover-kds");

@@ -94,10 +94,12 @@ pub struct InputConfig {
     /// serve --apps`), live from when the app starts (a delivery stream
     /// keeps no log to replay).
     pub delivery_stream: Option<String>,
-    /// Feed the stream with the fragments Kinesis Video ingests in this
-    /// process (`sluice serve --apps`): a video stream's name, or `*` for
-    /// every stream. Rows have the [`VIDEO_FRAGMENTS_COLUMNS`] unless
-    /// `columns` says otherwise; ROWTIME is the fragment's server time.
+    /// Feed the stream with the fragments of a Kinesis video stream (a
+    /// name, or `*` for every stream): those Kinesis Video ingests in this
+    /// process (`sluice serve --apps`), or, with `endpoint` or `region`,
+    /// those read back through GetMedia from that Kinesis Video. Rows have
+    /// the [`VIDEO_FRAGMENTS_COLUMNS`] unless `columns` says otherwise;
+    /// ROWTIME is the fragment's server time.
     pub video_stream: Option<String>,
 }
 
@@ -129,7 +131,7 @@ pub enum InputSource {
     /// A Kinesis data stream.
     Kinesis(KinesisLocation),
     /// Kinesis Video fragments of this stream (`*`: of every stream).
-    Video(String),
+    Video(VideoLocation),
     /// The records entering this Firehose delivery stream of the process.
     Firehose(String),
 }
@@ -147,6 +149,29 @@ pub struct KinesisLocation {
     pub starting_position: StartingPosition,
     /// The share of the shards read (InputParallelism): (index from 0, of).
     pub share: Option<(u32, u32)>,
+}
+
+/// A Kinesis video stream whose fragments are an input's rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VideoLocation {
+    /// Stream name, or `*` for every stream.
+    pub name: String,
+    /// The Kinesis Video endpoint to read through GetMedia; `None` with
+    /// no region: the fragments this process ingests, live.
+    pub endpoint: Option<String>,
+    /// Amazon Kinesis Video's region (its endpoint when none is given),
+    /// and the signature's.
+    pub region: Option<String>,
+    /// Where reading starts (with an endpoint or a region).
+    pub starting_position: StartingPosition,
+}
+
+impl VideoLocation {
+    /// Read from another Kinesis Video (an endpoint or a region), not the
+    /// one in this process.
+    pub fn is_remote(&self) -> bool {
+        self.endpoint.is_some() || self.region.is_some()
+    }
 }
 
 /// KDA's InputStartingPosition.
@@ -439,9 +464,6 @@ impl InputConfig {
             for (key, set) in [
                 ("file", self.file.is_some()),
                 ("kinesis_stream", self.kinesis_stream.is_some()),
-                ("endpoint", self.endpoint.is_some()),
-                ("region", self.region.is_some()),
-                ("starting_position", self.starting_position.is_some()),
                 ("preprocessing_lambda", self.preprocessing_lambda.is_some()),
                 ("start", self.start.is_some()),
                 ("step_ms", self.step_ms.is_some()),
@@ -449,7 +471,7 @@ impl InputConfig {
             ] {
                 if set {
                     return Err(err(format!(
-                        "{key} does not apply to a video_stream input (its rows are the fragments this process ingests)"
+                        "{key} does not apply to a video_stream input (its rows are the stream's fragments)"
                     )));
                 }
             }
@@ -458,7 +480,18 @@ impl InputConfig {
                     "a video_stream input's rows are JSON (format = \"json\")".into(),
                 ));
             }
-            return Ok(InputSource::Video(video.clone()));
+            let location = VideoLocation {
+                name: video.clone(),
+                endpoint: self.endpoint.clone(),
+                region: self.region.clone(),
+                starting_position: starting_position(self.starting_position.as_deref(), &ctx)?,
+            };
+            if !location.is_remote() && self.starting_position.is_some() {
+                return Err(err(
+                    "starting_position applies to a video_stream read from an endpoint or region; the fragments this process ingests are read as they come".into(),
+                ));
+            }
+            return Ok(InputSource::Video(location));
         }
         match &self.kinesis_stream {
             None => {

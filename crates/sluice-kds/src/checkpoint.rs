@@ -148,6 +148,16 @@ impl CheckpointStore {
             .cloned()
     }
 
+    /// Every checkpoint: (stream, shard id, checkpoint), in file order.
+    pub fn entries(&self) -> Vec<(String, String, ShardCheckpoint)> {
+        self.inner
+            .lock()
+            .entries
+            .iter()
+            .map(|((s, shard), c)| (s.clone(), shard.clone(), c.clone()))
+            .collect()
+    }
+
     /// All checkpoints of a stream, by shard id.
     pub fn stream(&self, stream: &str) -> BTreeMap<String, ShardCheckpoint> {
         self.inner

@@ -209,7 +209,8 @@ pub fn read_merged(dir: &Path, inputs: &[InputConfig]) -> Result<Vec<(usize, Fil
             return Err(TestkitError::Engine(sluice_engine::EngineError::Config {
                 context: format!("[[input]] {}", input.stream),
                 message: format!(
-                    "reads the fragments of Kinesis video stream \"{v}\" (sluice serve --apps); a replay or a case reads files: give the captured VIDEO_FRAGMENTS rows as a file"
+                    "reads the fragments of Kinesis video stream \"{}\"; a replay or a case reads files: give the captured VIDEO_FRAGMENTS rows as a file",
+                    v.name
                 ),
             }));
         }

@@ -307,6 +307,90 @@ def _():
     assert kinds.count("PERSISTED") >= 2, kinds
 
 
+def run_video_app(stream, endpoint, name, env=None):
+    """`sluice run --drain` of sql-examples/video-fragment-stats with its
+    input read from `stream` at `endpoint` (GetMedia, from the earliest
+    fragment); its VIDEO_HEALTH and VIDEO_ALERTS rows."""
+    app = os.path.join(WORK, name)
+    os.makedirs(app, exist_ok=True)
+    sql = os.path.join(os.environ["SLUICE_REPO"], "sql-examples/video-fragment-stats/app.sql")
+    with open(sql) as src, open(os.path.join(app, "app.sql"), "w") as dst:
+        dst.write(src.read())
+    with open(os.path.join(app, "app.toml"), "w") as f:
+        f.write(f"""[[input]]
+stream = "SOURCE_SQL_STREAM_001"
+video_stream = "{stream}"
+endpoint = "{endpoint}"
+starting_position = "TRIM_HORIZON"
+
+[[output]]
+stream = "VIDEO_HEALTH"
+file = "health.jsonl"
+
+[[output]]
+stream = "VIDEO_ALERTS"
+file = "alerts.jsonl"
+""")
+    subprocess.run([os.environ["SLUICE_BIN"], "run", app, "--data-dir",
+                    os.path.join(WORK, name + "-data"), "--drain"],
+                   check=True, capture_output=True, timeout=120,
+                   env={**os.environ, **(env or {})})
+
+    def rows(file):
+        path = os.path.join(app, file)
+        if not os.path.exists(path):
+            return []
+        return [json.loads(line) for line in open(path) if line.strip()]
+    return rows("health.jsonl"), rows("alerts.jsonl")
+
+
+def assert_health(health, alerts, fragments):
+    assert sum(r["FRAGMENTS"] for r in health) == fragments, health
+    for r in health:
+        assert 29.0 <= r["FRAMES_PER_SECOND"] <= 31.0, r
+        assert r["MBIT_PER_SECOND"] > 0 and r["REJECTED"] == 0, r
+        assert r["MAX_LATENCY_MS"] is None, r
+    assert alerts == [], alerts
+
+
+@check("sluice run: a VIDEO_FRAGMENTS app reads ffmpeg media back through signed GetMedia, a row per fragment")
+def _():
+    put = os.environ["SLUICE_VIDEO_PUT"].split()
+    kv.create_stream(StreamName="ci-run", DataRetentionInHours=1)
+    video = os.path.join(WORK, "video.mkv")
+    with open(video, "rb") as f:
+        subprocess.run([*put, "-", "--endpoint", ENDPOINT, "--stream", "ci-run",
+                        "--relative", "1700000000"], stdin=f, check=True, capture_output=True)
+    health, alerts = run_video_app("ci-run", ENDPOINT, "run-app")
+    assert_health(health, alerts, len(input_clusters(video)))
+
+
+@check("HTTPS: sluice video put, boto3 and a sluice run app over TLS; GetDataEndpoint answers https")
+def _():
+    tls, ca = os.environ["SLUICE_VIDEO_TLS_ENDPOINT"], os.environ["SLUICE_VIDEO_TLS_CA"]
+    put = os.environ["SLUICE_VIDEO_PUT"].split()
+    kvs = boto3.client("kinesisvideo", endpoint_url=tls, verify=ca)
+    kvs.create_stream(StreamName="ci-tls", DataRetentionInHours=1)
+    ep = kvs.get_data_endpoint(StreamName="ci-tls", APIName="GET_MEDIA")["DataEndpoint"]
+    assert ep == tls, ep
+    video = os.path.join(WORK, "video.mkv")
+    env = {**os.environ, "SSL_CERT_FILE": ca}
+    with open(video, "rb") as f:
+        out = subprocess.run([*put, "-", "--endpoint", tls, "--stream", "ci-tls",
+                              "--relative", "1700000000"], stdin=f, check=True,
+                             capture_output=True, env=env)
+    acks = [json.loads(line) for line in out.stdout.decode().splitlines() if line.strip()]
+    clusters = input_clusters(video)
+    assert [a["EventType"] for a in acks].count("PERSISTED") == len(clusters), acks
+    gm = boto3.client("kinesis-video-media", endpoint_url=ep, verify=ca)
+    data = gm.get_media(StreamName="ci-tls",
+                        StartSelector={"StartSelectorType": "EARLIEST"})["Payload"].read()
+    hashes = [hashlib.sha256(c).hexdigest() for ch in chunks(data) for c in ch["clusters"]]
+    assert hashes == clusters, "cluster bytes differ"
+    health, alerts = run_video_app("ci-tls", tls, "tls-app", {"SSL_CERT_FILE": ca})
+    assert_health(health, alerts, len(clusters))
+
+
 @check("DeleteStream (boto3)")
 def _():
     arn = kv.describe_stream(StreamName="ci-trunc")["StreamInfo"]["StreamARN"]

@@ -45,8 +45,11 @@ pub struct VideoConfig {
     pub put_media_idle_ack: Duration,
     /// PutMedia ends after this long without data (AWS: 30 s).
     pub put_media_timeout: Duration,
-    /// GetDataEndpoint answer; by default `http://` + the request's Host.
+    /// GetDataEndpoint answer; by default `http://` (`https://` with
+    /// [`VideoConfig::https`]) + the request's Host.
     pub public_url: Option<String>,
+    /// The server is reached over TLS.
+    pub https: bool,
     /// GetClip's limits.
     pub clip: ClipLimits,
 }
@@ -92,6 +95,7 @@ impl VideoConfig {
             put_media_idle_ack: Duration::from_secs(3),
             put_media_timeout: Duration::from_secs(30),
             public_url: None,
+            https: false,
             clip: ClipLimits::default(),
         }
     }
@@ -328,8 +332,14 @@ impl VideoApi {
         self.stream_of(&body)?;
         let url = match (&self.shared.config.public_url, host) {
             (Some(u), _) => u.clone(),
-            (None, Some(h)) => format!("http://{h}"),
-            (None, None) => "http://127.0.0.1".to_string(),
+            (None, host) => {
+                let scheme = if self.shared.config.https {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{}", host.as_deref().unwrap_or("127.0.0.1"))
+            }
         };
         Ok(json!({ "DataEndpoint": url }))
     }

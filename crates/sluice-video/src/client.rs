@@ -34,19 +34,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Uri};
+use http::Request;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::body::{self, ApiBody};
 use crate::error::{Result, VideoError};
 use crate::mkv::{MkvSplitter, ParseEvent};
+use crate::transport::{Endpoint, data_endpoint};
 
 /// How the producer's Cluster timecodes are read
 /// (`x-amzn-fragment-timecode-type`).
@@ -69,9 +69,9 @@ impl FragmentTimecodeType {
     }
 }
 
-/// Signs PutMedia requests (SigV4). The body streams, so the payload is
-/// `UNSIGNED-PAYLOAD`: `headers` already holds
-/// `x-amz-content-sha256: UNSIGNED-PAYLOAD` and `host`.
+/// Signs requests (SigV4). `headers` already holds `host` and
+/// `x-amz-content-sha256`: the payload's hash, or `UNSIGNED-PAYLOAD` for
+/// PutMedia, whose body streams.
 pub trait RequestSigner: Send + Sync + fmt::Debug {
     /// The headers to add (`x-amz-date`, `authorization`, …) to a request
     /// with this method, path and headers.
@@ -252,38 +252,23 @@ enum Item {
 
 /// Where to connect.
 #[derive(Debug, Clone)]
+/// The data endpoint PutMedia goes to (GetDataEndpoint's answer).
 struct Target {
     endpoint: String,
-    host: String,
-    port: u16,
-    authority: String,
+    data: Endpoint,
     path: String,
 }
 
 impl Target {
-    fn parse(endpoint: &str) -> Result<Target> {
-        let bad = |reason: &str| VideoError::InvalidArgument {
-            field: "endpoint",
-            reason: format!("{endpoint:?}: {reason}"),
-        };
-        let uri: Uri = endpoint
-            .parse()
-            .map_err(|e| bad(&format!("not a URL ({e})")))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some(other) => return Err(bad(&format!("scheme {other} (only http)"))),
-            None => return Err(bad("no scheme (http://host:port)")),
-        }
-        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
-        let host = authority.host().trim_matches(['[', ']']).to_string();
-        let port = authority.port_u16().unwrap_or(80);
-        let base = uri.path().trim_end_matches('/');
+    /// Ask the control endpoint for the stream's PUT_MEDIA data endpoint.
+    async fn resolve(endpoint: &str, stream: &str, options: &PutMediaOptions) -> Result<Target> {
+        let control = Endpoint::parse(endpoint, "endpoint")?;
+        let data = data_endpoint(&control, stream, "PUT_MEDIA", options.signer.as_ref()).await?;
+        let path = data.path("/putMedia");
         Ok(Target {
             endpoint: endpoint.to_string(),
-            host,
-            port,
-            authority: authority.as_str().to_string(),
-            path: format!("{base}/putMedia"),
+            data,
+            path,
         })
     }
 
@@ -304,8 +289,11 @@ enum Attempt {
 }
 
 /// Send `source` (a Matroska stream: header block, then Clusters) to
-/// `stream` through PutMedia at `endpoint` (`http://host:port`), calling
-/// `on_ack` with every ACK in order. Returns when every fragment of the
+/// `stream` through PutMedia, calling
+/// `on_ack` with every ACK in order. `endpoint` is the control endpoint
+/// (`http://127.0.0.1:4567` for `sluice serve`,
+/// `https://kinesisvideo.<region>.amazonaws.com` for AWS): the stream's
+/// data endpoint comes from its GetDataEndpoint. Returns when every fragment of the
 /// source got RECEIVED or ERROR and the server closed the ACK stream.
 ///
 /// Errors: a source that cannot be cut into fragments
@@ -323,7 +311,7 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     F: FnMut(&Ack) + Send,
 {
-    let target = Target::parse(endpoint)?;
+    let target = Target::resolve(endpoint, stream, options).await?;
     let (item_tx, mut items) = mpsc::channel(4);
     let source_bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let reader = tokio::spawn(read_source(
@@ -454,11 +442,12 @@ async fn connection<F>(
 where
     F: FnMut(&Ack) + Send,
 {
-    let tcp = TcpStream::connect((target.host.as_str(), target.port))
+    let io = target
+        .data
+        .connect()
         .await
-        .map_err(|e| target.fail(format!("connect: {e}")))?;
-    let _ = tcp.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .map_err(|e| target.fail(e.to_string()))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
         .map_err(|e| target.fail(format!("handshake: {e}")))?;
     let _conn = AbortOnDrop(tokio::spawn(conn));
@@ -573,7 +562,7 @@ fn request(
         .producer_start_timestamp
         .map(|secs| format!("{secs:.3}"));
     let mut headers: Vec<(&str, &str)> = vec![
-        ("host", target.authority.as_str()),
+        ("host", target.data.authority.as_str()),
         ("x-amzn-stream-name", stream),
         (
             "x-amzn-fragment-timecode-type",
@@ -741,7 +730,7 @@ mod tests {
     use std::path::PathBuf;
 
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
     use crate::mkv::testing::{cluster, header_bytes};
@@ -954,25 +943,26 @@ mod tests {
         assert_eq!(events.recv().await.unwrap().producer_ms, Some(10 * 200));
     }
 
-    /// A loopback proxy whose first connection breaks after `cut` request
-    /// bytes; later connections pass everything.
+    /// A loopback proxy whose first PutMedia connection (its second: the
+    /// first asks GetDataEndpoint) breaks after `cut` request bytes; the
+    /// others pass everything.
     async fn flaky_proxy(upstream: SocketAddr, cut: usize) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            let mut first = true;
+            let mut connections = 0;
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {
                     return;
                 };
                 let mut server = TcpStream::connect(upstream).await.unwrap();
-                if !first {
+                connections += 1;
+                if connections != 2 {
                     tokio::spawn(async move {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     });
                     continue;
                 }
-                first = false;
                 tokio::spawn(async move {
                     let (mut cr, mut cw) = client.split();
                     let (mut sr, mut sw) = server.split();
@@ -1103,14 +1093,5 @@ mod tests {
         let idle = Ack::parse(br#"{"EventType":"IDLE"}"#).unwrap();
         assert_eq!(idle.to_string(), r#"{"EventType":"IDLE"}"#);
         assert!(Ack::parse(br#"{"EventType":"NOPE"}"#).is_none());
-    }
-
-    #[test]
-    fn endpoint_must_be_an_http_url() {
-        assert!(Target::parse("https://x:1").is_err());
-        assert!(Target::parse("127.0.0.1:80").is_err());
-        let t = Target::parse("http://127.0.0.1:4567/").unwrap();
-        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 4567));
-        assert_eq!(t.path, "/putMedia");
     }
 }

@@ -110,9 +110,10 @@ pub enum VideoError {
         /// What was found.
         reason: String,
     },
-    /// The PutMedia client could not talk to the endpoint (connect, HTTP,
-    /// or an AWS error answer), after its retries.
-    #[error("PutMedia to {endpoint}: {reason}")]
+    /// A client (PutMedia, the GetMedia follower) could not talk to the
+    /// endpoint (connect, TLS, HTTP, or an AWS error answer), after its
+    /// retries.
+    #[error("Kinesis Video at {endpoint}: {reason}")]
     Client {
         /// The endpoint URL.
         endpoint: String,
@@ -127,6 +128,19 @@ pub enum VideoError {
         offset: u64,
         /// What was wrong.
         reason: String,
+    },
+    /// An endpoint answered a client's call with an AWS error.
+    #[error("{operation} at {endpoint}: {aws}: {message}")]
+    Remote {
+        /// The endpoint URL.
+        endpoint: String,
+        /// The API operation called.
+        operation: &'static str,
+        /// The AWS error type (`ResourceNotFoundException` …), or `HTTP
+        /// <status>` when the answer names none.
+        aws: String,
+        /// The answer's message.
+        message: String,
     },
     /// A request body that is not the JSON the API expects.
     #[error("request body for {operation}: {source}")]
@@ -186,6 +200,7 @@ impl VideoError {
             VideoError::Io { .. }
             | VideoError::Corrupt { .. }
             | VideoError::Client { .. }
+            | VideoError::Remote { .. }
             | VideoError::Bench { .. } => ("ServiceException", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

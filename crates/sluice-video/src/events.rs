@@ -70,8 +70,10 @@ pub struct FragmentEvent {
     /// fragment of this stream (over PutMedia sessions) and the start of
     /// this one; `None` for a stream's first fragment.
     pub gap_ms: Option<i64>,
-    /// INGEST_LATENCY_MS: from the fragment's first byte to its ACK.
-    pub ingest_latency_ms: i64,
+    /// INGEST_LATENCY_MS: from the fragment's first byte to its ACK;
+    /// `None` when read back through GetMedia (the reader never saw it
+    /// arrive).
+    pub ingest_latency_ms: Option<i64>,
     /// ACK_STATUS.
     pub ack_status: AckStatus,
     /// ERROR_ID (PutMedia error code) when rejected.
@@ -127,7 +129,7 @@ mod tests {
             width: Some(640),
             height: Some(360),
             gap_ms: Some(-5),
-            ingest_latency_ms: 3,
+            ingest_latency_ms: Some(3),
             ack_status: AckStatus::Persisted,
             error_id: None,
         };

@@ -11,7 +11,10 @@
 //!   fragment as a [`FragmentEvent`] (rows of `VIDEO_FRAGMENTS`).
 //! - [`VideoApi::spawn_retention`] enforces retention periodically.
 //! - [`client::put_media`] is a PutMedia client (the `sluice video put`
-//!   command and the benchmark's load generator).
+//!   command and the benchmark's load generator); [`follow::follow`]
+//!   reads fragments back through GetMedia as [`FragmentEvent`]s (a
+//!   `video_stream` input with an endpoint). Both reach AWS or `sluice
+//!   serve` through [`transport`] (TLS, GetDataEndpoint).
 //! - [`bench::run`] runs the ingest and read benchmarks (`sluice bench
 //!   --mode video`).
 //!
@@ -29,11 +32,13 @@ pub mod clock;
 pub mod ebml;
 pub mod error;
 pub mod events;
+pub mod follow;
 pub mod mkv;
 pub mod mp4;
 mod putmedia;
 pub mod server;
 pub mod store;
+pub mod transport;
 
 pub use api::{VideoApi, VideoConfig};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -250,6 +250,8 @@ struct Open {
     /// `None` = unknown-size cluster; `Some(end)` = absolute end offset.
     cluster_end: Option<u64>,
     in_cluster: bool,
+    /// A Segment-level element followed the Cluster (GetMedia's tags).
+    trailer: bool,
 }
 
 /// Incremental splitter: [`MkvSplitter::feed`] bytes as they arrive, then
@@ -341,6 +343,21 @@ impl MkvSplitter {
         }
         self.buf.extend_from_slice(data);
         self.run(out);
+    }
+
+    /// End the open fragment now if its Cluster is complete and a
+    /// Segment-level element (GetMedia's trailing `Tags`) followed it.
+    /// A reader of a live GetMedia stream calls this after each
+    /// [`MkvSplitter::feed`], so a fragment's end does not wait for the
+    /// next fragment to begin.
+    pub fn end_after_trailer(&mut self, out: &mut Vec<ParseEvent>) {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.trailer && !o.in_cluster)
+        {
+            self.close_fragment(out);
+        }
     }
 
     /// The body ended. `clean` is false when the connection broke.
@@ -542,6 +559,7 @@ impl MkvSplitter {
         };
         match &mut self.open {
             Some(open) => {
+                open.trailer = true;
                 open.frag.size += bytes.len() as u64;
                 if open.frag.error.is_none() || self.passthrough {
                     open.frag.bytes.extend_from_slice(&bytes);
@@ -604,6 +622,7 @@ impl MkvSplitter {
             timecode_seen: false,
             cluster_end,
             in_cluster: true,
+            trailer: false,
         });
         true
     }

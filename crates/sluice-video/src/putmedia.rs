@@ -374,7 +374,7 @@ impl Session {
             width: video.and_then(|t| t.width),
             height: video.and_then(|t| t.height),
             gap_ms: self.last_end_ms.map(|end| producer_ms - end),
-            ingest_latency_ms: open.map_or(0, |o| o.started.elapsed().as_millis() as i64),
+            ingest_latency_ms: Some(open.map_or(0, |o| o.started.elapsed().as_millis() as i64)),
             ack_status: status,
             error_id: frag.error,
         }

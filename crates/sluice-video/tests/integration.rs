@@ -17,6 +17,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use sluice_video::ebml::{self, read_header, read_simple_tags};
+use sluice_video::follow;
 use sluice_video::mkv::testing;
 use sluice_video::{Clock, ManualClock, SystemClock, VideoApi, VideoConfig, server};
 use tokio::net::{TcpListener, TcpStream};
@@ -501,6 +502,124 @@ async fn get_media_follows_the_live_head() {
     let got = chunks(&out);
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].clusters[0], c);
+}
+
+/// Rows until `n` have come (or 10 s pass).
+async fn rows(f: &mut follow::Follower, n: usize) -> Vec<follow::Followed> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while got.len() < n && tokio::time::Instant::now() < deadline {
+        got.extend(f.next_batch(100, Duration::from_millis(100)).await.unwrap());
+    }
+    got
+}
+
+#[tokio::test]
+async fn follow_reads_every_fragment_back_as_a_row_across_get_media_calls() {
+    let srv = start("follow").await;
+    let a = srv.addr;
+    create(a, "cam", 1).await;
+    let acks = put_media(
+        a,
+        "cam",
+        [
+            header(&[1]),
+            cluster(0, 1),
+            cluster(2000, 2),
+            cluster(4000, 3),
+        ]
+        .concat(),
+    )
+    .await;
+    let numbers = persisted(&acks);
+    assert_eq!(numbers.len(), 3);
+    let options = |start| follow::FollowOptions {
+        start,
+        idle: Duration::from_millis(300),
+        ..follow::FollowOptions::new(format!("http://{a}"))
+    };
+    let mut f = follow::follow("cam", options(follow::FollowStart::Earliest)).unwrap();
+    let got = rows(&mut f, 3).await;
+    let got_numbers: Vec<String> = got
+        .iter()
+        .map(|r| r.event.fragment_number.clone().unwrap())
+        .collect();
+    assert_eq!(got_numbers, numbers);
+    for (i, r) in got.iter().enumerate() {
+        let e = &r.event;
+        assert_eq!(e.stream_name, "cam");
+        assert_eq!((e.frame_count, e.keyframe_count), (20, 1));
+        assert_eq!(e.duration_ms, 2000);
+        assert_eq!(e.producer_ms, Some(1_700_000_000_000 + 2000 * i as i64));
+        assert_eq!(e.gap_ms, (i > 0).then_some(0));
+        assert_eq!((e.width, e.height), (Some(320), Some(240)));
+        assert_eq!(e.ack_status.as_str(), "PERSISTED");
+        assert_eq!(r.continuation_token, numbers[i]);
+    }
+    // The server ends an idle GetMedia (400 ms); the follower goes on from
+    // its continuation token and is caught up meanwhile.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert!(f.caught_up());
+    let more = put_media(a, "cam", [header(&[1]), cluster(6000, 4)].concat()).await;
+    let late = rows(&mut f, 1).await;
+    assert_eq!(late.len(), 1);
+    assert_eq!(
+        late[0].event.fragment_number,
+        persisted(&more).first().cloned()
+    );
+    // GAP_MS spans GetMedia calls: the new fragment starts where the
+    // last one read ended.
+    assert_eq!(late[0].event.gap_ms, Some(0));
+
+    // Resuming after a fragment reads only the ones after it.
+    let mut resumed = follow::follow(
+        "cam",
+        follow::FollowOptions {
+            resume: [("cam".to_string(), numbers[1].clone())].into(),
+            ..options(follow::FollowStart::Now)
+        },
+    )
+    .unwrap();
+    let after = rows(&mut resumed, 2).await;
+    let after_numbers: Vec<_> = after
+        .iter()
+        .map(|r| r.event.fragment_number.clone().unwrap())
+        .collect();
+    assert_eq!(after_numbers[0], numbers[2]);
+    assert_eq!(after.len(), 2);
+    // Its GAP_MS counts from the end of the fragment resumed after.
+    assert_eq!(after[0].event.gap_ms, Some(0));
+
+    // `*`: every stream, one listed later from its earliest fragment.
+    let mut every = follow::follow(
+        "*",
+        follow::FollowOptions {
+            list_every: Duration::from_millis(200),
+            ..options(follow::FollowStart::Earliest)
+        },
+    )
+    .unwrap();
+    assert_eq!(rows(&mut every, 4).await.len(), 4);
+    create(a, "door", 1).await;
+    put_media(a, "door", [header(&[1]), cluster(0, 5)].concat()).await;
+    let door = rows(&mut every, 1).await;
+    assert_eq!(door[0].event.stream_name, "door");
+
+    // A named stream that does not exist, without waiting: the AWS error.
+    let mut missing = follow::follow(
+        "nope",
+        follow::FollowOptions {
+            wait_for_stream: false,
+            ..options(follow::FollowStart::Now)
+        },
+    )
+    .unwrap();
+    let e = missing
+        .next_batch(10, Duration::from_secs(5))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ResourceNotFoundException"), "{e}");
 }
 
 #[tokio::test]
