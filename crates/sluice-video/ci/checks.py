@@ -477,3 +477,114 @@ def _():
         == "InvalidArgumentException"
     assert code("ci-video", "PRODUCER_TIMESTAMP", 1600000000, 1600000005) \
         == "ResourceNotFoundException"
+
+
+def make_av(name, video, audio):
+    """4 s of testsrc (320x240, 30 fps) + a 440 Hz sine in Matroska, a
+    keyframe (so a cluster, so a fragment) every second, no B-frames."""
+    path = os.path.join(WORK, name)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "testsrc=duration=4:size=320x240:rate=30",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
+                    *video, *audio, "-cluster_time_limit", "10000", "-f", "matroska", path],
+                   check=True, capture_output=True)
+    return path
+
+
+def probe_streams(path):
+    """ffprobe's view of every stream, frames counted."""
+    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                            "stream=codec_type,codec_name,codec_tag_string,nb_read_frames,"
+                            "duration,sample_rate,channels,width,height",
+                            "-of", "json", path], check=True, capture_output=True)
+    return {s["codec_type"]: s for s in json.loads(probe.stdout)["streams"]}
+
+
+def clip_of(stream, path, mp4_name):
+    """PutMedia `path` (producer start 1700000000), GetClip all of it with
+    boto3; returns the MP4's path. Every cluster must be PERSISTED."""
+    kv.create_stream(StreamName=stream, DataRetentionInHours=1)
+    acks = put_media(stream, path)
+    kinds = [a["EventType"] for a in acks]
+    clusters = input_clusters(path)
+    assert "ERROR" not in kinds and kinds.count("PERSISTED") == len(clusters) == 4, (kinds, len(clusters))
+    am = media_client(stream, "GET_CLIP")
+    out = am.get_clip(StreamName=stream, ClipFragmentSelector={
+        "FragmentSelectorType": "PRODUCER_TIMESTAMP",
+        "TimestampRange": {"StartTimestamp": 1700000000, "EndTimestamp": 1700000010}})
+    assert out["ContentType"] == "video/mp4", out["ContentType"]
+    clip = os.path.join(WORK, mp4_name)
+    with open(clip, "wb") as f:
+        f.write(out["Payload"].read())
+    # ffmpeg decodes every frame of both tracks without a complaint.
+    dec = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", clip, "-f", "null", "-"],
+                         capture_output=True)
+    assert dec.returncode == 0 and not dec.stderr.strip(), dec.stderr.decode()
+    return clip
+
+
+def check_av_clip(clip, vcodec, vtag, acodec, rate, channels):
+    got = probe_streams(clip)
+    v, a = got["video"], got.get("audio")
+    print(f"  ffprobe {os.path.basename(clip)}: video {v['codec_name']}/{v['codec_tag_string']} "
+          f"{v['width']}x{v['height']} {v['nb_read_frames']} frames {v['duration']} s; audio "
+          + (f"{a['codec_name']} {a['sample_rate']} Hz x{a['channels']} {a['nb_read_frames']} "
+             f"frames {a['duration']} s" if a else "none"), flush=True)
+    assert (v["codec_name"], v["codec_tag_string"]) == (vcodec, vtag), v
+    assert (v["width"], v["height"]) == (320, 240), v
+    assert int(v["nb_read_frames"]) == 120, v
+    assert abs(float(v["duration"]) - 4.0) < 0.05, v
+    assert a is not None, got
+    assert a["codec_name"] == acodec, a
+    assert (int(a["sample_rate"]), int(a["channels"])) == (rate, channels), a
+    assert abs(float(a["duration"]) - 4.0) < 0.1, a
+    assert int(a["nb_read_frames"]) > 0, a
+
+
+@check("GetClip H.265 + AAC (ffmpeg libx265/aac, boto3): ffprobe reads hevc + aac, 4 s, 120 frames")
+def _():
+    mkv = make_av("hevc_aac.mkv",
+                  ["-c:v", "libx265", "-x265-params",
+                   "log-level=error:keyint=30:min-keyint=30:scenecut=0:bframes=0"],
+                  ["-c:a", "aac"])
+    clip = clip_of("ci-hevc-aac", mkv, "hevc_aac.mp4")
+    check_av_clip(clip, "hevc", "hvc1", "aac", 44100, 1)
+
+
+@check("GetClip H.264 + AAC (ffmpeg libx264/aac, boto3): ffprobe reads h264 + aac, 4 s, 120 frames")
+def _():
+    mkv = make_av("avc_aac.mkv",
+                  ["-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
+                   "-bf", "0"],
+                  ["-c:a", "aac", "-ac", "2", "-ar", "48000"])
+    clip = clip_of("ci-avc-aac", mkv, "avc_aac.mp4")
+    check_av_clip(clip, "h264", "avc1", "aac", 48000, 2)
+
+
+@check("GetClip H.264 + G.711 A-law (A_MS/ACM, boto3): ffprobe reads h264 + pcm_alaw, 4 s")
+def _():
+    mkv = make_av("avc_alaw.mkv",
+                  ["-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
+                   "-bf", "0"],
+                  ["-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1"])
+    clip = clip_of("ci-avc-alaw", mkv, "avc_alaw.mp4")
+    check_av_clip(clip, "h264", "avc1", "pcm_alaw", 8000, 1)
+
+
+@check("GetClip refuses G.711 µ-law (AWS: A-law only): UnsupportedStreamMediaTypeException")
+def _():
+    mkv = make_av("avc_mulaw.mkv",
+                  ["-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
+                   "-bf", "0"],
+                  ["-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1"])
+    kv.create_stream(StreamName="ci-avc-mulaw", DataRetentionInHours=1)
+    acks = put_media("ci-avc-mulaw", mkv)
+    assert "ERROR" not in [a["EventType"] for a in acks], acks
+    am = media_client("ci-avc-mulaw", "GET_CLIP")
+    try:
+        am.get_clip(StreamName="ci-avc-mulaw", ClipFragmentSelector={
+            "FragmentSelectorType": "PRODUCER_TIMESTAMP",
+            "TimestampRange": {"StartTimestamp": 1700000000, "EndTimestamp": 1700000010}})
+        raise AssertionError("no error")
+    except am.exceptions.UnsupportedStreamMediaTypeException:
+        pass

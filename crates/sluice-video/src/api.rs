@@ -669,8 +669,9 @@ impl VideoApi {
         Ok(parts)
     }
 
-    /// GetClip: an MP4 of the H.264 track of the fragments that start in
-    /// the range, checked and limited as AWS does:
+    /// GetClip: an MP4 of the video track (H.264 or H.265) and the audio
+    /// track (AAC, or G.711 A-law with H.264), if any, of the fragments
+    /// that start in the range, checked and limited as AWS does:
     ///
     /// - ResourceNotFoundException: no such stream, or no fragment starts
     ///   in the range.
@@ -683,7 +684,7 @@ impl VideoApi {
     ///   after it, or (SERVER_TIMESTAMP) EndTimestamp in the future.
     /// - UnsupportedStreamMediaTypeException, MissingCodecPrivateDataException,
     ///   InvalidCodecPrivateDataException, InvalidMediaFrameException: the
-    ///   media cannot be made into an H.264 MP4 (see [`make_clip`]).
+    ///   media cannot be made into an MP4 (see [`make_clip`]).
     ///
     /// A fragment is in the range when its start (producer or server
     /// timestamp) is at or after StartTimestamp and at or before
@@ -886,14 +887,20 @@ pub fn fmt_secs(ms: i64) -> String {
     format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
 }
 
-/// Read the fragments and mux their H.264 frames into an MP4 (blocking),
-/// keeping whole frames while their bytes stay within `max_bytes`.
+/// Read the fragments and mux their video frames (H.264 or H.265) and
+/// audio frames (AAC, or G.711 A-law with H.264) into an MP4 (blocking),
+/// keeping whole frames, of both tracks in the order the Clusters hold
+/// them, while their bytes stay within `max_bytes`.
 ///
-/// Errors, with AWS's exception names: no H.264 track →
-/// UnsupportedStreamMediaTypeException; a header that cannot be read, or a
-/// CodecPrivate that changes between fragments (AWS: the codec private data
-/// must stay the same through the clip) → InvalidCodecPrivateDataException;
-/// no CodecPrivate → MissingCodecPrivateDataException; no keyframe →
+/// Errors, with AWS's exception names (see [`crate::mp4::ClipFault::aws`]):
+/// no H.264 or H.265 track, an audio track of another codec (G.711 µ-law
+/// included), or tracks that change between fragments (video only, then
+/// audio and video; AAC, then A-law) → UnsupportedStreamMediaTypeException;
+/// a header that cannot be read, a CodecPrivate that cannot be read, or
+/// one that changes between fragments (AWS: the codec private data must
+/// stay the same through the clip) → InvalidCodecPrivateDataException; a
+/// track with no CodecPrivate → MissingCodecPrivateDataException; no video
+/// keyframe, or a block whose laced frames cannot be read →
 /// InvalidMediaFrameException.
 fn make_clip(s: &Stream, entries: &[FragmentEntry], max_bytes: u64) -> Result<Vec<u8>> {
     let unavailable = |aws: &'static str, reason: String| VideoError::ClipUnavailable {
@@ -901,9 +908,10 @@ fn make_clip(s: &Stream, entries: &[FragmentEntry], max_bytes: u64) -> Result<Ve
         aws,
         reason,
     };
+    let fault = |f: crate::mp4::ClipFault| unavailable(f.aws(), f.to_string());
     let mut frames = Vec::new();
     let mut bytes = 0u64;
-    let mut track: Option<crate::mkv::TrackInfo> = None;
+    let mut tracks: Option<crate::mp4::ClipTracks> = None;
     'fragments: for e in entries {
         let header = s
             .header(&e.header)
@@ -911,33 +919,21 @@ fn make_clip(s: &Stream, entries: &[FragmentEntry], max_bytes: u64) -> Result<Ve
                 stream: s.name(),
                 fragment: e.number.clone(),
             })?;
-        let info = crate::mkv::HeaderInfo::parse(header)
-            .map_err(|r| unavailable("InvalidCodecPrivateDataException", r))?;
-        let Some(t) = crate::mp4::h264_track(&info).cloned() else {
-            return Err(unavailable(
-                "UnsupportedStreamMediaTypeException",
-                format!(
-                    "fragment {}: no V_MPEG4/ISO/AVC track (codec IDs {:?})",
-                    e.number,
-                    info.tracks.iter().map(|t| &t.codec_id).collect::<Vec<_>>()
-                ),
-            ));
-        };
-        if let Some(first) = &track
-            && first.codec_private != t.codec_private
-        {
-            return Err(unavailable(
+        let info = crate::mkv::HeaderInfo::parse(header).map_err(|r| {
+            unavailable(
                 "InvalidCodecPrivateDataException",
-                format!(
-                    "fragment {}: the codec private data changes within the clip",
-                    e.number
-                ),
-            ));
+                format!("fragment {}: {r}", e.number),
+            )
+        })?;
+        let these = crate::mp4::clip_tracks(&info)
+            .map_err(|f| unavailable(f.aws(), format!("fragment {}: {f}", e.number)))?;
+        if let Some(first) = &tracks {
+            first.check_same(&these, &e.number).map_err(fault)?;
         }
-        let number = t.number;
-        track.get_or_insert(t);
+        let numbers = these.numbers();
+        tracks.get_or_insert(these);
         let data = s.read(e)?;
-        for f in crate::mp4::fragment_frames(&data, &info, number) {
+        for f in crate::mp4::fragment_frames(&data, &info, &numbers).map_err(fault)? {
             let next = bytes + f.data.len() as u64;
             if next > max_bytes {
                 break 'fragments;
@@ -946,27 +942,15 @@ fn make_clip(s: &Stream, entries: &[FragmentEntry], max_bytes: u64) -> Result<Ve
             frames.push(f);
         }
     }
-    let Some(track) = track else {
+    let Some(tracks) = tracks else {
         return Err(unavailable(
             "UnsupportedStreamMediaTypeException",
             "no track".into(),
         ));
     };
-    match crate::mp4::clip(&track, &frames) {
-        Ok((bytes, _)) => Ok(bytes),
-        Err(crate::mp4::ClipFault::NotH264) => Err(unavailable(
-            "UnsupportedStreamMediaTypeException",
-            format!("codec {} is not H.264", track.codec_id),
-        )),
-        Err(crate::mp4::ClipFault::MissingCodecPrivate) => Err(unavailable(
-            "MissingCodecPrivateDataException",
-            "the H.264 track has no codec private data".into(),
-        )),
-        Err(crate::mp4::ClipFault::NoKeyframe) => Err(unavailable(
-            "InvalidMediaFrameException",
-            "no keyframe in the clip's frames".into(),
-        )),
-    }
+    crate::mp4::clip(&tracks, &frames)
+        .map(|c| c.bytes)
+        .map_err(fault)
 }
 
 fn stream_info(m: &StreamMeta) -> Value {

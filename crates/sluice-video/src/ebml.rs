@@ -69,6 +69,12 @@ pub const ID_VIDEO: u32 = 0xE0;
 pub const ID_PIXEL_WIDTH: u32 = 0xB0;
 /// PixelHeight.
 pub const ID_PIXEL_HEIGHT: u32 = 0xBA;
+/// Audio settings.
+pub const ID_AUDIO: u32 = 0xE1;
+/// SamplingFrequency (inside Audio), Hz as a float.
+pub const ID_SAMPLING_FREQUENCY: u32 = 0xB5;
+/// Channels (inside Audio).
+pub const ID_CHANNELS: u32 = 0x9F;
 
 /// The 8-byte "unknown size" marker KVS writes after each Segment ID.
 pub const UNKNOWN_SIZE_8: [u8; 8] = [0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
@@ -168,6 +174,17 @@ pub fn read_uint(data: &[u8]) -> u64 {
     data.iter()
         .take(8)
         .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+/// Big-endian float element data (0, 4 or 8 bytes; 0 bytes is 0.0).
+/// `None` for any other length.
+pub fn read_float(data: &[u8]) -> Option<f64> {
+    match data.len() {
+        0 => Some(0.0),
+        4 => Some(f64::from(f32::from_be_bytes(data.try_into().ok()?))),
+        8 => Some(f64::from_be_bytes(data.try_into().ok()?)),
+        _ => None,
+    }
 }
 
 /// Iterates the children of a complete master element's data. Stops (and
@@ -327,5 +344,8 @@ mod tests {
         assert_eq!(read_vint(&[0x81]), Some((1, 1)));
         assert_eq!(read_vint(&[0x40, 0x02]), Some((2, 2)));
         assert_eq!(read_uint(&[0x0F, 0x42, 0x40]), 1_000_000);
+        assert_eq!(read_float(&48_000f32.to_be_bytes()), Some(48_000.0));
+        assert_eq!(read_float(&44_100f64.to_be_bytes()), Some(44_100.0));
+        assert_eq!(read_float(&[1, 2, 3]), None);
     }
 }

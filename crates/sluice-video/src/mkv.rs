@@ -81,8 +81,13 @@ pub struct TrackInfo {
     pub height: Option<u64>,
     /// DefaultDuration in nanoseconds.
     pub default_duration_ns: Option<u64>,
-    /// CodecPrivate bytes (AVCC for H.264).
+    /// CodecPrivate bytes (`avcC` for H.264, `hvcC` for H.265, the
+    /// AudioSpecificConfig for AAC, a WAVEFORMATEX for `A_MS/ACM`).
     pub codec_private: Vec<u8>,
+    /// Audio SamplingFrequency, rounded to whole Hz.
+    pub sample_rate: Option<u32>,
+    /// Audio Channels.
+    pub channels: Option<u64>,
 }
 
 /// A complete header block and what was read from it.
@@ -174,6 +179,21 @@ fn parse_track(entry: &[u8]) -> TrackInfo {
                     match id {
                         ebml::ID_PIXEL_WIDTH => t.width = Some(ebml::read_uint(d)),
                         ebml::ID_PIXEL_HEIGHT => t.height = Some(ebml::read_uint(d)),
+                        _ => {}
+                    }
+                }
+            }
+            ebml::ID_AUDIO => {
+                for (id, d, _) in Children::new(d) {
+                    match id {
+                        ebml::ID_SAMPLING_FREQUENCY => {
+                            t.sample_rate = ebml::read_float(d)
+                                .filter(|hz| {
+                                    hz.is_finite() && *hz >= 1.0 && *hz <= f64::from(u32::MAX)
+                                })
+                                .map(|hz| hz.round() as u32);
+                        }
+                        ebml::ID_CHANNELS => t.channels = Some(ebml::read_uint(d)),
                         _ => {}
                     }
                 }
@@ -869,6 +889,90 @@ pub mod testing {
         out
     }
 
+    /// One TrackEntry for [`header_of`].
+    #[derive(Debug, Clone, Default)]
+    pub struct TrackSpec<'a> {
+        /// TrackNumber.
+        pub number: u64,
+        /// TrackType (1 video, 2 audio).
+        pub track_type: u64,
+        /// CodecID.
+        pub codec_id: &'a str,
+        /// CodecPrivate, when given.
+        pub codec_private: Option<&'a [u8]>,
+        /// DefaultDuration in ns, when given.
+        pub default_duration_ns: Option<u64>,
+        /// Video (PixelWidth, PixelHeight), when given.
+        pub video: Option<(u64, u64)>,
+        /// Audio (SamplingFrequency as an 8-byte float, Channels), when given.
+        pub audio: Option<(f64, u64)>,
+    }
+
+    /// EBML header + unknown-size Segment + Info (1 ms ticks) + Tracks
+    /// with these entries.
+    pub fn header_of(tracks: &[TrackSpec<'_>]) -> Vec<u8> {
+        let mut out = element(ebml::ID_EBML, &element(0x4282, b"matroska"));
+        write_id(&mut out, ebml::ID_SEGMENT);
+        out.extend_from_slice(&ebml::UNKNOWN_SIZE_8);
+        out.extend(element(
+            ebml::ID_INFO,
+            &uint(ebml::ID_TIMECODE_SCALE, 1_000_000),
+        ));
+        let mut entries = Vec::new();
+        for t in tracks {
+            let mut e = uint(ebml::ID_TRACK_NUMBER, t.number);
+            e.extend(uint(ebml::ID_TRACK_TYPE, t.track_type));
+            e.extend(element(ebml::ID_CODEC_ID, t.codec_id.as_bytes()));
+            if let Some(d) = t.default_duration_ns {
+                e.extend(uint(ebml::ID_DEFAULT_DURATION, d));
+            }
+            if let Some(cp) = t.codec_private {
+                e.extend(element(ebml::ID_CODEC_PRIVATE, cp));
+            }
+            if let Some((w, h)) = t.video {
+                e.extend(element(
+                    ebml::ID_VIDEO,
+                    &[
+                        uint(ebml::ID_PIXEL_WIDTH, w),
+                        uint(ebml::ID_PIXEL_HEIGHT, h),
+                    ]
+                    .concat(),
+                ));
+            }
+            if let Some((hz, channels)) = t.audio {
+                e.extend(element(
+                    ebml::ID_AUDIO,
+                    &[
+                        element(ebml::ID_SAMPLING_FREQUENCY, &hz.to_be_bytes()),
+                        uint(ebml::ID_CHANNELS, channels),
+                    ]
+                    .concat(),
+                ));
+            }
+            entries.extend(element(ebml::ID_TRACK_ENTRY, &e));
+        }
+        out.extend(element(ebml::ID_TRACKS, &entries));
+        out
+    }
+
+    /// An unknown-size cluster at `tc` ms of SimpleBlocks, each (track
+    /// number, time relative to `tc` in ms, keyframe, frame bytes).
+    pub fn cluster_blocks(tc: u64, blocks: &[(u64, i16, bool, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_id(&mut out, ID_CLUSTER);
+        out.push(0xFF);
+        out.extend(uint(ebml::ID_TIMECODE, tc));
+        for (track, rel, key, data) in blocks {
+            // Track numbers below 127 as a one-byte vint.
+            let mut b = vec![0x80 | (*track as u8 & 0x7F)];
+            b.extend_from_slice(&rel.to_be_bytes());
+            b.push(if *key { 0x80 } else { 0 });
+            b.extend_from_slice(data);
+            out.extend(element(ebml::ID_SIMPLE_BLOCK, &b));
+        }
+        out
+    }
+
     /// [`header_with`] 100 ms frames, 640x360.
     pub fn header_bytes(tracks: &[u64]) -> Vec<u8> {
         header_with(tracks, 100_000_000, Some((640, 360)))
@@ -1029,6 +1133,39 @@ pub(crate) mod tests {
             ends(&split(&body, 50, Limits::default()))[0].1,
             Some(ERR_TRACK_MISMATCH)
         );
+    }
+
+    #[test]
+    fn audio_settings_are_read_from_the_track_entry() {
+        use super::testing::{TrackSpec, header_of};
+        let bytes = header_of(&[
+            TrackSpec {
+                number: 1,
+                track_type: 1,
+                codec_id: "V_MPEGH/ISO/HEVC",
+                codec_private: Some(&[1, 2]),
+                video: Some((1280, 720)),
+                ..TrackSpec::default()
+            },
+            TrackSpec {
+                number: 2,
+                track_type: 2,
+                codec_id: "A_AAC",
+                codec_private: Some(&[0x11, 0x90]),
+                audio: Some((48_000.0, 2)),
+                ..TrackSpec::default()
+            },
+        ]);
+        let h = HeaderInfo::parse(Bytes::from(bytes)).unwrap();
+        assert_eq!(h.tracks[0].codec_id, "V_MPEGH/ISO/HEVC");
+        assert_eq!(
+            (h.tracks[0].width, h.tracks[0].sample_rate),
+            (Some(1280), None)
+        );
+        let a = &h.tracks[1];
+        assert_eq!((a.track_type, a.codec_id.as_str()), (2, "A_AAC"));
+        assert_eq!((a.sample_rate, a.channels), (Some(48_000), Some(2)));
+        assert_eq!(a.codec_private, vec![0x11, 0x90]);
     }
 
     #[test]

@@ -1251,3 +1251,353 @@ async fn update_stream_changes_device_and_media_type_under_its_version() {
     assert_eq!(status, 404);
     assert_eq!(headers["x-amzn-ErrorType"], "ResourceNotFoundException");
 }
+
+// ---------- GetClip over H.265 and over H.264 + AAC ----------
+
+/// A minimal `hvcC` record: version 1, the fixed 23 bytes, no arrays.
+fn hvcc() -> Vec<u8> {
+    let mut v = vec![1, 1, 0x60, 0, 0, 0, 0x90, 0, 0, 0, 0, 0, 90];
+    v.extend_from_slice(&[0xF0, 0, 0xFC, 0xFD, 0xF8, 0xF8, 0, 0, 0x0F, 0]);
+    v
+}
+
+/// Every box of an MP4, nested ones included: (path such as
+/// `/moov/trak/tkhd`, offset of its body in the file, body length).
+fn mp4_boxes(mp4: &[u8]) -> Vec<(String, usize, usize)> {
+    fn walk(mp4: &[u8], from: usize, to: usize, path: &str, out: &mut Vec<(String, usize, usize)>) {
+        let mut p = from;
+        while p + 8 <= to {
+            let size = u32::from_be_bytes(mp4[p..p + 4].try_into().unwrap()) as usize;
+            assert!(
+                size >= 8 && p + size <= to,
+                "box at {p} of {size} bytes overruns"
+            );
+            let kind = String::from_utf8_lossy(&mp4[p + 4..p + 8]).into_owned();
+            let here = format!("{path}/{kind}");
+            out.push((here.clone(), p + 8, size - 8));
+            let skip = match kind.as_str() {
+                "moov" | "trak" | "mdia" | "minf" | "stbl" | "edts" | "dinf" => Some(0),
+                "stsd" => Some(8),
+                "avc1" | "hvc1" => Some(78),
+                "mp4a" | "alaw" => Some(28),
+                _ => None,
+            };
+            if let Some(skip) = skip {
+                walk(mp4, p + 8 + skip, p + size, &here, out);
+            }
+            p += size;
+        }
+    }
+    let mut out = Vec::new();
+    walk(mp4, 0, mp4.len(), "", &mut out);
+    out
+}
+
+/// The bodies of the boxes at `path`.
+fn mp4_bodies<'a>(mp4: &'a [u8], path: &str) -> Vec<&'a [u8]> {
+    mp4_boxes(mp4)
+        .into_iter()
+        .filter(|(p, _, _)| p == path)
+        .map(|(_, at, len)| &mp4[at..at + len])
+        .collect()
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+const STBL: &str = "/moov/trak/mdia/minf/stbl";
+
+#[tokio::test]
+async fn get_clip_muxes_h265_video() {
+    let clock = ManualClock::new(T0);
+    let srv = start_clocked("clip-hevc", clock.clone(), |_| {}).await;
+    let a = srv.addr;
+    create(a, "hevc", 1).await;
+    let head = testing::header_of(&[testing::TrackSpec {
+        number: 1,
+        track_type: 1,
+        codec_id: "V_MPEGH/ISO/HEVC",
+        codec_private: Some(&hvcc()),
+        default_duration_ns: Some(100_000_000),
+        video: Some((1280, 720)),
+        ..Default::default()
+    }]);
+    let body = [
+        head,
+        marked_cluster(0, 0x51, 24),
+        marked_cluster(2000, 0x52, 24),
+    ]
+    .concat();
+    assert_eq!(persisted(&put_media(a, "hevc", body).await).len(), 2);
+    clock.advance(10_000);
+    let (s, kind, mp4) =
+        get_clip(a, clip_request("hevc", "SERVER_TIMESTAMP", T0, T0 + 5_000)).await;
+    assert_eq!((s, kind.as_str()), (200, ""));
+    assert_eq!(mp4_bodies(&mp4, "/moov/trak").len(), 1);
+    let hvcc_box = mp4_bodies(&mp4, &format!("{STBL}/stsd/hvc1/hvcC"));
+    assert_eq!(hvcc_box, vec![&hvcc()[..]]);
+    assert!(mp4_bodies(&mp4, &format!("{STBL}/stsd/avc1")).is_empty());
+    let tkhd = mp4_bodies(&mp4, "/moov/trak/tkhd")[0];
+    assert_eq!((be32(tkhd, 76) >> 16, be32(tkhd, 80) >> 16), (1280, 720));
+    assert_eq!(mp4_samples(&mp4), 40);
+    let stss = mp4_bodies(&mp4, &format!("{STBL}/stss"))[0];
+    assert_eq!(&stss[4..], &[0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 21]);
+    let stco = mp4_bodies(&mp4, &format!("{STBL}/stco"))[0];
+    let at = be32(stco, 8) as usize;
+    assert_eq!(&mp4[at..at + 24], &[0x51; 24]);
+
+    // An hvcC that is not one (Annex B start code): AWS's exception.
+    create(a, "annexb", 1).await;
+    let head = testing::header_of(&[testing::TrackSpec {
+        number: 1,
+        track_type: 1,
+        codec_id: "V_MPEGH/ISO/HEVC",
+        codec_private: Some(&[0, 0, 0, 1, 0x40, 1, 0x0C]),
+        default_duration_ns: Some(100_000_000),
+        ..Default::default()
+    }]);
+    let start = clock.now_ms();
+    put_media(a, "annexb", [head, marked_cluster(0, 1, 8)].concat()).await;
+    clock.advance(10_000);
+    let (s, kind, _) = get_clip(
+        a,
+        clip_request("annexb", "SERVER_TIMESTAMP", start, start + 5_000),
+    )
+    .await;
+    assert_eq!(
+        (s, kind.as_str()),
+        (400, "InvalidCodecPrivateDataException")
+    );
+}
+
+/// H.264 on track 1 (100 ms frames of 30 bytes, marker `0x10 + i`) and AAC
+/// on track 2 (1024 samples at 48 kHz: 21.33 ms frames of 10 bytes, marker
+/// `0xA0`), one Cluster per second, blocks in time order.
+fn av_clusters(seconds: u64) -> (Vec<Vec<u8>>, Vec<(u64, usize)>) {
+    let mut clusters = Vec::new();
+    let mut order = Vec::new();
+    for c in 0..seconds {
+        let mut blocks: Vec<(u64, i16, bool, Vec<u8>)> = (0..10)
+            .map(|i| (1, i * 100, i == 0, vec![0x10 + i as u8; 30]))
+            .collect();
+        let tc = c as i64 * 1000;
+        for k in 0..seconds as i64 * 47 {
+            let ms = k * 64 / 3;
+            if (tc..tc + 1000).contains(&ms) {
+                blocks.push((2, (ms - tc) as i16, true, vec![0xA0; 10]));
+            }
+        }
+        blocks.sort_by_key(|b| (b.1, b.0));
+        order.extend(blocks.iter().map(|b| (b.0, b.3.len())));
+        clusters.push(testing::cluster_blocks(c * 1000, &blocks));
+    }
+    (clusters, order)
+}
+
+fn av_header(audio_codec: &str, audio_private: Option<&[u8]>) -> Vec<u8> {
+    testing::header_of(&[
+        testing::TrackSpec {
+            number: 1,
+            track_type: 1,
+            codec_id: "V_MPEG4/ISO/AVC",
+            codec_private: Some(&avcc(0x1e)),
+            default_duration_ns: Some(100_000_000),
+            video: Some((320, 240)),
+            ..Default::default()
+        },
+        testing::TrackSpec {
+            number: 2,
+            track_type: 2,
+            codec_id: audio_codec,
+            codec_private: audio_private,
+            audio: Some((48_000.0, 2)),
+            ..Default::default()
+        },
+    ])
+}
+
+#[tokio::test]
+async fn get_clip_muxes_h264_with_aac_audio() {
+    let clock = ManualClock::new(T0);
+    let max_bytes = 1000;
+    let srv = start_clocked("clip-aac", clock.clone(), |c| c.clip.max_bytes = max_bytes).await;
+    let a = srv.addr;
+    create(a, "av", 1).await;
+    let asc = [0x11u8, 0x90]; // AAC-LC, 48 kHz, stereo
+    let (clusters, order) = av_clusters(1);
+    let body = [vec![av_header("A_AAC", Some(&asc))], clusters]
+        .concat()
+        .concat();
+    assert_eq!(persisted(&put_media(a, "av", body).await).len(), 1);
+    clock.advance(10_000);
+    let (s, kind, mp4) = get_clip(a, clip_request("av", "SERVER_TIMESTAMP", T0, T0 + 5_000)).await;
+    assert_eq!((s, kind.as_str()), (200, ""));
+    let audio_frames = order.iter().filter(|o| o.0 == 2).count();
+    assert_eq!(audio_frames, 47);
+
+    // Two traks: video 1 (vide, 90 kHz, stss), audio 2 (soun, smhd, 48 kHz).
+    assert_eq!(mp4_bodies(&mp4, "/moov/trak").len(), 2);
+    let tkhd = mp4_bodies(&mp4, "/moov/trak/tkhd");
+    assert_eq!((be32(tkhd[0], 12), be32(tkhd[1], 12)), (1, 2));
+    let hdlr = mp4_bodies(&mp4, "/moov/trak/mdia/hdlr");
+    assert_eq!(
+        (&hdlr[0][8..12], &hdlr[1][8..12]),
+        (&b"vide"[..], &b"soun"[..])
+    );
+    let mdhd = mp4_bodies(&mp4, "/moov/trak/mdia/mdhd");
+    assert_eq!((be32(mdhd[0], 12), be32(mdhd[1], 12)), (90_000, 48_000));
+    assert_eq!(mp4_bodies(&mp4, "/moov/trak/mdia/minf/smhd").len(), 1);
+    assert_eq!(mp4_bodies(&mp4, &format!("{STBL}/stss")).len(), 1);
+    let esds = mp4_bodies(&mp4, &format!("{STBL}/stsd/mp4a/esds"));
+    assert!(esds.len() == 1 && contains(esds[0], &[0x05, 0x80, 0x80, 0x80, 2, 0x11, 0x90]));
+    let mp4a = mp4_boxes(&mp4)
+        .into_iter()
+        .find(|b| b.0.ends_with("/mp4a"))
+        .unwrap();
+    let entry = &mp4[mp4a.1..mp4a.1 + mp4a.2];
+    assert_eq!(
+        (
+            u16::from_be_bytes([entry[16], entry[17]]),
+            be32(entry, 24) >> 16
+        ),
+        (2, 48_000)
+    );
+    // Audio sample times: every frame 1024 samples.
+    let stts = mp4_bodies(&mp4, &format!("{STBL}/stts"));
+    assert_eq!(&stts[1][4..], &[0, 0, 0, 1, 0, 0, 0, 47, 0, 0, 4, 0]);
+    // mvhd holds the longer track: audio, 47 * 1024 / 48 kHz = 1002 ms.
+    let mvhd = mp4_bodies(&mp4, "/moov/mvhd")[0];
+    assert_eq!(be32(mvhd, 16), 47 * 1024 * 1000 / 48_000);
+    // Each track's chunk offset points at its first frame in the one mdat.
+    let stco = mp4_bodies(&mp4, &format!("{STBL}/stco"));
+    let (v, au) = (be32(stco[0], 8) as usize, be32(stco[1], 8) as usize);
+    let mdat = mp4_boxes(&mp4)
+        .into_iter()
+        .find(|b| b.0 == "/mdat")
+        .unwrap();
+    assert_eq!(v, mdat.1);
+    assert_eq!(&mp4[v..v + 30], &[0x10; 30]);
+    assert_eq!(&mp4[v + 30..v + 60], &[0x11; 30]);
+    assert_eq!(au, v + 300);
+    assert_eq!(&mp4[au..au + 470], &[0xA0; 470][..]);
+    assert_eq!(mdat.2, 770);
+
+    // The byte limit counts both tracks' frames, in Cluster order.
+    create(a, "av-long", 1).await;
+    let start = clock.now_ms();
+    let (clusters, order) = av_clusters(2);
+    let body = [vec![av_header("A_AAC", Some(&asc))], clusters]
+        .concat()
+        .concat();
+    assert_eq!(persisted(&put_media(a, "av-long", body).await).len(), 2);
+    clock.advance(10_000);
+    let (s, _, mp4) = get_clip(
+        a,
+        clip_request("av-long", "SERVER_TIMESTAMP", start, start + 5_000),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (mut kept, mut bytes) = ([0u32; 3], 0);
+    for (track, len) in order {
+        if bytes + len > max_bytes as usize {
+            break;
+        }
+        bytes += len;
+        kept[track as usize] += 1;
+    }
+    let stsz = mp4_bodies(&mp4, &format!("{STBL}/stsz"));
+    assert_eq!((be32(stsz[0], 8), be32(stsz[1], 8)), (kept[1], kept[2]));
+    assert!(kept[2] > 47, "the cut falls in the second second");
+    let mdat = mp4_boxes(&mp4)
+        .into_iter()
+        .find(|b| b.0 == "/mdat")
+        .unwrap();
+    assert_eq!(mdat.2, bytes);
+}
+
+#[tokio::test]
+async fn get_clip_audio_rules_follow_aws() {
+    let clock = ManualClock::new(T0);
+    let srv = start_clocked("clip-audio", clock.clone(), |_| {}).await;
+    let a = srv.addr;
+    let (clusters, _) = av_clusters(1);
+    let cluster = clusters.concat();
+    let mulaw = [
+        7u8, 0, 1, 0, 0x40, 0x1F, 0, 0, 0x40, 0x1F, 0, 0, 1, 0, 8, 0, 0, 0,
+    ];
+    let mut alaw = mulaw;
+    alaw[0] = 6;
+    for (name, codec, private, want) in [
+        (
+            "opus",
+            "A_OPUS",
+            Some(&[1u8, 2][..]),
+            "UnsupportedStreamMediaTypeException",
+        ),
+        (
+            "mulaw",
+            "A_MS/ACM",
+            Some(&mulaw[..]),
+            "UnsupportedStreamMediaTypeException",
+        ),
+        ("nocpd", "A_AAC", None, "MissingCodecPrivateDataException"),
+        (
+            "badasc",
+            "A_AAC",
+            Some(&[0x17u8, 0x10][..]),
+            "InvalidCodecPrivateDataException",
+        ),
+        ("alaw", "A_MS/ACM", Some(&alaw[..]), ""),
+    ] {
+        create(a, name, 1).await;
+        let start = clock.now_ms();
+        let body = [av_header(codec, private), cluster.clone()].concat();
+        assert_eq!(
+            persisted(&put_media(a, name, body).await).len(),
+            1,
+            "{name}"
+        );
+        clock.advance(10_000);
+        let (s, kind, mp4) = get_clip(
+            a,
+            clip_request(name, "SERVER_TIMESTAMP", start, start + 5_000),
+        )
+        .await;
+        assert_eq!(kind, want, "{name}");
+        if want.is_empty() {
+            assert_eq!(s, 200);
+            assert_eq!(mp4_bodies(&mp4, &format!("{STBL}/stsd/alaw")).len(), 1);
+        } else {
+            assert_eq!(s, 400, "{name}");
+        }
+    }
+
+    // Tracks that change within the clip: video only, then audio too.
+    create(a, "grows", 1).await;
+    let start = clock.now_ms();
+    put_media(
+        a,
+        "grows",
+        [avc_header(0x1e), marked_cluster(0, 1, 8)].concat(),
+    )
+    .await;
+    clock.advance(3_000);
+    let asc = [0x11u8, 0x90];
+    put_media(
+        a,
+        "grows",
+        [av_header("A_AAC", Some(&asc)), cluster.clone()].concat(),
+    )
+    .await;
+    clock.advance(10_000);
+    let (s, kind, _) = get_clip(
+        a,
+        clip_request("grows", "SERVER_TIMESTAMP", start, start + 5_000),
+    )
+    .await;
+    assert_eq!(
+        (s, kind.as_str()),
+        (400, "UnsupportedStreamMediaTypeException")
+    );
+}
