@@ -33,11 +33,16 @@ PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0
 "$TARGET_DIR/debug/sluice" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" \
     --auth sigv4 --access-key test:test --get-media-idle-ms 1500 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-# The same over TLS: a self-signed certificate for 127.0.0.1, trusted by
-# the clients through SSL_CERT_FILE (sluice) and verify= (boto3).
+# The same over TLS: a certificate for 127.0.0.1 from a throwaway CA that
+# the clients trust through SSL_CERT_FILE (sluice) and verify= (boto3).
+# (rustls refuses a self-signed CA certificate as the server's own.)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+    -subj /CN=sluice-ci-ca -keyout "$WORK/ca-key.pem" -out "$WORK/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj /CN=localhost -keyout "$WORK/key.pem" -out "$WORK/cert.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$WORK/cert.ext"
+openssl x509 -req -in "$WORK/cert.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca-key.pem" \
+    -CAcreateserial -days 2 -extfile "$WORK/cert.ext" -out "$WORK/cert.pem" 2>/dev/null
 TLS_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$TARGET_DIR/debug/sluice" serve --listen "127.0.0.1:$TLS_PORT" --data-dir "$WORK/data-tls" \
     --auth sigv4 --access-key test:test --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" \
@@ -47,7 +52,7 @@ for _ in $(seq 1 100); do
     grep -q "on http://" "$WORK/server.log" 2>/dev/null && grep -q "on https://" "$WORK/server-tls.log" 2>/dev/null && break
     sleep 0.1
 done
-export SLUICE_VIDEO_TLS_ENDPOINT="https://127.0.0.1:$TLS_PORT" SLUICE_VIDEO_TLS_CA="$WORK/cert.pem"
+export SLUICE_VIDEO_TLS_ENDPOINT="https://127.0.0.1:$TLS_PORT" SLUICE_VIDEO_TLS_CA="$WORK/ca.pem"
 export SLUICE_BIN="$TARGET_DIR/debug/sluice" SLUICE_REPO="$ROOT"
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
