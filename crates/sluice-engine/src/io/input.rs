@@ -880,11 +880,7 @@ impl Decoder {
     /// (see [`json_flat`]).
     fn flat_row<'a>(&self, data: &'a [u8], slots: &mut [Option<Scalar<'a>>]) -> Option<()> {
         json_flat::scan(data, |key, value| {
-            let Some(entry) = self
-                .by_key
-                .iter()
-                .find(|e| e.key.len() == key.len() && e.key == key)
-            else {
+            let Some(entry) = self.by_key.iter().find(|e| same_key(&e.key, key)) else {
                 return Some(());
             };
             let scalar = match value {
@@ -897,6 +893,12 @@ impl Decoder {
                 // As serde_json reads a number in place.
                 FlatValue::Float(t) => Scalar::Float(serde_json::from_str::<f64>(t).ok()?),
             };
+            if let [ci] = entry.columns[..]
+                && self.columns[ci].path.len() == 1
+            {
+                slots[ci] = Some(scalar);
+                return Some(());
+            }
             for &ci in &entry.columns {
                 // A deeper path into a scalar finds nothing.
                 slots[ci] = Some(if self.columns[ci].path.len() == 1 {
@@ -936,6 +938,13 @@ impl Decoder {
         }
         Ok(())
     }
+}
+
+/// `a == b`, byte by byte: keys are short, and a call to `memcmp` costs
+/// more than comparing them.
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Splits one CSV row; double-quoted fields may hold the delimiter and `""`.

@@ -116,24 +116,34 @@ fn number(b: &[u8], i: usize) -> Option<(FlatValue<'_>, usize)> {
         j += 1;
     }
     let digits = j;
-    // Accumulate negatively: i64::MIN has no positive counterpart.
-    let mut acc: i64 = 0;
-    let mut fits = true;
-    while let Some(&c @ b'0'..=b'9') = b.get(j) {
-        if fits {
-            match acc
-                .checked_mul(10)
-                .and_then(|a| a.checked_sub(i64::from(c - b'0')))
-            {
-                Some(a) => acc = a,
-                None => fits = false,
-            }
-        }
+    while let Some(b'0'..=b'9') = b.get(j) {
         j += 1;
     }
     let int_len = j - digits;
     if int_len == 0 || (int_len > 1 && b[digits] == b'0') {
         return None;
+    }
+    // Accumulate negatively: i64::MIN has no positive counterpart. Up to
+    // 18 digits cannot overflow.
+    let mut acc: i64 = 0;
+    let mut fits = true;
+    if int_len <= 18 {
+        for &c in &b[digits..j] {
+            acc = acc * 10 - i64::from(c - b'0');
+        }
+    } else {
+        for &c in &b[digits..j] {
+            match acc
+                .checked_mul(10)
+                .and_then(|a| a.checked_sub(i64::from(c - b'0')))
+            {
+                Some(a) => acc = a,
+                None => {
+                    fits = false;
+                    break;
+                }
+            }
+        }
     }
     let mut float = false;
     if b.get(j) == Some(&b'.') {
