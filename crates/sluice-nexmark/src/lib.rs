@@ -16,6 +16,7 @@
 //! nexmark` check the engine's output against it.
 
 mod generator;
+pub mod golden;
 pub mod oracle;
 
 pub use generator::{
