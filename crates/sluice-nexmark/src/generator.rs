@@ -234,23 +234,29 @@ impl TimedEvent {
     }
 }
 
+/// SplitMix64's output function.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// SplitMix64: a small, fast generator, good enough for workload data and
 /// exactly reproducible everywhere.
 struct Rng(u64);
 
 impl Rng {
+    /// The stream of event `event`: seed and event number both go through
+    /// the mixer, so that neighbouring events' streams are unrelated (a
+    /// plain `seed ^ event` start would make event n + 1's stream event n's
+    /// shifted by one draw).
     fn new(seed: u64, event: u64) -> Self {
-        let mut r = Rng(seed ^ event.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        r.next_u64();
-        r
+        Rng(mix(seed ^ mix(event.wrapping_add(0x9E37_79B9_7F4A_7C15))))
     }
 
     fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix(self.0)
     }
 
     /// Uniform in `0..n` (`n` > 0; 0 when `n` is 0).
@@ -471,6 +477,16 @@ mod tests {
         .take(5000)
         .collect();
         assert_ne!(a, other);
+        // Neighbouring events draw unrelated prices.
+        let prices: Vec<u64> = a
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::Bid(b) => Some(b.price),
+                _ => None,
+            })
+            .collect();
+        let repeats = prices.windows(2).filter(|w| w[0] == w[1]).count();
+        assert!(repeats < 5, "{repeats} bids repeat the previous price");
         // Random access gives the same event as iteration.
         let g = Generator::new(GeneratorConfig::default());
         assert_eq!(g.event(4321), a[4321]);
