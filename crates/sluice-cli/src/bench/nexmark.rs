@@ -9,9 +9,11 @@
 //!   input schema, ROWTIME = event time (the arrival time a Kinesis stream
 //!   would stamp);
 //! - check: 100,000 events (fewer if N is smaller) through the JSON path,
-//!   every output row compared with [`sluice_nexmark::oracle`]'s
-//!   independent computation of the query (order by ROWTIME, equal
-//!   ROWTIMEs as a multiset). A difference fails the command.
+//!   generated at 2,000 events/s (50 s of event time, so that the
+//!   10-second windows close five times), every output row compared with
+//!   [`sluice_nexmark::oracle`]'s independent computation of the query
+//!   (order by ROWTIME, equal ROWTIMEs as a multiset). A difference fails
+//!   the command.
 //!
 //! The clock runs only while the engine works (push and flush): making the
 //! events, their JSON text or their Arrow arrays is not timed. Each line
@@ -39,6 +41,19 @@ const SOURCE: &str = "SOURCE_SQL_STREAM_001";
 const DESTINATION: &str = "DESTINATION_SQL_STREAM";
 /// Events of the check run.
 const CHECK_EVENTS: u64 = 100_000;
+
+/// The generator settings of the timed runs: the reference's defaults.
+fn timed_config() -> GeneratorConfig {
+    GeneratorConfig::default()
+}
+
+/// The generator settings of the check run: 2,000 events/s.
+fn check_config() -> GeneratorConfig {
+    GeneratorConfig {
+        events_per_second: 2000,
+        ..GeneratorConfig::default()
+    }
+}
 
 /// The apps, as in `sql-examples/nexmark/<q>/`: (query, app.sql, app.toml).
 const APPS: [(&str, &str, &str); 9] = [
@@ -248,11 +263,17 @@ enum Path {
 
 /// Pushes `n` events through `path` in batches of `batch`; the engine
 /// time (push and flush).
-fn push(app: &mut Application, n: u64, batch: usize, path: Path) -> Result<Duration> {
+fn push(
+    app: &mut Application,
+    config: GeneratorConfig,
+    n: u64,
+    batch: usize,
+    path: Path,
+) -> Result<Duration> {
     let schema = app
         .stream_schema(SOURCE)
         .with_context(|| format!("the app has no {SOURCE}"))?;
-    let mut generator = Generator::new(GeneratorConfig::default());
+    let mut generator = Generator::new(config);
     let mut timed = Duration::ZERO;
     let (mut events, mut text, mut offsets) = (Vec::new(), Vec::new(), Vec::new());
     let mut done = 0u64;
@@ -301,7 +322,7 @@ fn timed(
     path: Path,
 ) -> Result<Figure> {
     let (mut app, count, _) = build(sql, toml, false)?;
-    let secs = push(&mut app, n, batch, path)?.as_secs_f64();
+    let secs = push(&mut app, timed_config(), n, batch, path)?.as_secs_f64();
     Ok(Figure {
         query,
         mode: match path {
@@ -321,10 +342,8 @@ fn timed(
 /// app cannot run; a difference is `ok: false` and printed on stderr.
 fn check(query: &'static str, sql: &str, toml: &str, n: u64, batch: usize) -> Result<Figure> {
     let (mut app, count, rows) = build(sql, toml, true)?;
-    let secs = push(&mut app, n, batch, Path::Json)?.as_secs_f64();
-    let events: Vec<TimedEvent> = Generator::new(GeneratorConfig::default())
-        .take(n as usize)
-        .collect();
+    let secs = push(&mut app, check_config(), n, batch, Path::Json)?.as_secs_f64();
+    let events: Vec<TimedEvent> = Generator::new(check_config()).take(n as usize).collect();
     let expected: Vec<Row> = oracle::expected(query, &events)?
         .iter()
         .filter_map(|r| match serde_json::from_str(&r.to_json_line()) {
