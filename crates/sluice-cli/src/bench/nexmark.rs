@@ -152,13 +152,12 @@ impl std::fmt::Display for Figure {
     }
 }
 
+/// The destination rows a check run keeps.
+type KeptRows = Arc<Mutex<Vec<Row>>>;
+
 /// The app of `query` with a sink on its destination stream: rows counted,
 /// and, when `keep` is set, kept as JSON rows (with ROWTIME).
-fn build(
-    sql: &str,
-    toml: &str,
-    keep: bool,
-) -> Result<(Application, Arc<AtomicU64>, Arc<Mutex<Vec<Row>>>)> {
+fn build(sql: &str, toml: &str, keep: bool) -> Result<(Application, Arc<AtomicU64>, KeptRows)> {
     let config = AppConfig::parse(toml, "app.toml")?;
     let inputs: Vec<Input> = config.inputs()?;
     let mut app = Application::new(sql, &inputs, Arc::new(ManualClock::new(0)))?;
