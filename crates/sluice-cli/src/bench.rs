@@ -98,6 +98,9 @@ pub struct BenchArgs {
     /// `firehose` or `nexmark` only).
     #[arg(long)]
     json: bool,
+    /// `--mode nexmark`: only these queries (comma-separated, e.g. `q3,q5`).
+    #[arg(long, value_delimiter = ',')]
+    query: Vec<String>,
 }
 
 const W1_SQL: &str = r#"
@@ -815,7 +818,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         "kds" => kds(args.seconds, args.json)?,
         "video" => video(args.seconds, args.json)?,
         "firehose" => firehose(args.seconds, args.json)?,
-        "nexmark" => nexmark::nexmark(args.rows, args.batch, args.json)?,
+        "nexmark" => nexmark::nexmark(args.rows, args.batch, &args.query, args.json)?,
         "all" => {
             engine_only(args.rows, args.batch)?;
             end_to_end_json(args.rows, args.batch)?;
@@ -826,7 +829,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             kds(args.seconds, false)?;
             video(args.seconds, false)?;
             firehose(args.seconds, false)?;
-            nexmark::nexmark(args.rows, args.batch, false)?;
+            nexmark::nexmark(args.rows, args.batch, &[], false)?;
         }
         other => {
             bail!(

@@ -1,11 +1,12 @@
 //! The golden cases `tests/golden/nexmark-qN/`: each app of
 //! `sql-examples/nexmark/` with a small generated input and the rows
-//! [`crate::oracle`] computes for it.
+//! [`crate::oracle`] computes for it; and each app's sample input,
+//! `sql-examples/nexmark/qN/input.jsonl`.
 //!
 //! The test here rebuilds every case's files and compares them with the
 //! ones on disk; `SLUICE_BLESS=1` writes them instead (after a change to
-//! the generator, the oracle or an app). `cargo test -p sluice-testkit`
-//! then runs the cases through the engine.
+//! the generator, the oracle or an app). `sluice test tests/golden` (the
+//! CLI's integration test) then runs the cases through the engine.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,31 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Events in each app's sample `sql-examples/nexmark/qN/input.jsonl`.
+pub const SAMPLE_EVENTS: usize = 300;
+
+/// `events` as input lines of the `arrival` envelope, ROWTIME = event time.
+pub fn arrival_lines(events: &[crate::TimedEvent]) -> String {
+    let mut input = String::new();
+    for e in events {
+        let arrival = oracle::timestamp(e.time_ms).replace(' ', "T");
+        input.push_str(&format!(
+            "{{\"arrival\":\"{arrival}Z\",\"data\":{}}}\n",
+            e.to_json()
+        ));
+    }
+    input
+}
+
+/// The sample input of every app: the first [`SAMPLE_EVENTS`] events of
+/// the golden cases' generator.
+pub fn sample_input() -> String {
+    let events: Vec<_> = Generator::new(golden_config())
+        .take(SAMPLE_EVENTS)
+        .collect();
+    arrival_lines(&events)
+}
+
 /// The files of case `nexmark-<query>`: (path in the case, contents).
 pub fn case_files(query: &str) -> Result<Vec<(String, String)>, String> {
     let app_dir = repo_root().join("sql-examples/nexmark").join(query);
@@ -50,14 +76,7 @@ pub fn case_files(query: &str) -> Result<Vec<(String, String)>, String> {
     let events: Vec<_> = Generator::new(golden_config())
         .take(golden_events(query))
         .collect();
-    let mut input = String::new();
-    for e in &events {
-        let arrival = oracle::timestamp(e.time_ms).replace(' ', "T");
-        input.push_str(&format!(
-            "{{\"arrival\":\"{arrival}Z\",\"data\":{}}}\n",
-            e.to_json()
-        ));
-    }
+    let input = arrival_lines(&events);
     let rows = oracle::expected(query, &events).map_err(|e| e.to_string())?;
     let expected: String = rows.iter().map(|r| r.to_json_line() + "\n").collect();
     let case = format!("{toml}\n[expect]\norder = \"rowtime\"\n");
@@ -81,8 +100,10 @@ mod tests {
                 .join("tests/golden")
                 .join(format!("nexmark-{query}"));
             let files = case_files(query).unwrap_or_else(|e| panic!("{query}: {e}"));
-            for (name, text) in files {
-                let path = dir.join(&name);
+            let app_dir = repo_root().join("sql-examples/nexmark").join(query);
+            let sample = (app_dir.join("input.jsonl"), sample_input());
+            let files = files.into_iter().map(|(name, text)| (dir.join(name), text));
+            for (path, text) in files.chain([sample]) {
                 if bless {
                     if let Some(parent) = path.parent() {
                         std::fs::create_dir_all(parent).expect("create the case directory");

@@ -371,12 +371,21 @@ fn check(query: &'static str, sql: &str, toml: &str, n: u64, batch: usize) -> Re
     })
 }
 
-/// Runs every query: engine-only and end-to-end JSON on `n` events, then
-/// the check; fails when a check fails.
-pub fn nexmark(n: u64, batch: usize, json: bool) -> Result<()> {
+/// Runs every query (or those of `only`): engine-only and end-to-end JSON
+/// on `n` events, then the check; fails when a check fails.
+pub fn nexmark(n: u64, batch: usize, only: &[String], json: bool) -> Result<()> {
+    if let Some(q) = only
+        .iter()
+        .find(|q| !APPS.iter().any(|(name, ..)| name == q))
+    {
+        bail!("--query {q}: expected one of q0 .. q8");
+    }
     let mut figures = Vec::new();
     let mut failed = Vec::new();
-    for (query, sql, toml) in APPS {
+    let chosen = APPS
+        .into_iter()
+        .filter(|(name, ..)| only.is_empty() || only.iter().any(|q| q == name));
+    for (query, sql, toml) in chosen {
         let runs = [
             timed(query, sql, toml, n, batch, Path::Arrow)?,
             timed(query, sql, toml, n, batch, Path::Json)?,
@@ -402,4 +411,31 @@ pub fn nexmark(n: u64, batch: usize, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_app_matches_the_oracle_on_a_small_run() {
+        // 25,000 events at 2,000 per second: two 10-second windows close.
+        for (query, sql, toml) in APPS {
+            let f = check(query, sql, toml, 25_000, 4096).unwrap();
+            assert_eq!(f.ok, Some(true), "{query}");
+        }
+    }
+
+    #[test]
+    fn arrow_and_json_inputs_give_the_same_rows() {
+        for (query, sql, toml) in APPS {
+            let arrow = timed(query, sql, toml, 20_000, 4096, Path::Arrow).unwrap();
+            let json = timed(query, sql, toml, 20_000, 4096, Path::Json).unwrap();
+            assert_eq!(arrow.rows_out, json.rows_out, "{query}");
+            assert!(
+                arrow.rows_out > 0 || query == "q5" || query == "q7",
+                "{query}"
+            );
+        }
+    }
 }
