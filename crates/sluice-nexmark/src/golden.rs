@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{Generator, GeneratorConfig, oracle};
+use crate::{Generator, GeneratorConfig, NexmarkError, oracle};
 
 /// Events in the golden case of `query`, at 50 events per second: 1000 (20
 /// seconds, so that the 10-second windows close twice and the joins have
@@ -66,18 +66,21 @@ pub fn sample_input() -> String {
 }
 
 /// The files of case `nexmark-<query>`: (path in the case, contents).
-pub fn case_files(query: &str) -> Result<Vec<(String, String)>, String> {
+pub fn case_files(query: &str) -> Result<Vec<(String, String)>, NexmarkError> {
     let app_dir = repo_root().join("sql-examples/nexmark").join(query);
     let read = |name: &str| {
-        std::fs::read_to_string(app_dir.join(name))
-            .map_err(|e| format!("{}: {e}", app_dir.join(name).display()))
+        let path = app_dir.join(name);
+        std::fs::read_to_string(&path).map_err(|source| NexmarkError::Read {
+            path: path.display().to_string(),
+            source,
+        })
     };
     let (sql, toml) = (read("app.sql")?, read("app.toml")?);
     let events: Vec<_> = Generator::new(golden_config())
         .take(golden_events(query))
         .collect();
     let input = arrival_lines(&events);
-    let rows = oracle::expected(query, &events).map_err(|e| e.to_string())?;
+    let rows = oracle::expected(query, &events)?;
     let expected: String = rows.iter().map(|r| r.to_json_line() + "\n").collect();
     let case = format!("{toml}\n[expect]\norder = \"rowtime\"\n");
     Ok(vec![

@@ -33,4 +33,13 @@ pub enum NexmarkError {
         /// The name given.
         query: String,
     },
+    /// An app file of `sql-examples/nexmark/` could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
