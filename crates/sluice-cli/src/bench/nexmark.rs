@@ -427,6 +427,14 @@ mod tests {
     }
 
     #[test]
+    fn a_wrong_result_fails_the_check() {
+        // q0's app (prices in dollars) checked against q1's rows (euros).
+        let (_, sql, toml) = APPS[0];
+        let f = check("q1", sql, toml, 5_000, 1024).unwrap();
+        assert_eq!(f.ok, Some(false));
+    }
+
+    #[test]
     fn arrow_and_json_inputs_give_the_same_rows() {
         for (query, sql, toml) in APPS {
             let arrow = timed(query, sql, toml, 20_000, 4096, Path::Arrow).unwrap();
