@@ -36,6 +36,7 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, SchemaRef};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::json_flat::{self, FlatValue};
 use crate::error::{EngineError, Result};
 use crate::errors::{ErrorRow, hex};
 use crate::plan::{SOURCE_METADATA, StreamColumn};
@@ -445,21 +446,25 @@ enum ColumnBuilder {
 }
 
 impl ColumnBuilder {
-    fn new(t: SqlType) -> Self {
+    /// A builder for `t` with room for `rows` values (one per record is
+    /// the usual case).
+    fn new(t: SqlType, rows: usize) -> Self {
         match t {
-            SqlType::Boolean => Self::Boolean(BooleanBuilder::new()),
-            SqlType::TinyInt => Self::Int8(Int8Builder::new()),
-            SqlType::SmallInt => Self::Int16(Int16Builder::new()),
-            SqlType::Integer => Self::Int32(Int32Builder::new()),
-            SqlType::BigInt => Self::Int64(Int64Builder::new()),
-            SqlType::Real => Self::Float32(Float32Builder::new()),
-            SqlType::Double => Self::Float64(Float64Builder::new()),
-            SqlType::Decimal(p, s) => Self::Decimal(Decimal128Builder::new(), p, s),
-            SqlType::Char(_) | SqlType::Varchar(_) => Self::Utf8(StringBuilder::new()),
-            SqlType::Varbinary(_) => Self::Binary(BinaryBuilder::new()),
-            SqlType::Date => Self::Date(Date32Builder::new()),
-            SqlType::Time => Self::Time(Time32MillisecondBuilder::new()),
-            SqlType::Timestamp => Self::Timestamp(TimestampMillisecondBuilder::new()),
+            SqlType::Boolean => Self::Boolean(BooleanBuilder::with_capacity(rows)),
+            SqlType::TinyInt => Self::Int8(Int8Builder::with_capacity(rows)),
+            SqlType::SmallInt => Self::Int16(Int16Builder::with_capacity(rows)),
+            SqlType::Integer => Self::Int32(Int32Builder::with_capacity(rows)),
+            SqlType::BigInt => Self::Int64(Int64Builder::with_capacity(rows)),
+            SqlType::Real => Self::Float32(Float32Builder::with_capacity(rows)),
+            SqlType::Double => Self::Float64(Float64Builder::with_capacity(rows)),
+            SqlType::Decimal(p, s) => Self::Decimal(Decimal128Builder::with_capacity(rows), p, s),
+            SqlType::Char(_) | SqlType::Varchar(_) => {
+                Self::Utf8(StringBuilder::with_capacity(rows, rows * 8))
+            }
+            SqlType::Varbinary(_) => Self::Binary(BinaryBuilder::with_capacity(rows, rows * 8)),
+            SqlType::Date => Self::Date(Date32Builder::with_capacity(rows)),
+            SqlType::Time => Self::Time(Time32MillisecondBuilder::with_capacity(rows)),
+            SqlType::Timestamp => Self::Timestamp(TimestampMillisecondBuilder::with_capacity(rows)),
         }
     }
 
@@ -670,7 +675,7 @@ impl Decoder {
         let mut builders: Vec<ColumnBuilder> = self
             .columns
             .iter()
-            .map(|c| ColumnBuilder::new(c.sql_type))
+            .map(|c| ColumnBuilder::new(c.sql_type, records.len()))
             .collect();
         let mut rowtime_col = TimestampMillisecondBuilder::with_capacity(records.len());
         let mut arrivals = TimestampMillisecondBuilder::with_capacity(records.len());
@@ -762,8 +767,15 @@ impl Decoder {
     ) -> std::result::Result<(), (&'static str, String)> {
         cells.clear();
         for (c, v) in self.columns.iter().zip(values) {
-            let cell = coerce(v, c.sql_type)
-                .map_err(|m| ("Coercion error", format!("column \"{}\": {m}", c.name)))?;
+            // The common cases first; coerce has every rule.
+            let cell = match (v, c.sql_type) {
+                (Scalar::Null, _) => Cell::Null,
+                (Scalar::Int(i), SqlType::BigInt) => Cell::Int(i),
+                (Scalar::Int(i), SqlType::Integer) if i32::try_from(i).is_ok() => Cell::Int(i),
+                (Scalar::Float(x), SqlType::Double) => Cell::Float(x),
+                (v, t) => coerce(v, t)
+                    .map_err(|m| ("Coercion error", format!("column \"{}\": {m}", c.name)))?,
+            };
             cells.push(cell);
         }
         for (b, cell) in builders.iter_mut().zip(cells.iter()) {
@@ -785,6 +797,15 @@ impl Decoder {
         let parse_error =
             |e: serde_json::Error| ("Parse error", format!("record is not valid JSON: {e}"));
         if self.row_path.is_empty() {
+            // Fastest path: a flat object of scalars, scanned by hand.
+            slots.iter_mut().for_each(|s| *s = None);
+            if self.flat_row(data, slots).is_some() {
+                return self.push_row(
+                    cells,
+                    slots.iter_mut().map(|s| s.take().unwrap_or(Scalar::Null)),
+                    builders,
+                );
+            }
             // Fast path: read the top-level object once, borrowing values.
             slots.iter_mut().for_each(|s| *s = None);
             let mut de = serde_json::Deserializer::from_slice(data);
@@ -854,6 +875,42 @@ impl Decoder {
         Ok(())
     }
 
+    /// A flat object's mapped members into `slots`, as the serde_json
+    /// reading below would put them there; `None` leaves the record to it
+    /// (see [`json_flat`]).
+    fn flat_row<'a>(&self, data: &'a [u8], slots: &mut [Option<Scalar<'a>>]) -> Option<()> {
+        json_flat::scan(data, |key, value| {
+            let Some(entry) = self.by_key.iter().find(|e| same_key(&e.key, key)) else {
+                return Some(());
+            };
+            let scalar = match value {
+                FlatValue::Null => Scalar::Null,
+                FlatValue::Bool(b) => Scalar::Bool(b),
+                FlatValue::Str(s) => Scalar::Str(Cow::Borrowed(s)),
+                FlatValue::Int(i) => Scalar::Int(i),
+                // Raw text, as scalar_from_raw reads it.
+                FlatValue::Float(t) if entry.raw => number_scalar(t).ok()?,
+                // As serde_json reads a number in place.
+                FlatValue::Float(t) => Scalar::Float(serde_json::from_str::<f64>(t).ok()?),
+            };
+            if let [ci] = entry.columns[..]
+                && self.columns[ci].path.len() == 1
+            {
+                slots[ci] = Some(scalar);
+                return Some(());
+            }
+            for &ci in &entry.columns {
+                // A deeper path into a scalar finds nothing.
+                slots[ci] = Some(if self.columns[ci].path.len() == 1 {
+                    scalar.clone()
+                } else {
+                    Scalar::Null
+                });
+            }
+            Some(())
+        })
+    }
+
     fn csv_rows<'a>(
         &self,
         data: &'a [u8],
@@ -881,6 +938,13 @@ impl Decoder {
         }
         Ok(())
     }
+}
+
+/// `a == b`, byte by byte: keys are short, and a call to `memcmp` costs
+/// more than comparing them.
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Splits one CSV row; double-quoted fields may hold the delimiter and `""`.

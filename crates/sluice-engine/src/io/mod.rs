@@ -6,4 +6,5 @@
 
 pub mod discover;
 pub mod input;
+mod json_flat;
 pub mod output;

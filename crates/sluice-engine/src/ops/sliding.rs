@@ -54,10 +54,16 @@ enum Val<'a> {
     Str(&'a str),
 }
 
-/// The values of one argument for the rows in a partition's window, oldest first.
+/// The values of one argument for the rows in a partition's window, oldest
+/// first. Numbers are kept dense (8 bytes a row) until the first NULL
+/// comes; a long window holds millions of them.
 #[derive(Debug)]
 enum Ring {
+    /// Integers, none NULL so far.
+    IntDense(VecDeque<i64>),
     Int(VecDeque<Option<i64>>),
+    /// Floats, none NULL so far.
+    FloatDense(VecDeque<f64>),
     Float(VecDeque<Option<f64>>),
     Str(VecDeque<Option<Box<str>>>),
 }
@@ -65,17 +71,29 @@ enum Ring {
 impl Ring {
     fn new(kind: ValueKind) -> Self {
         match kind {
-            ValueKind::Int => Ring::Int(VecDeque::new()),
-            ValueKind::Float => Ring::Float(VecDeque::new()),
+            ValueKind::Int => Ring::IntDense(VecDeque::new()),
+            ValueKind::Float => Ring::FloatDense(VecDeque::new()),
             ValueKind::Str => Ring::Str(VecDeque::new()),
         }
     }
 
     fn push(&mut self, v: Val<'_>) {
-        match (self, v) {
+        match (&mut *self, v) {
+            (Ring::IntDense(r), Val::Int(x)) => r.push_back(x),
+            (Ring::FloatDense(r), Val::Float(x)) => r.push_back(x),
             (Ring::Int(r), Val::Int(x)) => r.push_back(Some(x)),
             (Ring::Float(r), Val::Float(x)) => r.push_back(Some(x)),
             (Ring::Str(r), Val::Str(x)) => r.push_back(Some(x.into())),
+            (Ring::IntDense(r), _) => {
+                let mut sparse: VecDeque<Option<i64>> = r.drain(..).map(Some).collect();
+                sparse.push_back(None);
+                *self = Ring::Int(sparse);
+            }
+            (Ring::FloatDense(r), _) => {
+                let mut sparse: VecDeque<Option<f64>> = r.drain(..).map(Some).collect();
+                sparse.push_back(None);
+                *self = Ring::Float(sparse);
+            }
             (Ring::Int(r), _) => r.push_back(None),
             (Ring::Float(r), _) => r.push_back(None),
             (Ring::Str(r), _) => r.push_back(None),
@@ -84,6 +102,8 @@ impl Ring {
 
     fn clear(&mut self) {
         match self {
+            Ring::IntDense(r) => r.clear(),
+            Ring::FloatDense(r) => r.clear(),
             Ring::Int(r) => r.clear(),
             Ring::Float(r) => r.clear(),
             Ring::Str(r) => r.clear(),
@@ -92,6 +112,8 @@ impl Ring {
 
     fn pop_front(&mut self) {
         match self {
+            Ring::IntDense(r) => drop(r.pop_front()),
+            Ring::FloatDense(r) => drop(r.pop_front()),
             Ring::Int(r) => drop(r.pop_front()),
             Ring::Float(r) => drop(r.pop_front()),
             Ring::Str(r) => drop(r.pop_front()),
@@ -100,6 +122,8 @@ impl Ring {
 
     fn get(&self, i: usize) -> Val<'_> {
         match self {
+            Ring::IntDense(r) => r.get(i).map_or(Val::Null, |x| Val::Int(*x)),
+            Ring::FloatDense(r) => r.get(i).map_or(Val::Null, |x| Val::Float(*x)),
             Ring::Int(r) => r.get(i).copied().flatten().map_or(Val::Null, Val::Int),
             Ring::Float(r) => r.get(i).copied().flatten().map_or(Val::Null, Val::Float),
             Ring::Str(r) => r
@@ -386,18 +410,38 @@ impl SlidingState {
     }
 }
 
-/// An evaluated argument column, in its storage type.
-enum ArgColumn {
-    Int(ArrayRef),
-    Float(ArrayRef),
-    Str(ArrayRef),
+/// An evaluated argument column, in its storage type (downcast once per
+/// batch, not per row).
+enum ArgColumn<'a> {
+    Int(&'a Int64Array),
+    Float(&'a Float64Array),
+    Str(&'a StringArray),
 }
 
-impl ArgColumn {
-    fn get(&self, i: usize) -> Val<'_> {
+impl<'a> ArgColumn<'a> {
+    /// `c` as a column of `kind`'s storage type.
+    fn of(kind: ValueKind, c: &'a ArrayRef) -> Option<Self> {
+        Some(match kind {
+            ValueKind::Int => ArgColumn::Int(c.as_primitive_opt::<Int64Type>()?),
+            ValueKind::Float => ArgColumn::Float(c.as_primitive_opt::<Float64Type>()?),
+            ValueKind::Str => ArgColumn::Str(c.as_string_opt::<i32>()?),
+        })
+    }
+
+    /// [`ArgColumn::of`], or the error naming pump `p`.
+    fn typed(kind: ValueKind, c: &'a ArrayRef, p: &PumpDef) -> Result<Self> {
+        ArgColumn::of(kind, c).ok_or_else(|| EngineError::Plan {
+            location: p.declared_at,
+            message: format!(
+                "a window argument evaluated to {}, not {kind:?}",
+                c.data_type()
+            ),
+        })
+    }
+
+    fn get(&self, i: usize) -> Val<'a> {
         match self {
             ArgColumn::Int(a) => {
-                let a = a.as_primitive::<Int64Type>();
                 if a.is_valid(i) {
                     Val::Int(a.value(i))
                 } else {
@@ -405,7 +449,6 @@ impl ArgColumn {
                 }
             }
             ArgColumn::Float(a) => {
-                let a = a.as_primitive::<Float64Type>();
                 if a.is_valid(i) {
                     Val::Float(a.value(i))
                 } else {
@@ -413,7 +456,6 @@ impl ArgColumn {
                 }
             }
             ArgColumn::Str(a) => {
-                let a = a.as_string::<i32>();
                 if a.is_valid(i) {
                     Val::Str(a.value(i))
                 } else {
@@ -563,7 +605,9 @@ impl SlidingState {
             }
             for a in &plan.aggregates {
                 if let Some(d) = &a.default {
-                    cols.push(d.evaluate(b)?.into_array(rows)?);
+                    let kind = a.arg.map_or(ValueKind::Int, |i| plan.args[i].kind);
+                    let v = d.evaluate(b)?.into_array(rows)?;
+                    cols.push(cast(&v, &kind.storage_type())?);
                 }
             }
             for w in &plan.windows {
@@ -598,27 +642,20 @@ impl SlidingState {
                 message: "ROWTIME is not a TIMESTAMP".into(),
             })?;
         let mut next = ncols;
+        let typed = |kind: ValueKind, c| ArgColumn::typed(kind, c, p);
         let mut args = Vec::with_capacity(plan.args.len());
         for a in &plan.args {
-            let c = Arc::clone(&columns[next]);
+            args.push(typed(a.kind, &columns[next])?);
             next += 1;
-            args.push(match a.kind {
-                ValueKind::Int => ArgColumn::Int(c),
-                ValueKind::Float => ArgColumn::Float(c),
-                ValueKind::Str => ArgColumn::Str(c),
-            });
         }
         let mut defaults: Vec<Option<ArgColumn>> = Vec::with_capacity(plan.aggregates.len());
         for a in &plan.aggregates {
             defaults.push(match &a.default {
                 Some(_) => {
-                    let c = Arc::clone(&columns[next]);
+                    let kind = a.arg.map_or(ValueKind::Int, |i| plan.args[i].kind);
+                    let c = typed(kind, &columns[next])?;
                     next += 1;
-                    Some(match a.arg.map(|i| plan.args[i].kind) {
-                        Some(ValueKind::Float) => ArgColumn::Float(c),
-                        Some(ValueKind::Str) => ArgColumn::Str(c),
-                        _ => ArgColumn::Int(c),
-                    })
+                    Some(c)
                 }
                 None => None,
             });
@@ -629,7 +666,8 @@ impl SlidingState {
             .map(|a| OutColumn::new(result_kind(a, a.arg.map(|i| plan.args[i].kind)), n))
             .collect();
         let mut slots = vec![0usize; n];
-        let mut grouped: Vec<u64> = Vec::new();
+        let mut starts: Vec<usize> = Vec::new();
+        let mut order: Vec<usize> = vec![0; n];
         for (w, (spec, state)) in plan.windows.iter().zip(self.windows.iter_mut()).enumerate() {
             let nkeys = spec.partition_by.len();
             let key_cols = &columns[next..next + nkeys];
@@ -639,16 +677,22 @@ impl SlidingState {
             // order: partitions are independent, and a partition's window
             // stays in cache for its run of rows instead of being fetched
             // again for every row (a long window is far bigger than cache).
-            grouped.clear();
-            grouped.extend(
-                slots
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &slot)| ((slot as u64) << 32) | i as u64),
-            );
-            grouped.sort_unstable();
-            for &g in &grouped {
-                let (slot, i) = ((g >> 32) as usize, (g & 0xFFFF_FFFF) as usize);
+            // A counting sort by slot: stable, so each partition keeps its
+            // rows' input order.
+            starts.clear();
+            starts.resize(state.parts.len() + 1, 0);
+            for &slot in &slots {
+                starts[slot + 1] += 1;
+            }
+            for k in 1..starts.len() {
+                starts[k] += starts[k - 1];
+            }
+            for (i, &slot) in slots.iter().enumerate() {
+                order[starts[slot]] = i;
+                starts[slot] += 1;
+            }
+            for &i in &order {
+                let slot = slots[i];
                 state.row(
                     plan,
                     spec.frame,
