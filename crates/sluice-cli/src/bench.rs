@@ -52,6 +52,13 @@
 //! `object_store` alone (target ≥ 80%) and GZIP delivery against the
 //! encoder alone (target ≤ 1.2× its time). Both print one line per figure,
 //! or with `--json` one JSON object, and both are in `--mode all`.
+//!
+//! `--mode nexmark` runs the Nexmark apps of `sql-examples/nexmark/`
+//! (module [`nexmark`]): events/s per query, engine-only and end-to-end
+//! JSON, and a check of each query's rows against an independent
+//! computation; in `--mode all` too.
+
+mod nexmark;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,7 +86,8 @@ pub struct BenchArgs {
     /// `engine`, `json` (W1), `w2`, `reference` (W3), `logs` (W4), `rcf`
     /// (W5), `kds` (the shard log's benchmarks (a)–(d)), `video`
     /// (PutMedia ingest, ACK latency, GetMedia first byte), `firehose`
-    /// (delivery UNCOMPRESSED and GZIP), or `all`.
+    /// (delivery UNCOMPRESSED and GZIP), `nexmark` (the Nexmark queries
+    /// q0–q8, `--rows` events), or `all`.
     #[arg(long, default_value = "all")]
     mode: String,
     /// Rows per batch.
@@ -89,10 +97,13 @@ pub struct BenchArgs {
     /// Firehose benchmarks are sized to take about as long.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Print the figures as one JSON object (`--mode kds`, `video` or
-    /// `firehose` only).
+    /// Print the figures as one JSON object (`--mode kds`, `video`,
+    /// `firehose` or `nexmark` only).
     #[arg(long)]
     json: bool,
+    /// `--mode nexmark`: only these queries (comma-separated, e.g. `q3,q5`).
+    #[arg(long, value_delimiter = ',')]
+    query: Vec<String>,
 }
 
 const W1_SQL: &str = r#"
@@ -860,8 +871,8 @@ fn firehose(seconds: f64, json: bool) -> Result<()> {
 
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     let mode = args.which.as_deref().unwrap_or(&args.mode);
-    if args.json && !matches!(mode, "kds" | "video" | "firehose") {
-        bail!("--json: only with kds, video or firehose");
+    if args.json && !matches!(mode, "kds" | "video" | "firehose" | "nexmark") {
+        bail!("--json: only with kds, video, firehose or nexmark");
     }
     match mode {
         "engine" => engine_only(args.rows, args.batch)?,
@@ -873,6 +884,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         "kds" => kds(args.seconds, args.json)?,
         "video" => video(args.seconds, args.json)?,
         "firehose" => firehose(args.seconds, args.json)?,
+        "nexmark" => nexmark::nexmark(args.rows, args.batch, &args.query, args.json)?,
         "all" => {
             engine_only(args.rows, args.batch)?;
             end_to_end_json(args.rows, args.batch)?;
@@ -882,10 +894,11 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             kds(args.seconds, false)?;
             video(args.seconds, false)?;
             firehose(args.seconds, false)?;
+            nexmark::nexmark(args.rows, args.batch, &[], false)?;
         }
         other => {
             bail!(
-                "bench {other}: expected engine, json, w2, reference, logs, rcf, kds, video, firehose or all"
+                "bench {other}: expected engine, json, w2, reference, logs, rcf, kds, video, firehose, nexmark or all"
             )
         }
     }

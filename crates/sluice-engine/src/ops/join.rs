@@ -790,19 +790,40 @@ fn key_rows(
 }
 
 /// Columns of held rows at (batch position, row) locations.
+///
+/// Only the held batches the rows are in go to `interleave`, whose cost
+/// grows with the number of arrays it is given: a side fed row by row (or
+/// ROWTIME by ROWTIME) can hold thousands of small batches, and passing
+/// them all made every probe cost as much as the whole window.
 fn held_columns(st: &SideStore, locs: &[(usize, usize)]) -> Result<Vec<ArrayRef>> {
     let Some((_, first)) = st.batches.front() else {
         return Ok(Vec::new());
     };
+    let mut slots: HashMap<usize, usize> = HashMap::new();
+    let mut used: Vec<usize> = Vec::new();
+    let locs: Vec<(usize, usize)> = locs
+        .iter()
+        .map(|&(b, r)| {
+            let slot = *slots.entry(b).or_insert_with(|| {
+                used.push(b);
+                used.len() - 1
+            });
+            (slot, r)
+        })
+        .collect();
+    if used.is_empty() {
+        // No rows: empty columns of the right types, from the first batch.
+        used.push(0);
+    }
     let ncols = first.num_columns();
     (0..ncols)
         .map(|c| {
-            let arrays: Vec<&dyn Array> = st
-                .batches
+            let arrays: Vec<&dyn Array> = used
                 .iter()
-                .map(|(_, b)| b.column(c).as_ref())
+                .filter_map(|&b| st.batches.get(b))
+                .map(|(_, batch)| batch.column(c).as_ref())
                 .collect();
-            interleave(&arrays, locs).map_err(|e| df(e.into()))
+            interleave(&arrays, &locs).map_err(|e| df(e.into()))
         })
         .collect()
 }

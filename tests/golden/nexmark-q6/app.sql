@@ -1,0 +1,32 @@
+-- Nexmark q6 (average selling price by seller): the average winning bid per
+-- seller, per 10-second window of winning bids. The reference averages each
+-- seller's last 10 closed auctions; a ROWS 9 PRECEDING window would depend
+-- on the order of rows that share one ROWTIME (all winning bids of a window
+-- come out at its end), so a tumbling window is used instead.
+CREATE OR REPLACE STREAM "AUCTION" (ID BIGINT, ITEM_NAME VARCHAR(32), INITIAL_BID BIGINT, RESERVE BIGINT, EXPIRES BIGINT, SELLER BIGINT, CATEGORY BIGINT);
+CREATE OR REPLACE PUMP "AUCTION_PUMP" AS INSERT INTO "AUCTION"
+  SELECT STREAM A_ID, A_ITEM_NAME, A_INITIAL_BID, A_RESERVE, A_EXPIRES, A_SELLER, A_CATEGORY
+  FROM "SOURCE_SQL_STREAM_001" WHERE EVENT_TYPE = 1;
+CREATE OR REPLACE STREAM "BID" (AUCTION BIGINT, BIDDER BIGINT, PRICE BIGINT, CHANNEL VARCHAR(16), URL VARCHAR(128));
+CREATE OR REPLACE PUMP "BID_PUMP" AS INSERT INTO "BID"
+  SELECT STREAM B_AUCTION, B_BIDDER, B_PRICE, B_CHANNEL, B_URL
+  FROM "SOURCE_SQL_STREAM_001" WHERE EVENT_TYPE = 2;
+
+-- WINNING_BIDS: per auction and 10-second window, the highest bid at or
+-- above the reserve among the bids that meet the auction within 10 seconds
+-- of its creation (the reference closes each auction at its expiry time and
+-- keeps every auction open until then; a KDA join needs a window, and a
+-- windowed GROUP BY closes at the window end, ROWTIME = window end).
+CREATE OR REPLACE STREAM "WINNING_BIDS" (AUCTION BIGINT, SELLER BIGINT, CATEGORY BIGINT, FINAL BIGINT);
+CREATE OR REPLACE PUMP "WINNING_PUMP" AS INSERT INTO "WINNING_BIDS"
+  SELECT STREAM a.ID, a.SELLER, a.CATEGORY, MAX(b.PRICE)
+  FROM "BID" AS b
+  JOIN "AUCTION" OVER (RANGE INTERVAL '10' SECOND PRECEDING) AS a
+    ON b.AUCTION = a.ID AND b.PRICE >= a.RESERVE
+  GROUP BY a.ID, a.SELLER, a.CATEGORY, STEP(ROWTIME BY INTERVAL '10' SECOND);
+
+CREATE OR REPLACE STREAM "DESTINATION_SQL_STREAM" (SELLER BIGINT, AVG_PRICE BIGINT);
+CREATE OR REPLACE PUMP "STREAM_PUMP" AS INSERT INTO "DESTINATION_SQL_STREAM"
+  SELECT STREAM SELLER, AVG(FINAL)
+  FROM "WINNING_BIDS"
+  GROUP BY SELLER, STEP("WINNING_BIDS".ROWTIME BY INTERVAL '10' SECOND);
