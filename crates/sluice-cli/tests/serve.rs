@@ -1061,12 +1061,10 @@ file   = "health.jsonl"
     assert_eq!(alerts[0]["ALERT"], "GAP");
     let gap = alerts[0]["GAP_MS"].as_i64().unwrap();
     assert!((4900..=5100).contains(&gap), "{gap}");
+    let fragments =
+        |rows: &[Value]| -> i64 { rows.iter().map(|r| r["FRAGMENTS"].as_i64().unwrap()).sum() };
     let health = read("health.jsonl");
-    let fragments: i64 = health
-        .iter()
-        .map(|r| r["FRAGMENTS"].as_i64().unwrap())
-        .sum();
-    assert_eq!(fragments, 3, "{health:?}");
+    assert_eq!(fragments(&health), 3, "{health:?}");
     // Read back through GetMedia: no ingest latency, nothing rejected.
     assert!(
         health.iter().all(|r| r["MAX_LATENCY_MS"].is_null()),
@@ -1086,11 +1084,7 @@ file   = "health.jsonl"
     let gap = alerts[1]["GAP_MS"].as_i64().unwrap();
     assert!((19_900..=20_100).contains(&gap), "{gap}");
     let health = read("health.jsonl");
-    let fragments: i64 = health
-        .iter()
-        .map(|r| r["FRAGMENTS"].as_i64().unwrap())
-        .sum();
-    assert_eq!(fragments, 4, "{health:?}");
+    assert_eq!(fragments(&health), 4, "{health:?}");
 
     // A stream that is not there: a --drain run fails with AWS's error.
     let toml = std::fs::read_to_string(app.join("app.toml"))

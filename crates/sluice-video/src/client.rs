@@ -595,34 +595,10 @@ fn request(
 /// and server errors are worth a retry.
 async fn aws_error(target: &Target, resp: http::Response<Incoming>) -> Attempt {
     let status = resp.status();
-    let kind = resp
-        .headers()
-        .get("x-amzn-ErrorType")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.split(':').next().unwrap_or(s).to_string());
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-    let kind = kind
-        .or_else(|| {
-            parsed
-                .as_ref()
-                .and_then(|v| v.get("__type")?.as_str().map(str::to_string))
-        })
-        .unwrap_or_else(|| format!("HTTP {status}"));
-    let message = parsed
-        .as_ref()
-        .and_then(|v| v.get("message")?.as_str().map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-    let err = VideoError::Client {
-        endpoint: target.endpoint.clone(),
-        reason: format!("{kind}: {message}"),
-    };
-    if status.is_server_error() || kind == "ConnectionLimitExceededException" {
+    let err = target.data.error_answer("PutMedia", resp).await;
+    let limited =
+        matches!(&err, VideoError::Remote { aws, .. } if aws == "ConnectionLimitExceededException");
+    if status.is_server_error() || limited {
         Attempt::Retry(err)
     } else {
         Attempt::Fatal(err)

@@ -45,7 +45,7 @@ use crate::ebml::{self, Children};
 use crate::error::{Result, VideoError};
 use crate::events::{AckStatus, FragmentEvent};
 use crate::mkv::{HeaderInfo, MkvSplitter, ParseEvent, ParsedFragment};
-use crate::transport::{Endpoint, data_endpoint, error_type};
+use crate::transport::{Endpoint, data_endpoint};
 
 /// Where a stream's reading starts (GetMedia's StartSelector).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -445,16 +445,8 @@ async fn get_media(
             signer,
         )
         .await?;
-    let status = resp.status();
-    if !status.is_success() {
-        let kind = error_type(resp.headers());
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        return Err(data.remote("GetMedia", status, kind.as_deref(), &body));
+    if !resp.status().is_success() {
+        return Err(data.error_answer("GetMedia", resp).await);
     }
     let mut body = resp.into_body();
     let mut reader = FragmentReader::new(stream);

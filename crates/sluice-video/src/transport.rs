@@ -176,6 +176,24 @@ impl Endpoint {
 }
 
 impl Endpoint {
+    /// A non-2xx answer to `operation`, its body read, as
+    /// [`VideoError::Remote`].
+    pub async fn error_answer(
+        &self,
+        operation: &'static str,
+        resp: http::Response<hyper::body::Incoming>,
+    ) -> VideoError {
+        let status = resp.status();
+        let kind = error_type(resp.headers());
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        self.remote(operation, status, kind.as_deref(), &body)
+    }
+
     /// An AWS error answer to `operation` as [`VideoError::Remote`].
     pub fn remote(
         &self,
