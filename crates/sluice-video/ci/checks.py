@@ -541,6 +541,11 @@ def check_av_clip(clip, vcodec, vtag, acodec, rate, channels):
     assert int(a["nb_read_frames"]) > 0, a
 
 
+# H.264 with a keyframe (so a fragment) every 30 frames, no B-frames.
+X264_KEY_EVERY_30 = ["-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
+                     "-bf", "0"]
+
+
 @check("GetClip H.265 + AAC (ffmpeg libx265/aac, boto3): ffprobe reads hevc + aac, 4 s, 120 frames")
 def _():
     mkv = make_av("hevc_aac.mkv",
@@ -554,8 +559,7 @@ def _():
 @check("GetClip H.264 + AAC (ffmpeg libx264/aac, boto3): ffprobe reads h264 + aac, 4 s, 120 frames")
 def _():
     mkv = make_av("avc_aac.mkv",
-                  ["-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-                   "-bf", "0"],
+                  X264_KEY_EVERY_30,
                   ["-c:a", "aac", "-ac", "2", "-ar", "48000"])
     clip = clip_of("ci-avc-aac", mkv, "avc_aac.mp4")
     check_av_clip(clip, "h264", "avc1", "aac", 48000, 2)
@@ -564,8 +568,7 @@ def _():
 @check("GetClip H.264 + G.711 A-law (A_MS/ACM, boto3): ffprobe reads h264 + pcm_alaw, 4 s")
 def _():
     mkv = make_av("avc_alaw.mkv",
-                  ["-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-                   "-bf", "0"],
+                  X264_KEY_EVERY_30,
                   ["-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1"])
     clip = clip_of("ci-avc-alaw", mkv, "avc_alaw.mp4")
     check_av_clip(clip, "h264", "avc1", "pcm_alaw", 8000, 1)
@@ -574,8 +577,7 @@ def _():
 @check("GetClip refuses G.711 µ-law (AWS: A-law only): UnsupportedStreamMediaTypeException")
 def _():
     mkv = make_av("avc_mulaw.mkv",
-                  ["-c:v", "libx264", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-                   "-bf", "0"],
+                  X264_KEY_EVERY_30,
                   ["-c:a", "pcm_mulaw", "-ar", "8000", "-ac", "1"])
     kv.create_stream(StreamName="ci-avc-mulaw", DataRetentionInHours=1)
     acks = put_media("ci-avc-mulaw", mkv)

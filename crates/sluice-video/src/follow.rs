@@ -32,6 +32,7 @@
 //!   is off) ends the follower: [`Follower::next_batch`] returns it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -113,7 +114,7 @@ struct Shared {
     /// Per followed stream: caught up?
     at_head: Mutex<BTreeMap<String, bool>>,
     /// With `*`: listed at least once.
-    listed: Mutex<bool>,
+    listed: AtomicBool,
 }
 
 impl Shared {
@@ -163,7 +164,7 @@ impl Follower {
 
     /// Every stream is read to its newest fragment and every row taken.
     pub fn caught_up(&self) -> bool {
-        let listed = self.shared.listed.lock().map(|l| *l).unwrap_or(false);
+        let listed = self.shared.listed.load(Ordering::SeqCst);
         let heads = self
             .shared
             .at_head
@@ -187,7 +188,7 @@ pub fn follow(stream: &str, options: FollowOptions) -> Result<Follower> {
         control,
         tx,
         at_head: Mutex::new(BTreeMap::new()),
-        listed: Mutex::new(!every),
+        listed: AtomicBool::new(!every),
     });
     let tasks = Arc::new(Mutex::new(Vec::new()));
     let task = if every {
@@ -247,9 +248,7 @@ async fn list_loop(shared: Arc<Shared>, tasks: Arc<Mutex<Vec<JoinHandle<()>>>>) 
                     }
                 }
                 first = false;
-                if let Ok(mut l) = shared.listed.lock() {
-                    *l = true;
-                }
+                shared.listed.store(true, Ordering::SeqCst);
                 tokio::time::sleep(shared.options.list_every).await;
             }
             Err(e) if fatal(&e) => {
@@ -409,9 +408,9 @@ async fn fragment_end(shared: &Shared, stream: &str, number: &str) -> Option<i64
         return None;
     }
     let bytes = resp.into_body().collect().await.ok()?.to_bytes();
-    let mut reader = FragmentReader::new(stream);
+    let mut reader = FragmentReader::new(stream, None);
     let mut out = Vec::new();
-    reader.feed(&bytes, None, &mut out);
+    reader.feed(&bytes, &mut out);
     reader.finish(&mut out);
     let e = &out.first()?.event;
     Some(e.producer_ms? + e.duration_ms)
@@ -449,7 +448,7 @@ async fn get_media(
         return Err(data.error_answer("GetMedia", resp).await);
     }
     let mut body = resp.into_body();
-    let mut reader = FragmentReader::new(stream);
+    let mut reader = FragmentReader::new(stream, pos.last_end_ms);
     let mut events = Vec::new();
     loop {
         let frame = match tokio::time::timeout(shared.options.idle, body.frame()).await {
@@ -467,14 +466,10 @@ async fn get_media(
         let Ok(bytes) = frame.into_data() else {
             continue;
         };
-        reader.feed(&bytes, pos.last_end_ms, &mut events);
+        reader.feed(&bytes, &mut events);
+        pos.last_end_ms = reader.last_end_ms();
         for f in events.drain(..) {
             shared.set_at_head(stream, false);
-            pos.last_end_ms = f
-                .event
-                .producer_ms
-                .map(|p| p + f.event.duration_ms)
-                .or(pos.last_end_ms);
             pos.token = Some(f.continuation_token.clone());
             if shared.tx.send(Ok(f)).await.is_err() {
                 return Ok(());
@@ -490,26 +485,45 @@ pub struct FragmentReader {
     header: Option<Arc<HeaderInfo>>,
     header_tags: Vec<(String, String)>,
     parsed: Vec<ParseEvent>,
+    /// Where the stream's last fragment read ended (producer time), for
+    /// GAP_MS.
+    last_end_ms: Option<i64>,
 }
 
 impl FragmentReader {
-    /// A reader of `stream`'s GetMedia body.
-    pub fn new(stream: &str) -> Self {
+    /// A reader of `stream`'s GetMedia body; `last_end_ms`: where the
+    /// stream's previous fragment ended on the producer's timeline, if
+    /// known (for the first row's GAP_MS).
+    pub fn new(stream: &str, last_end_ms: Option<i64>) -> Self {
         FragmentReader {
             stream: stream.to_string(),
             splitter: MkvSplitter::passthrough(),
             header: None,
             header_tags: Vec::new(),
             parsed: Vec::new(),
+            last_end_ms,
         }
     }
 
+    /// Where the last fragment read ended (producer time).
+    pub fn last_end_ms(&self) -> Option<i64> {
+        self.last_end_ms
+    }
+
     /// Feed the next bytes; complete fragments are pushed to `out`.
-    /// `last_end_ms`: producer time at which the stream's previous
-    /// fragment ended (for GAP_MS).
-    pub fn feed(&mut self, bytes: &[u8], mut last_end_ms: Option<i64>, out: &mut Vec<Followed>) {
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Followed>) {
         self.splitter.feed(bytes, &mut self.parsed);
         self.splitter.end_after_trailer(&mut self.parsed);
+        self.take_parsed(out);
+    }
+
+    /// The body ended: a fragment still open is complete.
+    pub fn finish(&mut self, out: &mut Vec<Followed>) {
+        self.splitter.finish(true, &mut self.parsed);
+        self.take_parsed(out);
+    }
+
+    fn take_parsed(&mut self, out: &mut Vec<Followed>) {
         for e in std::mem::take(&mut self.parsed) {
             match e {
                 ParseEvent::Header(h) => {
@@ -517,26 +531,13 @@ impl FragmentReader {
                     self.header = Some(h);
                 }
                 ParseEvent::FragmentEnd(frag) => {
-                    let f = self.row(&frag, last_end_ms);
-                    last_end_ms = f
-                        .event
-                        .producer_ms
-                        .map(|p| p + f.event.duration_ms)
-                        .or(last_end_ms);
+                    let f = self.row(&frag, self.last_end_ms);
+                    if let Some(p) = f.event.producer_ms {
+                        self.last_end_ms = Some(p + f.event.duration_ms);
+                    }
                     out.push(f);
                 }
                 ParseEvent::FragmentStart { .. } | ParseEvent::Fatal { .. } => {}
-            }
-        }
-    }
-
-    /// The body ended: a fragment still open is complete.
-    pub fn finish(&mut self, out: &mut Vec<Followed>) {
-        self.splitter.finish(true, &mut self.parsed);
-        let parsed = std::mem::take(&mut self.parsed);
-        for e in parsed {
-            if let ParseEvent::FragmentEnd(frag) = e {
-                out.push(self.row(&frag, None));
             }
         }
     }
@@ -696,11 +697,11 @@ mod tests {
             "1700000002.000",
             1_700_000_002_000,
         );
-        let mut r = FragmentReader::new("cam");
+        let mut r = FragmentReader::new("cam", None);
         let mut out = Vec::new();
         // Byte by byte: the first row comes with the last byte of its tags.
         for (i, byte) in a.iter().enumerate() {
-            r.feed(&[*byte], None, &mut out);
+            r.feed(&[*byte], &mut out);
             assert_eq!(out.len(), usize::from(i == a.len() - 1), "at byte {i}");
         }
         let first = out.remove(0);
@@ -713,7 +714,8 @@ mod tests {
         assert_eq!(first.event.gap_ms, None);
         assert_eq!(first.continuation_token, "9100");
         let end = first.event.producer_ms.map(|p| p + first.event.duration_ms);
-        r.feed(&b, end, &mut out);
+        assert_eq!(r.last_end_ms(), end);
+        r.feed(&b, &mut out);
         assert_eq!(out.len(), 1);
         let second = &out[0].event;
         assert_eq!(second.fragment_number.as_deref(), Some("9101"));
@@ -735,10 +737,10 @@ mod tests {
             println!("note: {} not found, skipped", path.display());
             return;
         };
-        let mut r = FragmentReader::new("sample");
+        let mut r = FragmentReader::new("sample", None);
         let mut out = Vec::new();
         for chunk in bytes.chunks(1000) {
-            r.feed(chunk, None, &mut out);
+            r.feed(chunk, &mut out);
         }
         assert_eq!(out.len(), 5);
         let mut last = 0;
