@@ -33,7 +33,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::Request;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -45,8 +45,12 @@ use tokio::time::Instant;
 
 use crate::body::{self, ApiBody};
 use crate::error::{Result, VideoError};
+use crate::fragment_bytes::FragmentBytes;
 use crate::mkv::{MkvSplitter, ParseEvent};
 use crate::transport::{Endpoint, data_endpoint};
+
+/// Bytes the client asks of its source at a time.
+const READ_CHUNK: usize = 512 * 1024;
 
 /// How the producer's Cluster timecodes are read
 /// (`x-amzn-fragment-timecode-type`).
@@ -235,7 +239,8 @@ pub struct PutMediaSummary {
 struct Outgoing {
     header: Bytes,
     timecode: u64,
-    bytes: Bytes,
+    /// Slices of the buffers the source was read into, sent as they are.
+    bytes: FragmentBytes,
 }
 
 enum Item {
@@ -245,7 +250,7 @@ enum Item {
     /// where the next one starts) without waiting for this one to finish.
     Lead {
         header: Bytes,
-        bytes: Bytes,
+        bytes: FragmentBytes,
     },
     Failed(VideoError),
 }
@@ -416,7 +421,7 @@ fn queue(out: &mut VecDeque<Bytes>, last_header: &mut Option<Bytes>, f: &Outgoin
         out.push_back(f.header.clone());
         *last_header = Some(f.header.clone());
     }
-    out.push_back(f.bytes.clone());
+    out.extend(f.bytes.chunks().iter().cloned());
 }
 
 async fn reserve(tx: &Option<mpsc::Sender<Bytes>>) -> Option<mpsc::Permit<'_, Bytes>> {
@@ -489,7 +494,7 @@ where
                         state.summary.fragments += 1;
                         match lead.take() {
                             Some(n) if n <= f.bytes.len() && last_header.as_ref() == Some(&f.header) => {
-                                out.push_back(f.bytes.slice(n..));
+                                out.extend(f.bytes.after(n).chunks().iter().cloned());
                             }
                             _ => queue(&mut out, &mut last_header, &f),
                         }
@@ -607,6 +612,9 @@ async fn aws_error(target: &Target, resp: http::Response<Incoming>) -> Attempt {
 
 /// Read the source, cut it into fragments and hand them over (paced with
 /// `realtime`). Ends with `Item::Failed` when the source is unusable.
+///
+/// Reads [`READ_CHUNK`] bytes at a time, so few reads and wakeups carry a
+/// fast source.
 async fn read_source<R: AsyncRead + Unpin>(
     mut source: R,
     realtime: bool,
@@ -615,14 +623,17 @@ async fn read_source<R: AsyncRead + Unpin>(
 ) {
     let mut splitter = MkvSplitter::passthrough();
     let mut events = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    // Fragments keep slices of these buffers: a buffer is handed over
+    // whole and a new one read into.
+    let mut buf = BytesMut::new();
     let mut header: Option<Arc<crate::mkv::HeaderInfo>> = None;
     // (first fragment's start in ms, when it was handed over)
     let mut clock: Option<(i64, Instant)> = None;
     let mut offset = 0u64;
     let mut ended_one = false;
     loop {
-        let (n, end) = match source.read(&mut buf).await {
+        buf.reserve(READ_CHUNK);
+        let (n, end) = match source.read_buf(&mut buf).await {
             Ok(0) => (0, true),
             Ok(n) => (n, false),
             Err(e) => {
@@ -641,7 +652,7 @@ async fn read_source<R: AsyncRead + Unpin>(
         if end {
             splitter.finish(true, &mut events);
         } else {
-            splitter.feed(&buf[..n], &mut events);
+            splitter.feed_bytes(buf.split().freeze(), &mut events);
         }
         for ev in events.drain(..) {
             match ev {
@@ -667,7 +678,7 @@ async fn read_source<R: AsyncRead + Unpin>(
                     let out = Outgoing {
                         header: h.bytes.clone(),
                         timecode: frag.cluster_timecode,
-                        bytes: Bytes::from(frag.bytes),
+                        bytes: frag.bytes,
                     };
                     if tx.send(Item::Fragment(out)).await.is_err() {
                         return;
@@ -688,7 +699,7 @@ async fn read_source<R: AsyncRead + Unpin>(
         {
             let lead = Item::Lead {
                 header: h.bytes.clone(),
-                bytes: Bytes::copy_from_slice(open),
+                bytes: open.clone(),
             };
             if tx.send(lead).await.is_err() {
                 return;

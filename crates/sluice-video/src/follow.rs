@@ -543,7 +543,8 @@ impl FragmentReader {
     }
 
     fn row(&self, frag: &ParsedFragment, last_end_ms: Option<i64>) -> Followed {
-        let trailer = tags(&frag.bytes);
+        let bytes = frag.bytes.to_bytes();
+        let trailer = tags(&bytes);
         let tag = |name: &str| {
             trailer
                 .iter()
@@ -575,7 +576,7 @@ impl FragmentReader {
                 producer_ms,
                 server_ms,
                 duration_ms: frag.duration_ms,
-                size_bytes: cluster_len(&frag.bytes),
+                size_bytes: cluster_len(&bytes),
                 frame_count: frag.frames,
                 keyframe_count: frag.keyframes,
                 codec_id: first.map(|t| t.codec_id.clone()),

@@ -33,6 +33,7 @@ pub mod ebml;
 pub mod error;
 pub mod events;
 pub mod follow;
+pub mod fragment_bytes;
 pub mod mkv;
 pub mod mp4;
 mod putmedia;

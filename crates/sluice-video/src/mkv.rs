@@ -20,9 +20,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf as _, Bytes};
 
 use crate::ebml::{self, Children, EbmlFault, ElementHeader};
+use crate::fragment_bytes::FragmentBytes;
+
+/// Bytes of a SimpleBlock the splitter reads its track, time and flags
+/// from; the rest of a block cut by the end of the input goes straight
+/// from the next input to its fragment.
+const BLOCK_PREFIX: usize = 16;
+
+/// The most an element cut by the end of the input is reserved for, up
+/// front, while its bytes gather.
+const SPILL_RESERVE_MAX: usize = 16 << 20;
 
 /// 4000: error reading the data stream.
 pub const ERR_READ: u32 = 4000;
@@ -209,9 +219,9 @@ fn parse_track(entry: &[u8]) -> TrackInfo {
 pub struct ParsedFragment {
     /// The Cluster's Timecode, in ticks.
     pub cluster_timecode: u64,
-    /// The Cluster and the Segment-level elements after it, as sent.
-    /// Empty when the fragment is rejected.
-    pub bytes: Vec<u8>,
+    /// The Cluster and the Segment-level elements after it, as sent:
+    /// slices of the input, not copies. Empty when the fragment is rejected.
+    pub bytes: FragmentBytes,
     /// Bytes the fragment took on the wire.
     pub size: u64,
     /// Frames (laced frames counted one by one).
@@ -278,8 +288,12 @@ struct Open {
 /// [`MkvSplitter::finish`] at the end of the body.
 pub struct MkvSplitter {
     limits: Limits,
-    buf: Vec<u8>,
+    /// The input being read; `buf[start..]` is not read yet.
+    buf: Bytes,
     start: usize,
+    /// An element cut by the end of the input, gathering its bytes until
+    /// it is whole (only elements taken whole wait here).
+    spill: Vec<u8>,
     /// Absolute body offset of `buf[start]`.
     pos: u64,
     state: State,
@@ -290,6 +304,9 @@ pub struct MkvSplitter {
     open: Option<Open>,
     /// Element data bytes still to skip (oversize elements are not buffered).
     skip: u64,
+    /// Bytes of a SimpleBlock still to come, which go from the input
+    /// straight to the open fragment.
+    copy: u64,
     last_cluster_tc: Option<u64>,
     last_max_ms: Option<i64>,
     /// Keep the bytes of fragments that break a rule (the PutMedia
@@ -302,8 +319,9 @@ impl MkvSplitter {
     pub fn new(limits: Limits) -> Self {
         MkvSplitter {
             limits,
-            buf: Vec::new(),
+            buf: Bytes::new(),
             start: 0,
+            spill: Vec::new(),
             pos: 0,
             state: State::TopLevel,
             pending_header: Vec::new(),
@@ -312,6 +330,7 @@ impl MkvSplitter {
             segment_end: None,
             open: None,
             skip: 0,
+            copy: 0,
             last_cluster_tc: None,
             last_max_ms: None,
             passthrough: false,
@@ -336,8 +355,8 @@ impl MkvSplitter {
     /// header at least), if one is open. They are a prefix of the bytes
     /// its [`ParseEvent::FragmentEnd`] will carry, unless it is rejected
     /// outside passthrough mode.
-    pub fn open_bytes(&self) -> Option<&[u8]> {
-        self.open.as_ref().map(|o| o.frag.bytes.as_slice())
+    pub fn open_bytes(&self) -> Option<&FragmentBytes> {
+        self.open.as_ref().map(|o| &o.frag.bytes)
     }
 
     /// The header block fragments are currently read against.
@@ -345,24 +364,88 @@ impl MkvSplitter {
         self.header.as_ref()
     }
 
-    /// Feed the next bytes of the body; events found are pushed to `out`.
+    /// Feed the next bytes of the body (copied; [`MkvSplitter::feed_bytes`]
+    /// takes a buffer without copying); events found are pushed to `out`.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<ParseEvent>) {
-        if self.state == State::Failed {
-            return;
+        self.feed_bytes(Bytes::copy_from_slice(data), out);
+    }
+
+    /// Feed the next bytes of the body; events found are pushed to `out`.
+    /// Fragments keep slices of `data`, not copies. The input is copied
+    /// only where an element is cut by its end and must be read whole
+    /// (a SimpleBlock is not: the rest of it is sliced from the next
+    /// input), so nearly every byte of a fragment is copied never.
+    pub fn feed_bytes(&mut self, mut data: Bytes, out: &mut Vec<ParseEvent>) {
+        while !data.is_empty() && self.state != State::Failed {
+            if self.skip > 0 {
+                let n = self.skip.min(data.len() as u64);
+                self.skip -= n;
+                self.pos += n;
+                data.advance(n as usize);
+                continue;
+            }
+            if self.copy > 0 {
+                let n = self.copy.min(data.len() as u64);
+                let part = data.split_to(n as usize);
+                self.copy -= n;
+                self.pos += n;
+                if let Some(open) = self.open.as_mut()
+                    && (open.frag.error.is_none() || self.passthrough)
+                {
+                    open.frag.bytes.push(part);
+                }
+                continue;
+            }
+            if self.start == self.buf.len() && self.spill.is_empty() {
+                self.buf = std::mem::take(&mut data);
+                self.start = 0;
+            } else {
+                // An element was cut by the end of the last input: join it
+                // with this one, and wait while it is still not whole.
+                if self.spill.is_empty() {
+                    let cut = &self.buf[self.start..];
+                    let whole = self.waiting_for(cut).unwrap_or(0);
+                    self.spill
+                        .reserve(whole.min(SPILL_RESERVE_MAX).max(cut.len() + data.len()));
+                    self.spill.extend_from_slice(cut);
+                    self.buf = Bytes::new();
+                    self.start = 0;
+                }
+                self.spill.extend_from_slice(&data);
+                data = Bytes::new();
+                if self
+                    .waiting_for(&self.spill)
+                    .is_some_and(|whole| self.spill.len() < whole)
+                {
+                    continue;
+                }
+                self.buf = Bytes::from(std::mem::take(&mut self.spill));
+                self.start = 0;
+            }
+            self.run(out);
         }
-        let mut data = data;
-        if self.skip > 0 {
-            let n = self.skip.min(data.len() as u64);
-            self.skip -= n;
-            self.pos += n;
-            data = &data[n as usize..];
+    }
+
+    /// The bytes the element at the start of `avail` takes, when it is
+    /// one the splitter reads whole and its size is known and allowed;
+    /// `None` when its header is cut short or it is read as it comes
+    /// (Segment, Cluster, SimpleBlock, or bytes skipped as too big).
+    fn waiting_for(&self, avail: &[u8]) -> Option<usize> {
+        let Ok(Some(h)) = ebml::read_header(avail) else {
+            return None;
+        };
+        if matches!(
+            h.id,
+            ebml::ID_SEGMENT | ebml::ID_CLUSTER | ebml::ID_SIMPLE_BLOCK
+        ) {
+            return None;
         }
-        if self.start > 0 && self.start >= self.buf.len() / 2 {
-            self.buf.drain(..self.start);
-            self.start = 0;
+        let total = h.size?.checked_add(h.header_len as u64)?;
+        let held = self.open.as_ref().map_or(0, |o| o.frag.size);
+        if held.saturating_add(total) > self.limits.max_fragment_bytes {
+            return None;
         }
-        self.buf.extend_from_slice(data);
-        self.run(out);
+        usize::try_from(total).ok()
     }
 
     /// End the open fragment now if its Cluster is complete and a
@@ -385,7 +468,8 @@ impl MkvSplitter {
         if self.state == State::Failed {
             return;
         }
-        let mid_element = self.skip > 0 || self.start < self.buf.len();
+        let mid_element =
+            self.skip > 0 || self.copy > 0 || self.start < self.buf.len() || !self.spill.is_empty();
         let cluster_incomplete = self
             .open
             .as_ref()
@@ -394,7 +478,7 @@ impl MkvSplitter {
             if let Some(open) = self.open.take() {
                 let mut frag = open.frag;
                 frag.error = Some(ERR_INVALID_MKV);
-                frag.bytes = Vec::new();
+                frag.bytes = FragmentBytes::default();
                 out.push(ParseEvent::FragmentEnd(frag));
             } else if mid_element {
                 self.fail(ERR_INVALID_MKV, "body ends inside an element", out);
@@ -433,7 +517,7 @@ impl MkvSplitter {
     }
 
     fn run(&mut self, out: &mut Vec<ParseEvent>) {
-        while self.state != State::Failed && self.skip == 0 {
+        while self.state != State::Failed && self.skip == 0 && self.copy == 0 {
             let progressed = match self.state {
                 State::TopLevel => self.step_top(out),
                 State::InSegment => self.step_segment(out),
@@ -456,13 +540,13 @@ impl MkvSplitter {
     }
 
     /// Take a whole element of known size, if it is all here.
-    fn take_element(&mut self, header: &ElementHeader) -> Option<Vec<u8>> {
+    fn take_element(&mut self, header: &ElementHeader) -> Option<Bytes> {
         let size = usize::try_from(header.size?).ok()?;
         let total = header.header_len.checked_add(size)?;
         if self.avail().len() < total {
             return None;
         }
-        let bytes = self.avail()[..total].to_vec();
+        let bytes = self.buf.slice(self.start..self.start + total);
         self.consume(total);
         Some(bytes)
     }
@@ -480,7 +564,7 @@ impl MkvSplitter {
                 let Some(bytes) = self.take_element(&header) else {
                     return false;
                 };
-                self.pending_header = bytes;
+                self.pending_header = bytes.to_vec();
                 self.header_emitted = false;
                 true
             }
@@ -582,7 +666,7 @@ impl MkvSplitter {
                 open.trailer = true;
                 open.frag.size += bytes.len() as u64;
                 if open.frag.error.is_none() || self.passthrough {
-                    open.frag.bytes.extend_from_slice(&bytes);
+                    open.frag.bytes.push(bytes);
                 }
             }
             None => self.pending_header.extend_from_slice(&bytes),
@@ -623,7 +707,7 @@ impl MkvSplitter {
             }
         }
         let offset = self.pos;
-        let raw = self.avail()[..header.header_len].to_vec();
+        let raw = self.buf.slice(self.start..self.start + header.header_len);
         self.consume(header.header_len);
         let cluster_end = header.size.map(|s| self.pos + s);
         if let (Some(end), Some(seg_end)) = (cluster_end, self.segment_end)
@@ -635,7 +719,7 @@ impl MkvSplitter {
         self.open = Some(Open {
             frag: ParsedFragment {
                 size: raw.len() as u64,
-                bytes: raw,
+                bytes: FragmentBytes::from(raw),
                 offset,
                 ..ParsedFragment::default()
             },
@@ -671,7 +755,7 @@ impl MkvSplitter {
             // Too big: drop what we have and skip the rest of the fragment
             // without buffering it.
             open.frag.error.get_or_insert(ERR_FRAGMENT_SIZE);
-            open.frag.bytes = Vec::new();
+            open.frag.bytes = FragmentBytes::default();
         }
         if open.frag.error == Some(ERR_FRAGMENT_SIZE) {
             open.frag.size += total;
@@ -683,11 +767,12 @@ impl MkvSplitter {
         let Ok(total) = usize::try_from(total) else {
             return false;
         };
-        if self.avail().len() < total {
-            return false;
+        let here = self.avail().len();
+        if here < total {
+            return self.start_block_copy(&header, size, total);
         }
         let begin = self.start;
-        let element = &self.buf[begin..begin + total];
+        let element = self.buf.slice(begin..begin + total);
         let data = &element[header.header_len..];
         let Some(open) = self.open.as_mut() else {
             return false;
@@ -725,9 +810,36 @@ impl MkvSplitter {
             _ => {}
         }
         if open.frag.error.is_none() || self.passthrough {
-            open.frag.bytes.extend_from_slice(element);
+            open.frag.bytes.push(element);
         }
         self.consume(total);
+        true
+    }
+
+    /// A SimpleBlock cut by the end of the input: once its first
+    /// [`BLOCK_PREFIX`] bytes are here, note it, keep what is here and
+    /// take the rest straight from the next inputs ([`Self::copy`]).
+    /// Other elements wait until they are whole.
+    fn start_block_copy(&mut self, header: &ElementHeader, size: u64, total: usize) -> bool {
+        let here = self.avail().len();
+        let prefix =
+            header.header_len + usize::try_from(size).map_or(BLOCK_PREFIX, |s| s.min(BLOCK_PREFIX));
+        if header.id != ebml::ID_SIMPLE_BLOCK || here < prefix {
+            return false;
+        }
+        let part = self.buf.slice(self.start..);
+        let Some(open) = self.open.as_mut() else {
+            return false;
+        };
+        open.frag.size += total as u64;
+        if let Some(h) = &self.header {
+            note_block(&mut open.frag, h, &part[header.header_len..], None);
+        }
+        if open.frag.error.is_none() || self.passthrough {
+            open.frag.bytes.push(part);
+        }
+        self.consume(here);
+        self.copy = (total - here) as u64;
         true
     }
 
@@ -781,7 +893,7 @@ impl MkvSplitter {
             self.last_cluster_tc = Some(frag.cluster_timecode);
             self.last_max_ms = frag.max_ms;
         } else if !self.passthrough {
-            frag.bytes = Vec::new();
+            frag.bytes = FragmentBytes::default();
         }
         out.push(ParseEvent::FragmentEnd(frag));
     }
@@ -1082,6 +1194,84 @@ pub(crate) mod tests {
         assert_eq!(got[1].1, Some(ERR_TIMECODE_ORDER));
         assert_eq!(got[1].2, 0);
         assert_eq!(got[2].1, None);
+    }
+
+    /// A Cluster of big SimpleBlocks with a BlockGroup (read whole) and
+    /// Tags after it, as `feed_bytes` gets it in any chunking.
+    #[test]
+    fn fragments_are_sliced_from_the_input_in_any_chunking() {
+        let block = |rel: i16, fill: u8| {
+            let mut b = vec![0x81];
+            b.extend_from_slice(&rel.to_be_bytes());
+            b.push(0x80);
+            b.extend(std::iter::repeat_n(fill, 3000));
+            b
+        };
+        let mut body_of_cluster = testing::uint(ebml::ID_TIMECODE, 0);
+        body_of_cluster.extend(element(ebml::ID_SIMPLE_BLOCK, &block(0, 1)));
+        let group = [
+            element(ebml::ID_BLOCK, &block(33, 2)),
+            testing::uint(ebml::ID_REFERENCE_BLOCK, 1),
+        ]
+        .concat();
+        body_of_cluster.extend(element(ebml::ID_BLOCK_GROUP, &group));
+        body_of_cluster.extend(element(ebml::ID_SIMPLE_BLOCK, &block(66, 3)));
+        let c1 = element(ebml::ID_CLUSTER, &body_of_cluster);
+        let tags = element(ebml::ID_TAGS, &element(ebml::ID_TAG, b"t"));
+        let c2 = cluster(2000, 3, 5000);
+        let body = [header_bytes(&[1]), c1.clone(), tags.clone(), c2.clone()].concat();
+        for chunk in [1, 2, 3, 5, 16, 17, 100, 2999, 3001, 4096, body.len()] {
+            let mut s = MkvSplitter::new(Limits::default());
+            let mut out = Vec::new();
+            let input: Vec<Bytes> = body.chunks(chunk).map(Bytes::copy_from_slice).collect();
+            for c in &input {
+                s.feed_bytes(c.clone(), &mut out);
+            }
+            s.finish(true, &mut out);
+            let frags: Vec<&ParsedFragment> = out
+                .iter()
+                .filter_map(|e| match e {
+                    ParseEvent::FragmentEnd(f) => Some(f),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(frags.len(), 2, "chunk {chunk}: {out:?}");
+            assert_eq!(frags[0].error, None, "chunk {chunk}");
+            assert_eq!(
+                frags[0].bytes,
+                [c1.clone(), tags.clone()].concat(),
+                "chunk {chunk}"
+            );
+            assert_eq!(frags[0].frames, 3, "chunk {chunk}");
+            assert_eq!(
+                frags[0].keyframes, 2,
+                "chunk {chunk}: the grouped block is referenced"
+            );
+            assert_eq!(frags[1].bytes, c2, "chunk {chunk}");
+            assert_eq!(frags[1].frames, 3, "chunk {chunk}");
+            if chunk >= 17 {
+                // Every slice of a big SimpleBlock points into the input.
+                let inside = |b: &Bytes| {
+                    input.iter().any(|c| {
+                        let (start, end) = (c.as_ptr() as usize, c.as_ptr() as usize + c.len());
+                        let p = b.as_ptr() as usize;
+                        p >= start && p + b.len() <= end
+                    })
+                };
+                let shared: usize = frags[1]
+                    .bytes
+                    .chunks()
+                    .iter()
+                    .filter(|b| inside(b))
+                    .map(Bytes::len)
+                    .sum();
+                assert!(
+                    shared * 10 >= c2.len() * 9,
+                    "chunk {chunk}: {shared} of {} bytes shared",
+                    c2.len()
+                );
+            }
+        }
     }
 
     #[test]

@@ -204,7 +204,8 @@ impl Session {
                 Ok(Some(Ok(f))) => {
                     last_data = Instant::now();
                     if let Ok(data) = f.into_data() {
-                        splitter.feed(&data, &mut events);
+                        // Fragments keep slices of the body's buffers.
+                        splitter.feed_bytes(data, &mut events);
                     }
                 }
                 Ok(Some(Err(_))) => {
@@ -259,8 +260,13 @@ impl Session {
                 Ok(true)
             }
             ParseEvent::FragmentStart { timecode } => {
-                let stream = self.stream.clone();
-                let seq = blocking(move || stream.allocate()).await?;
+                let seq = match self.stream.try_allocate() {
+                    Some(seq) => seq,
+                    None => {
+                        let stream = self.stream.clone();
+                        blocking(move || stream.allocate()).await?
+                    }
+                };
                 let number = fragment_number(seq);
                 self.send(ack("BUFFERING", Some(timecode), Some(&number), None));
                 self.open = Some(OpenFragment {
@@ -310,7 +316,7 @@ impl Session {
                     tracks: frag.frames_per_track.keys().copied().collect(),
                     header: header_id,
                     cluster_timecode: frag.cluster_timecode,
-                    bytes: Bytes::from(std::mem::take(&mut frag.bytes)),
+                    bytes: std::mem::take(&mut frag.bytes),
                 };
                 let stream = self.stream.clone();
                 let entry = blocking(move || stream.append(new)).await?;

@@ -48,6 +48,7 @@ use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::error::{Result, VideoError};
+use crate::fragment_bytes::FragmentBytes;
 
 /// Fragment sequence numbers reserved per `stream.json` write.
 const SEQ_RESERVE: u64 = 4096;
@@ -166,8 +167,8 @@ pub struct NewFragment {
     pub header: String,
     /// Cluster Timecode, ticks.
     pub cluster_timecode: u64,
-    /// The bytes.
-    pub bytes: Bytes,
+    /// The bytes, as slices of the buffers they arrived in.
+    pub bytes: FragmentBytes,
 }
 
 const MEMORY: u64 = u64::MAX;
@@ -287,6 +288,26 @@ impl Stream {
     /// Hand out the next fragment sequence; reserves a block on disk first
     /// so no number is ever reused.
     pub fn allocate(&self) -> Result<u64> {
+        match self.try_allocate() {
+            Some(seq) => Ok(seq),
+            None => self.allocate_reserving(),
+        }
+    }
+
+    /// The next fragment sequence number if one is reserved already, so
+    /// no `stream.json` write is due (a caller on an async task can take
+    /// it without a blocking call); `None` when the reserve is used up.
+    pub fn try_allocate(&self) -> Option<u64> {
+        let mut inner = self.lock();
+        if inner.next_seq >= inner.meta.reserved_seq {
+            return None;
+        }
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        Some(seq)
+    }
+
+    fn allocate_reserving(&self) -> Result<u64> {
         let mut inner = self.lock();
         if inner.next_seq >= inner.meta.reserved_seq {
             let mut meta = inner.meta.clone();
@@ -343,7 +364,8 @@ impl Stream {
         };
         if inner.meta.retention_hours == 0 {
             inner.memory_bytes += entry.size;
-            inner.memory.insert(entry.seq, frag.bytes);
+            // One buffer of its own, so the input it was sliced from is freed.
+            inner.memory.insert(entry.seq, frag.bytes.to_bytes());
             while inner.memory_bytes > self.config.memory_buffer_bytes && inner.entries.len() > 1 {
                 if let Some(old) = inner.entries.pop_front()
                     && let Some(b) = inner.memory.remove(&old.seq)
@@ -362,7 +384,7 @@ impl Stream {
                     && self.config.fsync
                 {
                     old.file
-                        .sync_all()
+                        .sync_data()
                         .map_err(|e| VideoError::io("fsync", segment_path(&self.dir, old.id), e))?;
                     old.dirty = false;
                 }
@@ -393,9 +415,8 @@ impl Stream {
                 ));
             };
             let path = segment_path(&self.dir, active.id);
-            active
-                .file
-                .write_all(&frag.bytes)
+            frag.bytes
+                .write_to(&mut active.file)
                 .map_err(|e| VideoError::io("write", &path, e))?;
             entry.segment = active.id;
             entry.offset = active.len;
@@ -445,7 +466,7 @@ impl Stream {
         };
         // 2. Their bytes durable (older segments were fsynced when rotated).
         if let Some((file, path)) = segment
-            && let Err(e) = file.sync_all()
+            && let Err(e) = file.sync_data()
         {
             if let Some(active) = self.lock().active.as_mut() {
                 active.dirty = true;
@@ -492,7 +513,7 @@ impl Stream {
         };
         if let Some(index) = index {
             index
-                .sync_all()
+                .sync_data()
                 .map_err(|e| VideoError::io("fsync", &index_path, e))?;
         }
         Ok(done)
@@ -1138,7 +1159,7 @@ mod tests {
                 tracks: vec![1],
                 header: header.to_string(),
                 cluster_timecode: 0,
-                bytes: Bytes::copy_from_slice(body),
+                bytes: Bytes::copy_from_slice(body).into(),
             })
             .unwrap()
     }
