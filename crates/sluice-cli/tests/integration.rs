@@ -245,6 +245,42 @@ fn bench_kds_json_is_one_object_of_four_figures() {
 }
 
 #[test]
+fn bench_engine_json_gives_every_figure_with_its_target() {
+    let out = sluice()
+        .args(["bench", "w2", "--rows", "20000", "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let figures = v["engine"].as_array().unwrap();
+    let names: Vec<&str> = figures.iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(
+        &names[..3],
+        [
+            "w2 engine-only, 1-minute window",
+            "w2 engine-only, 1-hour window",
+            "w2 1-hour vs 1-minute window"
+        ],
+        "{stdout}"
+    );
+    for f in &figures[..2] {
+        assert_eq!(f["unit"], "rows/s", "{f}");
+        assert_eq!(f["rows"], 20000, "{f}");
+        assert_eq!(f["target"], serde_json::json!({"at_least": 8e6}), "{f}");
+        assert!(
+            f["met"].is_boolean() && f["value"].as_f64() > Some(0.0),
+            "{f}"
+        );
+    }
+    assert_eq!(figures[2]["target"], serde_json::json!({"at_least": 0.9}));
+}
+
+#[test]
 fn eval_prints_one_value_as_a_kda_literal() {
     let run = |e: &str| {
         let out = sluice().arg("eval").arg(e).output().expect("sluice runs");

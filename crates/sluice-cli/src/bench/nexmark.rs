@@ -36,6 +36,7 @@ use sluice_nexmark::{Event, Generator, GeneratorConfig, TimedEvent, oracle};
 use sluice_testkit::compare::{Order, Row, compare_rows};
 
 use super::peak_rss_mb;
+use super::report::Report;
 
 const SOURCE: &str = "SOURCE_SQL_STREAM_001";
 const DESTINATION: &str = "DESTINATION_SQL_STREAM";
@@ -373,14 +374,13 @@ fn check(query: &'static str, sql: &str, toml: &str, n: u64, batch: usize) -> Re
 
 /// Runs every query (or those of `only`): engine-only and end-to-end JSON
 /// on `n` events, then the check; fails when a check fails.
-pub fn nexmark(n: u64, batch: usize, only: &[String], json: bool) -> Result<()> {
+pub fn nexmark(n: u64, batch: usize, only: &[String], report: &mut Report) -> Result<()> {
     if let Some(q) = only
         .iter()
         .find(|q| !APPS.iter().any(|(name, ..)| name == q))
     {
         bail!("--query {q}: expected one of q0 .. q8");
     }
-    let mut figures = Vec::new();
     let mut failed = Vec::new();
     let chosen = APPS
         .into_iter()
@@ -392,17 +392,11 @@ pub fn nexmark(n: u64, batch: usize, only: &[String], json: bool) -> Result<()> 
             check(query, sql, toml, n.min(CHECK_EVENTS), batch)?,
         ];
         for figure in runs {
-            if !json {
-                println!("{figure}");
-            }
+            report.add("nexmark", "", &figure)?;
             if figure.ok == Some(false) {
                 failed.push(query);
             }
-            figures.push(figure);
         }
-    }
-    if json {
-        println!("{}", serde_json::json!({ "nexmark": figures }));
     }
     if !failed.is_empty() {
         bail!(
