@@ -68,11 +68,14 @@ impl LoadedApp {
     pub fn build(&self, clock: Option<Arc<dyn Clock>>) -> Result<Application> {
         // A table that cannot be loaded at all stops the start, naming its
         // URL and the cause; later reloads that fail keep the old rows.
+        // One clock for the app and its tables.
+        let clock = clock.unwrap_or_else(|| Arc::new(ManualClock::new(0)));
         let tables = sluice_engine::reference::load_all(
             &self.config.reference,
             &self.dir(),
             &sluice_engine::reference::OpenOptions {
                 check_interval: Some(std::time::Duration::from_secs(30)),
+                clock: Some(Arc::clone(&clock)),
             },
         )
         .map_err(|e| {
@@ -85,7 +88,6 @@ impl LoadedApp {
             )
         })?;
         let inputs = self.config.inputs()?;
-        let clock = clock.unwrap_or_else(|| Arc::new(ManualClock::new(0)));
         Application::with_tables(&self.sql, &inputs, &tables, clock).map_err(|e| self.located(e))
     }
 

@@ -224,6 +224,10 @@ impl ReferenceSource for sluice_reference::ReferenceTable<RecordBatch> {
 pub struct OpenOptions {
     /// Check for a changed object this often (`None`: load once).
     pub check_interval: Option<Duration>,
+    /// The clock each version's load time is read from (`None`: the
+    /// system clock); the app's own clock, so a replay's tables are
+    /// stamped with replay time.
+    pub clock: Option<Arc<dyn crate::Clock>>,
 }
 
 /// Loads a `[[reference]]` table (relative paths from `base_dir`) and keeps
@@ -250,11 +254,14 @@ pub async fn open(
         location.kind(),
         sluice_reference::LocationKind::S3 { .. }
     ))?;
-    let opts = sluice_reference::ReferenceOptions {
+    let mut opts = sluice_reference::ReferenceOptions {
         s3,
         check_interval: options.check_interval,
         ..Default::default()
     };
+    if let Some(clock) = &options.clock {
+        opts.clock = Arc::clone(clock);
+    }
     let table = sluice_reference::ReferenceTable::load(location, decode, opts)
         .await
         .map_err(|e| ctx(e.to_string()))?;
@@ -368,15 +375,16 @@ mod tests {
             "app.toml",
         )
         .unwrap();
+        let clock = Arc::new(ManualClock::new(0));
         let tables = load_all(
             &config.reference,
             &dir,
             &OpenOptions {
                 check_interval: Some(Duration::from_millis(20)),
+                clock: Some(clock.clone()),
             },
         )
         .unwrap();
-        let clock = Arc::new(ManualClock::new(0));
         let mut app = Application::with_tables(
             "CREATE STREAM O (TICKER VARCHAR(4), NAME VARCHAR(32));\n\
              CREATE PUMP P AS INSERT INTO O SELECT STREAM s.TICKER, c.NAME \

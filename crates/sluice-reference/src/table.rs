@@ -677,7 +677,7 @@ mod tests {
         fn new(content: &str) -> Self {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join("companies.csv"), content).unwrap();
-            let clock = ManualClock::new(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap());
+            let clock = ManualClock::at(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap());
             let (tx, events) = unbounded_channel();
             let options = ReferenceOptions {
                 check_interval: Some(INTERVAL),
@@ -758,7 +758,7 @@ mod tests {
         let table = fx.load().await.unwrap();
         let first = table.current();
         fx.write("AMZN,Amazon\nMSFT,Microsoft\n");
-        fx.clock.advance(INTERVAL);
+        fx.clock.advance_by(INTERVAL);
         let start = tokio::time::Instant::now();
         match fx.next_event().await {
             ReloadEvent::Reloaded {

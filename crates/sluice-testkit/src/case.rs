@@ -237,7 +237,7 @@ fn run_app_case(dir: &Path, bless: bool) -> Result<std::result::Result<(), Strin
         // The clock is where the replay is: at the run's first record, so
         // it never runs ahead of a record being processed (a clock function
         // gives each row max(clock, ROWTIME): its ROWTIME in a replay).
-        clock.set(records[run.start].1.arrival_ms);
+        clock.advance_to(records[run.start].1.arrival_ms);
         app.push_records(&inputs[records[run.start].0].stream, &batch)?;
     }
     if expect.end == "flush" {

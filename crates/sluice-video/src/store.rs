@@ -1178,7 +1178,7 @@ mod tests {
     #[test]
     fn append_persist_reopen_and_lookups() {
         let dir = tmpdir("reopen");
-        let clock = ManualClock::new(1_700_000_000_000);
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
         let store = Store::open(&dir, clock.clone(), StoreConfig::default()).unwrap();
         let s = create(&store, "cam", 24);
         let h = s.put_header(&Bytes::from_static(b"HEADER")).unwrap();
@@ -1210,7 +1210,7 @@ mod tests {
     #[test]
     fn crash_leaves_no_entry_pointing_at_missing_bytes() {
         let dir = tmpdir("crash");
-        let clock = ManualClock::new(1_000_000);
+        let clock = Arc::new(ManualClock::new(1_000_000));
         let store = Store::open(&dir, clock.clone(), StoreConfig::default()).unwrap();
         let s = create(&store, "cam", 1);
         let h = s.put_header(&Bytes::from_static(b"H")).unwrap();
@@ -1252,7 +1252,7 @@ mod tests {
     #[test]
     fn retention_drops_old_fragments_and_segments() {
         let dir = tmpdir("retention");
-        let clock = ManualClock::new(0);
+        let clock = Arc::new(ManualClock::new(0));
         let config = StoreConfig {
             segment_max_bytes: 8,
             ..StoreConfig::default()
@@ -1289,7 +1289,7 @@ mod tests {
     #[test]
     fn retention_zero_keeps_a_bounded_memory_buffer() {
         let dir = tmpdir("memory");
-        let clock = ManualClock::new(0);
+        let clock = Arc::new(ManualClock::new(0));
         let config = StoreConfig {
             memory_buffer_bytes: 20,
             ..StoreConfig::default()
@@ -1315,7 +1315,8 @@ mod tests {
     #[test]
     fn delete_and_recreate() {
         let dir = tmpdir("delete");
-        let store = Store::open(&dir, ManualClock::new(5), StoreConfig::default()).unwrap();
+        let store =
+            Store::open(&dir, Arc::new(ManualClock::new(5)), StoreConfig::default()).unwrap();
         let s = create(&store, "cam", 1);
         let arn = s.meta().arn;
         assert!(matches!(

@@ -906,7 +906,7 @@ const P0: i64 = 1_700_000_000_000;
 
 #[tokio::test]
 async fn get_clip_exceptions_follow_aws() {
-    let clock = ManualClock::new(T0);
+    let clock = Arc::new(ManualClock::new(T0));
     let srv = start_clocked("clip-errors", clock.clone(), |_| {}).await;
     let a = srv.addr;
     let past = |s| clip_request(s, "SERVER_TIMESTAMP", T0 - 60_000, T0 - 1_000);
@@ -1041,7 +1041,7 @@ async fn get_clip_exceptions_follow_aws() {
 
 #[tokio::test]
 async fn get_clip_over_its_call_rate_is_client_limit_exceeded() {
-    let clock = ManualClock::new(T0);
+    let clock = Arc::new(ManualClock::new(T0));
     let srv = start_clocked("clip-rate", clock.clone(), |c| {
         c.clip.max_per_second = Some(2);
     })
@@ -1068,7 +1068,7 @@ async fn get_clip_over_its_call_rate_is_client_limit_exceeded() {
 
 #[tokio::test]
 async fn server_timestamp_selectors_and_clip_limits() {
-    let clock = ManualClock::new(T0);
+    let clock = Arc::new(ManualClock::new(T0));
     let srv = start_clocked("server-ts", clock.clone(), |c| {
         c.clip.max_fragments = 3;
         c.clip.max_bytes = 4 * 20 * 16;
@@ -1310,7 +1310,7 @@ const STBL: &str = "/moov/trak/mdia/minf/stbl";
 
 #[tokio::test]
 async fn get_clip_muxes_h265_video() {
-    let clock = ManualClock::new(T0);
+    let clock = Arc::new(ManualClock::new(T0));
     let srv = start_clocked("clip-hevc", clock.clone(), |_| {}).await;
     let a = srv.addr;
     create(a, "hevc", 1).await;
@@ -1419,7 +1419,7 @@ fn av_header(audio_codec: &str, audio_private: Option<&[u8]>) -> Vec<u8> {
 
 #[tokio::test]
 async fn get_clip_muxes_h264_with_aac_audio() {
-    let clock = ManualClock::new(T0);
+    let clock = Arc::new(ManualClock::new(T0));
     let max_bytes = 1000;
     let srv = start_clocked("clip-aac", clock.clone(), |c| c.clip.max_bytes = max_bytes).await;
     let a = srv.addr;
@@ -1518,7 +1518,7 @@ async fn get_clip_muxes_h264_with_aac_audio() {
 
 #[tokio::test]
 async fn get_clip_audio_rules_follow_aws() {
-    let clock = ManualClock::new(T0);
+    let clock = Arc::new(ManualClock::new(T0));
     let srv = start_clocked("clip-audio", clock.clone(), |_| {}).await;
     let a = srv.addr;
     let (clusters, _) = av_clusters(1);
