@@ -19,8 +19,10 @@
 //!
 //! Records are appended with one `write` per batch ([`BufferFile::write`])
 //! and made durable with `sync_data` ([`BufferFile::append`] does both; the
-//! delivery stream instead syncs once for every batch written meanwhile,
-//! a group commit, before acknowledging any of them). A torn tail (short record or CRC mismatch) was never acknowledged: reading
+//! delivery stream instead shares one sync between the batches written
+//! meanwhile, a group commit ([`crate::commit`]), before acknowledging any
+//! of them). A torn tail (short record or CRC mismatch) was never
+//! acknowledged: reading
 //! stops there. The header fixes the object key, so delivering a recovered
 //! buffer again overwrites the same object instead of duplicating it.
 

@@ -21,6 +21,7 @@ pub mod api;
 pub mod bench;
 pub mod buffer;
 pub mod clock;
+pub mod commit;
 pub mod compress;
 pub mod config;
 pub mod convert;

@@ -8,10 +8,10 @@
 //!
 //! - **Acknowledgement**: `put_record*` returns only after the records are
 //!   synced to the local buffer file; a crash after that loses nothing.
-//!   Concurrent callers share syncs (group commit): each writes its records
-//!   under the stream's lock, then waits, outside it, for one `sync_data`
-//!   that started after its write; one sync covers every batch written
-//!   before it began.
+//!   Concurrent callers share syncs ([`crate::commit`]): each writes its
+//!   records under the stream's lock, then waits, outside it, for the sync
+//!   of its group: callers that write while a sync is under way share the
+//!   next one, and a failed sync fails every caller of its group.
 //! - **Sealing**: a buffer is sealed when adding a record would take it past
 //!   `SizeInMBs` (measured before compression) or when `IntervalInSeconds`
 //!   have passed since its first record arrived, whichever comes first.
@@ -43,6 +43,7 @@ use tokio::sync::Notify;
 
 use crate::buffer::{BufferFile, BufferHeader, BufferedRecord, read_buffer_file};
 use crate::clock::Clock;
+use crate::commit::{Group, GroupCommit};
 use crate::config::Destination;
 use crate::error::{FirehoseError, Result};
 use crate::partition::MAX_ACTIVE_PARTITIONS;
@@ -195,13 +196,6 @@ fn merge_errors(into: &mut ErrorLines, from: ErrorLines) {
     }
 }
 
-/// Writes not yet synced (see the group commit in the module docs).
-#[derive(Debug, Default)]
-struct Dirty {
-    generation: u64,
-    files: Vec<(PathBuf, Arc<std::fs::File>)>,
-}
-
 #[derive(Debug)]
 struct State {
     dest: Arc<Destination>,
@@ -223,10 +217,8 @@ struct Inner {
     region: String,
     lambdas: Lambdas,
     state: Mutex<State>,
-    /// Buffer files written since the last sync, and the write generation.
-    dirty: Mutex<Dirty>,
-    /// The generation every write up to which is synced.
-    synced: Mutex<u64>,
+    /// Shares syncs of buffer files between concurrent callers.
+    commit: GroupCommit,
     deliver_lock: tokio::sync::Mutex<()>,
     wake: Notify,
     objects: AtomicU64,
@@ -276,8 +268,7 @@ impl DeliveryStream {
                     sealed,
                     closed: false,
                 }),
-                dirty: Mutex::new(Dirty::default()),
-                synced: Mutex::new(0),
+                commit: GroupCommit::default(),
                 deliver_lock: tokio::sync::Mutex::new(()),
                 wake: Notify::new(),
                 objects: AtomicU64::new(0),
@@ -439,6 +430,7 @@ impl DeliveryStream {
             }
         };
         let mut ids = Vec::with_capacity(routed.len());
+        let mut groups: Vec<Arc<Group>> = Vec::new();
         let mut sealed_any = false;
         let mut st = self.state();
         let mut runs: BTreeMap<BufferKey, (Vec<BufferedRecord>, u64)> = BTreeMap::new();
@@ -472,7 +464,7 @@ impl DeliveryStream {
                 .get(&key)
                 .is_some_and(|o| (o.size + run.1 > 0) && o.size + run.1 + len > limit);
             if full {
-                self.append_run(&mut st, &key, run)?;
+                self.append_run(&mut st, &key, run, &mut groups)?;
                 self.seal(&mut st, &key);
                 sealed_any = true;
                 self.open_buffer(&mut st, &key, now)?;
@@ -484,7 +476,7 @@ impl DeliveryStream {
             run.0.push(BufferedRecord { arrival_ms, data });
         }
         for (key, run) in runs.iter_mut() {
-            self.append_run(&mut st, key, run)?;
+            self.append_run(&mut st, key, run, &mut groups)?;
         }
         let limit = st.dest.size_limit;
         let zero = st.dest.interval.is_zero();
@@ -498,14 +490,12 @@ impl DeliveryStream {
             self.seal(&mut st, &key);
             sealed_any = true;
         }
-        let generation = self
-            .inner
-            .dirty
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .generation;
         drop(st);
-        self.sync_through(generation)?;
+        // Acknowledge only once every write of this call is synced (its
+        // writes may span two groups when a sync began between them).
+        for group in &groups {
+            self.inner.commit.wait(group)?;
+        }
         if sealed_any {
             self.inner.wake.notify_one();
         }
@@ -519,29 +509,6 @@ impl DeliveryStream {
                 .collect());
         }
         Ok(ids)
-    }
-
-    /// Returns once every write up to `generation` is synced: by a sync
-    /// another caller started after it, or by syncing every dirty file now.
-    fn sync_through(&self, generation: u64) -> Result<()> {
-        let mut synced = self.inner.synced.lock().unwrap_or_else(|e| e.into_inner());
-        if *synced >= generation {
-            return Ok(());
-        }
-        let (upto, files) = {
-            let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
-            (d.generation, std::mem::take(&mut d.files))
-        };
-        for (i, (path, file)) in files.iter().enumerate() {
-            if let Err(e) = file.sync_data() {
-                // Not synced: the next caller must sync these files again.
-                let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
-                d.files.extend(files[i..].iter().cloned());
-                return Err(FirehoseError::buffer(path, e));
-            }
-        }
-        *synced = upto;
-        Ok(())
     }
 
     fn open_buffer(&self, st: &mut State, key: &BufferKey, now: DateTime<Utc>) -> Result<()> {
@@ -576,16 +543,16 @@ impl DeliveryStream {
         st: &mut State,
         key: &BufferKey,
         run: &mut (Vec<BufferedRecord>, u64),
+        groups: &mut Vec<Arc<Group>>,
     ) -> Result<()> {
         if run.0.is_empty() {
             return Ok(());
         }
         if let Some(o) = st.open.get_mut(key) {
             o.file.write(&run.0)?;
-            let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
-            d.generation += 1;
-            if !d.files.iter().any(|(p, _)| p == o.file.path()) {
-                d.files.push((o.file.path().to_owned(), o.file.handle()));
+            let group = self.inner.commit.wrote(o.file.path(), &o.file.handle());
+            if !groups.iter().any(|g| Arc::ptr_eq(g, &group)) {
+                groups.push(group);
             }
             o.size += run.1;
             o.records.append(&mut run.0);
@@ -1123,7 +1090,7 @@ mod tests {
             dest(json!({"BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900}})),
         );
         std::thread::scope(|scope| {
-            for t in 0..4 {
+            for t in 0..8 {
                 let s = s.clone();
                 scope.spawn(move || {
                     for b in 0..25 {
@@ -1135,13 +1102,10 @@ mod tests {
                 });
             }
         });
-        assert_eq!(
-            *s.inner.synced.lock().unwrap(),
-            s.inner.dirty.lock().unwrap().generation
-        );
+        assert!(s.inner.commit.is_clean());
         drop(s);
         let s = open(&f, dest(json!({})));
-        assert_eq!(s.pending_records(), 4000);
+        assert_eq!(s.pending_records(), 8000);
         s.flush().await.unwrap();
         let body: Vec<u8> = objects(&f.bucket_root.join("bkt"))
             .into_iter()
@@ -1152,8 +1116,10 @@ mod tests {
             .split_terminator(';')
             .collect();
         got.sort_unstable();
+        assert_eq!(got.len(), 8000);
         got.dedup();
-        assert_eq!(got.len(), 4000);
+        // every acknowledged record exactly once
+        assert_eq!(got.len(), 8000);
     }
 
     #[tokio::test]
