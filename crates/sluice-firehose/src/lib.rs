@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod body;
 pub mod buffer;
 pub mod clock;
 pub mod commit;

@@ -21,6 +21,9 @@
 //!   [`DeliveryStream::spawn_driver`], or by hand in tests). A failed write
 //!   leaves the buffer in place for the next attempt; the object key is fixed
 //!   by the buffer's header, so a retry overwrites rather than duplicates.
+//!   A GZIP object's body is compressed while its buffer fills, on a thread
+//!   beside the producers ([`crate::body`]), so a sealed buffer is ready to
+//!   write; other bodies are encoded from the buffer's records at delivery.
 //! - **Expiry**: a buffer whose oldest record arrived longer ago than the
 //!   stream's retention ([`DEFAULT_RETENTION`], 24 hours as AWS) and whose
 //!   delivery still fails is dropped and its records counted in
@@ -41,6 +44,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use object_store::{ObjectStoreExt, PutPayload};
 use tokio::sync::Notify;
 
+use crate::body::{Body, BodyWriter};
 use crate::buffer::{BufferFile, BufferHeader, BufferedRecord, read_buffer_file};
 use crate::clock::Clock;
 use crate::commit::{Group, GroupCommit};
@@ -84,6 +88,8 @@ struct OpenBuffer {
     records: Vec<BufferedRecord>,
     size: u64,
     deadline: DateTime<Utc>,
+    /// The object body being encoded meanwhile ([`crate::body`]).
+    body: Option<BodyWriter>,
 }
 
 #[derive(Debug)]
@@ -92,6 +98,9 @@ struct SealedBuffer {
     records: Vec<BufferedRecord>,
     dest: Arc<Destination>,
     path: PathBuf,
+    /// The object body encoded while the buffer was open (None: encode
+    /// the records at delivery).
+    body: Option<Body>,
 }
 
 /// Which open buffer a record goes to: its partition keys, or an error
@@ -188,6 +197,19 @@ fn derived_uuid(base: &str, keys: &BTreeMap<String, String>) -> String {
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
+}
+
+/// Whether the open buffer for `key` encodes its object body while it
+/// fills ([`crate::body`]): a compressed body of the records as they are
+/// (no transformation, conversion or HTTP endpoint), one encoder thread per
+/// stream (no dynamic partitioning), and not an error buffer.
+fn encodes_while_buffering(dest: &Destination, key: &BufferKey) -> bool {
+    dest.compression.streams()
+        && dest.transform.is_none()
+        && dest.conversion.is_none()
+        && dest.http.is_none()
+        && dest.partitioning.is_none()
+        && key.error_output_type.is_none()
 }
 
 fn merge_errors(into: &mut ErrorLines, from: ErrorLines) {
@@ -524,6 +546,12 @@ impl DeliveryStream {
         let file = BufferFile::create(&self.inner.dir, &header)?;
         st.next_seq += 1;
         let interval = TimeDelta::from_std(st.dest.interval).unwrap_or(TimeDelta::MAX);
+        let body = if encodes_while_buffering(&st.dest, key) {
+            let hint = usize::try_from(st.dest.size_limit).unwrap_or(usize::MAX);
+            BodyWriter::start(st.dest.compression, st.dest.append_delimiter, hint)
+        } else {
+            None
+        };
         st.open.insert(
             key.clone(),
             OpenBuffer {
@@ -533,6 +561,7 @@ impl DeliveryStream {
                 records: Vec::new(),
                 size: 0,
                 deadline: now + interval,
+                body,
             },
         );
         Ok(())
@@ -550,6 +579,9 @@ impl DeliveryStream {
         }
         if let Some(o) = st.open.get_mut(key) {
             o.file.write(&run.0)?;
+            if let Some(body) = &o.body {
+                body.send(run.0.iter().map(|r| r.data.clone()).collect());
+            }
             let group = self.inner.commit.wrote(o.file.path(), &o.file.handle());
             if !groups.iter().any(|g| Arc::ptr_eq(g, &group)) {
                 groups.push(group);
@@ -580,6 +612,7 @@ impl DeliveryStream {
                 header: o.header,
                 records: o.records,
                 dest: Arc::clone(&st.dest),
+                body: o.body.map(BodyWriter::finish),
             }));
         }
     }
@@ -751,6 +784,26 @@ impl DeliveryStream {
                 key,
                 payload,
             });
+        }
+        if let Some(body) = &buf.body
+            && let Some(payload) = body.wait(buf.records.len()).await
+            && dest.transform.is_none()
+            && dest.http.is_none()
+            && dest.conversion.is_none()
+        {
+            let key = self.key_for(
+                buf,
+                &dest.prefix,
+                None,
+                &buf.header.partition,
+                &dest.extension,
+            )?;
+            outputs.push(Output {
+                bucket: dest.bucket.clone(),
+                key,
+                payload: PutPayload::from(payload),
+            });
+            return Ok(outputs);
         }
         let now_ms = || self.inner.clock.now().timestamp_millis();
         let mut errors = ErrorLines::new();
@@ -987,6 +1040,7 @@ fn recover(dir: &Path, dest: &Arc<Destination>) -> Result<(VecDeque<Arc<SealedBu
             records,
             dest: Arc::clone(dest),
             path,
+            body: None,
         }));
     }
     Ok((sealed, next_seq))
