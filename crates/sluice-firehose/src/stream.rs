@@ -212,6 +212,22 @@ fn encodes_while_buffering(dest: &Destination, key: &BufferKey) -> bool {
         && key.error_output_type.is_none()
 }
 
+/// The records of one object: the sealed buffer's own (not copied), or
+/// those a transformation returned.
+enum Records {
+    Buffer(Arc<SealedBuffer>),
+    Owned(Vec<BufferedRecord>),
+}
+
+impl Records {
+    fn as_slice(&self) -> &[BufferedRecord] {
+        match self {
+            Records::Buffer(b) => &b.records,
+            Records::Owned(v) => v,
+        }
+    }
+}
+
 fn merge_errors(into: &mut ErrorLines, from: ErrorLines) {
     for (kind, mut lines) in from {
         into.entry(kind).or_default().append(&mut lines);
@@ -241,6 +257,8 @@ struct Inner {
     state: Mutex<State>,
     /// Shares syncs of buffer files between concurrent callers.
     commit: GroupCommit,
+    /// Files of delivered buffers, for new buffers to reuse.
+    free: Mutex<Vec<PathBuf>>,
     deliver_lock: tokio::sync::Mutex<()>,
     wake: Notify,
     objects: AtomicU64,
@@ -271,7 +289,7 @@ impl DeliveryStream {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| FirehoseError::buffer(&dir, e))?;
         let dest = Arc::new(dest);
-        let (sealed, next_seq) = recover(&dir, &dest)?;
+        let (sealed, next_seq, free) = recover(&dir, &dest)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
@@ -291,6 +309,7 @@ impl DeliveryStream {
                     closed: false,
                 }),
                 commit: GroupCommit::default(),
+                free: Mutex::new(free),
                 deliver_lock: tokio::sync::Mutex::new(()),
                 wake: Notify::new(),
                 objects: AtomicU64::new(0),
@@ -543,7 +562,13 @@ impl DeliveryStream {
             partition: key.partition.clone(),
             error_output_type: key.error_output_type.clone(),
         };
-        let file = BufferFile::create(&self.inner.dir, &header)?;
+        let reuse = self
+            .inner
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let file = BufferFile::create(&self.inner.dir, &header, reuse.as_deref())?;
         st.next_seq += 1;
         let interval = TimeDelta::from_std(st.dest.interval).unwrap_or(TimeDelta::MAX);
         let body = if encodes_while_buffering(&st.dest, key) {
@@ -604,7 +629,7 @@ impl DeliveryStream {
     fn seal(&self, st: &mut State, key: &BufferKey) {
         if let Some(o) = st.open.remove(key) {
             if o.records.is_empty() {
-                let _ = std::fs::remove_file(o.file.path());
+                self.retire(o.file.path(), o.header.seq);
                 return;
             }
             st.sealed.push_back(Arc::new(SealedBuffer {
@@ -615,6 +640,20 @@ impl DeliveryStream {
                 body: o.body.map(BodyWriter::finish),
             }));
         }
+    }
+
+    /// Gives up the file of buffer `seq`, delivered or dropped: kept for a
+    /// new buffer to reuse ([`MAX_FREE_FILES`] at most), else removed.
+    fn retire(&self, path: &Path, seq: u64) {
+        let mut free = self.inner.free.lock().unwrap_or_else(|e| e.into_inner());
+        if free.len() < MAX_FREE_FILES {
+            let to = free_path(&self.inner.dir, seq);
+            if std::fs::rename(path, &to).is_ok() {
+                free.push(to);
+                return;
+            }
+        }
+        let _ = std::fs::remove_file(path);
     }
 
     /// Switches to a new destination (UpdateDestination). The open buffer is
@@ -666,7 +705,7 @@ impl DeliveryStream {
             };
             match self.deliver(&next).await {
                 Ok(()) => {
-                    let _ = std::fs::remove_file(&next.path);
+                    self.retire(&next.path, next.header.seq);
                     self.state().sealed.pop_front();
                     written += 1;
                     let i = &self.inner;
@@ -681,7 +720,7 @@ impl DeliveryStream {
                     let age =
                         self.inner.clock.now().timestamp_millis() - next.header.oldest_arrival_ms;
                     if age >= 0 && age as u128 > self.inner.retention.as_millis() {
-                        let _ = std::fs::remove_file(&next.path);
+                        self.retire(&next.path, next.header.seq);
                         self.state().sealed.pop_front();
                         self.inner
                             .expired
@@ -808,12 +847,12 @@ impl DeliveryStream {
         let now_ms = || self.inner.clock.now().timestamp_millis();
         let mut errors = ErrorLines::new();
         // (partition keys, uuid, records) per object to deliver
-        let mut groups: Vec<(BTreeMap<String, String>, String, Vec<BufferedRecord>)> = Vec::new();
+        let mut groups: Vec<(BTreeMap<String, String>, String, Records)> = Vec::new();
         match &dest.transform {
             None => groups.push((
                 buf.header.partition.clone(),
                 buf.header.uuid.clone(),
-                buf.records.clone(),
+                Records::Buffer(Arc::clone(buf)),
             )),
             Some(t) => {
                 let target = t.target(&self.inner.lambdas)?;
@@ -855,13 +894,13 @@ impl DeliveryStream {
                     }
                     for (keys, recs) in by_keys {
                         let uuid = derived_uuid(&buf.header.uuid, &keys);
-                        groups.push((keys, uuid, recs));
+                        groups.push((keys, uuid, Records::Owned(recs)));
                     }
                 } else {
                     groups.push((
                         buf.header.partition.clone(),
                         buf.header.uuid.clone(),
-                        out.into_iter().map(|t| t.record).collect(),
+                        Records::Owned(out.into_iter().map(|t| t.record).collect()),
                     ));
                 }
             }
@@ -870,16 +909,17 @@ impl DeliveryStream {
             // An HTTP endpoint: each group is one request whose id is the
             // group's object uuid, so a re-delivery keeps the same id.
             for (_, uuid, records) in groups {
+                let records = records.as_slice();
                 if records.is_empty() {
                     continue;
                 }
                 if let Err(f) = http
-                    .deliver(&uuid, &self.inner.arn, &records, &self.inner.clock)
+                    .deliver(&uuid, &self.inner.arn, records, &self.inner.clock)
                     .await
                 {
                     let lines = errors.entry(HTTP_ENDPOINT_FAILED).or_default();
                     let ending = now_ms();
-                    for r in &records {
+                    for r in records {
                         crate::pipeline::push_error_line(
                             lines,
                             &r.data,
@@ -902,7 +942,7 @@ impl DeliveryStream {
             let k = key.clone();
             let ending = now_ms();
             let (body, failed) = tokio::task::spawn_blocking(move || {
-                crate::pipeline::encode(&d, &records, &k, ending)
+                crate::pipeline::encode(&d, records.as_slice(), &k, ending)
             })
             .await
             .map_err(|e| FirehoseError::Compression {
@@ -1018,21 +1058,58 @@ impl DeliveryStream {
     }
 }
 
-/// Reads every buffer file in `dir`, oldest first; empty ones are removed.
-fn recover(dir: &Path, dest: &Arc<Destination>) -> Result<(VecDeque<Arc<SealedBuffer>>, u64)> {
+/// Files of delivered buffers kept for reuse, per stream: enough for the
+/// driver to hand back a file while producers fill the next buffers.
+const MAX_FREE_FILES: usize = 4;
+
+/// Where the file of delivered buffer `seq` waits for reuse.
+fn free_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:020}.free"))
+}
+
+/// The sequence number in a buffer or free file's name.
+fn named_seq(path: &Path) -> Option<u64> {
+    path.file_stem()?.to_str()?.parse().ok()
+}
+
+/// Reads every buffer file in `dir`, oldest first, and lists the files
+/// kept for reuse. Empty buffers, and reused files whose new header never
+/// reached the disk (the header names another buffer: no record of theirs
+/// was acknowledged), join the files for reuse.
+fn recover(
+    dir: &Path,
+    dest: &Arc<Destination>,
+) -> Result<(VecDeque<Arc<SealedBuffer>>, u64, Vec<PathBuf>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| FirehoseError::buffer(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "buf"))
+        .filter(|p| p.extension().is_some_and(|x| x == "buf" || x == "free"))
         .collect();
     files.sort();
     let mut sealed = VecDeque::new();
     let mut next_seq = 0;
+    let mut free = Vec::new();
+    let retire = |path: PathBuf, free: &mut Vec<PathBuf>| {
+        let to = path.with_extension("free");
+        if free.len() < MAX_FREE_FILES && (to == path || std::fs::rename(&path, &to).is_ok()) {
+            free.push(to);
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+    };
     for path in files {
+        let named = named_seq(&path);
+        if let Some(seq) = named {
+            next_seq = next_seq.max(seq + 1);
+        }
+        if path.extension().is_some_and(|x| x == "free") {
+            retire(path, &mut free);
+            continue;
+        }
         let (header, records) = read_buffer_file(&path)?;
         next_seq = next_seq.max(header.seq + 1);
-        if records.is_empty() {
-            let _ = std::fs::remove_file(&path);
+        if records.is_empty() || named != Some(header.seq) {
+            retire(path, &mut free);
             continue;
         }
         sealed.push_back(Arc::new(SealedBuffer {
@@ -1043,7 +1120,7 @@ fn recover(dir: &Path, dest: &Arc<Destination>) -> Result<(VecDeque<Arc<SealedBu
             body: None,
         }));
     }
-    Ok((sealed, next_seq))
+    Ok((sealed, next_seq, free))
 }
 
 #[cfg(test)]
@@ -1205,7 +1282,12 @@ mod tests {
         );
         assert_eq!(body, b"abc");
         assert_eq!(s.pending_records(), 0);
-        assert_eq!(std::fs::read_dir(&f.buf_dir).unwrap().count(), 0);
+        // the buffer's file is kept for reuse, no longer as a buffer
+        let names: Vec<String> = std::fs::read_dir(&f.buf_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["00000000000000000000.free"]);
     }
 
     #[tokio::test]
@@ -1270,6 +1352,60 @@ mod tests {
         s.put_record(Bytes::from_static(b"3")).unwrap();
         s.flush().await.unwrap();
         assert_eq!(objects(&f.bucket_root.join("bkt")).len(), 2);
+    }
+
+    /// Buffers reuse delivered buffers' files; a crash recovers exactly the
+    /// acknowledged records of the buffer in a reused file, and a reused
+    /// file whose new header never reached the disk delivers nothing.
+    #[tokio::test]
+    async fn reused_buffer_files_recover_only_their_own_records() {
+        let f = fixture();
+        let d = || dest(json!({"BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900}}));
+        let s = open(&f, d());
+        let big = Bytes::from(vec![b'x'; 300 * 1024]);
+        for _ in 0..6 {
+            s.put_record(big.clone()).unwrap();
+        }
+        assert_eq!(s.flush().await.unwrap(), 2);
+        let free = |dir: &Path| {
+            std::fs::read_dir(dir)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "free"))
+                })
+                .count()
+        };
+        assert_eq!(free(&f.buf_dir), 2);
+        // The next buffer overwrites a delivered one's file (3 records of
+        // 300 KiB, far longer than the new buffer's).
+        s.put_record_batch(vec![
+            Bytes::from_static(b"new1"),
+            Bytes::from_static(b"new2"),
+        ])
+        .unwrap();
+        assert_eq!(free(&f.buf_dir), 1);
+        drop(s);
+        // A file reused for buffer 99 whose header is still the old one.
+        let stale = f.buf_dir.join(format!("{:020}.buf", 99));
+        let spare = std::fs::read_dir(&f.buf_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "free"))
+            .unwrap();
+        std::fs::rename(&spare, &stale).unwrap();
+        let s = open(&f, d());
+        assert_eq!(s.pending_records(), 2);
+        assert_eq!(s.flush().await.unwrap(), 1);
+        let bodies: Vec<Vec<u8>> = objects(&f.bucket_root.join("bkt"))
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(bodies.len(), 3);
+        assert!(bodies.contains(&b"new1new2".to_vec()));
+        // New buffers number past the stale file's name.
+        assert_eq!(s.buffer_mark(), 100);
+        assert!(!stale.exists());
     }
 
     #[tokio::test]
