@@ -473,6 +473,7 @@ impl DeliveryStream {
         let mut ids = Vec::with_capacity(routed.len());
         let mut groups: Vec<Arc<Group>> = Vec::new();
         let mut sealed_any = false;
+        let writing = self.inner.commit.writing();
         let mut st = self.state();
         let mut runs: BTreeMap<BufferKey, (Vec<BufferedRecord>, u64)> = BTreeMap::new();
         for (mut key, mut data) in routed {
@@ -532,6 +533,7 @@ impl DeliveryStream {
             sealed_any = true;
         }
         drop(st);
+        drop(writing);
         // Acknowledge only once every write of this call is synced (its
         // writes may span two groups when a sync began between them).
         for group in &groups {
