@@ -439,12 +439,11 @@ impl DeliveryStream {
         } else {
             (records, None)
         };
-        let routed: Vec<(BufferKey, Bytes)> = match &dest.partitioning {
-            None => records
-                .into_iter()
-                .map(|d| (BufferKey::default(), d))
-                .collect(),
-            Some(q) => {
+        // Without dynamic partitioning every record goes to one buffer
+        // (`plain`); with it, `routed` names each record's buffer.
+        let (plain, routed): (Vec<Bytes>, Vec<(BufferKey, Bytes)>) = match &dest.partitioning {
+            None => (records, Vec::new()),
+            Some(q) => (Vec::new(), {
                 let keys = q.evaluate(&records);
                 records
                     .into_iter()
@@ -468,13 +467,17 @@ impl DeliveryStream {
                         ),
                     })
                     .collect()
-            }
+            }),
         };
-        let mut ids = Vec::with_capacity(routed.len());
+        let mut ids = Vec::with_capacity(plain.len() + routed.len());
         let mut groups: Vec<Arc<Group>> = Vec::new();
         let mut sealed_any = false;
         let writing = self.inner.commit.writing();
         let mut st = self.state();
+        let sealed_before = st.sealed.len();
+        if !plain.is_empty() {
+            self.put_unpartitioned(&mut st, plain, arrival_ms, now, &mut ids, &mut groups)?;
+        }
         let mut runs: BTreeMap<BufferKey, (Vec<BufferedRecord>, u64)> = BTreeMap::new();
         for (mut key, mut data) in routed {
             if !st.open.contains_key(&key) {
@@ -520,6 +523,7 @@ impl DeliveryStream {
         for (key, run) in runs.iter_mut() {
             self.append_run(&mut st, key, run, &mut groups)?;
         }
+        sealed_any |= st.sealed.len() > sealed_before;
         let limit = st.dest.size_limit;
         let zero = st.dest.interval.is_zero();
         let to_seal: Vec<BufferKey> = st
@@ -552,6 +556,48 @@ impl DeliveryStream {
                 .collect());
         }
         Ok(ids)
+    }
+
+    /// Buffers `records` without dynamic partitioning: all into the one
+    /// buffer, sealing it when the next record would take it past the size
+    /// hint (as the partitioned path does per key, with no per-record map
+    /// look-up). Pushes a record id per record and the groups to wait for.
+    fn put_unpartitioned(
+        &self,
+        st: &mut State,
+        records: Vec<Bytes>,
+        arrival_ms: i64,
+        now: DateTime<Utc>,
+        ids: &mut Vec<String>,
+        groups: &mut Vec<Arc<Group>>,
+    ) -> Result<()> {
+        let key = BufferKey::default();
+        let limit = st.dest.size_limit;
+        if !st.open.contains_key(&key) {
+            self.open_buffer(st, &key, now)?;
+        }
+        // The open buffer's size, record count and id prefix.
+        let current = |st: &State| {
+            st.open
+                .get(&key)
+                .map(|o| (o.size, o.records.len(), o.id_prefix.clone()))
+                .unwrap_or_default()
+        };
+        let (mut size, mut count, mut prefix) = current(st);
+        let mut run: (Vec<BufferedRecord>, u64) = (Vec::with_capacity(records.len()), 0);
+        for data in records {
+            let len = data.len() as u64;
+            if size + run.1 > 0 && size + run.1 + len > limit {
+                self.append_run(st, &key, &mut run, groups)?;
+                self.seal(st, &key);
+                self.open_buffer(st, &key, now)?;
+                (size, count, prefix) = current(st);
+            }
+            ids.push(record_id_from(&prefix, count + run.0.len()));
+            run.1 += len;
+            run.0.push(BufferedRecord { arrival_ms, data });
+        }
+        self.append_run(st, &key, &mut run, groups)
     }
 
     fn open_buffer(&self, st: &mut State, key: &BufferKey, now: DateTime<Utc>) -> Result<()> {
