@@ -15,6 +15,17 @@
 //! objects must hold every record's bytes (gunzipped for GZIP) and, for
 //! Parquet, every row; a wrong count is [`FirehoseError::Bench`], not a
 //! slow figure.
+//!
+//! What delivery does that the baselines do not: each batch is written to
+//! the stream's durable buffer and synced before it is acknowledged (one
+//! `fdatasync` shared by the producers waiting at the time, [`crate::commit`],
+//! in a buffer file reused from a delivered buffer), then the sealed buffer
+//! is written as an object. `object_store` alone writes the page cache and
+//! never syncs, so where the disk syncs slower than the page cache takes
+//! writes, the UNCOMPRESSED figure is bounded by the sync rate, not by the
+//! delivery path. GZIP bodies are compressed while the buffer fills, on a
+//! thread beside the producers ([`crate::body`]), with the baseline's
+//! encoder and settings.
 
 use std::fmt;
 use std::path::Path;

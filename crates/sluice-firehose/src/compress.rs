@@ -34,7 +34,52 @@ pub enum Compression {
     HadoopSnappy,
 }
 
+/// The gzip encoder of GZIP objects, for about `len` bytes of input: one
+/// member at flate2's default level, one-shot ([`Compression::compress`])
+/// or streaming ([`Encoder`]) alike.
+fn gzip_encoder(len: usize) -> flate2::write::GzEncoder<Vec<u8>> {
+    flate2::write::GzEncoder::new(
+        Vec::with_capacity(len / 4 + 64),
+        flate2::Compression::default(),
+    )
+}
+
+/// A streaming encoder: the object body is compressed as its bytes come,
+/// with the same settings as [`Compression::compress`] and the same
+/// decompressed content.
+pub struct Encoder(flate2::write::GzEncoder<Vec<u8>>);
+
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Encoder(GZIP)")
+    }
+}
+
+impl Encoder {
+    /// Compresses the next bytes of the body.
+    pub fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(data)
+    }
+
+    /// The whole compressed body.
+    pub fn finish(self) -> std::io::Result<Vec<u8>> {
+        self.0.finish()
+    }
+}
+
 impl Compression {
+    /// A streaming encoder for about `len` bytes of input, for the formats
+    /// that compress a stream the way [`Compression::compress`] compresses
+    /// the whole (GZIP); None for the others.
+    pub fn encoder(self, len: usize) -> Option<Encoder> {
+        self.streams().then(|| Encoder(gzip_encoder(len)))
+    }
+
+    /// Whether [`Compression::encoder`] gives an encoder.
+    pub fn streams(self) -> bool {
+        self == Self::Gzip
+    }
+
     /// Parses AWS's spelling; `None` for anything else.
     pub fn from_aws(s: &str) -> Option<Self> {
         Some(match s {
@@ -78,10 +123,7 @@ impl Compression {
         match self {
             Self::Uncompressed => Ok(data.to_vec()),
             Self::Gzip => {
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(data.len() / 4 + 64),
-                    flate2::Compression::default(),
-                );
+                let mut enc = gzip_encoder(data.len());
                 enc.write_all(data).map_err(wrap)?;
                 enc.finish().map_err(wrap)
             }
@@ -145,6 +187,22 @@ mod tests {
             .read_to_end(&mut back)
             .unwrap();
         assert_eq!(back, data);
+    }
+
+    #[test]
+    fn gzip_streaming_matches_one_shot() {
+        let data = sample();
+        let mut enc = Compression::Gzip.encoder(data.len()).unwrap();
+        for part in data.chunks(60_000) {
+            enc.write(part).unwrap();
+        }
+        let z = enc.finish().unwrap();
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&z[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+        assert!(Compression::Zip.encoder(1).is_none());
     }
 
     #[test]

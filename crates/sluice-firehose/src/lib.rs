@@ -19,8 +19,10 @@
 
 pub mod api;
 pub mod bench;
+pub mod body;
 pub mod buffer;
 pub mod clock;
+pub mod commit;
 pub mod compress;
 pub mod config;
 pub mod convert;

@@ -8,10 +8,10 @@
 //!
 //! - **Acknowledgement**: `put_record*` returns only after the records are
 //!   synced to the local buffer file; a crash after that loses nothing.
-//!   Concurrent callers share syncs (group commit): each writes its records
-//!   under the stream's lock, then waits, outside it, for one `sync_data`
-//!   that started after its write; one sync covers every batch written
-//!   before it began.
+//!   Concurrent callers share syncs ([`crate::commit`]): each writes its
+//!   records under the stream's lock, then waits, outside it, for the sync
+//!   of its group: callers that write while a sync is under way share the
+//!   next one, and a failed sync fails every caller of its group.
 //! - **Sealing**: a buffer is sealed when adding a record would take it past
 //!   `SizeInMBs` (measured before compression) or when `IntervalInSeconds`
 //!   have passed since its first record arrived, whichever comes first.
@@ -21,6 +21,9 @@
 //!   [`DeliveryStream::spawn_driver`], or by hand in tests). A failed write
 //!   leaves the buffer in place for the next attempt; the object key is fixed
 //!   by the buffer's header, so a retry overwrites rather than duplicates.
+//!   A GZIP object's body is compressed while its buffer fills, on a thread
+//!   beside the producers ([`crate::body`]), so a sealed buffer is ready to
+//!   write; other bodies are encoded from the buffer's records at delivery.
 //! - **Expiry**: a buffer whose oldest record arrived longer ago than the
 //!   stream's retention ([`DEFAULT_RETENTION`], 24 hours as AWS) and whose
 //!   delivery still fails is dropped and its records counted in
@@ -41,8 +44,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use object_store::{ObjectStoreExt, PutPayload};
 use tokio::sync::Notify;
 
+use crate::body::{Body, BodyWriter};
 use crate::buffer::{BufferFile, BufferHeader, BufferedRecord, read_buffer_file};
 use crate::clock::Clock;
+use crate::commit::{Group, GroupCommit};
 use crate::config::Destination;
 use crate::error::{FirehoseError, Result};
 use crate::partition::MAX_ACTIVE_PARTITIONS;
@@ -83,6 +88,8 @@ struct OpenBuffer {
     records: Vec<BufferedRecord>,
     size: u64,
     deadline: DateTime<Utc>,
+    /// The object body being encoded meanwhile ([`crate::body`]).
+    body: Option<BodyWriter>,
 }
 
 #[derive(Debug)]
@@ -91,6 +98,9 @@ struct SealedBuffer {
     records: Vec<BufferedRecord>,
     dest: Arc<Destination>,
     path: PathBuf,
+    /// The object body encoded while the buffer was open (None: encode
+    /// the records at delivery).
+    body: Option<Body>,
 }
 
 /// Which open buffer a record goes to: its partition keys, or an error
@@ -189,17 +199,39 @@ fn derived_uuid(base: &str, keys: &BTreeMap<String, String>) -> String {
         .to_string()
 }
 
+/// Whether the open buffer for `key` encodes its object body while it
+/// fills ([`crate::body`]): a compressed body of the records as they are
+/// (no transformation, conversion or HTTP endpoint), one encoder thread per
+/// stream (no dynamic partitioning), and not an error buffer.
+fn encodes_while_buffering(dest: &Destination, key: &BufferKey) -> bool {
+    dest.compression.streams()
+        && dest.transform.is_none()
+        && dest.conversion.is_none()
+        && dest.http.is_none()
+        && dest.partitioning.is_none()
+        && key.error_output_type.is_none()
+}
+
+/// The records of one object: the sealed buffer's own (not copied), or
+/// those a transformation returned.
+enum Records {
+    Buffer(Arc<SealedBuffer>),
+    Owned(Vec<BufferedRecord>),
+}
+
+impl Records {
+    fn as_slice(&self) -> &[BufferedRecord] {
+        match self {
+            Records::Buffer(b) => &b.records,
+            Records::Owned(v) => v,
+        }
+    }
+}
+
 fn merge_errors(into: &mut ErrorLines, from: ErrorLines) {
     for (kind, mut lines) in from {
         into.entry(kind).or_default().append(&mut lines);
     }
-}
-
-/// Writes not yet synced (see the group commit in the module docs).
-#[derive(Debug, Default)]
-struct Dirty {
-    generation: u64,
-    files: Vec<(PathBuf, Arc<std::fs::File>)>,
 }
 
 #[derive(Debug)]
@@ -223,10 +255,10 @@ struct Inner {
     region: String,
     lambdas: Lambdas,
     state: Mutex<State>,
-    /// Buffer files written since the last sync, and the write generation.
-    dirty: Mutex<Dirty>,
-    /// The generation every write up to which is synced.
-    synced: Mutex<u64>,
+    /// Shares syncs of buffer files between concurrent callers.
+    commit: GroupCommit,
+    /// Files of delivered buffers, for new buffers to reuse.
+    free: Mutex<Vec<PathBuf>>,
     deliver_lock: tokio::sync::Mutex<()>,
     wake: Notify,
     objects: AtomicU64,
@@ -257,7 +289,7 @@ impl DeliveryStream {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| FirehoseError::buffer(&dir, e))?;
         let dest = Arc::new(dest);
-        let (sealed, next_seq) = recover(&dir, &dest)?;
+        let (sealed, next_seq, free) = recover(&dir, &dest)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
@@ -276,8 +308,8 @@ impl DeliveryStream {
                     sealed,
                     closed: false,
                 }),
-                dirty: Mutex::new(Dirty::default()),
-                synced: Mutex::new(0),
+                commit: GroupCommit::default(),
+                free: Mutex::new(free),
                 deliver_lock: tokio::sync::Mutex::new(()),
                 wake: Notify::new(),
                 objects: AtomicU64::new(0),
@@ -407,12 +439,11 @@ impl DeliveryStream {
         } else {
             (records, None)
         };
-        let routed: Vec<(BufferKey, Bytes)> = match &dest.partitioning {
-            None => records
-                .into_iter()
-                .map(|d| (BufferKey::default(), d))
-                .collect(),
-            Some(q) => {
+        // Without dynamic partitioning every record goes to one buffer
+        // (`plain`); with it, `routed` names each record's buffer.
+        let (plain, routed): (Vec<Bytes>, Vec<(BufferKey, Bytes)>) = match &dest.partitioning {
+            None => (records, Vec::new()),
+            Some(q) => (Vec::new(), {
                 let keys = q.evaluate(&records);
                 records
                     .into_iter()
@@ -436,11 +467,17 @@ impl DeliveryStream {
                         ),
                     })
                     .collect()
-            }
+            }),
         };
-        let mut ids = Vec::with_capacity(routed.len());
+        let mut ids = Vec::with_capacity(plain.len() + routed.len());
+        let mut groups: Vec<Arc<Group>> = Vec::new();
         let mut sealed_any = false;
+        let writing = self.inner.commit.writing();
         let mut st = self.state();
+        let sealed_before = st.sealed.len();
+        if !plain.is_empty() {
+            self.put_unpartitioned(&mut st, plain, arrival_ms, now, &mut ids, &mut groups)?;
+        }
         let mut runs: BTreeMap<BufferKey, (Vec<BufferedRecord>, u64)> = BTreeMap::new();
         for (mut key, mut data) in routed {
             if !st.open.contains_key(&key) {
@@ -472,7 +509,7 @@ impl DeliveryStream {
                 .get(&key)
                 .is_some_and(|o| (o.size + run.1 > 0) && o.size + run.1 + len > limit);
             if full {
-                self.append_run(&mut st, &key, run)?;
+                self.append_run(&mut st, &key, run, &mut groups)?;
                 self.seal(&mut st, &key);
                 sealed_any = true;
                 self.open_buffer(&mut st, &key, now)?;
@@ -484,8 +521,9 @@ impl DeliveryStream {
             run.0.push(BufferedRecord { arrival_ms, data });
         }
         for (key, run) in runs.iter_mut() {
-            self.append_run(&mut st, key, run)?;
+            self.append_run(&mut st, key, run, &mut groups)?;
         }
+        sealed_any |= st.sealed.len() > sealed_before;
         let limit = st.dest.size_limit;
         let zero = st.dest.interval.is_zero();
         let to_seal: Vec<BufferKey> = st
@@ -498,14 +536,13 @@ impl DeliveryStream {
             self.seal(&mut st, &key);
             sealed_any = true;
         }
-        let generation = self
-            .inner
-            .dirty
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .generation;
         drop(st);
-        self.sync_through(generation)?;
+        drop(writing);
+        // Acknowledge only once every write of this call is synced (its
+        // writes may span two groups when a sync began between them).
+        for group in &groups {
+            self.inner.commit.wait(group)?;
+        }
         if sealed_any {
             self.inner.wake.notify_one();
         }
@@ -521,27 +558,46 @@ impl DeliveryStream {
         Ok(ids)
     }
 
-    /// Returns once every write up to `generation` is synced: by a sync
-    /// another caller started after it, or by syncing every dirty file now.
-    fn sync_through(&self, generation: u64) -> Result<()> {
-        let mut synced = self.inner.synced.lock().unwrap_or_else(|e| e.into_inner());
-        if *synced >= generation {
-            return Ok(());
+    /// Buffers `records` without dynamic partitioning: all into the one
+    /// buffer, sealing it when the next record would take it past the size
+    /// hint (as the partitioned path does per key, with no per-record map
+    /// look-up). Pushes a record id per record and the groups to wait for.
+    fn put_unpartitioned(
+        &self,
+        st: &mut State,
+        records: Vec<Bytes>,
+        arrival_ms: i64,
+        now: DateTime<Utc>,
+        ids: &mut Vec<String>,
+        groups: &mut Vec<Arc<Group>>,
+    ) -> Result<()> {
+        let key = BufferKey::default();
+        let limit = st.dest.size_limit;
+        if !st.open.contains_key(&key) {
+            self.open_buffer(st, &key, now)?;
         }
-        let (upto, files) = {
-            let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
-            (d.generation, std::mem::take(&mut d.files))
+        // The open buffer's size, record count and id prefix.
+        let current = |st: &State| {
+            st.open
+                .get(&key)
+                .map(|o| (o.size, o.records.len(), o.id_prefix.clone()))
+                .unwrap_or_default()
         };
-        for (i, (path, file)) in files.iter().enumerate() {
-            if let Err(e) = file.sync_data() {
-                // Not synced: the next caller must sync these files again.
-                let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
-                d.files.extend(files[i..].iter().cloned());
-                return Err(FirehoseError::buffer(path, e));
+        let (mut size, mut count, mut prefix) = current(st);
+        let mut run: (Vec<BufferedRecord>, u64) = (Vec::with_capacity(records.len()), 0);
+        for data in records {
+            let len = data.len() as u64;
+            if size + run.1 > 0 && size + run.1 + len > limit {
+                self.append_run(st, &key, &mut run, groups)?;
+                self.seal(st, &key);
+                self.open_buffer(st, &key, now)?;
+                (size, count, prefix) = current(st);
             }
+            ids.push(record_id_from(&prefix, count + run.0.len()));
+            run.1 += len;
+            run.0.push(BufferedRecord { arrival_ms, data });
         }
-        *synced = upto;
-        Ok(())
+        self.append_run(st, &key, &mut run, groups)
     }
 
     fn open_buffer(&self, st: &mut State, key: &BufferKey, now: DateTime<Utc>) -> Result<()> {
@@ -554,9 +610,21 @@ impl DeliveryStream {
             partition: key.partition.clone(),
             error_output_type: key.error_output_type.clone(),
         };
-        let file = BufferFile::create(&self.inner.dir, &header)?;
+        let reuse = self
+            .inner
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop();
+        let file = BufferFile::create(&self.inner.dir, &header, reuse.as_deref())?;
         st.next_seq += 1;
         let interval = TimeDelta::from_std(st.dest.interval).unwrap_or(TimeDelta::MAX);
+        let body = if encodes_while_buffering(&st.dest, key) {
+            let hint = usize::try_from(st.dest.size_limit).unwrap_or(usize::MAX);
+            BodyWriter::start(st.dest.compression, st.dest.append_delimiter, hint)
+        } else {
+            None
+        };
         st.open.insert(
             key.clone(),
             OpenBuffer {
@@ -566,6 +634,7 @@ impl DeliveryStream {
                 records: Vec::new(),
                 size: 0,
                 deadline: now + interval,
+                body,
             },
         );
         Ok(())
@@ -576,16 +645,19 @@ impl DeliveryStream {
         st: &mut State,
         key: &BufferKey,
         run: &mut (Vec<BufferedRecord>, u64),
+        groups: &mut Vec<Arc<Group>>,
     ) -> Result<()> {
         if run.0.is_empty() {
             return Ok(());
         }
         if let Some(o) = st.open.get_mut(key) {
             o.file.write(&run.0)?;
-            let mut d = self.inner.dirty.lock().unwrap_or_else(|e| e.into_inner());
-            d.generation += 1;
-            if !d.files.iter().any(|(p, _)| p == o.file.path()) {
-                d.files.push((o.file.path().to_owned(), o.file.handle()));
+            if let Some(body) = &o.body {
+                body.send(run.0.iter().map(|r| r.data.clone()).collect());
+            }
+            let group = self.inner.commit.wrote(o.file.path(), &o.file.handle());
+            if !groups.iter().any(|g| Arc::ptr_eq(g, &group)) {
+                groups.push(group);
             }
             o.size += run.1;
             o.records.append(&mut run.0);
@@ -605,7 +677,7 @@ impl DeliveryStream {
     fn seal(&self, st: &mut State, key: &BufferKey) {
         if let Some(o) = st.open.remove(key) {
             if o.records.is_empty() {
-                let _ = std::fs::remove_file(o.file.path());
+                self.retire(o.file.path(), o.header.seq);
                 return;
             }
             st.sealed.push_back(Arc::new(SealedBuffer {
@@ -613,8 +685,23 @@ impl DeliveryStream {
                 header: o.header,
                 records: o.records,
                 dest: Arc::clone(&st.dest),
+                body: o.body.map(BodyWriter::finish),
             }));
         }
+    }
+
+    /// Gives up the file of buffer `seq`, delivered or dropped: kept for a
+    /// new buffer to reuse ([`MAX_FREE_FILES`] at most), else removed.
+    fn retire(&self, path: &Path, seq: u64) {
+        let mut free = self.inner.free.lock().unwrap_or_else(|e| e.into_inner());
+        if free.len() < MAX_FREE_FILES {
+            let to = free_path(&self.inner.dir, seq);
+            if std::fs::rename(path, &to).is_ok() {
+                free.push(to);
+                return;
+            }
+        }
+        let _ = std::fs::remove_file(path);
     }
 
     /// Switches to a new destination (UpdateDestination). The open buffer is
@@ -666,7 +753,7 @@ impl DeliveryStream {
             };
             match self.deliver(&next).await {
                 Ok(()) => {
-                    let _ = std::fs::remove_file(&next.path);
+                    self.retire(&next.path, next.header.seq);
                     self.state().sealed.pop_front();
                     written += 1;
                     let i = &self.inner;
@@ -681,7 +768,7 @@ impl DeliveryStream {
                     let age =
                         self.inner.clock.now().timestamp_millis() - next.header.oldest_arrival_ms;
                     if age >= 0 && age as u128 > self.inner.retention.as_millis() {
-                        let _ = std::fs::remove_file(&next.path);
+                        self.retire(&next.path, next.header.seq);
                         self.state().sealed.pop_front();
                         self.inner
                             .expired
@@ -785,15 +872,35 @@ impl DeliveryStream {
                 payload,
             });
         }
+        if let Some(body) = &buf.body
+            && let Some(payload) = body.wait(buf.records.len()).await
+            && dest.transform.is_none()
+            && dest.http.is_none()
+            && dest.conversion.is_none()
+        {
+            let key = self.key_for(
+                buf,
+                &dest.prefix,
+                None,
+                &buf.header.partition,
+                &dest.extension,
+            )?;
+            outputs.push(Output {
+                bucket: dest.bucket.clone(),
+                key,
+                payload: PutPayload::from(payload),
+            });
+            return Ok(outputs);
+        }
         let now_ms = || self.inner.clock.now().timestamp_millis();
         let mut errors = ErrorLines::new();
         // (partition keys, uuid, records) per object to deliver
-        let mut groups: Vec<(BTreeMap<String, String>, String, Vec<BufferedRecord>)> = Vec::new();
+        let mut groups: Vec<(BTreeMap<String, String>, String, Records)> = Vec::new();
         match &dest.transform {
             None => groups.push((
                 buf.header.partition.clone(),
                 buf.header.uuid.clone(),
-                buf.records.clone(),
+                Records::Buffer(Arc::clone(buf)),
             )),
             Some(t) => {
                 let target = t.target(&self.inner.lambdas)?;
@@ -835,13 +942,13 @@ impl DeliveryStream {
                     }
                     for (keys, recs) in by_keys {
                         let uuid = derived_uuid(&buf.header.uuid, &keys);
-                        groups.push((keys, uuid, recs));
+                        groups.push((keys, uuid, Records::Owned(recs)));
                     }
                 } else {
                     groups.push((
                         buf.header.partition.clone(),
                         buf.header.uuid.clone(),
-                        out.into_iter().map(|t| t.record).collect(),
+                        Records::Owned(out.into_iter().map(|t| t.record).collect()),
                     ));
                 }
             }
@@ -850,16 +957,17 @@ impl DeliveryStream {
             // An HTTP endpoint: each group is one request whose id is the
             // group's object uuid, so a re-delivery keeps the same id.
             for (_, uuid, records) in groups {
+                let records = records.as_slice();
                 if records.is_empty() {
                     continue;
                 }
                 if let Err(f) = http
-                    .deliver(&uuid, &self.inner.arn, &records, &self.inner.clock)
+                    .deliver(&uuid, &self.inner.arn, records, &self.inner.clock)
                     .await
                 {
                     let lines = errors.entry(HTTP_ENDPOINT_FAILED).or_default();
                     let ending = now_ms();
-                    for r in &records {
+                    for r in records {
                         crate::pipeline::push_error_line(
                             lines,
                             &r.data,
@@ -882,7 +990,7 @@ impl DeliveryStream {
             let k = key.clone();
             let ending = now_ms();
             let (body, failed) = tokio::task::spawn_blocking(move || {
-                crate::pipeline::encode(&d, &records, &k, ending)
+                crate::pipeline::encode(&d, records.as_slice(), &k, ending)
             })
             .await
             .map_err(|e| FirehoseError::Compression {
@@ -998,21 +1106,58 @@ impl DeliveryStream {
     }
 }
 
-/// Reads every buffer file in `dir`, oldest first; empty ones are removed.
-fn recover(dir: &Path, dest: &Arc<Destination>) -> Result<(VecDeque<Arc<SealedBuffer>>, u64)> {
+/// Files of delivered buffers kept for reuse, per stream: enough for the
+/// driver to hand back a file while producers fill the next buffers.
+const MAX_FREE_FILES: usize = 4;
+
+/// Where the file of delivered buffer `seq` waits for reuse.
+fn free_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("{seq:020}.free"))
+}
+
+/// The sequence number in a buffer or free file's name.
+fn named_seq(path: &Path) -> Option<u64> {
+    path.file_stem()?.to_str()?.parse().ok()
+}
+
+/// Reads every buffer file in `dir`, oldest first, and lists the files
+/// kept for reuse. Empty buffers, and reused files whose new header never
+/// reached the disk (the header names another buffer: no record of theirs
+/// was acknowledged), join the files for reuse.
+fn recover(
+    dir: &Path,
+    dest: &Arc<Destination>,
+) -> Result<(VecDeque<Arc<SealedBuffer>>, u64, Vec<PathBuf>)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| FirehoseError::buffer(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "buf"))
+        .filter(|p| p.extension().is_some_and(|x| x == "buf" || x == "free"))
         .collect();
     files.sort();
     let mut sealed = VecDeque::new();
     let mut next_seq = 0;
+    let mut free = Vec::new();
+    let retire = |path: PathBuf, free: &mut Vec<PathBuf>| {
+        let to = path.with_extension("free");
+        if free.len() < MAX_FREE_FILES && (to == path || std::fs::rename(&path, &to).is_ok()) {
+            free.push(to);
+        } else {
+            let _ = std::fs::remove_file(&path);
+        }
+    };
     for path in files {
+        let named = named_seq(&path);
+        if let Some(seq) = named {
+            next_seq = next_seq.max(seq + 1);
+        }
+        if path.extension().is_some_and(|x| x == "free") {
+            retire(path, &mut free);
+            continue;
+        }
         let (header, records) = read_buffer_file(&path)?;
         next_seq = next_seq.max(header.seq + 1);
-        if records.is_empty() {
-            let _ = std::fs::remove_file(&path);
+        if records.is_empty() || named != Some(header.seq) {
+            retire(path, &mut free);
             continue;
         }
         sealed.push_back(Arc::new(SealedBuffer {
@@ -1020,9 +1165,10 @@ fn recover(dir: &Path, dest: &Arc<Destination>) -> Result<(VecDeque<Arc<SealedBu
             records,
             dest: Arc::clone(dest),
             path,
+            body: None,
         }));
     }
-    Ok((sealed, next_seq))
+    Ok((sealed, next_seq, free))
 }
 
 #[cfg(test)]
@@ -1123,7 +1269,7 @@ mod tests {
             dest(json!({"BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900}})),
         );
         std::thread::scope(|scope| {
-            for t in 0..4 {
+            for t in 0..8 {
                 let s = s.clone();
                 scope.spawn(move || {
                     for b in 0..25 {
@@ -1135,13 +1281,10 @@ mod tests {
                 });
             }
         });
-        assert_eq!(
-            *s.inner.synced.lock().unwrap(),
-            s.inner.dirty.lock().unwrap().generation
-        );
+        assert!(s.inner.commit.is_clean());
         drop(s);
         let s = open(&f, dest(json!({})));
-        assert_eq!(s.pending_records(), 4000);
+        assert_eq!(s.pending_records(), 8000);
         s.flush().await.unwrap();
         let body: Vec<u8> = objects(&f.bucket_root.join("bkt"))
             .into_iter()
@@ -1152,8 +1295,10 @@ mod tests {
             .split_terminator(';')
             .collect();
         got.sort_unstable();
+        assert_eq!(got.len(), 8000);
         got.dedup();
-        assert_eq!(got.len(), 4000);
+        // every acknowledged record exactly once
+        assert_eq!(got.len(), 8000);
     }
 
     #[tokio::test]
@@ -1185,7 +1330,12 @@ mod tests {
         );
         assert_eq!(body, b"abc");
         assert_eq!(s.pending_records(), 0);
-        assert_eq!(std::fs::read_dir(&f.buf_dir).unwrap().count(), 0);
+        // the buffer's file is kept for reuse, no longer as a buffer
+        let names: Vec<String> = std::fs::read_dir(&f.buf_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["00000000000000000000.free"]);
     }
 
     #[tokio::test]
@@ -1250,6 +1400,60 @@ mod tests {
         s.put_record(Bytes::from_static(b"3")).unwrap();
         s.flush().await.unwrap();
         assert_eq!(objects(&f.bucket_root.join("bkt")).len(), 2);
+    }
+
+    /// Buffers reuse delivered buffers' files; a crash recovers exactly the
+    /// acknowledged records of the buffer in a reused file, and a reused
+    /// file whose new header never reached the disk delivers nothing.
+    #[tokio::test]
+    async fn reused_buffer_files_recover_only_their_own_records() {
+        let f = fixture();
+        let d = || dest(json!({"BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 900}}));
+        let s = open(&f, d());
+        let big = Bytes::from(vec![b'x'; 300 * 1024]);
+        for _ in 0..6 {
+            s.put_record(big.clone()).unwrap();
+        }
+        assert_eq!(s.flush().await.unwrap(), 2);
+        let free = |dir: &Path| {
+            std::fs::read_dir(dir)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "free"))
+                })
+                .count()
+        };
+        assert_eq!(free(&f.buf_dir), 2);
+        // The next buffer overwrites a delivered one's file (3 records of
+        // 300 KiB, far longer than the new buffer's).
+        s.put_record_batch(vec![
+            Bytes::from_static(b"new1"),
+            Bytes::from_static(b"new2"),
+        ])
+        .unwrap();
+        assert_eq!(free(&f.buf_dir), 1);
+        drop(s);
+        // A file reused for buffer 99 whose header is still the old one.
+        let stale = f.buf_dir.join(format!("{:020}.buf", 99));
+        let spare = std::fs::read_dir(&f.buf_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "free"))
+            .unwrap();
+        std::fs::rename(&spare, &stale).unwrap();
+        let s = open(&f, d());
+        assert_eq!(s.pending_records(), 2);
+        assert_eq!(s.flush().await.unwrap(), 1);
+        let bodies: Vec<Vec<u8>> = objects(&f.bucket_root.join("bkt"))
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(bodies.len(), 3);
+        assert!(bodies.contains(&b"new1new2".to_vec()));
+        // New buffers number past the stale file's name.
+        assert_eq!(s.buffer_mark(), 100);
+        assert!(!stale.exists());
     }
 
     #[tokio::test]
