@@ -1,27 +1,11 @@
 //! Time for delivery streams: every arrival timestamp and buffering interval is
-//! read through the [`Clock`] trait, so tests drive time by hand with
-//! [`ManualClock`] (or tokio's paused time with [`TokioClock`]).
-
-use std::sync::{Arc, Mutex};
+//! read through [`Clock`], the one clock every Sluice crate shares
+//! ([`sluice_clock`]), so tests drive time by hand with [`ManualClock`] (or
+//! tokio's paused time with [`TokioClock`]).
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-/// A source of wall-clock time.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// The current time, UTC.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The real system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods)]
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
+pub use sluice_clock::{Clock, ManualClock, SystemClock};
 
 /// Wall time that follows tokio's clock: starts at a given instant and
 /// advances with `tokio::time::Instant`, so `tokio::time::pause`/`advance`
@@ -43,40 +27,26 @@ impl TokioClock {
 }
 
 impl Clock for TokioClock {
+    fn now_ms(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+
     fn now(&self) -> DateTime<Utc> {
         let elapsed = tokio::time::Instant::now().duration_since(self.start);
         self.start_wall + TimeDelta::from_std(elapsed).unwrap_or(TimeDelta::MAX)
     }
 }
 
-/// A clock that only moves when told to; cloning shares the same time.
-#[derive(Debug, Clone)]
-pub struct ManualClock {
-    now: Arc<Mutex<DateTime<Utc>>>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl ManualClock {
-    /// A clock reading `start`.
-    pub fn new(start: DateTime<Utc>) -> Self {
-        Self {
-            now: Arc::new(Mutex::new(start)),
-        }
-    }
-
-    /// Moves the clock forward by `by`.
-    pub fn advance(&self, by: std::time::Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        *now += TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
-    }
-
-    /// Sets the clock to `to`.
-    pub fn set(&self, to: DateTime<Utc>) {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner()) = to;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    #[tokio::test(start_paused = true)]
+    async fn the_tokio_clock_moves_with_paused_tokio_time() {
+        let start = DateTime::from_timestamp_millis(1_700_000_000_000).expect("time");
+        let clock = TokioClock::starting_at(start);
+        tokio::time::advance(std::time::Duration::from_millis(1_500)).await;
+        assert_eq!(clock.now_ms(), 1_700_000_001_500);
+        assert_eq!(clock.now(), start + TimeDelta::milliseconds(1_500));
     }
 }

@@ -328,7 +328,7 @@ mod tests {
             "extendedS3DestinationConfiguration",
         )
         .unwrap();
-        let clock = ManualClock::new(Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap());
+        let clock = ManualClock::at(Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap());
         let stream = DeliveryStream::open(
             "d",
             dest,

@@ -1195,7 +1195,7 @@ mod tests {
             buckets: Arc::new(LocalBuckets::new(&bucket_root)),
             bucket_root,
             buf_dir,
-            clock: ManualClock::new(Utc.with_ymd_and_hms(2024, 3, 9, 23, 59, 58).unwrap()),
+            clock: ManualClock::at(Utc.with_ymd_and_hms(2024, 3, 9, 23, 59, 58).unwrap()),
             _tmp: tmp,
         }
     }
@@ -1309,13 +1309,13 @@ mod tests {
             dest(json!({"BufferingHints": {"IntervalInSeconds": 60, "SizeInMBs": 1}})),
         );
         s.put_record(Bytes::from_static(b"a")).unwrap();
-        f.clock.advance(Duration::from_secs(5));
+        f.clock.advance_by(Duration::from_secs(5));
         s.put_record_batch(vec![Bytes::from_static(b"b"), Bytes::from_static(b"c")])
             .unwrap();
         assert_eq!(s.flush_due().await.unwrap(), 0);
-        f.clock.advance(Duration::from_secs(54));
+        f.clock.advance_by(Duration::from_secs(54));
         assert_eq!(s.flush_due().await.unwrap(), 0, "59 s: not yet");
-        f.clock.advance(Duration::from_secs(1));
+        f.clock.advance_by(Duration::from_secs(1));
         assert_eq!(s.flush_due().await.unwrap(), 1);
         let objs = objects(&f.bucket_root.join("bkt"));
         assert_eq!(objs.len(), 1);

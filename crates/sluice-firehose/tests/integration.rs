@@ -26,7 +26,7 @@ impl Env {
         Self {
             data: tmp.path().join("data"),
             buckets: tmp.path().join("buckets"),
-            clock: ManualClock::new(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()),
+            clock: ManualClock::at(Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap()),
             _tmp: tmp,
         }
     }
