@@ -224,19 +224,26 @@ fn bench_checks_its_own_result() {
     assert!(stdout.contains("target <= 1.20x: "), "{stdout}");
 }
 
-#[test]
-fn bench_kds_json_is_one_object_of_four_figures() {
+/// `sluice bench ARGS --json`: it succeeds and prints one JSON object.
+fn bench_json(args: &[&str]) -> (serde_json::Value, String) {
     let out = sluice()
-        .args(["bench", "kds", "--seconds", "0.2", "--json"])
+        .arg("bench")
+        .args(args)
+        .arg("--json")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    (serde_json::from_str(stdout.trim()).unwrap(), stdout)
+}
+
+#[test]
+fn bench_kds_json_is_one_object_of_four_figures() {
+    let (v, stdout) = bench_json(&["kds", "--seconds", "0.2"]);
     let figures = v["kds"].as_array().unwrap();
     assert_eq!(figures.len(), 4, "{stdout}");
     for f in figures {
@@ -246,17 +253,7 @@ fn bench_kds_json_is_one_object_of_four_figures() {
 
 #[test]
 fn bench_engine_json_gives_every_figure_with_its_target() {
-    let out = sluice()
-        .args(["bench", "w2", "--rows", "20000", "--json"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let (v, stdout) = bench_json(&["w2", "--rows", "20000"]);
     let figures = v["engine"].as_array().unwrap();
     let names: Vec<&str> = figures.iter().filter_map(|f| f["name"].as_str()).collect();
     assert_eq!(

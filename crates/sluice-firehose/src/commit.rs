@@ -278,19 +278,31 @@ mod tests {
         panic!("timed out");
     }
 
+    /// Holds the fake sync, writes once and waits for that write on a
+    /// thread of its own (the leader); returns once its sync is under way.
+    fn leader_syncing(
+        gc: &Arc<GroupCommit>,
+        f: &Fake,
+        path: &Path,
+        file: &Arc<File>,
+    ) -> std::thread::JoinHandle<Result<()>> {
+        f.hold.store(true, Ordering::SeqCst);
+        let first = gc.wrote(path, file);
+        let leader = {
+            let gc = Arc::clone(gc);
+            std::thread::spawn(move || gc.wait(&first))
+        };
+        until(|| f.calls.load(Ordering::SeqCst) == 1);
+        leader
+    }
+
     #[test]
     fn callers_during_a_sync_share_the_next_one() {
         let dir = tempfile::tempdir().unwrap();
         let (path, file) = temp_file(dir.path());
         let (f, sync) = fake();
         let gc = Arc::new(GroupCommit::with_sync(sync));
-        f.hold.store(true, Ordering::SeqCst);
-        let first = gc.wrote(&path, &file);
-        let leader = {
-            let gc = Arc::clone(&gc);
-            std::thread::spawn(move || gc.wait(&first))
-        };
-        until(|| f.calls.load(Ordering::SeqCst) == 1);
+        let leader = leader_syncing(&gc, &f, &path, &file);
         // Eight writes while the first sync is under way: one group.
         let groups: Vec<Arc<Group>> = (0..8).map(|_| gc.wrote(&path, &file)).collect();
         assert!(groups.iter().all(|g| Arc::ptr_eq(g, &groups[0])));
@@ -351,13 +363,7 @@ mod tests {
         let (path, file) = temp_file(dir.path());
         let (f, sync) = fake();
         let gc = Arc::new(GroupCommit::with_sync(sync));
-        f.hold.store(true, Ordering::SeqCst);
-        let first = gc.wrote(&path, &file);
-        let leader = {
-            let gc = Arc::clone(&gc);
-            std::thread::spawn(move || gc.wait(&first))
-        };
-        until(|| f.calls.load(Ordering::SeqCst) == 1);
+        let leader = leader_syncing(&gc, &f, &path, &file);
         let waiters: Vec<_> = (0..5)
             .map(|_| {
                 let g = gc.wrote(&path, &file);
