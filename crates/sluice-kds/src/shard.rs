@@ -3,17 +3,18 @@
 //!
 //! Entry point: [`ShardLog::open`]. Appends are acknowledged only after the
 //! data is on disk; concurrent appenders' batches are written together with
-//! one `write` and one `fdatasync` (group commit, see [`ShardLog`]). Readers
-//! only see records that are durable.
+//! one `write` and one `fdatasync` (group commit, see [`ShardLog`]): one of
+//! the appenders leads each commit, the others sleep until the commit that
+//! covers their batch wakes them. Readers only see records that are durable.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{KdsError, Result};
 use crate::segment::{
@@ -52,13 +53,20 @@ struct LogState {
     horizon: u64,
 }
 
-/// A batch handed in, waiting for the next group commit.
+/// A batch handed in, waiting for the next group commit; the leader seals
+/// it (fixed fields and CRCs) outside the commit lock.
 #[derive(Debug)]
 struct Pending {
     first_position: u64,
-    count: u32,
     arrival_ms: i64,
-    bytes: Vec<u8>,
+    batch: UnsealedBatch,
+}
+
+/// A thread asleep in [`ShardLog::wait_durable`] until `end` is durable.
+#[derive(Debug)]
+struct Waiter {
+    end: u64,
+    thread: Thread,
 }
 
 /// The group-commit queue of a shard.
@@ -74,38 +82,60 @@ struct CommitState {
     durable: u64,
     /// A thread is writing and syncing a group.
     committing: bool,
+    /// Threads asleep until a position is durable, woken one by one by the
+    /// leader whose commit reaches them (or fails).
+    waiters: Vec<Waiter>,
+    /// Producers the last commit acknowledged that have not handed a new
+    /// batch in since (an estimate: each is counted down by any new batch).
+    returning: usize,
+    /// A leader asleep in `gather`, to wake when `returning` reaches zero.
+    gatherer: Option<Thread>,
+    /// The queue and write buffer of the last group, emptied, kept for the
+    /// next leader so steady appends allocate neither.
+    spare_queue: Vec<Pending>,
+    spare_buf: Vec<u8>,
     /// Set when a write or sync failed: the shard accepts no more writes.
     error: Option<String>,
-    /// Batches in the last group committed.
-    last_group: usize,
     /// How long the last group took to write and sync.
     last_commit: Duration,
 }
 
-/// How long a leader waits, at a time, for more batches to join its group.
-const GATHER_STEP: Duration = Duration::from_micros(50);
+/// A leader keeps its write buffer for the next group up to this size.
+const KEEP_BUF_BYTES: usize = 1 << 20;
 
 /// The log of one shard.
 ///
 /// # Group commit
 ///
 /// [`ShardLog::write`] only hands a batch in: it takes the next positions and
-/// arrival time and queues the encoded batch. [`ShardLog::wait_durable`]
+/// arrival time and queues the encoded (unsealed) batch. [`ShardLog::wait_durable`]
 /// waits for it; the first waiter to find queued batches and no commit under
-/// way becomes the leader: it takes the whole queue, writes it with one
-/// `write` (two if it fills the segment), syncs it with one `fdatasync`,
-/// adds the batches to the index, marks them durable and wakes every waiter.
-/// Batches handed in meanwhile form the next group; while other producers
-/// are about, a leader first waits a moment for them (see `gather`).
+/// way becomes the leader: it takes the whole queue, seals the batches
+/// (fixed fields, CRCs) and writes them with one `write` (two if they fill
+/// the segment), syncs them with one `fdatasync`, adds them to the index and
+/// marks them durable, all but the queue swap outside the commit lock.
+///
+/// Waking is targeted: a waiter sleeps (`park`) on its own, listed with the
+/// position it needs; the leader wakes exactly the waiters its commit made
+/// durable, plus, when batches were handed in during its commit, the first
+/// of their waiters to lead the next group (a producer that arrives first
+/// leads it instead). No one is woken to find its batch still not durable,
+/// and no one sleeps for a fixed time: a leader that expects the producers
+/// it just acknowledged to hand in again soon waits for them, woken by the
+/// last to arrive, for at most half a commit's time (see `gather`).
+///
 /// Nothing is acknowledged, or visible to readers, before its bytes are
-/// synced.
+/// synced. A failed write or sync stops the shard: the leader records the
+/// error, every waiter is woken with it, and every later write fails.
 #[derive(Debug)]
 pub struct ShardLog {
     dir: PathBuf,
     segment_bytes: u64,
     state: Mutex<LogState>,
     commit: Mutex<CommitState>,
-    committed: Condvar,
+    /// Tests only: every commit first sleeps this long, then fails if set.
+    #[cfg(test)]
+    fault: Mutex<(Duration, bool)>,
 }
 
 fn segment_path(dir: &Path, first_position: u64) -> PathBuf {
@@ -220,11 +250,16 @@ impl ShardLog {
                 last_arrival_ms,
                 durable: next_position,
                 committing: false,
+                waiters: Vec::new(),
+                returning: 0,
+                gatherer: None,
+                spare_queue: Vec::new(),
+                spare_buf: Vec::new(),
                 error: None,
-                last_group: 0,
                 last_commit: Duration::ZERO,
             }),
-            committed: Condvar::new(),
+            #[cfg(test)]
+            fault: Mutex::new((Duration::ZERO, false)),
         })
     }
 
@@ -252,13 +287,20 @@ impl ShardLog {
         let count = batch.count();
         c.queue.push(Pending {
             first_position: first,
-            count,
             arrival_ms: arrival,
-            bytes: batch.seal(first, arrival),
+            batch,
         });
         c.next_position += u64::from(count);
         c.last_arrival_ms = arrival;
-        Ok((first, arrival, c.next_position))
+        let end = c.next_position;
+        c.returning = c.returning.saturating_sub(1);
+        if c.returning == 0
+            && let Some(leader) = c.gatherer.take()
+        {
+            drop(c);
+            leader.unpark();
+        }
+        Ok((first, arrival, end))
     }
 
     fn stopped_error(&self, reason: &str) -> KdsError {
@@ -272,6 +314,8 @@ impl ShardLog {
     /// Waits until every position below `end` is on disk, leading a group
     /// commit whenever batches are queued and no commit is under way.
     pub fn wait_durable(&self, end: u64) -> Result<()> {
+        // This thread, once it has had to sleep.
+        let mut me: Option<Thread> = None;
         let mut c = self.commit.lock();
         loop {
             if c.durable >= end {
@@ -288,49 +332,109 @@ impl ShardLog {
                         c.next_position
                     )));
                 }
-                c.committing = true;
-                c = self.gather(c);
-                let group = std::mem::take(&mut c.queue);
-                let batches = group.len();
-                drop(c);
-                let started = Instant::now();
-                let result = self.commit_group(group);
-                let took = started.elapsed();
-                c = self.commit.lock();
-                c.committing = false;
-                c.last_group = batches;
-                c.last_commit = took;
-                match result {
-                    Ok(durable) => c.durable = durable,
-                    Err(e) => c.error = Some(e.to_string()),
+                if let Some(me) = &me {
+                    c.waiters.retain(|w| w.thread.id() != me.id());
                 }
-                self.committed.notify_all();
+                c = self.lead(c);
                 continue;
             }
-            self.committed.wait(&mut c);
+            // Asleep until the leader whose commit covers `end` wakes this
+            // thread (or hands it the lead). A wake-up with the entry still
+            // in the list is spurious: sleep again.
+            let me = me.get_or_insert_with(std::thread::current);
+            if !c.waiters.iter().any(|w| w.thread.id() == me.id()) {
+                c.waiters.push(Waiter {
+                    end,
+                    thread: me.clone(),
+                });
+            }
+            MutexGuard::unlocked(&mut c, std::thread::park);
         }
     }
 
+    /// Leads one group commit: takes the queue (after `gather`), writes and
+    /// syncs it outside the lock, then wakes the waiters it made durable and,
+    /// if batches were queued meanwhile, the first of their waiters to lead
+    /// the next group. A failed commit stops the shard and wakes every waiter.
+    fn lead<'a>(&'a self, mut c: MutexGuard<'a, CommitState>) -> MutexGuard<'a, CommitState> {
+        c.committing = true;
+        c = self.gather(c);
+        let spare_queue = std::mem::take(&mut c.spare_queue);
+        let mut group = std::mem::replace(&mut c.queue, spare_queue);
+        let mut buf = std::mem::take(&mut c.spare_buf);
+        let batches = group.len();
+        drop(c);
+        let started = Instant::now();
+        let result = self.commit_group(&mut group, &mut buf);
+        let took = started.elapsed();
+        group.clear();
+        buf.clear();
+        if buf.capacity() > KEEP_BUF_BYTES {
+            buf = Vec::new();
+        }
+        c = self.commit.lock();
+        c.committing = false;
+        c.spare_queue = group;
+        c.spare_buf = buf;
+        c.last_commit = took;
+        let mut wake = Vec::new();
+        match result {
+            Ok(durable) => {
+                c.durable = durable;
+                c.returning = batches;
+                let mut i = 0;
+                while i < c.waiters.len() {
+                    if c.waiters[i].end <= durable {
+                        wake.push(c.waiters.swap_remove(i).thread);
+                    } else {
+                        i += 1;
+                    }
+                }
+                if !c.queue.is_empty() {
+                    // Batches came in during this commit; their producers
+                    // are asleep or on their way here. Wake the first asleep
+                    // to lead the next group (one on its way leads it too).
+                    let next = (0..c.waiters.len()).min_by_key(|&i| c.waiters[i].end);
+                    if let Some(i) = next {
+                        wake.push(c.waiters.swap_remove(i).thread);
+                    }
+                }
+            }
+            Err(e) => {
+                c.error = Some(e.to_string());
+                wake.extend(c.waiters.drain(..).map(|w| w.thread));
+            }
+        }
+        MutexGuard::unlocked(&mut c, || {
+            for t in wake {
+                t.unpark();
+            }
+        });
+        c
+    }
+
     /// The commit delay of a leader (PostgreSQL's `commit_delay`, made
-    /// adaptive): when the last group held more than one batch, other
-    /// producers are about, and the ones the last commit just woke are
-    /// handing their next batches in. Waiting while the queue still grows,
-    /// in steps of [`GATHER_STEP`] and never longer than half the last
-    /// commit took, lets them join this group instead of waiting out a whole
-    /// sync for the next one. A lone producer never waits.
+    /// adaptive and woken by arrivals rather than timed): the producers the
+    /// last commit acknowledged are about to hand their next batches in
+    /// (`returning` counts them down). Waiting for them lets them join this
+    /// group instead of waiting out a whole sync for the next one. The
+    /// leader sleeps until the last of them hands in (that producer wakes
+    /// it) or half the last commit's time has passed, whichever is first;
+    /// when none is on the way (a lone producer) it does not wait at all.
     fn gather<'a>(&'a self, mut c: MutexGuard<'a, CommitState>) -> MutexGuard<'a, CommitState> {
-        if c.last_group <= 1 {
+        if c.returning == 0 {
             return c;
         }
         let deadline = Instant::now() + c.last_commit / 2;
+        c.gatherer = Some(std::thread::current());
         loop {
-            let before = c.queue.len();
-            drop(c);
-            std::thread::sleep(GATHER_STEP);
-            c = self.commit.lock();
-            if c.queue.len() == before || Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if c.returning == 0 || left.is_zero() {
+                c.gatherer = None;
+                c.returning = 0;
                 return c;
             }
+            MutexGuard::unlocked(&mut c, || std::thread::park_timeout(left));
         }
     }
 
@@ -344,9 +448,19 @@ impl ShardLog {
     /// Writes `group` (consecutive batches) with one write per segment it
     /// lands in and one `fdatasync` each, then adds it to the index.
     /// Returns the position after the group.
-    fn commit_group(&self, group: Vec<Pending>) -> Result<u64> {
-        let mut group = group.into_iter().peekable();
-        let mut buf: Vec<u8> = Vec::new();
+    fn commit_group(&self, group: &mut Vec<Pending>, buf: &mut Vec<u8>) -> Result<u64> {
+        #[cfg(test)]
+        {
+            let (delay, fail) = *self.fault.lock();
+            std::thread::sleep(delay);
+            if fail {
+                return Err(KdsError::Io {
+                    path: self.dir.clone(),
+                    source: std::io::Error::other("injected sync failure"),
+                });
+            }
+        }
+        let mut group = group.drain(..).peekable();
         let mut infos: Vec<BatchInfo> = Vec::new();
         let mut end = 0;
         while group.peek().is_some() {
@@ -366,24 +480,25 @@ impl ShardLog {
             infos.clear();
             let mut len = offset;
             while let Some(p) = group.peek() {
-                let size = p.bytes.len() as u64;
+                let size = p.batch.len() as u64;
                 if len > SEGMENT_HEADER_LEN && len + size > self.segment_bytes {
                     break;
                 }
-                let Some(p) = group.next() else { break };
+                let Some(mut p) = group.next() else { break };
+                let count = p.batch.count();
                 infos.push(BatchInfo {
                     offset: len,
                     len: size,
                     first_position: p.first_position,
-                    count: p.count,
+                    count,
                     arrival_ms: p.arrival_ms,
                 });
-                buf.extend_from_slice(&p.bytes);
+                buf.extend_from_slice(p.batch.seal_in_place(p.first_position, p.arrival_ms));
                 len += size;
-                end = p.first_position + u64::from(p.count);
+                end = p.first_position + u64::from(count);
             }
             if !buf.is_empty() {
-                if let Err(e) = file.write_all_at(&buf, offset) {
+                if let Err(e) = file.write_all_at(buf, offset) {
                     // Leave no half group behind.
                     let _ = file.set_len(offset);
                     return Err(KdsError::Io { path, source: e });
@@ -606,6 +721,119 @@ mod tests {
         });
         assert_eq!(log.durable_end(), 400);
         assert_eq!(log.read(0, 1000, 1 << 30).unwrap().len(), 400);
+    }
+
+    #[test]
+    fn many_producers_several_shards_every_ack_durable() {
+        // 24 threads append to 3 shards, each put to a shard picked by a
+        // counter, as in benchmark (c): every acknowledged position is
+        // durable and reads back with the data that was acknowledged there.
+        let dir = tempfile::tempdir().unwrap();
+        let logs: Vec<Arc<ShardLog>> = (0..3)
+            .map(|i| Arc::new(ShardLog::open(&dir.path().join(format!("{i}")), 4096).unwrap()))
+            .collect();
+        let acked: Vec<(usize, u64, StoredRecord)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..24)
+                .map(|t| {
+                    let logs = &logs;
+                    s.spawn(move || {
+                        let mut mine = Vec::new();
+                        for i in 0..40 {
+                            let shard = (t * 7 + i * 5) % logs.len();
+                            let r = rec(t * 1000 + i);
+                            let (p, _) = logs[shard].append(std::slice::from_ref(&r), 7).unwrap();
+                            assert!(logs[shard].durable_end() > p, "acknowledged, not durable");
+                            mine.push((shard, p, r));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        assert_eq!(acked.len(), 24 * 40);
+        for (i, log) in logs.iter().enumerate() {
+            let n = acked.iter().filter(|a| a.0 == i).count() as u64;
+            assert_eq!(log.durable_end(), n);
+            assert_eq!(log.next_position(), n);
+        }
+        for (shard, p, r) in &acked {
+            let got = logs[*shard].read(*p, 1, 1 << 20).unwrap();
+            assert_eq!(got[0].position, *p);
+            assert_eq!(&got[0].record, r);
+        }
+        // And after reopening (segments of 4 KiB rolled many times).
+        drop(logs);
+        for i in 0..3 {
+            let log = ShardLog::open(&dir.path().join(format!("{i}")), 4096).unwrap();
+            let n = acked.iter().filter(|a| a.0 == i).count();
+            assert_eq!(log.read(0, 10_000, 1 << 30).unwrap().len(), n);
+        }
+    }
+
+    #[test]
+    fn waiters_on_two_commits_all_acknowledged() {
+        // A slow commit: batches handed in meanwhile wait for the next one,
+        // led by one of their own producers; none is acknowledged early.
+        let dir = tempfile::tempdir().unwrap();
+        let log = ShardLog::open(dir.path(), 1 << 20).unwrap();
+        *log.fault.lock() = (Duration::from_millis(30), false);
+        std::thread::scope(|s| {
+            for t in 0..12 {
+                let log = &log;
+                s.spawn(move || {
+                    for i in 0..5 {
+                        let (p, _) = log.append(&[rec(t * 100 + i)], 1).unwrap();
+                        assert!(log.durable_end() > p);
+                    }
+                });
+            }
+        });
+        assert_eq!(log.durable_end(), 60);
+        assert_eq!(log.read(0, 100, 1 << 20).unwrap().len(), 60);
+    }
+
+    #[test]
+    fn sync_failure_stops_shard_and_errors_every_waiter() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ShardLog::open(dir.path(), 1 << 20).unwrap();
+        log.append(&[rec(0)], 1).unwrap();
+        // The next commit takes a while (so the others queue behind it and
+        // sleep), then fails.
+        *log.fault.lock() = (Duration::from_millis(50), true);
+        let results: Vec<Result<(u64, i64)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|t| {
+                    let log = &log;
+                    s.spawn(move || log.append(&[rec(t + 1)], 2))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &results {
+            let err = r.as_ref().unwrap_err();
+            assert!(
+                matches!(err, KdsError::Io { .. } | KdsError::ShardStopped { .. }),
+                "{err}"
+            );
+        }
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(KdsError::ShardStopped { .. }))),
+            "the queued waiters learn the shard stopped"
+        );
+        // Nothing past the failed group is durable or readable, and the
+        // shard takes no more writes.
+        assert_eq!(log.durable_end(), 1);
+        assert_eq!(log.read(0, 100, 1 << 20).unwrap().len(), 1);
+        *log.fault.lock() = (Duration::ZERO, false);
+        let err = log.append(&[rec(99)], 3).unwrap_err();
+        assert!(matches!(err, KdsError::ShardStopped { .. }), "{err}");
+        assert!(err.to_string().contains("injected sync failure"), "{err}");
     }
 
     #[test]
