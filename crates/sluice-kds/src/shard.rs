@@ -10,7 +10,8 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex as StdMutex};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -62,11 +63,14 @@ struct Pending {
     batch: UnsealedBatch,
 }
 
-/// A thread asleep in [`ShardLog::wait_durable`] until `end` is durable.
-#[derive(Debug)]
-struct Waiter {
-    end: u64,
-    thread: Thread,
+/// Where the producers of one parity of commit generations sleep: those
+/// whose batch is in commit `g` sleep on `wakes[g % 2]`, and the leader of
+/// `g` wakes them all with one `notify_all` (one futex wake for the lot).
+/// The mutex guards nothing but the sleep itself (held for no time).
+#[derive(Debug, Default)]
+struct Wake {
+    lock: StdMutex<()>,
+    cv: Condvar,
 }
 
 /// The group-commit queue of a shard.
@@ -82,9 +86,11 @@ struct CommitState {
     durable: u64,
     /// A thread is writing and syncing a group.
     committing: bool,
-    /// Threads asleep until a position is durable, woken one by one by the
-    /// leader whose commit reaches them (or fails).
-    waiters: Vec<Waiter>,
+    /// Commits started so far: the generation of the one under way, if any.
+    generation: u64,
+    /// The position after the group of the commit under way (`u64::MAX`
+    /// while its leader gathers: all that is handed in joins it).
+    committing_end: u64,
     /// Producers the last commit acknowledged that have not handed a new
     /// batch in since (an estimate: each is counted down by any new batch).
     returning: usize,
@@ -115,9 +121,11 @@ const KEEP_BUF_BYTES: usize = 1 << 20;
 /// the segment), syncs them with one `fdatasync`, adds them to the index and
 /// marks them durable, all but the queue swap outside the commit lock.
 ///
-/// Waking is targeted: a waiter sleeps (`park`) on its own, listed with the
-/// position it needs; the leader wakes exactly the waiters its commit made
-/// durable, plus, when batches were handed in during its commit, the first
+/// Waking is targeted: a waiter sleeps on the place of the commit that
+/// will make its batch durable (the one under way, or the next one if its
+/// batch was queued behind it; even and odd commits have a place each),
+/// and the leader wakes that commit's waiters all at once (one futex wake
+/// for the lot), plus, when batches were handed in during its commit, one
 /// of their waiters to lead the next group (a producer that arrives first
 /// leads it instead). No one is woken to find its batch still not durable,
 /// and no one sleeps for a fixed time: a leader that expects the producers
@@ -133,6 +141,13 @@ pub struct ShardLog {
     segment_bytes: u64,
     state: Mutex<LogState>,
     commit: Mutex<CommitState>,
+    /// Sleeping places of the even and odd commit generations.
+    wakes: [Wake; 2],
+    /// Commits finished (synced or failed), for sleepers to check without
+    /// the commit lock.
+    finished: AtomicU64,
+    /// Set with `CommitState::error`.
+    stopped: AtomicBool,
     /// Tests only: every commit first sleeps this long, then fails if set.
     #[cfg(test)]
     fault: Mutex<(Duration, bool)>,
@@ -250,7 +265,8 @@ impl ShardLog {
                 last_arrival_ms,
                 durable: next_position,
                 committing: false,
-                waiters: Vec::new(),
+                generation: 0,
+                committing_end: next_position,
                 returning: 0,
                 gatherer: None,
                 spare_queue: Vec::new(),
@@ -258,6 +274,9 @@ impl ShardLog {
                 error: None,
                 last_commit: Duration::ZERO,
             }),
+            wakes: Default::default(),
+            finished: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
             #[cfg(test)]
             fault: Mutex::new((Duration::ZERO, false)),
         })
@@ -314,8 +333,6 @@ impl ShardLog {
     /// Waits until every position below `end` is on disk, leading a group
     /// commit whenever batches are queued and no commit is under way.
     pub fn wait_durable(&self, end: u64) -> Result<()> {
-        // This thread, once it has had to sleep.
-        let mut me: Option<Thread> = None;
         let mut c = self.commit.lock();
         loop {
             if c.durable >= end {
@@ -332,33 +349,60 @@ impl ShardLog {
                         c.next_position
                     )));
                 }
-                if let Some(me) = &me {
-                    c.waiters.retain(|w| w.thread.id() != me.id());
-                }
                 c = self.lead(c);
                 continue;
             }
-            // Asleep until the leader whose commit covers `end` wakes this
-            // thread (or hands it the lead). A wake-up with the entry still
-            // in the list is spurious: sleep again.
-            let me = me.get_or_insert_with(std::thread::current);
-            if !c.waiters.iter().any(|w| w.thread.id() == me.id()) {
-                c.waiters.push(Waiter {
-                    end,
-                    thread: me.clone(),
-                });
-            }
-            MutexGuard::unlocked(&mut c, std::thread::park);
+            // Commit `g` is under way. A batch in its group is durable when
+            // it finishes; a batch queued behind it goes in commit `g + 1`,
+            // whose waiters are woken when `g` finishes only to lead it (one
+            // of them), and all when `g + 1` finishes. Either way, nothing
+            // can change for this thread before `g` finishes.
+            let g = c.generation;
+            let wake = if end <= c.committing_end { g } else { g + 1 };
+            drop(c);
+            self.sleep_until_finished(wake, g);
+            c = self.commit.lock();
+        }
+    }
+
+    /// Sleeps on the place of generation `wake` until woken, unless commit
+    /// `g` has finished already or the shard stopped.
+    fn sleep_until_finished(&self, wake: u64, g: u64) {
+        let place = &self.wakes[(wake % 2) as usize];
+        // A poisoned lock guards nothing here: sleep on regardless.
+        let guard = place.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.finished.load(Ordering::Acquire) < g && !self.stopped.load(Ordering::Acquire) {
+            // Whatever woke it (the commit, a hand-over, or nothing), the
+            // caller looks again under the commit lock.
+            drop(place.cv.wait(guard));
+        }
+    }
+
+    /// Wakes every sleeper of generation `g` (`all`), or one.
+    fn wake_generation(&self, g: u64, all: bool) {
+        let place = &self.wakes[(g % 2) as usize];
+        // Taking the lock orders this wake after any sleeper's check.
+        drop(place.lock.lock().unwrap_or_else(|p| p.into_inner()));
+        if all {
+            place.cv.notify_all();
+        } else {
+            place.cv.notify_one();
         }
     }
 
     /// Leads one group commit: takes the queue (after `gather`), writes and
-    /// syncs it outside the lock, then wakes the waiters it made durable and,
-    /// if batches were queued meanwhile, the first of their waiters to lead
-    /// the next group. A failed commit stops the shard and wakes every waiter.
+    /// syncs it outside the lock, then wakes the waiters it made durable
+    /// (all at once) and, if batches were queued meanwhile, one of their
+    /// waiters to lead the next group. A failed commit stops the shard and
+    /// wakes every waiter.
     fn lead<'a>(&'a self, mut c: MutexGuard<'a, CommitState>) -> MutexGuard<'a, CommitState> {
         c.committing = true;
+        c.generation += 1;
+        let g = c.generation;
+        // Whatever is handed in while gathering joins this group.
+        c.committing_end = u64::MAX;
         c = self.gather(c);
+        c.committing_end = c.next_position;
         let spare_queue = std::mem::take(&mut c.spare_queue);
         let mut group = std::mem::replace(&mut c.queue, spare_queue);
         let mut buf = std::mem::take(&mut c.spare_buf);
@@ -377,37 +421,28 @@ impl ShardLog {
         c.spare_queue = group;
         c.spare_buf = buf;
         c.last_commit = took;
-        let mut wake = Vec::new();
+        let failed = result.is_err();
         match result {
             Ok(durable) => {
                 c.durable = durable;
                 c.returning = batches;
-                let mut i = 0;
-                while i < c.waiters.len() {
-                    if c.waiters[i].end <= durable {
-                        wake.push(c.waiters.swap_remove(i).thread);
-                    } else {
-                        i += 1;
-                    }
-                }
-                if !c.queue.is_empty() {
-                    // Batches came in during this commit; their producers
-                    // are asleep or on their way here. Wake the first asleep
-                    // to lead the next group (one on its way leads it too).
-                    let next = (0..c.waiters.len()).min_by_key(|&i| c.waiters[i].end);
-                    if let Some(i) = next {
-                        wake.push(c.waiters.swap_remove(i).thread);
-                    }
-                }
             }
             Err(e) => {
                 c.error = Some(e.to_string());
-                wake.extend(c.waiters.drain(..).map(|w| w.thread));
+                self.stopped.store(true, Ordering::Release);
             }
         }
+        self.finished.store(g, Ordering::Release);
+        let hand_over = !c.queue.is_empty();
         MutexGuard::unlocked(&mut c, || {
-            for t in wake {
-                t.unpark();
+            self.wake_generation(g, true);
+            if failed {
+                self.wake_generation(g + 1, true);
+            } else if hand_over {
+                // Batches came in during this commit; their producers are
+                // asleep or on their way here. Wake one asleep to lead the
+                // next group (one on its way leads it as well).
+                self.wake_generation(g + 1, false);
             }
         });
         c
