@@ -24,10 +24,13 @@
 //! ```
 //!
 //! All integers are little-endian. One PutRecord(s) call into one shard is
-//! one batch. Batches handed in while the shard is busy syncing are written
-//! together, one after the other, with one `write` and one `fdatasync` (group
-//! commit, see shard.rs); none is acknowledged before that sync. Positions
-//! run on without gaps from batch to batch and segment to segment.
+//! one batch. Its producer encodes the records ([`UnsealedBatch`]); the
+//! leader of the group commit that takes it fills in the fixed fields and
+//! the CRCs as it lays the group out. Batches handed in while the shard is
+//! busy syncing are written together, one after the other, with one `write`
+//! and one `fdatasync` (group commit, see shard.rs); none is acknowledged
+//! before that sync. Positions run on without gaps from batch to batch and
+//! segment to segment.
 //!
 //! # Recovery
 //!

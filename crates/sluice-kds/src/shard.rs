@@ -127,8 +127,9 @@ const KEEP_BUF_BYTES: usize = 1 << 20;
 /// and the leader wakes that commit's waiters all at once (one futex wake
 /// for the lot), plus, when batches were handed in during its commit, one
 /// of their waiters to lead the next group (a producer that arrives first
-/// leads it instead). No one is woken to find its batch still not durable,
-/// and no one sleeps for a fixed time: a leader that expects the producers
+/// leads it instead). Apart from that one (and rare spurious wake-ups), no
+/// one is woken to find its batch not yet durable, and no one sleeps for a
+/// fixed time: a leader that expects the producers
 /// it just acknowledged to hand in again soon waits for them, woken by the
 /// last to arrive, for at most half a commit's time (see `gather`).
 ///
