@@ -144,9 +144,10 @@ pub struct ShardLog {
     commit: Mutex<CommitState>,
     /// Sleeping places of the even and odd commit generations.
     wakes: [Wake; 2],
-    /// Commits finished (synced or failed), for sleepers to check without
-    /// the commit lock.
+    /// Commits finished (synced or failed), and `CommitState::durable`,
+    /// for sleepers to check without the commit lock.
     finished: AtomicU64,
+    durable: AtomicU64,
     /// Set with `CommitState::error`.
     stopped: AtomicBool,
     /// Tests only: every commit first sleeps this long, then fails if set.
@@ -277,6 +278,7 @@ impl ShardLog {
             }),
             wakes: Default::default(),
             finished: AtomicU64::new(0),
+            durable: AtomicU64::new(next_position),
             stopped: AtomicBool::new(false),
             #[cfg(test)]
             fault: Mutex::new((Duration::ZERO, false)),
@@ -362,6 +364,10 @@ impl ShardLog {
             let wake = if end <= c.committing_end { g } else { g + 1 };
             drop(c);
             self.sleep_until_finished(wake, g);
+            // Most wake-ups are the commit's: answer them without the lock.
+            if self.durable.load(Ordering::Acquire) >= end {
+                return Ok(());
+            }
             c = self.commit.lock();
         }
     }
@@ -426,6 +432,7 @@ impl ShardLog {
         match result {
             Ok(durable) => {
                 c.durable = durable;
+                self.durable.store(durable, Ordering::Release);
                 c.returning = batches;
             }
             Err(e) => {
