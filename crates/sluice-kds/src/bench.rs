@@ -21,6 +21,11 @@
 //!   record in flight per producer): one sequential write of `producers`
 //!   records' on-disk bytes, then `fdatasync`, repeated. Figures for one
 //!   record per sync and 1 MiB per sync are in the figure's notes, for scale.
+//!   The log cannot share one sync across shards (a shard is its own file),
+//!   so at most about `producers / shards` records share each of its
+//!   `fdatasync`s (shard.rs's group commit); and each append puts its
+//!   producer thread to sleep and wakes it once synced, so with many more
+//!   producers than cores the figure is also bounded by the CPU.
 //! - (d) [`Bench::PutToGetLatency`]: put-to-get latency over HTTP at 1,000
 //!   records/s (PutRecord over h2c to a 1-shard stream, a reader polling
 //!   GetRecords): target p99 < 10 ms; the baseline is the disk's own

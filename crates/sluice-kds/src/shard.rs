@@ -3,17 +3,19 @@
 //!
 //! Entry point: [`ShardLog::open`]. Appends are acknowledged only after the
 //! data is on disk; concurrent appenders' batches are written together with
-//! one `write` and one `fdatasync` (group commit, see [`ShardLog`]). Readers
-//! only see records that are durable.
+//! one `write` and one `fdatasync` (group commit, see [`ShardLog`]): one of
+//! the appenders leads each commit, the others sleep until the commit that
+//! covers their batch wakes them. Readers only see records that are durable.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex as StdMutex};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{KdsError, Result};
 use crate::segment::{
@@ -52,13 +54,23 @@ struct LogState {
     horizon: u64,
 }
 
-/// A batch handed in, waiting for the next group commit.
+/// A batch handed in, waiting for the next group commit; the leader seals
+/// it (fixed fields and CRCs) outside the commit lock.
 #[derive(Debug)]
 struct Pending {
     first_position: u64,
-    count: u32,
     arrival_ms: i64,
-    bytes: Vec<u8>,
+    batch: UnsealedBatch,
+}
+
+/// Where the producers of one parity of commit generations sleep: those
+/// whose batch is in commit `g` sleep on `wakes[g % 2]`, and the leader of
+/// `g` wakes them all with one `notify_all` (one futex wake for the lot).
+/// The mutex guards nothing but the sleep itself (held for no time).
+#[derive(Debug, Default)]
+struct Wake {
+    lock: StdMutex<()>,
+    cv: Condvar,
 }
 
 /// The group-commit queue of a shard.
@@ -74,38 +86,73 @@ struct CommitState {
     durable: u64,
     /// A thread is writing and syncing a group.
     committing: bool,
+    /// Commits started so far: the generation of the one under way, if any.
+    generation: u64,
+    /// The position after the group of the commit under way (`u64::MAX`
+    /// while its leader gathers: all that is handed in joins it).
+    committing_end: u64,
+    /// Producers the last commit acknowledged that have not handed a new
+    /// batch in since (an estimate: each is counted down by any new batch).
+    returning: usize,
+    /// A leader asleep in `gather`, to wake when `returning` reaches zero.
+    gatherer: Option<Thread>,
+    /// The queue and write buffer of the last group, emptied, kept for the
+    /// next leader so steady appends allocate neither.
+    spare_queue: Vec<Pending>,
+    spare_buf: Vec<u8>,
     /// Set when a write or sync failed: the shard accepts no more writes.
     error: Option<String>,
-    /// Batches in the last group committed.
-    last_group: usize,
     /// How long the last group took to write and sync.
     last_commit: Duration,
 }
 
-/// How long a leader waits, at a time, for more batches to join its group.
-const GATHER_STEP: Duration = Duration::from_micros(50);
+/// A leader keeps its write buffer for the next group up to this size.
+const KEEP_BUF_BYTES: usize = 1 << 20;
 
 /// The log of one shard.
 ///
 /// # Group commit
 ///
 /// [`ShardLog::write`] only hands a batch in: it takes the next positions and
-/// arrival time and queues the encoded batch. [`ShardLog::wait_durable`]
+/// arrival time and queues the encoded (unsealed) batch. [`ShardLog::wait_durable`]
 /// waits for it; the first waiter to find queued batches and no commit under
-/// way becomes the leader: it takes the whole queue, writes it with one
-/// `write` (two if it fills the segment), syncs it with one `fdatasync`,
-/// adds the batches to the index, marks them durable and wakes every waiter.
-/// Batches handed in meanwhile form the next group; while other producers
-/// are about, a leader first waits a moment for them (see `gather`).
+/// way becomes the leader: it takes the whole queue, seals the batches
+/// (fixed fields, CRCs) and writes them with one `write` (two if they fill
+/// the segment), syncs them with one `fdatasync`, adds them to the index and
+/// marks them durable, all but the queue swap outside the commit lock.
+///
+/// Waking is targeted: a waiter sleeps on the place of the commit that
+/// will make its batch durable (the one under way, or the next one if its
+/// batch was queued behind it; even and odd commits have a place each),
+/// and the leader wakes that commit's waiters all at once (one futex wake
+/// for the lot), plus, when batches were handed in during its commit, one
+/// of their waiters to lead the next group (a producer that arrives first
+/// leads it instead). Apart from that one (and rare spurious wake-ups), no
+/// one is woken to find its batch not yet durable, and no one sleeps for a
+/// fixed time: a leader that expects the producers
+/// it just acknowledged to hand in again soon waits for them, woken by the
+/// last to arrive, for at most half a commit's time (see `gather`).
+///
 /// Nothing is acknowledged, or visible to readers, before its bytes are
-/// synced.
+/// synced. A failed write or sync stops the shard: the leader records the
+/// error, every waiter is woken with it, and every later write fails.
 #[derive(Debug)]
 pub struct ShardLog {
     dir: PathBuf,
     segment_bytes: u64,
     state: Mutex<LogState>,
     commit: Mutex<CommitState>,
-    committed: Condvar,
+    /// Sleeping places of the even and odd commit generations.
+    wakes: [Wake; 2],
+    /// Commits finished (synced or failed), and `CommitState::durable`,
+    /// for sleepers to check without the commit lock.
+    finished: AtomicU64,
+    durable: AtomicU64,
+    /// Set with `CommitState::error`.
+    stopped: AtomicBool,
+    /// Tests only: every commit first sleeps this long, then fails if set.
+    #[cfg(test)]
+    fault: Mutex<(Duration, bool)>,
 }
 
 fn segment_path(dir: &Path, first_position: u64) -> PathBuf {
@@ -220,11 +267,21 @@ impl ShardLog {
                 last_arrival_ms,
                 durable: next_position,
                 committing: false,
+                generation: 0,
+                committing_end: next_position,
+                returning: 0,
+                gatherer: None,
+                spare_queue: Vec::new(),
+                spare_buf: Vec::new(),
                 error: None,
-                last_group: 0,
                 last_commit: Duration::ZERO,
             }),
-            committed: Condvar::new(),
+            wakes: Default::default(),
+            finished: AtomicU64::new(0),
+            durable: AtomicU64::new(next_position),
+            stopped: AtomicBool::new(false),
+            #[cfg(test)]
+            fault: Mutex::new((Duration::ZERO, false)),
         })
     }
 
@@ -252,13 +309,20 @@ impl ShardLog {
         let count = batch.count();
         c.queue.push(Pending {
             first_position: first,
-            count,
             arrival_ms: arrival,
-            bytes: batch.seal(first, arrival),
+            batch,
         });
         c.next_position += u64::from(count);
         c.last_arrival_ms = arrival;
-        Ok((first, arrival, c.next_position))
+        let end = c.next_position;
+        c.returning = c.returning.saturating_sub(1);
+        if c.returning == 0
+            && let Some(leader) = c.gatherer.take()
+        {
+            drop(c);
+            leader.unpark();
+        }
+        Ok((first, arrival, end))
     }
 
     fn stopped_error(&self, reason: &str) -> KdsError {
@@ -288,49 +352,132 @@ impl ShardLog {
                         c.next_position
                     )));
                 }
-                c.committing = true;
-                c = self.gather(c);
-                let group = std::mem::take(&mut c.queue);
-                let batches = group.len();
-                drop(c);
-                let started = Instant::now();
-                let result = self.commit_group(group);
-                let took = started.elapsed();
-                c = self.commit.lock();
-                c.committing = false;
-                c.last_group = batches;
-                c.last_commit = took;
-                match result {
-                    Ok(durable) => c.durable = durable,
-                    Err(e) => c.error = Some(e.to_string()),
-                }
-                self.committed.notify_all();
+                c = self.lead(c);
                 continue;
             }
-            self.committed.wait(&mut c);
+            // Commit `g` is under way. A batch in its group is durable when
+            // it finishes; a batch queued behind it goes in commit `g + 1`,
+            // whose waiters are woken when `g` finishes only to lead it (one
+            // of them), and all when `g + 1` finishes. Either way, nothing
+            // can change for this thread before `g` finishes.
+            let g = c.generation;
+            let wake = if end <= c.committing_end { g } else { g + 1 };
+            drop(c);
+            self.sleep_until_finished(wake, g);
+            // Most wake-ups are the commit's: answer them without the lock.
+            if self.durable.load(Ordering::Acquire) >= end {
+                return Ok(());
+            }
+            c = self.commit.lock();
         }
     }
 
+    /// Sleeps on the place of generation `wake` until woken, unless commit
+    /// `g` has finished already or the shard stopped.
+    fn sleep_until_finished(&self, wake: u64, g: u64) {
+        let place = &self.wakes[(wake % 2) as usize];
+        // A poisoned lock guards nothing here: sleep on regardless.
+        let guard = place.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.finished.load(Ordering::Acquire) < g && !self.stopped.load(Ordering::Acquire) {
+            // Whatever woke it (the commit, a hand-over, or nothing), the
+            // caller looks again under the commit lock.
+            drop(place.cv.wait(guard));
+        }
+    }
+
+    /// Wakes every sleeper of generation `g` (`all`), or one.
+    fn wake_generation(&self, g: u64, all: bool) {
+        let place = &self.wakes[(g % 2) as usize];
+        // Taking the lock orders this wake after any sleeper's check.
+        drop(place.lock.lock().unwrap_or_else(|p| p.into_inner()));
+        if all {
+            place.cv.notify_all();
+        } else {
+            place.cv.notify_one();
+        }
+    }
+
+    /// Leads one group commit: takes the queue (after `gather`), writes and
+    /// syncs it outside the lock, then wakes the waiters it made durable
+    /// (all at once) and, if batches were queued meanwhile, one of their
+    /// waiters to lead the next group. A failed commit stops the shard and
+    /// wakes every waiter.
+    fn lead<'a>(&'a self, mut c: MutexGuard<'a, CommitState>) -> MutexGuard<'a, CommitState> {
+        c.committing = true;
+        c.generation += 1;
+        let g = c.generation;
+        // Whatever is handed in while gathering joins this group.
+        c.committing_end = u64::MAX;
+        c = self.gather(c);
+        c.committing_end = c.next_position;
+        let spare_queue = std::mem::take(&mut c.spare_queue);
+        let mut group = std::mem::replace(&mut c.queue, spare_queue);
+        let mut buf = std::mem::take(&mut c.spare_buf);
+        let batches = group.len();
+        drop(c);
+        let started = Instant::now();
+        let result = self.commit_group(&mut group, &mut buf);
+        let took = started.elapsed();
+        group.clear();
+        buf.clear();
+        if buf.capacity() > KEEP_BUF_BYTES {
+            buf = Vec::new();
+        }
+        c = self.commit.lock();
+        c.committing = false;
+        c.spare_queue = group;
+        c.spare_buf = buf;
+        c.last_commit = took;
+        let failed = result.is_err();
+        match result {
+            Ok(durable) => {
+                c.durable = durable;
+                self.durable.store(durable, Ordering::Release);
+                c.returning = batches;
+            }
+            Err(e) => {
+                c.error = Some(e.to_string());
+                self.stopped.store(true, Ordering::Release);
+            }
+        }
+        self.finished.store(g, Ordering::Release);
+        let hand_over = !c.queue.is_empty();
+        MutexGuard::unlocked(&mut c, || {
+            self.wake_generation(g, true);
+            if failed {
+                self.wake_generation(g + 1, true);
+            } else if hand_over {
+                // Batches came in during this commit; their producers are
+                // asleep or on their way here. Wake one asleep to lead the
+                // next group (one on its way leads it as well).
+                self.wake_generation(g + 1, false);
+            }
+        });
+        c
+    }
+
     /// The commit delay of a leader (PostgreSQL's `commit_delay`, made
-    /// adaptive): when the last group held more than one batch, other
-    /// producers are about, and the ones the last commit just woke are
-    /// handing their next batches in. Waiting while the queue still grows,
-    /// in steps of [`GATHER_STEP`] and never longer than half the last
-    /// commit took, lets them join this group instead of waiting out a whole
-    /// sync for the next one. A lone producer never waits.
+    /// adaptive and woken by arrivals rather than timed): the producers the
+    /// last commit acknowledged are about to hand their next batches in
+    /// (`returning` counts them down). Waiting for them lets them join this
+    /// group instead of waiting out a whole sync for the next one. The
+    /// leader sleeps until the last of them hands in (that producer wakes
+    /// it) or half the last commit's time has passed, whichever is first;
+    /// when none is on the way (a lone producer) it does not wait at all.
     fn gather<'a>(&'a self, mut c: MutexGuard<'a, CommitState>) -> MutexGuard<'a, CommitState> {
-        if c.last_group <= 1 {
+        if c.returning == 0 {
             return c;
         }
         let deadline = Instant::now() + c.last_commit / 2;
+        c.gatherer = Some(std::thread::current());
         loop {
-            let before = c.queue.len();
-            drop(c);
-            std::thread::sleep(GATHER_STEP);
-            c = self.commit.lock();
-            if c.queue.len() == before || Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if c.returning == 0 || left.is_zero() {
+                c.gatherer = None;
+                c.returning = 0;
                 return c;
             }
+            MutexGuard::unlocked(&mut c, || std::thread::park_timeout(left));
         }
     }
 
@@ -344,9 +491,19 @@ impl ShardLog {
     /// Writes `group` (consecutive batches) with one write per segment it
     /// lands in and one `fdatasync` each, then adds it to the index.
     /// Returns the position after the group.
-    fn commit_group(&self, group: Vec<Pending>) -> Result<u64> {
-        let mut group = group.into_iter().peekable();
-        let mut buf: Vec<u8> = Vec::new();
+    fn commit_group(&self, group: &mut Vec<Pending>, buf: &mut Vec<u8>) -> Result<u64> {
+        #[cfg(test)]
+        {
+            let (delay, fail) = *self.fault.lock();
+            std::thread::sleep(delay);
+            if fail {
+                return Err(KdsError::Io {
+                    path: self.dir.clone(),
+                    source: std::io::Error::other("injected sync failure"),
+                });
+            }
+        }
+        let mut group = group.drain(..).peekable();
         let mut infos: Vec<BatchInfo> = Vec::new();
         let mut end = 0;
         while group.peek().is_some() {
@@ -366,24 +523,25 @@ impl ShardLog {
             infos.clear();
             let mut len = offset;
             while let Some(p) = group.peek() {
-                let size = p.bytes.len() as u64;
+                let size = p.batch.len() as u64;
                 if len > SEGMENT_HEADER_LEN && len + size > self.segment_bytes {
                     break;
                 }
-                let Some(p) = group.next() else { break };
+                let Some(mut p) = group.next() else { break };
+                let count = p.batch.count();
                 infos.push(BatchInfo {
                     offset: len,
                     len: size,
                     first_position: p.first_position,
-                    count: p.count,
+                    count,
                     arrival_ms: p.arrival_ms,
                 });
-                buf.extend_from_slice(&p.bytes);
+                buf.extend_from_slice(p.batch.seal_in_place(p.first_position, p.arrival_ms));
                 len += size;
-                end = p.first_position + u64::from(p.count);
+                end = p.first_position + u64::from(count);
             }
             if !buf.is_empty() {
-                if let Err(e) = file.write_all_at(&buf, offset) {
+                if let Err(e) = file.write_all_at(buf, offset) {
                     // Leave no half group behind.
                     let _ = file.set_len(offset);
                     return Err(KdsError::Io { path, source: e });
@@ -606,6 +764,119 @@ mod tests {
         });
         assert_eq!(log.durable_end(), 400);
         assert_eq!(log.read(0, 1000, 1 << 30).unwrap().len(), 400);
+    }
+
+    #[test]
+    fn many_producers_several_shards_every_ack_durable() {
+        // 24 threads append to 3 shards, each put to a shard picked by a
+        // counter, as in benchmark (c): every acknowledged position is
+        // durable and reads back with the data that was acknowledged there.
+        let dir = tempfile::tempdir().unwrap();
+        let logs: Vec<Arc<ShardLog>> = (0..3)
+            .map(|i| Arc::new(ShardLog::open(&dir.path().join(format!("{i}")), 4096).unwrap()))
+            .collect();
+        let acked: Vec<(usize, u64, StoredRecord)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..24)
+                .map(|t| {
+                    let logs = &logs;
+                    s.spawn(move || {
+                        let mut mine = Vec::new();
+                        for i in 0..40 {
+                            let shard = (t * 7 + i * 5) % logs.len();
+                            let r = rec(t * 1000 + i);
+                            let (p, _) = logs[shard].append(std::slice::from_ref(&r), 7).unwrap();
+                            assert!(logs[shard].durable_end() > p, "acknowledged, not durable");
+                            mine.push((shard, p, r));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        assert_eq!(acked.len(), 24 * 40);
+        for (i, log) in logs.iter().enumerate() {
+            let n = acked.iter().filter(|a| a.0 == i).count() as u64;
+            assert_eq!(log.durable_end(), n);
+            assert_eq!(log.next_position(), n);
+        }
+        for (shard, p, r) in &acked {
+            let got = logs[*shard].read(*p, 1, 1 << 20).unwrap();
+            assert_eq!(got[0].position, *p);
+            assert_eq!(&got[0].record, r);
+        }
+        // And after reopening (segments of 4 KiB rolled many times).
+        drop(logs);
+        for i in 0..3 {
+            let log = ShardLog::open(&dir.path().join(format!("{i}")), 4096).unwrap();
+            let n = acked.iter().filter(|a| a.0 == i).count();
+            assert_eq!(log.read(0, 10_000, 1 << 30).unwrap().len(), n);
+        }
+    }
+
+    #[test]
+    fn waiters_on_two_commits_all_acknowledged() {
+        // A slow commit: batches handed in meanwhile wait for the next one,
+        // led by one of their own producers; none is acknowledged early.
+        let dir = tempfile::tempdir().unwrap();
+        let log = ShardLog::open(dir.path(), 1 << 20).unwrap();
+        *log.fault.lock() = (Duration::from_millis(30), false);
+        std::thread::scope(|s| {
+            for t in 0..12 {
+                let log = &log;
+                s.spawn(move || {
+                    for i in 0..5 {
+                        let (p, _) = log.append(&[rec(t * 100 + i)], 1).unwrap();
+                        assert!(log.durable_end() > p);
+                    }
+                });
+            }
+        });
+        assert_eq!(log.durable_end(), 60);
+        assert_eq!(log.read(0, 100, 1 << 20).unwrap().len(), 60);
+    }
+
+    #[test]
+    fn sync_failure_stops_shard_and_errors_every_waiter() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ShardLog::open(dir.path(), 1 << 20).unwrap();
+        log.append(&[rec(0)], 1).unwrap();
+        // The next commit takes a while (so the others queue behind it and
+        // sleep), then fails.
+        *log.fault.lock() = (Duration::from_millis(50), true);
+        let results: Vec<Result<(u64, i64)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|t| {
+                    let log = &log;
+                    s.spawn(move || log.append(&[rec(t + 1)], 2))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in &results {
+            let err = r.as_ref().unwrap_err();
+            assert!(
+                matches!(err, KdsError::Io { .. } | KdsError::ShardStopped { .. }),
+                "{err}"
+            );
+        }
+        assert!(
+            results
+                .iter()
+                .any(|r| matches!(r, Err(KdsError::ShardStopped { .. }))),
+            "the queued waiters learn the shard stopped"
+        );
+        // Nothing past the failed group is durable or readable, and the
+        // shard takes no more writes.
+        assert_eq!(log.durable_end(), 1);
+        assert_eq!(log.read(0, 100, 1 << 20).unwrap().len(), 1);
+        *log.fault.lock() = (Duration::ZERO, false);
+        let err = log.append(&[rec(99)], 3).unwrap_err();
+        assert!(matches!(err, KdsError::ShardStopped { .. }), "{err}");
+        assert!(err.to_string().contains("injected sync failure"), "{err}");
     }
 
     #[test]

@@ -785,7 +785,6 @@ impl Kds {
                 .stream(name)
                 .filter(|m| self.status_at(m, now) != "CREATING")
                 .ok_or_else(|| self.not_found(name))?;
-            let open: Vec<&ShardMeta> = meta.shards.iter().filter(|s| s.is_open()).collect();
             let mut groups: Vec<Group> = Vec::new();
             for (i, e) in entries.into_iter().enumerate() {
                 let key = match &e.explicit_hash_key {
@@ -794,9 +793,10 @@ impl Kds {
                     })?,
                     None => ids::partition_hash_key(&e.partition_key),
                 };
-                let shard = open
+                let shard = meta
+                    .shards
                     .iter()
-                    .find(|s| s.start_hash <= key && key <= s.end_hash)
+                    .find(|s| s.is_open() && s.start_hash <= key && key <= s.end_hash)
                     .map(|s| s.index)
                     .ok_or_else(|| KdsError::invalid("No open shard covers the hash key."))?;
                 let record = StoredRecord {
@@ -853,14 +853,19 @@ impl Kds {
             });
             (shard, idx, r)
         };
-        let mut written = written.into_iter();
-        let first_group = written.next();
-        let synced: Vec<_> = std::thread::scope(|scope| {
-            let handles: Vec<_> = written.map(|w| scope.spawn(move || wait(w))).collect();
-            let mut synced: Vec<_> = first_group.map(wait).into_iter().collect();
-            synced.extend(handles.into_iter().filter_map(|h| h.join().ok()));
-            synced
-        });
+        let synced: Vec<_> = if written.len() <= 1 {
+            // The common put to one shard: no helper, no thread scope.
+            written.into_iter().map(wait).collect()
+        } else {
+            let mut written = written.into_iter();
+            let first_group = written.next();
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = written.map(|w| scope.spawn(move || wait(w))).collect();
+                let mut synced: Vec<_> = first_group.map(wait).into_iter().collect();
+                synced.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+                synced
+            })
+        };
         for (shard, idx, r) in synced {
             match r {
                 Ok((first, arrival)) => {
