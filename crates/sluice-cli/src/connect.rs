@@ -30,7 +30,7 @@ use sluice_engine::config::{
 };
 use sluice_engine::errors::ErrorRow;
 use sluice_engine::output::{row_csv, row_json};
-use sluice_engine::{Application, ERROR_STREAM, Record, RecordMeta, SystemClock};
+use sluice_engine::{Application, Clock, ERROR_STREAM, Record, RecordMeta, SystemClock};
 use sluice_firehose::{Firehose, FirehoseError};
 use sluice_kds::checkpoint::{CheckpointStore, ShardCheckpoint};
 use sluice_kds::client::{Credentials, KdsClient, RemoteEndpoint};
@@ -55,6 +55,8 @@ pub struct Services {
     pub runtime: tokio::runtime::Handle,
     /// Apps' checkpoints live under here, a directory per app.
     pub checkpoint_dir: PathBuf,
+    /// The clock the services and apps all read.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// How a connected run behaves.
@@ -152,10 +154,12 @@ pub fn run_from_kinesis(
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let kds = if embedded {
         Some(crate::serve::open_kds(
             data_dir,
             sluice_kds::KdsOptions::default(),
+            Arc::clone(&clock),
         )?)
     } else {
         None
@@ -163,7 +167,7 @@ pub fn run_from_kinesis(
     let firehose = if firehose_needed {
         Some(crate::serve::open_firehose(
             &runtime,
-            data_dir,
+            (data_dir, Arc::clone(&clock)),
             crate::serve::local_buckets(data_dir, None),
             |_| {},
         )?)
@@ -176,6 +180,7 @@ pub fn run_from_kinesis(
         video: None,
         runtime: runtime.handle().clone(),
         checkpoint_dir: data_dir.join("checkpoints"),
+        clock,
     };
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -306,7 +311,7 @@ impl Connected {
         rowtime: bool,
         drain: bool,
     ) -> Result<Connected> {
-        let mut app = loaded.build(Some(Arc::new(SystemClock)))?;
+        let mut app = loaded.build(Some(Arc::clone(&services.clock)))?;
         let origin = loaded
             .config_path
             .as_ref()
@@ -359,7 +364,7 @@ impl Connected {
                             .unwrap_or_else(|| "us-east-1".into()),
                         credentials: Credentials::from_env(),
                     };
-                    let client = KdsClient::new(&endpoint, Arc::new(sluice_kds::SystemClock))
+                    let client = KdsClient::new(&endpoint, Arc::clone(&services.clock))
                         .with_context(|| format!("{origin}: [[output]] {}", out.stream))?;
                     Sink::RemoteKds {
                         client: Box::new(client),

@@ -27,6 +27,7 @@ use clap::Args;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
+use sluice_engine::{Clock, SystemClock};
 use sluice_firehose::{Buckets, Firehose, FirehoseApi, FirehoseOptions, LocalBuckets, S3Buckets};
 use sluice_kds::sigv4::SigV4Verifier;
 use sluice_kds::{ApiOptions, Kds, KdsApi, KdsOptions};
@@ -232,10 +233,10 @@ fn verifier(args: &ServerArgs) -> Result<Option<Arc<SigV4Verifier>>> {
     }
 }
 
-/// Opens the shard log in `DATA_DIR/kds`.
-pub fn open_kds(data_dir: &Path, options: KdsOptions) -> Result<Kds> {
+/// Opens the shard log in `DATA_DIR/kds`, reading time from `clock`.
+pub fn open_kds(data_dir: &Path, options: KdsOptions, clock: Arc<dyn Clock>) -> Result<Kds> {
     let dir = data_dir.join("kds");
-    let kds = Kds::open(&dir, options, Arc::new(sluice_kds::SystemClock))
+    let kds = Kds::open(&dir, options, clock)
         .with_context(|| format!("opening the shard log in {}", dir.display()))?;
     for (stream, shard, reason) in kds.stopped_shards() {
         eprintln!("sluice: stream {stream} shard {shard} is stopped: {reason}");
@@ -250,17 +251,17 @@ pub fn local_buckets(data_dir: &Path, bucket_dir: Option<&Path>) -> Arc<dyn Buck
     ))
 }
 
-/// Opens Firehose in `DATA_DIR/firehose` (its delivery drivers run on `rt`).
+/// Opens Firehose in `DATA_DIR/firehose` (its delivery drivers run on
+/// `rt`), reading time from `clock`.
 pub fn open_firehose(
     rt: &tokio::runtime::Runtime,
-    data_dir: &Path,
+    (data_dir, clock): (&Path, Arc<dyn Clock>),
     buckets: Arc<dyn Buckets>,
     configure: impl FnOnce(&mut FirehoseOptions),
 ) -> Result<Firehose> {
     let dir = data_dir.join("firehose");
     rt.block_on(async {
-        let mut options =
-            FirehoseOptions::new(&dir, buckets, Arc::new(sluice_firehose::SystemClock));
+        let mut options = FirehoseOptions::new(&dir, buckets, clock);
         configure(&mut options);
         Firehose::open(options)
     })
@@ -351,7 +352,7 @@ pub fn kds_serve(args: ServerArgs) -> Result<ExitCode> {
     let _lock = lock_data_dir(&args.data_dir)?;
     let auth = verifier(&args)?;
     let tls = tls_config!(args);
-    let kds = open_kds(&args.data_dir, args.kds_options())?;
+    let kds = open_kds(&args.data_dir, args.kds_options(), Arc::new(SystemClock))?;
     let rt = runtime()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -381,6 +382,8 @@ pub struct Router {
     firehose: FirehoseApi,
     video: VideoApi,
     auth: Option<Arc<SigV4Verifier>>,
+    /// The clock every service of this server reads (signatures' age too).
+    clock: Arc<dyn Clock>,
 }
 
 type ApiBody = sluice_kds::api::ApiBody;
@@ -401,7 +404,7 @@ impl Router {
         }
         if target.is_empty() && VideoApi::matches(req.uri().path()) {
             if let Some(auth) = &self.auth {
-                return video_signed(auth, &self.video, req).await;
+                return video_signed(auth, &self.video, self.clock.now_ms(), req).await;
             }
             return self.video.handle(req).await;
         }
@@ -418,10 +421,7 @@ impl Router {
             Ok(b) => b.to_bytes(),
             Err(e) => return json_error(400, "SerializationException", &e.to_string()),
         };
-        if let Err(e) = auth.verify(
-            &signed_request(&parts, &body),
-            sluice_kds::Clock::now_millis(&sluice_kds::SystemClock),
-        ) {
+        if let Err(e) = auth.verify(&signed_request(&parts, &body), self.clock.now_ms()) {
             return json_error(400, e.kind, &e.message);
         }
         self.firehose
@@ -437,13 +437,13 @@ impl Router {
 async fn video_signed(
     auth: &SigV4Verifier,
     video: &VideoApi,
+    now: i64,
     req: Request<Incoming>,
 ) -> Response<ApiBody> {
     let unsigned = req
         .headers()
         .get("x-amz-content-sha256")
         .is_some_and(|v| v.as_bytes() == b"UNSIGNED-PAYLOAD");
-    let now = sluice_kds::Clock::now_millis(&sluice_kds::SystemClock);
     if unsigned {
         let (parts, body) = req.into_parts();
         if let Err(e) = auth.verify(&signed_request(&parts, b"UNSIGNED-PAYLOAD"), now) {
@@ -528,7 +528,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     let _lock = lock_data_dir(&server.data_dir)?;
     let auth = verifier(server)?;
     let tls = tls_config!(server);
-    let kds = open_kds(&server.data_dir, server.kds_options())?;
+    // One clock for every service and app of this server.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let kds = open_kds(&server.data_dir, server.kds_options(), Arc::clone(&clock))?;
     let rt = runtime()?;
     let buckets: Arc<dyn Buckets> = match &args.s3_endpoint {
         Some(ep) => Arc::new(S3Buckets::new(Some(ep.clone()), &args.s3_region)),
@@ -549,7 +551,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         None => sluice_kds::ReaderSource::Embedded(kds.clone()),
     };
     let retention = std::time::Duration::from_secs_f64(args.firehose_retry_hours * 3600.0);
-    let firehose = open_firehose(&rt, &server.data_dir, buckets, |o| {
+    let firehose = open_firehose(&rt, (&server.data_dir, Arc::clone(&clock)), buckets, |o| {
         o.lambdas = lambdas;
         o.kinesis = Some(source);
         o.retention = retention;
@@ -562,7 +564,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             if let Some(ms) = args.get_media_idle_ms {
                 config.get_media_idle = std::time::Duration::from_millis(ms);
             }
-            VideoApi::open(config, Arc::new(sluice_video::SystemClock))
+            VideoApi::open(config, Arc::clone(&clock))
         })
         .with_context(|| format!("opening Kinesis Video in {}", video_dir.display()))?;
 
@@ -579,6 +581,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         video: Some(video.clone()),
         runtime: rt.handle().clone(),
         checkpoint_dir: server.data_dir.join("checkpoints"),
+        clock: Arc::clone(&clock),
     };
     let mut apps = Vec::new();
     for dir in &args.apps {
@@ -602,6 +605,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         firehose: firehose_api,
         video: video.clone(),
         auth,
+        clock,
     };
     let result = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&server.listen)

@@ -61,7 +61,7 @@ struct Signer(sluice_kds::sigv4::SigV4Signer);
 
 impl RequestSigner for Signer {
     fn sign(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<(String, String)> {
-        let now = sluice_kds::Clock::now_millis(&sluice_kds::SystemClock);
+        let now = sluice_kds::Clock::now_ms(&sluice_kds::SystemClock);
         let payload_hash = headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-content-sha256"))

@@ -279,7 +279,7 @@ impl KdsClient {
                 ("x-amz-target", &target),
             ],
             &body,
-            self.clock.now_millis(),
+            self.clock.now_ms(),
         );
         for (name, value) in signed {
             let value = HeaderValue::from_str(&value)

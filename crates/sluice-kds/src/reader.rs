@@ -268,7 +268,7 @@ impl Backend {
                 // An in-process reader renews its iterator on every call
                 // (see the crate docs), so it never expires while held.
                 let it = ShardIterator {
-                    issued_ms: kds.clock().now_millis(),
+                    issued_ms: kds.clock().now_ms(),
                     ..it.clone()
                 };
                 let out = blocking(move || kds.get_records(&it, limit)).await?;
@@ -743,7 +743,7 @@ impl StreamReader {
             Some(it) => it.clone(),
             None => {
                 let at = shard.resume_at();
-                let taken_ms = self.clock.now_millis();
+                let taken_ms = self.clock.now_ms();
                 let it = self.backend.iterator(&self.stream, id, at.clone()).await?;
                 if let Some(shard) = self.shards.get_mut(id) {
                     // Safe if cancelled: the iterator is at the resume position.

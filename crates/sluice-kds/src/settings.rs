@@ -58,7 +58,7 @@ impl Kds {
     /// the stream is UPDATING for
     /// [`crate::KdsOptions::update_delay_ms`].
     pub fn set_stream_mode(&self, name: &str, mode: &str) -> Result<()> {
-        let now = self.clock().now_millis();
+        let now = self.clock().now_ms();
         self.update_stream(name, |meta, _| {
             let status = self.status_of(meta);
             if status != "ACTIVE" {

@@ -80,7 +80,7 @@ impl KdsApi {
         let stream = stream.as_str();
         let shard_index = crate::ids::parse_shard_id(shard.unwrap_or_default());
         if let Some(index) = shard_index {
-            let now = self.kds.clock().now_millis();
+            let now = self.kds.clock().now_ms();
             let mut subs = self.subscriptions.lock();
             subs.retain(|_, started| now - *started < RESUBSCRIBE_MS);
             let key = (carn.to_owned(), index);
@@ -160,10 +160,10 @@ impl KdsApi {
             if tx.send(Bytes::from(initial)).await.is_err() {
                 return;
             }
-            let begin = kds.clock().now_millis();
+            let begin = kds.clock().now_ms();
             let mut last_sent = tokio::time::Instant::now();
             loop {
-                let now = kds.clock().now_millis();
+                let now = kds.clock().now_ms();
                 if now - begin >= SUBSCRIPTION_MS {
                     break;
                 }
@@ -345,7 +345,7 @@ impl KdsApi {
         input.length("NextToken", token, 1, 1048576);
         input.finish()?;
         let stream = stream.unwrap_or_default();
-        let now = self.kds.clock().now_millis();
+        let now = self.kds.clock().now_ms();
         let after = token
             .map(|t| decode_token(t, "consumers", now))
             .transpose()?;

@@ -311,7 +311,7 @@ impl KdsApi {
         let mut resp = self.answer(parts, body).await;
         let n = REQUEST_COUNTER.load(Ordering::Relaxed);
         let h = resp.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&front::amz_id_2(n, self.kds.clock().now_millis())) {
+        if let Ok(v) = HeaderValue::from_str(&front::amz_id_2(n, self.kds.clock().now_ms())) {
             h.insert("x-amz-id-2", v);
         }
         if origin {
@@ -396,7 +396,7 @@ impl KdsApi {
                 headers,
                 body: &body,
             };
-            if let Err(e) = auth.verify(&signed, self.kds.clock().now_millis()) {
+            if let Err(e) = auth.verify(&signed, self.kds.clock().now_ms()) {
                 let a = front::FrontAnswer::error(protocol, e.kind, Some(&e.message));
                 return self.response(a.status, a.content_type, a.body);
             }
@@ -438,7 +438,7 @@ impl KdsApi {
         body: Vec<u8>,
     ) -> Response<ApiBody> {
         let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let t = self.kds.clock().now_millis() as u64;
+        let t = self.kds.clock().now_ms() as u64;
         let id = format!(
             "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
             (t >> 16) as u32,
@@ -736,7 +736,7 @@ impl KdsApi {
         input.length("NextToken", token, 1, 1048576);
         input.finish()?;
         let after = match token {
-            Some(t) => Some(decode_token(t, "streams", self.kds.clock().now_millis())?),
+            Some(t) => Some(decode_token(t, "streams", self.kds.clock().now_ms())?),
             None => start.map(str::to_owned),
         };
         let limit = limit.unwrap_or(100) as usize;
@@ -766,7 +766,7 @@ impl KdsApi {
             "StreamSummaries": summaries,
         });
         if has_more && let Some(last) = page.last() {
-            out["NextToken"] = json!(encode_token("streams", self.kds.clock().now_millis(), last));
+            out["NextToken"] = json!(encode_token("streams", self.kds.clock().now_ms(), last));
         }
         Ok(out)
     }
@@ -843,7 +843,7 @@ impl KdsApi {
             }
             (Some(s), None) => (s, start.map(str::to_owned)),
             (None, Some(t)) => {
-                let inner = decode_token(t, "shards", self.kds.clock().now_millis())?;
+                let inner = decode_token(t, "shards", self.kds.clock().now_ms())?;
                 let (s, last) = inner.split_once('\n').ok_or_else(|| {
                     ApiError::invalid("Invalid ShardId in ExclusiveStartShardId.")
                 })?;
@@ -879,7 +879,7 @@ impl KdsApi {
         if has_more && let Some(last) = page.last() {
             out["NextToken"] = json!(encode_token(
                 "shards",
-                self.kds.clock().now_millis(),
+                self.kds.clock().now_ms(),
                 &format!("{stream}\n{}", last.shard_id)
             ));
         }

@@ -50,7 +50,7 @@ impl KdsApi {
         if let Some(seq) = seq {
             // Records are ordered by arrival already; AWS only checks that
             // the number is one it could have made.
-            let now_secs = (self.kds.clock().now_millis() / 1000) as u64;
+            let now_secs = (self.kds.clock().now_ms() / 1000) as u64;
             let valid = ids::SequenceNumber::parse(seq)
                 .is_some_and(|p| p.arrival_secs().is_none_or(|a| a <= now_secs));
             if !valid {
@@ -304,7 +304,7 @@ impl KdsApi {
                 return Err(mismatch("no"));
             }
             ("AT_TIMESTAMP", _, Some(t)) => {
-                let now = self.kds.clock().now_millis();
+                let now = self.kds.clock().now_ms();
                 if t > now {
                     // The time as AWS prints it: the request's seconds times 1000.
                     let shown = match input.get("Timestamp") {

@@ -457,7 +457,7 @@ impl Kds {
     }
 
     fn now(&self) -> i64 {
-        self.inner.clock.now_millis()
+        self.inner.clock.now_ms()
     }
 
     pub(crate) fn account(&self) -> String {
