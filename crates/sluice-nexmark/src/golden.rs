@@ -1,7 +1,9 @@
 //! The golden cases `tests/golden/nexmark-qN/`: each app of
-//! `sql-examples/nexmark/` with a small generated input and the rows
-//! [`crate::oracle`] computes for it; and each app's sample input,
-//! `sql-examples/nexmark/qN/input.jsonl`.
+//! `sql-examples/nexmark/` (the case's `app.sql` is a link to it) with a
+//! small generated input and the rows [`crate::oracle`] computes for it;
+//! and each app's sample input, `sql-examples/nexmark/qN/input.jsonl` (the
+//! same events as the case's for q0 and q1, whose `input.jsonl` is a link
+//! to it).
 //!
 //! The test here rebuilds every case's files and compares them with the
 //! ones on disk; `SLUICE_BLESS=1` writes them instead (after a change to
@@ -65,7 +67,8 @@ pub fn sample_input() -> String {
     arrival_lines(&events)
 }
 
-/// The files of case `nexmark-<query>`: (path in the case, contents).
+/// The files of case `nexmark-<query>` besides its `app.sql` (a link to
+/// the example's): (path in the case, contents).
 pub fn case_files(query: &str) -> Result<Vec<(String, String)>, NexmarkError> {
     let app_dir = repo_root().join("sql-examples/nexmark").join(query);
     let read = |name: &str| {
@@ -75,7 +78,7 @@ pub fn case_files(query: &str) -> Result<Vec<(String, String)>, NexmarkError> {
             source,
         })
     };
-    let (sql, toml) = (read("app.sql")?, read("app.toml")?);
+    let toml = read("app.toml")?;
     let events: Vec<_> = Generator::new(golden_config())
         .take(golden_events(query))
         .collect();
@@ -84,7 +87,6 @@ pub fn case_files(query: &str) -> Result<Vec<(String, String)>, NexmarkError> {
     let expected: String = rows.iter().map(|r| r.to_json_line() + "\n").collect();
     let case = format!("{toml}\n[expect]\norder = \"rowtime\"\n");
     Ok(vec![
-        ("app.sql".into(), sql),
         ("case.toml".into(), case),
         ("input.jsonl".into(), input),
         ("expected/DESTINATION_SQL_STREAM.jsonl".into(), expected),
