@@ -494,6 +494,11 @@ impl Stream {
                     .append(true)
                     .open(&index_path)
                     .map_err(|e| VideoError::io("open", &index_path, e))?;
+                // The first persist creates the file: its name must be as
+                // durable as the lines about to be synced into it.
+                if fsync {
+                    sync_dir(&self.dir)?;
+                }
                 inner.index = Some(f);
             }
             let mut dup = None;
