@@ -120,11 +120,12 @@ impl BufferFile {
             .map_err(|e| FirehoseError::buffer(&path, e))?;
         file.write_all(&head)
             .map_err(|e| FirehoseError::buffer(&path, e))?;
-        // The header is synced with the first records.
-        // The file's directory entry must survive a crash too.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        // The header is synced with the first records. The file's
+        // directory entry must survive a crash too: a buffer whose name
+        // cannot be made durable takes no records.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| FirehoseError::buffer(dir, e))?;
         Ok(Self {
             path,
             file: Arc::new(file),
