@@ -32,9 +32,9 @@
 //! delivery stream instead shares one sync between the batches written
 //! meanwhile, a group commit ([`crate::commit`]), before acknowledging any
 //! of them). A torn tail (short record or CRC mismatch) was never
-//! acknowledged: reading
-//! stops there. The header fixes the object key, so delivering a recovered
-//! buffer again overwrites the same object instead of duplicating it.
+//! acknowledged: reading stops there. The header fixes the object key, so
+//! delivering a recovered buffer again overwrites the same object instead
+//! of duplicating it.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
