@@ -167,7 +167,8 @@ pub fn run_from_kinesis(
     let firehose = if firehose_needed {
         Some(crate::serve::open_firehose(
             &runtime,
-            (data_dir, Arc::clone(&clock)),
+            data_dir,
+            Arc::clone(&clock),
             crate::serve::local_buckets(data_dir, None),
             |_| {},
         )?)

@@ -255,7 +255,8 @@ pub fn local_buckets(data_dir: &Path, bucket_dir: Option<&Path>) -> Arc<dyn Buck
 /// `rt`), reading time from `clock`.
 pub fn open_firehose(
     rt: &tokio::runtime::Runtime,
-    (data_dir, clock): (&Path, Arc<dyn Clock>),
+    data_dir: &Path,
+    clock: Arc<dyn Clock>,
     buckets: Arc<dyn Buckets>,
     configure: impl FnOnce(&mut FirehoseOptions),
 ) -> Result<Firehose> {
@@ -551,7 +552,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         None => sluice_kds::ReaderSource::Embedded(kds.clone()),
     };
     let retention = std::time::Duration::from_secs_f64(args.firehose_retry_hours * 3600.0);
-    let firehose = open_firehose(&rt, (&server.data_dir, Arc::clone(&clock)), buckets, |o| {
+    let firehose = open_firehose(&rt, &server.data_dir, Arc::clone(&clock), buckets, |o| {
         o.lambdas = lambdas;
         o.kinesis = Some(source);
         o.retention = retention;

@@ -36,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -410,7 +411,7 @@ async fn fragment_end(shared: &Shared, stream: &str, number: &str) -> Option<i64
     let bytes = resp.into_body().collect().await.ok()?.to_bytes();
     let mut reader = FragmentReader::new(stream, None);
     let mut out = Vec::new();
-    reader.feed(&bytes, &mut out);
+    reader.feed_bytes(bytes, &mut out);
     reader.finish(&mut out);
     let e = &out.first()?.event;
     Some(e.producer_ms? + e.duration_ms)
@@ -466,7 +467,7 @@ async fn get_media(
         let Ok(bytes) = frame.into_data() else {
             continue;
         };
-        reader.feed(&bytes, &mut events);
+        reader.feed_bytes(bytes, &mut events);
         pos.last_end_ms = reader.last_end_ms();
         for f in events.drain(..) {
             shared.set_at_head(stream, false);
@@ -510,9 +511,16 @@ impl FragmentReader {
         self.last_end_ms
     }
 
-    /// Feed the next bytes; complete fragments are pushed to `out`.
+    /// Feed the next bytes (copied; [`Self::feed_bytes`] takes a buffer
+    /// as it is); complete fragments are pushed to `out`.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<Followed>) {
-        self.splitter.feed(bytes, &mut self.parsed);
+        self.feed_bytes(Bytes::copy_from_slice(bytes), out);
+    }
+
+    /// Feed the next bytes, kept without a copy until their fragment is
+    /// read; complete fragments are pushed to `out`.
+    pub fn feed_bytes(&mut self, bytes: Bytes, out: &mut Vec<Followed>) {
+        self.splitter.feed_bytes(bytes, &mut self.parsed);
         self.splitter.end_after_trailer(&mut self.parsed);
         self.take_parsed(out);
     }

@@ -288,10 +288,16 @@ impl Stream {
     /// Hand out the next fragment sequence; reserves a block on disk first
     /// so no number is ever reused.
     pub fn allocate(&self) -> Result<u64> {
-        match self.try_allocate() {
-            Some(seq) => Ok(seq),
-            None => self.allocate_reserving(),
+        let mut inner = self.lock();
+        if inner.next_seq >= inner.meta.reserved_seq {
+            let mut meta = inner.meta.clone();
+            meta.reserved_seq = inner.next_seq + SEQ_RESERVE;
+            self.save_meta(&meta)?;
+            inner.meta = meta;
         }
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        Ok(seq)
     }
 
     /// The next fragment sequence number if one is reserved already, so
@@ -305,19 +311,6 @@ impl Stream {
         let seq = inner.next_seq;
         inner.next_seq += 1;
         Some(seq)
-    }
-
-    fn allocate_reserving(&self) -> Result<u64> {
-        let mut inner = self.lock();
-        if inner.next_seq >= inner.meta.reserved_seq {
-            let mut meta = inner.meta.clone();
-            meta.reserved_seq = inner.next_seq + SEQ_RESERVE;
-            self.save_meta(&meta)?;
-            inner.meta = meta;
-        }
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
-        Ok(seq)
     }
 
     /// Store a header block (once per distinct content); returns its id.

@@ -40,12 +40,12 @@ impl Report {
             None => println!("{prefix} {figure:#}"),
             Some(map) => {
                 let value = serde_json::to_value(figure)?;
-                match map
+                // Every section is a list: nothing else is ever put in.
+                if let Value::Array(list) = map
                     .entry(section)
                     .or_insert_with(|| Value::Array(Vec::new()))
                 {
-                    Value::Array(list) => list.push(value),
-                    other => *other = Value::Array(vec![value]),
+                    list.push(value);
                 }
             }
         }
