@@ -753,7 +753,7 @@ function renderApp(view, name) {
 
 /* The graph: columns by kind and depth, drawn as inline SVG. */
 
-const GRAPH = { colWidth: 210, rowHeight: 66, nodeWidth: 170, nodeHeight: 46, pad: 16 };
+const GRAPH = { colWidth: 250, rowHeight: 66, nodeWidth: 210, nodeHeight: 46, pad: 16 };
 const KIND_ORDER = { source: 0, reference: 1, stream: 2, pump: 3, output: 4, error: 5 };
 
 /**
@@ -857,7 +857,7 @@ function renderGraph(graph) {
         { class: `node node-${n.kind}`, "data-node-id": n.id, "data-testid": `graph-node-${n.id}`, transform: `translate(${p.x},${p.y})` },
         svg("title", {}, `${n.kind}: ${label}`),
         svg("rect", { width: g.nodeWidth, height: g.nodeHeight, rx: 6 }),
-        svg("text", { x: 10, y: 19, class: "node-label" }, label.length > 22 ? label.slice(0, 21) + "…" : label),
+        svg("text", { x: 10, y: 19, class: "node-label" }, label.length > 25 ? label.slice(0, 24) + "…" : label),
         svg("text", { x: 10, y: 36, class: "node-rate" }, `${n.kind} · ${fmtRate(n.rows_per_s)} rows/s`),
       ),
     );
@@ -883,6 +883,7 @@ function createLiveTable(appName) {
   let stopStream = null;
   let drawPending = false;
   let current = null;
+  let unseen = 0; // rows that came while paused
 
   function draw() {
     drawPending = false;
@@ -890,10 +891,15 @@ function createLiveTable(appName) {
     replaceChildren(
       tbody,
       rows.length
-        ? rows.map((r) => el("tr", {}, columns.map((c) => el("td", { class: r[c.name] === null ? "muted" : null }, fmtCell(r[c.name])))))
+        ? rows.map((r) => el("tr", { "data-row": "" }, columns.map((c) => el("td", { class: r[c.name] === null ? "muted" : null }, fmtCell(r[c.name])))))
         : el("tr", {}, el("td", { colspan: Math.max(1, columns.length), class: "muted" }, "No rows yet.")),
     );
-    count.textContent = `${rows.length} row${rows.length === 1 ? "" : "s"}${paused ? " (paused)" : ""}`;
+    unseen = 0;
+    showCount();
+  }
+  function showCount() {
+    const shown = tbody.querySelectorAll("tr[data-row]").length;
+    count.textContent = `${shown} row${shown === 1 ? "" : "s"}${paused ? ` (paused, ${unseen} new)` : ""}`;
   }
   function scheduleDraw() {
     if (paused || drawPending) return;
@@ -917,6 +923,10 @@ function createLiveTable(appName) {
       const fresh = (msg.rows || []).slice().reverse();
       rows = fresh.concat(rows).slice(0, MAX_ROWS);
       if (!columns.length && fresh.length) columns = Object.keys(fresh[0]).map((name) => ({ name, type: "" }));
+      if (paused) {
+        unseen += fresh.length;
+        showCount();
+      }
       scheduleDraw();
     }
   }
