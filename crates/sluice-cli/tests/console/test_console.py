@@ -349,6 +349,70 @@ def put(server, stream, records):
     assert r["FailedRecordCount"] == 0, r
 
 
+# ---- The page's pure parts, in Node ------------------------------------------
+
+CONSOLE_JS = os.path.join(ROOT, "crates", "sluice-cli", "src", "console", "assets", "console.js")
+
+# console.js exports its pure parts when `require`d; this script prints what
+# they give for known inputs.
+NODE_CHECKS = r"""
+const c = require(process.argv[1]);
+(async () => {
+  const out = {};
+  // AWS's documented SigV4 example (IAM ListUsers, GET with a query).
+  out.auth = await c.sigv4Authorization({
+    method: "GET", path: "/", query: "Version=2010-05-08&Action=ListUsers",
+    headers: { "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+               Host: "iam.amazonaws.com", "X-Amz-Date": "20150830T123600Z" },
+    payloadHash: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    accessKeyId: "AKIDEXAMPLE", secret: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    region: "us-east-1", service: "iam", date: new Date("2015-08-30T12:36:00Z") });
+  out.query = c.canonicalQuery("b=2&a=%20x&a=1&c&d=a+b");
+  // SSE frames fed two characters at a time, CRLF and comments included.
+  const frames = [];
+  const feed = c.createSseParser((e, d) => frames.push([e, d]));
+  const text = 'event: schema\ndata: {"a":1}\n\n: keepalive\n\nevent: rows\r\ndata: {"rows":[]}\r\n\r\ndata:x\ndata: y\n\n';
+  for (let i = 0; i < text.length; i += 2) feed(text.slice(i, i + 2));
+  out.frames = frames;
+  out.layout = c.layoutGraph({
+    nodes: [{id: "in:t", kind: "source", label: "t"}, {id: "s:S", kind: "stream", label: "S"},
+            {id: "p:P", kind: "pump", label: "P"}, {id: "s:D", kind: "stream", label: "D"},
+            {id: "out:o", kind: "output", label: "o"}, {id: "ref:r", kind: "reference", label: "r"},
+            {id: "err", kind: "error", label: "error_stream"}],
+    edges: [{from: "in:t", to: "s:S"}, {from: "s:S", to: "p:P"}, {from: "p:P", to: "s:D"},
+            {from: "s:D", to: "out:o"}, {from: "ref:r", to: "p:P"}]}).positions;
+  out.toml = c.replaceTomlColumns('[[input]]\ncolumns = [\n  { name = "A" },\n]\nformat = "json"\n',
+                                  [{name: "X", sql_type: "VARCHAR(4)", mapping: '$."x"'}]);
+  console.log(JSON.stringify(out));
+})();
+"""
+
+
+def page_logic_in_node():
+    got = json.loads(
+        subprocess.run(
+            ["node", "-e", NODE_CHECKS, CONSOLE_JS], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    assert got["auth"] == (
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, "
+        "SignedHeaders=content-type;host;x-amz-date, "
+        "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+    ), got["auth"]
+    assert got["query"] == "a=%20x&a=1&b=2&c=&d=a%20b", got["query"]
+    assert got["frames"] == [
+        ["schema", '{"a":1}'],
+        ["rows", '{"rows":[]}'],
+        ["message", "x\ny"],
+    ], got["frames"]
+    cols = {k: v["col"] for k, v in got["layout"].items()}
+    assert cols == {"in:t": 0, "s:S": 1, "p:P": 2, "s:D": 3, "out:o": 4, "ref:r": 1, "err": 4}, cols
+    assert got["layout"]["ref:r"]["row"] > got["layout"]["s:S"]["row"], got["layout"]
+    assert got["toml"] == (
+        '[[input]]\ncolumns = [\n  { name = "X", type = "VARCHAR(4)", mapping = "$.\\"x\\"" },\n]\nformat = "json"\n'
+    ), got["toml"]
+
+
 # ---- Tests against a server with authentication off ------------------------
 
 S = None  # the server
@@ -674,6 +738,7 @@ def sigv4_sign_in_then_signed_calls():
 
 def main():
     global S, B
+    test(page_logic_in_node)
     S = Server()
     B = make_browser()
     try:
