@@ -343,6 +343,8 @@ function followEvents(path, onFrame, onState) {
 
 /** Timers and connections of the current view, stopped on the next route. */
 let viewCleanups = [];
+/** Counts routes; an answer that comes after its view was left is dropped. */
+let viewGeneration = 0;
 
 function onLeave(fn) {
   viewCleanups.push(fn);
@@ -371,6 +373,7 @@ let pendingNewApp = null;
 function route() {
   for (const fn of viewCleanups) fn();
   viewCleanups = [];
+  viewGeneration++;
   showBanner(null);
   const view = document.getElementById("view");
   if (session.auth === "sigv4" && !session.secret) {
@@ -538,14 +541,16 @@ function renderOverview(view) {
     ),
   );
 
+  const generation = viewGeneration;
   every(1000, async () => {
     let o;
     try {
       o = await api("GET", apiPath("overview"));
     } catch (err) {
-      showBanner(`Overview: ${errorText(err)}`);
+      if (generation === viewGeneration) showBanner(`Overview: ${errorText(err)}`);
       return;
     }
+    if (generation !== viewGeneration) return;
     showBanner(null);
     updated.textContent = `updated ${new Date(o.now_ms || Date.now()).toLocaleTimeString()}`;
     fillRows(apps, (o.apps || []).map(appRow), "No applications. Use “New app” to write one.");
@@ -735,11 +740,15 @@ function renderApp(view, name) {
     }
   }
 
+  const generation = viewGeneration;
   every(2000, async () => {
     try {
-      show(await api("GET", apiPath("apps", name)));
+      const app = await api("GET", apiPath("apps", name));
+      if (generation !== viewGeneration) return;
+      show(app);
       showBanner(null);
     } catch (err) {
+      if (generation !== viewGeneration) return;
       if (err.status === 404) {
         replaceChildren(view, el("section", { class: "panel", "data-testid": "app-missing" }, el("h1", {}, "No such application"), el("p", {}, errorText(err)), el("a", { href: "#/" }, "Back to the overview")));
         for (const fn of viewCleanups) fn();
@@ -884,6 +893,7 @@ function createLiveTable(appName) {
   let drawPending = false;
   let current = null;
   let unseen = 0; // rows that came while paused
+  let closed = false; // the view was left: connect no more
 
   function draw() {
     drawPending = false;
@@ -933,6 +943,7 @@ function createLiveTable(appName) {
   function connect() {
     if (stopStream) stopStream();
     stopStream = null;
+    if (closed) return;
     columns = [];
     rows = [];
     draw();
@@ -978,7 +989,10 @@ function createLiveTable(appName) {
     root,
     setStreams,
     reconnect: () => current && connect(),
-    stop: () => stopStream && stopStream(),
+    stop: () => {
+      closed = true;
+      if (stopStream) stopStream();
+    },
   };
 }
 
