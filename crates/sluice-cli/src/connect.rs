@@ -41,6 +41,7 @@ use sluice_kds::{Kds, PutEntry};
 
 use crate::lambda::{InRecord, KdaLambda, Preprocessed};
 use crate::load::{LoadedApp, load_app};
+use crate::monitor::AppMonitor;
 
 /// The services an app can be connected to.
 #[derive(Clone)]
@@ -110,19 +111,43 @@ impl AppHandle {
     }
 }
 
+impl AppHandle {
+    /// Whether the app's thread has ended (stopped or failed).
+    pub fn is_finished(&self) -> bool {
+        self.thread.is_finished()
+    }
+}
+
 /// Builds the app at `path` (errors come back at once) and runs it on a
-/// thread of its own until `stop` is set.
-pub fn spawn_app(path: &Path, services: Services, stop: Arc<AtomicBool>) -> Result<AppHandle> {
-    let loaded = load_app(path)?;
+/// thread of its own until `stop` is set, every stream of it watched by an
+/// [`AppMonitor`], its Kinesis inputs started from `start` (`NOW`,
+/// `TRIM_HORIZON` or `LAST_STOPPED_POINT`) instead of their configured
+/// positions when given.
+pub fn spawn_monitored(
+    path: &Path,
+    services: Services,
+    stop: Arc<AtomicBool>,
+    start: Option<&str>,
+) -> Result<(AppHandle, Arc<AppMonitor>)> {
+    let mut loaded = load_app(path)?;
+    if let Some(start) = start {
+        for input in &mut loaded.config.input {
+            if input.kinesis_stream.is_some() {
+                input.starting_position = Some(start.to_string());
+            }
+        }
+    }
     let name = app_name(path);
     let mut connected = Connected::new(&loaded, &name, services, false, false)?;
+    let monitor = AppMonitor::attach(&mut connected.app, &loaded.config)?;
+    connected.monitor = Some(Arc::clone(&monitor));
     let options = RunOptions { drain: false, stop };
     let thread = std::thread::Builder::new()
         .name(format!("app {name}"))
         .spawn(move || connected.run(&options))
         .context("starting an app thread")?;
     eprintln!("sluice: app {name} running");
-    Ok(AppHandle { name, thread })
+    Ok((AppHandle { name, thread }, monitor))
 }
 
 /// `sluice run` of an app whose inputs are Kinesis data streams: the shard
@@ -284,6 +309,8 @@ struct Connected {
     sinks: Vec<Sink>,
     pending: Pending,
     runtime: tokio::runtime::Handle,
+    /// What a console watches, when one does.
+    monitor: Option<Arc<AppMonitor>>,
 }
 
 /// A delivery stream's name, given as a name or an ARN.
@@ -596,6 +623,7 @@ impl Connected {
             sinks,
             pending,
             runtime: services.runtime,
+            monitor: None,
         })
     }
 
@@ -612,6 +640,21 @@ impl Connected {
             let mut got = 0;
             for k in 0..self.inputs.len() {
                 got += self.read_one(k, wait / self.inputs.len() as u32)?;
+            }
+            if let Some(monitor) = &self.monitor {
+                let lag = self
+                    .inputs
+                    .iter()
+                    .filter_map(|i| match &i.from {
+                        InputFrom::Kinesis(reader) => reader.millis_behind_latest(),
+                        _ => None,
+                    })
+                    .max();
+                if let Some(lag) = lag {
+                    monitor.set_input_lag(lag);
+                } else if self.inputs.iter().all(|i| i.caught_up) {
+                    monitor.set_input_lag(0);
+                }
             }
             if got == 0 && self.inputs.iter().all(|i| i.caught_up) {
                 if options.drain {

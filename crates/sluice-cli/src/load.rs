@@ -6,6 +6,15 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use sluice_engine::{AppConfig, Application, Clock, EngineError, ManualClock};
 
+/// What stopped [`LoadedApp::try_build`].
+#[derive(Debug)]
+pub enum BuildError {
+    /// A reference table could not be loaded: why.
+    Table(String),
+    /// The engine refused the config's inputs or the SQL.
+    Engine(EngineError),
+}
+
 /// An application as found on disk.
 pub struct LoadedApp {
     /// Path of app.sql.
@@ -66,6 +75,21 @@ impl LoadedApp {
 
     /// Builds the application, naming the file in located errors.
     pub fn build(&self, clock: Option<Arc<dyn Clock>>) -> Result<Application> {
+        self.try_build(clock).map_err(|e| match e {
+            BuildError::Table(message) => anyhow::anyhow!(
+                "{}: {message}",
+                self.config_path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
+            BuildError::Engine(e) => self.located(e),
+        })
+    }
+
+    /// Builds the application; what stopped it, unwrapped (the console
+    /// shows an engine error at its line and column).
+    pub fn try_build(&self, clock: Option<Arc<dyn Clock>>) -> Result<Application, BuildError> {
         // A table that cannot be loaded at all stops the start, naming its
         // URL and the cause; later reloads that fail keep the old rows.
         // One clock for the app and its tables.
@@ -78,17 +102,9 @@ impl LoadedApp {
                 clock: Some(Arc::clone(&clock)),
             },
         )
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {e}",
-                self.config_path
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            )
-        })?;
-        let inputs = self.config.inputs()?;
-        Application::with_tables(&self.sql, &inputs, &tables, clock).map_err(|e| self.located(e))
+        .map_err(|e| BuildError::Table(e.to_string()))?;
+        let inputs = self.config.inputs().map_err(BuildError::Engine)?;
+        Application::with_tables(&self.sql, &inputs, &tables, clock).map_err(BuildError::Engine)
     }
 
     /// `file:line:column: message` for errors in the SQL.

@@ -22,10 +22,12 @@
 
 mod bench;
 mod connect;
+mod console;
 mod discover;
 mod kda;
 mod lambda;
 mod load;
+mod monitor;
 mod run;
 mod serve;
 mod video;

@@ -9,17 +9,21 @@
 //! SIGTERM or SIGINT, then stop accepting, let requests in flight finish,
 //! deliver what Firehose holds, stop the apps at a checkpoint and exit.
 //!
+//! It also serves the web console ([`crate::console`]) at `/`, unless
+//! `--console off`: requests without `X-Amz-Target` for `/` or under
+//! `/console/`.
+//!
 //! Layout of `--data-dir`: `kds/` (the shard log), `firehose/` (delivery
 //! streams and their durable buffers), `buckets/` (the default Firehose
 //! destination: a directory per bucket), `video/` (video streams),
-//! `checkpoints/` (apps' read positions), and a `LOCK` file held while a
+//! `checkpoints/` (apps' read positions), `apps/` (apps made in the
+//! console, started with the server), and a `LOCK` file held while a
 //! process uses the directory.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
@@ -33,7 +37,9 @@ use sluice_kds::sigv4::SigV4Verifier;
 use sluice_kds::{ApiOptions, Kds, KdsApi, KdsOptions};
 use sluice_video::{VideoApi, VideoConfig};
 
-use crate::connect::{self, Services};
+use crate::connect::Services;
+use crate::console::Console;
+use crate::console::apps::AppRegistry;
 
 /// Options shared by `sluice serve` and `sluice kds serve`.
 #[derive(Args, Clone)]
@@ -150,6 +156,9 @@ pub struct ServeArgs {
     /// fragment before it ends the response.
     #[arg(long, value_name = "MS")]
     pub get_media_idle_ms: Option<u64>,
+    /// The web console at `/` (SQL editor, live streams): `on` or `off`.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    pub console: String,
 }
 
 /// Parses `--firehose-retry-hours`: a finite number of hours above zero.
@@ -385,6 +394,8 @@ pub struct Router {
     auth: Option<Arc<SigV4Verifier>>,
     /// The clock every service of this server reads (signatures' age too).
     clock: Arc<dyn Clock>,
+    /// The web console, unless `--console off`.
+    console: Option<Arc<Console>>,
 }
 
 type ApiBody = sluice_kds::api::ApiBody;
@@ -408,6 +419,12 @@ impl Router {
                 return video_signed(auth, &self.video, self.clock.now_ms(), req).await;
             }
             return self.video.handle(req).await;
+        }
+        if target.is_empty()
+            && let Some(console) = &self.console
+            && Console::matches(req.uri().path())
+        {
+            return console.handle(req).await;
         }
         self.kds.handle(req).await
     }
@@ -465,7 +482,8 @@ async fn video_signed(
         .await
 }
 
-fn signed_request<'a>(
+/// The parts of a request its SigV4 signature covers.
+pub fn signed_request<'a>(
     parts: &'a http::request::Parts,
     body: &'a [u8],
 ) -> sluice_kds::sigv4::SignedRequest<'a> {
@@ -506,6 +524,11 @@ fn full(
             .boxed(),
     )
     .unwrap_or_default()
+}
+
+/// Whether `dir` holds an app (or is one).
+fn connect_has_apps(dir: &Path) -> bool {
+    crate::connect::find_apps(dir).is_ok_and(|a| !a.is_empty())
 }
 
 fn json_error(status: u16, kind: &str, message: &str) -> Response<ApiBody> {
@@ -575,7 +598,6 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     }
 
     // Apps first, so a bad app stops the start with its error.
-    let stop = Arc::new(AtomicBool::new(false));
     let services = Services {
         kds: Some(kds.clone()),
         firehose: Some(firehose.clone()),
@@ -584,18 +606,37 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         checkpoint_dir: server.data_dir.join("checkpoints"),
         clock: Arc::clone(&clock),
     };
-    let mut apps = Vec::new();
-    for dir in &args.apps {
-        for app in connect::find_apps(dir)? {
-            apps.push(connect::spawn_app(
-                &app,
-                services.clone(),
-                Arc::clone(&stop),
-            )?);
-        }
+    // New apps go in the first --apps directory of apps, else in the data
+    // directory's apps/, whose apps start with the server too.
+    let own_apps = server.data_dir.join("apps");
+    let apps_dir = args
+        .apps
+        .iter()
+        .find(|d| d.is_dir() && !d.join("app.sql").is_file())
+        .cloned()
+        .unwrap_or_else(|| own_apps.clone());
+    let registry = Arc::new(AppRegistry::new(services, apps_dir.clone()));
+    let mut app_dirs = args.apps.clone();
+    if apps_dir == own_apps && own_apps.is_dir() && connect_has_apps(&own_apps) {
+        app_dirs.push(own_apps);
+    }
+    let mut running = 0;
+    for dir in &app_dirs {
+        running += registry.start_found(dir)?;
     }
 
+    let console = (args.console == "on").then(|| {
+        Arc::new(Console::new(
+            kds.clone(),
+            firehose.clone(),
+            video.clone(),
+            Arc::clone(&registry),
+            auth.clone(),
+            Arc::clone(&clock),
+        ))
+    });
     let router = Router {
+        console: console.clone(),
         kds: KdsApi::new(
             kds.clone(),
             ApiOptions {
@@ -616,11 +657,15 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         eprintln!(
             "sluice: Kinesis Data Streams, Firehose and Kinesis Video on {}://{addr}{}",
             server.scheme(),
-            match apps.len() {
+            match running {
                 0 => String::new(),
                 n => format!(", running {n} app(s)"),
             }
         );
+        let sampler = console.as_ref().map(|c| {
+            eprintln!("sluice: console at {}://{addr}/", server.scheme());
+            c.spawn_sampler()
+        });
         let video_retention = video.spawn_retention(std::time::Duration::from_secs(60));
         let kds_retention = sluice_kds::spawn_retention(kds.clone());
         let handler = move |req: Request<Incoming>| {
@@ -630,16 +675,16 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         sluice_kds::serve_with(listener, handler, tls, shutdown_signal()).await;
         video_retention.abort();
         kds_retention.abort();
+        if let Some(s) = sampler {
+            s.abort();
+        }
         anyhow::Ok(())
     });
     // Stop the apps at a checkpoint, then deliver what Firehose holds.
-    stop.store(true, Ordering::SeqCst);
     let mut failed = false;
-    for app in apps {
-        if let Err(e) = app.join() {
-            eprintln!("sluice: {e:#}");
-            failed = true;
-        }
+    for e in registry.stop_all() {
+        eprintln!("sluice: {e}");
+        failed = true;
     }
     rt.block_on(async {
         if let Err(e) = firehose.flush_all().await {

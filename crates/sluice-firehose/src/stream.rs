@@ -77,6 +77,8 @@ pub struct DeliveryStats {
     pub failed_attempts: u64,
     /// Records dropped after the retention period.
     pub expired_records: u64,
+    /// When the last object was written, ms since the epoch (None: never).
+    pub last_delivery_ms: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -262,6 +264,8 @@ struct Inner {
     deliver_lock: tokio::sync::Mutex<()>,
     wake: Notify,
     objects: AtomicU64,
+    /// When the last object was written, ms since the epoch (0: never).
+    last_delivery_ms: std::sync::atomic::AtomicI64,
     records: AtomicU64,
     bytes: AtomicU64,
     failed: AtomicU64,
@@ -313,6 +317,7 @@ impl DeliveryStream {
                 deliver_lock: tokio::sync::Mutex::new(()),
                 wake: Notify::new(),
                 objects: AtomicU64::new(0),
+                last_delivery_ms: std::sync::atomic::AtomicI64::new(0),
                 records: AtomicU64::new(0),
                 bytes: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
@@ -381,7 +386,19 @@ impl DeliveryStream {
             bytes: i.bytes.load(Ordering::Relaxed),
             failed_attempts: i.failed.load(Ordering::Relaxed),
             expired_records: i.expired.load(Ordering::Relaxed),
+            last_delivery_ms: Some(i.last_delivery_ms.load(Ordering::Relaxed)).filter(|ms| *ms > 0),
         }
+    }
+
+    /// Bytes of the records buffered but not yet delivered.
+    pub fn pending_bytes(&self) -> u64 {
+        let st = self.state();
+        st.open.values().map(|o| o.size).sum::<u64>()
+            + st.sealed
+                .iter()
+                .flat_map(|s| s.records.iter())
+                .map(|r| r.data.len() as u64)
+                .sum::<u64>()
     }
 
     /// Records buffered but not yet delivered.
@@ -758,6 +775,8 @@ impl DeliveryStream {
                     written += 1;
                     let i = &self.inner;
                     i.objects.fetch_add(1, Ordering::Relaxed);
+                    i.last_delivery_ms
+                        .store(i.clock.now().timestamp_millis(), Ordering::Relaxed);
                     i.records
                         .fetch_add(next.records.len() as u64, Ordering::Relaxed);
                     let bytes: u64 = next.records.iter().map(|r| r.data.len() as u64).sum();

@@ -52,7 +52,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{KdsError, Result};
 pub use kds::{
     GetRecordsOutput, IteratorStart, Kds, KdsOptions, PutEntry, PutOutcome, Record,
-    ShardDescription, ShardFilter, ShardIterator, StreamDescription,
+    ShardDescription, ShardFilter, ShardIterator, StreamDescription, StreamTraffic,
 };
 pub use reader::{ReadRecord, ReaderOptions, ReaderSource, ReaderStart, ShardShare, StreamReader};
 pub use server::{load_tls_config, serve, serve_api, serve_with, spawn_retention};

@@ -308,6 +308,16 @@ struct State {
     deleting: Vec<(StreamMeta, i64)>,
 }
 
+/// Records a stream took in and gave out since this process opened the
+/// log (what a console's records/s figures are made from).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StreamTraffic {
+    /// Records written (acknowledged PutRecord/PutRecords entries).
+    pub records_in: u64,
+    /// Records returned by GetRecords.
+    pub records_out: u64,
+}
+
 /// Use of one shard in the current second, for throttling.
 #[derive(Debug, Default)]
 struct Usage {
@@ -327,6 +337,8 @@ struct Inner {
     usage: parking_lot::Mutex<HashMap<(u64, u32), Usage>>,
     /// Streams with a resharding change waiting to be applied (UPDATING).
     pending: parking_lot::Mutex<HashSet<u64>>,
+    /// Per stream id: records in and out since the log was opened.
+    traffic: parking_lot::Mutex<HashMap<u64, StreamTraffic>>,
 }
 
 impl Inner {
@@ -440,6 +452,7 @@ impl Kds {
                 }),
                 usage: parking_lot::Mutex::new(HashMap::new()),
                 pending: parking_lot::Mutex::new(HashSet::new()),
+                traffic: parking_lot::Mutex::new(HashMap::new()),
             }),
         };
         kds.enforce_retention()?;
@@ -778,7 +791,7 @@ impl Kds {
         let now = self.now();
         // Route and write under the read lock (resharding waits), sync outside it.
         type Group = (u32, Vec<usize>, Vec<StoredRecord>);
-        let (created_secs, written) = {
+        let (stream_id, created_secs, written) = {
             let st = self.inner.state.read();
             let meta = st
                 .catalog
@@ -840,7 +853,7 @@ impl Kds {
                 .iter()
                 .map(|sh| (sh.index, Self::shard_created_secs(meta, sh)))
                 .collect();
-            (created, written)
+            (meta.id, created, written)
         };
         let total: usize = written.iter().map(|w| w.1.len()).sum();
         let mut out: Vec<Option<Result<PutOutcome, KdsError>>> = (0..total).map(|_| None).collect();
@@ -866,6 +879,15 @@ impl Kds {
                 synced
             })
         };
+        let acknowledged: usize = synced
+            .iter()
+            .filter(|(_, _, r)| r.is_ok())
+            .map(|(_, idx, _)| idx.len())
+            .sum();
+        if acknowledged > 0 {
+            let mut traffic = self.inner.traffic.lock();
+            traffic.entry(stream_id).or_default().records_in += acknowledged as u64;
+        }
         for (shard, idx, r) in synced {
             match r {
                 Ok((first, arrival)) => {
@@ -957,6 +979,20 @@ impl Kds {
             stream: stream.to_owned(),
             account: self.account(),
         }
+    }
+
+    /// Records the stream `name` took in and gave out since the log was
+    /// opened (None: no such stream).
+    pub fn traffic(&self, name: &str) -> Option<StreamTraffic> {
+        let id = self.inner.state.read().catalog.stream(name)?.id;
+        Some(
+            self.inner
+                .traffic
+                .lock()
+                .get(&id)
+                .copied()
+                .unwrap_or_default(),
+        )
     }
 
     /// Appends one record; see [`Kds::put_records`].
@@ -1138,6 +1174,10 @@ impl Kds {
                 .sum(),
             now,
         );
+        if !read.is_empty() {
+            let mut traffic = self.inner.traffic.lock();
+            traffic.entry(meta.id).or_default().records_out += read.len() as u64;
+        }
         let next = read.last().map_or(iterator.position, |r| r.position + 1);
         let next = next.max(log.trim_horizon().min(log.durable_end()));
         let millis_behind_latest = log.arrival_of(next).map_or(0, |a| (now - a).max(0));
