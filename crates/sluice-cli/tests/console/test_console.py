@@ -54,6 +54,8 @@ class Server:
         self.dir = tempfile.mkdtemp(prefix="sluice-console-")
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dir, *extra],
+            # Apps without an [[output]] print their rows on stdout.
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
         )
