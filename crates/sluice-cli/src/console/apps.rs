@@ -233,7 +233,27 @@ impl AppRegistry {
         if !problems.is_empty() {
             return Err(ConsoleError::Problems(problems));
         }
+        let old_sources = std::fs::read_to_string(dir.join("app.toml"))
+            .ok()
+            .map(|text| kinesis_sources(&text));
         self.stop_locked(name)?;
+        // A checkpoint is kept only where its input reads the same stream
+        // as before: a position in another stream means nothing.
+        let new_sources = kinesis_sources(config);
+        for (input, source) in &new_sources {
+            let same = old_sources
+                .as_ref()
+                .and_then(|old| old.get(input))
+                .is_some_and(|old| old == source);
+            if !same {
+                let path = connect::checkpoint_path(&self.services.checkpoint_dir, name, input);
+                if path.exists() {
+                    std::fs::remove_file(&path).map_err(|e| {
+                        ConsoleError::Internal(format!("removing {}: {e}", path.display()))
+                    })?;
+                }
+            }
+        }
         let write = |file: &str, text: &str| {
             let path = dir.join(file);
             std::fs::write(&path, text)
@@ -338,6 +358,22 @@ impl AppRegistry {
             .filter_map(|(_, _, handle)| handle.join().err().map(|e| format!("{e:#}")))
             .collect()
     }
+}
+
+/// Per in-application input stream of an app.toml, the Kinesis stream it
+/// reads (with its endpoint, when remote).
+fn kinesis_sources(config: &str) -> BTreeMap<String, (String, Option<String>)> {
+    let Ok(config) = sluice_engine::AppConfig::parse(config, "app.toml") else {
+        return BTreeMap::new();
+    };
+    config
+        .input
+        .iter()
+        .filter_map(|i| {
+            let stream = i.kinesis_stream.clone()?;
+            Some((i.stream.clone(), (stream, i.endpoint.clone())))
+        })
+        .collect()
 }
 
 /// The rates key of rows into `stream` of `app`.
