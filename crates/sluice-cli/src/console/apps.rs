@@ -179,7 +179,7 @@ impl AppRegistry {
                     .nodes
                     .iter()
                     .map(|n| {
-                        let rate = n.counts.as_ref().map(|s| rates.rate(&app_key(name, s)));
+                        let rate = n.counted().then(|| rates.rate(&app_key(name, &n.id)));
                         json!({"id": n.id, "kind": n.kind, "label": n.label, "rows_per_s": rate})
                     })
                     .collect();
@@ -376,9 +376,9 @@ fn kinesis_sources(config: &str) -> BTreeMap<String, (String, Option<String>)> {
         .collect()
 }
 
-/// The rates key of rows into `stream` of `app`.
-pub fn app_key(app: &str, stream: &str) -> String {
-    format!("app:{app}:{stream}")
+/// The rates key of the rows through graph node `id` of `app`.
+pub fn app_key(app: &str, id: &str) -> String {
+    format!("app:{app}:{id}")
 }
 
 fn summary(name: &str, app: &ManagedApp, rates: &Rates) -> Value {
@@ -390,6 +390,13 @@ fn summary(name: &str, app: &ManagedApp, rates: &Rates) -> Value {
     let running = matches!(app.run, Run::Running { .. });
     let (pumps, rows_per_s, lag) = match &app.monitor {
         Some(m) => {
+            let rate = |p: &crate::monitor::PumpInfo| {
+                if running {
+                    rates.rate(&app_key(name, &format!("pump:{}", p.name)))
+                } else {
+                    0.0
+                }
+            };
             let pumps: Vec<Value> = m
                 .pumps
                 .iter()
@@ -397,19 +404,13 @@ fn summary(name: &str, app: &ManagedApp, rates: &Rates) -> Value {
                     json!({
                         "name": p.name,
                         "target": p.target,
-                        "rows": m.rows(&p.target),
-                        "rows_per_s": if running { rates.rate(&app_key(name, &p.target)) } else { 0.0 },
+                        "rows": m.pump_rows(p),
+                        "rows_per_s": rate(p),
                     })
                 })
                 .collect();
-            let total: f64 = if running {
-                m.stream_names()
-                    .iter()
-                    .map(|s| rates.rate(&app_key(name, s)))
-                    .sum()
-            } else {
-                0.0
-            };
+            // Rows the app's pumps emit, all together.
+            let total: f64 = m.pumps.iter().map(rate).sum();
             (pumps, total, if running { m.input_lag_ms() } else { None })
         }
         None => (Vec::new(), 0.0, None),
