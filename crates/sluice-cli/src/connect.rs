@@ -546,7 +546,7 @@ impl Connected {
                     )
                 })?),
             };
-            let ckpt_path = ckpt_dir.join(format!("{}.checkpoint", file_safe(&input.stream)));
+            let ckpt_path = checkpoint_path(&services.checkpoint_dir, name, &input.stream);
             std::fs::create_dir_all(&ckpt_dir)
                 .with_context(|| format!("creating {}", ckpt_dir.display()))?;
             // KDA: NOW and TRIM_HORIZON start afresh; LAST_STOPPED_POINT
@@ -914,6 +914,13 @@ impl Connected {
                 Some(t) => input.fed.partition_point(|(_, _, rowtime)| *rowtime < t),
             };
             if done == 0 {
+                // A reader started at the head that has read nothing yet
+                // still records where it started (once).
+                if let InputFrom::Kinesis(reader) = &mut input.from {
+                    reader
+                        .commit_through(&HashMap::<&str, &str>::new())
+                        .with_context(|| format!("checkpointing input {}", input.stream))?;
+                }
                 continue;
             }
             let mut through: HashMap<&str, &str> = HashMap::new();
@@ -1219,6 +1226,14 @@ fn kds_name(kds: &Kds, name: &str) -> String {
 }
 
 /// A file name for an in-application stream name (quoted names may hold anything).
+/// Where app `app` keeps the read position of its input `stream` (an
+/// in-application stream fed by a Kinesis data stream).
+pub fn checkpoint_path(checkpoint_dir: &Path, app: &str, stream: &str) -> PathBuf {
+    checkpoint_dir
+        .join(app)
+        .join(format!("{}.checkpoint", file_safe(stream)))
+}
+
 fn file_safe(name: &str) -> String {
     name.chars()
         .map(|c| {

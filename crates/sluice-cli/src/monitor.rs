@@ -19,7 +19,7 @@ use sluice_engine::arrow::array::RecordBatch;
 use sluice_engine::config::{InputSource, OutputTarget};
 use sluice_engine::output::row_json;
 use sluice_engine::plan::JoinRight;
-use sluice_engine::{AppConfig, Application, ERROR_STREAM};
+use sluice_engine::{AppConfig, Application, ERROR_STREAM, PumpRows};
 use tokio::sync::broadcast;
 
 /// Rows of each stream a monitor keeps for a reader that joins late.
@@ -117,9 +117,14 @@ pub struct Node {
     pub kind: &'static str,
     /// What the page prints.
     pub label: String,
-    /// For `stream`, `pump` and `error` nodes: the stream whose rows count.
-    #[serde(skip)]
-    pub counts: Option<String>,
+}
+
+impl Node {
+    /// Whether rows are counted through it (streams and pumps): its rate
+    /// is [`AppMonitor::counters`]' counter of the same id.
+    pub fn counted(&self) -> bool {
+        matches!(self.kind, "stream" | "pump" | "error")
+    }
 }
 
 /// An edge of an app's graph.
@@ -138,13 +143,17 @@ pub struct PumpInfo {
     pub name: String,
     /// The stream it inserts into.
     pub target: String,
+    /// Its index in the plan.
+    index: usize,
 }
 
 /// What a running app shows; see the module docs.
 pub struct AppMonitor {
     taps: BTreeMap<String, Arc<StreamTap>>,
-    /// The app's pumps, in declaration order.
+    /// The app's pumps, in declaration order (those the planner made for
+    /// subqueries left out).
     pub pumps: Vec<PumpInfo>,
+    pump_rows: PumpRows,
     /// The app's graph: its nodes.
     pub nodes: Vec<Node>,
     /// The app's graph: its edges.
@@ -159,7 +168,7 @@ impl AppMonitor {
     pub fn attach(app: &mut Application, config: &AppConfig) -> Result<Arc<Self>> {
         let plan = app.plan();
         let mut taps = BTreeMap::new();
-        for s in &plan.streams {
+        for s in plan.streams.iter().filter(|s| !s.hidden) {
             let mut columns = vec![Column {
                 name: "ROWTIME".into(),
                 sql_type: "TIMESTAMP".into(),
@@ -173,9 +182,12 @@ impl AppMonitor {
         let pumps = plan
             .pumps
             .iter()
-            .map(|p| PumpInfo {
+            .enumerate()
+            .filter(|(_, p)| !plan.streams[p.into].hidden)
+            .map(|(index, p)| PumpInfo {
                 name: p.name.clone(),
                 target: plan.streams[p.into].name.clone(),
+                index,
             })
             .collect();
         let (nodes, edges) = graph(app, config);
@@ -183,9 +195,11 @@ impl AppMonitor {
             let tap = Arc::clone(tap);
             app.subscribe(name, move |batch| tap.push(batch))?;
         }
+        let pump_rows = app.pump_rows();
         Ok(Arc::new(Self {
             taps,
             pumps,
+            pump_rows,
             nodes,
             edges,
             input_lag_ms: AtomicI64::new(-1),
@@ -214,9 +228,24 @@ impl AppMonitor {
         names
     }
 
-    /// Rows emitted into `stream` so far (0 for an unknown stream).
-    pub fn rows(&self, stream: &str) -> u64 {
-        self.tap(stream).map_or(0, |t| t.rows())
+    /// Rows pump `pump` inserted so far.
+    pub fn pump_rows(&self, pump: &PumpInfo) -> u64 {
+        self.pump_rows.rows(pump.index)
+    }
+
+    /// The app's counters, by the id of the graph node they count through:
+    /// rows into each stream (`stream:NAME`) and from each pump
+    /// (`pump:NAME`).
+    pub fn counters(&self) -> Vec<(String, u64)> {
+        let streams = self
+            .taps
+            .iter()
+            .map(|(name, tap)| (format!("stream:{name}"), tap.rows()));
+        let pumps = self
+            .pumps
+            .iter()
+            .map(|p| (format!("pump:{}", p.name), self.pump_rows(p)));
+        streams.chain(pumps).collect()
     }
 
     /// Notes how far the inputs are behind their heads.
@@ -237,13 +266,35 @@ fn graph(app: &Application, config: &AppConfig) -> (Vec<Node>, Vec<Edge>) {
     let mut nodes = Vec::new();
     let mut edges = Vec::new();
     let stream_id = |i: usize| format!("stream:{}", plan.streams[i].name);
+    // The streams a pump reads, seen through the hidden streams (and the
+    // pumps feeding them) the planner made for subqueries.
+    let visible_reads = |p: &sluice_engine::plan::PumpDef| -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut todo = p.reads();
+        let mut seen = std::collections::HashSet::new();
+        while let Some(s) = todo.pop() {
+            if !seen.insert(s) {
+                continue;
+            }
+            if plan.streams[s].hidden {
+                for q in plan.pumps.iter().filter(|q| q.into == s) {
+                    todo.extend(q.reads());
+                }
+            } else if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    };
     for (i, s) in plan.streams.iter().enumerate() {
+        if s.hidden {
+            continue;
+        }
         let error = i == plan.error_stream;
         nodes.push(Node {
             id: stream_id(i),
             kind: if error { "error" } else { "stream" },
             label: s.name.clone(),
-            counts: Some(s.name.clone()),
         });
     }
     for input in &config.input {
@@ -261,7 +312,6 @@ fn graph(app: &Application, config: &AppConfig) -> (Vec<Node>, Vec<Edge>) {
             id: id.clone(),
             kind: "source",
             label,
-            counts: None,
         });
         if let Some(i) = plan.stream_index(&input.stream) {
             edges.push(Edge {
@@ -276,19 +326,17 @@ fn graph(app: &Application, config: &AppConfig) -> (Vec<Node>, Vec<Edge>) {
                 id: format!("table:{}", t.name),
                 kind: "reference",
                 label: t.name.clone(),
-                counts: None,
             });
         }
     }
-    for p in &plan.pumps {
+    for p in plan.pumps.iter().filter(|p| !plan.streams[p.into].hidden) {
         let id = format!("pump:{}", p.name);
         nodes.push(Node {
             id: id.clone(),
             kind: "pump",
             label: p.name.clone(),
-            counts: Some(plan.streams[p.into].name.clone()),
         });
-        for r in p.reads() {
+        for r in visible_reads(p) {
             edges.push(Edge {
                 from: stream_id(r),
                 to: id.clone(),
@@ -321,7 +369,6 @@ fn graph(app: &Application, config: &AppConfig) -> (Vec<Node>, Vec<Edge>) {
             id: id.clone(),
             kind: "output",
             label,
-            counts: None,
         });
         if let Some(i) = plan.stream_index(&out.stream) {
             edges.push(Edge {
@@ -331,4 +378,87 @@ fn graph(app: &Application, config: &AppConfig) -> (Vec<Node>, Vec<Edge>) {
         }
     }
     (nodes, edges)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_engine::{ManualClock, Record};
+
+    const CONFIG: &str = r#"
+[[input]]
+stream = "SOURCE_SQL_STREAM_001"
+kinesis_stream = "ticks"
+columns = [
+  { name = "SYM", type = "VARCHAR(4)", mapping = "$.sym" },
+  { name = "PX", type = "DOUBLE", mapping = "$.px" },
+]
+"#;
+
+    const SQL: &str = r#"
+CREATE STREAM "OUT" (SYM VARCHAR(4), PX DOUBLE);
+CREATE PUMP "P" AS INSERT INTO "OUT"
+  SELECT STREAM SYM, PX FROM (SELECT STREAM * FROM "SOURCE_SQL_STREAM_001" WHERE PX > 1);
+"#;
+
+    fn app() -> (Application, AppConfig) {
+        let config = AppConfig::parse(CONFIG, "app.toml").unwrap();
+        let inputs = config.inputs().unwrap();
+        let app = Application::new(SQL, &inputs, Arc::new(ManualClock::new(0))).unwrap();
+        (app, config)
+    }
+
+    #[test]
+    fn graph_hides_what_the_planner_made_for_subqueries() {
+        let (mut app, config) = app();
+        let m = AppMonitor::attach(&mut app, &config).unwrap();
+        let ids: Vec<&str> = m.nodes.iter().map(|n| n.id.as_str()).collect();
+        assert!(ids.iter().all(|id| !id.contains('$')), "{ids:?}");
+        assert_eq!(m.pumps.len(), 1);
+        let has = |from: &str, to: &str| m.edges.iter().any(|e| e.from == from && e.to == to);
+        assert!(has(
+            "in:SOURCE_SQL_STREAM_001",
+            "stream:SOURCE_SQL_STREAM_001"
+        ));
+        assert!(has("stream:SOURCE_SQL_STREAM_001", "pump:P"));
+        assert!(has("pump:P", "stream:OUT"));
+        assert_eq!(
+            m.stream_names(),
+            ["OUT", "SOURCE_SQL_STREAM_001", ERROR_STREAM]
+        );
+    }
+
+    #[test]
+    fn taps_keep_the_last_rows_and_count_every_row() {
+        let (mut app, config) = app();
+        let m = AppMonitor::attach(&mut app, &config).unwrap();
+        let (kept, mut live) = m.tap("OUT").unwrap().watch();
+        assert!(kept.is_empty());
+        let data: Vec<String> = (0..1500)
+            .map(|i| format!(r#"{{"sym": "A", "px": {}}}"#, i % 3))
+            .collect();
+        let records: Vec<Record<'_>> = data
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Record::new(d.as_bytes(), i as i64))
+            .collect();
+        app.push_records("SOURCE_SQL_STREAM_001", &records).unwrap();
+        app.flush().unwrap();
+        // px 2 of every 3 records passes the filter.
+        let passed = 500;
+        assert_eq!(m.tap("OUT").unwrap().rows(), passed);
+        assert_eq!(m.pump_rows(&m.pumps[0]), passed);
+        let counters: BTreeMap<String, u64> = m.counters().into_iter().collect();
+        assert_eq!(counters["pump:P"], passed);
+        assert_eq!(counters["stream:SOURCE_SQL_STREAM_001"], 1500);
+        let (kept, _) = m.tap("SOURCE_SQL_STREAM_001").unwrap().watch();
+        let kept_rows: usize = kept.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(kept_rows, KEEP_ROWS, "only the last rows are kept");
+        let got = live.try_recv().unwrap();
+        let rows = StreamTap::rows_json(&got);
+        assert!(rows[0].contains("\"PX\": 2.0"), "{rows:?}");
+        assert!(rows[0].contains("\"ROWTIME\""), "{rows:?}");
+        m.set_input_lag(-5);
+        assert_eq!(m.input_lag_ms(), Some(0));
+    }
 }

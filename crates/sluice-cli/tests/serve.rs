@@ -1301,3 +1301,268 @@ fn serve_runs_a_delivery_streams_lambda_named_by_arn_through_the_arn_map() {
     assert_eq!(delivered.len(), 1, "{delivered:?}");
     assert_eq!(std::fs::read(&delivered[0]).unwrap(), b"HELLO\n");
 }
+
+impl Server {
+    /// One console API call (plain HTTP, unsigned unless `sign` has keys):
+    /// the status and the JSON answer.
+    fn console(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.console_signed(method, path, body, None)
+    }
+
+    fn console_signed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        sign: Option<(&str, &str)>,
+    ) -> (u16, Value) {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut headers = format!("Host: {}\r\n", self.addr);
+        if let Some((id, secret)) = sign {
+            let signer =
+                sluice_kds::sigv4::SigV4Signer::new(id, secret, None, "us-east-1", "kinesis");
+            let (path, query) = path.split_once('?').unwrap_or((path, ""));
+            for (k, v) in signer.sign(
+                method,
+                path,
+                query,
+                &[("host", &self.addr)],
+                body.as_bytes(),
+                SystemClock.now_ms(),
+            ) {
+                headers.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let json = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
+        (status, json)
+    }
+
+    /// Reads the live rows of `stream` of `app` until `enough` says the
+    /// text received so far is enough; returns that text.
+    fn console_rows(&self, app: &str, stream: &str, enough: impl Fn(&str) -> bool) -> String {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(
+            s,
+            "GET /console/api/apps/{app}/streams/{stream}/rows HTTP/1.1\r\nHost: {}\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut seen = String::new();
+        let mut buf = [0u8; 4096];
+        while !enough(&seen) {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "the rows stream ended: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        seen
+    }
+}
+
+/// The continuous-filter template reading `stream`: (SQL, app.toml).
+fn filter_template(server: &Server, stream: &str) -> (String, String) {
+    let (status, v) = server.console("GET", "/console/api/templates", None);
+    assert_eq!(status, 200, "{v}");
+    let t = v["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "continuous-filter")
+        .unwrap();
+    (
+        t["sql"].as_str().unwrap().to_string(),
+        t["config"].as_str().unwrap().replace("{{stream}}", stream),
+    )
+}
+
+#[test]
+fn console_api_runs_an_app_from_the_editor_and_streams_its_rows() {
+    let d = temp_dir("console");
+    let data = d.join("data");
+    let server = Server::start(&data, &[]);
+    let (status, page) = server.console("GET", "/", None);
+    assert_eq!(status, 200);
+    assert!(page.as_str().unwrap().contains("<"), "{page}");
+
+    let create = json!({"name": "ticks", "shards": 2});
+    assert_eq!(
+        server
+            .console("POST", "/console/api/streams", Some(&create))
+            .0,
+        200
+    );
+    let (status, v) = server.console("POST", "/console/api/streams", Some(&create));
+    assert_eq!(
+        (status, v["error"]["type"].as_str()),
+        (409, Some("Conflict"))
+    );
+
+    // The editor's check: a misspelt column, at its line.
+    let (sql, config) = filter_template(&server, "ticks");
+    let bad = sql.replace("ABS(change)", "ABS(chnage)");
+    let bad_line = bad.lines().position(|l| l.contains("chnage")).unwrap() + 1;
+    let (status, v) = server.console(
+        "POST",
+        "/console/api/check",
+        Some(&json!({"sql": bad, "config": config})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["problems"][0]["line"], bad_line, "{v}");
+    assert_eq!(v["problems"][0]["in"], "sql", "{v}");
+    // Saving it changes nothing.
+    let (status, v) = server.console(
+        "PUT",
+        "/console/api/apps/filter",
+        Some(&json!({"sql": bad, "config": config})),
+    );
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["problems"][0]["line"], bad_line, "{v}");
+    assert_eq!(
+        server.console("GET", "/console/api/apps/filter", None).0,
+        404
+    );
+
+    // Save & run, then watch its output stream while records arrive.
+    let (status, v) = server.console(
+        "PUT",
+        "/console/api/apps/filter",
+        Some(&json!({"sql": sql, "config": config, "start": "TRIM_HORIZON"})),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "RUNNING", "{v}");
+    assert!(
+        v["graph"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "pump" && n["label"] == "STREAM_PUMP"),
+        "{v}"
+    );
+    let records: Vec<Value> = [(5.0, 100.0), (-3.0, 100.0), (0.1, 100.0), (0.2, 50.0)]
+        .iter()
+        .map(|(change, price)| {
+            json!({"TICKER_SYMBOL": "AMZN", "SECTOR": "TECH", "CHANGE": change, "PRICE": price})
+        })
+        .collect();
+    let rows = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            server.console_rows("filter", "DESTINATION_SQL_STREAM", |seen| {
+                seen.matches("\"DIRECTION\"").count() >= 2
+            })
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        server.put("ticks", &records);
+        reader.join().unwrap()
+    });
+    assert!(rows.contains("event: schema"), "{rows}");
+    assert!(rows.contains("\"DIRECTION\": \"UP\""), "{rows}");
+    assert!(rows.contains("\"DIRECTION\": \"DOWN\""), "{rows}");
+    assert!(rows.contains("\"ROWTIME\""), "{rows}");
+
+    let overview = wait_for("the overview's counts", || {
+        let (_, v) = server.console("GET", "/console/api/overview", None);
+        let pumps = &v["apps"][0]["pumps"][0];
+        (v["streams"][0]["records_in"] == 4 && pumps["rows"] == 2).then_some(v)
+    });
+    assert_eq!(overview["apps"][0]["name"], "filter", "{overview}");
+    assert_eq!(overview["streams"][0]["shards"], 2, "{overview}");
+
+    // Stop, start from NOW.
+    let (_, v) = server.console("POST", "/console/api/apps/filter/stop", None);
+    assert_eq!(v["status"], "STOPPED", "{v}");
+    let (_, v) = server.console(
+        "POST",
+        "/console/api/apps/filter/start",
+        Some(&json!({"position": "NOW"})),
+    );
+    assert_eq!(v["status"], "RUNNING", "{v}");
+    let (status, v) = server.console(
+        "POST",
+        "/console/api/apps/filter/start",
+        Some(&json!({"position": "SOON"})),
+    );
+    assert_eq!(status, 400, "{v}");
+
+    // The schema of the stream, inferred from its records.
+    let (status, v) = server.console("GET", "/console/api/streams/ticks/schema", None);
+    assert_eq!(status, 200, "{v}");
+    let names: Vec<&str> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["TICKER_SYMBOL", "SECTOR", "CHANGE", "PRICE"], "{v}");
+    assert!(
+        v["input_toml"]
+            .as_str()
+            .unwrap()
+            .contains("kinesis_stream = \"ticks\"")
+    );
+    server.stop();
+
+    // The app made in the console starts with the server.
+    let server = Server::start(&data, &[]);
+    let (_, v) = server.console("GET", "/console/api/apps", None);
+    assert_eq!(v["apps"][0]["name"], "filter", "{v}");
+    assert_eq!(v["apps"][0]["status"], "RUNNING", "{v}");
+    // It resumes where its last run (started from NOW) stopped: one new
+    // record gives one row, nothing older is read again.
+    let one = json!({"TICKER_SYMBOL": "AMZN", "SECTOR": "TECH", "CHANGE": 9.0, "PRICE": 100.0});
+    server.put("ticks", &[one]);
+    let pump_rows = || {
+        let (_, v) = server.console("GET", "/console/api/apps", None);
+        v["apps"][0]["pumps"][0]["rows"].as_u64()
+    };
+    wait_for("the new record's row", || pump_rows().filter(|r| *r >= 1));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pump_rows(), Some(1), "no row twice after the restart");
+    server.stop();
+
+    // --console off: the console's paths are not served.
+    let server = Server::start(&d.join("off"), &["--console", "off"]);
+    assert_ne!(server.console("GET", "/console/api/overview", None).0, 200);
+    server.stop();
+}
+
+#[test]
+fn console_api_calls_are_signed_under_sigv4() {
+    let d = temp_dir("console-sigv4");
+    let server = Server::start(
+        &d,
+        &[
+            "--auth",
+            "sigv4",
+            "--access-key",
+            "AKIDCONSOLE:consolesecret",
+        ],
+    );
+    // The page and its config are public; the API is not.
+    let (status, v) = server.console("GET", "/console/config", None);
+    assert_eq!((status, v["auth"].as_str()), (200, Some("sigv4")));
+    assert_eq!(server.console("GET", "/", None).0, 200);
+    let (status, _) = server.console("GET", "/console/api/overview", None);
+    assert_eq!(status, 403);
+    let keys = Some(("AKIDCONSOLE", "consolesecret"));
+    let (status, v) = server.console_signed("GET", "/console/api/overview", None, keys);
+    assert_eq!(status, 200, "{v}");
+    let create = json!({"name": "signed"});
+    let (status, v) = server.console_signed("POST", "/console/api/streams", Some(&create), keys);
+    assert_eq!(status, 200, "{v}");
+    let wrong = Some(("AKIDCONSOLE", "not-the-secret"));
+    let (status, v) = server.console_signed("GET", "/console/api/overview", None, wrong);
+    assert_eq!(status, 403, "{v}");
+    server.stop();
+}

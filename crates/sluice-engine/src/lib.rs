@@ -77,7 +77,7 @@ pub mod types;
 pub use io::{input, output};
 pub use runtime::app;
 
-pub use app::{Application, Input};
+pub use app::{Application, Input, PumpRows};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::AppConfig;
 pub use error::{EngineError, Location, Result};

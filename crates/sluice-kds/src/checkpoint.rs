@@ -10,6 +10,7 @@
 //! sluice-kds-checkpoint 1
 //! <stream name> <shard id> after <sequence number>
 //! <stream name> <shard id> finished
+//! <stream name> <shard id> since <ms since the epoch>
 //! end <number of entry lines> <CRC32C of every byte before this line, 8 hex digits>
 //! ```
 //!
@@ -18,6 +19,10 @@
 //! means every record up to and including N was processed: a reader resumes
 //! with `AFTER_SEQUENCE_NUMBER N`. `finished` means the shard is closed and
 //! every record of it was processed: a reader never reads it again.
+//! `since T` means no record was processed yet by a reader that started at
+//! the stream's head (LATEST) at time T: a reader resumes with
+//! `AT_TIMESTAMP T`, not from the oldest record, so a stop right after a
+//! start from NOW resumes where it stopped.
 //!
 //! # Durability
 //!
@@ -54,6 +59,9 @@ pub enum ShardCheckpoint {
     After(String),
     /// The shard is closed and was read to its end.
     Finished,
+    /// Nothing processed yet by a reader that started at the head at this
+    /// time (ms since the epoch): resume from this time.
+    Since(i64),
 }
 
 #[derive(Debug)]
@@ -209,6 +217,7 @@ fn render(entries: &BTreeMap<(String, String), ShardCheckpoint>) -> String {
                 text.push_str(&format!("{stream} {shard} after {seq}\n"))
             }
             ShardCheckpoint::Finished => text.push_str(&format!("{stream} {shard} finished\n")),
+            ShardCheckpoint::Since(ms) => text.push_str(&format!("{stream} {shard} since {ms}\n")),
         }
     }
     let crc = crc32c::crc32c(text.as_bytes());
@@ -277,11 +286,16 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<BTreeMap<(String, String), ShardCh
                     (stream, shard, ShardCheckpoint::After((*seq).to_owned()))
                 }
                 [stream, shard, "finished"] => (stream, shard, ShardCheckpoint::Finished),
+                [stream, shard, "since", ms] if ms.parse::<i64>().is_ok() => (
+                    stream,
+                    shard,
+                    ShardCheckpoint::Since(ms.parse().unwrap_or_default()),
+                ),
                 _ => {
                     return Err(corrupt(
                         number,
                         format!(
-                            "expected `<stream> <shard id> after <sequence number>` or `<stream> <shard id> finished`, found {line:?}"
+                            "expected `<stream> <shard id> after <sequence number>`, `<stream> <shard id> finished` or `<stream> <shard id> since <ms>`, found {line:?}"
                         ),
                     ));
                 }

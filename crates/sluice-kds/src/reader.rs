@@ -410,12 +410,19 @@ impl Shard {
         }
     }
 
-    /// The checkpoint that stands for what was returned so far.
+    /// The checkpoint that stands for what was returned so far: nothing
+    /// returned from a start at the head is "since" the head was taken.
     fn checkpoint(&self) -> Option<ShardCheckpoint> {
         if self.finished {
             Some(ShardCheckpoint::Finished)
+        } else if let Some(seq) = &self.last_sequence {
+            Some(ShardCheckpoint::After(seq.clone()))
         } else {
-            self.last_sequence.clone().map(ShardCheckpoint::After)
+            match (&self.start, self.latest_taken_ms) {
+                (IteratorStart::Latest, Some(ms)) => Some(ShardCheckpoint::Since(ms)),
+                (IteratorStart::AtTimestamp(ms), _) => Some(ShardCheckpoint::Since(*ms)),
+                _ => None,
+            }
         }
     }
 
@@ -525,6 +532,9 @@ impl StreamReader {
                 match saved.get(&s.shard_id) {
                     Some(ShardCheckpoint::Finished) => shard.finished = true,
                     Some(ShardCheckpoint::After(seq)) => shard.last_sequence = Some(seq.clone()),
+                    Some(ShardCheckpoint::Since(ms)) => {
+                        shard.start = IteratorStart::AtTimestamp(*ms)
+                    }
                     None if has_history.contains(&s.shard_id) => {}
                     None => match start {
                         ReaderStart::TrimHorizon => {}
@@ -565,6 +575,7 @@ impl StreamReader {
             match &saved {
                 Some(ShardCheckpoint::Finished) => shard.finished = true,
                 Some(ShardCheckpoint::After(seq)) => shard.last_sequence = Some(seq.clone()),
+                Some(ShardCheckpoint::Since(ms)) => shard.start = IteratorStart::AtTimestamp(*ms),
                 None => {}
             }
             shard.committed = saved;
@@ -867,8 +878,13 @@ impl StreamReader {
                 };
                 let c = if s.finished && all_committed {
                     ShardCheckpoint::Finished
+                } else if let Some(seq) = given.get(id.as_str()) {
+                    ShardCheckpoint::After((*seq).to_owned())
+                } else if s.last_sequence.is_none() {
+                    // Nothing read: a start at the head is kept as such.
+                    s.checkpoint()?
                 } else {
-                    ShardCheckpoint::After((*given.get(id.as_str())?).to_owned())
+                    return None;
                 };
                 (s.committed.as_ref() != Some(&c)).then(|| (id.clone(), c))
             })
@@ -1130,6 +1146,34 @@ mod tests {
             &[("shardId-000000000002", &[SHARD0, "shardId-000000000001"])],
         );
         assert_eq!(reader.open_shards(), vec!["shardId-000000000002"]);
+    }
+
+    #[tokio::test]
+    async fn a_start_at_the_head_that_read_nothing_resumes_from_where_it_stopped() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(1)).unwrap();
+        f.put("s", 0..5);
+        f.clock.advance(1_000);
+        // Started at the head (NOW), stopped before any record came.
+        let mut a = f.reader(ReaderStart::Latest, Some(f.store())).await;
+        assert!(read(&mut a, 1, 1).await.is_empty());
+        a.commit().unwrap();
+        drop(a);
+        assert!(matches!(
+            f.store().get("s", SHARD0),
+            Some(ShardCheckpoint::Since(_))
+        ));
+        f.clock.advance(1_000);
+        f.put("s", 5..8);
+        // LAST_STOPPED_POINT: from where it stopped, not from the oldest.
+        let mut b = f.reader(ReaderStart::TrimHorizon, Some(f.store())).await;
+        assert_eq!(values(&read(&mut b, 3, 100).await), vec![5, 6, 7]);
+        b.commit().unwrap();
+        drop(b);
+        assert!(matches!(
+            f.store().get("s", SHARD0),
+            Some(ShardCheckpoint::After(_))
+        ));
     }
 
     #[tokio::test]

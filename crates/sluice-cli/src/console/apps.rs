@@ -179,7 +179,7 @@ impl AppRegistry {
                     .nodes
                     .iter()
                     .map(|n| {
-                        let rate = n.counts.as_ref().map(|s| rates.rate(&app_key(name, s)));
+                        let rate = n.counted().then(|| rates.rate(&app_key(name, &n.id)));
                         json!({"id": n.id, "kind": n.kind, "label": n.label, "rows_per_s": rate})
                     })
                     .collect();
@@ -233,7 +233,27 @@ impl AppRegistry {
         if !problems.is_empty() {
             return Err(ConsoleError::Problems(problems));
         }
+        let old_sources = std::fs::read_to_string(dir.join("app.toml"))
+            .ok()
+            .map(|text| kinesis_sources(&text));
         self.stop_locked(name)?;
+        // A checkpoint is kept only where its input reads the same stream
+        // as before: a position in another stream means nothing.
+        let new_sources = kinesis_sources(config);
+        for (input, source) in &new_sources {
+            let same = old_sources
+                .as_ref()
+                .and_then(|old| old.get(input))
+                .is_some_and(|old| old == source);
+            if !same {
+                let path = connect::checkpoint_path(&self.services.checkpoint_dir, name, input);
+                if path.exists() {
+                    std::fs::remove_file(&path).map_err(|e| {
+                        ConsoleError::Internal(format!("removing {}: {e}", path.display()))
+                    })?;
+                }
+            }
+        }
         let write = |file: &str, text: &str| {
             let path = dir.join(file);
             std::fs::write(&path, text)
@@ -340,9 +360,25 @@ impl AppRegistry {
     }
 }
 
-/// The rates key of rows into `stream` of `app`.
-pub fn app_key(app: &str, stream: &str) -> String {
-    format!("app:{app}:{stream}")
+/// Per in-application input stream of an app.toml, the Kinesis stream it
+/// reads (with its endpoint, when remote).
+fn kinesis_sources(config: &str) -> BTreeMap<String, (String, Option<String>)> {
+    let Ok(config) = sluice_engine::AppConfig::parse(config, "app.toml") else {
+        return BTreeMap::new();
+    };
+    config
+        .input
+        .iter()
+        .filter_map(|i| {
+            let stream = i.kinesis_stream.clone()?;
+            Some((i.stream.clone(), (stream, i.endpoint.clone())))
+        })
+        .collect()
+}
+
+/// The rates key of the rows through graph node `id` of `app`.
+pub fn app_key(app: &str, id: &str) -> String {
+    format!("app:{app}:{id}")
 }
 
 fn summary(name: &str, app: &ManagedApp, rates: &Rates) -> Value {
@@ -354,6 +390,13 @@ fn summary(name: &str, app: &ManagedApp, rates: &Rates) -> Value {
     let running = matches!(app.run, Run::Running { .. });
     let (pumps, rows_per_s, lag) = match &app.monitor {
         Some(m) => {
+            let rate = |p: &crate::monitor::PumpInfo| {
+                if running {
+                    rates.rate(&app_key(name, &format!("pump:{}", p.name)))
+                } else {
+                    0.0
+                }
+            };
             let pumps: Vec<Value> = m
                 .pumps
                 .iter()
@@ -361,19 +404,13 @@ fn summary(name: &str, app: &ManagedApp, rates: &Rates) -> Value {
                     json!({
                         "name": p.name,
                         "target": p.target,
-                        "rows": m.rows(&p.target),
-                        "rows_per_s": if running { rates.rate(&app_key(name, &p.target)) } else { 0.0 },
+                        "rows": m.pump_rows(p),
+                        "rows_per_s": rate(p),
                     })
                 })
                 .collect();
-            let total: f64 = if running {
-                m.stream_names()
-                    .iter()
-                    .map(|s| rates.rate(&app_key(name, s)))
-                    .sum()
-            } else {
-                0.0
-            };
+            // Rows the app's pumps emit, all together.
+            let total: f64 = m.pumps.iter().map(rate).sum();
             (pumps, total, if running { m.input_lag_ms() } else { None })
         }
         None => (Vec::new(), 0.0, None),

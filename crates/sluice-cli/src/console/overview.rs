@@ -71,8 +71,8 @@ pub fn counters(kds: &Kds, video: &VideoApi, apps: &AppRegistry) -> Vec<(String,
         out.push((format!("video:{}", s.name()), s.head_seq()));
     }
     for (app, monitor) in apps.monitors() {
-        for stream in monitor.stream_names() {
-            out.push((app_key(&app, &stream), monitor.rows(&stream)));
+        for (id, rows) in monitor.counters() {
+            out.push((app_key(&app, &id), rows));
         }
     }
     out

@@ -54,6 +54,34 @@ pub struct Application {
     pending_errors: Vec<ErrorRow>,
     /// ERROR_TIME of the last error row delivered (error_stream's ROWTIME).
     last_error_time: i64,
+    /// Per pump: rows it inserted into its target stream.
+    pump_rows: PumpRows,
+}
+
+/// Rows each pump of an application has inserted into its target stream,
+/// readable from other threads while the application runs
+/// ([`Application::pump_rows`]); indexed like the plan's pumps.
+#[derive(Debug, Clone)]
+pub struct PumpRows(Arc<[std::sync::atomic::AtomicU64]>);
+
+impl PumpRows {
+    fn new(pumps: usize) -> Self {
+        Self((0..pumps).map(|_| Default::default()).collect())
+    }
+
+    fn add(&self, pump: usize, batches: &[RecordBatch]) {
+        if let Some(c) = self.0.get(pump) {
+            let n: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            c.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Rows pump `pump` (its index in the plan) has inserted so far.
+    pub fn rows(&self, pump: usize) -> u64 {
+        self.0
+            .get(pump)
+            .map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 impl std::fmt::Debug for Application {
@@ -155,6 +183,7 @@ impl Application {
             .iter()
             .map(|p| p.distinct.as_ref().map(|_| DistinctState::default()))
             .collect();
+        let plan_pumps = plan.pumps.len();
         Ok(Self {
             plan,
             states,
@@ -168,7 +197,14 @@ impl Application {
             clock,
             pending_errors: Vec::new(),
             last_error_time: i64::MIN,
+            pump_rows: PumpRows::new(plan_pumps),
         })
+    }
+
+    /// The counters of rows each pump inserted, shared: they go on
+    /// counting while the application runs.
+    pub fn pump_rows(&self) -> PumpRows {
+        self.pump_rows.clone()
     }
 
     /// The application's plan: its streams and pumps.
@@ -427,6 +463,7 @@ impl Application {
             }
             self.take_errors(p, out.errors);
             if !out.batches.is_empty() {
+                self.pump_rows.add(p, &out.batches);
                 let merged = merge_by_rowtime(out.batches)?;
                 self.route(into, merged)?;
             }
@@ -566,6 +603,7 @@ impl Application {
             if out.batches.is_empty() {
                 continue;
             }
+            self.pump_rows.add(p, &out.batches);
             match outputs.iter_mut().find(|(s, _)| *s == into) {
                 Some((_, v)) => v.extend(out.batches),
                 None => outputs.push((into, out.batches)),
