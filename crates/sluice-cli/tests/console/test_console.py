@@ -1,7 +1,8 @@
 """The web console of `sluice serve` in headless Chromium (Selenium), and its
 JSON API over plain HTTP. Starts its own servers on 127.0.0.1, one with
 authentication off and one with sigv4; boto3 is the producer. Saves a
-screenshot of each view under ${SLUICE_ARTIFACTS:-target/console-screenshots}
+screenshot of each view (overview, new app, app with rows, editor with a
+problem, source schema, sign-in) under ${SLUICE_ARTIFACTS:-target/console-screenshots}
 and checks that none is blank. Ends with "N passed, M failed"."""
 
 import json
@@ -449,6 +450,7 @@ def new_app_from_the_continuous_filter_template_runs():
     assert STREAM in config and "{{stream}}" not in config, config
     # The template checks clean.
     wait_text(B, "check-state", "No problems")
+    screenshot(B, "new-app")
     find(B, "save-run").click()
     wait(B, lambda d: d.current_url.endswith(f"#/app/{APP}"), 15, "Save & run did not open the app")
     wait_text(B, "app-status", "RUNNING", timeout=15)
