@@ -594,6 +594,9 @@ def source_schema_lists_the_fields_of_json_records():
     find(B, "new-app-view")
     config = find(B, "config-editor").get_property("value")
     assert SCHEMA_STREAM in config and "RENAMED_COL" in config, config
+    # With a pass-through SQL to start from, which checks clean.
+    assert "RENAMED_COL" in find(B, "sql-editor").get_property("value")
+    wait_text(B, "check-state", "No problems")
 
 
 # ---- The JSON API over plain HTTP -------------------------------------------
