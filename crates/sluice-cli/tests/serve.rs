@@ -53,13 +53,13 @@ impl Server {
         Server { child, addr }
     }
 
-    /// One AWS JSON 1.1 call; returns the status and the JSON answer.
-    fn call(&self, target: &str, body: &Value) -> (u16, Value) {
-        let body = body.to_string();
+    /// One HTTP/1.1 request (`headers`: lines ending in CRLF, besides
+    /// Host, Content-Length and Connection); the status and the body.
+    fn http(&self, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         write!(
             s,
-            "POST / HTTP/1.1\r\nHost: {}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0\r\nX-Amz-Date: 20260101T000000Z\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.addr,
             body.len()
         )
@@ -68,10 +68,19 @@ impl Server {
         s.read_to_string(&mut answer).unwrap();
         let (head, body) = answer.split_once("\r\n\r\n").unwrap();
         let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, body.to_string())
+    }
+
+    /// One AWS JSON 1.1 call; returns the status and the JSON answer.
+    fn call(&self, target: &str, body: &Value) -> (u16, Value) {
+        let headers = format!(
+            "Authorization: AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=0\r\nX-Amz-Date: 20260101T000000Z\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\n"
+        );
+        let (status, body) = self.http("POST", "/", &headers, &body.to_string());
         let json = if body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
         };
         (status, json)
     }
@@ -1317,7 +1326,7 @@ impl Server {
         sign: Option<(&str, &str)>,
     ) -> (u16, Value) {
         let body = body.map(Value::to_string).unwrap_or_default();
-        let mut headers = format!("Host: {}\r\n", self.addr);
+        let mut headers = String::from("Content-Type: application/json\r\n");
         if let Some((id, secret)) = sign {
             let signer =
                 sluice_kds::sigv4::SigV4Signer::new(id, secret, None, "us-east-1", "kinesis");
@@ -1333,18 +1342,8 @@ impl Server {
                 headers.push_str(&format!("{k}: {v}\r\n"));
             }
         }
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\n{headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        let json = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
+        let (status, body) = self.http(method, path, &headers, &body);
+        let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
         (status, json)
     }
 
