@@ -175,11 +175,21 @@ impl AppRegistry {
         v["config"] = json!(read("app.toml"));
         let (streams, nodes, edges) = match &app.monitor {
             Some(m) => {
+                // A source node's rows are those of the stream it feeds.
+                let through = |n: &crate::monitor::Node| -> Option<String> {
+                    if n.counted() {
+                        return Some(n.id.clone());
+                    }
+                    (n.kind == "source")
+                        .then(|| m.edges.iter().find(|e| e.from == n.id))
+                        .flatten()
+                        .map(|e| e.to.clone())
+                };
                 let nodes: Vec<Value> = m
                     .nodes
                     .iter()
                     .map(|n| {
-                        let rate = n.counted().then(|| rates.rate(&app_key(name, &n.id)));
+                        let rate = through(n).map(|id| rates.rate(&app_key(name, &id)));
                         json!({"id": n.id, "kind": n.kind, "label": n.label, "rows_per_s": rate})
                     })
                     .collect();
