@@ -150,6 +150,7 @@ where
     let session = Session {
         api: api.clone(),
         stream: stream.clone(),
+        name: stream.name(),
         steps,
         base_ms: if relative { start_ms.unwrap_or(now) } else { 0 },
         header: None,
@@ -228,6 +229,8 @@ enum Step {
 struct Session {
     api: VideoApi,
     stream: Arc<Stream>,
+    /// StreamName, read once: the stream lock is the writer's to take.
+    name: String,
     /// To the writer; closed by the writer when an append failed.
     steps: mpsc::Sender<Step>,
     base_ms: i64,
@@ -444,7 +447,7 @@ impl Session {
             .and_then(|h| h.tracks.iter().find(|t| t.width.is_some()));
         let producer_ms = self.producer_ms(frag);
         FragmentEvent {
-            stream_name: self.stream.name(),
+            stream_name: self.name.clone(),
             fragment_number: open.map(|o| o.number.clone()),
             producer_ms: Some(producer_ms),
             server_ms: open.map_or_else(|| self.api.store().clock().now_ms(), |o| o.server_ms),
