@@ -26,10 +26,16 @@
 //!   session. RECEIVED for a fragment is sent only after its bytes are in
 //!   the segment; PERSISTED only after the persister's fdatasync of the
 //!   segment and of its index line, which starts after the append.
-//! - Backpressure: the step channel holds [`PIPELINE_DEPTH`] steps, so at
-//!   most that many fragments wait for the writer besides the one it
-//!   writes; while it is full the session reads no more of the body, and
-//!   TCP slows the producer down.
+//! - Backpressure: the step channel holds [`PIPELINE_DEPTH`] steps (a
+//!   fragment, or an ACK between fragments), so at most that many
+//!   fragments wait for the writer besides the one it writes; while it is
+//!   full the session reads no more of the body, and TCP slows the
+//!   producer down. The persister's queue is unbounded but holds only
+//!   fragment metadata (their bytes are in the segment by then).
+//! - Locks: the writer appends without holding the stream lock during the
+//!   segment write ([`Stream::append`]), and the session reads the
+//!   StreamName once, so numbering the next fragment does not wait for
+//!   the previous one's bytes.
 //! - Errors: when an append fails, the writer sends ERROR (5001), drops
 //!   every later step unsent and closes the step channel; the session sees
 //!   the channel close and ends, as a serial session stops at the failed
@@ -199,8 +205,9 @@ fn start_writer(
     (steps_tx, handle)
 }
 
-/// Steps the session may queue for the writer before it waits: at most
-/// this many fragments wait besides the one being written.
+/// Steps (fragments, or ACKs between them) the session may queue for the
+/// writer before it waits: at most this many fragments wait besides the
+/// one being written.
 pub(crate) const PIPELINE_DEPTH: usize = 4;
 
 struct OpenFragment {
