@@ -993,16 +993,37 @@ mod tests {
             retry_backoff: Duration::from_millis(50),
             ..PutMediaOptions::default()
         };
-        let (r, _acks) = put(proxy, &parts, &options).await;
+        let (r, acks) = put(proxy, &parts, &options).await;
         let summary = r.unwrap();
         assert!(summary.connections >= 2, "{summary:?}");
         assert_eq!(summary.fragments, 8);
-        // Every cluster is stored, in order; one whose RECEIVED was lost
-        // with the connection may be stored twice (at least once).
+        let all: Vec<u64> = (0..8).map(|i| i * 2000).collect();
+        // Each fragment got one RECEIVED, in order: the second connection
+        // began with the first fragment the first one left unacknowledged.
+        let received: Vec<u64> = acks
+            .iter()
+            .filter(|a| a.event_type == AckEventType::Received)
+            .filter_map(|a| a.fragment_timecode)
+            .collect();
+        assert_eq!(received, all);
+        // Every cluster is stored, in order: what the first connection
+        // stored, then the second from where the client resumed. Those the
+        // server stored but whose RECEIVED was lost with the connection
+        // (the server appends ahead of its ACKs reaching the client) are
+        // stored twice: at least once.
         let got = stored(&s);
-        let mut tcs: Vec<u64> = got.iter().map(|(tc, _)| *tc).collect();
-        tcs.dedup();
-        assert_eq!(tcs, (0..8).map(|i| i * 2000).collect::<Vec<_>>());
+        let tcs: Vec<u64> = got.iter().map(|(tc, _)| *tc).collect();
+        let first = tcs
+            .windows(2)
+            .position(|w| w[1] <= w[0])
+            .map_or(tcs.len(), |i| i + 1);
+        let (before, after) = tcs.split_at(first);
+        assert_eq!(before, &all[..before.len()], "{tcs:?}");
+        assert!(
+            !after.is_empty() && after[0] <= *before.last().unwrap() + 2000,
+            "{tcs:?}"
+        );
+        assert_eq!(after, &all[(after[0] / 2000) as usize..], "{tcs:?}");
         for (tc, bytes) in &got {
             assert_eq!(bytes.as_ref(), clusters[(*tc / 2000) as usize].as_slice());
         }

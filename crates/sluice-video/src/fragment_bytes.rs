@@ -2,8 +2,14 @@
 //! splitter cuts a PutMedia body into fragments without copying it, the
 //! store writes the slices with one `writev`, and the client sends them on
 //! as they are. Entry point: [`FragmentBytes`].
+//!
+//! Elements that follow each other in one input buffer are kept as one
+//! slice ([`FragmentBytes::push_slice`]): a fragment read from inputs of
+//! 512 KiB is a few slices, not one per frame, so the client sends it in a
+//! few large HTTP chunks rather than one small chunk per frame.
 
 use std::io::{IoSlice, Write};
+use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
 
@@ -12,6 +18,21 @@ use bytes::{Bytes, BytesMut};
 pub struct FragmentBytes {
     chunks: Vec<Bytes>,
     len: usize,
+    /// Where the last slice came from, when [`FragmentBytes::push_slice`]
+    /// took it: the next range of the same buffer extends it.
+    tail: Option<Tail>,
+}
+
+/// The last slice as a range of its source buffer, which is known by its
+/// address and length. While the slice lives its memory cannot be reused,
+/// so a buffer with the same address and length is a view of the same
+/// bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tail {
+    addr: usize,
+    source_len: usize,
+    start: usize,
+    end: usize,
 }
 
 impl FragmentBytes {
@@ -20,7 +41,41 @@ impl FragmentBytes {
         if !bytes.is_empty() {
             self.len += bytes.len();
             self.chunks.push(bytes);
+            self.tail = None;
         }
+    }
+
+    /// Appends `source[range]`; when the last slice ends where `range`
+    /// starts in the same buffer, the two become one slice.
+    ///
+    /// # Panics
+    ///
+    /// When `range` is out of `source`'s bounds (as [`Bytes::slice`]).
+    pub fn push_slice(&mut self, source: &Bytes, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        let addr = source.as_ptr() as usize;
+        let source_len = source.len();
+        if let Some(t) = self.tail.as_mut()
+            && t.addr == addr
+            && t.source_len == source_len
+            && t.end == range.start
+            && let Some(last) = self.chunks.last_mut()
+        {
+            *last = source.slice(t.start..range.end);
+            self.len += range.len();
+            t.end = range.end;
+            return;
+        }
+        self.len += range.len();
+        self.chunks.push(source.slice(range.clone()));
+        self.tail = Some(Tail {
+            addr,
+            source_len,
+            start: range.start,
+            end: range.end,
+        });
     }
 
     /// Bytes in all.
@@ -174,6 +229,35 @@ mod tests {
         assert_eq!(f.after(5), b"fgh".to_vec());
         assert!(f.after(8).is_empty());
         assert!(f.after(99).is_empty());
+    }
+
+    #[test]
+    fn ranges_that_follow_in_one_buffer_are_one_slice() {
+        let input = Bytes::from_static(b"0123456789");
+        let other = Bytes::copy_from_slice(b"0123456789");
+        let mut f = FragmentBytes::default();
+        f.push_slice(&input, 0..3);
+        f.push_slice(&input.clone(), 3..5);
+        f.push_slice(&input, 5..5);
+        f.push_slice(&input, 5..7);
+        assert_eq!(f.chunks().len(), 1);
+        assert_eq!(f.chunks()[0].as_ptr(), input.as_ptr());
+        // A gap, another buffer, or a plain push starts a new slice.
+        f.push_slice(&input, 8..9);
+        f.push_slice(&other, 9..10);
+        f.push(Bytes::from_static(b"ab"));
+        f.push_slice(&other, 0..1);
+        f.push_slice(&other, 1..2);
+        assert_eq!(f.chunks().len(), 5);
+        assert_eq!(f.len(), 13);
+        assert_eq!(f, b"012345689ab01".to_vec());
+        // A sub-slice of the same memory with another length is another
+        // buffer: not merged.
+        let mut g = FragmentBytes::default();
+        g.push_slice(&input, 0..2);
+        g.push_slice(&input.slice(..5), 2..4);
+        assert_eq!(g.chunks().len(), 2);
+        assert_eq!(g, b"0123".to_vec());
     }
 
     #[test]

@@ -707,7 +707,9 @@ impl MkvSplitter {
             }
         }
         let offset = self.pos;
-        let raw = self.buf.slice(self.start..self.start + header.header_len);
+        let raw = self.start..self.start + header.header_len;
+        let mut bytes = FragmentBytes::default();
+        bytes.push_slice(&self.buf, raw.clone());
         self.consume(header.header_len);
         let cluster_end = header.size.map(|s| self.pos + s);
         if let (Some(end), Some(seg_end)) = (cluster_end, self.segment_end)
@@ -719,7 +721,7 @@ impl MkvSplitter {
         self.open = Some(Open {
             frag: ParsedFragment {
                 size: raw.len() as u64,
-                bytes: FragmentBytes::from(raw),
+                bytes,
                 offset,
                 ..ParsedFragment::default()
             },
@@ -772,8 +774,7 @@ impl MkvSplitter {
             return self.start_block_copy(&header, size, total);
         }
         let begin = self.start;
-        let element = self.buf.slice(begin..begin + total);
-        let data = &element[header.header_len..];
+        let data = &self.buf[begin + header.header_len..begin + total];
         let Some(open) = self.open.as_mut() else {
             return false;
         };
@@ -810,7 +811,7 @@ impl MkvSplitter {
             _ => {}
         }
         if open.frag.error.is_none() || self.passthrough {
-            open.frag.bytes.push(element);
+            open.frag.bytes.push_slice(&self.buf, begin..begin + total);
         }
         self.consume(total);
         true
@@ -827,16 +828,21 @@ impl MkvSplitter {
         if header.id != ebml::ID_SIMPLE_BLOCK || here < prefix {
             return false;
         }
-        let part = self.buf.slice(self.start..);
+        let part = self.start..self.buf.len();
         let Some(open) = self.open.as_mut() else {
             return false;
         };
         open.frag.size += total as u64;
         if let Some(h) = &self.header {
-            note_block(&mut open.frag, h, &part[header.header_len..], None);
+            note_block(
+                &mut open.frag,
+                h,
+                &self.buf[part.start + header.header_len..],
+                None,
+            );
         }
         if open.frag.error.is_none() || self.passthrough {
-            open.frag.bytes.push(part);
+            open.frag.bytes.push_slice(&self.buf, part);
         }
         self.consume(here);
         self.copy = (total - here) as u64;

@@ -175,7 +175,8 @@ const MEMORY: u64 = u64::MAX;
 
 struct SegmentWriter {
     id: u64,
-    file: File,
+    /// Shared so [`Stream::append`] writes it without the stream lock.
+    file: Arc<File>,
     len: u64,
     dirty: bool,
 }
@@ -204,6 +205,9 @@ pub struct Stream {
     deleted: AtomicBool,
     /// Serializes [`Stream::persist`] calls.
     persist_lock: Mutex<()>,
+    /// Serializes [`Stream::append`] calls, whose segment writes run
+    /// without the stream lock.
+    append_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -334,7 +338,14 @@ impl Stream {
     /// Append a fragment: its bytes go to the active segment (or memory,
     /// with retention 0) and it becomes visible to readers at once. Durable
     /// only after [`Stream::persist`].
+    ///
+    /// Appends are serialized, and the segment write runs without the
+    /// stream lock: readers, [`Stream::persist`] and numbering
+    /// ([`Stream::try_allocate`]) are not held up by a fragment's bytes
+    /// going in. The fragment is indexed (and pending for persist) only
+    /// once its bytes are written.
     pub fn append(&self, frag: NewFragment) -> Result<FragmentEntry> {
+        let _one_at_a_time = self.append_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut inner = self.lock();
         let server_ms = inner
             .entries
@@ -394,25 +405,37 @@ impl Stream {
                 inner.segments.insert(entry.seq);
                 inner.active = Some(SegmentWriter {
                     id: entry.seq,
-                    file,
+                    file: Arc::new(file),
                     len,
                     dirty: true,
                 });
                 sync_dir(&self.dir.join("segments"))?;
             }
-            let Some(active) = inner.active.as_mut() else {
+            let Some(active) = inner.active.as_ref() else {
                 return Err(VideoError::io(
                     "append",
                     &self.dir,
                     std::io::Error::other("no active segment"),
                 ));
             };
-            let path = segment_path(&self.dir, active.id);
+            let (id, offset, file) = (active.id, active.len, active.file.clone());
+            drop(inner);
+            // No one else appends (append_lock), so the file (opened for
+            // append) ends at `offset` and the bytes land there.
+            let path = segment_path(&self.dir, id);
             frag.bytes
-                .write_to(&mut active.file)
+                .write_to(&mut &*file)
                 .map_err(|e| VideoError::io("write", &path, e))?;
-            entry.segment = active.id;
-            entry.offset = active.len;
+            inner = self.lock();
+            let Some(active) = inner.active.as_mut().filter(|a| a.id == id) else {
+                return Err(VideoError::io(
+                    "append",
+                    &path,
+                    std::io::Error::other("the stream was deleted during the write"),
+                ));
+            };
+            entry.segment = id;
+            entry.offset = offset;
             active.len += entry.size;
             active.dirty = true;
             inner.pending.push(entry.clone());
@@ -837,6 +860,7 @@ impl Stream {
             writer_active: AtomicBool::new(false),
             deleted: AtomicBool::new(false),
             persist_lock: Mutex::new(()),
+            append_lock: Mutex::new(()),
         };
         Ok(stream)
     }
@@ -1203,6 +1227,48 @@ mod tests {
         let c = frag(&s, &h, 1_700_000_004_000, b"third");
         assert!(c.number > b.number, "numbers never reused after restart");
         s.persist().unwrap();
+    }
+
+    #[test]
+    fn readers_and_persist_beside_appends_see_only_whole_fragments() {
+        // Appends write without the stream lock: a fragment is indexed
+        // (and persisted) only with all its bytes in place, at the offsets
+        // the index says, across segment rotations.
+        let dir = tmpdir("beside");
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let config = StoreConfig {
+            segment_max_bytes: 64 * 1024,
+            ..StoreConfig::default()
+        };
+        let store = Store::open(&dir, clock, config.clone()).unwrap();
+        let s = create(&store, "cam", 24);
+        let h = s.put_header(&Bytes::from_static(b"HEADER")).unwrap();
+        let body = |i: usize| vec![(i % 251) as u8; 5_000 + i * 37];
+        let writer = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    frag(&s, &h, 1_700_000_000_000 + i as i64, &body(i));
+                }
+            })
+        };
+        let mut persisted = 0;
+        while !writer.is_finished() || persisted < 200 {
+            for e in s.from_seq(0, usize::MAX) {
+                assert_eq!(s.read(&e).unwrap().to_vec(), body(e.seq as usize));
+            }
+            persisted += s.persist().unwrap().len();
+        }
+        writer.join().unwrap();
+        assert_eq!(persisted, 200);
+        drop((s, store));
+        let store = Store::open(&dir, Arc::new(ManualClock::new(0)), config).unwrap();
+        let s = store.stream(Some("cam"), None).unwrap();
+        assert_eq!(s.len(), 200);
+        for e in s.from_seq(0, usize::MAX) {
+            assert_eq!(s.read(&e).unwrap().to_vec(), body(e.seq as usize));
+        }
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
