@@ -52,7 +52,7 @@
 //! against the disk's raw sequential write in the same run (target ≥ 80%),
 //! PERSISTED ACK latency of a live producer and GetMedia time to first
 //! byte, sized by `--seconds` ([`sluice_video::bench::BenchOptions::for_seconds`]).
-//! `--mode firehose` runs [`sluice_firehose::bench`] on `--seconds` × 6.4
+//! `--mode firehose` runs [`sluice_firehose::bench`] on `--seconds` × 32
 //! MB of JSON records (1 MB at least): UNCOMPRESSED delivery against
 //! `object_store` alone (target ≥ 80%) and GZIP delivery against the
 //! encoder alone (target ≤ 1.2× its time). Both print one line per figure,
@@ -864,12 +864,13 @@ fn video(seconds: f64, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// The Firehose delivery benchmark on `seconds` × 6.4 MB of records.
+/// The Firehose delivery benchmark on `seconds` × 32 MB of records (its
+/// seven passes over them take about `seconds` here).
 fn firehose(seconds: f64, report: &mut Report) -> Result<()> {
     if !(seconds.is_finite() && seconds > 0.0) {
         bail!("--seconds must be above 0, not {seconds}");
     }
-    let bytes = ((seconds * 6.4e6) as usize).max(1_000_000);
+    let bytes = ((seconds * 32e6) as usize).max(1_000_000);
     let dir = std::env::temp_dir().join(format!("sluice-firehose-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
