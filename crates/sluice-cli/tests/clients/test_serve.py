@@ -5,69 +5,15 @@ Starts its own servers on 127.0.0.1. Ends with "N passed, M failed"."""
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
-import boto3
-import botocore.config
 from botocore.exceptions import ClientError
 
-BIN = os.environ["SLUICE_BIN"]
-RESULTS = []
-
-
-class Server:
-    def __init__(self, *extra):
-        self.dir = tempfile.mkdtemp(prefix="sluice-serve-")
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dir, *extra],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        # Apps print their own lines (streams created) before the address.
-        seen = []
-        m = None
-        while m is None and len(seen) < 50:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            seen.append(line)
-            m = re.search(r"on http://([0-9.]+:\d+)", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"no address from sluice serve: {seen!r}")
-        self.endpoint = "http://" + m.group(1)
-
-    def client(self, service, key="test", secret="test"):
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-            config=botocore.config.Config(retries={"max_attempts": 1}),
-        )
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
-        if code != 0:
-            raise AssertionError(f"sluice serve exited {code}: {self.proc.stderr.read()}")
-
-
-def test(fn):
-    try:
-        fn()
-        RESULTS.append(True)
-        print(f"PASS {fn.__name__}")
-    except Exception:
-        RESULTS.append(False)
-        print(f"FAIL {fn.__name__}")
-        traceback.print_exc()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from sluice_server import BIN, Server, summary, test  # noqa: E402
 
 
 def bucket_objects(server, bucket):
@@ -380,7 +326,4 @@ test(firehose_reads_a_kinesis_stream_as_its_source)
 test(firehose_transform_named_by_lambda_arn_runs_through_the_arn_map)
 test(kda_application_runs_from_its_describe_application_output)
 test(sigv4_guards_every_service)
-passed = sum(RESULTS)
-failed = len(RESULTS) - passed
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+summary()

@@ -9,18 +9,14 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import tomllib
-import traceback
 import urllib.error
 import urllib.request
 
-import boto3
 import botocore.auth
 import botocore.awsrequest
 import botocore.config
@@ -33,85 +29,20 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-BIN = os.environ["SLUICE_BIN"]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from sluice_server import Server, summary, test  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 ARTIFACTS = os.path.abspath(
     os.environ.get("SLUICE_ARTIFACTS") or os.path.join(ROOT, "target", "console-screenshots")
 )
 CHROMIUM = os.environ.get("SLUICE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SLUICE_CHROMEDRIVER", "/usr/bin/chromedriver")
-RESULTS = []
 
 # Names shared by the tests that run against one server, in order.
 STREAM = "ticks"
 APP = "filter"
 SCHEMA_STREAM = "json-src"
-
-
-class Server:
-    """`sluice serve` on a free port with a fresh data directory."""
-
-    def __init__(self, *extra):
-        self.dir = tempfile.mkdtemp(prefix="sluice-console-")
-        self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dir, *extra],
-            # Apps without an [[output]] print their rows on stdout.
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        seen = []
-        m = None
-        while m is None and len(seen) < 50:
-            line = self.proc.stderr.readline()
-            if not line:
-                break
-            seen.append(line)
-            m = re.search(r"on http://([0-9.]+:\d+)", line)
-        if not m:
-            self.proc.kill()
-            raise RuntimeError(f"no address from sluice serve: {seen!r}")
-        self.endpoint = "http://" + m.group(1)
-        # Drain stderr so a chatty server never blocks on a full pipe.
-        self.log = []
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _drain(self):
-        for line in self.proc.stderr:
-            self.log.append(line)
-
-    def client(self, service, key="test", secret="test"):
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-            config=botocore.config.Config(retries={"max_attempts": 1}),
-        )
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=30)
-        if code != 0:
-            raise AssertionError(f"sluice serve exited {code}: {''.join(self.log[-20:])}")
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def test(fn):
-    try:
-        fn()
-        RESULTS.append(True)
-        print(f"PASS {fn.__name__}", flush=True)
-    except Exception:
-        RESULTS.append(False)
-        print(f"FAIL {fn.__name__}", flush=True)
-        traceback.print_exc()
-        sys.stdout.flush()
-
-
-# ---- HTTP helpers (urllib) -------------------------------------------------
 
 
 def http(server, method, path, body=None, headers=None):
@@ -779,10 +710,7 @@ def main():
         S.stop()
     test(sigv4_sign_in_then_signed_calls)
     test(console_off_serves_no_console)
-    passed = sum(RESULTS)
-    failed = len(RESULTS) - passed
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    summary()
 
 
 main()
