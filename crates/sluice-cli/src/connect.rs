@@ -109,9 +109,7 @@ impl AppHandle {
             Err(_) => Err(anyhow!("app {}: its thread panicked", self.name)),
         }
     }
-}
 
-impl AppHandle {
     /// Whether the app's thread has ended (stopped or failed).
     pub fn is_finished(&self) -> bool {
         self.thread.is_finished()
@@ -230,7 +228,9 @@ pub fn run_from_kinesis(
     result
 }
 
-fn app_name(path: &Path) -> String {
+/// An app's name: its directory's (canonical) name. Its checkpoints live
+/// under it.
+pub fn app_name(path: &Path) -> String {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -1225,7 +1225,6 @@ fn kds_name(kds: &Kds, name: &str) -> String {
     kds.name_from_arn(name).unwrap_or(name).to_string()
 }
 
-/// A file name for an in-application stream name (quoted names may hold anything).
 /// Where app `app` keeps the read position of its input `stream` (an
 /// in-application stream fed by a Kinesis data stream).
 pub fn checkpoint_path(checkpoint_dir: &Path, app: &str, stream: &str) -> PathBuf {
@@ -1234,6 +1233,7 @@ pub fn checkpoint_path(checkpoint_dir: &Path, app: &str, stream: &str) -> PathBu
         .join(format!("{}.checkpoint", file_safe(stream)))
 }
 
+/// A file name for an in-application stream name (quoted names may hold anything).
 fn file_safe(name: &str) -> String {
     name.chars()
         .map(|c| {

@@ -526,11 +526,6 @@ fn full(
     .unwrap_or_default()
 }
 
-/// Whether `dir` holds an app (or is one).
-fn connect_has_apps(dir: &Path) -> bool {
-    crate::connect::find_apps(dir).is_ok_and(|a| !a.is_empty())
-}
-
 fn json_error(status: u16, kind: &str, message: &str) -> Response<ApiBody> {
     let body = serde_json::json!({ "__type": kind, "message": message }).to_string();
     full(
@@ -617,7 +612,10 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| own_apps.clone());
     let registry = Arc::new(AppRegistry::new(services, apps_dir.clone()));
     let mut app_dirs = args.apps.clone();
-    if apps_dir == own_apps && own_apps.is_dir() && connect_has_apps(&own_apps) {
+    if apps_dir == own_apps && own_apps.is_dir()
+        // find_apps refuses a directory without apps.
+        && crate::connect::find_apps(&own_apps).is_ok()
+    {
         app_dirs.push(own_apps);
     }
     let mut running = 0;

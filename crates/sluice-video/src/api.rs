@@ -1069,3 +1069,43 @@ mod tests {
         assert!(check_clip_range(true, now, now + 1_000, now, day).is_ok());
     }
 }
+
+/// For this crate's unit tests: a [`VideoApi`] in a fresh directory with
+/// one stream, `cam` (retention 1 hour); the directory goes with it.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use crate::store::CreateStream;
+    use crate::{SystemClock, VideoApi, VideoConfig};
+
+    /// The API and its directory, removed on drop.
+    pub(crate) struct TestApi {
+        pub api: VideoApi,
+        pub dir: PathBuf,
+    }
+
+    impl Drop for TestApi {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// A fresh `sluice-video-{name}-{pid}` directory, configured by `tweak`.
+    pub(crate) fn with_cam(name: &str, tweak: impl FnOnce(&mut VideoConfig)) -> TestApi {
+        let dir = std::env::temp_dir().join(format!("sluice-video-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut config = VideoConfig::new(&dir);
+        tweak(&mut config);
+        let api = VideoApi::open(config, Arc::new(SystemClock)).unwrap();
+        api.store()
+            .create_stream(CreateStream {
+                name: "cam".into(),
+                retention_hours: 1,
+                ..CreateStream::default()
+            })
+            .unwrap();
+        TestApi { api, dir }
+    }
+}

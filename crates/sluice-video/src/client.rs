@@ -714,43 +714,27 @@ async fn read_source<R: AsyncRead + Unpin>(
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
-    use std::path::PathBuf;
 
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
+    use crate::api::testing::{TestApi, with_cam};
     use crate::mkv::testing::{cluster, header_bytes};
-    use crate::store::{CreateStream, Stream};
-    use crate::{SystemClock, VideoApi, VideoConfig, server};
+    use crate::store::Stream;
+    use crate::{VideoApi, VideoConfig, server};
 
     struct Server {
         addr: SocketAddr,
         api: VideoApi,
-        dir: PathBuf,
+        /// Holds the directory (removed on drop).
+        _test: TestApi,
         _stop: tokio::sync::oneshot::Sender<()>,
     }
 
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
     async fn start(name: &str, tweak: impl FnOnce(&mut VideoConfig)) -> Server {
-        let dir =
-            std::env::temp_dir().join(format!("sluice-video-client-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut config = VideoConfig::new(&dir);
-        tweak(&mut config);
-        let api = VideoApi::open(config, Arc::new(SystemClock)).unwrap();
-        api.store()
-            .create_stream(CreateStream {
-                name: "cam".into(),
-                retention_hours: 1,
-                ..CreateStream::default()
-            })
-            .unwrap();
+        let test = with_cam(&format!("client-{name}"), tweak);
+        let api = test.api.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -760,7 +744,7 @@ mod tests {
         Server {
             addr,
             api,
-            dir,
+            _test: test,
             _stop: tx,
         }
     }

@@ -590,9 +590,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::VideoConfig;
+    use crate::api::testing::{TestApi, with_cam};
     use crate::mkv::testing::{cluster, header_bytes};
-    use crate::store::CreateStream;
-    use crate::{SystemClock, VideoConfig};
 
     fn new_fragment(seq: u64) -> NewFragment {
         NewFragment {
@@ -775,34 +775,8 @@ mod tests {
         assert!(persist_rx.try_recv().is_err());
     }
 
-    struct Fixture {
-        api: VideoApi,
-        dir: std::path::PathBuf,
-    }
-
-    impl Drop for Fixture {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    fn fixture(name: &str, tweak: impl FnOnce(&mut VideoConfig)) -> Fixture {
-        let dir = std::env::temp_dir().join(format!(
-            "sluice-video-putmedia-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut config = VideoConfig::new(&dir);
-        tweak(&mut config);
-        let api = VideoApi::open(config, Arc::new(SystemClock)).unwrap();
-        api.store()
-            .create_stream(CreateStream {
-                name: "cam".into(),
-                retention_hours: 1,
-                ..CreateStream::default()
-            })
-            .unwrap();
-        Fixture { api, dir }
+    fn fixture(name: &str, tweak: impl FnOnce(&mut VideoConfig)) -> TestApi {
+        with_cam(&format!("putmedia-{name}"), tweak)
     }
 
     /// Start a session fed by the returned sender; ACK lines come out of

@@ -106,10 +106,8 @@ impl AppRegistry {
     pub fn start_found(&self, dir: &Path) -> Result<usize> {
         let found = connect::find_apps(dir)?;
         for path in &found {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "app".into());
+            // The name its run checkpoints under, whatever the path's form.
+            let name = connect::app_name(path);
             if self.lock().contains_key(&name) {
                 bail!(
                     "{}: a second app named {name} (app names must differ across --apps directories)",

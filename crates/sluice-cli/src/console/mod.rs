@@ -62,7 +62,7 @@ pub struct Console {
     apps: Arc<AppRegistry>,
     auth: Option<Arc<SigV4Verifier>>,
     clock: Arc<dyn Clock>,
-    rates: Arc<overview::Rates>,
+    rates: overview::Rates,
 }
 
 impl Console {
@@ -83,7 +83,7 @@ impl Console {
             apps,
             auth,
             clock,
-            rates: Arc::default(),
+            rates: overview::Rates::default(),
         }
     }
 
