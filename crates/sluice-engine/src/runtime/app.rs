@@ -28,7 +28,7 @@ use crate::ops::distinct::DistinctState;
 use crate::ops::join::JoinState;
 use crate::ops::order::OrderState;
 use crate::ops::{OpState, Output};
-use crate::plan::{AppPlan, SourceDecl};
+use crate::plan::{AppPlan, JoinKind, JoinRight, SideWindow, SourceDecl};
 use crate::reference::{FixedTable, ReferenceSource, ReferenceTable};
 
 type Subscriber = Box<dyn FnMut(&RecordBatch) + Send>;
@@ -39,6 +39,10 @@ pub struct Application {
     states: Vec<OpState>,
     /// Per pump: its join's state, when its FROM joins.
     joins: Vec<Option<JoinState>>,
+    /// Per pump: the rows its stream-to-stream join matched in the slice
+    /// being routed, held until both sides have all of it
+    /// ([`Self::release_joins`]).
+    join_held: Vec<Vec<RecordBatch>>,
     /// Per pump: rows its ORDER BY holds, when it has one.
     orders: Vec<Option<OrderState>>,
     /// Per pump, what its SELECT DISTINCT has seen.
@@ -188,6 +192,7 @@ impl Application {
             plan,
             states,
             joins,
+            join_held: vec![Vec::new(); plan_pumps],
             orders,
             distincts,
             readers,
@@ -346,6 +351,7 @@ impl Application {
             let slice = batch.slice(start, end - start);
             self.now = self.now.max(values[end - 1]);
             self.route(sid, slice)?;
+            self.release_joins()?;
             start = end;
         }
         Ok(())
@@ -391,18 +397,32 @@ impl Application {
             .min()
     }
 
-    /// A stream-to-stream join sees each ROWTIME on its own: its held rows
-    /// leave their windows (and unmatched outer rows are emitted) between
-    /// times, so the joined output stays in ROWTIME order.
+    /// Some stream-to-stream joins see each ROWTIME on its own:
+    /// - with a `ROWS n PRECEDING` side, which rows the window holds
+    ///   depends on the order rows arrive in, so both sides must have all
+    ///   of one ROWTIME before any row of the next comes;
+    /// - an outer join emits an unmatched row when its window passes, at a
+    ///   time known only once the row is held, and that row must come out
+    ///   before matches of later ROWTIMEs.
+    ///
+    /// An inner join over range windows (or no window) decides a pair by
+    /// the two rows' times alone, so it takes whole slices: both sides'
+    /// rows of a slice are matched in whatever order they come, and the
+    /// matches are released in ROWTIME order once the slice is routed
+    /// ([`Self::release_joins`]).
     fn stream_join_step(&self, t: i64) -> Option<i64> {
+        let rows_window = |s: &crate::plan::StreamSide| matches!(s.window, SideWindow::Rows(_));
         self.plan
             .pumps
             .iter()
             .any(|p| {
                 !p.stopped
-                    && p.join
-                        .as_ref()
-                        .is_some_and(|j| matches!(j.right, crate::plan::JoinRight::Stream(_)))
+                    && p.join.as_ref().is_some_and(|j| match &j.right {
+                        JoinRight::Stream(r) => {
+                            j.kind != JoinKind::Inner || rows_window(r) || rows_window(&j.left)
+                        }
+                        JoinRight::Table(_) => false,
+                    })
             })
             .then(|| t.saturating_add(1))
     }
@@ -448,9 +468,16 @@ impl Application {
             let origin = self.origin(p, now);
             let target = pump.op_target(&self.plan.streams);
             let mut out = Output::default();
+            // What its join matched in rows routed so far, and its outer
+            // rows that time alone leaves unmatched.
+            let mut joined = std::mem::take(&mut self.join_held[p]);
             if let (Some(plan), Some(js)) = (&pump.join, self.joins[p].as_mut())
-                && let Some(joined) = js.advance(plan, now)?
+                && let Some(expired) = js.advance(plan, now)?
             {
+                joined.push(expired);
+            }
+            if !joined.is_empty() {
+                let joined = merge_by_rowtime(joined)?;
                 self.states[p].push(pump, target, &joined, &mut out)?;
             }
             self.states[p].advance(pump, target, now, &mut out)?;
@@ -587,26 +614,24 @@ impl Application {
             match (&pump.join, self.joins[p].as_mut()) {
                 (Some(plan), Some(js)) => {
                     if let Some(joined) = js.push(plan, side, &batch, &pump.name, &mut out)? {
-                        self.states[p].push(pump, target, &joined, &mut out)?;
+                        if matches!(plan.right, JoinRight::Stream(_)) {
+                            // The other side may still bring rows of this
+                            // slice, and matches of an earlier ROWTIME.
+                            self.join_held[p].push(joined);
+                        } else {
+                            self.states[p].push(pump, target, &joined, &mut out)?;
+                        }
                     }
                 }
                 _ => self.states[p].push(pump, target, &batch, &mut out)?,
             }
-            if let (Some(plan), Some(ds)) = (&pump.distinct, self.distincts[p].as_mut()) {
-                out.batches = ds.apply(plan, pump, std::mem::take(&mut out.batches))?;
-            }
-            if let (Some(plan), Some(os)) = (&pump.order, self.orders[p].as_mut()) {
-                // Held until their bucket is over (released in advance_step).
-                os.push(plan, std::mem::take(&mut out.batches), origin);
-            }
-            self.take_errors(p, out.errors);
-            if out.batches.is_empty() {
+            let batches = self.finish_pushed(p, origin, out)?;
+            if batches.is_empty() {
                 continue;
             }
-            self.pump_rows.add(p, &out.batches);
             match outputs.iter_mut().find(|(s, _)| *s == into) {
-                Some((_, v)) => v.extend(out.batches),
-                None => outputs.push((into, out.batches)),
+                Some((_, v)) => v.extend(batches),
+                None => outputs.push((into, batches)),
             }
         }
         for (into, batches) in outputs {
@@ -616,6 +641,57 @@ impl Application {
             }
         }
         Ok(())
+    }
+
+    /// Runs what stream-to-stream joins matched in the slice just routed
+    /// through their pumps, upstream first (a join's rows may feed another
+    /// join), each pump's matches in ROWTIME order.
+    fn release_joins(&mut self) -> Result<()> {
+        for k in 0..self.plan.pump_order.len() {
+            let p = self.plan.pump_order[k];
+            if self.join_held[p].is_empty() {
+                continue;
+            }
+            let joined = merge_by_rowtime(std::mem::take(&mut self.join_held[p]))?;
+            let pump = &self.plan.pumps[p];
+            let into = pump.into;
+            let origin = self.origin(p, rowtimes(&joined)?.values()[0]);
+            let target = pump.op_target(&self.plan.streams);
+            let mut out = Output::default();
+            self.states[p].push(pump, target, &joined, &mut out)?;
+            let batches = self.finish_pushed(p, origin, out)?;
+            if batches.is_empty() {
+                continue;
+            }
+            let merged = merge_by_rowtime(batches)?;
+            if merged.num_rows() > 0 {
+                self.route(into, merged)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What pump `p`'s operator made of rows pushed into it, after its
+    /// SELECT DISTINCT and ORDER BY (which holds rows until their bucket is
+    /// over, released in `advance_step`): the batches for its target
+    /// stream, counted. Its error rows are queued.
+    fn finish_pushed(&mut self, p: usize, origin: i64, out: Output) -> Result<Vec<RecordBatch>> {
+        let pump = &self.plan.pumps[p];
+        let Output {
+            mut batches,
+            errors,
+        } = out;
+        if let (Some(plan), Some(ds)) = (&pump.distinct, self.distincts[p].as_mut()) {
+            batches = ds.apply(plan, pump, batches)?;
+        }
+        if let (Some(plan), Some(os)) = (&pump.order, self.orders[p].as_mut()) {
+            os.push(plan, std::mem::take(&mut batches), origin);
+        }
+        self.take_errors(p, errors);
+        if !batches.is_empty() {
+            self.pump_rows.add(p, &batches);
+        }
+        Ok(batches)
     }
 
     /// Queues pump `p`'s error rows. A pump the planner made for a subquery
@@ -868,6 +944,66 @@ mod tests {
                 assert!(parts <= 50, "partitions at {t}: {parts}");
             }
         });
+    }
+
+    #[test]
+    fn an_inner_stream_join_takes_whole_batches_with_the_same_rows() {
+        // A range-window inner join sees a batch of many ROWTIMEs at once
+        // (its right side's rows come after all the left side's): it must
+        // give the rows, and the ROWTIME order, of a record-by-record run.
+        let sql = "CREATE STREAM A (V INTEGER); CREATE STREAM B (V INTEGER);\n\
+             CREATE STREAM O (V INTEGER, W INTEGER);\n\
+             CREATE PUMP PA AS INSERT INTO A SELECT STREAM V FROM S WHERE MOD(V, 2) = 0;\n\
+             CREATE PUMP PB AS INSERT INTO B SELECT STREAM V FROM S WHERE MOD(V, 2) = 1;\n\
+             CREATE PUMP PJ AS INSERT INTO O SELECT STREAM a.V, b.V FROM A \
+             OVER (RANGE INTERVAL '2' SECOND PRECEDING) AS a JOIN B \
+             OVER (RANGE INTERVAL '1' SECOND PRECEDING) AS b ON MOD(a.V, 10) + 1 = MOD(b.V, 10);";
+        // Two rows a ROWTIME, 300 ms apart, for 20 s.
+        let recs: Vec<(String, i64)> = (0..132)
+            .map(|i| rec(i * 7 % 100, i64::from(i / 2) * 300))
+            .collect();
+        let run = |batch: usize| {
+            let mut app = Application::new(sql, &[input()], Arc::new(ManualClock::new(0))).unwrap();
+            assert!(
+                app.stream_join_step(0).is_none(),
+                "inner range joins are not stepped"
+            );
+            let out = collect(&mut app, "O");
+            for chunk in recs.chunks(batch) {
+                push(&mut app, chunk);
+            }
+            app.flush().unwrap();
+            out.lock().unwrap().clone()
+        };
+        let one_by_one = run(1);
+        let whole = run(recs.len());
+        assert!(one_by_one.lines().count() > 20, "{one_by_one}");
+        let times: Vec<&str> = whole.lines().map(|l| &l[13..36]).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{whole}");
+        let sorted = |t: &str| {
+            let mut v: Vec<String> = t.lines().map(str::to_owned).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(sorted(&whole), sorted(&one_by_one));
+    }
+
+    #[test]
+    fn outer_and_rows_window_joins_see_each_rowtime_on_its_own() {
+        for join in [
+            "FROM A OVER (RANGE INTERVAL '2' SECOND PRECEDING) AS a LEFT JOIN B AS b ON a.V = b.V",
+            "FROM A OVER (ROWS 3 PRECEDING) AS a JOIN B AS b ON a.V = b.V",
+        ] {
+            let sql = format!(
+                "CREATE STREAM A (V INTEGER); CREATE STREAM B (V INTEGER);\n\
+                 CREATE STREAM O (V INTEGER, W INTEGER);\n\
+                 CREATE PUMP PA AS INSERT INTO A SELECT STREAM V FROM S;\n\
+                 CREATE PUMP PB AS INSERT INTO B SELECT STREAM V FROM S;\n\
+                 CREATE PUMP PJ AS INSERT INTO O SELECT STREAM a.V, b.V {join};"
+            );
+            let app = Application::new(&sql, &[input()], Arc::new(ManualClock::new(0))).unwrap();
+            assert_eq!(app.stream_join_step(5), Some(6), "{join}");
+        }
     }
 
     #[test]
