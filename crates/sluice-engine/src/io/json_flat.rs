@@ -1,19 +1,26 @@
-//! A one-pass reader of flat JSON objects: the input decoder's fast path.
+//! A one-pass reader of JSON objects of scalars and nested objects: the
+//! input decoder's fast path.
 //!
-//! Most records are one object of scalars (`{"ticker":"AMZN","price":12.5}`).
-//! [`scan`] reads such a record byte by byte, handing each member's key and
-//! value to a callback without building anything, and answers `None` for
-//! whatever it does not read itself: a nested object or array, a string or
-//! key with escapes, an integer beyond `i64`, anything that is not valid
-//! JSON. The decoder then reads that record with serde_json as before, so
-//! values and error texts stay exactly serde_json's; this reader only has
-//! to be right on what it accepts.
+//! Most records are one object of scalars (`{"ticker":"AMZN","price":12.5}`),
+//! or of scalars and objects of scalars
+//! (`{"event_type":2,"bid":{"auction":7,"price":12}}`). [`scan`] reads such
+//! a record byte by byte, handing each member's path of keys and value to a
+//! callback without building anything, and answers `None` for whatever it
+//! does not read itself: an array, a string or key with escapes, an integer
+//! beyond `i64`, objects nested deeper than [`MAX_DEPTH`], anything that is
+//! not valid JSON. The decoder then reads that record with serde_json as
+//! before, so values and error texts stay exactly serde_json's; this reader
+//! only has to be right on what it accepts.
 //!
 //! What it accepts is exactly JSON (RFC 8259) restricted so: whitespace is
 //! space, tab, CR and LF; strings hold no escapes and no control
 //! characters and are UTF-8; numbers follow JSON's grammar
 //! (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`); nothing but
 //! whitespace follows the object.
+
+/// Objects nested deeper than this (the record itself is depth 1) are
+/// left to serde_json.
+pub(crate) const MAX_DEPTH: usize = 8;
 
 /// A member's value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,21 +37,49 @@ pub(crate) enum FlatValue<'a> {
     Str(&'a str),
 }
 
-/// Reads `data` as one flat JSON object, calling `member(key, value)` for
-/// each member in order. `None`: not a record this reader takes (see the
-/// module docs), or `member` answered `None`.
+/// What a member holds, as [`scan`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Member<'a> {
+    /// A scalar.
+    Scalar(FlatValue<'a>),
+    /// An object: reported before its own members, whose paths continue
+    /// this one.
+    Object,
+}
+
+/// Reads `data` as one JSON object, calling `member(path, value)` for each
+/// member in document order, nested objects' members included (`path`:
+/// the keys from the record down to the member). `None`: not a record this
+/// reader takes (see the module docs), or `member` answered `None`.
 pub(crate) fn scan<'a>(
     data: &'a [u8],
-    mut member: impl FnMut(&'a str, FlatValue<'a>) -> Option<()>,
+    mut member: impl FnMut(&[&'a str], Member<'a>) -> Option<()>,
 ) -> Option<()> {
     let b = data;
-    let mut i = skip_ws(b, 0);
+    let i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
     }
+    let mut path = [""; MAX_DEPTH];
+    let end = object(b, i, &mut path, 0, &mut member)?;
+    (skip_ws(b, end) == b.len()).then_some(())
+}
+
+/// The object at `b[i]` (a `{`) whose members' keys go at `path[depth]`:
+/// reports its members, and answers the index after its `}`.
+fn object<'a, F>(
+    b: &'a [u8],
+    mut i: usize,
+    path: &mut [&'a str; MAX_DEPTH],
+    depth: usize,
+    member: &mut F,
+) -> Option<usize>
+where
+    F: FnMut(&[&'a str], Member<'a>) -> Option<()>,
+{
     i = skip_ws(b, i + 1);
     if b.get(i) == Some(&b'}') {
-        return (skip_ws(b, i + 1) == b.len()).then_some(());
+        return Some(i + 1);
     }
     loop {
         let (key, next) = string(b, i)?;
@@ -53,22 +88,33 @@ pub(crate) fn scan<'a>(
             return None;
         }
         i = skip_ws(b, i + 1);
+        *path.get_mut(depth)? = key;
         let (value, next) = match *b.get(i)? {
+            b'{' => {
+                member(&path[..=depth], Member::Object)?;
+                i = object(b, i, path, depth + 1, member)?;
+                (None, i)
+            }
             b'"' => {
                 let (s, next) = string(b, i)?;
-                (FlatValue::Str(s), next)
+                (Some(FlatValue::Str(s)), next)
             }
-            b't' => (FlatValue::Bool(true), literal(b, i, b"true")?),
-            b'f' => (FlatValue::Bool(false), literal(b, i, b"false")?),
-            b'n' => (FlatValue::Null, literal(b, i, b"null")?),
-            b'-' | b'0'..=b'9' => number(b, i)?,
+            b't' => (Some(FlatValue::Bool(true)), literal(b, i, b"true")?),
+            b'f' => (Some(FlatValue::Bool(false)), literal(b, i, b"false")?),
+            b'n' => (Some(FlatValue::Null), literal(b, i, b"null")?),
+            b'-' | b'0'..=b'9' => {
+                let (v, next) = number(b, i)?;
+                (Some(v), next)
+            }
             _ => return None,
         };
-        member(key, value)?;
+        if let Some(v) = value {
+            member(&path[..=depth], Member::Scalar(v))?;
+        }
         i = skip_ws(b, next);
         match *b.get(i)? {
             b',' => i = skip_ws(b, i + 1),
-            b'}' => return (skip_ws(b, i + 1) == b.len()).then_some(()),
+            b'}' => return Some(i + 1),
             _ => return None,
         }
     }
@@ -186,13 +232,58 @@ fn number(b: &[u8], i: usize) -> Option<(FlatValue<'_>, usize)> {
 mod tests {
     use super::*;
 
+    /// The scalar members of a flat record, keyed by their one key.
     fn members(s: &str) -> Option<Vec<(String, FlatValue<'_>)>> {
         let mut out = Vec::new();
-        scan(s.as_bytes(), |k, v| {
-            out.push((k.to_string(), v));
+        scan(s.as_bytes(), |path, m| {
+            match m {
+                Member::Scalar(v) if path.len() == 1 => out.push((path[0].to_string(), v)),
+                _ => return None,
+            }
             Some(())
         })?;
         Some(out)
+    }
+
+    /// Every member of a record: its dotted path and what it holds.
+    fn paths(s: &str) -> Option<Vec<(String, Member<'_>)>> {
+        let mut out = Vec::new();
+        scan(s.as_bytes(), |path, m| {
+            out.push((path.join("."), m));
+            Some(())
+        })?;
+        Some(out)
+    }
+
+    #[test]
+    fn nested_objects_are_read_member_by_member() {
+        let m = paths(r#"{"t":1, "bid" : {"auction":7,"price":{"v":1.5},"e":{}}, "x":null}"#)
+            .expect("nested");
+        let want = [
+            ("t", Member::Scalar(FlatValue::Int(1))),
+            ("bid", Member::Object),
+            ("bid.auction", Member::Scalar(FlatValue::Int(7))),
+            ("bid.price", Member::Object),
+            ("bid.price.v", Member::Scalar(FlatValue::Float("1.5"))),
+            ("bid.e", Member::Object),
+            ("x", Member::Scalar(FlatValue::Null)),
+        ];
+        assert_eq!(m.len(), want.len());
+        for ((path, m), (wp, wm)) in m.iter().zip(want) {
+            assert_eq!((path.as_str(), *m), (wp, wm));
+        }
+        // Depth: the record is 1, so MAX_DEPTH - 1 objects nest in it.
+        let deep = |n: usize| format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n));
+        assert!(paths(&deep(MAX_DEPTH)).is_some());
+        assert!(paths(&deep(MAX_DEPTH + 1)).is_none());
+        for s in [
+            r#"{"a":{"b":1}"#,
+            r#"{"a":{"b":1},}"#,
+            r#"{"a":{"b" 1}}"#,
+            r#"{"a":{1:2}}"#,
+        ] {
+            assert!(paths(s).is_none(), "{s:?}");
+        }
     }
 
     #[test]
@@ -231,7 +322,6 @@ mod tests {
         for s in [
             "",
             "[]",
-            "{\"a\":{}}",
             "{\"a\":[1]}",
             "{\"a\\n\":1}",
             "{\"a\":\"x\\ty\"}",
@@ -253,6 +343,7 @@ mod tests {
         }
         // Invalid UTF-8 in a string.
         assert!(scan(b"{\"a\":\"\xff\"}", |_, _| Some(())).is_none());
+        assert!(scan(b"{\"a\":{\"b\":[1]}}", |_, _| Some(())).is_none());
         // The callback can refuse a record.
         assert!(scan(b"{\"a\":1}", |_, _| None).is_none());
     }
