@@ -397,19 +397,16 @@ impl Application {
             .min()
     }
 
-    /// Some stream-to-stream joins see each ROWTIME on its own:
-    /// - with a `ROWS n PRECEDING` side, which rows the window holds
-    ///   depends on the order rows arrive in, so both sides must have all
-    ///   of one ROWTIME before any row of the next comes;
-    /// - an outer join emits an unmatched row when its window passes, at a
-    ///   time known only once the row is held, and that row must come out
-    ///   before matches of later ROWTIMEs.
+    /// A stream-to-stream join with a `ROWS n PRECEDING` side sees each
+    /// ROWTIME on its own: which rows such a window holds depends on the
+    /// order rows arrive in, so both sides must have all of one ROWTIME
+    /// before any row of the next comes.
     ///
-    /// An inner join over range windows (or no window) decides a pair by
-    /// the two rows' times alone, so it takes whole slices: both sides'
-    /// rows of a slice are matched in whatever order they come, and the
-    /// matches are released in ROWTIME order once the slice is routed
-    /// ([`Self::release_joins`]).
+    /// A join over range windows (or no window) decides a pair by the two
+    /// rows' times alone, so it takes whole slices: both sides' rows of a
+    /// slice are matched in whatever order they come, and the matches,
+    /// with the outer rows left unmatched for good, are released in
+    /// ROWTIME order once the slice is routed ([`Self::release_joins`]).
     fn stream_join_step(&self, t: i64) -> Option<i64> {
         let rows_window = |s: &crate::plan::StreamSide| matches!(s.window, SideWindow::Rows(_));
         self.plan
@@ -418,9 +415,7 @@ impl Application {
             .any(|p| {
                 !p.stopped
                     && p.join.as_ref().is_some_and(|j| match &j.right {
-                        JoinRight::Stream(r) => {
-                            j.kind != JoinKind::Inner || rows_window(r) || rows_window(&j.left)
-                        }
+                        JoinRight::Stream(r) => rows_window(r) || rows_window(&j.left),
                         JoinRight::Table(_) => false,
                     })
             })
@@ -645,14 +640,24 @@ impl Application {
 
     /// Runs what stream-to-stream joins matched in the slice just routed
     /// through their pumps, upstream first (a join's rows may feed another
-    /// join), each pump's matches in ROWTIME order.
+    /// join), each pump's rows in ROWTIME order. An outer join adds the
+    /// rows that can match nothing any more: every row of the slice has
+    /// been matched, and later rows come at the current time or after.
     fn release_joins(&mut self) -> Result<()> {
         for k in 0..self.plan.pump_order.len() {
             let p = self.plan.pump_order[k];
-            if self.join_held[p].is_empty() {
+            let mut joined = std::mem::take(&mut self.join_held[p]);
+            if let (Some(plan), Some(js)) = (&self.plan.pumps[p].join, self.joins[p].as_mut())
+                && plan.kind != JoinKind::Inner
+                && !self.plan.pumps[p].stopped
+                && let Some(expired) = js.advance(plan, self.now)?
+            {
+                joined.push(expired);
+            }
+            if joined.is_empty() {
                 continue;
             }
-            let joined = merge_by_rowtime(std::mem::take(&mut self.join_held[p]))?;
+            let joined = merge_by_rowtime(joined)?;
             let pump = &self.plan.pumps[p];
             let into = pump.into;
             let origin = self.origin(p, rowtimes(&joined)?.values()[0]);
@@ -947,52 +952,66 @@ mod tests {
     }
 
     #[test]
-    fn an_inner_stream_join_takes_whole_batches_with_the_same_rows() {
-        // A range-window inner join sees a batch of many ROWTIMEs at once
-        // (its right side's rows come after all the left side's): it must
-        // give the rows, and the ROWTIME order, of a record-by-record run.
-        let sql = "CREATE STREAM A (V INTEGER); CREATE STREAM B (V INTEGER);\n\
-             CREATE STREAM O (V INTEGER, W INTEGER);\n\
-             CREATE PUMP PA AS INSERT INTO A SELECT STREAM V FROM S WHERE MOD(V, 2) = 0;\n\
-             CREATE PUMP PB AS INSERT INTO B SELECT STREAM V FROM S WHERE MOD(V, 2) = 1;\n\
-             CREATE PUMP PJ AS INSERT INTO O SELECT STREAM a.V, b.V FROM A \
-             OVER (RANGE INTERVAL '2' SECOND PRECEDING) AS a JOIN B \
-             OVER (RANGE INTERVAL '1' SECOND PRECEDING) AS b ON MOD(a.V, 10) + 1 = MOD(b.V, 10);";
+    fn range_window_stream_joins_take_whole_batches_with_the_same_rows() {
+        // A range-window join sees a batch of many ROWTIMEs at once (its
+        // right side's rows come after all the left side's): it must give
+        // the rows, and the ROWTIME order, of a record-by-record run, inner
+        // or outer, with windows on both sides or on one.
+        let joins = [
+            "A OVER (RANGE INTERVAL '2' SECOND PRECEDING) AS a JOIN B \
+             OVER (RANGE INTERVAL '1' SECOND PRECEDING) AS b",
+            "A OVER (RANGE INTERVAL '2' SECOND PRECEDING) AS a LEFT OUTER JOIN B \
+             OVER (RANGE INTERVAL '1' SECOND PRECEDING) AS b",
+            "A AS a RIGHT OUTER JOIN B OVER (RANGE INTERVAL '1' SECOND PRECEDING) AS b",
+            "A OVER (RANGE INTERVAL '1' SECOND PRECEDING) AS a FULL OUTER JOIN B AS b",
+        ];
         // Two rows a ROWTIME, 300 ms apart, for 20 s.
         let recs: Vec<(String, i64)> = (0..132)
             .map(|i| rec(i * 7 % 100, i64::from(i / 2) * 300))
             .collect();
-        let run = |batch: usize| {
-            let mut app = Application::new(sql, &[input()], Arc::new(ManualClock::new(0))).unwrap();
-            assert!(
-                app.stream_join_step(0).is_none(),
-                "inner range joins are not stepped"
+        for join in joins {
+            let sql = format!(
+                "CREATE STREAM A (V INTEGER); CREATE STREAM B (V INTEGER);\n\
+                 CREATE STREAM O (V INTEGER, W INTEGER);\n\
+                 CREATE PUMP PA AS INSERT INTO A SELECT STREAM V FROM S WHERE MOD(V, 2) = 0;\n\
+                 CREATE PUMP PB AS INSERT INTO B SELECT STREAM V FROM S WHERE MOD(V, 2) = 1;\n\
+                 CREATE PUMP PJ AS INSERT INTO O SELECT STREAM a.V, b.V FROM {join} \
+                 ON MOD(a.V, 10) + 1 = MOD(b.V, 10);"
             );
-            let out = collect(&mut app, "O");
-            for chunk in recs.chunks(batch) {
-                push(&mut app, chunk);
+            let run = |batch: usize| {
+                let mut app =
+                    Application::new(&sql, &[input()], Arc::new(ManualClock::new(0))).unwrap();
+                assert!(app.stream_join_step(0).is_none(), "{join}: stepped");
+                let out = collect(&mut app, "O");
+                for chunk in recs.chunks(batch) {
+                    push(&mut app, chunk);
+                }
+                app.flush().unwrap();
+                out.lock().unwrap().clone()
+            };
+            let one_by_one = run(1);
+            let whole = run(recs.len());
+            assert!(one_by_one.lines().count() > 20, "{join}: {one_by_one}");
+            let times: Vec<&str> = whole.lines().map(|l| &l[13..36]).collect();
+            assert!(times.windows(2).all(|w| w[0] <= w[1]), "{join}: {whole}");
+            // Rows of one ROWTIME may come in another order.
+            let sorted = |t: &str| {
+                let mut v: Vec<String> = t.lines().map(str::to_owned).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(sorted(&whole), sorted(&one_by_one), "{join}");
+            if !join.contains(" JOIN B OVER") || join.contains("OUTER") {
+                assert!(whole.contains("null"), "{join}: no unmatched row: {whole}");
             }
-            app.flush().unwrap();
-            out.lock().unwrap().clone()
-        };
-        let one_by_one = run(1);
-        let whole = run(recs.len());
-        assert!(one_by_one.lines().count() > 20, "{one_by_one}");
-        let times: Vec<&str> = whole.lines().map(|l| &l[13..36]).collect();
-        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{whole}");
-        let sorted = |t: &str| {
-            let mut v: Vec<String> = t.lines().map(str::to_owned).collect();
-            v.sort();
-            v
-        };
-        assert_eq!(sorted(&whole), sorted(&one_by_one));
+        }
     }
 
     #[test]
-    fn outer_and_rows_window_joins_see_each_rowtime_on_its_own() {
+    fn rows_window_joins_see_each_rowtime_on_its_own() {
         for join in [
-            "FROM A OVER (RANGE INTERVAL '2' SECOND PRECEDING) AS a LEFT JOIN B AS b ON a.V = b.V",
             "FROM A OVER (ROWS 3 PRECEDING) AS a JOIN B AS b ON a.V = b.V",
+            "FROM A AS a LEFT JOIN B OVER (ROWS 1 PRECEDING) AS b ON a.V = b.V",
         ] {
             let sql = format!(
                 "CREATE STREAM A (V INTEGER); CREATE STREAM B (V INTEGER);\n\
