@@ -70,21 +70,39 @@ impl JoinPlan {
 }
 
 /// Rows held by one stream side: its window, with a hash index by key.
+///
+/// Keys stay in the batches' own key rows (no copy per row); the index
+/// holds each distinct key once, with the first and last held row of that
+/// key, and each held row the id of the next one with its key (ids ascend
+/// along a chain, and the oldest row is always first in its own). So a row
+/// costs no allocation unless its key is new to the window.
 #[derive(Default)]
 struct SideStore {
     /// Held batches (side schema) and the id of each one's first row.
     batches: VecDeque<(u64, RecordBatch)>,
-    /// Per held row, from id `base`: ROWTIME, matched yet, hash key.
+    /// Each held batch's hash keys (`None`: the join has none).
+    batch_keys: VecDeque<Option<KeyBytes>>,
+    /// Per held row, from id `base`: ROWTIME, matched yet, the id of the
+    /// next held row with its key ([`NO_ROW`]: none).
     times: VecDeque<i64>,
     matched: VecDeque<bool>,
-    keys: VecDeque<Option<Box<[u8]>>>,
-    /// Key → ids of held rows with that key, ascending.
-    index: HashMap<Box<[u8]>, VecDeque<u64>>,
+    next_same: VecDeque<u64>,
+    /// Key → its held rows, as a chain.
+    index: HashMap<Box<[u8]>, KeyChain>,
     /// Id of the oldest held row.
     base: u64,
     /// Id the next row gets.
     next: u64,
 }
+
+/// The first and last held row of one key (see [`SideStore`]).
+struct KeyChain {
+    first: u64,
+    last: u64,
+}
+
+/// The end of a key chain.
+const NO_ROW: u64 = u64::MAX;
 
 impl SideStore {
     fn time(&self, id: u64) -> i64 {
@@ -97,48 +115,77 @@ impl SideStore {
         (b, (id - self.batches[b].0) as usize)
     }
 
+    /// The held rows whose key is `key`, oldest first.
+    fn with_key(&self, key: &[u8]) -> impl Iterator<Item = u64> + '_ {
+        let mut id = self.index.get(key).map_or(NO_ROW, |c| c.first);
+        std::iter::from_fn(move || {
+            let this = id;
+            if this == NO_ROW {
+                return None;
+            }
+            id = self.next_same[(this - self.base) as usize];
+            Some(this)
+        })
+    }
+
     fn append(
         &mut self,
         batch: RecordBatch,
         times: &[i64],
-        keys: Vec<Option<Box<[u8]>>>,
+        keys: Option<KeyBytes>,
         matched: &[bool],
     ) {
         let first = self.next;
-        for (i, k) in keys.iter().enumerate() {
-            if let Some(k) = k {
-                self.index
-                    .entry(k.clone())
-                    .or_default()
-                    .push_back(first + i as u64);
+        for i in 0..batch.num_rows() {
+            let id = first + i as u64;
+            if let Some(k) = keys.as_ref().and_then(|k| k.get(i)) {
+                match self.index.get_mut(k) {
+                    Some(chain) => {
+                        self.next_same[(chain.last - self.base) as usize] = id;
+                        chain.last = id;
+                    }
+                    None => {
+                        self.index.insert(
+                            Box::from(k),
+                            KeyChain {
+                                first: id,
+                                last: id,
+                            },
+                        );
+                    }
+                }
             }
+            self.next_same.push_back(NO_ROW);
         }
         self.times.extend(times.iter().copied());
         self.matched.extend(matched.iter().copied());
-        self.keys.extend(keys);
         self.next += batch.num_rows() as u64;
         self.batches.push_back((first, batch));
+        self.batch_keys.push_back(keys);
     }
 
     /// Drops the oldest held row.
     fn pop(&mut self) {
         let id = self.base;
+        let next_same = self.next_same.pop_front().unwrap_or(NO_ROW);
         self.times.pop_front();
         self.matched.pop_front();
-        if let Some(Some(k)) = self.keys.pop_front()
-            && let Some(ids) = self.index.get_mut(&k)
+        if let (Some((first, _)), Some(Some(keys))) =
+            (self.batches.front(), self.batch_keys.front())
+            && let Some(k) = keys.get((id - first) as usize)
         {
-            if ids.front() == Some(&id) {
-                ids.pop_front();
-            }
-            if ids.is_empty() {
-                self.index.remove(&k);
+            // The oldest row heads its key's chain.
+            if next_same == NO_ROW {
+                self.index.remove(k);
+            } else if let Some(chain) = self.index.get_mut(k) {
+                chain.first = next_same;
             }
         }
         self.base += 1;
         while let Some((first, b)) = self.batches.front() {
             if *first + b.num_rows() as u64 <= self.base {
                 self.batches.pop_front();
+                self.batch_keys.pop_front();
             } else {
                 break;
             }
@@ -392,10 +439,6 @@ impl JoinState {
         .map_err(|e| df(e.into()))?;
         let times: Vec<i64> = rowtimes(&batch)?.to_vec();
         let keys = self.keys(&side.keys, &batch, pump, out);
-        let key_bytes: Vec<Option<Box<[u8]>>> = match &keys {
-            Some(k) => (0..n).map(|i| k.get(i).map(Box::from)).collect(),
-            None => vec![None; n],
-        };
 
         // Candidate pairs: (row of the new batch, held id on the other side).
         let other = &self.sides[1 - s];
@@ -413,14 +456,13 @@ impl JoinState {
                     pairs.push((i as u32, id));
                 }
             };
-            match (&keys, &key_bytes[i]) {
-                (Some(_), Some(k)) => {
-                    if let Some(ids) = other.index.get(k) {
-                        ids.iter().for_each(|&id| consider(id));
+            match &keys {
+                Some(k) => {
+                    if let Some(k) = k.get(i) {
+                        other.with_key(k).for_each(&mut consider);
                     }
                 }
-                (Some(_), None) => {}
-                (None, _) => (other.base..other.next).for_each(&mut consider),
+                None => (other.base..other.next).for_each(&mut consider),
             }
         }
 
@@ -444,7 +486,7 @@ impl JoinState {
                 other.matched[pos] = true;
             }
         }
-        self.sides[s].append(batch, &times, key_bytes, &new_matched);
+        self.sides[s].append(batch, &times, keys, &new_matched);
 
         // ROWS windows: rows pushed out by the new ones leave now.
         let mut parts: Vec<RecordBatch> = joined.into_iter().collect();
