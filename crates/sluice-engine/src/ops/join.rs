@@ -443,8 +443,7 @@ impl JoinState {
         // Candidate pairs: (row of the new batch, held id on the other side).
         let other = &self.sides[1 - s];
         let mut pairs: Vec<(u32, u64)> = Vec::new();
-        for i in 0..n {
-            let ti = times[i];
+        for (i, &ti) in times.iter().enumerate() {
             let mut consider = |id: u64| {
                 let tj = other.time(id);
                 let at = ti.max(tj);
