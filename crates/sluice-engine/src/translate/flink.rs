@@ -1,0 +1,698 @@
+//! The Flink SQL script of an application ([`to_flink`]): session
+//! settings, one source table per input, a view per in-application stream
+//! (the UNION ALL of the pumps into it, in dependency order), the sinks,
+//! and one `EXECUTE STATEMENT SET` with an `INSERT INTO` per sink.
+//!
+//! Sources: every input is a table over its records whose ROWTIME is the
+//! record's arrival (Kinesis' approximate arrival time) with a watermark
+//! on it; a view named as the in-application stream gives it KDA's
+//! columns (`ROWTIME`, `APPROXIMATE_ARRIVAL_TIME`, the input's columns).
+//! [`Connectors`] says where records come from and rows go:
+//!
+//! - [`Connectors::Files`], the test form: input `S` is the JSON lines
+//!   `SRC/S.jsonl` (or the CSV lines `SRC/S.csv`) of the case's records as
+//!   they are, each with its arrival in epoch milliseconds (`"_arrival_ms"`
+//!   in a JSON record, the last field of a CSV record); reference table
+//!   `T` is `SRC/T.csv` or `SRC/T.json`; each stream the case expects rows
+//!   of is written to `SINK/<STREAM>` as JSON lines, with `ROWTIME`.
+//! - [`Connectors::Kinesis`]: inputs and outputs as the configuration's
+//!   `[[input]]` / `[[output]]`s say (Kinesis data streams, Firehose
+//!   delivery streams, files); without outputs, the final streams are
+//!   printed.
+
+use std::fmt::Write as _;
+
+use super::expr::{ident, sql_type, string_literal};
+use super::pump::pump_select;
+use super::{Refusal, Refusals};
+use crate::config::{AppConfig, InputConfig, ReferenceConfig};
+use crate::error::Location;
+use crate::plan::{APPROXIMATE_ARRIVAL_TIME, AppPlan, ROWTIME, StreamDef, TableDecl};
+use crate::types::SqlType;
+
+/// Where the script's sources read and its sinks write.
+#[derive(Debug, Clone)]
+pub enum Connectors {
+    /// The test form (the contract with the Flink test runner): sources
+    /// are files under `source_dir`, sinks directories under `sink_dir`.
+    Files {
+        /// Where the runner puts `<STREAM>.jsonl|csv` and `<TABLE>.csv|json`.
+        source_dir: String,
+        /// Where `SINK_<STREAM>` tables write (`<sink_dir>/<STREAM>`).
+        sink_dir: String,
+        /// The streams to write: those the case expects rows of.
+        sinks: Vec<String>,
+        /// The case expects `error_stream` rows, which Flink cannot give.
+        expects_error_rows: bool,
+    },
+    /// The configuration's Kinesis / Firehose inputs and outputs.
+    Kinesis,
+}
+
+/// A translated application: Flink SQL statements, `;`-terminated, with
+/// `--` comments (notes on known differences among them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlinkScript {
+    /// The script's text.
+    pub text: String,
+}
+
+impl std::fmt::Display for FlinkScript {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+const CONFIG: Location = Location { line: 0, column: 0 };
+
+/// The field of a record that holds its arrival (epoch ms), in the test form.
+const ARRIVAL_FIELD: &str = "_arrival_ms";
+
+/// Translates `plan` (planned from `config`'s inputs and reference tables)
+/// into a Flink SQL script; or every construct Flink cannot express the
+/// same way.
+pub fn to_flink(
+    plan: &AppPlan,
+    config: &AppConfig,
+    connectors: &Connectors,
+) -> Result<FlinkScript, Refusals> {
+    let mut refusals = Vec::new();
+    let mut out = String::new();
+    let mut notes: Vec<String> = Vec::new();
+    let _ = writeln!(
+        out,
+        "-- Flink SQL (1.20 / 2.x) translated by sluice from a Kinesis Data Analytics SQL application."
+    );
+    out.push_str("SET 'table.local-time-zone' = 'UTC';\n");
+    if let Connectors::Files {
+        expects_error_rows, ..
+    } = connectors
+    {
+        out.push_str("SET 'execution.runtime-mode' = 'streaming';\n");
+        out.push_str("SET 'parallelism.default' = '1';\n");
+        // The filesystem sink commits its files on checkpoints.
+        out.push_str("SET 'execution.checkpointing.interval' = '1 s';\n");
+        if *expects_error_rows {
+            refusals.push(Refusal::new(
+                CONFIG,
+                "error_stream rows (expected/error_stream.jsonl)",
+                "Flink has no error stream: a row that fails fails the job",
+            ));
+        }
+    }
+    out.push('\n');
+
+    // Sources.
+    for s in plan.streams.iter().filter(|s| s.is_source) {
+        let Some(input) = config.input.iter().find(|i| i.stream == s.name) else {
+            refusals.push(Refusal::new(
+                s.declared_at,
+                format!("source stream \"{}\"", s.name),
+                "no [[input]] feeds it",
+            ));
+            continue;
+        };
+        match source_table(s, input, connectors) {
+            Ok(sql) => out.push_str(&sql),
+            Err(r) => refusals.push(r),
+        }
+    }
+    // Reference tables.
+    for t in plan.tables.iter().filter(|t| !t.is_values()) {
+        let Some(r) = config.reference.iter().find(|r| r.table == t.name) else {
+            continue;
+        };
+        match reference_table(t, r, connectors) {
+            Ok(sql) => out.push_str(&sql),
+            Err(r) => refusals.push(r),
+        }
+    }
+
+    // In-application streams, upstream first: a stream's view comes after
+    // the last pump into it.
+    let mut rowtime_attr: Vec<bool> = plan.streams.iter().map(|s| s.is_source).collect();
+    let mut selects: Vec<Vec<String>> = vec![Vec::new(); plan.streams.len()];
+    let mut remaining: Vec<usize> = vec![0; plan.streams.len()];
+    let mut all_attr: Vec<bool> = vec![true; plan.streams.len()];
+    for p in plan.pumps.iter().filter(|p| !p.stopped) {
+        remaining[p.into] += 1;
+    }
+    for &pi in &plan.pump_order {
+        let p = &plan.pumps[pi];
+        if p.stopped {
+            continue;
+        }
+        match pump_select(plan, p, &rowtime_attr) {
+            Ok(sql) => {
+                for n in sql.notes {
+                    let n = format!("pump \"{}\" (line {}): {n}", p.name, p.declared_at.line);
+                    if !notes.contains(&n) {
+                        notes.push(n);
+                    }
+                }
+                selects[p.into].push(sql.select);
+                all_attr[p.into] &= sql.rowtime_attr;
+            }
+            Err(mut r) => {
+                refusals.append(&mut r);
+                all_attr[p.into] = false;
+            }
+        }
+        remaining[p.into] -= 1;
+        if remaining[p.into] == 0 {
+            let s = &plan.streams[p.into];
+            rowtime_attr[p.into] = all_attr[p.into];
+            if !selects[p.into].is_empty() {
+                let _ = writeln!(
+                    out,
+                    "CREATE TEMPORARY VIEW {} AS\n{};\n",
+                    ident(&s.name),
+                    selects[p.into].join("\nUNION ALL\n")
+                );
+            }
+        }
+    }
+    // Streams no running pump feeds: no rows.
+    for (i, s) in plan.streams.iter().enumerate() {
+        if s.is_source
+            || i == plan.error_stream
+            || plan.pumps.iter().any(|p| p.into == i && !p.stopped)
+        {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "CREATE TEMPORARY VIEW {} AS\n{};\n",
+            ident(&s.name),
+            empty_rows(s)
+        );
+    }
+
+    // Sinks.
+    let mut inserts = Vec::new();
+    match connectors {
+        Connectors::Files {
+            sink_dir, sinks, ..
+        } => {
+            for name in sinks {
+                if name == crate::plan::ERROR_STREAM {
+                    continue;
+                }
+                let Some(i) = plan.stream_index(name) else {
+                    continue;
+                };
+                let s = &plan.streams[i];
+                let sink = format!("SINK_{}", s.name);
+                let path = format!("{}/{}", sink_dir.trim_end_matches('/'), s.name);
+                let _ = writeln!(
+                    out,
+                    "CREATE TABLE {} (\n{}\n) WITH ('connector' = 'filesystem', 'path' = {}, 'format' = 'json');\n",
+                    ident(&sink),
+                    sink_columns(s),
+                    string_literal(&path)
+                );
+                inserts.push(insert(&sink, s));
+            }
+        }
+        Connectors::Kinesis => {
+            if config.output.is_empty() {
+                for (i, s) in plan.streams.iter().enumerate() {
+                    let read = plan
+                        .pumps
+                        .iter()
+                        .any(|p| !p.stopped && p.reads().contains(&i));
+                    if s.is_source || s.hidden || i == plan.error_stream || read {
+                        continue;
+                    }
+                    let sink = format!("SINK_{}", s.name);
+                    let _ = writeln!(
+                        out,
+                        "CREATE TABLE {} (\n{}\n) WITH ('connector' = 'print');\n",
+                        ident(&sink),
+                        sink_columns(s)
+                    );
+                    inserts.push(insert(&sink, s));
+                }
+            }
+            for (n, o) in config.output.iter().enumerate() {
+                let Some(i) = plan.stream_index(&o.stream) else {
+                    refusals.push(Refusal::new(
+                        CONFIG,
+                        format!("[[output]] {}", o.stream),
+                        "no such in-application stream",
+                    ));
+                    continue;
+                };
+                if i == plan.error_stream {
+                    refusals.push(Refusal::new(
+                        CONFIG,
+                        "[[output]] error_stream",
+                        "Flink has no error stream: a row that fails fails the job",
+                    ));
+                    continue;
+                }
+                let s = &plan.streams[i];
+                let with = match output_options(o) {
+                    Ok(w) => w,
+                    Err(r) => {
+                        refusals.push(r);
+                        continue;
+                    }
+                };
+                let sink = format!("OUTPUT_{}_{}", n + 1, s.name);
+                let _ = writeln!(
+                    out,
+                    "CREATE TABLE {} (\n{}\n) WITH ({with});\n",
+                    ident(&sink),
+                    sink_columns(s)
+                );
+                inserts.push(insert(&sink, s));
+            }
+        }
+    }
+
+    if !refusals.is_empty() {
+        return Err(Refusals(refusals));
+    }
+    if inserts.is_empty() {
+        out.push_str("-- note: no sink: nothing is written.\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "EXECUTE STATEMENT SET\nBEGIN\n{}\nEND;",
+            inserts.join("\n")
+        );
+    }
+    let mut text = String::new();
+    let mut lines = out.lines();
+    // Notes after the header comment.
+    if let Some(first) = lines.next() {
+        text.push_str(first);
+        text.push('\n');
+    }
+    for n in &notes {
+        let _ = writeln!(text, "-- note: {n}");
+    }
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    Ok(FlinkScript { text })
+}
+
+/// The columns of a sink of stream `s`: ROWTIME, then its columns.
+fn sink_columns(s: &StreamDef) -> String {
+    let mut cols = vec![format!("  {} TIMESTAMP(3)", ident(ROWTIME))];
+    for c in &s.columns {
+        cols.push(format!("  {} {}", ident(&c.name), sql_type(c.sql_type)));
+    }
+    cols.join(",\n")
+}
+
+fn insert(sink: &str, s: &StreamDef) -> String {
+    let mut cols = vec![format!("CAST({} AS TIMESTAMP(3))", ident(ROWTIME))];
+    cols.extend(s.columns.iter().map(|c| ident(&c.name)));
+    format!(
+        "INSERT INTO {} SELECT {} FROM {};",
+        ident(sink),
+        cols.join(", "),
+        ident(&s.name)
+    )
+}
+
+/// A query of no rows with stream `s`'s columns.
+fn empty_rows(s: &StreamDef) -> String {
+    let mut cols = vec![format!("CAST(NULL AS TIMESTAMP(3)) AS {}", ident(ROWTIME))];
+    for c in &s.columns {
+        cols.push(format!(
+            "CAST(NULL AS {}) AS {}",
+            sql_type(c.sql_type),
+            ident(&c.name)
+        ));
+    }
+    format!(
+        "SELECT {} FROM (VALUES (1)) AS t(x) WHERE 1 = 0",
+        cols.join(", ")
+    )
+}
+
+/// A record field (or nested ROW field) of a JSON source.
+#[derive(Debug)]
+enum JsonField {
+    Leaf(String),
+    Row(Vec<(String, JsonField)>),
+}
+
+fn json_type(f: &JsonField) -> String {
+    match f {
+        JsonField::Leaf(t) => t.clone(),
+        JsonField::Row(fields) => {
+            let inner: Vec<String> = fields
+                .iter()
+                .map(|(n, f)| format!("{} {}", ident(n), json_type(f)))
+                .collect();
+            format!("ROW<{}>", inner.join(", "))
+        }
+    }
+}
+
+/// The object keys of a JSONPath mapping `$.a.b` (`None` for what this
+/// translation does not read: array indexes, wildcards, quoted keys).
+fn json_path(mapping: &str) -> Option<Vec<String>> {
+    let rest = mapping.strip_prefix("$.")?;
+    let keys: Vec<String> = rest.split('.').map(str::to_string).collect();
+    let plain = |k: &String| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '$')
+    };
+    keys.iter().all(plain).then_some(keys)
+}
+
+/// Adds a leaf of type `t` at `path` to `fields`; false when the path
+/// clashes with another (a leaf and an object at once, two types).
+fn add_json_field(fields: &mut Vec<(String, JsonField)>, path: &[String], t: &str) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    let existing = fields.iter_mut().find(|(n, _)| n == first);
+    match (existing, rest.is_empty()) {
+        (None, true) => {
+            fields.push((first.clone(), JsonField::Leaf(t.to_string())));
+            true
+        }
+        (None, false) => {
+            let mut inner = Vec::new();
+            let ok = add_json_field(&mut inner, rest, t);
+            fields.push((first.clone(), JsonField::Row(inner)));
+            ok
+        }
+        (Some((_, JsonField::Leaf(have))), true) => have == t,
+        (Some((_, JsonField::Row(inner))), false) => add_json_field(inner, rest, t),
+        _ => false,
+    }
+}
+
+/// The type a column is read as from a record: strings unbounded (the
+/// view cuts them to the column's length).
+fn record_type(t: SqlType) -> String {
+    match t {
+        SqlType::Char(_) | SqlType::Varchar(_) => "STRING".into(),
+        other => sql_type(other),
+    }
+}
+
+/// The source table and view of input stream `s`.
+fn source_table(
+    s: &StreamDef,
+    input: &InputConfig,
+    connectors: &Connectors,
+) -> Result<String, Refusal> {
+    let refuse = |what: String, why: &str| Refusal::new(s.declared_at, what, why);
+    let records = format!("{}$records", s.name);
+    // (table column or path expression, column) per stream column.
+    let mut fields: Vec<String> = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    let format = input.format.to_ascii_lowercase();
+    let mut with: Vec<(String, String)> = Vec::new();
+    if format == "json" {
+        if input.row_path.as_deref().is_some_and(|p| p != "$") {
+            return Err(refuse(
+                format!("[[input]] {} row_path", s.name),
+                "a JSON row path other than $ (several rows per record) has no Flink format option",
+            ));
+        }
+        let mut tree: Vec<(String, JsonField)> = Vec::new();
+        for c in &s.columns {
+            let mapping = input
+                .columns
+                .as_ref()
+                .and_then(|cols| cols.iter().find(|x| x.name == c.name))
+                .and_then(|x| x.mapping.clone());
+            let path = match &mapping {
+                Some(m) => json_path(m).ok_or_else(|| {
+                    refuse(
+                        format!("JSONPath mapping {m} of column {}", c.name),
+                        "only object keys ($.a.b) are translated",
+                    )
+                })?,
+                None => vec![c.name.clone()],
+            };
+            if path.len() == 1 && (path[0] == ARRIVAL_FIELD || path[0] == ROWTIME) {
+                return Err(refuse(
+                    format!("JSON key {}", path[0]),
+                    "the translation uses this name itself",
+                ));
+            }
+            if !add_json_field(&mut tree, &path, &record_type(c.sql_type)) {
+                return Err(refuse(
+                    format!("JSONPath mapping of column {}", c.name),
+                    "it clashes with another column's mapping",
+                ));
+            }
+            let access: Vec<String> = path.iter().map(|k| ident(k)).collect();
+            values.push(column_value(&access.join("."), c));
+        }
+        for (n, f) in &tree {
+            fields.push(format!("{} {}", ident(n), json_type(f)));
+        }
+        with.push(("format".into(), "json".into()));
+        with.push(("json.ignore-parse-errors".into(), "false".into()));
+    } else if format == "csv" {
+        let delimiter = input.delimiter.clone().unwrap_or_else(|| ",".into());
+        if delimiter.chars().count() != 1 {
+            return Err(refuse(
+                format!("CSV column delimiter {delimiter:?}"),
+                "Flink's CSV format splits on one character",
+            ));
+        }
+        if input.row_delimiter.as_deref().is_some_and(|d| d != "\n") {
+            return Err(refuse(
+                format!("[[input]] {} row_delimiter", s.name),
+                "Flink's CSV format reads one row per line",
+            ));
+        }
+        for c in &s.columns {
+            fields.push(format!("{} {}", ident(&c.name), record_type(c.sql_type)));
+            values.push(column_value(&ident(&c.name), c));
+        }
+        with.push(("format".into(), "csv".into()));
+        with.push(("csv.field-delimiter".into(), delimiter));
+        with.push(("csv.disable-quote-character".into(), "true".into()));
+    } else {
+        return Err(refuse(
+            format!("record format {format}"),
+            "only JSON and CSV are translated",
+        ));
+    }
+
+    let arrival;
+    match connectors {
+        Connectors::Files { source_dir, .. } => {
+            fields.push(format!("{} BIGINT", ident(ARRIVAL_FIELD)));
+            arrival = format!("TO_TIMESTAMP_LTZ({}, 3)", ident(ARRIVAL_FIELD));
+            let ext = if format == "json" { "jsonl" } else { "csv" };
+            with.insert(0, ("connector".into(), "filesystem".into()));
+            with.insert(
+                1,
+                (
+                    "path".into(),
+                    format!("{}/{}.{ext}", source_dir.trim_end_matches('/'), s.name),
+                ),
+            );
+        }
+        Connectors::Kinesis => {
+            let Some(stream) = &input.kinesis_stream else {
+                return Err(refuse(
+                    format!("[[input]] {}", s.name),
+                    "a Flink source reads a Kinesis data stream: give kinesis_stream",
+                ));
+            };
+            fields.push(format!(
+                "{} TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
+                ident("_arrival")
+            ));
+            arrival = ident("_arrival");
+            let region = input.region.clone().unwrap_or_else(|| "us-east-1".into());
+            let mut kinesis = vec![
+                ("connector".to_string(), "kinesis".to_string()),
+                ("stream.arn".into(), stream_arn(stream, &region)),
+                ("aws.region".into(), region),
+            ];
+            if let Some(e) = &input.endpoint {
+                kinesis.push(("aws.endpoint".into(), e.clone()));
+            }
+            let position = match input.starting_position.as_deref() {
+                Some(p) if p.eq_ignore_ascii_case("TRIM_HORIZON") => "TRIM_HORIZON",
+                _ => "LATEST",
+            };
+            kinesis.push(("source.init.position".into(), position.into()));
+            kinesis.append(&mut with);
+            with = kinesis;
+        }
+    }
+    fields.push(format!(
+        "{} AS CAST({arrival} AS TIMESTAMP(3))",
+        ident(ROWTIME)
+    ));
+    fields.push(format!(
+        "{} AS CAST({arrival} AS TIMESTAMP(3))",
+        ident(&format!("{APPROXIMATE_ARRIVAL_TIME}$"))
+    ));
+    fields.push(format!(
+        "WATERMARK FOR {} AS {}",
+        ident(ROWTIME),
+        ident(ROWTIME)
+    ));
+    let mut sql = format!(
+        "CREATE TABLE {} (\n  {}\n) WITH (\n  {}\n);\n\n",
+        ident(&records),
+        fields.join(",\n  "),
+        options(&with).join(",\n  ")
+    );
+    let mut cols = vec![
+        ident(ROWTIME),
+        format!(
+            "{} AS {}",
+            ident(&format!("{APPROXIMATE_ARRIVAL_TIME}$")),
+            ident(APPROXIMATE_ARRIVAL_TIME)
+        ),
+    ];
+    cols.extend(values);
+    let _ = writeln!(
+        sql,
+        "CREATE TEMPORARY VIEW {} AS\nSELECT {} FROM {};\n",
+        ident(&s.name),
+        cols.join(", "),
+        ident(&records)
+    );
+    Ok(sql)
+}
+
+/// A record's value as column `c`, named as the column.
+fn column_value(access: &str, c: &crate::plan::StreamColumn) -> String {
+    match c.sql_type {
+        SqlType::Char(_) | SqlType::Varchar(_) => format!(
+            "CAST({access} AS {}) AS {}",
+            sql_type(c.sql_type),
+            ident(&c.name)
+        ),
+        _ => format!("{access} AS {}", ident(&c.name)),
+    }
+}
+
+fn options(with: &[(String, String)]) -> Vec<String> {
+    with.iter()
+        .map(|(k, v)| format!("{} = {}", string_literal(k), string_literal(v)))
+        .collect()
+}
+
+/// A stream's ARN: as given, or built from its name and region (the
+/// account of `sluice serve`'s ARNs).
+fn stream_arn(stream: &str, region: &str) -> String {
+    if stream.starts_with("arn:") {
+        stream.to_string()
+    } else {
+        format!("arn:aws:kinesis:{region}:000000000000:stream/{stream}")
+    }
+}
+
+/// A reference table: a table over its object.
+fn reference_table(
+    t: &TableDecl,
+    r: &ReferenceConfig,
+    connectors: &Connectors,
+) -> Result<String, Refusal> {
+    let refuse = |why: &str| Refusal::new(CONFIG, format!("reference table {}", t.name), why);
+    let format = r
+        .format
+        .clone()
+        .unwrap_or_else(|| {
+            if r.file.ends_with(".json") || r.file.ends_with(".jsonl") {
+                "json".into()
+            } else {
+                "csv".into()
+            }
+        })
+        .to_ascii_lowercase();
+    let ext = match format.as_str() {
+        "json" => "json",
+        "csv" => "csv",
+        _ => return Err(refuse("only JSON and CSV objects are translated")),
+    };
+    let path = match connectors {
+        Connectors::Files { source_dir, .. } => {
+            format!("{}/{}.{ext}", source_dir.trim_end_matches('/'), t.name)
+        }
+        Connectors::Kinesis => r.file.clone(),
+    };
+    let mut with = vec![
+        ("connector".to_string(), "filesystem".to_string()),
+        ("path".into(), path),
+        ("format".into(), format.clone()),
+    ];
+    if format == "csv" {
+        if r.header {
+            return Err(refuse(
+                "a CSV object with a header line: Flink's CSV format cannot skip it",
+            ));
+        }
+        with.push((
+            "csv.field-delimiter".into(),
+            r.delimiter.clone().unwrap_or_else(|| ",".into()),
+        ));
+    } else if r.row_path.as_deref().is_some_and(|p| p != "$") {
+        return Err(refuse("a JSON row path other than $"));
+    }
+    let cols: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", ident(&c.name), sql_type(c.sql_type)))
+        .collect();
+    Ok(format!(
+        "CREATE TABLE {} (\n  {}\n) WITH (\n  {}\n);\n\n",
+        ident(&t.name),
+        cols.join(",\n  "),
+        options(&with).join(",\n  ")
+    ))
+}
+
+/// The connector options of an `[[output]]`.
+fn output_options(o: &crate::config::OutputConfig) -> Result<String, Refusal> {
+    let format = o.format.to_ascii_lowercase();
+    let region = o.region.clone().unwrap_or_else(|| "us-east-1".into());
+    let mut with: Vec<(String, String)> = if let Some(k) = &o.kinesis_stream {
+        let mut w = vec![
+            ("connector".to_string(), "kinesis".to_string()),
+            ("stream.arn".into(), stream_arn(k, &region)),
+            ("aws.region".into(), region),
+        ];
+        if let Some(e) = &o.endpoint {
+            w.push(("aws.endpoint".into(), e.clone()));
+        }
+        w
+    } else if let Some(d) = &o.delivery_stream {
+        let mut w = vec![
+            ("connector".to_string(), "firehose".to_string()),
+            ("delivery-stream".into(), d.clone()),
+            ("aws.region".into(), region),
+        ];
+        if let Some(e) = &o.endpoint {
+            w.push(("aws.endpoint".into(), e.clone()));
+        }
+        w
+    } else if let Some(f) = &o.file {
+        vec![
+            ("connector".to_string(), "filesystem".to_string()),
+            ("path".into(), f.clone()),
+        ]
+    } else {
+        return Err(Refusal::new(
+            CONFIG,
+            format!("[[output]] {}", o.stream),
+            "only Kinesis data stream, Firehose and file outputs are translated (a Lambda output is not)",
+        ));
+    };
+    with.push(("format".into(), format));
+    Ok(options(&with).join(", "))
+}

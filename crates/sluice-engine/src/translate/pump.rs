@@ -1,0 +1,473 @@
+//! One pump as a Flink `SELECT`: the rows it inserts into its target
+//! stream, with `ROWTIME` first and then the target's columns, named as
+//! the stream names them.
+//!
+//! - filter / project: `SELECT ROWTIME, .. FROM src WHERE ..`;
+//! - tumbling window (`GROUP BY STEP / FLOOR(ROWTIME ..)`): the window
+//!   TVF `TUMBLE`, grouped by `window_start, window_end` and the keys; the
+//!   row's ROWTIME is the window's end, as in KDA;
+//! - sliding window (`OVER (.. RANGE INTERVAL .. PRECEDING | ROWS n
+//!   PRECEDING)`): a Flink OVER aggregation ordered by ROWTIME.
+//!
+//! Everything else a pump can do is refused here, with the pump's line.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::CastExpr;
+
+use super::Refusal;
+use super::expr::{ExprWriter, Untranslatable, day_time_interval, ident, sql_type};
+use crate::plan::{
+    AggregatePlan, AppPlan, Frame, OperatorPlan, ProjectPlan, PumpDef, ROWTIME, SlidingFunction,
+    SlidingPlan, StreamColumn, StreamDef, TumblingPlan, WindowSize,
+};
+
+/// A pump's SELECT, and what the translation knows of its rows.
+pub(super) struct PumpSql {
+    /// The query: ROWTIME, then the target stream's columns.
+    pub select: String,
+    /// Known small differences (`-- note:` lines).
+    pub notes: Vec<String>,
+    /// Its ROWTIME is a Flink time attribute (windows downstream may use it).
+    pub rowtime_attr: bool,
+}
+
+/// Translates pump `pump` of `plan`; `rowtime_attr[s]` tells whether
+/// stream `s`'s view has ROWTIME as a time attribute.
+pub(super) fn pump_select(
+    plan: &AppPlan,
+    pump: &PumpDef,
+    rowtime_attr: &[bool],
+) -> Result<PumpSql, Vec<Refusal>> {
+    let at = pump.declared_at;
+    let refuse = |construct: &str, why: &str| vec![Refusal::new(at, construct, why)];
+    let mut refusals = Vec::new();
+    if pump.from == plan.error_stream || pump.reads().contains(&plan.error_stream) {
+        refusals.push(Refusal::new(
+            at,
+            "a pump reading error_stream",
+            "Flink has no error stream: a row that fails fails the job",
+        ));
+    }
+    if pump.join.is_some() {
+        refusals.push(Refusal::new(
+            at,
+            "JOIN",
+            "joins are not translated yet (a KDA stream join's windows and a reference join's reloads have no exactly equal Flink join written here)",
+        ));
+    }
+    if pump.order.is_some() {
+        refusals.push(Refusal::new(
+            at,
+            "ORDER BY on a stream",
+            "Flink sorts a stream only by its time attribute ascending; KDA's per-ROWTIME sort has no equivalent",
+        ));
+    }
+    if pump.distinct.is_some() {
+        refusals.push(Refusal::new(
+            at,
+            "SELECT DISTINCT on a stream",
+            "Flink's streaming DISTINCT keeps every row seen and retracts; KDA forgets rows once ROWTIME moves on",
+        ));
+    }
+    let source = &plan.streams[pump.from];
+    let target = pump.op_target(&plan.streams);
+    let from = ident(&source.name);
+    let result = match &pump.op {
+        // Over a join, the operator's expressions are over the joined rows,
+        // which are refused above.
+        _ if pump.join.is_some() => Ok(PumpSql {
+            select: String::new(),
+            notes: Vec::new(),
+            rowtime_attr: false,
+        }),
+        OperatorPlan::Project(p) => {
+            project(p, source, target, &from).map_err(|e| refuse_expr(at, e))
+        }
+        OperatorPlan::Tumbling(t) => {
+            if !rowtime_attr[pump.from] {
+                Err(vec![no_time_attribute(at, source)])
+            } else {
+                tumbling(t, source, target, &from).map_err(|e| refuse_expr(at, e))
+            }
+        }
+        OperatorPlan::Sliding(s) => {
+            if !rowtime_attr[pump.from] {
+                Err(vec![no_time_attribute(at, source)])
+            } else {
+                sliding(s, source, target, &from).map_err(|e| refuse_expr(at, e))
+            }
+        }
+        OperatorPlan::Stagger(_) => Err(refuse(
+            "stagger window (WINDOWED BY STAGGER)",
+            "has no Flink equivalent (a window that opens per partition key at its first row)",
+        )),
+        OperatorPlan::RandomCutForest(_) => Err(refuse(
+            "RANDOM_CUT_FOREST",
+            "Flink has no random cut forest anomaly detector",
+        )),
+        OperatorPlan::ItemsTumbling(_) => Err(refuse(
+            "TOP_K_ITEMS_TUMBLING / COUNT_DISTINCT_ITEMS_TUMBLING",
+            "Flink has no such analytic table function with KDA's approximate counts",
+        )),
+        OperatorPlan::GroupRank(_) => Err(refuse(
+            "GROUP_RANK",
+            "Flink has no such analytic table function",
+        )),
+        OperatorPlan::Hotspots(_) => Err(refuse(
+            "HOTSPOTS",
+            "Flink has no such analytic table function",
+        )),
+    };
+    match result {
+        Ok(sql) if refusals.is_empty() => Ok(sql),
+        Ok(_) => Err(refusals),
+        Err(mut more) => {
+            refusals.append(&mut more);
+            Err(refusals)
+        }
+    }
+}
+
+fn no_time_attribute(at: crate::error::Location, source: &StreamDef) -> Refusal {
+    Refusal::new(
+        at,
+        format!("a window over stream \"{}\"", source.name),
+        "its ROWTIME is a window's end, not a Flink time attribute (Flink's window_time is one millisecond earlier)",
+    )
+}
+
+fn refuse_expr(at: crate::error::Location, what: Untranslatable) -> Vec<Refusal> {
+    vec![Refusal::new(at, what, "has no faithful Flink translation")]
+}
+
+/// The name a source-batch column has in the source stream's view; the
+/// Kinesis record metadata is not carried.
+fn source_column(source: &StreamDef) -> impl Fn(usize) -> Result<String, Untranslatable> + '_ {
+    move |i| {
+        let Some(field) = source.schema.fields().get(i) else {
+            return Err(format!("column #{i} of stream {}", source.name));
+        };
+        let name = field.name();
+        if source.metadata.iter().any(|(m, _)| m == name) {
+            return Err(format!("Kinesis record metadata column {name}"));
+        }
+        Ok(ident(name))
+    }
+}
+
+/// `e` as the value of target column `c`: cast to the column's type (so a
+/// string is cut to its length, as KDA does), without the planner's own
+/// cast to the same Arrow type.
+fn target_value(
+    w: &mut ExprWriter<'_>,
+    e: &Arc<dyn PhysicalExpr>,
+    c: &StreamColumn,
+) -> Result<String, Untranslatable> {
+    let want = c.sql_type.to_arrow();
+    let mut e = e;
+    if let Some(cast) = e.downcast_ref::<CastExpr>()
+        && cast.cast_type() == &want
+    {
+        e = cast.expr();
+    }
+    let have = e
+        .data_type(w.schema)
+        .map_err(|err| format!("expression {e}: {err}"))?;
+    let text = w.expr(e)?;
+    let sized = c.sql_type.max_length().is_some();
+    if have == want && !sized {
+        Ok(text)
+    } else {
+        if have != want && !castable(&have, &want) {
+            return Err(format!("a {have} value stored in a {} column", c.sql_type));
+        }
+        Ok(format!("CAST({text} AS {})", sql_type(c.sql_type)))
+    }
+}
+
+fn castable(from: &DataType, to: &DataType) -> bool {
+    let s = |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    (from.is_numeric() && to.is_numeric())
+        || (s(from) && s(to))
+        || *from == DataType::Null
+        || (from.is_integer() && s(to))
+}
+
+/// The select list `ROWTIME, <col> AS "NAME", ..` over `schema`.
+fn select_list(
+    w: &mut ExprWriter<'_>,
+    rowtime: &str,
+    exprs: &[Arc<dyn PhysicalExpr>],
+    target: &StreamDef,
+) -> Result<String, Untranslatable> {
+    let mut items = vec![format!("{rowtime} AS {}", ident(ROWTIME))];
+    for (e, c) in exprs.iter().zip(&target.columns) {
+        items.push(format!("{} AS {}", target_value(w, e, c)?, ident(&c.name)));
+    }
+    Ok(items.join(", "))
+}
+
+fn project(
+    p: &ProjectPlan,
+    source: &StreamDef,
+    target: &StreamDef,
+    from: &str,
+) -> Result<PumpSql, Untranslatable> {
+    let column = source_column(source);
+    let mut w = ExprWriter {
+        schema: &source.schema,
+        column: &column,
+        notes: Vec::new(),
+    };
+    let run = |w: &mut ExprWriter<'_>| -> Result<String, Untranslatable> {
+        let list = select_list(w, &ident(ROWTIME), &p.exprs, target)?;
+        let mut s = format!("SELECT {list} FROM {from}");
+        if let Some(f) = &p.filter {
+            s.push_str(&format!(" WHERE {}", w.expr(f)?));
+        }
+        Ok(s)
+    };
+    let select = run(&mut w)?;
+    Ok(PumpSql {
+        select,
+        notes: w.notes,
+        rowtime_attr: true,
+    })
+}
+
+/// The interval literal of a window size.
+fn window_interval(size: WindowSize) -> Result<String, Untranslatable> {
+    match size {
+        WindowSize::Millis(ms) => Ok(day_time_interval(ms)),
+        WindowSize::Months(_) => Err("a tumbling window of months or years (FLOOR(ROWTIME TO MONTH / YEAR)): Flink's TUMBLE has fixed-length windows".into()),
+    }
+}
+
+/// An aggregate call of a tumbling window, over the source batch.
+fn aggregate(w: &mut ExprWriter<'_>, a: &AggregatePlan) -> Result<String, Untranslatable> {
+    let e = &a.expr;
+    let name = e.fun().name().to_ascii_lowercase();
+    let args = e
+        .expressions()
+        .iter()
+        .map(|x| w.expr(x))
+        .collect::<Result<Vec<_>, _>>()?;
+    let flink = match name.as_str() {
+        "count" => "COUNT",
+        "sum" => "SUM",
+        "avg" => "AVG",
+        "min" => "MIN",
+        "max" => "MAX",
+        "var_pop" => "VAR_POP",
+        "var_samp" | "var" => "VAR_SAMP",
+        "stddev_pop" => "STDDEV_POP",
+        "stddev_samp" | "stddev" => "STDDEV_SAMP",
+        other => return Err(format!("aggregate {}", other.to_uppercase())),
+    };
+    let distinct = if e.is_distinct() { "DISTINCT " } else { "" };
+    let call = format!("{flink}({distinct}{})", args.join(", "));
+    Ok(match &a.cast_to {
+        // KDA's AVG of integers is an integer, truncated.
+        Some(t) => format!("CAST({call} AS {})", super::expr::arrow_type(t)?),
+        None => call,
+    })
+}
+
+fn tumbling(
+    t: &TumblingPlan,
+    source: &StreamDef,
+    target: &StreamDef,
+    from: &str,
+) -> Result<PumpSql, Untranslatable> {
+    if t.monotonic {
+        return Err("a GROUP BY whose window is a monotonic column, not ROWTIME".into());
+    }
+    let time = source
+        .schema
+        .fields()
+        .get(t.time_column)
+        .map(|f| f.name().as_str())
+        .unwrap_or_default();
+    if time != ROWTIME {
+        return Err(format!(
+            "a tumbling window on {time} (Flink windows on the time attribute, ROWTIME)"
+        ));
+    }
+    let interval = window_interval(t.size)?;
+    let column = source_column(source);
+    let mut w = ExprWriter {
+        schema: &source.schema,
+        column: &column,
+        notes: Vec::new(),
+    };
+    let mut inner = vec![
+        format!("window_end AS {}", ident("__rowtime")),
+        format!("window_start AS {}", ident("__w")),
+    ];
+    let mut group = vec!["window_start".to_string(), "window_end".to_string()];
+    for (i, k) in t.keys.iter().enumerate() {
+        let k = w.expr(k)?;
+        inner.push(format!("{k} AS {}", ident(&format!("__g{i}"))));
+        group.push(k);
+    }
+    for (j, a) in t.aggregates.iter().enumerate() {
+        inner.push(format!(
+            "{} AS {}",
+            aggregate(&mut w, a)?,
+            ident(&format!("__a{j}"))
+        ));
+    }
+    let mut inner_sql = format!(
+        "SELECT {} FROM TABLE(TUMBLE(TABLE {from}, DESCRIPTOR({}), {interval}))",
+        inner.join(", "),
+        ident(ROWTIME)
+    );
+    if let Some(f) = &t.filter {
+        inner_sql.push_str(&format!(" WHERE {}", w.expr(f)?));
+    }
+    inner_sql.push_str(&format!(" GROUP BY {}", group.join(", ")));
+    let mut notes = w.notes;
+
+    let post: &Schema = &t.post_schema;
+    let post_column = |i: usize| match post.fields().get(i) {
+        Some(f) => Ok(ident(f.name())),
+        None => Err(format!("column #{i} of a closed window")),
+    };
+    let mut w = ExprWriter {
+        schema: post,
+        column: &post_column,
+        notes: Vec::new(),
+    };
+    let list = select_list(&mut w, &ident("__rowtime"), &t.exprs, target)?;
+    let mut select = format!("SELECT {list} FROM ({inner_sql})");
+    if let Some(h) = &t.having {
+        select.push_str(&format!(" WHERE {}", w.expr(h)?));
+    }
+    notes.append(&mut w.notes);
+    Ok(PumpSql {
+        select,
+        notes,
+        rowtime_attr: false,
+    })
+}
+
+fn sliding(
+    s: &SlidingPlan,
+    source: &StreamDef,
+    target: &StreamDef,
+    from: &str,
+) -> Result<PumpSql, Untranslatable> {
+    let column = source_column(source);
+    let mut w = ExprWriter {
+        schema: &source.schema,
+        column: &column,
+        notes: Vec::new(),
+    };
+    // Flink computes all OVER aggregates of one SELECT over one window.
+    let mut specs = Vec::new();
+    for win in &s.windows {
+        let parts = win
+            .partition_by
+            .iter()
+            .map(|p| w.expr(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let frame = match win.frame {
+            Frame::Range(0) => {
+                return Err(format!(
+                    "RANGE CURRENT ROW (window {}): Flink's frame holds all rows of the ROWTIME, KDA's only those before",
+                    win.name
+                ));
+            }
+            Frame::Range(ms) => format!(
+                "RANGE BETWEEN {} PRECEDING AND CURRENT ROW",
+                day_time_interval(ms)
+            ),
+            Frame::Rows(n) => format!("ROWS BETWEEN {n} PRECEDING AND CURRENT ROW"),
+            Frame::Unbounded => "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW".into(),
+        };
+        if matches!(win.frame, Frame::Range(_) | Frame::Unbounded) {
+            w.notes.push(format!(
+                "window {}: rows that share one ROWTIME each see the others in Flink's RANGE frame; in KDA each sees only those that arrived before it",
+                win.name
+            ));
+        }
+        let partition = if parts.is_empty() {
+            String::new()
+        } else {
+            format!("PARTITION BY {} ", parts.join(", "))
+        };
+        specs.push(format!("{partition}ORDER BY {} {frame}", ident(ROWTIME)));
+    }
+    specs.dedup();
+    if specs.len() > 1 {
+        return Err(
+            "several different windows in one SELECT (Flink computes one OVER window per SELECT)"
+                .into(),
+        );
+    }
+    let Some(spec) = specs.first() else {
+        return Err("a sliding query without a window".into());
+    };
+    let mut items = vec!["*".to_string()];
+    for (j, a) in s.aggregates.iter().enumerate() {
+        let arg = match a.arg {
+            Some(i) => Some(w.expr(&s.args[i].expr)?),
+            None => None,
+        };
+        let name = match a.function {
+            SlidingFunction::Count => "COUNT",
+            SlidingFunction::Sum => "SUM",
+            SlidingFunction::Avg => "AVG",
+            SlidingFunction::Min => "MIN",
+            SlidingFunction::Max => "MAX",
+            SlidingFunction::VarPop => "VAR_POP",
+            SlidingFunction::VarSamp => "VAR_SAMP",
+            SlidingFunction::StddevPop => "STDDEV_POP",
+            SlidingFunction::StddevSamp => "STDDEV_SAMP",
+            SlidingFunction::FirstValue => "FIRST_VALUE",
+            SlidingFunction::LastValue => "LAST_VALUE",
+            other => return Err(format!("sliding aggregate {other:?}")),
+        };
+        let call = format!("{name}({})", arg.unwrap_or_else(|| "*".into()));
+        let typed = format!(
+            "CAST({call} OVER w AS {})",
+            super::expr::arrow_type(&a.output_type)?
+        );
+        items.push(format!("{typed} AS {}", ident(&format!("__a{j}"))));
+    }
+    let mut input = from.to_string();
+    if let Some(f) = &s.filter {
+        input = format!("(SELECT * FROM {from} WHERE {})", w.expr(f)?);
+    }
+    let inner = format!(
+        "SELECT {} FROM {input} WINDOW w AS ({spec})",
+        items.join(", ")
+    );
+    let mut notes = w.notes;
+    let post: &Schema = &s.post_schema;
+    let post_column = |i: usize| {
+        if i < source.schema.fields().len() {
+            source_column(source)(i)
+        } else {
+            match post.fields().get(i) {
+                Some(f) => Ok(ident(f.name())),
+                None => Err(format!("column #{i} of a sliding window's rows")),
+            }
+        }
+    };
+    let mut w = ExprWriter {
+        schema: post,
+        column: &post_column,
+        notes: Vec::new(),
+    };
+    let list = select_list(&mut w, &ident(ROWTIME), &s.exprs, target)?;
+    notes.append(&mut w.notes);
+    Ok(PumpSql {
+        select: format!("SELECT {list} FROM ({inner})"),
+        notes,
+        rowtime_attr: true,
+    })
+}
