@@ -192,6 +192,12 @@ impl ExprWriter<'_> {
         if &from == to {
             return Ok(text);
         }
+        if matches!(from, DataType::Timestamp(_, None))
+            && matches!(to, DataType::Timestamp(_, None))
+        {
+            // Sluice's timestamps are whole milliseconds: a finer unit changes nothing.
+            return Ok(text);
+        }
         let numeric = |t: &DataType| t.is_numeric();
         let stringy =
             |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
@@ -393,6 +399,11 @@ pub(super) fn day_time_interval(ms: i64) -> String {
             return format!("INTERVAL '{}' {unit}", ms / size);
         }
     }
+    if ms.abs() < 100_000 {
+        let sign = if ms < 0 { "-" } else { "" };
+        let ms = ms.unsigned_abs();
+        return format!("INTERVAL '{sign}{}.{:03}' SECOND", ms / 1000, ms % 1000);
+    }
     let sign = if ms < 0 { "-" } else { "" };
     let ms = ms.unsigned_abs();
     let (days, rest) = (ms / 86_400_000, ms % 86_400_000);
@@ -434,6 +445,7 @@ mod tests {
         assert_eq!(decimal_text(5, 3), "0.005");
         assert_eq!(day_time_interval(60_000), "INTERVAL '1' MINUTE");
         assert_eq!(day_time_interval(3_600_000 * 2), "INTERVAL '2' HOUR");
+        assert_eq!(day_time_interval(-1), "INTERVAL '-0.001' SECOND");
         assert_eq!(
             day_time_interval(90_061_001),
             "INTERVAL '1 01:01:01.001' DAY TO SECOND(3)"

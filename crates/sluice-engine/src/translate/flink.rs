@@ -23,7 +23,7 @@
 use std::fmt::Write as _;
 
 use super::expr::{ident, sql_type, string_literal};
-use super::pump::pump_select;
+use super::pump::{Rowtime, pump_select};
 use super::{Refusal, Refusals};
 use crate::config::{AppConfig, InputConfig, ReferenceConfig};
 use crate::error::Location;
@@ -130,10 +130,20 @@ pub fn to_flink(
 
     // In-application streams, upstream first: a stream's view comes after
     // the last pump into it.
-    let mut rowtime_attr: Vec<bool> = plan.streams.iter().map(|s| s.is_source).collect();
+    let mut rowtime: Vec<Rowtime> = plan
+        .streams
+        .iter()
+        .map(|s| {
+            if s.is_source {
+                Rowtime::Early(0)
+            } else {
+                Rowtime::Plain
+            }
+        })
+        .collect();
     let mut selects: Vec<Vec<String>> = vec![Vec::new(); plan.streams.len()];
     let mut remaining: Vec<usize> = vec![0; plan.streams.len()];
-    let mut all_attr: Vec<bool> = vec![true; plan.streams.len()];
+    let mut fed: Vec<Vec<Rowtime>> = vec![Vec::new(); plan.streams.len()];
     for p in plan.pumps.iter().filter(|p| !p.stopped) {
         remaining[p.into] += 1;
     }
@@ -142,7 +152,7 @@ pub fn to_flink(
         if p.stopped {
             continue;
         }
-        match pump_select(plan, p, &rowtime_attr) {
+        match pump_select(plan, p, &rowtime) {
             Ok(sql) => {
                 for n in sql.notes {
                     let n = format!("pump \"{}\" (line {}): {n}", p.name, p.declared_at.line);
@@ -150,18 +160,32 @@ pub fn to_flink(
                         notes.push(n);
                     }
                 }
+                if let Some(view) = sql.prelude {
+                    let _ = writeln!(out, "{view}");
+                }
                 selects[p.into].push(sql.select);
-                all_attr[p.into] &= sql.rowtime_attr;
+                fed[p.into].push(sql.rowtime);
             }
             Err(mut r) => {
                 refusals.append(&mut r);
-                all_attr[p.into] = false;
+                // Refused already: what reads it is judged as if it were
+                // a plain stream of rows.
+                fed[p.into].push(Rowtime::Early(0));
             }
         }
         remaining[p.into] -= 1;
         if remaining[p.into] == 0 {
             let s = &plan.streams[p.into];
-            rowtime_attr[p.into] = all_attr[p.into];
+            let first = fed[p.into].first().copied().unwrap_or(Rowtime::Plain);
+            if fed[p.into].iter().all(|r| *r == first) {
+                rowtime[p.into] = first;
+            } else if selects[p.into].len() == fed[p.into].len() {
+                refusals.push(Refusal::new(
+                    s.declared_at,
+                    format!("pumps into stream \"{}\" from windows and from rows", s.name),
+                    "their ROWTIMEs are different Flink time attributes (a window's is its end less 1 ms), which one view cannot union",
+                ));
+            }
             if !selects[p.into].is_empty() {
                 let _ = writeln!(
                     out,
@@ -211,7 +235,7 @@ pub fn to_flink(
                     sink_columns(s),
                     string_literal(&path)
                 );
-                inserts.push(insert(&sink, s));
+                inserts.push(insert(&sink, s, rowtime[i]));
             }
         }
         Connectors::Kinesis => {
@@ -231,7 +255,7 @@ pub fn to_flink(
                         ident(&sink),
                         sink_columns(s)
                     );
-                    inserts.push(insert(&sink, s));
+                    inserts.push(insert(&sink, s, rowtime[i]));
                 }
             }
             for (n, o) in config.output.iter().enumerate() {
@@ -266,7 +290,7 @@ pub fn to_flink(
                     ident(&sink),
                     sink_columns(s)
                 );
-                inserts.push(insert(&sink, s));
+                inserts.push(insert(&sink, s, rowtime[i]));
             }
         }
     }
@@ -309,8 +333,8 @@ fn sink_columns(s: &StreamDef) -> String {
     cols.join(",\n")
 }
 
-fn insert(sink: &str, s: &StreamDef) -> String {
-    let mut cols = vec![format!("CAST({} AS TIMESTAMP(3))", ident(ROWTIME))];
+fn insert(sink: &str, s: &StreamDef, rowtime: Rowtime) -> String {
+    let mut cols = vec![format!("CAST({} AS TIMESTAMP(3))", rowtime.kda_value())];
     cols.extend(s.columns.iter().map(|c| ident(&c.name)));
     format!(
         "INSERT INTO {} SELECT {} FROM {};",

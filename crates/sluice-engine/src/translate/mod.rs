@@ -10,12 +10,14 @@
 //! difference is translated and said in a `-- note:` line of the script.
 //!
 //! Files: `flink.rs` (the script: tables, views, sinks), `pump.rs` (one
-//! pump's SELECT per operator), `expr.rs` (DataFusion physical
+//! pump's SELECT per operator), `join.rs` (a pump's join as a view of the
+//! joined rows), `expr.rs` (DataFusion physical
 //! expressions and types as Flink SQL, with the KDA → Flink function
 //! table).
 
 mod expr;
 mod flink;
+mod join;
 mod pump;
 
 use std::fmt;

@@ -30,16 +30,63 @@ pub(super) struct PumpSql {
     pub select: String,
     /// Known small differences (`-- note:` lines).
     pub notes: Vec<String>,
-    /// Its ROWTIME is a Flink time attribute (windows downstream may use it).
-    pub rowtime_attr: bool,
+    /// How its ROWTIME column stands to KDA's ROWTIME.
+    pub rowtime: Rowtime,
+    /// A statement the SELECT needs first (a join's view).
+    pub prelude: Option<String>,
 }
 
-/// Translates pump `pump` of `plan`; `rowtime_attr[s]` tells whether
-/// stream `s`'s view has ROWTIME as a time attribute.
+/// What a pump's operator reads: a stream's view, or its join's view.
+pub(super) struct OpInput<'a> {
+    /// For messages: the stream, or the join.
+    pub name: String,
+    /// The rows' batch schema as the plan's expressions see it.
+    pub schema: &'a Schema,
+    /// The view's name in the script.
+    pub from: String,
+    /// How the view holds ROWTIME.
+    pub rowtime: Rowtime,
+    /// Columns the view does not carry (the Kinesis record metadata).
+    pub missing: Vec<String>,
+}
+
+/// How a view's `ROWTIME` column stands to KDA's ROWTIME of its rows.
+///
+/// A tumbling window's rows have KDA ROWTIME = the window's end; Flink's
+/// time attribute of a window's rows is `window_time`, one millisecond
+/// before its end. So a view's ROWTIME is a time attribute `n` ms before
+/// KDA's (`Early(n)`), and everything that reads it adds the `n` ms back:
+/// a sink, an expression over ROWTIME, and a tumbling window downstream
+/// (its windows are offset by `-n` ms, so each row falls in the window KDA
+/// puts it in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rowtime {
+    /// A time attribute `n` ms before KDA's ROWTIME (0: equal).
+    Early(i64),
+    /// Not a time attribute (a stream no pump feeds).
+    Plain,
+}
+
+impl Rowtime {
+    /// ROWTIME as KDA's value, in an expression.
+    pub fn kda_value(self) -> String {
+        match self {
+            Rowtime::Early(n) if n > 0 => format!(
+                "({} + {})",
+                ident(ROWTIME),
+                super::expr::day_time_interval(n)
+            ),
+            _ => ident(ROWTIME),
+        }
+    }
+}
+
+/// Translates pump `pump` of `plan`; `rowtime[s]` is how stream `s`'s
+/// view holds ROWTIME.
 pub(super) fn pump_select(
     plan: &AppPlan,
     pump: &PumpDef,
-    rowtime_attr: &[bool],
+    rowtime: &[Rowtime],
 ) -> Result<PumpSql, Vec<Refusal>> {
     let at = pump.declared_at;
     let refuse = |construct: &str, why: &str| vec![Refusal::new(at, construct, why)];
@@ -49,13 +96,6 @@ pub(super) fn pump_select(
             at,
             "a pump reading error_stream",
             "Flink has no error stream: a row that fails fails the job",
-        ));
-    }
-    if pump.join.is_some() {
-        refusals.push(Refusal::new(
-            at,
-            "JOIN",
-            "joins are not translated yet (a KDA stream join's windows and a reference join's reloads have no exactly equal Flink join written here)",
         ));
     }
     if pump.order.is_some() {
@@ -73,33 +113,45 @@ pub(super) fn pump_select(
         ));
     }
     let source = &plan.streams[pump.from];
-    let target = pump.op_target(&plan.streams);
-    let from = ident(&source.name);
+    let target = &plan.streams[pump.into];
+    let mut prelude = None;
+    let mut join_notes = Vec::new();
+    let input = match &pump.join {
+        None => OpInput {
+            name: format!("stream \"{}\"", source.name),
+            schema: &source.schema,
+            from: ident(&source.name),
+            rowtime: rowtime[pump.from],
+            missing: source.metadata.iter().map(|(m, _)| m.to_string()).collect(),
+        },
+        Some(j) => match super::join::joined_view(plan, pump, j, rowtime) {
+            Ok((view, input, notes)) => {
+                prelude = Some(view);
+                join_notes = notes;
+                input
+            }
+            Err(e) => {
+                refusals.push(Refusal::new(at, e, "has no faithful Flink translation"));
+                OpInput {
+                    name: "a join".into(),
+                    schema: &j.joined,
+                    from: String::new(),
+                    rowtime: Rowtime::Plain,
+                    missing: Vec::new(),
+                }
+            }
+        },
+    };
     let result = match &pump.op {
-        // Over a join, the operator's expressions are over the joined rows,
-        // which are refused above.
-        _ if pump.join.is_some() => Ok(PumpSql {
-            select: String::new(),
-            notes: Vec::new(),
-            rowtime_attr: false,
-        }),
-        OperatorPlan::Project(p) => {
-            project(p, source, target, &from).map_err(|e| refuse_expr(at, e))
-        }
-        OperatorPlan::Tumbling(t) => {
-            if !rowtime_attr[pump.from] {
-                Err(vec![no_time_attribute(at, source)])
-            } else {
-                tumbling(t, source, target, &from).map_err(|e| refuse_expr(at, e))
-            }
-        }
-        OperatorPlan::Sliding(s) => {
-            if !rowtime_attr[pump.from] {
-                Err(vec![no_time_attribute(at, source)])
-            } else {
-                sliding(s, source, target, &from).map_err(|e| refuse_expr(at, e))
-            }
-        }
+        OperatorPlan::Project(p) => project(p, &input, target).map_err(|e| refuse_expr(at, e)),
+        OperatorPlan::Tumbling(t) => match input.rowtime {
+            Rowtime::Plain => Err(vec![no_time_attribute(at, &input)]),
+            Rowtime::Early(n) => tumbling(t, &input, n, target).map_err(|e| refuse_expr(at, e)),
+        },
+        OperatorPlan::Sliding(s) => match input.rowtime {
+            Rowtime::Plain => Err(vec![no_time_attribute(at, &input)]),
+            Rowtime::Early(n) => sliding(s, &input, n, target).map_err(|e| refuse_expr(at, e)),
+        },
         OperatorPlan::Stagger(_) => Err(refuse(
             "stagger window (WINDOWED BY STAGGER)",
             "has no Flink equivalent (a window that opens per partition key at its first row)",
@@ -122,7 +174,12 @@ pub(super) fn pump_select(
         )),
     };
     match result {
-        Ok(sql) if refusals.is_empty() => Ok(sql),
+        Ok(mut sql) if refusals.is_empty() => {
+            sql.prelude = prelude;
+            join_notes.append(&mut sql.notes);
+            sql.notes = join_notes;
+            Ok(sql)
+        }
         Ok(_) => Err(refusals),
         Err(mut more) => {
             refusals.append(&mut more);
@@ -131,11 +188,11 @@ pub(super) fn pump_select(
     }
 }
 
-fn no_time_attribute(at: crate::error::Location, source: &StreamDef) -> Refusal {
+fn no_time_attribute(at: crate::error::Location, input: &OpInput<'_>) -> Refusal {
     Refusal::new(
         at,
-        format!("a window over stream \"{}\"", source.name),
-        "its ROWTIME is a window's end, not a Flink time attribute (Flink's window_time is one millisecond earlier)",
+        format!("a window over {}", input.name),
+        "its ROWTIME is not a Flink time attribute (a join's rows, or a stream no pump feeds)",
     )
 }
 
@@ -143,15 +200,20 @@ fn refuse_expr(at: crate::error::Location, what: Untranslatable) -> Vec<Refusal>
     vec![Refusal::new(at, what, "has no faithful Flink translation")]
 }
 
-/// The name a source-batch column has in the source stream's view; the
-/// Kinesis record metadata is not carried.
-fn source_column(source: &StreamDef) -> impl Fn(usize) -> Result<String, Untranslatable> + '_ {
+/// The name a source-batch column has in the source stream's view (ROWTIME
+/// as KDA's value); the Kinesis record metadata is not carried.
+fn source_column<'a>(
+    input: &'a OpInput<'a>,
+) -> impl Fn(usize) -> Result<String, Untranslatable> + 'a {
     move |i| {
-        let Some(field) = source.schema.fields().get(i) else {
-            return Err(format!("column #{i} of stream {}", source.name));
+        if i == 0 {
+            return Ok(input.rowtime.kda_value());
+        }
+        let Some(field) = input.schema.fields().get(i) else {
+            return Err(format!("column #{i} of {}", input.name));
         };
         let name = field.name();
-        if source.metadata.iter().any(|(m, _)| m == name) {
+        if input.missing.iter().any(|m| m == name) {
             return Err(format!("Kinesis record metadata column {name}"));
         }
         Ok(ident(name))
@@ -212,13 +274,13 @@ fn select_list(
 
 fn project(
     p: &ProjectPlan,
-    source: &StreamDef,
+    input: &OpInput<'_>,
     target: &StreamDef,
-    from: &str,
 ) -> Result<PumpSql, Untranslatable> {
-    let column = source_column(source);
+    let from = &input.from;
+    let column = source_column(input);
     let mut w = ExprWriter {
-        schema: &source.schema,
+        schema: input.schema,
         column: &column,
         notes: Vec::new(),
     };
@@ -234,7 +296,8 @@ fn project(
     Ok(PumpSql {
         select,
         notes: w.notes,
-        rowtime_attr: true,
+        rowtime: input.rowtime,
+        prelude: None,
     })
 }
 
@@ -265,6 +328,24 @@ fn aggregate(w: &mut ExprWriter<'_>, a: &AggregatePlan) -> Result<String, Untran
         "var_samp" | "var" => "VAR_SAMP",
         "stddev_pop" => "STDDEV_POP",
         "stddev_samp" | "stddev" => "STDDEV_SAMP",
+        "first_value" | "last_value" => {
+            w.notes.push(format!(
+                "{}: Flink takes the window's first (last) row as it arrives; KDA by ROWTIME (the same for rows in arrival order)",
+                name.to_uppercase()
+            ));
+            if name == "first_value" {
+                "FIRST_VALUE"
+            } else {
+                "LAST_VALUE"
+            }
+        }
+        "bool_or" | "bool_and" if !e.is_distinct() => {
+            let [arg] = args.as_slice() else {
+                return Err(format!("aggregate {}", name.to_uppercase()));
+            };
+            let f = if name == "bool_or" { "MAX" } else { "MIN" };
+            return Ok(bool_aggregate(f, arg, ""));
+        }
         other => return Err(format!("aggregate {}", other.to_uppercase())),
     };
     let distinct = if e.is_distinct() { "DISTINCT " } else { "" };
@@ -276,16 +357,24 @@ fn aggregate(w: &mut ExprWriter<'_>, a: &AggregatePlan) -> Result<String, Untran
     })
 }
 
+/// KDA's ANY / SOME (`MAX`) and EVERY (`MIN`) over booleans, which Flink
+/// lacks: the extreme of 1 for TRUE and 0 for FALSE (NULLs skipped, NULL
+/// when there are only NULLs), compared with 1. `over` is ` OVER w` or empty.
+fn bool_aggregate(f: &str, arg: &str, over: &str) -> String {
+    format!("({f}(CASE WHEN {arg} THEN 1 WHEN NOT {arg} THEN 0 END){over} = 1)")
+}
+
 fn tumbling(
     t: &TumblingPlan,
-    source: &StreamDef,
+    input: &OpInput<'_>,
+    early: i64,
     target: &StreamDef,
-    from: &str,
 ) -> Result<PumpSql, Untranslatable> {
+    let from = &input.from;
     if t.monotonic {
         return Err("a GROUP BY whose window is a monotonic column, not ROWTIME".into());
     }
-    let time = source
+    let time = input
         .schema
         .fields()
         .get(t.time_column)
@@ -296,18 +385,33 @@ fn tumbling(
             "a tumbling window on {time} (Flink windows on the time attribute, ROWTIME)"
         ));
     }
-    let interval = window_interval(t.size)?;
-    let column = source_column(source);
+    let mut interval = window_interval(t.size)?;
+    if early > 0 {
+        interval.push_str(&format!(", {}", day_time_interval(-early)));
+    }
+    let column = source_column(input);
     let mut w = ExprWriter {
-        schema: &source.schema,
+        schema: input.schema,
         column: &column,
         notes: Vec::new(),
     };
+    let kda = |c: &str| {
+        if early > 0 {
+            format!("({c} + {})", day_time_interval(early))
+        } else {
+            c.to_string()
+        }
+    };
     let mut inner = vec![
-        format!("window_end AS {}", ident("__rowtime")),
-        format!("window_start AS {}", ident("__w")),
+        format!("window_time AS {}", ident("__window_time")),
+        format!("{} AS {}", kda("window_end"), ident("__rowtime")),
+        format!("{} AS {}", kda("window_start"), ident("__w")),
     ];
-    let mut group = vec!["window_start".to_string(), "window_end".to_string()];
+    let mut group = vec![
+        "window_start".to_string(),
+        "window_end".to_string(),
+        "window_time".to_string(),
+    ];
     for (i, k) in t.keys.iter().enumerate() {
         let k = w.expr(k)?;
         inner.push(format!("{k} AS {}", ident(&format!("__g{i}"))));
@@ -341,7 +445,7 @@ fn tumbling(
         column: &post_column,
         notes: Vec::new(),
     };
-    let list = select_list(&mut w, &ident("__rowtime"), &t.exprs, target)?;
+    let list = select_list(&mut w, &ident("__window_time"), &t.exprs, target)?;
     let mut select = format!("SELECT {list} FROM ({inner_sql})");
     if let Some(h) = &t.having {
         select.push_str(&format!(" WHERE {}", w.expr(h)?));
@@ -350,19 +454,22 @@ fn tumbling(
     Ok(PumpSql {
         select,
         notes,
-        rowtime_attr: false,
+        // window_time: the window's end less 1 ms, less the source's own shift.
+        rowtime: Rowtime::Early(early + 1),
+        prelude: None,
     })
 }
 
 fn sliding(
     s: &SlidingPlan,
-    source: &StreamDef,
+    input: &OpInput<'_>,
+    early: i64,
     target: &StreamDef,
-    from: &str,
 ) -> Result<PumpSql, Untranslatable> {
-    let column = source_column(source);
+    let from = &input.from;
+    let column = source_column(input);
     let mut w = ExprWriter {
-        schema: &source.schema,
+        schema: input.schema,
         column: &column,
         notes: Vec::new(),
     };
@@ -418,6 +525,22 @@ fn sliding(
             None => None,
         };
         let name = match a.function {
+            SlidingFunction::BoolOr | SlidingFunction::BoolAnd => {
+                let Some(arg) = &arg else {
+                    return Err(format!("sliding aggregate {:?}", a.function));
+                };
+                let f = if a.function == SlidingFunction::BoolOr {
+                    "MAX"
+                } else {
+                    "MIN"
+                };
+                items.push(format!(
+                    "{} AS {}",
+                    bool_aggregate(f, arg, " OVER w"),
+                    ident(&format!("__a{j}"))
+                ));
+                continue;
+            }
             SlidingFunction::Count => "COUNT",
             SlidingFunction::Sum => "SUM",
             SlidingFunction::Avg => "AVG",
@@ -438,19 +561,19 @@ fn sliding(
         );
         items.push(format!("{typed} AS {}", ident(&format!("__a{j}"))));
     }
-    let mut input = from.to_string();
+    let mut rows = from.to_string();
     if let Some(f) = &s.filter {
-        input = format!("(SELECT * FROM {from} WHERE {})", w.expr(f)?);
+        rows = format!("(SELECT * FROM {from} WHERE {})", w.expr(f)?);
     }
     let inner = format!(
-        "SELECT {} FROM {input} WINDOW w AS ({spec})",
+        "SELECT {} FROM {rows} WINDOW w AS ({spec})",
         items.join(", ")
     );
     let mut notes = w.notes;
     let post: &Schema = &s.post_schema;
     let post_column = |i: usize| {
-        if i < source.schema.fields().len() {
-            source_column(source)(i)
+        if i < input.schema.fields().len() {
+            source_column(input)(i)
         } else {
             match post.fields().get(i) {
                 Some(f) => Ok(ident(f.name())),
@@ -468,6 +591,7 @@ fn sliding(
     Ok(PumpSql {
         select: format!("SELECT {list} FROM ({inner})"),
         notes,
-        rowtime_attr: true,
+        rowtime: Rowtime::Early(early),
+        prelude: None,
     })
 }
