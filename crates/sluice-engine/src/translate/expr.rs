@@ -280,6 +280,111 @@ impl ExprWriter<'_> {
 
     fn function(&mut self, f: &ScalarFunctionExpr) -> Result<String, Untranslatable> {
         let name = f.name().to_ascii_lowercase();
+        let refuse = || format!("function {}", name.to_uppercase());
+        let lit = |i: usize| -> Option<ScalarValue> {
+            f.args()
+                .get(i)
+                .and_then(|a| a.downcast_ref::<Literal>())
+                .map(|l| l.value().clone())
+        };
+        match name.as_str() {
+            // FLOOR(ts TO unit).
+            "date_trunc" => {
+                let Some(ScalarValue::Utf8(Some(unit))) = lit(0) else {
+                    return Err(refuse());
+                };
+                let unit = unit.to_ascii_uppercase();
+                if !["SECOND", "MINUTE", "HOUR", "DAY", "MONTH", "YEAR"].contains(&unit.as_str()) {
+                    return Err(format!("FLOOR(.. TO {unit})"));
+                }
+                let [_, ts] = f.args() else {
+                    return Err(refuse());
+                };
+                return Ok(format!("FLOOR({} TO {unit})", self.expr(ts)?));
+            }
+            // STEP(ts BY INTERVAL ..): windows aligned on the epoch.
+            "date_bin" => {
+                let [_, ts, _] = f.args() else {
+                    return Err(refuse());
+                };
+                let origin_is_epoch = matches!(
+                    lit(2).map(|v| v.cast_to(&DataType::Int64)),
+                    Some(Ok(ScalarValue::Int64(Some(0))))
+                );
+                let size = match lit(0) {
+                    Some(ScalarValue::IntervalMonthDayNano(Some(iv))) if iv.months == 0 => {
+                        i64::from(iv.days) * 86_400_000 + iv.nanoseconds / 1_000_000
+                    }
+                    Some(ScalarValue::IntervalDayTime(Some(iv))) => {
+                        i64::from(iv.days) * 86_400_000 + i64::from(iv.milliseconds)
+                    }
+                    _ => 0,
+                };
+                if !origin_is_epoch || size <= 0 {
+                    return Err("STEP with a month or year interval, or another origin".into());
+                }
+                let ts = self.expr(ts)?;
+                for (unit, ms) in [
+                    ("DAY", 86_400_000),
+                    ("HOUR", 3_600_000),
+                    ("MINUTE", 60_000),
+                    ("SECOND", 1000),
+                ] {
+                    if size == ms {
+                        return Ok(format!("FLOOR({ts} TO {unit})"));
+                    }
+                }
+                if size % 1000 != 0 {
+                    return Err("STEP by a fraction of a second".into());
+                }
+                self.note("STEP by a number of seconds: binned through TIMESTAMPDIFF(SECOND, ..), exact for times from 1970 to 2038");
+                let epoch = "TIMESTAMP '1970-01-01 00:00:00'";
+                let n = size / 1000;
+                return Ok(format!(
+                    "TIMESTAMPADD(SECOND, TIMESTAMPDIFF(SECOND, {epoch}, {ts}) / {n} * {n}, {epoch})"
+                ));
+            }
+            // KDA's CAST of a number to an integer rounds half away from
+            // zero (the CAST around it then drops nothing); so does ROUND.
+            "kda_cast_round" => {
+                let [x] = f.args() else {
+                    return Err(refuse());
+                };
+                let t = self.data_type(x)?;
+                let x = self.expr(x)?;
+                return Ok(if t.is_integer() {
+                    x
+                } else {
+                    format!("ROUND({x}, 0)")
+                });
+            }
+            // CAST(x AS VARCHAR(n)): the same text for strings and integers.
+            "kda_varchar" => {
+                let Some(x) = f.args().first() else {
+                    return Err(refuse());
+                };
+                let t = self.data_type(x)?;
+                let stringy =
+                    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+                if !(stringy || t.is_integer()) {
+                    return Err(format!("CAST of a {t} value to VARCHAR (KDA's text of it)"));
+                }
+                let x = self.expr(x)?;
+                return Ok(match lit(1).map(|v| v.cast_to(&DataType::Int64)) {
+                    Some(Ok(ScalarValue::Int64(Some(n)))) => format!("CAST({x} AS VARCHAR({n}))"),
+                    None => format!("CAST({x} AS STRING)"),
+                    _ => return Err(refuse()),
+                });
+            }
+            // TRIM(s): spaces from both ends.
+            "btrim" => {
+                let [x] = f.args() else {
+                    return Err("TRIM of characters other than spaces".into());
+                };
+                return Ok(format!("TRIM(BOTH ' ' FROM {})", self.expr(x)?));
+            }
+            _ => {}
+        }
         let Some(flink) = function(&name) else {
             return Err(format!("function {}", name.to_uppercase()));
         };

@@ -552,6 +552,34 @@ fn sliding(
             SlidingFunction::StddevSamp => "STDDEV_SAMP",
             SlidingFunction::FirstValue => "FIRST_VALUE",
             SlidingFunction::LastValue => "LAST_VALUE",
+            // Flink's LAG looks back in the partition whatever the frame; KDA's
+            // inside the window: the same when the window holds `offset` rows.
+            SlidingFunction::Lag {
+                offset,
+                ignore_nulls: false,
+            } if matches!(s.windows.get(a.window).map(|w| w.frame), Some(Frame::Rows(n)) if offset <= n) =>
+            {
+                let Some(arg) = &arg else {
+                    return Err("LAG without an argument".into());
+                };
+                let mut call = format!("LAG({arg}, {offset}");
+                if let Some(d) = &a.default {
+                    call.push_str(&format!(", {}", w.expr(d)?));
+                }
+                call.push(')');
+                items.push(format!(
+                    "CAST({call} OVER w AS {}) AS {}",
+                    super::expr::arrow_type(&a.output_type)?,
+                    ident(&format!("__a{j}"))
+                ));
+                continue;
+            }
+            SlidingFunction::Lag { .. } => {
+                return Err(
+                    "LAG over a RANGE window, past its ROWS, or IGNORE NULLS (Flink's LAG ignores the window's frame)"
+                        .into(),
+                );
+            }
             other => return Err(format!("sliding aggregate {other:?}")),
         };
         let call = format!("{name}({})", arg.unwrap_or_else(|| "*".into()));
