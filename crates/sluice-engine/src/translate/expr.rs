@@ -99,6 +99,13 @@ impl ExprWriter<'_> {
     /// `e` as Flink SQL.
     pub fn expr(&mut self, e: &Arc<dyn PhysicalExpr>) -> Result<String, Untranslatable> {
         let any: &dyn PhysicalExpr = e.as_ref();
+        // A constant (KDA functions of literals included) is its value.
+        if any.downcast_ref::<Literal>().is_none()
+            && let Some(v) = constant(e)
+            && let Ok(text) = literal(&v)
+        {
+            return Ok(text);
+        }
         if let Some(c) = any.downcast_ref::<Column>() {
             return (self.column)(c.index());
         }
@@ -281,12 +288,7 @@ impl ExprWriter<'_> {
     fn function(&mut self, f: &ScalarFunctionExpr) -> Result<String, Untranslatable> {
         let name = f.name().to_ascii_lowercase();
         let refuse = || format!("function {}", name.to_uppercase());
-        let lit = |i: usize| -> Option<ScalarValue> {
-            f.args()
-                .get(i)
-                .and_then(|a| a.downcast_ref::<Literal>())
-                .map(|l| l.value().clone())
-        };
+        let lit = |i: usize| -> Option<ScalarValue> { f.args().get(i).and_then(constant) };
         match name.as_str() {
             // FLOOR(ts TO unit).
             "date_trunc" => {
@@ -396,6 +398,40 @@ impl ExprWriter<'_> {
                 _ => return Err(format!("function {}", name.to_uppercase())),
             },
         })
+    }
+}
+
+/// The value of `e` when it reads no column and no clock: evaluated
+/// once, here, as KDA would for every row.
+fn constant(e: &Arc<dyn PhysicalExpr>) -> Option<ScalarValue> {
+    fn reads_nothing(e: &Arc<dyn PhysicalExpr>) -> bool {
+        if e.downcast_ref::<Column>().is_some() {
+            return false;
+        }
+        if let Some(f) = e.downcast_ref::<ScalarFunctionExpr>() {
+            let n = f.name().to_ascii_lowercase();
+            if n.contains("current") || n.contains("now") || n.contains("local") || n.contains("random") {
+                return false;
+            }
+        }
+        e.children().iter().all(|c| reads_nothing(c))
+    }
+    if let Some(l) = e.downcast_ref::<Literal>() {
+        return Some(l.value().clone());
+    }
+    if !reads_nothing(e) {
+        return None;
+    }
+    let schema = Arc::new(Schema::empty());
+    let batch = datafusion::arrow::array::RecordBatch::try_new_with_options(
+        schema,
+        vec![],
+        &datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(1)),
+    )
+    .ok()?;
+    match e.evaluate(&batch).ok()? {
+        datafusion::logical_expr::ColumnarValue::Scalar(v) => Some(v),
+        datafusion::logical_expr::ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0).ok(),
     }
 }
 
