@@ -410,7 +410,11 @@ fn constant(e: &Arc<dyn PhysicalExpr>) -> Option<ScalarValue> {
         }
         if let Some(f) = e.downcast_ref::<ScalarFunctionExpr>() {
             let n = f.name().to_ascii_lowercase();
-            if n.contains("current") || n.contains("now") || n.contains("local") || n.contains("random") {
+            if n.contains("current")
+                || n.contains("now")
+                || n.contains("local")
+                || n.contains("random")
+            {
                 return false;
             }
         }
@@ -431,7 +435,9 @@ fn constant(e: &Arc<dyn PhysicalExpr>) -> Option<ScalarValue> {
     .ok()?;
     match e.evaluate(&batch).ok()? {
         datafusion::logical_expr::ColumnarValue::Scalar(v) => Some(v),
-        datafusion::logical_expr::ColumnarValue::Array(a) => ScalarValue::try_from_array(&a, 0).ok(),
+        datafusion::logical_expr::ColumnarValue::Array(a) => {
+            ScalarValue::try_from_array(&a, 0).ok()
+        }
     }
 }
 

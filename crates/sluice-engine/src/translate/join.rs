@@ -17,8 +17,10 @@
 //!   the table does not change). LEFT OUTER is refused: Flink's regular
 //!   outer join emits an unmatched row and retracts it when a match comes.
 //!
-//! The joined rows' ROWTIME is not a Flink time attribute, so a window
-//! over a join is refused by the operator.
+//! The joined rows' ROWTIME is a Flink time attribute only when it is
+//! always one side's (its partner side has no window, and only its own
+//! unmatched rows are kept); otherwise a window over the join is refused
+//! by the operator.
 
 use super::expr::{ExprWriter, Untranslatable, day_time_interval, ident};
 use super::pump::{OpInput, Rowtime};
@@ -247,7 +249,27 @@ pub(super) fn joined_view<'a>(
         _ => return Err("a join".into()),
     };
 
-    let mut items = vec![format!("{joined_rowtime} AS {}", ident(ROWTIME))];
+    // When the bound makes one side's row always the later (its partner
+    // has no window) and only that side's unmatched rows are kept, the
+    // joined ROWTIME is that side's: still a time attribute after Flink's
+    // interval join, so windows may follow.
+    let mut view_rowtime = Rowtime::Plain;
+    let mut rowtime_item = format!("{joined_rowtime} AS {}", ident(ROWTIME));
+    if let (Right::Stream(_, er), JoinRight::Stream(rs)) = (&right, &j.right) {
+        let (wl, wr) = (range(j.left.window)?, range(rs.window)?);
+        let later = if wr == 0 && matches!(j.kind, JoinKind::Inner | JoinKind::RightOuter) {
+            Some(("r", *er))
+        } else if wl == 0 && matches!(j.kind, JoinKind::Inner | JoinKind::LeftOuter) {
+            Some(("l", el))
+        } else {
+            None
+        };
+        if let Some((alias, early)) = later {
+            rowtime_item = format!("{alias}.{r} AS {r}", r = ident(ROWTIME));
+            view_rowtime = Rowtime::Early(early);
+        }
+    }
+    let mut items = vec![rowtime_item];
     let mut missing = Vec::new();
     for (i, f) in j.joined.fields().iter().enumerate().skip(1) {
         match joined_column(i) {
@@ -267,7 +289,7 @@ pub(super) fn joined_view<'a>(
             name: format!("the join of pump \"{}\"", pump.name),
             schema: &j.joined,
             from: ident(&name),
-            rowtime: Rowtime::Plain,
+            rowtime: view_rowtime,
             missing,
         },
         notes,
