@@ -270,6 +270,19 @@ impl ExprWriter<'_> {
                 }
                 return Ok(format!("({l} / {r})"));
             }
+            // The planner's SIMILAR TO: an anchored regular expression of
+            // `.`, `.*`, classes, groups and quantifiers, read the same by
+            // Java's regex (Flink's REGEXP).
+            Operator::RegexMatch | Operator::RegexNotMatch
+                if b.right().downcast_ref::<Literal>().is_some() =>
+            {
+                let not = if matches!(b.op(), Operator::RegexNotMatch) {
+                    "NOT "
+                } else {
+                    ""
+                };
+                return Ok(format!("({not}REGEXP({l}, {r}))"));
+            }
             Operator::Modulo => {
                 if !(lt.is_integer() && rt.is_integer()) {
                     return Err(format!("MOD of {lt} and {rt}"));
@@ -377,6 +390,14 @@ impl ExprWriter<'_> {
                     None => format!("CAST({x} AS STRING)"),
                     _ => return Err(refuse()),
                 });
+            }
+            // CAST(s AS TIMESTAMP).
+            "kda_string_to_timestamp" => {
+                let [x] = f.args() else {
+                    return Err(refuse());
+                };
+                self.note("CAST of a string to TIMESTAMP: the same for 'yyyy-MM-dd HH:mm:ss[.fff]' text; other forms KDA accepts may fail in Flink");
+                return Ok(format!("CAST({} AS TIMESTAMP(3))", self.expr(x)?));
             }
             // TRIM(s): spaces from both ends.
             "btrim" => {

@@ -19,6 +19,8 @@ mod expr;
 mod flink;
 mod join;
 mod pump;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 
