@@ -115,7 +115,7 @@ pub fn to_flink(
             ));
             continue;
         };
-        match source_table(s, input, connectors) {
+        match source_table(s, input, connectors, &mut notes) {
             Ok(sql) => out.push_str(&sql),
             Err(r) => refusals.push(r),
         }
@@ -363,15 +363,20 @@ fn empty_rows(s: &StreamDef) -> String {
     )
 }
 
-/// A record field (or nested ROW field) of a JSON source.
+/// A record field of a JSON source: a value, an object (a ROW) or an
+/// array (an ARRAY of one element type).
 #[derive(Debug)]
 enum JsonField {
+    /// Not typed yet.
+    Empty,
     Leaf(String),
     Row(Vec<(String, JsonField)>),
+    Array(Box<JsonField>),
 }
 
 fn json_type(f: &JsonField) -> String {
     match f {
+        JsonField::Empty => "STRING".into(),
         JsonField::Leaf(t) => t.clone(),
         JsonField::Row(fields) => {
             let inner: Vec<String> = fields
@@ -380,44 +385,99 @@ fn json_type(f: &JsonField) -> String {
                 .collect();
             format!("ROW<{}>", inner.join(", "))
         }
+        JsonField::Array(e) => format!("ARRAY<{}>", json_type(e)),
     }
 }
 
-/// The object keys of a JSONPath mapping `$.a.b` (`None` for what this
-/// translation does not read: array indexes, wildcards, quoted keys).
-fn json_path(mapping: &str) -> Option<Vec<String>> {
-    let rest = mapping.strip_prefix("$.")?;
-    let keys: Vec<String> = rest.split('.').map(str::to_string).collect();
-    let plain = |k: &String| {
-        !k.is_empty()
-            && k.chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '$')
-    };
-    keys.iter().all(plain).then_some(keys)
+/// One step of a JSONPath mapping.
+#[derive(Debug, Clone, PartialEq)]
+enum PathStep {
+    /// `.key`
+    Key(String),
+    /// `[n]`, from 0
+    Index(usize),
 }
 
-/// Adds a leaf of type `t` at `path` to `fields`; false when the path
-/// clashes with another (a leaf and an object at once, two types).
-fn add_json_field(fields: &mut Vec<(String, JsonField)>, path: &[String], t: &str) -> bool {
+/// The steps of a JSONPath mapping `$.a.b[0].c` (`None` for what this
+/// translation does not read: wildcards, quoted keys, filters).
+fn json_path(mapping: &str) -> Option<Vec<PathStep>> {
+    let mut rest = mapping.strip_prefix('$')?;
+    let mut steps = Vec::new();
+    let plain = |c: char| c.is_alphanumeric() || c == '_' || c == '-' || c == '$';
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(|c: char| !plain(c)).unwrap_or(r.len());
+            if end == 0 {
+                return None;
+            }
+            steps.push(PathStep::Key(r[..end].to_string()));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            steps.push(PathStep::Index(r[..end].trim().parse().ok()?));
+            rest = &r[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    matches!(steps.first(), Some(PathStep::Key(_))).then_some(steps)
+}
+
+/// Adds a value of type `t` at `path` under `node`; false when the path
+/// clashes with another (a value and an object at once, two types).
+fn add_json_field(node: &mut JsonField, path: &[PathStep], t: &str) -> bool {
     let Some((first, rest)) = path.split_first() else {
-        return false;
+        return match node {
+            JsonField::Empty => {
+                *node = JsonField::Leaf(t.to_string());
+                true
+            }
+            JsonField::Leaf(have) => have == t,
+            _ => false,
+        };
     };
-    let existing = fields.iter_mut().find(|(n, _)| n == first);
-    match (existing, rest.is_empty()) {
-        (None, true) => {
-            fields.push((first.clone(), JsonField::Leaf(t.to_string())));
-            true
+    match first {
+        PathStep::Key(k) => {
+            if matches!(node, JsonField::Empty) {
+                *node = JsonField::Row(Vec::new());
+            }
+            let JsonField::Row(fields) = node else {
+                return false;
+            };
+            if !fields.iter().any(|(n, _)| n == k) {
+                fields.push((k.clone(), JsonField::Empty));
+            }
+            match fields.iter_mut().find(|(n, _)| n == k) {
+                Some((_, child)) => add_json_field(child, rest, t),
+                None => false,
+            }
         }
-        (None, false) => {
-            let mut inner = Vec::new();
-            let ok = add_json_field(&mut inner, rest, t);
-            fields.push((first.clone(), JsonField::Row(inner)));
-            ok
+        PathStep::Index(_) => {
+            if matches!(node, JsonField::Empty) {
+                *node = JsonField::Array(Box::new(JsonField::Empty));
+            }
+            let JsonField::Array(element) = node else {
+                return false;
+            };
+            add_json_field(element, rest, t)
         }
-        (Some((_, JsonField::Leaf(have))), true) => have == t,
-        (Some((_, JsonField::Row(inner))), false) => add_json_field(inner, rest, t),
-        _ => false,
     }
+}
+
+/// How a column at `path` is read in Flink SQL (arrays count from 1).
+fn json_access(path: &[PathStep]) -> String {
+    let mut s = String::new();
+    for (i, step) in path.iter().enumerate() {
+        match step {
+            PathStep::Key(k) if i == 0 => s.push_str(&ident(k)),
+            PathStep::Key(k) => {
+                s.push('.');
+                s.push_str(&ident(k));
+            }
+            PathStep::Index(n) => s.push_str(&format!("[{}]", n + 1)),
+        }
+    }
+    s
 }
 
 /// The type a column is read as from a record: strings unbounded (the
@@ -434,6 +494,7 @@ fn source_table(
     s: &StreamDef,
     input: &InputConfig,
     connectors: &Connectors,
+    notes: &mut Vec<String>,
 ) -> Result<String, Refusal> {
     let refuse = |what: String, why: &str| Refusal::new(s.declared_at, what, why);
     let records = format!("{}$records", s.name);
@@ -449,7 +510,7 @@ fn source_table(
                 "a JSON row path other than $ (several rows per record) has no Flink format option",
             ));
         }
-        let mut tree: Vec<(String, JsonField)> = Vec::new();
+        let mut tree = JsonField::Row(Vec::new());
         for c in &s.columns {
             let mapping = input
                 .columns
@@ -460,15 +521,23 @@ fn source_table(
                 Some(m) => json_path(m).ok_or_else(|| {
                     refuse(
                         format!("JSONPath mapping {m} of column {}", c.name),
-                        "only object keys ($.a.b) are translated",
+                        "only object keys and array indexes ($.a.b[0]) are translated",
                     )
                 })?,
-                None => vec![c.name.clone()],
+                None => vec![PathStep::Key(c.name.clone())],
             };
-            if path.len() == 1 && (path[0] == ARRIVAL_FIELD || path[0] == ROWTIME) {
+            if let Some(PathStep::Key(k)) = path.first()
+                && (k == ARRIVAL_FIELD || k == ROWTIME)
+            {
                 return Err(refuse(
-                    format!("JSON key {}", path[0]),
+                    format!("JSON key {k}"),
                     "the translation uses this name itself",
+                ));
+            }
+            if path.iter().any(|p| matches!(p, PathStep::Index(_))) {
+                notes.push(format!(
+                    "column {}: an array index past the array's end is NULL in KDA; Flink's ARRAY access may fail instead",
+                    c.name
                 ));
             }
             if !add_json_field(&mut tree, &path, &record_type(c.sql_type)) {
@@ -477,11 +546,12 @@ fn source_table(
                     "it clashes with another column's mapping",
                 ));
             }
-            let access: Vec<String> = path.iter().map(|k| ident(k)).collect();
-            values.push(column_value(&access.join("."), c));
+            values.push(column_value(&json_access(&path), c));
         }
-        for (n, f) in &tree {
-            fields.push(format!("{} {}", ident(n), json_type(f)));
+        if let JsonField::Row(top) = &tree {
+            for (n, f) in top {
+                fields.push(format!("{} {}", ident(n), json_type(f)));
+            }
         }
         with.push(("format".into(), "json".into()));
         with.push(("json.ignore-parse-errors".into(), "false".into()));

@@ -473,8 +473,10 @@ fn sliding(
         column: &column,
         notes: Vec::new(),
     };
-    // Flink computes all OVER aggregates of one SELECT over one window.
-    let mut specs = Vec::new();
+    // Flink computes all OVER aggregates of one SELECT over one window:
+    // each distinct window gets a SELECT of its own, nested.
+    let mut specs: Vec<String> = Vec::new();
+    let mut spec_of: Vec<usize> = Vec::new();
     for win in &s.windows {
         let parts = win
             .partition_by
@@ -506,20 +508,23 @@ fn sliding(
         } else {
             format!("PARTITION BY {} ", parts.join(", "))
         };
-        specs.push(format!("{partition}ORDER BY {} {frame}", ident(ROWTIME)));
+        let spec = format!("{partition}ORDER BY {} {frame}", ident(ROWTIME));
+        match specs.iter().position(|x| *x == spec) {
+            Some(k) => spec_of.push(k),
+            None => {
+                spec_of.push(specs.len());
+                specs.push(spec);
+            }
+        }
     }
-    specs.dedup();
-    if specs.len() > 1 {
-        return Err(
-            "several different windows in one SELECT (Flink computes one OVER window per SELECT)"
-                .into(),
-        );
-    }
-    let Some(spec) = specs.first() else {
+    if specs.is_empty() {
         return Err("a sliding query without a window".into());
-    };
-    let mut items = vec!["*".to_string()];
+    }
+    let mut items_of: Vec<Vec<String>> = vec![vec!["*".to_string()]; specs.len()];
     for (j, a) in s.aggregates.iter().enumerate() {
+        let Some(items) = spec_of.get(a.window).and_then(|&k| items_of.get_mut(k)) else {
+            return Err(format!("window #{} of a sliding query", a.window));
+        };
         let arg = match a.arg {
             Some(i) => Some(w.expr(&s.args[i].expr)?),
             None => None,
@@ -593,10 +598,14 @@ fn sliding(
     if let Some(f) = &s.filter {
         rows = format!("(SELECT * FROM {from} WHERE {})", w.expr(f)?);
     }
-    let inner = format!(
-        "SELECT {} FROM {rows} WINDOW w AS ({spec})",
-        items.join(", ")
-    );
+    let mut inner = rows;
+    for (k, (spec, items)) in specs.iter().zip(&items_of).enumerate() {
+        let rows = if k == 0 { inner } else { format!("({inner})") };
+        inner = format!(
+            "SELECT {} FROM {rows} WINDOW w AS ({spec})",
+            items.join(", ")
+        );
+    }
     let mut notes = w.notes;
     let post: &Schema = &s.post_schema;
     let post_column = |i: usize| {
