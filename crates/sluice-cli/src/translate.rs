@@ -76,32 +76,11 @@ pub fn translate(args: TranslateArgs) -> Result<ExitCode> {
         sinks.sort();
         let expects_error_rows = std::fs::read_to_string(expected.join("error_stream.jsonl"))
             .is_ok_and(|t| !t.trim().is_empty());
-        // The header line of each CSV reference table that has one.
-        let mut reference_headers = Vec::new();
-        for r in &app.config.reference {
-            let csv = r
-                .format
-                .as_deref()
-                .is_none_or(|f| f.eq_ignore_ascii_case("csv"));
-            if !(csv && r.header) {
-                continue;
-            }
-            if let Ok(text) = std::fs::read_to_string(app.dir().join(&r.file))
-                && let Some(first) = text.lines().next()
-            {
-                let delimiter = r.delimiter.as_deref().unwrap_or(",");
-                let fields = first
-                    .split(delimiter)
-                    .map(|f| f.trim_end_matches('\r').to_string());
-                reference_headers.push((r.table.clone(), fields.collect()));
-            }
-        }
         let connectors = Connectors::Files {
             source_dir: args.source_dir.clone().unwrap_or_default(),
             sink_dir: args.sink_dir.clone().unwrap_or_default(),
             sinks,
             expects_error_rows,
-            reference_headers,
         };
         (app, connectors)
     } else if let Some(kda) = &args.kda_config {

@@ -25,7 +25,6 @@ fn files(sinks: &[&str]) -> Connectors {
         sink_dir: "/sink".into(),
         sinks: sinks.iter().map(|s| s.to_string()).collect(),
         expects_error_rows: false,
-        reference_headers: Vec::new(),
     }
 }
 
