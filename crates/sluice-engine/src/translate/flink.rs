@@ -479,10 +479,11 @@ fn json_access(path: &[PathStep]) -> String {
 }
 
 /// The type a column is read as from a record: strings unbounded (the
-/// view cuts them to the column's length).
+/// view cuts them to the column's length), timestamps as text (the view
+/// reads both `2024-01-01 10:00:00` and `2024-01-01T10:00:00Z`, as KDA).
 fn record_type(t: SqlType) -> String {
     match t {
-        SqlType::Char(_) | SqlType::Varchar(_) => "STRING".into(),
+        SqlType::Char(_) | SqlType::Varchar(_) | SqlType::Timestamp => "STRING".into(),
         other => sql_type(other),
     }
 }
@@ -573,7 +574,6 @@ fn source_table(
         }
         with.push(("format".into(), "csv".into()));
         with.push(("csv.field-delimiter".into(), delimiter));
-        with.push(("csv.disable-quote-character".into(), "true".into()));
     } else {
         return Err(refuse(
             format!("record format {format}"),
@@ -670,6 +670,10 @@ fn column_value(access: &str, c: &crate::plan::StreamColumn) -> String {
         SqlType::Char(_) | SqlType::Varchar(_) => format!(
             "CAST({access} AS {}) AS {}",
             sql_type(c.sql_type),
+            ident(&c.name)
+        ),
+        SqlType::Timestamp => format!(
+            "CAST(REPLACE(REPLACE({access}, 'T', ' '), 'Z', '') AS TIMESTAMP(3)) AS {}",
             ident(&c.name)
         ),
         _ => format!("{access} AS {}", ident(&c.name)),

@@ -477,6 +477,7 @@ fn sliding(
     // each distinct window gets a SELECT of its own, nested.
     let mut specs: Vec<String> = Vec::new();
     let mut spec_of: Vec<usize> = Vec::new();
+    let mut partition_of: Vec<String> = Vec::new();
     for win in &s.windows {
         let parts = win
             .partition_by
@@ -509,6 +510,7 @@ fn sliding(
             format!("PARTITION BY {} ", parts.join(", "))
         };
         let spec = format!("{partition}ORDER BY {} {frame}", ident(ROWTIME));
+        partition_of.push(partition);
         match specs.iter().position(|x| *x == spec) {
             Some(k) => spec_of.push(k),
             None => {
@@ -522,9 +524,10 @@ fn sliding(
     }
     let mut items_of: Vec<Vec<String>> = vec![vec!["*".to_string()]; specs.len()];
     for (j, a) in s.aggregates.iter().enumerate() {
-        let Some(items) = spec_of.get(a.window).and_then(|&k| items_of.get_mut(k)) else {
+        let Some(&k) = spec_of.get(a.window) else {
             return Err(format!("window #{} of a sliding query", a.window));
         };
+        let items = &mut items_of[k];
         let arg = match a.arg {
             Some(i) => Some(w.expr(&s.args[i].expr)?),
             None => None,
@@ -572,7 +575,22 @@ fn sliding(
                     call.push_str(&format!(", {}", w.expr(d)?));
                 }
                 call.push(')');
-                items.push(format!(
+                // LAG takes no frame: a window of its own, the partition
+                // ordered by ROWTIME.
+                let spec = format!(
+                    "{}ORDER BY {}",
+                    partition_of.get(a.window).cloned().unwrap_or_default(),
+                    ident(ROWTIME)
+                );
+                let level = match specs.iter().position(|x| *x == spec) {
+                    Some(level) => level,
+                    None => {
+                        specs.push(spec);
+                        items_of.push(vec!["*".to_string()]);
+                        specs.len() - 1
+                    }
+                };
+                items_of[level].push(format!(
                     "CAST({call} OVER w AS {}) AS {}",
                     super::expr::arrow_type(&a.output_type)?,
                     ident(&format!("__a{j}"))
