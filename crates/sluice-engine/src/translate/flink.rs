@@ -123,9 +123,28 @@ pub fn to_flink(
         let Some(r) = config.reference.iter().find(|r| r.table == t.name) else {
             continue;
         };
-        match reference_table(t, r, connectors) {
+        match reference_table(t, r, connectors, None) {
             Ok(sql) => out.push_str(&sql),
             Err(r) => refusals.push(r),
+        }
+    }
+    // Versioned reference tables, for LEFT OUTER joins.
+    let mut versioned: Vec<Option<String>> = vec![None; plan.pumps.len()];
+    let access = table_access(plan, config);
+    for (i, p) in plan.pumps.iter().enumerate() {
+        let Some((name, keys)) = versioned_table(plan, p) else {
+            continue;
+        };
+        let Some(crate::plan::JoinRight::Table(side)) = p.join.as_ref().map(|j| &j.right) else {
+            continue;
+        };
+        let t = &plan.tables[side.table];
+        let Some(r) = config.reference.iter().find(|r| r.table == t.name) else {
+            continue;
+        };
+        if let Ok(sql) = reference_table(t, r, connectors, Some((&name, &keys))) {
+            out.push_str(&sql);
+            versioned[i] = Some(name);
         }
     }
 
@@ -153,7 +172,7 @@ pub fn to_flink(
         if p.stopped {
             continue;
         }
-        match pump_select(plan, p, &rowtime) {
+        match pump_select(plan, p, &rowtime, versioned[pi].as_deref(), &access) {
             Ok(sql) => {
                 for n in sql.notes {
                     let n = format!("pump \"{}\" (line {}): {n}", p.name, p.declared_at.line);
@@ -697,10 +716,15 @@ fn stream_arn(stream: &str, region: &str) -> String {
 }
 
 /// A reference table: a table over its object.
+/// A reference table: a table over its object. With `versioned` (a
+/// name and the join's key columns), a versioned table for Flink's
+/// event-time temporal join: the key columns its primary key, and every
+/// row valid from the epoch on.
 fn reference_table(
     t: &TableDecl,
     r: &ReferenceConfig,
     connectors: &Connectors,
+    versioned: Option<(&str, &[String])>,
 ) -> Result<String, Refusal> {
     let refuse = |why: &str| Refusal::new(CONFIG, format!("reference table {}", t.name), why);
     let format = r
@@ -744,17 +768,135 @@ fn reference_table(
     } else if r.row_path.as_deref().is_some_and(|p| p != "$") {
         return Err(refuse("a JSON row path other than $"));
     }
-    let cols: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| format!("{} {}", ident(&c.name), sql_type(c.sql_type)))
-        .collect();
+    let (mut cols, paths) = reference_fields(t, r, format == "json").map_err(|w| refuse(&w))?;
+    let mut name = t.name.clone();
+    if let Some((versioned, keys)) = versioned {
+        name = versioned.to_string();
+        // The primary key: the keys' top-level fields.
+        let keys = keys
+            .iter()
+            .map(|k| {
+                let i = t.columns.iter().position(|c| c.name == *k)?;
+                match paths.get(i).map(Vec::as_slice) {
+                    Some([PathStep::Key(f)]) => Some(f.clone()),
+                    _ => None,
+                }
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| refuse("a join key nested in the table's JSON objects"))?;
+        let since = ident(VALID_FROM);
+        cols.push(format!(
+            "{since} AS CAST(TIMESTAMP '1970-01-01 00:00:00' AS TIMESTAMP(3))"
+        ));
+        cols.push(format!("WATERMARK FOR {since} AS {since}"));
+        let keys: Vec<String> = keys.iter().map(|k| ident(k)).collect();
+        cols.push(format!("PRIMARY KEY ({}) NOT ENFORCED", keys.join(", ")));
+    }
     Ok(format!(
         "CREATE TABLE {} (\n  {}\n) WITH (\n  {}\n);\n\n",
-        ident(&t.name),
+        ident(&name),
         cols.join(",\n  "),
         options(&with).join(",\n  ")
     ))
+}
+
+/// A reference table's fields (DDL lines: JSON keys as its mappings say,
+/// nested ones as ROW / ARRAY types; CSV columns by position) and where
+/// each of its columns is among them.
+fn reference_fields(
+    t: &TableDecl,
+    r: &ReferenceConfig,
+    json: bool,
+) -> Result<(Vec<String>, Vec<Vec<PathStep>>), String> {
+    let mut paths = Vec::new();
+    let mut tree = JsonField::Row(Vec::new());
+    for c in &t.columns {
+        let mapping = r
+            .columns
+            .as_ref()
+            .and_then(|cols| cols.iter().find(|x| x.name == c.name))
+            .and_then(|x| x.mapping.clone())
+            .filter(|_| json);
+        let path = match &mapping {
+            Some(m) => json_path(m).ok_or_else(|| {
+                format!(
+                    "JSONPath mapping {m} of column {} is not translated",
+                    c.name
+                )
+            })?,
+            None => vec![PathStep::Key(c.name.clone())],
+        };
+        if !add_json_field(&mut tree, &path, &sql_type(c.sql_type)) {
+            return Err(format!(
+                "the mapping of column {} clashes with another's",
+                c.name
+            ));
+        }
+        paths.push(path);
+    }
+    let mut fields = Vec::new();
+    if let JsonField::Row(top) = &tree {
+        for (n, f) in top {
+            fields.push(format!("{} {}", ident(n), json_type(f)));
+        }
+    }
+    Ok((fields, paths))
+}
+
+/// How each column of each of the plan's tables is read from its Flink
+/// table (`r.<access>`): a reference table's by its fields, a VALUES
+/// table's by name.
+pub(super) fn table_access(plan: &AppPlan, config: &AppConfig) -> Vec<Vec<String>> {
+    plan.tables
+        .iter()
+        .map(|t| {
+            let by_name = || t.columns.iter().map(|c| ident(&c.name)).collect();
+            let Some(r) = config.reference.iter().find(|r| r.table == t.name) else {
+                return by_name();
+            };
+            let json = r
+                .format
+                .as_deref()
+                .is_some_and(|f| f.eq_ignore_ascii_case("json"))
+                || (r.format.is_none()
+                    && (r.file.ends_with(".json") || r.file.ends_with(".jsonl")));
+            match reference_fields(t, r, json) {
+                Ok((_, paths)) => paths.iter().map(|p| json_access(p)).collect(),
+                Err(_) => by_name(),
+            }
+        })
+        .collect()
+}
+
+/// The version time of a versioned reference table's rows.
+const VALID_FROM: &str = "__valid_from";
+
+/// The versioned table a LEFT OUTER join of a reference table reads
+/// (`<TABLE>$<PUMP>`), and the table's key columns, when its keys are
+/// plain columns of the table.
+fn versioned_table(plan: &AppPlan, pump: &crate::plan::PumpDef) -> Option<(String, Vec<String>)> {
+    use datafusion::physical_expr::expressions::Column;
+    let j = pump.join.as_ref()?;
+    let crate::plan::JoinRight::Table(side) = &j.right else {
+        return None;
+    };
+    if j.kind != crate::plan::JoinKind::LeftOuter || side.keys.is_empty() {
+        return None;
+    }
+    let t = plan.tables.get(side.table)?;
+    if t.is_values() {
+        return None;
+    }
+    let keys = side
+        .keys
+        .iter()
+        .map(|k| {
+            k.downcast_ref::<Column>()
+                .and_then(|c| t.columns.get(c.index()))
+                .map(|c| c.name.clone())
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((format!("{}${}", t.name, pump.name), keys))
 }
 
 /// The connector options of an `[[output]]`.

@@ -14,8 +14,11 @@
 //!   not rows).
 //! - A stream and a reference table: a regular inner join (the table is a
 //!   bounded file, so Flink keeps both sides; the rows are KDA's as long as
-//!   the table does not change). LEFT OUTER is refused: Flink's regular
-//!   outer join emits an unmatched row and retracts it when a match comes.
+//!   the table does not change). LEFT OUTER is an event-time temporal join
+//!   on a versioned copy of the table (its join keys its primary key, every
+//!   row valid from the epoch): Flink's regular outer join would emit an
+//!   unmatched row and retract it when a match comes; the temporal join
+//!   emits each stream row once, and keeps its ROWTIME a time attribute.
 //!
 //! The joined rows' ROWTIME is a Flink time attribute only when it is
 //! always one side's (its partner side has no window, and only its own
@@ -83,6 +86,8 @@ pub(super) fn joined_view<'a>(
     pump: &PumpDef,
     j: &'a JoinPlan,
     rowtime: &[Rowtime],
+    versioned: Option<&str>,
+    table_access: &[Vec<String>],
 ) -> Result<(String, OpInput<'a>, Vec<String>), Untranslatable> {
     let left = &plan.streams[j.left.stream];
     let el = early_of(plan, j.left.stream, rowtime)?;
@@ -92,7 +97,7 @@ pub(super) fn joined_view<'a>(
     // How each side's columns are written, and the joined ROWTIME.
     enum Right<'p> {
         Stream(&'p StreamDef, i64),
-        Table(&'p crate::plan::TableDecl),
+        Table(&'p crate::plan::TableDecl, &'p [String]),
     }
     let right = match &j.right {
         JoinRight::Stream(r) => {
@@ -103,29 +108,32 @@ pub(super) fn joined_view<'a>(
             if table.is_values() {
                 return Err("a join with a VALUES table".into());
             }
-            if j.kind != JoinKind::Inner {
+            if j.kind != JoinKind::Inner && versioned.is_none() {
                 return Err(
-                    "LEFT OUTER JOIN with a reference table (Flink's regular outer join emits an unmatched row, then retracts it when a match comes)"
+                    "LEFT OUTER JOIN with a reference table on other than its columns (Flink's regular outer join emits an unmatched row, then retracts it when a match comes)"
                         .into(),
                 );
             }
-            Right::Table(table)
+            let access = table_access
+                .get(t.table)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            Right::Table(table, access)
         }
     };
     let left_col = |k: usize| stream_column("l", left, el, k);
     let right_col = |k: usize| -> Result<String, Untranslatable> {
         match &right {
             Right::Stream(s, er) => stream_column("r", s, *er, k),
-            Right::Table(t) => t
-                .columns
+            Right::Table(t, access) => access
                 .get(k)
-                .map(|c| format!("r.{}", ident(&c.name)))
+                .map(|a| format!("r.{a}"))
                 .ok_or_else(|| format!("column #{k} of table {}", t.name)),
         }
     };
     let lt = left_col(0)?;
     let joined_rowtime = match &right {
-        Right::Table(_) => lt.clone(),
+        Right::Table(..) => lt.clone(),
         Right::Stream(..) => {
             let JoinRight::Stream(rs) = &j.right else {
                 return Err("a join".into());
@@ -216,7 +224,26 @@ pub(super) fn joined_view<'a>(
                 on.join(" AND ")
             )
         }
-        (Right::Table(t), _) => {
+        (Right::Table(t, _), _) if j.kind == JoinKind::LeftOuter => {
+            let Some(versioned) = versioned else {
+                return Err("LEFT OUTER JOIN with a reference table".into());
+            };
+            notes.push(format!(
+                "reference table {}: a LEFT OUTER join as of each row's ROWTIME (an event-time temporal join on a versioned copy of the table); its rows are taken as unique by the join key: a key with several rows joins one of them in Flink, each in KDA",
+                t.name
+            ));
+            if on.is_empty() {
+                return Err("LEFT OUTER JOIN with a reference table without a key".into());
+            }
+            format!(
+                "{} AS l LEFT JOIN {} FOR SYSTEM_TIME AS OF l.{} AS r ON {}",
+                ident(&left.name),
+                ident(versioned),
+                ident(ROWTIME),
+                on.join(" AND ")
+            )
+        }
+        (Right::Table(t, _), _) => {
             notes.push(format!(
                 "reference table {}: a regular join; Flink keeps the stream's rows too, and the rows are KDA's while the table does not change (KDA reloads it)",
                 t.name
@@ -268,6 +295,11 @@ pub(super) fn joined_view<'a>(
             rowtime_item = format!("{alias}.{r} AS {r}", r = ident(ROWTIME));
             view_rowtime = Rowtime::Early(early);
         }
+    }
+    // A temporal join keeps the stream's time attribute.
+    if matches!(j.right, JoinRight::Table(_)) && j.kind == JoinKind::LeftOuter {
+        rowtime_item = format!("l.{r} AS {r}", r = ident(ROWTIME));
+        view_rowtime = Rowtime::Early(el);
     }
     let mut items = vec![rowtime_item];
     let mut missing = Vec::new();

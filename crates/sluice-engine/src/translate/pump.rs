@@ -82,11 +82,15 @@ impl Rowtime {
 }
 
 /// Translates pump `pump` of `plan`; `rowtime[s]` is how stream `s`'s
-/// view holds ROWTIME.
+/// view holds ROWTIME; `versioned` names the versioned table made for
+/// its LEFT OUTER join of a reference table; `table_access[t][c]` is how
+/// column `c` of table `t` is read.
 pub(super) fn pump_select(
     plan: &AppPlan,
     pump: &PumpDef,
     rowtime: &[Rowtime],
+    versioned: Option<&str>,
+    table_access: &[Vec<String>],
 ) -> Result<PumpSql, Vec<Refusal>> {
     let at = pump.declared_at;
     let refuse = |construct: &str, why: &str| vec![Refusal::new(at, construct, why)];
@@ -124,23 +128,25 @@ pub(super) fn pump_select(
             rowtime: rowtime[pump.from],
             missing: source.metadata.iter().map(|(m, _)| m.to_string()).collect(),
         },
-        Some(j) => match super::join::joined_view(plan, pump, j, rowtime) {
-            Ok((view, input, notes)) => {
-                prelude = Some(view);
-                join_notes = notes;
-                input
-            }
-            Err(e) => {
-                refusals.push(Refusal::new(at, e, "has no faithful Flink translation"));
-                OpInput {
-                    name: "a join".into(),
-                    schema: &j.joined,
-                    from: String::new(),
-                    rowtime: Rowtime::Plain,
-                    missing: Vec::new(),
+        Some(j) => {
+            match super::join::joined_view(plan, pump, j, rowtime, versioned, table_access) {
+                Ok((view, input, notes)) => {
+                    prelude = Some(view);
+                    join_notes = notes;
+                    input
+                }
+                Err(e) => {
+                    refusals.push(Refusal::new(at, e, "has no faithful Flink translation"));
+                    OpInput {
+                        name: "a join".into(),
+                        schema: &j.joined,
+                        from: String::new(),
+                        rowtime: Rowtime::Plain,
+                        missing: Vec::new(),
+                    }
                 }
             }
-        },
+        }
     };
     let result = match &pump.op {
         OperatorPlan::Project(p) => project(p, &input, target).map_err(|e| refuse_expr(at, e)),
