@@ -210,3 +210,69 @@ CREATE OR REPLACE PUMP "FINE" AS INSERT INTO "S3"
         "{lines:?}"
     );
 }
+
+#[test]
+fn a_left_outer_reference_join_is_a_temporal_join_on_a_versioned_copy() {
+    let toml = format!(
+        "{INPUT}
+[[reference]]
+table = \"COMPANIES\"
+file = \"companies.json\"
+format = \"json\"
+columns = [
+  {{ name = \"TICKER\", type = \"VARCHAR(4)\", mapping = \"$.ticker\" }},
+  {{ name = \"COMPANY\", type = \"VARCHAR(32)\", mapping = \"$.name\" }},
+]
+"
+    );
+    let config = AppConfig::parse(&toml, "case.toml").unwrap();
+    let sources: Vec<SourceDecl> = config
+        .inputs()
+        .unwrap()
+        .iter()
+        .map(|i| SourceDecl {
+            stream: i.stream.clone(),
+            columns: i.schema.stream_columns(),
+        })
+        .collect();
+    let tables = [crate::plan::TableDecl::reference(
+        "COMPANIES",
+        vec![
+            crate::plan::StreamColumn::new("TICKER", crate::types::SqlType::Varchar(4)),
+            crate::plan::StreamColumn::new("COMPANY", crate::types::SqlType::Varchar(32)),
+        ],
+    )];
+    let sql = r#"
+CREATE OR REPLACE STREAM "DEST" (TICKER VARCHAR(4), COMPANY VARCHAR(32));
+CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
+  SELECT STREAM s.TICKER, c.COMPANY
+  FROM "SOURCE_SQL_STREAM_001" AS s LEFT OUTER JOIN "COMPANIES" AS c ON s.TICKER = c.TICKER;
+"#;
+    let plan = AppPlan::with_tables(sql, &sources, &tables).unwrap();
+    let script = to_flink(&plan, &config, &files(&["DEST"])).unwrap().text;
+    assert_eq!(
+        statement(&script, "CREATE TABLE `COMPANIES$P`"),
+        "CREATE TABLE `COMPANIES$P` (
+  `ticker` VARCHAR(4),
+  `name` VARCHAR(32),
+  `__valid_from` AS CAST(TIMESTAMP '1970-01-01 00:00:00' AS TIMESTAMP(3)),
+  WATERMARK FOR `__valid_from` AS `__valid_from`,
+  PRIMARY KEY (`ticker`) NOT ENFORCED
+) WITH (
+  'connector' = 'filesystem',
+  'path' = '/src/COMPANIES.json',
+  'format' = 'json'
+);"
+    );
+    let view = statement(&script, "CREATE TEMPORARY VIEW `P$joined`");
+    assert!(
+        view.starts_with("CREATE TEMPORARY VIEW `P$joined` AS\nSELECT l.`ROWTIME` AS `ROWTIME`,"),
+        "{view}"
+    );
+    assert!(
+        view.ends_with(
+            "FROM `SOURCE_SQL_STREAM_001` AS l LEFT JOIN `COMPANIES$P` FOR SYSTEM_TIME AS OF l.`ROWTIME` AS r ON l.`TICKER` = r.`ticker`;"
+        ),
+        "{view}"
+    );
+}
