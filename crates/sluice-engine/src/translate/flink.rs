@@ -619,7 +619,7 @@ fn source_table(
             let Some(stream) = &input.kinesis_stream else {
                 return Err(refuse(
                     format!("[[input]] {}", s.name),
-                    "a Flink source reads a Kinesis data stream: give kinesis_stream",
+                    "has no kinesis_stream: the script's sources are Kinesis data streams (--case translates a case's files)",
                 ));
             };
             fields.push(format!(
@@ -653,10 +653,11 @@ fn source_table(
         "{} AS CAST({arrival} AS TIMESTAMP(3))",
         ident(&format!("{APPROXIMATE_ARRIVAL_TIME}$"))
     ));
+    // 1 ms behind: a row of the same ROWTIME as the one before it is
+    // not late (Flink's operators drop a row at or behind the watermark).
     fields.push(format!(
-        "WATERMARK FOR {} AS {}",
-        ident(ROWTIME),
-        ident(ROWTIME)
+        "WATERMARK FOR {r} AS {r} - INTERVAL '0.001' SECOND",
+        r = ident(ROWTIME)
     ));
     let mut sql = format!(
         "CREATE TABLE {} (\n  {}\n) WITH (\n  {}\n);\n\n",
