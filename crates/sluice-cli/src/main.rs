@@ -5,6 +5,8 @@
 //! - `sluice import CONFIG --out DIR`: a KDA application's AWS configuration
 //!   as a Sluice app (`sluice run --kda-config CONFIG` runs it directly);
 //! - `sluice check APP...`: parse, plan and type-check apps, as a CI lint;
+//! - `sluice translate --to flink APP`: the app as an Apache Flink SQL
+//!   script, or the constructs Flink cannot express the same way;
 //! - `sluice test DIR...`: run golden cases (../shared/CASE-FORMAT.md);
 //! - `sluice discover FILE|--kds STREAM`: infer an input's schema from
 //!   sample records, printed as an `[[input]]` section or AWS InputSchema;
@@ -30,6 +32,7 @@ mod load;
 mod monitor;
 mod run;
 mod serve;
+mod translate;
 mod video;
 
 use std::io::Write as _;
@@ -63,6 +66,10 @@ enum Command {
         #[arg(required = true)]
         apps: Vec<PathBuf>,
     },
+    /// Translate an application into another engine's SQL (`--to flink`):
+    /// the script on stdout; what cannot be translated with the same
+    /// meaning on stderr, each construct with its line (exit code 1).
+    Translate(translate::TranslateArgs),
     /// Run golden cases and print `N passed, M failed`.
     Test {
         /// Directories holding cases.
@@ -117,6 +124,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Import(args) => kda::import(args),
         Command::Check { apps } => check(&apps),
+        Command::Translate(args) => translate::translate(args),
         Command::Test { dirs, bless } => test(&dirs, bless),
         Command::Eval { expression } => eval(&expression),
         Command::Discover(args) => discover::discover(args),

@@ -548,3 +548,71 @@ fn import_names_every_part_sluice_cannot_run_at_once() {
         "{err}"
     );
 }
+
+/// `sluice translate --to flink` over every golden app case (not the
+/// expected-error ones): each either translates or is refused with
+/// located reasons, nothing panics; prints how many translate.
+#[test]
+fn translate_to_flink_translates_or_refuses_every_golden_case() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo().join("tests/golden"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| d.join("app.sql").is_file())
+        .collect();
+    dirs.sort();
+    let (mut total, mut translated) = (0, 0);
+    let mut reasons: std::collections::BTreeMap<String, usize> = Default::default();
+    for dir in dirs {
+        let toml = std::fs::read_to_string(dir.join("case.toml")).unwrap_or_default();
+        if toml.lines().any(|l| {
+            let l = l.trim_start();
+            l.starts_with("error") && l.contains('=')
+        }) {
+            continue;
+        }
+        total += 1;
+        let out = sluice()
+            .args(["translate", "--to", "flink", "--case"])
+            .arg(&dir)
+            .args(["--source-dir", "/src", "--sink-dir", "/sink"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => {
+                assert!(
+                    stdout.contains("EXECUTE STATEMENT SET"),
+                    "{dir:?}: {stdout}"
+                );
+                translated += 1;
+            }
+            Some(1) => {
+                let located: Vec<&str> = stderr
+                    .lines()
+                    .skip(1)
+                    .map(str::trim)
+                    .filter(|l| {
+                        l.strip_prefix("line ").is_some_and(|r| {
+                            r.split(':')
+                                .next()
+                                .is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n > 0))
+                        }) || l.starts_with("configuration: ")
+                    })
+                    .collect();
+                assert!(!located.is_empty(), "{dir:?}: no located refusal: {stderr}");
+                for l in located {
+                    let construct = l.split(": ").nth(1).unwrap_or(l);
+                    *reasons.entry(construct.to_string()).or_default() += 1;
+                }
+            }
+            other => panic!("{dir:?}: exit {other:?}: {stderr}"),
+        }
+    }
+    for (r, n) in &reasons {
+        eprintln!("{n:4} {r}");
+    }
+    eprintln!("translate --to flink: {translated} of {total} golden app cases translate");
+    assert!(total > 100, "{total}");
+    assert!(translated >= 75, "{translated} of {total}");
+}

@@ -70,6 +70,7 @@ pub mod plan;
 pub mod reference;
 pub mod runtime;
 pub mod sql;
+pub mod translate;
 pub mod types;
 
 // The modules' paths before `io/` and `runtime/` were folders
