@@ -308,20 +308,48 @@ def strip_comments(statement):
 # ---------------------------------------------------------------- Flink
 
 class FlinkSession:
-    """One JVM (the PyFlink gateway) that runs scripts one after another,
-    each in a fresh streaming TableEnvironment."""
+    """One JVM (the PyFlink gateway) holding one local Flink mini-cluster;
+    each script runs in a fresh streaming TableEnvironment whose jobs go to
+    that cluster (a mini-cluster per job would cost about a second more per
+    case)."""
 
     def __init__(self, timeout_s):
+        from pyflink.common import Configuration
+        from pyflink.java_gateway import get_gateway
         from pyflink.table import EnvironmentSettings, TableEnvironment
-        self._settings = EnvironmentSettings.in_streaming_mode
+        jvm = get_gateway().jvm
+        cluster_config = jvm.org.apache.flink.configuration.Configuration()
+        cluster_config.setString("rest.port", "0")
+        minicluster = jvm.org.apache.flink.runtime.minicluster
+        self._cluster = minicluster.MiniCluster(
+            minicluster.MiniClusterConfiguration.Builder()
+            .setConfiguration(cluster_config)
+            .setNumTaskManagers(1)
+            .setNumSlotsPerTaskManager(4)
+            .build())
+        self._cluster.start()
+        rest = self._cluster.getRestAddress().get()
+        self._client_config = Configuration()
+        self._client_config.set_string("execution.target", "remote")
+        self._client_config.set_string("rest.address", rest.getHost())
+        self._client_config.set_string("rest.port", str(rest.getPort()))
+        self._settings = EnvironmentSettings.new_instance().in_streaming_mode()
         self._create = TableEnvironment.create
         self.timeout_ms = int(timeout_s * 1000)
 
+    def close(self):
+        self._cluster.close()
+
     def run(self, script):
         """Runs the script's statements in order; returns None, or the
-        Flink error's first lines."""
-        table_env = self._create(self._settings())
-        table_env.get_config().set("parallelism.default", "1")
+        Flink error's first lines and the statement that raised it."""
+        table_env = self._create(
+            self._settings.with_configuration(self._client_config).build())
+        config = table_env.get_config()
+        config.set("parallelism.default", "1")
+        # A failing job fails at once (with checkpointing on, Flink would
+        # otherwise restart it forever).
+        config.set("restart-strategy.type", "none")
         for number, statement in enumerate(split_statements(script), 1):
             try:
                 self._execute(table_env, statement)
@@ -486,8 +514,8 @@ def parse_args(argv):
     parser.add_argument("--work-dir", type=Path,
                         help="where sources, sinks and scripts go (default: a "
                              "temporary directory, removed at the end)")
-    parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds one Flink job may run (default 300)")
+    parser.add_argument("--timeout", type=float, default=120,
+                        help="seconds one Flink job may run (default 120)")
     parser.add_argument("--report", action="store_true",
                         help="exit 0 even when a case differs or fails")
     return parser.parse_args(argv)
@@ -531,6 +559,8 @@ def main(argv):
           f"({100 * translated / total:.0f}% of cases), "
           f"{counts['IDENTICAL']} identical, {counts['DIFFERENT']} different, "
           f"{counts['FAILED']} failed, {counts['REFUSED']} refused")
+    if session is not None:
+        session.close()
     if temporary is not None:
         temporary.cleanup()
     if args.report:
