@@ -28,6 +28,16 @@ like.
 
     python tests/flink/run_flink_cases.py [CASE_OR_DIR...] [--sluice BIN]
         [--script-dir DIR] [--work-dir DIR] [--timeout SECS] [--report]
+
+With no CASE_OR_DIR it takes every case under tests/golden and sql-examples
+that has app.sql, case.toml (or app.toml) and expected/, and no `error =`.
+The binary is --sluice, else $SLUICE_BIN, else
+$CARGO_TARGET_DIR/debug/sluice. A script under --script-dir (hand-written,
+or a translation edited by hand) may write `${SRC}` and `${SINK}` for the
+case's source and sink directories: `sluice translate --to flink --case CASE
+--source-dir '${SRC}' --sink-dir '${SINK}'` makes one.
+Needs Python 3.11+ with apache-flink (.ci/setup's $SLUICE_FLINK_VENV) and
+Java 11+.
 """
 
 import argparse
