@@ -7,9 +7,10 @@ times, emits the rows the case expects. For each case the runner
 
 1. writes each `[[input]]` of case.toml to `WORK/<case>/src/<STREAM>.jsonl`
    (json: each record with a top-level `"_arrival_ms"`, its arrival time in
-   epoch milliseconds) or `src/<STREAM>.csv` (csv: the record's line with the
-   arrival time as the last field), records in arrival order, and copies each
-   `[[reference]]` table to `src/<TABLE>.<csv|json>` (CSV headers dropped);
+   epoch milliseconds) or `src/<STREAM>.csv` (csv: each row of the record
+   with the arrival time as the last field), records in arrival order, and
+   copies each `[[reference]]` table to `src/<TABLE>.<csv|json>` (CSV
+   headers dropped);
 2. runs `sluice translate --to flink --case CASE --source-dir SRC --sink-dir
    SINK` (or takes `SCRIPT_DIR/<case>.sql` with `--script-dir`); a non-zero
    exit means the case is refused;
@@ -183,15 +184,18 @@ def decode_kds_data(data, is_csv):
     return text if is_csv else parse_json_or_text(text)
 
 
-def source_line(record, arrival_ms, spec):
-    """One line of a source file: the record with `_arrival_ms` added (a
-    top-level key of a JSON object, the last field of a CSV line)."""
+def source_lines(record, arrival_ms, spec):
+    """The lines of a source file for one record: a JSON object with
+    `_arrival_ms` added as a top-level key, or each CSV row of the record
+    (split at `row_delimiter`) with the arrival time as its last field."""
     if spec.get("format", "json") == "csv":
         text = record if isinstance(record, str) else json.dumps(record)
-        return f"{text}{spec.get('delimiter', ',')}{arrival_ms}"
+        delimiter = spec.get("delimiter", ",")
+        rows = text.split(spec.get("row_delimiter", "\n"))
+        return [f"{row}{delimiter}{arrival_ms}" for row in rows if row.strip()]
     if isinstance(record, dict):
-        return json.dumps({**record, "_arrival_ms": arrival_ms})
-    return record if isinstance(record, str) else json.dumps(record)
+        return [json.dumps({**record, "_arrival_ms": arrival_ms})]
+    return [record if isinstance(record, str) else json.dumps(record)]
 
 
 def write_sources(case_dir, config, src_dir):
@@ -201,7 +205,7 @@ def write_sources(case_dir, config, src_dir):
         records = sorted(read_envelope(case_dir, spec), key=lambda r: r[0])
         with open(src_dir / f"{spec['stream']}.{extension}", "w") as out:
             for arrival_ms, record in records:
-                out.write(source_line(record, arrival_ms, spec) + "\n")
+                out.writelines(line + "\n" for line in source_lines(record, arrival_ms, spec))
     for spec in config.get("reference", []):
         fmt = spec.get("format", "csv")
         source = resolve_reference(case_dir, spec["file"])
