@@ -7,7 +7,8 @@ times, emits the rows the case expects. For each case the runner
 
 1. writes each `[[input]]` of case.toml to `WORK/<case>/src/<STREAM>.jsonl`
    (json: each record with a top-level `"_arrival_ms"`, its arrival time in
-   epoch milliseconds) or `src/<STREAM>.csv` (csv: each row of the record
+   epoch milliseconds, and `"_partition_key"` / `"_sequence_number"` when
+   the envelope gives them) or `src/<STREAM>.csv` (csv: each row of the record
    with the arrival time as the last field), records in arrival order, and
    copies each `[[reference]]` table to `src/<TABLE>.<csv|json>` (CSV
    headers dropped);
@@ -128,8 +129,10 @@ def parse_instant_ms(value):
 
 
 def read_envelope(case_dir, spec):
-    """The records of one `[[input]]` as (arrival_ms, record) pairs in file
-    order; a record is a JSON value (json) or one line of text (csv)."""
+    """The records of one `[[input]]` as (arrival_ms, record, metadata) in
+    file order; a record is a JSON value (json) or text (csv), metadata the
+    envelope's Kinesis fields for JSON records (`_partition_key`,
+    `_sequence_number`; only those the envelope gives)."""
     path = case_dir / spec["file"]
     envelope = spec.get("envelope", "none")
     is_csv = spec.get("format", "json") == "csv"
@@ -140,18 +143,22 @@ def read_envelope(case_dir, spec):
         lines = [line for line in lines if line.strip()]
         start = parse_instant_ms(spec.get("start", "1970-01-01T00:00:00Z"))
         step = spec.get("step_ms", 1000)
-        return [(start + i * step, line if is_csv else parse_json_or_text(line))
+        return [(start + i * step, line if is_csv else parse_json_or_text(line), {})
                 for i, line in enumerate(lines)]
     if envelope == "arrival":
         out = []
         for line in path.read_text().splitlines():
             if line.strip():
                 wrapper = json.loads(line)
-                out.append((parse_instant_ms(wrapper["arrival"]), wrapper["data"]))
+                metadata = {"_partition_key": wrapper.get("partition_key")}
+                out.append((parse_instant_ms(wrapper["arrival"]), wrapper["data"],
+                            metadata))
         return out
     if envelope == "kds":
         return [(parse_instant_ms(r["ApproximateArrivalTimestamp"]),
-                 decode_kds_data(r["Data"], is_csv))
+                 decode_kds_data(r["Data"], is_csv),
+                 {"_partition_key": r.get("PartitionKey"),
+                  "_sequence_number": r.get("SequenceNumber")})
                 for r in read_kds_records(path)]
     raise ValueError(f"unknown envelope {envelope!r}")
 
@@ -184,17 +191,19 @@ def decode_kds_data(data, is_csv):
     return text if is_csv else parse_json_or_text(text)
 
 
-def source_lines(record, arrival_ms, spec):
+def source_lines(record, arrival_ms, metadata, spec):
     """The lines of a source file for one record: a JSON object with
-    `_arrival_ms` added as a top-level key, or each CSV row of the record
-    (split at `row_delimiter`) with the arrival time as its last field."""
+    `_arrival_ms` and the envelope's metadata that is not null added as
+    top-level keys, or each CSV row of the record (split at `row_delimiter`)
+    with the arrival time as its last field."""
     if spec.get("format", "json") == "csv":
         text = record if isinstance(record, str) else json.dumps(record)
         delimiter = spec.get("delimiter", ",")
         rows = text.split(spec.get("row_delimiter", "\n"))
         return [f"{row}{delimiter}{arrival_ms}" for row in rows if row.strip()]
     if isinstance(record, dict):
-        return [json.dumps({**record, "_arrival_ms": arrival_ms})]
+        known = {k: v for k, v in metadata.items() if v is not None}
+        return [json.dumps({**record, "_arrival_ms": arrival_ms, **known})]
     return [record if isinstance(record, str) else json.dumps(record)]
 
 
@@ -204,8 +213,9 @@ def write_sources(case_dir, config, src_dir):
         extension = "csv" if spec.get("format", "json") == "csv" else "jsonl"
         records = sorted(read_envelope(case_dir, spec), key=lambda r: r[0])
         with open(src_dir / f"{spec['stream']}.{extension}", "w") as out:
-            for arrival_ms, record in records:
-                out.writelines(line + "\n" for line in source_lines(record, arrival_ms, spec))
+            for arrival_ms, record, metadata in records:
+                out.writelines(line + "\n" for line in
+                               source_lines(record, arrival_ms, metadata, spec))
     for spec in config.get("reference", []):
         fmt = spec.get("format", "csv")
         source = resolve_reference(case_dir, spec["file"])
