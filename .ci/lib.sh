@@ -11,8 +11,9 @@
 ROOT=$PWD
 VENV=${SLUICE_VENV:-$ROOT/.venv}
 CACHE=${SLUICE_CACHE:-$HOME/.cache/sluice}
+FLINK_VENV=${SLUICE_FLINK_VENV:-$CACHE/flink-venv}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-export SLUICE_VENV=$VENV SLUICE_CACHE=$CACHE
+export SLUICE_VENV=$VENV SLUICE_CACHE=$CACHE SLUICE_FLINK_VENV=$FLINK_VENV
 
 bash "$ROOT/.ci/setup"
 cargo test --workspace --no-run --quiet
