@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use sluice_engine::translate::{Connectors, to_flink};
-use sluice_engine::{AppConfig, AppPlan, SourceDecl, SqlType, StreamColumn, TableDecl};
+use sluice_engine::{AppConfig, AppPlan, Input, SourceDecl, SqlType, StreamColumn, TableDecl};
 
 use crate::kda::{KdaArgs, load_kda};
 use crate::load::{LoadedApp, load_app};
@@ -121,13 +121,7 @@ pub fn translate(args: TranslateArgs) -> Result<ExitCode> {
 /// table's columns are left out, by loading it).
 fn plan(app: &LoadedApp) -> Result<AppPlan> {
     let inputs = app.config.inputs()?;
-    let sources: Vec<SourceDecl> = inputs
-        .iter()
-        .map(|i| SourceDecl {
-            stream: i.stream.clone(),
-            columns: i.schema.stream_columns(),
-        })
-        .collect();
+    let sources: Vec<SourceDecl> = inputs.iter().map(Input::source_decl).collect();
     let declared: Option<Vec<TableDecl>> = app
         .config
         .reference

@@ -81,6 +81,17 @@ pub struct Input {
     pub schema: InputSchema,
 }
 
+impl Input {
+    /// The source stream it declares to the planner: its name, and its
+    /// columns unless the application code declares the stream.
+    pub fn source_decl(&self) -> crate::plan::SourceDecl {
+        crate::plan::SourceDecl {
+            stream: self.stream.clone(),
+            columns: self.schema.stream_columns(),
+        }
+    }
+}
+
 /// KDA's InputSchema; `columns: None` maps the stream's declared columns by name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputSchema {

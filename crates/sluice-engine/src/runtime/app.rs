@@ -111,13 +111,7 @@ impl Application {
         tables: &[ReferenceTable],
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let sources: Vec<SourceDecl> = inputs
-            .iter()
-            .map(|i| SourceDecl {
-                stream: i.stream.clone(),
-                columns: i.schema.stream_columns(),
-            })
-            .collect();
+        let sources: Vec<SourceDecl> = inputs.iter().map(Input::source_decl).collect();
         let decls: Vec<_> = tables.iter().map(ReferenceTable::decl).collect();
         let plan = AppPlan::with_clock(sql, &sources, &decls, Arc::clone(&clock))?;
         // The reference tables given, then the VALUES tables the plan made

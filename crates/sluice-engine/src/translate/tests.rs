@@ -6,6 +6,7 @@
 
 use super::{Connectors, Refusal, to_flink};
 use crate::config::AppConfig;
+use crate::io::input::Input;
 use crate::plan::{AppPlan, SourceDecl};
 
 const INPUT: &str = r#"
@@ -34,10 +35,7 @@ fn translate(sql: &str, sinks: &[&str]) -> Result<String, Vec<Refusal>> {
         .inputs()
         .unwrap()
         .iter()
-        .map(|i| SourceDecl {
-            stream: i.stream.clone(),
-            columns: i.schema.stream_columns(),
-        })
+        .map(Input::source_decl)
         .collect();
     let plan = AppPlan::new(sql, &sources).unwrap();
     to_flink(&plan, &config, &files(sinks))
@@ -230,10 +228,7 @@ columns = [
         .inputs()
         .unwrap()
         .iter()
-        .map(|i| SourceDecl {
-            stream: i.stream.clone(),
-            columns: i.schema.stream_columns(),
-        })
+        .map(Input::source_decl)
         .collect();
     let tables = [crate::plan::TableDecl::reference(
         "COMPANIES",
