@@ -296,6 +296,16 @@ pub fn to_flink(
                     continue;
                 }
                 let s = &plan.streams[i];
+                if let Some(k) = o
+                    .kinesis_stream
+                    .as_deref()
+                    .filter(|k| !k.starts_with("arn:"))
+                {
+                    notes.push(format!(
+                        "output {}: the Kinesis sink's stream.arn is made from the name {k} with account 000000000000 (sluice serve's); on AWS, give the stream's ARN as kinesis_stream",
+                        s.name
+                    ));
+                }
                 let with = match output_options(o) {
                     Ok(w) => w,
                     Err(r) => {
@@ -622,15 +632,23 @@ fn source_table(
                     "has no kinesis_stream: the script's sources are Kinesis data streams (--case translates a case's files)",
                 ));
             };
+            // ROWTIME is the record's ApproximateArrivalTimestamp, the
+            // `timestamp` metadata column. Flink's AWS connectors (5.x,
+            // 6.x) expose metadata columns only from `kinesis-legacy`
+            // (the `kinesis` Source's VIRTUAL columns wait on FLINK-36671),
+            // whose options name the stream rather than its ARN.
             fields.push(format!(
                 "{} TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
                 ident("_arrival")
             ));
             arrival = ident("_arrival");
             let region = input.region.clone().unwrap_or_else(|| "us-east-1".into());
+            let name = stream
+                .rsplit_once(":stream/")
+                .map_or(stream.as_str(), |(_, n)| n);
             let mut kinesis = vec![
-                ("connector".to_string(), "kinesis".to_string()),
-                ("stream.arn".into(), stream_arn(stream, &region)),
+                ("connector".to_string(), "kinesis-legacy".to_string()),
+                ("stream".into(), name.to_string()),
                 ("aws.region".into(), region),
             ];
             if let Some(e) = &input.endpoint {
@@ -640,7 +658,7 @@ fn source_table(
                 Some(p) if p.eq_ignore_ascii_case("TRIM_HORIZON") => "TRIM_HORIZON",
                 _ => "LATEST",
             };
-            kinesis.push(("source.init.position".into(), position.into()));
+            kinesis.push(("scan.stream.initpos".into(), position.into()));
             kinesis.append(&mut with);
             with = kinesis;
         }
@@ -716,7 +734,6 @@ fn stream_arn(stream: &str, region: &str) -> String {
     }
 }
 
-/// A reference table: a table over its object.
 /// A reference table: a table over its object. With `versioned` (a
 /// name and the join's key columns), a versioned table for Flink's
 /// event-time temporal join: the key columns its primary key, and every
