@@ -29,15 +29,19 @@ fn files(sinks: &[&str]) -> Connectors {
     }
 }
 
-fn translate(sql: &str, sinks: &[&str]) -> Result<String, Vec<Refusal>> {
-    let config = AppConfig::parse(INPUT, "case.toml").unwrap();
-    let sources: Vec<SourceDecl> = config
+/// The source streams `config`'s inputs declare.
+fn sources(config: &AppConfig) -> Vec<SourceDecl> {
+    config
         .inputs()
         .unwrap()
         .iter()
         .map(Input::source_decl)
-        .collect();
-    let plan = AppPlan::new(sql, &sources).unwrap();
+        .collect()
+}
+
+fn translate(sql: &str, sinks: &[&str]) -> Result<String, Vec<Refusal>> {
+    let config = AppConfig::parse(INPUT, "case.toml").unwrap();
+    let plan = AppPlan::new(sql, &sources(&config)).unwrap();
     to_flink(&plan, &config, &files(sinks))
         .map(|s| s.text)
         .map_err(|r| r.0)
@@ -224,12 +228,6 @@ columns = [
 "
     );
     let config = AppConfig::parse(&toml, "case.toml").unwrap();
-    let sources: Vec<SourceDecl> = config
-        .inputs()
-        .unwrap()
-        .iter()
-        .map(Input::source_decl)
-        .collect();
     let tables = [crate::plan::TableDecl::reference(
         "COMPANIES",
         vec![
@@ -243,7 +241,7 @@ CREATE OR REPLACE PUMP "P" AS INSERT INTO "DEST"
   SELECT STREAM s.TICKER, c.COMPANY
   FROM "SOURCE_SQL_STREAM_001" AS s LEFT OUTER JOIN "COMPANIES" AS c ON s.TICKER = c.TICKER;
 "#;
-    let plan = AppPlan::with_tables(sql, &sources, &tables).unwrap();
+    let plan = AppPlan::with_tables(sql, &sources(&config), &tables).unwrap();
     let script = to_flink(&plan, &config, &files(&["DEST"])).unwrap().text;
     assert_eq!(
         statement(&script, "CREATE TABLE `COMPANIES$P`"),
