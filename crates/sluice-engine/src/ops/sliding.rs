@@ -100,6 +100,36 @@ impl Ring {
         }
     }
 
+    /// Pushes the values of `col` at `rows`, in that order.
+    fn extend(&mut self, col: &ArgColumn<'_>, rows: &[usize]) {
+        match (&mut *self, col) {
+            (Ring::IntDense(r), ArgColumn::Int(a)) if a.null_count() == 0 => {
+                let v = a.values();
+                r.extend(rows.iter().map(|&i| v[i]));
+            }
+            (Ring::FloatDense(r), ArgColumn::Float(a)) if a.null_count() == 0 => {
+                let v = a.values();
+                r.extend(rows.iter().map(|&i| v[i]));
+            }
+            _ => {
+                for &i in rows {
+                    self.push(col.get(i));
+                }
+            }
+        }
+    }
+
+    /// Drops the `n` oldest values.
+    fn drop_front(&mut self, n: usize) {
+        match self {
+            Ring::IntDense(r) => drop(r.drain(..n.min(r.len()))),
+            Ring::FloatDense(r) => drop(r.drain(..n.min(r.len()))),
+            Ring::Int(r) => drop(r.drain(..n.min(r.len()))),
+            Ring::Float(r) => drop(r.drain(..n.min(r.len()))),
+            Ring::Str(r) => drop(r.drain(..n.min(r.len()))),
+        }
+    }
+
     fn clear(&mut self) {
         match self {
             Ring::IntDense(r) => r.clear(),
@@ -410,6 +440,33 @@ impl SlidingState {
     }
 }
 
+/// A run of rows of one partition in a batch, in arrival order, with the
+/// batch's columns they are read from.
+struct Run<'a> {
+    /// Indices of the run's rows in the batch.
+    rows: &'a [usize],
+    /// The batch's ROWTIMEs.
+    times: &'a [i64],
+    /// The batch's evaluated window arguments.
+    args: &'a [ArgColumn<'a>],
+    /// The batch's LAG defaults, per aggregate.
+    defaults: &'a [Option<ArgColumn<'a>>],
+}
+
+/// One row's window in its partition's held rows: positions `lo..=cur`
+/// (`cur` is the row itself).
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    lo: usize,
+    cur: usize,
+}
+
+impl Span {
+    fn len(self) -> usize {
+        self.cur + 1 - self.lo
+    }
+}
+
 /// An evaluated argument column, in its storage type (downcast once per
 /// batch, not per row).
 enum ArgColumn<'a> {
@@ -668,6 +725,7 @@ impl SlidingState {
         let mut slots = vec![0usize; n];
         let mut starts: Vec<usize> = Vec::new();
         let mut order: Vec<usize> = vec![0; n];
+        let mut lower: Vec<usize> = Vec::new();
         for (w, (spec, state)) in plan.windows.iter().zip(self.windows.iter_mut()).enumerate() {
             let nkeys = spec.partition_by.len();
             let key_cols = &columns[next..next + nkeys];
@@ -691,18 +749,29 @@ impl SlidingState {
                 order[starts[slot]] = i;
                 starts[slot] += 1;
             }
-            for &i in &order {
-                let slot = slots[i];
-                state.row(
-                    plan,
-                    spec.frame,
-                    slot,
-                    times.value(i),
-                    i,
-                    &args,
-                    &defaults,
-                    &mut builders,
-                );
+            // `starts[s]` is now the end of partition s's run of rows.
+            let tv = times.values();
+            let mut begin = 0;
+            let mut touched = 0i64;
+            for (slot, &end) in starts.iter().enumerate().take(state.parts.len()) {
+                if end > begin {
+                    touched ^= state.oldest(slot);
+                }
+                begin = end;
+            }
+            std::hint::black_box(touched);
+            let mut begin = 0;
+            for (slot, &end) in starts.iter().enumerate().take(state.parts.len()) {
+                if end > begin {
+                    let run = Run {
+                        rows: &order[begin..end],
+                        times: tv,
+                        args: &args,
+                        defaults: &defaults,
+                    };
+                    state.run(plan, spec.frame, slot, &run, &mut lower, &mut builders);
+                }
+                begin = end;
             }
             if let Frame::Range(range) = spec.frame {
                 state.sweep(plan, times.value(n - 1), range);
@@ -775,6 +844,28 @@ impl WindowState {
         Ok(())
     }
 
+    /// Reads the oldest row of partition `slot` (its ROWTIME and its
+    /// values), the first thing its next row looks at. In a long window
+    /// those rows are far out of cache; reading them for every partition
+    /// of a batch in one loop, before the batch's rows go in, lets the
+    /// cache misses overlap instead of stalling each partition's rows one
+    /// after another. Returns the bits read, for `black_box`.
+    fn oldest(&self, slot: usize) -> i64 {
+        let Some(p) = self.parts.get(slot).and_then(Option::as_ref) else {
+            return 0;
+        };
+        let mut bits = p.times.front().copied().unwrap_or(0);
+        for r in &p.rings {
+            bits ^= match r.get(0) {
+                Val::Int(x) => x,
+                Val::Float(x) => x.to_bits() as i64,
+                Val::Str(x) => x.len() as i64,
+                Val::Null => 0,
+            };
+        }
+        bits
+    }
+
     fn new_partition(&self, plan: &SlidingPlan, _w: usize, key: Box<[u8]>) -> Partition {
         Partition {
             key,
@@ -793,131 +884,164 @@ impl WindowState {
         }
     }
 
-    /// Adds row `i` (ROWTIME `t`) to partition `slot`, moves its window, and
-    /// appends each aggregate's value for the row.
-    #[allow(clippy::too_many_arguments)]
-    fn row(
+    /// Adds a run of rows of partition `slot` (in arrival order) to its
+    /// window and writes each aggregate's value for every one of them.
+    ///
+    /// The rows go in first; then where each row's window starts is found
+    /// (`lower`, an index into the partition's held rows, never past the
+    /// row itself); then each aggregate takes the run row by row: the row
+    /// enters, the rows its window no longer holds leave, and its value is
+    /// written. That is the same sequence of additions and retractions as
+    /// taking the rows one at a time, done one aggregate at a time; last,
+    /// the rows no window holds any more are dropped.
+    fn run(
         &mut self,
         plan: &SlidingPlan,
         frame: Frame,
         slot: usize,
-        t: i64,
-        i: usize,
-        args: &[ArgColumn],
-        defaults: &[Option<ArgColumn>],
+        run: &Run<'_>,
+        lower: &mut Vec<usize>,
         builders: &mut [OutColumn],
     ) {
         let Some(part) = self.parts.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
+        let Some(&first_row) = run.rows.first() else {
+            return;
+        };
         // Enter.
-        let seq = part.next_seq;
-        part.next_seq += 1;
-        part.times.push_back(t);
+        let old_len = part.times.len();
+        let base_seq = part.next_seq - old_len as u64;
+        part.next_seq += run.rows.len() as u64;
+        part.times.extend(run.rows.iter().map(|&i| run.times[i]));
         if frame == Frame::Unbounded && part.first.is_none() {
-            part.first = Some(t);
+            part.first = Some(run.times[first_row]);
         }
         for (ring, &arg) in part.rings.iter_mut().zip(&self.ring_args) {
-            ring.push(args[arg].get(i));
+            ring.extend(&run.args[arg], run.rows);
         }
-        for (state, &(j, ring)) in part.aggs.iter_mut().zip(&self.aggs) {
+        // Where each row's window starts.
+        lower.clear();
+        let mut front = 0;
+        for (k, &i) in run.rows.iter().enumerate() {
+            let cur = old_len + k;
+            match frame {
+                Frame::Range(range) => {
+                    let from = run.times[i] - range;
+                    while front < cur && part.times[front] < from {
+                        front += 1;
+                    }
+                }
+                Frame::Rows(n) => front = front.max((cur + 1).saturating_sub(n + 1)),
+                Frame::Unbounded => {}
+            }
+            lower.push(front);
+        }
+        let Partition {
+            times, rings, aggs, ..
+        } = part;
+        for (state, &(j, ring)) in aggs.iter_mut().zip(&self.aggs) {
             let a = &plan.aggregates[j];
-            let v = ring.map_or(Val::Null, |r| args[self.ring_args[r]].get(i));
-            state.add(a.function, seq, v, a.arg.is_none());
+            let counts_all = a.arg.is_none();
+            let ring = ring.map(|r| &rings[r]);
+            let value = |pos: usize| ring.map_or(Val::Null, |r| r.get(pos));
+            let mut left = 0;
+            for (k, &i) in run.rows.iter().enumerate() {
+                let cur = old_len + k;
+                state.add(a.function, base_seq + cur as u64, value(cur), counts_all);
+                let lo = lower[k];
+                for pos in left..lo {
+                    state.retract(base_seq + pos as u64, value(pos), counts_all);
+                }
+                left = lo;
+                let window = Span { lo, cur };
+                let state = &*state;
+                let v = match (state, a.function) {
+                    (AggState::Count(c), _) => Val::Int(*c),
+                    (AggState::SumInt { sum, n }, SlidingFunction::Sum) => {
+                        if *n == 0 {
+                            Val::Null
+                        } else {
+                            Val::Int(*sum as i64)
+                        }
+                    }
+                    (AggState::SumInt { sum, n }, _) => {
+                        if *n == 0 {
+                            Val::Null
+                        } else {
+                            // KDA: AVG of integers is an integer, truncated.
+                            Val::Int((*sum / i128::from(*n)) as i64)
+                        }
+                    }
+                    (AggState::SumFloat { sum, n }, SlidingFunction::Sum) => {
+                        if *n == 0 {
+                            Val::Null
+                        } else {
+                            Val::Float(*sum)
+                        }
+                    }
+                    (AggState::SumFloat { sum, n }, _) => {
+                        if *n == 0 {
+                            Val::Null
+                        } else {
+                            Val::Float(*sum / *n as f64)
+                        }
+                    }
+                    (AggState::Moments { n, m2, .. }, f) => moments(f, *n, *m2),
+                    (AggState::Extreme(d), _) => d.front(),
+                    (AggState::Bools { trues, values }, f) => match (*values, f) {
+                        (0, _) => Val::Null,
+                        (_, SlidingFunction::BoolOr) => Val::Int(i64::from(*trues > 0)),
+                        _ => Val::Int(i64::from(*trues == *values)),
+                    },
+                    (AggState::Positional, f) => match (ring, f) {
+                        (None, _) => Val::Null,
+                        (Some(r), SlidingFunction::FirstValue) => r.get(window.lo),
+                        (Some(r), SlidingFunction::LastValue) => r.get(window.cur),
+                        (
+                            Some(r),
+                            SlidingFunction::Lag {
+                                offset,
+                                ignore_nulls,
+                            },
+                        ) => lag(r, window, offset, ignore_nulls).unwrap_or_else(|| {
+                            run.defaults[j].as_ref().map_or(Val::Null, |d| d.get(i))
+                        }),
+                        (Some(r), SlidingFunction::ExpAvg { half_life_ms }) => {
+                            exp_avg(r, times, window, run.times[i], half_life_ms)
+                        }
+                        (
+                            Some(r),
+                            SlidingFunction::NthValue {
+                                n,
+                                from_last,
+                                ignore_nulls,
+                            },
+                        ) => nth_value(r, window, n, from_last, ignore_nulls),
+                        (Some(_), _) => Val::Null,
+                    },
+                };
+                builders[j].set(i, v);
+            }
         }
         // Leave.
-        loop {
-            let leaves = match frame {
-                Frame::Range(range) => part.times.front().is_some_and(|&f| f < t - range),
-                Frame::Rows(n) => part.times.len() > n + 1,
-                Frame::Unbounded => false,
-            };
-            if !leaves {
-                break;
-            }
-            evict_front(part, plan, &self.aggs);
-        }
-        // Emit.
-        let len = part.times.len();
-        for (state, &(j, ring)) in part.aggs.iter().zip(&self.aggs) {
-            let a = &plan.aggregates[j];
-            let v = match (state, a.function) {
-                (AggState::Count(c), _) => Val::Int(*c),
-                (AggState::SumInt { sum, n }, SlidingFunction::Sum) => {
-                    if *n == 0 {
-                        Val::Null
-                    } else {
-                        Val::Int(*sum as i64)
-                    }
-                }
-                (AggState::SumInt { sum, n }, _) => {
-                    if *n == 0 {
-                        Val::Null
-                    } else {
-                        // KDA: AVG of integers is an integer, truncated.
-                        Val::Int((*sum / i128::from(*n)) as i64)
-                    }
-                }
-                (AggState::SumFloat { sum, n }, SlidingFunction::Sum) => {
-                    if *n == 0 {
-                        Val::Null
-                    } else {
-                        Val::Float(*sum)
-                    }
-                }
-                (AggState::SumFloat { sum, n }, _) => {
-                    if *n == 0 {
-                        Val::Null
-                    } else {
-                        Val::Float(*sum / *n as f64)
-                    }
-                }
-                (AggState::Moments { n, m2, .. }, f) => moments(f, *n, *m2),
-                (AggState::Extreme(d), _) => d.front(),
-                (AggState::Bools { trues, values }, f) => match (*values, f) {
-                    (0, _) => Val::Null,
-                    (_, SlidingFunction::BoolOr) => Val::Int(i64::from(*trues > 0)),
-                    _ => Val::Int(i64::from(*trues == *values)),
-                },
-                (AggState::Positional, f) => {
-                    let Some(r) = ring.map(|r| &part.rings[r]) else {
-                        builders[j].set(i, Val::Null);
-                        continue;
-                    };
-                    match f {
-                        SlidingFunction::FirstValue => r.get(0),
-                        SlidingFunction::LastValue => r.get(len - 1),
-                        SlidingFunction::Lag {
-                            offset,
-                            ignore_nulls,
-                        } => lag(r, len, offset, ignore_nulls).unwrap_or_else(|| {
-                            defaults[j].as_ref().map_or(Val::Null, |d| d.get(i))
-                        }),
-                        SlidingFunction::ExpAvg { half_life_ms } => {
-                            exp_avg(r, &part.times, t, half_life_ms)
-                        }
-                        SlidingFunction::NthValue {
-                            n,
-                            from_last,
-                            ignore_nulls,
-                        } => nth_value(r, len, n, from_last, ignore_nulls),
-                        _ => Val::Null,
-                    }
-                }
-            };
-            builders[j].set(i, v);
-        }
-        // An unbounded window keeps its running totals, not its rows: the
-        // aggregates have taken this row in, and nothing ever leaves.
+        let gone = lower.last().copied().unwrap_or(0);
         if frame == Frame::Unbounded {
-            part.times.clear();
-            for r in part.rings.iter_mut() {
+            // An unbounded window keeps its running totals, not its rows:
+            // the aggregates have taken the rows in, and nothing ever leaves.
+            times.clear();
+            for r in rings.iter_mut() {
                 r.clear();
             }
-            for a in part.aggs.iter_mut() {
+            for a in aggs.iter_mut() {
                 if let AggState::Extreme(d) = a {
                     d.keep_front();
                 }
+            }
+        } else if gone > 0 {
+            times.drain(..gone);
+            for r in rings.iter_mut() {
+                r.drop_front(gone);
             }
         }
     }
@@ -947,12 +1071,12 @@ impl WindowState {
     }
 }
 
-/// NTH_VALUE over a window's `len` values: the n-th from the oldest (or
+/// NTH_VALUE over a window's values: the n-th from the oldest (or
 /// newest), NULLs skipped while counting with `ignore_nulls`.
-fn nth_value(r: &Ring, len: usize, n: usize, from_last: bool, ignore_nulls: bool) -> Val<'_> {
+fn nth_value(r: &Ring, w: Span, n: usize, from_last: bool, ignore_nulls: bool) -> Val<'_> {
     let mut seen = 0;
-    for k in 0..len {
-        let idx = if from_last { len - 1 - k } else { k };
+    for k in 0..w.len() {
+        let idx = if from_last { w.cur - k } else { w.lo + k };
         let v = r.get(idx);
         if ignore_nulls && v == Val::Null {
             continue;
@@ -969,10 +1093,10 @@ fn nth_value(r: &Ring, len: usize, n: usize, from_last: bool, ignore_nulls: bool
 /// each value weighs 1/2 per whole half-life of its age, NULLs skipped;
 /// NULL when no value is left. The window is scanned: its weights move
 /// with every row.
-fn exp_avg(r: &Ring, times: &VecDeque<i64>, now: i64, half_life_ms: i64) -> Val<'static> {
+fn exp_avg(r: &Ring, times: &VecDeque<i64>, w: Span, now: i64, half_life_ms: i64) -> Val<'static> {
     let (mut num, mut den) = (0.0, 0.0);
-    for (k, &t) in times.iter().enumerate() {
-        let Some(x) = as_f64(r.get(k)) else {
+    for (k, &t) in times.range(w.lo..=w.cur).enumerate() {
+        let Some(x) = as_f64(r.get(w.lo + k)) else {
             continue;
         };
         let halvings = ((now - t).max(0) / half_life_ms.max(1)).min(1_074);
@@ -1014,15 +1138,15 @@ fn moments(f: SlidingFunction, n: i64, m2: f64) -> Val<'static> {
 
 /// LAG's value: `offset` rows before the current (last) row of the window,
 /// or `None` when that row is outside the window.
-fn lag(r: &Ring, len: usize, offset: usize, ignore_nulls: bool) -> Option<Val<'_>> {
+fn lag(r: &Ring, w: Span, offset: usize, ignore_nulls: bool) -> Option<Val<'_>> {
     if !ignore_nulls {
-        return (offset < len).then(|| r.get(len - 1 - offset));
+        return (offset < w.len()).then(|| r.get(w.cur - offset));
     }
     if offset == 0 {
-        return Some(r.get(len - 1));
+        return Some(r.get(w.cur));
     }
     let mut seen = 0;
-    for i in (0..len - 1).rev() {
+    for i in (w.lo..w.cur).rev() {
         let v = r.get(i);
         if v != Val::Null {
             seen += 1;
@@ -1090,10 +1214,18 @@ mod tests {
         for v in [Val::Int(1), Val::Null, Val::Int(3), Val::Int(4)] {
             r.push(v);
         }
-        assert_eq!(lag(&r, 4, 1, false), Some(Val::Int(3)));
-        assert_eq!(lag(&r, 4, 2, false), Some(Val::Null));
-        assert_eq!(lag(&r, 4, 2, true), Some(Val::Int(1)));
-        assert_eq!(lag(&r, 4, 4, false), None);
-        assert_eq!(lag(&r, 4, 3, true), None);
+        let all = Span { lo: 0, cur: 3 };
+        assert_eq!(lag(&r, all, 1, false), Some(Val::Int(3)));
+        assert_eq!(lag(&r, all, 2, false), Some(Val::Null));
+        assert_eq!(lag(&r, all, 2, true), Some(Val::Int(1)));
+        assert_eq!(lag(&r, all, 4, false), None);
+        assert_eq!(lag(&r, all, 3, true), None);
+        // A window that no longer holds the first value.
+        let later = Span { lo: 1, cur: 3 };
+        assert_eq!(lag(&r, later, 2, false), Some(Val::Null));
+        assert_eq!(lag(&r, later, 2, true), None);
+        assert_eq!(lag(&r, later, 3, false), None);
+        assert_eq!(nth_value(&r, later, 1, false, true), Val::Int(3));
+        assert_eq!(nth_value(&r, later, 1, true, false), Val::Int(4));
     }
 }
