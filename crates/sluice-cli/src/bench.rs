@@ -35,7 +35,8 @@
 //!
 //! Each line gives rows/s (wall clock), the CPU seconds the process used,
 //! and its peak RSS so far (Linux `/proc/self`); a figure with a target
-//! (W1, W2, W3) ends with it and MET or MISSED. W2 also prints how its two
+//! (W1, W2, W3) ends with it and MET or MISSED, one without it with
+//! `no target set` (every line is a [`sluice_bench::Figure`]). W2 also prints how its two
 //! window lengths compare (within 10%) and the bytes of window state per
 //! row the 1-hour window holds. With `--json` every mode's figures,
 //! engine and services alike, come out as one JSON object instead
@@ -80,7 +81,8 @@ use sluice_engine::{
     Application, Input, InputSchema, ManualClock, Record, RecordColumn, RecordFormat, SqlType,
 };
 
-use report::{EngineFigure, EngineTarget, Report};
+use report::{Report, rate};
+use sluice_bench::{Figure, Target, Unit};
 
 /// Arguments of `sluice bench`.
 #[derive(Args)]
@@ -249,7 +251,7 @@ fn check_result(n: u64, rows: &AtomicU64, sums: &Mutex<(i64, i64)>) -> Result<()
 }
 
 /// Reports the rate of `n` rows pushed since `started` (see
-/// [`EngineFigure::rate`]), against `target` rows/s if one is set;
+/// [`rate`]), against `target` rows/s if one is set;
 /// returns the rate.
 fn report_rate(
     report: &mut Report,
@@ -257,9 +259,9 @@ fn report_rate(
     (n, started, cpu0): (u64, Instant, f64),
     target: Option<f64>,
 ) -> Result<f64> {
-    let mut figure = EngineFigure::rate(name, n, started, cpu0);
+    let mut figure = rate(name, n, started, cpu0);
     if let Some(t) = target {
-        figure = figure.with_target(EngineTarget::AtLeast(t));
+        figure = figure.with_target(Target::AtLeast(t));
     }
     report.add("engine", "", &figure)?;
     Ok(figure.value)
@@ -291,7 +293,7 @@ fn w2_both(n: u64, batch: usize, report: &mut Report) -> Result<()> {
         longs.push(w2(n, batch, 60)?);
     }
     let (rss_short, rss_long) = (shorts[0].1, longs[0].1);
-    let mut median = |mut runs: Vec<(EngineFigure, f64)>| -> Result<f64> {
+    let mut median = |mut runs: Vec<(Figure, f64)>| -> Result<f64> {
         let rates: Vec<String> = runs
             .iter()
             .map(|(f, _)| format!("{:.1}M", f.value / 1e6))
@@ -305,29 +307,24 @@ fn w2_both(n: u64, batch: usize, report: &mut Report) -> Result<()> {
     let short = median(shorts)?;
     let long = median(longs)?;
     let ratio = long.min(short) / long.max(short);
-    let spread = EngineFigure::new(
-        "w2 1-hour vs 1-minute window",
-        ratio,
-        "of the faster",
-        String::new(),
-    )
-    .with_target(EngineTarget::AtLeast(W2_SPREAD));
+    let spread = Figure::new("w2 1-hour vs 1-minute window", ratio, Unit::OfTheFaster)
+        .with_target(Target::AtLeast(W2_SPREAD));
     report.add("engine", "", &spread)?;
     // Rows of one key are 600 ms apart: a window holds range/600 + 1 of
     // each of the 1,000 keys' rows.
     let held = |minutes: u64| (minutes * 60_000 / 600 + 1).min(n.div_ceil(1000)) * 1000;
     let extra = held(60).saturating_sub(held(1));
     if extra > 0 && rss_long > rss_short {
-        let state = EngineFigure::new(
+        let state = Figure::new(
             "w2 window state",
             (rss_long - rss_short) * 1024.0 * 1024.0 / extra as f64,
-            "bytes per held row",
-            format!(
-                "{:.0} MB more peak RSS for {:.1}M more rows held",
-                rss_long - rss_short,
-                extra as f64 / 1e6
-            ),
-        );
+            Unit::BytesPerHeldRow,
+        )
+        .with_detail(format!(
+            "{:.0} MB more peak RSS for {:.1}M more rows held",
+            rss_long - rss_short,
+            extra as f64 / 1e6
+        ));
         report.add("engine", "", &state)?;
     }
     Ok(())
@@ -377,7 +374,7 @@ fn w2_expected_count_sum(n: u64, window_ms: i64) -> i64 {
 
 /// W2 with a window of `minutes`: its figure (against the target) and the
 /// peak RSS after it.
-fn w2(n: u64, batch: usize, minutes: u32) -> Result<(EngineFigure, f64)> {
+fn w2(n: u64, batch: usize, minutes: u32) -> Result<(Figure, f64)> {
     let input = w1_input();
     let mut app = Application::new(&w2_sql(minutes), &[input], Arc::new(ManualClock::new(0)))?;
     let totals = Arc::new(Mutex::new(W2Totals::default()));
@@ -415,8 +412,7 @@ fn w2(n: u64, batch: usize, minutes: u32) -> Result<(EngineFigure, f64)> {
     } else {
         format!("w2 engine-only, {minutes}-minute window")
     };
-    let figure =
-        EngineFigure::rate(label, n, started, cpu0).with_target(EngineTarget::AtLeast(W2_TARGET));
+    let figure = rate(label, n, started, cpu0).with_target(Target::AtLeast(W2_TARGET));
     let rss = peak_rss_mb();
     let t = totals.lock().map_err(|_| anyhow::anyhow!("lock"))?;
     let expected = w2_expected_count_sum(n, i64::from(minutes) * 60_000);
@@ -493,16 +489,15 @@ fn w3(n: u64, batch: usize, report: &mut Report) -> Result<()> {
         .first()
         .map(|t| t.source.current().1.num_rows())
         .unwrap_or(0);
-    let load = EngineFigure {
+    let load = Figure {
         peak_rss_mb: Some(peak_rss_mb()),
-        ..EngineFigure::new(
-            "w3 reference load",
-            load_secs * 1e3,
-            "ms",
-            format!("{loaded} rows, {:.1} MB CSV", text.len() as f64 / 1e6),
-        )
+        ..Figure::new("w3 reference load", load_secs * 1e3, Unit::Milliseconds)
     }
-    .with_target(EngineTarget::Below(W3_LOAD_TARGET_MS));
+    .with_detail(format!(
+        "{loaded} rows, {:.1} MB CSV",
+        text.len() as f64 / 1e6
+    ))
+    .with_target(Target::Below(W3_LOAD_TARGET_MS));
     report.add("engine", "", &load)?;
     let _ = std::fs::remove_dir_all(&dir);
     if loaded as u64 != W3_TABLE_ROWS {

@@ -246,8 +246,15 @@ fn bench_kds_json_is_one_object_of_four_figures() {
     let (v, stdout) = bench_json(&["kds", "--seconds", "0.2"]);
     let figures = v["kds"].as_array().unwrap();
     assert_eq!(figures.len(), 4, "{stdout}");
-    for f in figures {
+    for (f, letter) in figures.iter().zip(["a", "b", "c", "d"]) {
         assert!(f["met"].is_boolean() && f["target"].is_object(), "{f}");
+        assert_eq!(f["label"], letter, "{f}");
+        // (a) runs only with the venv; the others always.
+        assert!(letter == "a" || f["not_run"].is_null(), "{f}");
+    }
+    // (c) and (d) each beside the disk's own figure, measured in the same run.
+    for f in &figures[2..] {
+        assert!(f["baseline"]["value"].as_f64() > Some(0.0), "{f}");
     }
 }
 
@@ -275,6 +282,12 @@ fn bench_engine_json_gives_every_figure_with_its_target() {
         );
     }
     assert_eq!(figures[2]["target"], serde_json::json!({"at_least": 0.9}));
+    // Every figure has the keys of every other section's figures.
+    for f in figures {
+        for key in ["label", "detail", "baseline", "not_run", "notes"] {
+            assert!(f.get(key).is_some(), "{key}: {f}");
+        }
+    }
 }
 
 #[test]

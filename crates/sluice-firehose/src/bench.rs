@@ -40,7 +40,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::{ObjectStoreExt, PutPayload};
-use serde::Serialize;
 use serde_json::json;
 
 use crate::clock::Clock;
@@ -49,6 +48,7 @@ use crate::config::Destination;
 use crate::error::{FirehoseError, Result};
 use crate::store::LocalBuckets;
 use crate::stream::DeliveryStream;
+pub use sluice_bench::{Baseline, Figure, Target, Unit};
 
 /// Concurrent producers (PutRecordBatch callers of 500 records each).
 pub const PRODUCERS: usize = 8;
@@ -82,131 +82,46 @@ pub struct BenchReport {
     pub parquet: f64,
 }
 
-/// What a figure must reach, against its baseline (measured in the same run).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    /// A rate at least this fraction of the baseline's rate.
-    FractionOfBaseline(f64),
-    /// A time at most this many times the baseline's time on the same
-    /// bytes (the baseline's rate over the figure's at most this).
-    TimeWithin(f64),
-}
-
-impl Target {
-    /// Whether `value` (MB/s) reaches the target, given the baseline's MB/s.
-    pub fn met(self, value: f64, baseline: f64) -> bool {
-        if !(value > 0.0 && baseline > 0.0) {
-            return false;
-        }
-        match self {
-            Target::FractionOfBaseline(t) => value / baseline >= t,
-            Target::TimeWithin(t) => baseline / value <= t,
-        }
-    }
-}
-
-/// One figure of the benchmark, in MB/s, with its baseline and target.
-/// `Display` gives one line ending in MET or MISSED; the alternate form
-/// (`{:#}`) adds the notes on indented lines below.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Figure {
-    /// What was measured.
-    pub name: String,
-    /// The figure, MB/s.
-    pub value: f64,
-    /// Always `MB/s` (10^6 bytes of records per second).
-    pub unit: &'static str,
-    /// More about it.
-    pub detail: String,
-    /// What the baseline is.
-    pub baseline_name: String,
-    /// The baseline, MB/s, measured in the same run.
-    pub baseline: f64,
-    /// What it must reach.
-    pub target: Target,
-    /// Whether it reached it.
-    pub met: bool,
-    /// Further figures for scale.
-    pub notes: Vec<String>,
-}
-
-impl fmt::Display for Figure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {:.1} MB/s ({}); baseline, {}: {:.1} MB/s; ",
-            self.name, self.value, self.detail, self.baseline_name, self.baseline
-        )?;
-        match self.target {
-            Target::FractionOfBaseline(t) => write!(
-                f,
-                "{:.2} of baseline; target >= {t:.2} of baseline",
-                self.value / self.baseline
-            )?,
-            Target::TimeWithin(t) => write!(
-                f,
-                "{:.2}x the baseline's time; target <= {t:.2}x",
-                self.baseline / self.value
-            )?,
-        }
-        write!(f, ": {}", if self.met { "MET" } else { "MISSED" })?;
-        if f.alternate() {
-            for note in &self.notes {
-                write!(f, "\n    {note}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
 impl BenchReport {
     /// The report as figures against their targets: UNCOMPRESSED delivery
     /// against `object_store` alone, then GZIP delivery against the encoder
     /// alone; the one-producer and Parquet cases are notes.
     pub fn figures(&self) -> Vec<Figure> {
         let mb = self.bytes as f64 / 1e6;
-        let figure = |name: &str, value, baseline_name: &str, baseline, target, notes| Figure {
-            name: name.into(),
-            value,
-            unit: "MB/s",
-            detail: format!("{mb:.0} MB of JSON records, {PRODUCERS} producers, read back"),
-            baseline_name: baseline_name.into(),
-            baseline,
-            target,
-            met: Target::met(target, value, baseline),
-            notes,
+        let figure = |name: &str, value, baseline: Baseline, target| {
+            Figure::new(name, value, Unit::MegabytesPerSecond)
+                .with_detail(format!(
+                    "{mb:.0} MB of JSON records, {PRODUCERS} producers, read back"
+                ))
+                .with_baseline(baseline)
+                .with_target(target)
         };
         vec![
             figure(
                 "UNCOMPRESSED delivery",
                 self.uncompressed,
-                "object_store alone, 5 MiB objects",
-                self.raw_object_store,
+                Baseline::new("object_store alone, 5 MiB objects", self.raw_object_store),
                 Target::FractionOfBaseline(UNCOMPRESSED_TARGET),
-                vec![
-                    format!(
-                        "bound: every acknowledged batch is synced, and the disk writes and syncs the same bytes at {:.1} MB/s (same directory), {:.2} of the baseline",
-                        self.disk_synced,
-                        self.disk_synced / self.raw_object_store
-                    ),
-                    format!(
-                        "UNCOMPRESSED, 1 producer (a sync per batch): {:.1} MB/s",
-                        self.uncompressed_one_producer
-                    ),
-                ],
-            ),
+            )
+            .with_note(format!(
+                "bound: every acknowledged batch is synced, and the disk writes and syncs the same bytes at {:.1} MB/s (same directory), {:.2} of the baseline",
+                self.disk_synced,
+                self.disk_synced / self.raw_object_store
+            ))
+            .with_note(format!(
+                "UNCOMPRESSED, 1 producer (a sync per batch): {:.1} MB/s",
+                self.uncompressed_one_producer
+            )),
             figure(
                 "GZIP delivery",
                 self.gzip,
-                "gzip encoder alone, 5 MiB at a time",
-                self.gzip_encoder,
+                Baseline::new("gzip encoder alone, 5 MiB at a time", self.gzip_encoder),
                 Target::TimeWithin(GZIP_TARGET),
-                vec![format!(
-                    "Parquet (SNAPPY), JSON in: {:.1} MB/s",
-                    self.parquet
-                )],
-            ),
+            )
+            .with_note(format!(
+                "Parquet (SNAPPY), JSON in: {:.1} MB/s",
+                self.parquet
+            )),
         ]
     }
 }
@@ -561,8 +476,8 @@ mod tests {
         assert!(r.to_string().contains("GZIP"));
         let figures = r.figures();
         assert_eq!(figures.len(), 2);
-        assert_eq!(figures[0].target, Target::FractionOfBaseline(0.8));
-        assert_eq!(figures[1].target, Target::TimeWithin(1.2));
+        assert_eq!(figures[0].target, Some(Target::FractionOfBaseline(0.8)));
+        assert_eq!(figures[1].target, Some(Target::TimeWithin(1.2)));
         for f in &figures {
             let line = f.to_string();
             assert!(
@@ -570,15 +485,5 @@ mod tests {
                 "{line}"
             );
         }
-    }
-
-    #[test]
-    fn targets_compare_rates_with_the_baseline() {
-        assert!(Target::FractionOfBaseline(0.8).met(80.0, 100.0));
-        assert!(!Target::FractionOfBaseline(0.8).met(79.0, 100.0));
-        // GZIP at 50 MB/s beside an encoder at 60 MB/s takes 1.2x its time.
-        assert!(Target::TimeWithin(1.2).met(50.0, 60.0));
-        assert!(!Target::TimeWithin(1.2).met(49.0, 60.0));
-        assert!(!Target::TimeWithin(1.2).met(0.0, 60.0));
     }
 }

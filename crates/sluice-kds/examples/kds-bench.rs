@@ -45,8 +45,8 @@ fn main() -> anyhow::Result<()> {
     for which in Bench::parse_list(&args.which)? {
         for figure in bench::run(&[which], &opts)? {
             println!("{figure:#}");
-            if !figure.met {
-                missed.push(figure.bench.letter());
+            if figure.met != Some(true) {
+                missed.extend(figure.label);
             }
         }
     }

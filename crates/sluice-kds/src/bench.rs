@@ -59,6 +59,7 @@ use serde::Serialize;
 
 use crate::{ApiOptions, IteratorStart, Kds, KdsApi, KdsError, KdsOptions, PutEntry, Record};
 use crate::{Result, SystemClock};
+pub use sluice_bench::{Baseline, Figure, Target, Unit, thousands};
 
 /// The boto3 client of benchmark (a), written next to its data when it runs.
 const BOTO3_SCRIPT: &str = include_str!("../tests/clients/bench_put_records.py");
@@ -149,173 +150,31 @@ impl Default for BenchOptions {
     }
 }
 
-/// The unit of a figure and of its baseline and target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Unit {
-    /// Records per second.
-    #[serde(rename = "records/s")]
-    RecordsPerSecond,
-    /// Megabytes (10⁶ bytes) per second.
-    #[serde(rename = "MB/s")]
-    MegabytesPerSecond,
-    /// Milliseconds.
-    #[serde(rename = "ms")]
-    Milliseconds,
-}
-
-impl Unit {
-    fn format(self, v: f64) -> String {
-        match self {
-            Unit::RecordsPerSecond => thousands(v),
-            Unit::MegabytesPerSecond | Unit::Milliseconds => format!("{v:.2}"),
-        }
+/// `bench`'s figure: `value` in `unit`, with `detail`, beside `baseline`
+/// where there is one, against `target`.
+fn measured(
+    bench: Bench,
+    name: String,
+    (value, unit): (f64, Unit),
+    detail: String,
+    baseline: Option<Baseline>,
+    target: Target,
+) -> Figure {
+    let figure = Figure::new(name, value, unit)
+        .with_label(bench.letter())
+        .with_detail(detail);
+    match baseline {
+        Some(b) => figure.with_baseline(b),
+        None => figure,
     }
+    .with_target(target)
 }
 
-impl fmt::Display for Unit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Unit::RecordsPerSecond => "records/s",
-            Unit::MegabytesPerSecond => "MB/s",
-            Unit::Milliseconds => "ms",
-        })
-    }
-}
-
-/// What a figure must reach.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    /// At least this value.
-    AtLeast(f64),
-    /// Strictly below this value.
-    Below(f64),
-    /// At least this fraction of the baseline measured in the same run.
-    FractionOfBaseline(f64),
-}
-
-impl Target {
-    /// Whether `value` reaches the target, given the baseline's value.
-    pub fn met(self, value: f64, baseline: Option<f64>) -> bool {
-        match self {
-            Target::AtLeast(t) => value >= t,
-            Target::Below(t) => value < t,
-            Target::FractionOfBaseline(t) => baseline.is_some_and(|b| b > 0.0 && value / b >= t),
-        }
-    }
-}
-
-/// A figure's reference point, measured in the same run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Baseline {
-    /// What was measured.
-    pub name: String,
-    /// Its value, in the figure's unit.
-    pub value: f64,
-    /// More about it (may be empty).
-    pub detail: String,
-}
-
-/// One benchmark's result. `Display` gives one line: the figure, its
-/// baseline if any, its target and MET or MISSED (or why it was not run);
-/// the alternate form (`{:#}`) adds the notes on indented lines below.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Figure {
-    /// Which benchmark.
-    pub bench: Bench,
-    /// What was measured.
-    pub name: String,
-    /// The figure (NaN when not run).
-    pub value: f64,
-    /// Its unit.
-    pub unit: Unit,
-    /// More about it, e.g. counts and time (may be empty).
-    pub detail: String,
-    /// The reference point measured in the same run, where there is one.
-    pub baseline: Option<Baseline>,
-    /// What it must reach.
-    pub target: Target,
-    /// Whether it reached it (false when not run).
-    pub met: bool,
-    /// Why it was not run; `None` when it ran.
-    pub not_run: Option<String>,
-    /// Further figures for scale.
-    pub notes: Vec<String>,
-}
-
-impl Figure {
-    fn measured(
-        bench: Bench,
-        name: String,
-        (value, unit): (f64, Unit),
-        detail: String,
-        baseline: Option<Baseline>,
-        target: Target,
-    ) -> Figure {
-        let met = target.met(value, baseline.as_ref().map(|b| b.value));
-        Figure {
-            bench,
-            name,
-            value,
-            unit,
-            detail,
-            baseline,
-            target,
-            met,
-            not_run: None,
-            notes: Vec::new(),
-        }
-    }
-
-    fn not_run(bench: Bench, name: String, unit: Unit, target: Target, why: String) -> Figure {
-        Figure {
-            bench,
-            name,
-            value: f64::NAN,
-            unit,
-            detail: String::new(),
-            baseline: None,
-            target,
-            met: false,
-            not_run: Some(why),
-            notes: Vec::new(),
-        }
-    }
-}
-
-impl fmt::Display for Figure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = self.unit;
-        write!(f, "({}) {}: ", self.bench.letter(), self.name)?;
-        let target = match self.target {
-            Target::AtLeast(t) => format!("target >= {} {unit}", unit.format(t)),
-            Target::Below(t) => format!("target < {} {unit}", unit.format(t)),
-            Target::FractionOfBaseline(t) => format!("target >= {t:.2} of baseline"),
-        };
-        if let Some(why) = &self.not_run {
-            return write!(f, "NOT RUN ({target}): {why}");
-        }
-        write!(f, "{} {unit}", unit.format(self.value))?;
-        if !self.detail.is_empty() {
-            write!(f, " ({})", self.detail)?;
-        }
-        if let Some(b) = &self.baseline {
-            write!(f, "; baseline, {}: {} {unit}", b.name, unit.format(b.value))?;
-            if !b.detail.is_empty() {
-                write!(f, " ({})", b.detail)?;
-            }
-            if let Target::FractionOfBaseline(_) = self.target {
-                write!(f, "; {:.2} of baseline", self.value / b.value)?;
-            }
-        }
-        write!(f, "; {target}: {}", if self.met { "MET" } else { "MISSED" })?;
-        if f.alternate() {
-            for note in &self.notes {
-                write!(f, "\n    {note}")?;
-            }
-        }
-        Ok(())
-    }
+/// `bench`'s figure when it could not run, and why.
+fn not_run(bench: Bench, name: String, unit: Unit, target: Target, why: String) -> Figure {
+    Figure::not_run(name, unit, why)
+        .with_label(bench.letter())
+        .with_target(target)
 }
 
 /// Runs the benchmarks `which`, in order, and returns their figures.
@@ -526,19 +385,6 @@ async fn answer(what: &str, resp: http::Response<hyper::body::Incoming>) -> Resu
     Ok(body)
 }
 
-fn thousands(n: f64) -> String {
-    let s = format!("{n:.0}");
-    let (sign, digits) = s.split_at(usize::from(s.starts_with('-')));
-    let mut out = sign.to_owned();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// (a): one boto3 client, through the venv's python.
 async fn bench_a(opts: &BenchOptions, base: &Path) -> Result<Figure> {
     const WHAT: &str = "(a)";
@@ -555,13 +401,7 @@ async fn bench_a(opts: &BenchOptions, base: &Path) -> Result<Figure> {
             "no python at {}: run `bash .ci/setup` from the repository root (it makes ./.venv with boto3), or set SLUICE_VENV",
             python.display()
         );
-        return Ok(Figure::not_run(
-            Bench::Boto3PutRecords,
-            name,
-            unit,
-            target,
-            why,
-        ));
+        return Ok(not_run(Bench::Boto3PutRecords, name, unit, target, why));
     }
     let probe = std::process::Command::new(&python)
         .args(["-c", "import boto3"])
@@ -575,23 +415,11 @@ async fn bench_a(opts: &BenchOptions, base: &Path) -> Result<Figure> {
                 python.display(),
                 stderr.trim().lines().last().unwrap_or("no message")
             );
-            return Ok(Figure::not_run(
-                Bench::Boto3PutRecords,
-                name,
-                unit,
-                target,
-                why,
-            ));
+            return Ok(not_run(Bench::Boto3PutRecords, name, unit, target, why));
         }
         Err(e) => {
             let why = format!("cannot start {}: {e}", python.display());
-            return Ok(Figure::not_run(
-                Bench::Boto3PutRecords,
-                name,
-                unit,
-                target,
-                why,
-            ));
+            return Ok(not_run(Bench::Boto3PutRecords, name, unit, target, why));
         }
     }
 
@@ -645,7 +473,7 @@ async fn bench_a(opts: &BenchOptions, base: &Path) -> Result<Figure> {
         ));
     }
     let rate = sent as f64 / took;
-    Ok(Figure::measured(
+    Ok(measured(
         Bench::Boto3PutRecords,
         name,
         (rate, unit),
@@ -722,7 +550,7 @@ async fn bench_b(opts: &BenchOptions, base: &Path) -> Result<Figure> {
             format!("the log holds {stored} records; {sent} were acknowledged"),
         ));
     }
-    Ok(Figure::measured(
+    Ok(measured(
         Bench::RustPutRecords,
         format!(
             "Rust load generator, {} HTTP/1.1 connections, PutRecords 500 x 100 B, 4 shards",
@@ -844,7 +672,7 @@ fn bench_c(opts: &BenchOptions, base: &Path) -> Result<Figure> {
     let (disk_ops, disk_bps) = disk_write_sync(dir.path(), chunk, baseline_secs)?;
     let (disk_one_ops, _) = disk_write_sync(dir.path(), record_bytes, baseline_secs / 2.0)?;
     let (_, disk_mib_bps) = disk_write_sync(dir.path(), 1 << 20, baseline_secs / 2.0)?;
-    let mut figure = Figure::measured(
+    let mut figure = measured(
         Bench::EmbeddedAppends,
         format!(
             "embedded appends, {} producers, 100 B records ({record_bytes} B on disk each), {} shards, fdatasync group commit, written to segments",
@@ -1036,7 +864,7 @@ async fn bench_d(opts: &BenchOptions, base: &Path) -> Result<Figure> {
     latencies_us.sort_unstable();
     let ms = |p: f64| percentile(&latencies_us, p) / 1000.0;
     let (p50, p99, max) = (ms(0.50), ms(0.99), ms(1.0));
-    Ok(Figure::measured(
+    Ok(measured(
         Bench::PutToGetLatency,
         "put-to-get latency p99 over HTTP at 1,000 records/s".to_owned(),
         (p99, Unit::Milliseconds),
@@ -1066,12 +894,8 @@ mod tests {
     }
 
     #[test]
-    fn targets_and_lines() {
-        assert!(Target::AtLeast(2.0).met(2.0, None));
-        assert!(!Target::Below(10.0).met(10.0, None));
-        assert!(Target::FractionOfBaseline(0.5).met(5.0, Some(10.0)));
-        assert!(!Target::FractionOfBaseline(0.5).met(5.0, None));
-        let f = Figure::measured(
+    fn figures_are_labelled_with_their_letter() {
+        let f = measured(
             Bench::RustPutRecords,
             "gen".into(),
             (1_234_567.0, Unit::RecordsPerSecond),
@@ -1079,18 +903,19 @@ mod tests {
             None,
             Target::AtLeast(200_000.0),
         );
+        assert_eq!(f.met, Some(true));
         assert_eq!(
             f.to_string(),
             "(b) gen: 1,234,567 records/s (n in 1 s); target >= 200,000 records/s: MET"
         );
-        let f = Figure::not_run(
+        let f = not_run(
             Bench::Boto3PutRecords,
             "boto3".into(),
             Unit::RecordsPerSecond,
             Target::AtLeast(25_000.0),
             "no python".into(),
         );
-        assert!(!f.met);
+        assert_eq!(f.met, Some(false));
         assert_eq!(
             f.to_string(),
             "(a) boto3: NOT RUN (target >= 25,000 records/s): no python"

@@ -32,7 +32,6 @@
 //! directory under [`BenchOptions::data_dir`] (default: the system's temp
 //! directory), removed afterwards.
 
-use std::fmt;
 use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -54,6 +53,7 @@ use crate::body::{ApiBody, full};
 use crate::client::{AckEventType, FragmentTimecodeType, PutMediaOptions, put_media};
 use crate::mkv::testing;
 use crate::{Result, SystemClock, VideoApi, VideoConfig, VideoError, server};
+pub use sluice_bench::{Baseline, Figure, Target, Unit};
 
 /// Ingest's target: this fraction of the disk's raw sequential write.
 pub const INGEST_TARGET: f64 = 0.8;
@@ -127,139 +127,26 @@ impl BenchOptions {
     }
 }
 
-/// The unit of a figure and of its baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Unit {
-    /// Megabytes (10⁶ bytes) per second.
-    #[serde(rename = "MB/s")]
-    MegabytesPerSecond,
-    /// Milliseconds.
-    #[serde(rename = "ms")]
-    Milliseconds,
-}
-
-impl fmt::Display for Unit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Unit::MegabytesPerSecond => "MB/s",
-            Unit::Milliseconds => "ms",
-        })
+/// `bench`'s figure: `value` in `unit`, with `detail`, beside `baseline`
+/// where there is one, against `target` where one is set.
+fn measured(
+    bench: Bench,
+    name: &str,
+    (value, unit): (f64, Unit),
+    detail: String,
+    baseline: Option<Baseline>,
+    target: Option<Target>,
+) -> Figure {
+    let mut figure = Figure::new(name, value, unit)
+        .with_label(bench.letter())
+        .with_detail(detail);
+    if let Some(b) = baseline {
+        figure = figure.with_baseline(b);
     }
-}
-
-/// What a figure must reach.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    /// At least this fraction of the baseline measured in the same run.
-    FractionOfBaseline(f64),
-}
-
-impl Target {
-    /// Whether `value` reaches the target, given the baseline's value.
-    pub fn met(self, value: f64, baseline: Option<f64>) -> bool {
-        match self {
-            Target::FractionOfBaseline(t) => baseline.is_some_and(|b| b > 0.0 && value / b >= t),
-        }
+    if let Some(t) = target {
+        figure = figure.with_target(t);
     }
-}
-
-/// A figure's reference point, measured in the same run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Baseline {
-    /// What was measured.
-    pub name: String,
-    /// Its value, in the figure's unit.
-    pub value: f64,
-    /// More about it (may be empty).
-    pub detail: String,
-}
-
-/// One benchmark's result. `Display` gives one line: the figure, its
-/// baseline if any, and its target with MET or MISSED (or that none is
-/// set); the alternate form (`{:#}`) adds the notes on indented lines.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Figure {
-    /// Which benchmark.
-    pub bench: Bench,
-    /// What was measured.
-    pub name: String,
-    /// The figure.
-    pub value: f64,
-    /// Its unit.
-    pub unit: Unit,
-    /// More about it, e.g. counts and p50 (may be empty).
-    pub detail: String,
-    /// The reference point measured in the same run, where there is one.
-    pub baseline: Option<Baseline>,
-    /// What it must reach; `None`: no target is set, the figure is reported.
-    pub target: Option<Target>,
-    /// Whether it reached its target; `None` without one.
-    pub met: Option<bool>,
-    /// Further figures for scale.
-    pub notes: Vec<String>,
-}
-
-impl Figure {
-    fn new(
-        bench: Bench,
-        name: &str,
-        (value, unit): (f64, Unit),
-        detail: String,
-        baseline: Option<Baseline>,
-        target: Option<Target>,
-    ) -> Figure {
-        let met = target.map(|t| t.met(value, baseline.as_ref().map(|b| b.value)));
-        Figure {
-            bench,
-            name: name.into(),
-            value,
-            unit,
-            detail,
-            baseline,
-            target,
-            met,
-            notes: Vec::new(),
-        }
-    }
-}
-
-impl fmt::Display for Figure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = self.unit;
-        write!(
-            f,
-            "({}) {}: {:.2} {unit}",
-            self.bench.letter(),
-            self.name,
-            self.value
-        )?;
-        if !self.detail.is_empty() {
-            write!(f, " ({})", self.detail)?;
-        }
-        if let Some(b) = &self.baseline {
-            write!(f, "; baseline, {}: {:.2} {unit}", b.name, b.value)?;
-            if !b.detail.is_empty() {
-                write!(f, " ({})", b.detail)?;
-            }
-        }
-        match (self.target, self.met) {
-            (Some(Target::FractionOfBaseline(t)), Some(met)) => {
-                if let Some(b) = &self.baseline {
-                    write!(f, "; {:.2} of baseline", self.value / b.value)?;
-                }
-                let verdict = if met { "MET" } else { "MISSED" };
-                write!(f, "; target >= {t:.2} of baseline: {verdict}")?;
-            }
-            _ => write!(f, "; no target set")?,
-        }
-        if f.alternate() {
-            for note in &self.notes {
-                write!(f, "\n    {note}")?;
-            }
-        }
-        Ok(())
-    }
+    figure
 }
 
 /// Runs the benchmarks `which`, in order, and returns their figures.
@@ -643,7 +530,7 @@ async fn ingest(api: &VideoApi, addr: SocketAddr, dir: &Path, mb: usize) -> Resu
     let after = raw_write(dir, mb)?;
     let rate = r.bytes as f64 / 1e6 / r.secs.max(1e-9);
     let (mut rec, mut per) = (r.received_ms, r.persisted_ms);
-    let mut figure = Figure::new(
+    let mut figure = measured(
         Bench::Ingest,
         "PutMedia ingest over loopback",
         (rate, Unit::MegabytesPerSecond),
@@ -679,7 +566,7 @@ async fn ack_latency(api: &VideoApi, addr: SocketAddr, dir: &Path, n: usize) -> 
     )
     .await?;
     let (mut rec, mut per) = (r.received_ms, r.persisted_ms);
-    let mut figure = Figure::new(
+    let mut figure = measured(
         Bench::AckLatency,
         "PERSISTED ACK latency p99, live producer",
         (pct(&mut per, 0.99), Unit::Milliseconds),
@@ -747,7 +634,7 @@ async fn first_byte(api: &VideoApi, addr: SocketAddr, n: usize) -> Result<Figure
             ));
         }
     }
-    Ok(Figure::new(
+    Ok(measured(
         Bench::GetMediaFirstByte,
         "GetMedia time to first byte p99",
         (pct(&mut ttfb, 0.99), Unit::Milliseconds),

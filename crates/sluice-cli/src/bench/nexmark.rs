@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use sluice_bench::{Figure, Unit};
 use sluice_engine::arrow::array::{
     ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
     new_null_array,
@@ -105,51 +106,29 @@ const APPS: [(&str, &str, &str); 9] = [
     ),
 ];
 
-/// One figure: a query in one mode.
+/// A check run: a query's rows against the independent computation.
 #[derive(serde::Serialize)]
-struct Figure {
+struct Check {
     query: &'static str,
-    mode: &'static str,
     events: u64,
-    /// Events per second of engine time (None for the check).
-    events_per_s: Option<f64>,
     /// Seconds the engine worked.
     seconds: f64,
     rows_out: u64,
     peak_rss_mb: f64,
-    /// The check's verdict (None for the timed modes).
-    ok: Option<bool>,
+    /// Whether every row matched.
+    ok: bool,
 }
 
-impl std::fmt::Display for Figure {
+impl std::fmt::Display for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.events_per_s, self.ok) {
-            (Some(rate), _) => {
-                let rate = if rate >= 1e6 {
-                    format!("{:.2}M", rate / 1e6)
-                } else {
-                    format!("{:.0}k", rate / 1e3)
-                };
-                write!(
-                    f,
-                    "nexmark {} {}: {rate} events/s, {:.2} s, {} rows out, peak RSS {:.0} MB ({} events)",
-                    self.query,
-                    self.mode,
-                    self.seconds,
-                    self.rows_out,
-                    self.peak_rss_mb,
-                    self.events
-                )
-            }
-            (None, ok) => write!(
-                f,
-                "nexmark {} check: {} ({} events, {} rows out, compared row by row with the independent computation)",
-                self.query,
-                if ok == Some(true) { "OK" } else { "FAILED" },
-                self.events,
-                self.rows_out
-            ),
-        }
+        write!(
+            f,
+            "{} check: {} ({} events, {} rows out, compared row by row with the independent computation)",
+            self.query,
+            if self.ok { "OK" } else { "FAILED" },
+            self.events,
+            self.rows_out
+        )
     }
 }
 
@@ -323,24 +302,26 @@ fn timed(
 ) -> Result<Figure> {
     let (mut app, count, _) = build(sql, toml, false)?;
     let secs = push(&mut app, timed_config(), n, batch, path)?.as_secs_f64();
+    let mode = match path {
+        Path::Arrow => "engine-only",
+        Path::Json => "end-to-end json",
+    };
     Ok(Figure {
-        query,
-        mode: match path {
-            Path::Arrow => "engine-only",
-            Path::Json => "end-to-end json",
-        },
-        events: n,
-        events_per_s: Some(n as f64 / secs),
-        seconds: secs,
-        rows_out: count.load(Ordering::Relaxed),
-        peak_rss_mb: peak_rss_mb(),
-        ok: None,
+        rows: Some(n),
+        rows_out: Some(count.load(Ordering::Relaxed)),
+        wall_seconds: Some(secs),
+        peak_rss_mb: Some(peak_rss_mb()),
+        ..Figure::new(
+            format!("{query} {mode}"),
+            n as f64 / secs,
+            Unit::EventsPerSecond,
+        )
     })
 }
 
 /// The check run: the app's rows against the oracle's. `Err` only when the
 /// app cannot run; a difference is `ok: false` and printed on stderr.
-fn check(query: &'static str, sql: &str, toml: &str, n: u64, batch: usize) -> Result<Figure> {
+fn check(query: &'static str, sql: &str, toml: &str, n: u64, batch: usize) -> Result<Check> {
     let (mut app, count, rows) = build(sql, toml, true)?;
     let secs = push(&mut app, check_config(), n, batch, Path::Json)?.as_secs_f64();
     let events: Vec<TimedEvent> = Generator::new(check_config()).take(n as usize).collect();
@@ -360,15 +341,13 @@ fn check(query: &'static str, sql: &str, toml: &str, n: u64, batch: usize) -> Re
             expected.len()
         );
     }
-    Ok(Figure {
+    Ok(Check {
         query,
-        mode: "check",
         events: n,
-        events_per_s: None,
         seconds: secs,
         rows_out: count.load(Ordering::Relaxed),
         peak_rss_mb: peak_rss_mb(),
-        ok: Some(verdict.is_ok() && expected.len() == actual.len()),
+        ok: verdict.is_ok() && expected.len() == actual.len(),
     })
 }
 
@@ -386,16 +365,14 @@ pub fn nexmark(n: u64, batch: usize, only: &[String], report: &mut Report) -> Re
         .into_iter()
         .filter(|(name, ..)| only.is_empty() || only.iter().any(|q| q == name));
     for (query, sql, toml) in chosen {
-        let runs = [
-            timed(query, sql, toml, n, batch, Path::Arrow)?,
-            timed(query, sql, toml, n, batch, Path::Json)?,
-            check(query, sql, toml, n.min(CHECK_EVENTS), batch)?,
-        ];
-        for figure in runs {
-            report.add("nexmark", "", &figure)?;
-            if figure.ok == Some(false) {
-                failed.push(query);
-            }
+        for path in [Path::Arrow, Path::Json] {
+            let figure = timed(query, sql, toml, n, batch, path)?;
+            report.add("nexmark", "nexmark", &figure)?;
+        }
+        let check = check(query, sql, toml, n.min(CHECK_EVENTS), batch)?;
+        report.add_check("nexmark", "nexmark", &check)?;
+        if !check.ok {
+            failed.push(query);
         }
     }
     if !failed.is_empty() {
@@ -416,7 +393,7 @@ mod tests {
         // 25,000 events at 2,000 per second: two 10-second windows close.
         for (query, sql, toml) in APPS {
             let f = check(query, sql, toml, 25_000, 4096).unwrap();
-            assert_eq!(f.ok, Some(true), "{query}");
+            assert!(f.ok, "{query}");
         }
     }
 
@@ -425,7 +402,7 @@ mod tests {
         // q0's app (prices in dollars) checked against q1's rows (euros).
         let (_, sql, toml) = APPS[0];
         let f = check("q1", sql, toml, 5_000, 1024).unwrap();
-        assert_eq!(f.ok, Some(false));
+        assert!(!f.ok);
     }
 
     #[test]
@@ -435,7 +412,7 @@ mod tests {
             let json = timed(query, sql, toml, 20_000, 4096, Path::Json).unwrap();
             assert_eq!(arrow.rows_out, json.rows_out, "{query}");
             assert!(
-                arrow.rows_out > 0 || query == "q5" || query == "q7",
+                arrow.rows_out > Some(0) || query == "q5" || query == "q7",
                 "{query}"
             );
         }

@@ -2,8 +2,11 @@
 //! it is measured, or, with `--json`, kept under its section (`engine`,
 //! `kds`, `video`, `firehose`, `nexmark`) and printed at the end as one
 //! JSON object, so `sluice bench all --json` gives every figure to a
-//! script at once. The engine workloads' figures are [`EngineFigure`]s;
-//! the services' come from their crates' bench modules.
+//! script at once. Every figure is a [`sluice_bench::Figure`], the same
+//! keys in every section: the engine workloads' are made here ([`rate`])
+//! and in `bench.rs`, the services' by their crates' bench modules. The
+//! Nexmark checks, a verdict rather than a figure, are added beside them
+//! ([`Report::add_check`]).
 
 use std::fmt;
 use std::time::Instant;
@@ -11,6 +14,7 @@ use std::time::Instant;
 use anyhow::Result;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use sluice_bench::{Figure, Unit};
 
 /// The figures of one `sluice bench` run.
 pub struct Report {
@@ -29,17 +33,32 @@ impl Report {
     /// One figure of `section`: printed as its line (its notes, if any,
     /// on indented lines below), after `prefix` when that is not empty;
     /// or added to the section's list.
-    pub fn add<F: Serialize + fmt::Display>(
+    pub fn add(&mut self, section: &str, prefix: &str, figure: &Figure) -> Result<()> {
+        self.put(section, prefix, figure)
+    }
+
+    /// A check of `section` that passed or failed (a Nexmark query's rows
+    /// against the independent computation), printed or listed as a figure is.
+    pub fn add_check<C: Serialize + fmt::Display>(
         &mut self,
         section: &str,
         prefix: &str,
-        figure: &F,
+        check: &C,
+    ) -> Result<()> {
+        self.put(section, prefix, check)
+    }
+
+    fn put<T: Serialize + fmt::Display>(
+        &mut self,
+        section: &str,
+        prefix: &str,
+        item: &T,
     ) -> Result<()> {
         match &mut self.json {
-            None if prefix.is_empty() => println!("{figure:#}"),
-            None => println!("{prefix} {figure:#}"),
+            None if prefix.is_empty() => println!("{item:#}"),
+            None => println!("{prefix} {item:#}"),
             Some(map) => {
-                let value = serde_json::to_value(figure)?;
+                let value = serde_json::to_value(item)?;
                 // Every section is a list: nothing else is ever put in.
                 if let Value::Array(list) = map
                     .entry(section)
@@ -62,185 +81,50 @@ impl Report {
     }
 }
 
-/// What an engine figure must reach.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EngineTarget {
-    /// At least this value.
-    AtLeast(f64),
-    /// Strictly below this value.
-    Below(f64),
-}
-
-impl EngineTarget {
-    fn met(self, value: f64) -> bool {
-        match self {
-            EngineTarget::AtLeast(t) => value >= t,
-            EngineTarget::Below(t) => value < t,
-        }
-    }
-}
-
-/// One figure of the engine's workloads: what was measured, its value and
-/// unit, the process's CPU time, wall time and peak RSS for a rate, and
-/// its target with MET or MISSED where one is set.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EngineFigure {
-    /// What was measured.
-    pub name: String,
-    /// The figure.
-    pub value: f64,
-    /// Its unit: `rows/s`, `ms`, `bytes per held row`, `of the faster`.
-    pub unit: &'static str,
-    /// Rows pushed (rates only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rows: Option<u64>,
-    /// CPU seconds (user + system) the process used for it (rates only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cpu_seconds: Option<f64>,
-    /// Wall-clock seconds (rates only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wall_seconds: Option<f64>,
-    /// The process's peak RSS so far, in MB.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub peak_rss_mb: Option<f64>,
-    /// More about it (may be empty).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub detail: String,
-    /// What it must reach, if anything.
-    pub target: Option<EngineTarget>,
-    /// Whether it reached it (`None` without a target).
-    pub met: Option<bool>,
-}
-
-impl EngineFigure {
-    /// A figure of `value` in `unit`, with `detail`, without a target.
-    pub fn new(name: impl Into<String>, value: f64, unit: &'static str, detail: String) -> Self {
-        EngineFigure {
-            name: name.into(),
-            value,
-            unit,
-            rows: None,
-            cpu_seconds: None,
-            wall_seconds: None,
-            peak_rss_mb: None,
-            detail,
-            target: None,
-            met: None,
-        }
-    }
-
-    /// `n` rows pushed since `started` (when the process had used `cpu0`
-    /// CPU seconds), as rows/s with CPU time, wall time and peak RSS.
-    pub fn rate(name: impl Into<String>, n: u64, started: Instant, cpu0: f64) -> Self {
-        let wall = started.elapsed().as_secs_f64();
-        EngineFigure {
-            rows: Some(n),
-            cpu_seconds: Some(super::cpu_seconds() - cpu0),
-            wall_seconds: Some(wall),
-            peak_rss_mb: Some(super::peak_rss_mb()),
-            ..EngineFigure::new(name, n as f64 / wall, "rows/s", String::new())
-        }
-    }
-
-    /// The same figure measured against `target`.
-    pub fn with_target(mut self, target: EngineTarget) -> Self {
-        self.met = Some(target.met(self.value));
-        self.target = Some(target);
-        self
-    }
-
-    fn format(&self, v: f64) -> String {
-        match self.unit {
-            "rows/s" if v >= 1e6 => format!("{:.1}M", v / 1e6),
-            "rows/s" => format!("{:.0}k", v / 1e3),
-            "of the faster" => format!("{v:.2}"),
-            _ => format!("{v:.0}"),
-        }
-    }
-}
-
-impl fmt::Display for EngineFigure {
-    /// `name: value unit (details); target …: MET|MISSED`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: {} {}",
-            self.name,
-            self.format(self.value),
-            self.unit
-        )?;
-        let mut details = Vec::new();
-        if let (Some(cpu), Some(wall)) = (self.cpu_seconds, self.wall_seconds) {
-            details.push(format!("{cpu:.2} CPU-s, {wall:.2} s wall"));
-        }
-        if let Some(rss) = self.peak_rss_mb {
-            details.push(format!("peak RSS {rss:.0} MB"));
-        }
-        if let Some(n) = self.rows {
-            details.push(format!("{n} rows"));
-        }
-        if !self.detail.is_empty() {
-            details.push(self.detail.clone());
-        }
-        if !details.is_empty() {
-            write!(f, " ({})", details.join(", "))?;
-        }
-        if let Some(target) = self.target {
-            let (op, t) = match target {
-                EngineTarget::AtLeast(t) => (">=", t),
-                EngineTarget::Below(t) => ("<", t),
-            };
-            let verdict = if self.met == Some(true) {
-                "MET"
-            } else {
-                "MISSED"
-            };
-            write!(
-                f,
-                "; target {op} {} {}: {verdict}",
-                self.format(t),
-                self.unit
-            )?;
-        }
-        Ok(())
+/// `n` rows pushed since `started` (when the process had used `cpu0` CPU
+/// seconds), as rows/s with CPU time, wall time and peak RSS.
+pub fn rate(name: impl Into<String>, n: u64, started: Instant, cpu0: f64) -> Figure {
+    let wall = started.elapsed().as_secs_f64();
+    Figure {
+        rows: Some(n),
+        cpu_seconds: Some(super::cpu_seconds() - cpu0),
+        wall_seconds: Some(wall),
+        peak_rss_mb: Some(super::peak_rss_mb()),
+        ..Figure::new(name, n as f64 / wall, Unit::RowsPerSecond)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_bench::Target;
 
     #[test]
     fn an_engine_figure_reads_as_one_line_and_as_json() {
-        let f = EngineFigure {
-            rows: Some(10_000_000),
-            cpu_seconds: Some(1.33),
-            wall_seconds: Some(1.34),
-            peak_rss_mb: Some(45.0),
-            ..EngineFigure::new("end-to-end json", 7.46e6, "rows/s", String::new())
+        let f = Figure {
+            peak_rss_mb: Some(198.0),
+            ..Figure::new("w3 reference load", 2500.0, Unit::Milliseconds)
         }
-        .with_target(EngineTarget::AtLeast(6e6));
+        .with_detail("1000000 rows")
+        .with_target(Target::Below(2000.0));
         assert_eq!(
             f.to_string(),
-            "end-to-end json: 7.5M rows/s (1.33 CPU-s, 1.34 s wall, peak RSS 45 MB, 10000000 rows); target >= 6.0M rows/s: MET"
+            "w3 reference load: 2500.00 ms (peak RSS 198 MB, 1000000 rows); target < 2000.00 ms: MISSED"
         );
-        let load = EngineFigure::new("w3 reference load", 2500.0, "ms", "1000000 rows".into())
-            .with_target(EngineTarget::Below(2000.0));
-        assert_eq!(
-            load.to_string(),
-            "w3 reference load: 2500 ms (1000000 rows); target < 2000 ms: MISSED"
-        );
-        let json = serde_json::to_value(&load).expect("json");
+        let json = serde_json::to_value(&f).expect("json");
         assert_eq!(json["target"], serde_json::json!({"below": 2000.0}));
         assert_eq!(json["met"], serde_json::json!(false));
         assert!(json.get("rows").is_none());
+        let r = rate("w1", 1000, Instant::now(), super::super::cpu_seconds());
+        assert_eq!(r.unit, Unit::RowsPerSecond);
+        assert_eq!(r.rows, Some(1000));
+        assert!(r.wall_seconds.is_some() && r.cpu_seconds.is_some());
     }
 
     #[test]
     fn a_json_report_gathers_a_list_per_section() {
         let mut r = Report::new(true);
-        let f = EngineFigure::new("w2 window state", 22.0, "bytes per held row", String::new());
+        let f = Figure::new("w2 window state", 22.0, Unit::BytesPerHeldRow);
         r.add("engine", "", &f).expect("add");
         r.add("engine", "", &f).expect("add");
         r.add("kds", "kds", &f).expect("add");
