@@ -22,6 +22,8 @@
 //! The planner ([`crate::plan`]) builds a [`SlidingPlan`]; the select list
 //! is then evaluated over the source row's columns followed by one column
 //! per aggregate (`__a0`, `__a1`, ...).
+mod circular;
+
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -44,6 +46,7 @@ use crate::error::{EngineError, Result};
 use crate::plan::{
     Frame, PumpDef, SlidingAggregate, SlidingFunction, SlidingPlan, StreamDef, ValueKind,
 };
+use circular::Circular;
 
 /// A value read from a ring or an argument column.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,16 +57,31 @@ enum Val<'a> {
     Str(&'a str),
 }
 
+/// How many partitions ahead of the one taking its rows a batch reads the
+/// held rows the next partitions will touch ([`WindowState::touch`]):
+/// enough for their cache misses to overlap, few enough that their memory
+/// pages stay in the TLB until used.
+const TOUCH_AHEAD: usize = 16;
+
+/// Reads the first two cache lines of `c`'s oldest values and of the free
+/// slots after its newest: where a batch's next rows of the partition
+/// leave and go in. Returns their sum, for `black_box`.
+fn touch_lines<T: Copy + Default + std::ops::Add<Output = T>>(c: &Circular<T>) -> T {
+    const PER_LINE: usize = 64 / 8;
+    let at = |i| c.get(i).unwrap_or_default();
+    at(0) + at(PER_LINE) + c.next_slot(0) + c.next_slot(PER_LINE)
+}
+
 /// The values of one argument for the rows in a partition's window, oldest
 /// first. Numbers are kept dense (8 bytes a row) until the first NULL
 /// comes; a long window holds millions of them.
 #[derive(Debug)]
 enum Ring {
     /// Integers, none NULL so far.
-    IntDense(VecDeque<i64>),
+    IntDense(Circular<i64>),
     Int(VecDeque<Option<i64>>),
     /// Floats, none NULL so far.
-    FloatDense(VecDeque<f64>),
+    FloatDense(Circular<f64>),
     Float(VecDeque<Option<f64>>),
     Str(VecDeque<Option<Box<str>>>),
 }
@@ -71,8 +89,8 @@ enum Ring {
 impl Ring {
     fn new(kind: ValueKind) -> Self {
         match kind {
-            ValueKind::Int => Ring::IntDense(VecDeque::new()),
-            ValueKind::Float => Ring::FloatDense(VecDeque::new()),
+            ValueKind::Int => Ring::IntDense(Circular::new()),
+            ValueKind::Float => Ring::FloatDense(Circular::new()),
             ValueKind::Str => Ring::Str(VecDeque::new()),
         }
     }
@@ -85,12 +103,12 @@ impl Ring {
             (Ring::Float(r), Val::Float(x)) => r.push_back(Some(x)),
             (Ring::Str(r), Val::Str(x)) => r.push_back(Some(x.into())),
             (Ring::IntDense(r), _) => {
-                let mut sparse: VecDeque<Option<i64>> = r.drain(..).map(Some).collect();
+                let mut sparse: VecDeque<Option<i64>> = r.iter().map(Some).collect();
                 sparse.push_back(None);
                 *self = Ring::Int(sparse);
             }
             (Ring::FloatDense(r), _) => {
-                let mut sparse: VecDeque<Option<f64>> = r.drain(..).map(Some).collect();
+                let mut sparse: VecDeque<Option<f64>> = r.iter().map(Some).collect();
                 sparse.push_back(None);
                 *self = Ring::Float(sparse);
             }
@@ -122,11 +140,26 @@ impl Ring {
     /// Drops the `n` oldest values.
     fn drop_front(&mut self, n: usize) {
         match self {
-            Ring::IntDense(r) => drop(r.drain(..n.min(r.len()))),
-            Ring::FloatDense(r) => drop(r.drain(..n.min(r.len()))),
+            Ring::IntDense(r) => r.drop_front(n),
+            Ring::FloatDense(r) => r.drop_front(n),
             Ring::Int(r) => drop(r.drain(..n.min(r.len()))),
             Ring::Float(r) => drop(r.drain(..n.min(r.len()))),
             Ring::Str(r) => drop(r.drain(..n.min(r.len()))),
+        }
+    }
+
+    /// Reads the oldest value and, for numbers, the slot the next one goes
+    /// in (see [`Circular`]); returns bits of them for `black_box`.
+    fn touch(&self) -> i64 {
+        match self {
+            Ring::IntDense(r) => touch_lines(r),
+            Ring::FloatDense(r) => touch_lines(r).to_bits() as i64,
+            _ => match self.get(0) {
+                Val::Int(x) => x,
+                Val::Float(x) => x.to_bits() as i64,
+                Val::Str(x) => x.len() as i64,
+                Val::Null => 0,
+            },
         }
     }
 
@@ -142,8 +175,8 @@ impl Ring {
 
     fn pop_front(&mut self) {
         match self {
-            Ring::IntDense(r) => drop(r.pop_front()),
-            Ring::FloatDense(r) => drop(r.pop_front()),
+            Ring::IntDense(r) => r.drop_front(1),
+            Ring::FloatDense(r) => r.drop_front(1),
             Ring::Int(r) => drop(r.pop_front()),
             Ring::Float(r) => drop(r.pop_front()),
             Ring::Str(r) => drop(r.pop_front()),
@@ -152,8 +185,8 @@ impl Ring {
 
     fn get(&self, i: usize) -> Val<'_> {
         match self {
-            Ring::IntDense(r) => r.get(i).map_or(Val::Null, |x| Val::Int(*x)),
-            Ring::FloatDense(r) => r.get(i).map_or(Val::Null, |x| Val::Float(*x)),
+            Ring::IntDense(r) => r.get(i).map_or(Val::Null, Val::Int),
+            Ring::FloatDense(r) => r.get(i).map_or(Val::Null, Val::Float),
             Ring::Int(r) => r.get(i).copied().flatten().map_or(Val::Null, Val::Int),
             Ring::Float(r) => r.get(i).copied().flatten().map_or(Val::Null, Val::Float),
             Ring::Str(r) => r
@@ -386,7 +419,7 @@ struct Partition {
     /// The partition key in Arrow row format (to forget it when it empties).
     key: Box<[u8]>,
     /// ROWTIMEs of the rows in the window, oldest first.
-    times: VecDeque<i64>,
+    times: Circular<i64>,
     /// One ring per stored argument of the window.
     rings: Vec<Ring>,
     /// One state per aggregate of the window.
@@ -435,7 +468,7 @@ impl SlidingState {
         self.windows
             .iter()
             .flat_map(|w| w.parts.iter().flatten())
-            .filter_map(|p| p.times.front().copied().or(p.first))
+            .filter_map(|p| p.times.front().or(p.first))
             .min()
     }
 }
@@ -726,6 +759,7 @@ impl SlidingState {
         let mut starts: Vec<usize> = Vec::new();
         let mut order: Vec<usize> = vec![0; n];
         let mut lower: Vec<usize> = Vec::new();
+        let mut runs: Vec<(usize, std::ops::Range<usize>)> = Vec::new();
         for (w, (spec, state)) in plan.windows.iter().zip(self.windows.iter_mut()).enumerate() {
             let nkeys = spec.partition_by.len();
             let key_cols = &columns[next..next + nkeys];
@@ -750,29 +784,32 @@ impl SlidingState {
                 starts[slot] += 1;
             }
             // `starts[s]` is now the end of partition s's run of rows.
-            let tv = times.values();
+            runs.clear();
             let mut begin = 0;
-            let mut touched = 0i64;
             for (slot, &end) in starts.iter().enumerate().take(state.parts.len()) {
                 if end > begin {
-                    touched ^= state.oldest(slot);
+                    runs.push((slot, begin..end));
                 }
                 begin = end;
+            }
+            let tv = times.values();
+            let mut touched = 0i64;
+            for (slot, _) in runs.iter().take(TOUCH_AHEAD) {
+                touched ^= state.touch(*slot);
+            }
+            for (r, (slot, rows)) in runs.iter().enumerate() {
+                if let Some((ahead, _)) = runs.get(r + TOUCH_AHEAD) {
+                    touched ^= state.touch(*ahead);
+                }
+                let run = Run {
+                    rows: &order[rows.clone()],
+                    times: tv,
+                    args: &args,
+                    defaults: &defaults,
+                };
+                state.run(plan, spec.frame, *slot, &run, &mut lower, &mut builders);
             }
             std::hint::black_box(touched);
-            let mut begin = 0;
-            for (slot, &end) in starts.iter().enumerate().take(state.parts.len()) {
-                if end > begin {
-                    let run = Run {
-                        rows: &order[begin..end],
-                        times: tv,
-                        args: &args,
-                        defaults: &defaults,
-                    };
-                    state.run(plan, spec.frame, slot, &run, &mut lower, &mut builders);
-                }
-                begin = end;
-            }
             if let Frame::Range(range) = spec.frame {
                 state.sweep(plan, times.value(n - 1), range);
             }
@@ -844,24 +881,20 @@ impl WindowState {
         Ok(())
     }
 
-    /// Reads the oldest row of partition `slot` (its ROWTIME and its
-    /// values), the first thing its next row looks at. In a long window
-    /// those rows are far out of cache; reading them for every partition
-    /// of a batch in one loop, before the batch's rows go in, lets the
-    /// cache misses overlap instead of stalling each partition's rows one
-    /// after another. Returns the bits read, for `black_box`.
-    fn oldest(&self, slot: usize) -> i64 {
+    /// Reads what the next rows of partition `slot` touch first: its
+    /// oldest row (ROWTIME and values, the rows that leave) and the slots
+    /// the new rows go in. In a long window those are far out of cache;
+    /// reading them a few partitions ahead of the partition taking its rows
+    /// ([`TOUCH_AHEAD`]) lets the cache misses overlap instead of stalling
+    /// each partition's rows one after another. Returns the bits read, for
+    /// `black_box`.
+    fn touch(&self, slot: usize) -> i64 {
         let Some(p) = self.parts.get(slot).and_then(Option::as_ref) else {
             return 0;
         };
-        let mut bits = p.times.front().copied().unwrap_or(0);
+        let mut bits = touch_lines(&p.times);
         for r in &p.rings {
-            bits ^= match r.get(0) {
-                Val::Int(x) => x,
-                Val::Float(x) => x.to_bits() as i64,
-                Val::Str(x) => x.len() as i64,
-                Val::Null => 0,
-            };
+            bits ^= r.touch();
         }
         bits
     }
@@ -869,7 +902,7 @@ impl WindowState {
     fn new_partition(&self, plan: &SlidingPlan, _w: usize, key: Box<[u8]>) -> Partition {
         Partition {
             key,
-            times: VecDeque::new(),
+            times: Circular::new(),
             rings: self.ring_kinds.iter().map(|&k| Ring::new(k)).collect(),
             aggs: self
                 .aggs
@@ -928,7 +961,7 @@ impl WindowState {
             match frame {
                 Frame::Range(range) => {
                     let from = run.times[i] - range;
-                    while front < cur && part.times[front] < from {
+                    while front < cur && part.times.at(front) < from {
                         front += 1;
                     }
                 }
@@ -1039,7 +1072,7 @@ impl WindowState {
                 }
             }
         } else if gone > 0 {
-            times.drain(..gone);
+            times.drop_front(gone);
             for r in rings.iter_mut() {
                 r.drop_front(gone);
             }
@@ -1058,7 +1091,7 @@ impl WindowState {
             let Some(part) = self.parts[s].as_mut() else {
                 continue;
             };
-            while part.times.front().is_some_and(|&f| f < now - range) {
+            while part.times.front().is_some_and(|f| f < now - range) {
                 evict_front(part, plan, &self.aggs);
             }
             if part.times.is_empty() && self.converter.is_some() {
@@ -1093,9 +1126,9 @@ fn nth_value(r: &Ring, w: Span, n: usize, from_last: bool, ignore_nulls: bool) -
 /// each value weighs 1/2 per whole half-life of its age, NULLs skipped;
 /// NULL when no value is left. The window is scanned: its weights move
 /// with every row.
-fn exp_avg(r: &Ring, times: &VecDeque<i64>, w: Span, now: i64, half_life_ms: i64) -> Val<'static> {
+fn exp_avg(r: &Ring, times: &Circular<i64>, w: Span, now: i64, half_life_ms: i64) -> Val<'static> {
     let (mut num, mut den) = (0.0, 0.0);
-    for (k, &t) in times.range(w.lo..=w.cur).enumerate() {
+    for (k, t) in times.range(w.lo, w.cur + 1).enumerate() {
         let Some(x) = as_f64(r.get(w.lo + k)) else {
             continue;
         };
@@ -1118,7 +1151,7 @@ fn evict_front(part: &mut Partition, plan: &SlidingPlan, aggs: &[(usize, Option<
         let v = ring.map_or(Val::Null, |r| part.rings[r].get(0));
         state.retract(seq, v, plan.aggregates[j].arg.is_none());
     }
-    part.times.pop_front();
+    part.times.drop_front(1);
     for r in part.rings.iter_mut() {
         r.pop_front();
     }
