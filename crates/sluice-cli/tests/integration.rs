@@ -205,7 +205,7 @@ fn bench_checks_its_own_result() {
     assert!(stdout.contains("engine-only: "), "{stdout}");
     assert!(stdout.contains("end-to-end json: "), "{stdout}");
     // `all` ends with the shard log's figures, (a) run or not, each with a target.
-    for letter in ["a", "b", "c", "d"] {
+    for letter in ["a", "b", "c", "d", "e"] {
         let line = format!("kds ({letter}) ");
         assert!(stdout.contains(&line), "{stdout}");
     }
@@ -242,17 +242,17 @@ fn bench_json(args: &[&str]) -> (serde_json::Value, String) {
 }
 
 #[test]
-fn bench_kds_json_is_one_object_of_four_figures() {
+fn bench_kds_json_is_one_object_of_five_figures() {
     let (v, stdout) = bench_json(&["kds", "--seconds", "0.2"]);
     let figures = v["kds"].as_array().unwrap();
-    assert_eq!(figures.len(), 4, "{stdout}");
-    for (f, letter) in figures.iter().zip(["a", "b", "c", "d"]) {
+    assert_eq!(figures.len(), 5, "{stdout}");
+    for (f, letter) in figures.iter().zip(["a", "b", "c", "d", "e"]) {
         assert!(f["met"].is_boolean() && f["target"].is_object(), "{f}");
         assert_eq!(f["label"], letter, "{f}");
         // (a) runs only with the venv; the others always.
         assert!(letter == "a" || f["not_run"].is_null(), "{f}");
     }
-    // (c) and (d) each beside the disk's own figure, measured in the same run.
+    // (c), (d) and (e) each beside the disk's own figure, measured in the same run.
     for f in &figures[2..] {
         assert!(f["baseline"]["value"].as_f64() > Some(0.0), "{f}");
     }

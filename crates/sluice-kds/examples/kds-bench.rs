@@ -1,7 +1,7 @@
-//! The shard log's benchmarks (a)–(d), each printed beside its target: a
+//! The shard log's benchmarks (a)–(e), each printed beside its target: a
 //! thin wrapper over [`sluice_kds::bench`], which describes them.
 //! `sluice bench --mode kds` prints the same figures;
-//! `cargo run --release -p sluice-kds --example kds-bench -- [a|b|c|d|all]`
+//! `cargo run --release -p sluice-kds --example kds-bench -- [a|b|c|d|e|all]`
 //! runs some of them alone, with more knobs.
 
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use sluice_kds::bench::{self, Bench, BenchOptions};
 
 #[derive(Parser)]
 struct Args {
-    /// Which benchmarks: a, b, c, d, several (like bd) or all.
+    /// Which benchmarks: a, b, c, d, e, several (like bd) or all.
     #[arg(default_value = "all")]
     which: String,
     /// Seconds each benchmark runs.
@@ -20,10 +20,10 @@ struct Args {
     /// HTTP connections of the Rust load generator (b).
     #[arg(long, default_value_t = 8)]
     connections: usize,
-    /// Producer threads of the embedded benchmark (c).
+    /// Producers of the embedded benchmarks: threads for (c), tasks for (e).
     #[arg(long, default_value_t = 64)]
     producers: usize,
-    /// Shards of the embedded benchmark's stream (c).
+    /// Shards of the embedded benchmarks' stream ((c) and (e)).
     #[arg(long, default_value_t = 4)]
     shards: u32,
     /// Where the benchmark's data directories go.

@@ -30,12 +30,16 @@
 //!   records/s (PutRecord over h2c to a 1-shard stream, a reader polling
 //!   GetRecords): target p99 < 10 ms; the baseline is the disk's own
 //!   100-byte write + `fdatasync` latency in the same directory.
+//! - (e) [`Bench::EmbeddedAppendsAsync`]: (c) with the producers as tokio
+//!   tasks on a worker thread per core, appending with
+//!   [`Kds::put_record_async`]: the same records, commits, baseline and
+//!   target, without a thread's sleep and wake per append.
 //!
 //! Every benchmark checks its own answer, so a fast wrong one cannot pass:
-//! (a)–(c) read every record back from the log and compare the count (and,
-//! for (b) and (c), each record's data) with what was acknowledged; (d)
-//! must read back exactly the records it put. A wrong answer is an error
-//! ([`KdsError::Bench`]), not a missed target.
+//! (a)–(c) and (e) read every record back from the log and compare the
+//! count (and, for (b), (c) and (e), each record's data) with what was
+//! acknowledged; (d) must read back exactly the records it put. A wrong
+//! answer is an error ([`KdsError::Bench`]), not a missed target.
 //!
 //! Servers run in this process on a loopback port with the system clock,
 //! in a tokio runtime that [`run`] makes, their data in fresh directories
@@ -76,24 +80,28 @@ pub enum Bench {
     EmbeddedAppends,
     /// (d) put-to-get latency over HTTP.
     PutToGetLatency,
+    /// (e) embedded appends from async tasks, otherwise as (c).
+    EmbeddedAppendsAsync,
 }
 
 impl Bench {
-    /// (a), (b), (c), (d), in that order.
-    pub const ALL: [Bench; 4] = [
+    /// (a), (b), (c), (d), (e), in that order.
+    pub const ALL: [Bench; 5] = [
         Bench::Boto3PutRecords,
         Bench::RustPutRecords,
         Bench::EmbeddedAppends,
         Bench::PutToGetLatency,
+        Bench::EmbeddedAppendsAsync,
     ];
 
-    /// Its letter: a, b, c or d.
+    /// Its letter: a, b, c, d or e.
     pub fn letter(self) -> char {
         match self {
             Bench::Boto3PutRecords => 'a',
             Bench::RustPutRecords => 'b',
             Bench::EmbeddedAppends => 'c',
             Bench::PutToGetLatency => 'd',
+            Bench::EmbeddedAppendsAsync => 'e',
         }
     }
 
@@ -104,7 +112,7 @@ impl Bench {
         }
         let invalid = || KdsError::Bench {
             what: "selection".into(),
-            reason: format!("expected a, b, c, d (or several, like bd) or all, not {text:?}"),
+            reason: format!("expected a, b, c, d, e (or several, like bd) or all, not {text:?}"),
         };
         if text.is_empty() {
             return Err(invalid());
@@ -127,9 +135,9 @@ pub struct BenchOptions {
     pub seconds: f64,
     /// HTTP connections of the Rust load generator (b).
     pub connections: usize,
-    /// Producer threads of the embedded benchmark (c).
+    /// Producers of the embedded benchmarks: threads for (c), tasks for (e).
     pub producers: usize,
-    /// Shards of the embedded benchmark's stream (c).
+    /// Shards of the embedded benchmarks' stream ((c) and (e)).
     pub shards: u32,
     /// Where the data directories go; `None`: the system's temp directory.
     pub data_dir: Option<PathBuf>,
@@ -195,7 +203,7 @@ pub fn run(which: &[Bench], opts: &BenchOptions) -> Result<Vec<Figure>> {
         figures.push(match bench {
             Bench::Boto3PutRecords => runtime.block_on(bench_a(opts, &base))?,
             Bench::RustPutRecords => runtime.block_on(bench_b(opts, &base))?,
-            Bench::EmbeddedAppends => bench_c(opts, &base)?,
+            Bench::EmbeddedAppends | Bench::EmbeddedAppendsAsync => bench_c(*bench, opts, &base)?,
             Bench::PutToGetLatency => runtime.block_on(bench_d(opts, &base))?,
         });
     }
@@ -608,30 +616,28 @@ fn disk_write_sync(dir: &Path, chunk: usize, seconds: f64) -> Result<(f64, f64)>
     ))
 }
 
-/// (c): embedded appends from many threads, against the disk's own speed.
-fn bench_c(opts: &BenchOptions, base: &Path) -> Result<Figure> {
-    const WHAT: &str = "(c)";
-    let dir = tempfile::tempdir_in(base).map_err(KdsError::io(base))?;
-    let log_dir = dir.path().join("log");
-    let kds = Kds::open(&log_dir, KdsOptions::default(), Arc::new(SystemClock))?;
-    create_active(&kds, "bench-c", opts.shards)?;
+/// The `i`-th record of producer-numbered entries of (c) and (e).
+fn bench_entry(i: usize) -> PutEntry {
+    PutEntry {
+        partition_key: format!("pk-{i}"),
+        explicit_hash_key: None,
+        data: payload(i),
+    }
+}
+
+/// (c)'s producers: threads, each appending with [`Kds::put_record`]
+/// until stopped. Returns the records acknowledged.
+fn append_from_threads(kds: &Kds, stream: &str, opts: &BenchOptions) -> Result<u64> {
     let stop = Arc::new(AtomicBool::new(false));
     let appended = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
     let producers: Vec<_> = (0..opts.producers)
         .map(|p| {
             let (kds, stop, appended) = (kds.clone(), stop.clone(), appended.clone());
+            let stream = stream.to_owned();
             std::thread::spawn(move || -> Result<()> {
                 let mut i = p;
                 while !stop.load(Ordering::Relaxed) {
-                    kds.put_record(
-                        "bench-c",
-                        PutEntry {
-                            partition_key: format!("pk-{i}"),
-                            explicit_hash_key: None,
-                            data: payload(i),
-                        },
-                    )?;
+                    kds.put_record(&stream, bench_entry(i))?;
                     appended.fetch_add(1, Ordering::Relaxed);
                     i += 1_000_003;
                 }
@@ -643,19 +649,73 @@ fn bench_c(opts: &BenchOptions, base: &Path) -> Result<Figure> {
     stop.store(true, Ordering::Relaxed);
     for p in producers {
         p.join()
-            .map_err(|_| wrong(WHAT, "a producer thread panicked".into()))??;
+            .map_err(|_| wrong("(c)", "a producer thread panicked".into()))??;
     }
+    Ok(appended.load(Ordering::Relaxed))
+}
+
+/// (e)'s producers: tasks on a tokio runtime with a worker thread per
+/// core, each appending with [`Kds::put_record_async`] until stopped.
+/// Returns the records acknowledged.
+fn append_from_tasks(kds: &Kds, stream: &str, opts: &BenchOptions) -> Result<u64> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .ctx("(e)", "starting a tokio runtime")?;
+    runtime.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let appended = Arc::new(AtomicU64::new(0));
+        let producers: Vec<_> = (0..opts.producers)
+            .map(|p| {
+                let (kds, stop, appended) = (kds.clone(), stop.clone(), appended.clone());
+                let stream = stream.to_owned();
+                tokio::spawn(async move {
+                    let mut i = p;
+                    while !stop.load(Ordering::Relaxed) {
+                        kds.put_record_async(&stream, bench_entry(i)).await?;
+                        appended.fetch_add(1, Ordering::Relaxed);
+                        i += 1_000_003;
+                    }
+                    Ok::<(), KdsError>(())
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs_f64(opts.seconds)).await;
+        stop.store(true, Ordering::Relaxed);
+        for p in producers {
+            p.await
+                .map_err(|_| wrong("(e)", "a producer task panicked".into()))??;
+        }
+        Ok(appended.load(Ordering::Relaxed))
+    })
+}
+
+/// (c) and (e): embedded appends from many threads or tasks, against the
+/// disk's own speed.
+fn bench_c(bench: Bench, opts: &BenchOptions, base: &Path) -> Result<Figure> {
+    let is_async = bench == Bench::EmbeddedAppendsAsync;
+    let what = if is_async { "(e)" } else { "(c)" };
+    let stream = if is_async { "bench-e" } else { "bench-c" };
+    let dir = tempfile::tempdir_in(base).map_err(KdsError::io(base))?;
+    let log_dir = dir.path().join("log");
+    let kds = Kds::open(&log_dir, KdsOptions::default(), Arc::new(SystemClock))?;
+    create_active(&kds, stream, opts.shards)?;
+    let start = Instant::now();
+    let appended = if is_async {
+        append_from_tasks(&kds, stream, opts)?
+    } else {
+        append_from_threads(&kds, stream, opts)?
+    };
     let took = start.elapsed().as_secs_f64();
-    let appended = appended.load(Ordering::Relaxed);
     let log_bytes = segment_bytes(&log_dir) as f64;
     if appended == 0 {
-        return Err(wrong(WHAT, "no record was appended".into()));
+        return Err(wrong(what, "no record was appended".into()));
     }
-    let stored = read_back(&kds, "bench-c", |r| check_payload(WHAT, r))?;
+    let stored = read_back(&kds, stream, |r| check_payload(what, r))?;
     drop(kds);
     if stored != appended {
         return Err(wrong(
-            WHAT,
+            what,
             format!("the log holds {stored} records; {appended} were acknowledged"),
         ));
     }
@@ -672,11 +732,20 @@ fn bench_c(opts: &BenchOptions, base: &Path) -> Result<Figure> {
     let (disk_ops, disk_bps) = disk_write_sync(dir.path(), chunk, baseline_secs)?;
     let (disk_one_ops, _) = disk_write_sync(dir.path(), record_bytes, baseline_secs / 2.0)?;
     let (_, disk_mib_bps) = disk_write_sync(dir.path(), 1 << 20, baseline_secs / 2.0)?;
-    let mut figure = measured(
-        Bench::EmbeddedAppends,
+    let producers = if is_async {
         format!(
-            "embedded appends, {} producers, 100 B records ({record_bytes} B on disk each), {} shards, fdatasync group commit, written to segments",
-            opts.producers, opts.shards
+            "{} async tasks (put_record_async) on {} worker threads",
+            opts.producers,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        )
+    } else {
+        format!("{} producer threads (put_record)", opts.producers)
+    };
+    let mut figure = measured(
+        bench,
+        format!(
+            "embedded appends, {producers}, 100 B records ({record_bytes} B on disk each), {} shards, fdatasync group commit, written to segments",
+            opts.shards
         ),
         (log_bps / 1e6, Unit::MegabytesPerSecond),
         format!("{} records/s, all read back", thousands(n / took)),
@@ -936,11 +1005,14 @@ mod tests {
             venv: Some(dir.path().join("no-venv")),
         };
         let figures = run(&Bench::ALL, &opts).unwrap();
-        assert_eq!(figures.len(), 4);
+        assert_eq!(figures.len(), 5);
         assert!(figures[0].not_run.is_some(), "{}", figures[0]);
         for f in &figures[1..] {
             assert!(f.not_run.is_none() && f.value.is_finite(), "{f}");
         }
-        assert!(figures[2].baseline.is_some() && figures[3].baseline.is_some());
+        for f in &figures[2..] {
+            assert!(f.baseline.is_some(), "{f}");
+        }
+        assert!(figures[4].name.contains("async tasks"), "{}", figures[4]);
     }
 }

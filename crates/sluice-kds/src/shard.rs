@@ -5,13 +5,18 @@
 //! data is on disk; concurrent appenders' batches are written together with
 //! one `write` and one `fdatasync` (group commit, see [`ShardLog`]): one of
 //! the appenders leads each commit, the others sleep until the commit that
-//! covers their batch wakes them. Readers only see records that are durable.
+//! covers their batch wakes them. Async callers await the same commits
+//! ([`ShardLog::durable`]) without holding a thread. Readers only see
+//! records that are durable.
 
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex as StdMutex};
+use std::task::{Context, Poll, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -104,6 +109,12 @@ struct CommitState {
     error: Option<String>,
     /// How long the last group took to write and sync.
     last_commit: Duration,
+    /// Async waiters ([`Durable`]): the end position each waits for, and
+    /// its task's waker, woken by the commit that makes it durable (or
+    /// fails).
+    wakers: Vec<(u64, Waker)>,
+    /// A blocking task is leading commits for the async waiters.
+    async_leader: bool,
 }
 
 /// A leader keeps its write buffer for the next group up to this size.
@@ -153,6 +164,24 @@ pub struct ShardLog {
     /// Tests only: every commit first sleeps this long, then fails if set.
     #[cfg(test)]
     fault: Mutex<(Duration, bool)>,
+}
+
+/// Resolves once a shard's positions below `end` are on disk
+/// ([`ShardLog::durable`]), or with the error that stopped the shard.
+#[derive(Debug)]
+pub struct Durable {
+    log: Arc<ShardLog>,
+    end: u64,
+    registered: bool,
+}
+
+impl Future for Durable {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        this.log.poll_durable(this.end, cx, &mut this.registered)
+    }
 }
 
 fn segment_path(dir: &Path, first_position: u64) -> PathBuf {
@@ -275,6 +304,8 @@ impl ShardLog {
                 spare_buf: Vec::new(),
                 error: None,
                 last_commit: Duration::ZERO,
+                wakers: Vec::new(),
+                async_leader: false,
             }),
             wakes: Default::default(),
             finished: AtomicU64::new(0),
@@ -372,6 +403,94 @@ impl ShardLog {
         }
     }
 
+    /// A future that resolves once every position below `end` is on disk:
+    /// [`Self::wait_durable`] for async callers. The waiting task holds no
+    /// thread: the commits are led by one blocking task per shard, started
+    /// when the first async waiter finds none, that leads (or waits on) a
+    /// commit of everything handed in while async waiters remain. So many
+    /// tasks appending on a few worker threads cost a task wake-up per
+    /// append, not a thread's sleep and wake.
+    pub fn durable(self: &Arc<Self>, end: u64) -> Durable {
+        Durable {
+            log: Arc::clone(self),
+            end,
+            registered: false,
+        }
+    }
+
+    fn poll_durable(
+        self: &Arc<Self>,
+        end: u64,
+        cx: &mut Context<'_>,
+        registered: &mut bool,
+    ) -> Poll<Result<()>> {
+        if self.durable.load(Ordering::Acquire) >= end {
+            return Poll::Ready(Ok(()));
+        }
+        let mut c = self.commit.lock();
+        if c.durable >= end {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(e) = &c.error {
+            return Poll::Ready(Err(self.stopped_error(e)));
+        }
+        if end > c.next_position {
+            return Poll::Ready(Err(self.stopped_error(&format!(
+                "waited for position {end}, past the last handed in ({})",
+                c.next_position
+            ))));
+        }
+        // Woken only by the commit that makes `end` durable (or fails), so
+        // a second poll is rare; it replaces its waker rather than adding one.
+        let waker = cx.waker();
+        let known = *registered;
+        match c
+            .wakers
+            .iter_mut()
+            .find(|(e, w)| known && *e == end && w.will_wake(waker))
+        {
+            Some(slot) => slot.1 = waker.clone(),
+            None => c.wakers.push((end, waker.clone())),
+        }
+        *registered = true;
+        if !c.async_leader {
+            c.async_leader = true;
+            drop(c);
+            let log = Arc::clone(self);
+            let lead = move || log.lead_for_waiters();
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn_blocking(lead)),
+                Err(_) => drop(std::thread::spawn(lead)),
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Commits (leading, or waiting on the commit under way) everything
+    /// handed in, again and again while async waiters remain; then stops,
+    /// leaving the next async waiter to start another.
+    fn lead_for_waiters(&self) {
+        loop {
+            let end = {
+                let mut c = self.commit.lock();
+                if c.wakers.is_empty() || c.error.is_some() {
+                    c.async_leader = false;
+                    return;
+                }
+                c.next_position
+            };
+            if self.wait_durable(end).is_err() {
+                // The failed commit woke its waiters; wake any left.
+                let mut c = self.commit.lock();
+                c.async_leader = false;
+                let all: Vec<Waker> = c.wakers.drain(..).map(|(_, w)| w).collect();
+                drop(c);
+                all.into_iter().for_each(Waker::wake);
+                return;
+            }
+        }
+    }
+
     /// Sleeps on the place of generation `wake` until woken, unless commit
     /// `g` has finished already or the shard stopped.
     fn sleep_until_finished(&self, wake: u64, g: u64) {
@@ -442,7 +561,16 @@ impl ShardLog {
         }
         self.finished.store(g, Ordering::Release);
         let hand_over = !c.queue.is_empty();
+        let durable = c.durable;
+        let ready: Vec<Waker> = c
+            .wakers
+            .extract_if(.., |(end, _)| failed || *end <= durable)
+            .map(|(_, w)| w)
+            .collect();
         MutexGuard::unlocked(&mut c, || {
+            for w in ready {
+                w.wake();
+            }
             self.wake_generation(g, true);
             if failed {
                 self.wake_generation(g + 1, true);
@@ -877,6 +1005,104 @@ mod tests {
         let err = log.append(&[rec(99)], 3).unwrap_err();
         assert!(matches!(err, KdsError::ShardStopped { .. }), "{err}");
         assert!(err.to_string().contains("injected sync failure"), "{err}");
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn async_waiters_share_commits_with_blocking_appenders() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(ShardLog::open(dir.path(), 1 << 20).unwrap());
+        let rt = runtime();
+        std::thread::scope(|s| {
+            // Blocking appenders and async tasks at the same time: either
+            // kind may lead a commit, and each wakes the other's waiters.
+            for t in 0..4 {
+                let log = &log;
+                s.spawn(move || {
+                    for i in 0..30 {
+                        log.append(&[rec(100_000 + t * 1000 + i)], 5).unwrap();
+                    }
+                });
+            }
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..32)
+                    .map(|t| {
+                        let log = Arc::clone(&log);
+                        tokio::spawn(async move {
+                            for i in 0..30 {
+                                let (_, _, end) = log.write(&[rec(t * 1000 + i)], 5).unwrap();
+                                log.durable(end).await.unwrap();
+                                // Acknowledged means durable and readable.
+                                assert!(log.durable_end() >= end);
+                                assert_eq!(log.read(end - 1, 1, 1 << 20).unwrap().len(), 1);
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+        });
+        assert_eq!(
+            log.read(0, 10_000, 1 << 24).unwrap().len(),
+            32 * 30 + 4 * 30
+        );
+        // Every async waiter was woken and none is left registered.
+        assert!(log.commit.lock().wakers.is_empty());
+        // Polled outside a runtime, the leader is a thread of its own; a
+        // poll again replaces the waker registered rather than adding one.
+        let (_, _, end) = log.write(&[rec(7)], 6).unwrap();
+        let mut waiting = std::pin::pin!(log.durable(end));
+        let mut cx = Context::from_waker(Waker::noop());
+        let started = Instant::now();
+        while waiting.as_mut().poll(&mut cx).is_pending() {
+            assert!(log.commit.lock().wakers.len() <= 1);
+            assert!(started.elapsed() < Duration::from_secs(10), "never durable");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(log.durable_end(), end);
+    }
+
+    #[test]
+    fn async_waiters_learn_of_a_failed_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(ShardLog::open(dir.path(), 1 << 20).unwrap());
+        log.append(&[rec(0)], 1).unwrap();
+        *log.fault.lock() = (Duration::from_millis(30), true);
+        let results: Vec<Result<()>> = runtime().block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|t| {
+                    let log = Arc::clone(&log);
+                    tokio::spawn(async move {
+                        let (_, _, end) = log.write(&[rec(t + 1)], 2)?;
+                        log.durable(end).await
+                    })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        });
+        for r in &results {
+            let err = r.as_ref().unwrap_err();
+            assert!(matches!(err, KdsError::ShardStopped { .. }), "{err}");
+            assert!(err.to_string().contains("injected sync failure"), "{err}");
+        }
+        assert_eq!(log.durable_end(), 1);
+        // A position never handed in is an error, not a wait forever.
+        *log.fault.lock() = (Duration::ZERO, false);
+        let err = runtime().block_on(log.durable(1_000)).unwrap_err();
+        assert!(matches!(err, KdsError::ShardStopped { .. }), "{err}");
     }
 
     #[test]

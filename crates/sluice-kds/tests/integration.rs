@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api_tests;
+mod put_tests;
 mod reader_commit_tests;
 mod reader_tests;
 mod server_tests;

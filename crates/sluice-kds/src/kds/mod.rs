@@ -2,8 +2,10 @@
 //! on disk and offers the KDS operations as blocking Rust calls.
 //!
 //! Every call does file I/O and may wait for `fdatasync`: from async code,
-//! call it inside `tokio::task::spawn_blocking`. [`Kds`] is cheap to clone;
-//! clones share the same log.
+//! call it inside `tokio::task::spawn_blocking`, except appends, which
+//! have async forms ([`Kds::put_records_async`], [`Kds::put_record_async`])
+//! that await the group commit without holding a thread. [`Kds`] is cheap
+//! to clone; clones share the same log.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -297,6 +299,24 @@ pub struct ShardFilter {
 enum ShardHandle {
     Open(Arc<ShardLog>),
     Stopped(String),
+}
+
+/// A shard's batch handed in: its shard, the indices in the request of
+/// its records, and the log with (first position, arrival ms, end
+/// position), or why it was not written.
+type Written = (u32, Vec<usize>, Result<(Arc<ShardLog>, u64, i64, u64)>);
+
+/// A shard's batch once its commit is done: its shard, the indices in
+/// the request of its records, and (first position, arrival ms) or the
+/// error that failed it.
+type Synced = (u32, Vec<usize>, Result<(u64, i64)>);
+
+/// A put's batches, handed in and not yet durable.
+struct HandedIn {
+    stream_id: u64,
+    /// Each shard's creation time (seconds), for its sequence numbers.
+    created_secs: Vec<(u32, u64)>,
+    written: Vec<Written>,
 }
 
 #[derive(Debug)]
@@ -788,6 +808,67 @@ impl Kds {
         name: &str,
         entries: Vec<PutEntry>,
     ) -> Result<Vec<Result<PutOutcome, KdsError>>> {
+        let handed = self.hand_in(name, entries)?;
+        // Shards sync in parallel: this thread waits for the first, helper
+        // threads for the others (none for the common single-shard put).
+        let wait = |(shard, idx, result): Written| {
+            let r = result.and_then(|(log, first, arrival, end)| {
+                log.wait_durable(end).map(|()| (first, arrival))
+            });
+            (shard, idx, r)
+        };
+        let synced: Vec<_> = if handed.written.len() <= 1 {
+            // The common put to one shard: no helper, no thread scope.
+            handed.written.into_iter().map(wait).collect()
+        } else {
+            let mut written = handed.written.into_iter();
+            let first_group = written.next();
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = written.map(|w| scope.spawn(move || wait(w))).collect();
+                let mut synced: Vec<_> = first_group.map(wait).into_iter().collect();
+                synced.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+                synced
+            })
+        };
+        Ok(self.outcomes(name, handed.stream_id, &handed.created_secs, synced))
+    }
+
+    /// [`Kds::put_records`] for async callers: the same routing, batches
+    /// and outcomes, but the task awaits its batches' group commits
+    /// ([`ShardLog::durable`]) instead of holding a thread while they sync.
+    /// Routing and handing the batches in take the stream's locks briefly,
+    /// as in `put_records`.
+    pub async fn put_records_async(
+        &self,
+        name: &str,
+        entries: Vec<PutEntry>,
+    ) -> Result<Vec<Result<PutOutcome, KdsError>>> {
+        let handed = self.hand_in(name, entries)?;
+        let mut synced = Vec::with_capacity(handed.written.len());
+        // Each shard's commits run without this task: awaiting them one
+        // after another still lets them sync in parallel.
+        for (shard, idx, result) in handed.written {
+            let r = match result {
+                Ok((log, first, arrival, end)) => log.durable(end).await.map(|()| (first, arrival)),
+                Err(e) => Err(e),
+            };
+            synced.push((shard, idx, r));
+        }
+        Ok(self.outcomes(name, handed.stream_id, &handed.created_secs, synced))
+    }
+
+    /// Appends one record from an async task; see [`Kds::put_records_async`].
+    pub async fn put_record_async(&self, name: &str, entry: PutEntry) -> Result<PutOutcome> {
+        self.put_records_async(name, vec![entry])
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(KdsError::invalid("no record")))
+    }
+
+    /// Routes `entries` to their shards and hands each shard's records in
+    /// as one batch, without waiting for them to be durable.
+    fn hand_in(&self, name: &str, entries: Vec<PutEntry>) -> Result<HandedIn> {
         let now = self.now();
         // Route and write under the read lock (resharding waits), sync outside it.
         type Group = (u32, Vec<usize>, Vec<StoredRecord>);
@@ -855,30 +936,24 @@ impl Kds {
                 .collect();
             (meta.id, created, written)
         };
-        let total: usize = written.iter().map(|w| w.1.len()).sum();
+        Ok(HandedIn {
+            stream_id,
+            created_secs,
+            written,
+        })
+    }
+
+    /// Each record's outcome, in request order, from its shard's group:
+    /// its sequence number once the group is durable, or the group's error.
+    fn outcomes(
+        &self,
+        name: &str,
+        stream_id: u64,
+        created_secs: &[(u32, u64)],
+        synced: Vec<Synced>,
+    ) -> Vec<Result<PutOutcome, KdsError>> {
+        let total: usize = synced.iter().map(|w| w.1.len()).sum();
         let mut out: Vec<Option<Result<PutOutcome, KdsError>>> = (0..total).map(|_| None).collect();
-        // Shards sync in parallel: this thread waits for the first, helper
-        // threads for the others (none for the common single-shard put).
-        type Written = (u32, Vec<usize>, Result<(Arc<ShardLog>, u64, i64, u64)>);
-        let wait = |(shard, idx, result): Written| {
-            let r = result.and_then(|(log, first, arrival, end)| {
-                log.wait_durable(end).map(|()| (first, arrival))
-            });
-            (shard, idx, r)
-        };
-        let synced: Vec<_> = if written.len() <= 1 {
-            // The common put to one shard: no helper, no thread scope.
-            written.into_iter().map(wait).collect()
-        } else {
-            let mut written = written.into_iter();
-            let first_group = written.next();
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = written.map(|w| scope.spawn(move || wait(w))).collect();
-                let mut synced: Vec<_> = first_group.map(wait).into_iter().collect();
-                synced.extend(handles.into_iter().filter_map(|h| h.join().ok()));
-                synced
-            })
-        };
         let acknowledged: usize = synced
             .iter()
             .filter(|(_, _, r)| r.is_ok())
@@ -929,8 +1004,7 @@ impl Kds {
                 }
             }
         }
-        Ok(out
-            .into_iter()
+        out.into_iter()
             .map(|o| {
                 o.unwrap_or_else(|| {
                     Err(KdsError::ShardStopped {
@@ -940,7 +1014,7 @@ impl Kds {
                     })
                 })
             })
-            .collect())
+            .collect()
     }
 
     /// Like AWS, a shard's write limits are applied record by record in
