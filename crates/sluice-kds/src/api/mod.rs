@@ -404,6 +404,15 @@ impl KdsApi {
         if operation == "SubscribeToShard" {
             return self.subscribe(body, is_cbor).await;
         }
+        // Producers' hot path: a plain JSON PutRecords waits for its group
+        // commit as a task, not on a blocking thread (anything else, such
+        // as a request the fast path leaves to the general one, goes on).
+        if operation == "PutRecords"
+            && !is_cbor
+            && let Some((status, bytes)) = self.put_records_fast_async(&body).await
+        {
+            return self.response(status, Some(content_type), bytes);
+        }
         let target = format!("{TARGET_PREFIX}{operation}");
         let api = self.clone();
         let answer = tokio::task::spawn_blocking(move || {
@@ -1178,6 +1187,35 @@ mod tests {
         let expected: serde_json::Value =
             serde_json::from_str(&expected.body().to_string()).unwrap();
         assert_eq!(answer, expected);
+    }
+
+    #[test]
+    fn put_records_async_fast_path_answers_as_the_general_path() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (fast, general) = (api_with_stream(a.path()), api_with_stream(b.path()));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let records: Vec<String> = (0..40)
+            .map(|i| format!(r#"{{"Data":"cmVjb3Jk","PartitionKey":"k-{i}"}}"#))
+            .collect();
+        let body = format!(r#"{{"StreamName":"s","Records":[{}]}}"#, records.join(","));
+        let (status, answer) = runtime
+            .block_on(fast.put_records_fast_async(body.as_bytes()))
+            .unwrap();
+        assert_eq!(status, StatusCode::OK);
+        let expected =
+            general.dispatch(Some("Kinesis_20131202.PutRecords"), body.as_bytes(), false);
+        let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(answer, expected.unwrap());
+        // What the fast path leaves to the general one, it leaves async too.
+        let odd = r#"{"StreamName":"s","Records":[{"Data":"eA==","PartitionKey":""}]}"#;
+        assert!(
+            runtime
+                .block_on(fast.put_records_fast_async(odd.as_bytes()))
+                .is_none()
+        );
     }
 
     #[test]

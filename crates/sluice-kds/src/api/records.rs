@@ -83,6 +83,27 @@ impl KdsApi {
     /// the general path, which answers AWS's exact errors. The answer is
     /// byte-for-byte what the general path would send.
     pub(super) fn put_records_fast(&self, body: &[u8]) -> Option<(StatusCode, Vec<u8>)> {
+        let (name, entries) = self.put_records_fast_request(body)?;
+        let outcomes = self.kds.put_records(&name, entries);
+        Some(self.put_records_fast_answer(&name, outcomes))
+    }
+
+    /// [`Self::put_records_fast`] for the server's async handler: the same
+    /// parse and answer, the records appended with
+    /// [`Kds::put_records_async`](crate::Kds::put_records_async), so the
+    /// request waits for its group commit without holding a thread.
+    pub(super) async fn put_records_fast_async(
+        &self,
+        body: &[u8],
+    ) -> Option<(StatusCode, Vec<u8>)> {
+        let (name, entries) = self.put_records_fast_request(body)?;
+        let outcomes = self.kds.put_records_async(&name, entries).await;
+        Some(self.put_records_fast_answer(&name, outcomes))
+    }
+
+    /// The fast path's parse: the stream name and records of a plainly
+    /// valid PutRecords request, or `None` for the general path.
+    fn put_records_fast_request(&self, body: &[u8]) -> Option<(String, Vec<PutEntry>)> {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Request<'a> {
@@ -123,17 +144,26 @@ impl KdsApi {
         if total > 5 << 20 {
             return None;
         }
-        let outcomes = match self.kds.put_records(&name, entries) {
+        Some((name.into_owned(), entries))
+    }
+
+    /// The fast path's answer to a put of `name`, in serde_json's key order.
+    fn put_records_fast_answer(
+        &self,
+        name: &str,
+        outcomes: crate::Result<Vec<std::result::Result<crate::PutOutcome, crate::KdsError>>>,
+    ) -> (StatusCode, Vec<u8>) {
+        let outcomes = match outcomes {
             Ok(o) => o,
             Err(e) => {
                 let err = ApiError::from(e);
-                return Some((err.status, err.body().to_string().into_bytes()));
+                return (err.status, err.body().to_string().into_bytes());
             }
         };
         // Keys in serde_json's (sorted) order, as the general path writes them.
         let failed = outcomes.iter().filter(|o| o.is_err()).count();
         let mut out = String::with_capacity(32 + outcomes.len() * 110);
-        out.push_str(if self.encrypted(&name) {
+        out.push_str(if self.encrypted(name) {
             "{\"EncryptionType\":\"KMS\",\"FailedRecordCount\":"
         } else {
             "{\"FailedRecordCount\":"
@@ -165,7 +195,7 @@ impl KdsApi {
             }
         }
         out.push_str("]}");
-        Some((StatusCode::OK, out.into_bytes()))
+        (StatusCode::OK, out.into_bytes())
     }
 
     pub(super) fn put_records(&self, input: &mut Input<'_>) -> ApiResult {
