@@ -141,6 +141,36 @@ impl From<KdsError> for ApiError {
 
 type ApiResult<T = Value> = Result<T, ApiError>;
 
+/// A request body as the object of members every operation reads: AWS's
+/// bare SerializationException when it is empty, not JSON (or CBOR), or
+/// not an object.
+fn parse_request(body: &[u8], is_cbor: bool) -> ApiResult<serde_json::Map<String, Value>> {
+    if body.is_empty() {
+        return Err(ApiError::bare("SerializationException"));
+    }
+    let parsed: Value = if is_cbor {
+        cbor::decode(body).ok_or_else(|| ApiError::bare("SerializationException"))?
+    } else {
+        serde_json::from_slice(body).map_err(|_| ApiError::bare("SerializationException"))?
+    };
+    match parsed {
+        Value::Object(obj) => Ok(obj),
+        _ => Err(ApiError::bare("SerializationException")),
+    }
+}
+
+/// An operation's result as the response's status and body, in JSON or
+/// CBOR: an empty body for an operation AWS answers with none.
+fn encode_answer(result: ApiResult, is_cbor: bool) -> (StatusCode, Vec<u8>) {
+    match (result, is_cbor) {
+        (Ok(Value::Null), _) => (StatusCode::OK, Vec::new()),
+        (Ok(v), true) => (StatusCode::OK, cbor::encode(&v)),
+        (Ok(v), false) => (StatusCode::OK, v.to_string().into_bytes()),
+        (Err(e), true) => (e.status, cbor::encode(&e.body())),
+        (Err(e), false) => (e.status, e.body().to_string().into_bytes()),
+    }
+}
+
 /// What an operation that AWS answers with an empty body returns.
 const NO_CONTENT: Value = Value::Null;
 
@@ -404,13 +434,17 @@ impl KdsApi {
         if operation == "SubscribeToShard" {
             return self.subscribe(body, is_cbor).await;
         }
-        // Producers' hot path: a plain JSON PutRecords waits for its group
-        // commit as a task, not on a blocking thread (anything else, such
-        // as a request the fast path leaves to the general one, goes on).
+        // Producers' hot path: a plain JSON PutRecords (typed parse), then
+        // any PutRecord or PutRecords, wait for their group commits as
+        // tasks, not on blocking threads.
         if operation == "PutRecords"
             && !is_cbor
             && let Some((status, bytes)) = self.put_records_fast_async(&body).await
         {
+            return self.response(status, Some(content_type), bytes);
+        }
+        if let Some(result) = self.put_async(&operation, &body, is_cbor).await {
+            let (status, bytes) = encode_answer(result, is_cbor);
             return self.response(status, Some(content_type), bytes);
         }
         let target = format!("{TARGET_PREFIX}{operation}");
@@ -479,22 +513,12 @@ impl KdsApi {
         {
             return answer;
         }
-        let result = self.dispatch(target, body, false);
-        match result {
-            Ok(Value::Null) => (StatusCode::OK, Vec::new()),
-            Ok(v) => (StatusCode::OK, v.to_string().into_bytes()),
-            Err(e) => (e.status, e.body().to_string().into_bytes()),
-        }
+        encode_answer(self.dispatch(target, body, false), false)
     }
 
     /// Like [`Self::handle_json`] for an AWS CBOR 1.1 body; answers in CBOR.
     pub fn handle_cbor(&self, target: Option<&str>, body: &[u8]) -> (StatusCode, Vec<u8>) {
-        let result = self.dispatch(target, body, true);
-        match result {
-            Ok(Value::Null) => (StatusCode::OK, Vec::new()),
-            Ok(v) => (StatusCode::OK, cbor::encode(&v)),
-            Err(e) => (e.status, cbor::encode(&e.body())),
-        }
+        encode_answer(self.dispatch(target, body, true), true)
     }
 
     fn dispatch(&self, target: Option<&str>, body: &[u8], is_cbor: bool) -> ApiResult {
@@ -502,17 +526,7 @@ impl KdsApi {
             .and_then(|t| t.strip_prefix(TARGET_PREFIX))
             .filter(|op| OPERATIONS.contains(op))
             .ok_or_else(|| ApiError::bare("UnknownOperationException"))?;
-        if body.is_empty() {
-            return Err(ApiError::bare("SerializationException"));
-        }
-        let parsed: Value = if is_cbor {
-            cbor::decode(body).ok_or_else(|| ApiError::bare("SerializationException"))?
-        } else {
-            serde_json::from_slice(body).map_err(|_| ApiError::bare("SerializationException"))?
-        };
-        let Value::Object(obj) = parsed else {
-            return Err(ApiError::bare("SerializationException"));
-        };
+        let obj = parse_request(body, is_cbor)?;
         let mut input = Input::new(&obj);
         match operation {
             "CreateStream" => self.create_stream(&mut input),
@@ -1214,6 +1228,71 @@ mod tests {
         assert!(
             runtime
                 .block_on(fast.put_records_fast_async(odd.as_bytes()))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn async_puts_answer_as_the_blocking_dispatch() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (tasks, blocking) = (api_with_stream(a.path()), api_with_stream(b.path()));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let cases = [
+            (
+                "PutRecord",
+                r#"{"StreamName":"s","Data":"eA==","PartitionKey":"p"}"#,
+            ),
+            (
+                "PutRecord",
+                r#"{"StreamName":"s","Data":"eA==","PartitionKey":"p","ExplicitHashKey":"7"}"#,
+            ),
+            (
+                "PutRecord",
+                r#"{"StreamName":"nope","Data":"eA==","PartitionKey":"p"}"#,
+            ),
+            ("PutRecord", r#"{"StreamName":"s","PartitionKey":""}"#),
+            ("PutRecord", "[1]"),
+            ("PutRecord", ""),
+            (
+                "PutRecords",
+                r#"{"StreamName":"s","Records":[{"Data":"eA==","PartitionKey":"p","ExplicitHashKey":"1"},{"Data":"eQ==","PartitionKey":"q"}]}"#,
+            ),
+            ("PutRecords", r#"{"StreamName":"s","Records":[]}"#),
+            (
+                "PutRecords",
+                r#"{"StreamName":"nope","Records":[{"Data":"eA==","PartitionKey":"p"}]}"#,
+            ),
+        ];
+        for (operation, body) in cases {
+            let target = format!("{TARGET_PREFIX}{operation}");
+            for is_cbor in [false, true] {
+                let body: Vec<u8> = if is_cbor && !body.is_empty() {
+                    match serde_json::from_str::<Value>(body) {
+                        Ok(v) => cbor::encode(&v),
+                        Err(_) => continue,
+                    }
+                } else {
+                    body.as_bytes().to_vec()
+                };
+                let got = runtime
+                    .block_on(tasks.put_async(operation, &body, is_cbor))
+                    .unwrap();
+                let want = blocking.dispatch(Some(&target), &body, is_cbor);
+                match (got, want) {
+                    (Ok(g), Ok(w)) => assert_eq!(g, w, "{operation} {body:?}"),
+                    (Err(g), Err(w)) => {
+                        assert_eq!((g.status, g.body()), (w.status, w.body()), "{operation}")
+                    }
+                    (g, w) => panic!("{operation} {body:?}: {g:?} against {w:?}"),
+                }
+            }
+        }
+        assert!(
+            runtime
+                .block_on(tasks.put_async("ListStreams", b"{}", false))
                 .is_none()
         );
     }

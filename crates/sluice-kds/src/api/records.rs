@@ -4,7 +4,47 @@
 use super::input::Input;
 use super::*;
 
+/// A PutRecord or PutRecords that passed AWS's checks: the records to
+/// append to `stream`.
+pub(super) struct PutRequest {
+    stream: String,
+    entries: Vec<PutEntry>,
+}
+
 impl KdsApi {
+    /// PutRecord and PutRecords as the server runs them: checked as
+    /// [`KdsApi::dispatch`] checks them, then appended with
+    /// [`Kds::put_records_async`](crate::Kds::put_records_async), the
+    /// request awaiting its group commit without holding a thread.
+    /// `None` for any other operation.
+    pub(super) async fn put_async(
+        &self,
+        operation: &str,
+        body: &[u8],
+        is_cbor: bool,
+    ) -> Option<ApiResult> {
+        let single = match operation {
+            "PutRecord" => true,
+            "PutRecords" => false,
+            _ => return None,
+        };
+        let request = parse_request(body, is_cbor).and_then(|obj| {
+            let mut input = Input::new(&obj);
+            if single {
+                self.put_record_request(&mut input)
+            } else {
+                self.put_records_request(&mut input)
+            }
+        });
+        Some(match request {
+            Ok(r) => {
+                let outcomes = self.kds.put_records_async(&r.stream, r.entries).await;
+                self.put_answer(&r.stream, single, outcomes)
+            }
+            Err(e) => Err(e),
+        })
+    }
+
     pub(super) fn put_entry(&self, input: &mut Input<'_>) -> ApiResult<Option<PutEntry>> {
         let data = input.blob("Data")?;
         let pk = input.string("PartitionKey")?;
@@ -32,6 +72,14 @@ impl KdsApi {
     }
 
     pub(super) fn put_record(&self, input: &mut Input<'_>) -> ApiResult {
+        let request = self.put_record_request(input)?;
+        let outcomes = self.kds.put_records(&request.stream, request.entries);
+        self.put_answer(&request.stream, true, outcomes)
+    }
+
+    /// PutRecord's checks, in AWS's order: the request to append, or the
+    /// error AWS answers.
+    pub(super) fn put_record_request(&self, input: &mut Input<'_>) -> ApiResult<PutRequest> {
         let entry = self.put_entry(input)?;
         let seq = input.string("SequenceNumberForOrdering")?;
         input.pattern(
@@ -60,13 +108,56 @@ impl KdsApi {
                 )));
             }
         }
-        let out = self.kds.put_record(&name, entry)?;
-        let mut answer = json!({
-            "ShardId": out.shard_id,
-            "SequenceNumber": out.sequence_number,
-        });
+        Ok(PutRequest {
+            stream: name,
+            entries: vec![entry],
+        })
+    }
+
+    /// The answer to a PutRecord (`single`) or PutRecords of `stream`,
+    /// given its records' outcomes: a PutRecord's failed record is the
+    /// request's error; a PutRecords' failed records are listed with
+    /// their error codes.
+    pub(super) fn put_answer(
+        &self,
+        stream: &str,
+        single: bool,
+        outcomes: crate::Result<Vec<std::result::Result<crate::PutOutcome, KdsError>>>,
+    ) -> ApiResult {
+        let outcomes = outcomes?;
+        let mut answer = if single {
+            let out = outcomes
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| Err(KdsError::invalid("no record")))?;
+            json!({
+                "ShardId": out.shard_id,
+                "SequenceNumber": out.sequence_number,
+            })
+        } else {
+            let mut failed = 0;
+            let results: Vec<Value> = outcomes
+                .into_iter()
+                .map(|o| match o {
+                    Ok(p) => json!({"SequenceNumber": p.sequence_number, "ShardId": p.shard_id}),
+                    Err(e) => {
+                        failed += 1;
+                        let code = if e.aws_type() == "ProvisionedThroughputExceededException" {
+                            "ProvisionedThroughputExceededException"
+                        } else {
+                            "InternalFailure"
+                        };
+                        json!({"ErrorCode": code, "ErrorMessage": e.to_string()})
+                    }
+                })
+                .collect();
+            json!({
+                "FailedRecordCount": failed,
+                "Records": results,
+            })
+        };
         // AWS names the encryption only when there is one.
-        if self.encrypted(&name) {
+        if self.encrypted(stream) {
             answer["EncryptionType"] = json!("KMS");
         }
         Ok(answer)
@@ -199,6 +290,14 @@ impl KdsApi {
     }
 
     pub(super) fn put_records(&self, input: &mut Input<'_>) -> ApiResult {
+        let request = self.put_records_request(input)?;
+        let outcomes = self.kds.put_records(&request.stream, request.entries);
+        self.put_answer(&request.stream, false, outcomes)
+    }
+
+    /// PutRecords' checks, in AWS's order: the request to append, or the
+    /// error AWS answers.
+    pub(super) fn put_records_request(&self, input: &mut Input<'_>) -> ApiResult<PutRequest> {
         let records = input.list("Records")?;
         let mut entries = Vec::new();
         let mut errors = Vec::new();
@@ -261,31 +360,10 @@ impl KdsApi {
         for e in &entries {
             check_hash_key(e)?;
         }
-        let outcomes = self.kds.put_records(&name, entries)?;
-        let mut failed = 0;
-        let results: Vec<Value> = outcomes
-            .into_iter()
-            .map(|o| match o {
-                Ok(p) => json!({"SequenceNumber": p.sequence_number, "ShardId": p.shard_id}),
-                Err(e) => {
-                    failed += 1;
-                    let code = if e.aws_type() == "ProvisionedThroughputExceededException" {
-                        "ProvisionedThroughputExceededException"
-                    } else {
-                        "InternalFailure"
-                    };
-                    json!({"ErrorCode": code, "ErrorMessage": e.to_string()})
-                }
-            })
-            .collect();
-        let mut answer = json!({
-            "FailedRecordCount": failed,
-            "Records": results,
-        });
-        if self.encrypted(&name) {
-            answer["EncryptionType"] = json!("KMS");
-        }
-        Ok(answer)
+        Ok(PutRequest {
+            stream: name,
+            entries,
+        })
     }
 
     pub(super) fn get_shard_iterator(&self, input: &mut Input<'_>) -> ApiResult {
