@@ -117,6 +117,10 @@ struct CommitState {
     async_leader: bool,
 }
 
+/// Commits an async waiters' leader leads before it hands over to a new
+/// blocking task (see `ShardLog::lead_for_waiters`).
+const LEADER_ROUNDS: usize = 64;
+
 /// A leader keeps its write buffer for the next group up to this size.
 const KEEP_BUF_BYTES: usize = 1 << 20;
 
@@ -456,21 +460,30 @@ impl ShardLog {
         if !c.async_leader {
             c.async_leader = true;
             drop(c);
-            let log = Arc::clone(self);
-            let lead = move || log.lead_for_waiters();
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) => drop(rt.spawn_blocking(lead)),
-                Err(_) => drop(std::thread::spawn(lead)),
-            }
+            Arc::clone(self).spawn_leader();
         }
         Poll::Pending
     }
 
+    /// Starts [`Self::lead_for_waiters`] on the runtime's blocking pool
+    /// (or a thread of its own outside a runtime).
+    fn spawn_leader(self: Arc<Self>) {
+        let lead = move || self.lead_for_waiters();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(lead)),
+            Err(_) => drop(std::thread::spawn(lead)),
+        }
+    }
+
     /// Commits (leading, or waiting on the commit under way) everything
     /// handed in, again and again while async waiters remain; then stops,
-    /// leaving the next async waiter to start another.
-    fn lead_for_waiters(&self) {
-        loop {
+    /// leaving the next async waiter to start another. After
+    /// [`LEADER_ROUNDS`] commits it hands over to a new blocking task
+    /// queued behind the others, so that under steady load the shards'
+    /// leaders take turns when there are more shards than blocking
+    /// threads.
+    fn lead_for_waiters(self: Arc<Self>) {
+        for _ in 0..LEADER_ROUNDS {
             let end = {
                 let mut c = self.commit.lock();
                 if c.wakers.is_empty() || c.error.is_some() {
@@ -489,6 +502,8 @@ impl ShardLog {
                 return;
             }
         }
+        // Still `async_leader`: the next task leads for the waiters left.
+        self.spawn_leader();
     }
 
     /// Sleeps on the place of generation `wake` until woken, unless commit
@@ -1060,8 +1075,13 @@ mod tests {
         // Polled outside a runtime, the leader is a thread of its own; a
         // poll again replaces the waker registered rather than adding one.
         let (_, _, end) = log.write(&[rec(7)], 6).unwrap();
+        struct Nothing;
+        impl std::task::Wake for Nothing {
+            fn wake(self: Arc<Self>) {}
+        }
+        let waker = Waker::from(Arc::new(Nothing));
         let mut waiting = std::pin::pin!(log.durable(end));
-        let mut cx = Context::from_waker(Waker::noop());
+        let mut cx = Context::from_waker(&waker);
         let started = Instant::now();
         while waiting.as_mut().poll(&mut cx).is_pending() {
             assert!(log.commit.lock().wakers.len() <= 1);
@@ -1069,6 +1089,53 @@ mod tests {
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(log.durable_end(), end);
+    }
+
+    #[test]
+    fn two_shards_async_waiters_progress_on_one_blocking_thread() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let busy = Arc::new(ShardLog::open(a.path(), 1 << 20).unwrap());
+        let other = Arc::new(ShardLog::open(b.path(), 1 << 20).unwrap());
+        // One blocking thread for two shards' leaders: the busy shard
+        // always has async waiters, so its leader never runs out of work.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let finished = rt.block_on(async {
+            let appender = |log: Arc<ShardLog>, done: Arc<AtomicBool>| async move {
+                let mut n = 0u64;
+                while !done.load(Ordering::Acquire) {
+                    let (_, _, end) = log.write(&[rec(n as usize)], 1).unwrap();
+                    log.durable(end).await.unwrap();
+                    n += 1;
+                }
+                n
+            };
+            let busy_tasks: Vec<_> = (0..64)
+                .map(|_| tokio::spawn(appender(Arc::clone(&busy), Arc::clone(&done))))
+                .collect();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            // The other shard still gets its commits.
+            let other_log = Arc::clone(&other);
+            let finished = tokio::time::timeout(Duration::from_secs(20), async move {
+                for i in 0..10 {
+                    let (_, _, end) = other_log.write(&[rec(i)], 1).unwrap();
+                    other_log.durable(end).await.unwrap();
+                }
+            })
+            .await;
+            done.store(true, Ordering::Release);
+            for t in busy_tasks {
+                assert!(t.await.unwrap() > 0);
+            }
+            finished
+        });
+        assert!(finished.is_ok(), "the other shard's waiters were starved");
+        assert_eq!(other.durable_end(), 10);
     }
 
     #[test]
