@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::error::{KdsError, Result};
 use crate::ids::{self, ParsedSequence, SequenceNumber};
 use crate::segment::StoredRecord;
-use crate::shard::ShardLog;
+use crate::shard::{Durable, ShardLog};
 
 mod consumers;
 mod reshard;
@@ -844,16 +844,46 @@ impl Kds {
         entries: Vec<PutEntry>,
     ) -> Result<Vec<Result<PutOutcome, KdsError>>> {
         let handed = self.hand_in(name, entries)?;
-        let mut synced = Vec::with_capacity(handed.written.len());
-        // Each shard's commits run without this task: awaiting them one
-        // after another still lets them sync in parallel.
-        for (shard, idx, result) in handed.written {
-            let r = match result {
-                Ok((log, first, arrival, end)) => log.durable(end).await.map(|()| (first, arrival)),
-                Err(e) => Err(e),
-            };
-            synced.push((shard, idx, r));
-        }
+        // Every shard's wait is polled from the first poll on, so each
+        // shard's commit starts at once and they sync in parallel (awaiting
+        // them one after another would start a shard's commit only once
+        // the shards before it were durable).
+        type Waiting = (u32, Vec<usize>, Result<(u64, i64)>, Option<Durable>);
+        let mut waiting: Vec<Waiting> = handed
+            .written
+            .into_iter()
+            .map(|(shard, idx, result)| match result {
+                Ok((log, first, arrival, end)) => {
+                    (shard, idx, Ok((first, arrival)), Some(log.durable(end)))
+                }
+                Err(e) => (shard, idx, Err(e), None),
+            })
+            .collect();
+        std::future::poll_fn(|cx| {
+            let mut done = true;
+            for (_, _, outcome, wait) in waiting.iter_mut() {
+                let Some(durable) = wait else { continue };
+                match std::pin::Pin::new(durable).poll(cx) {
+                    std::task::Poll::Ready(r) => {
+                        if let Err(e) = r {
+                            *outcome = Err(e);
+                        }
+                        *wait = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+            if done {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        let synced = waiting
+            .into_iter()
+            .map(|(shard, idx, outcome, _)| (shard, idx, outcome))
+            .collect();
         Ok(self.outcomes(name, handed.stream_id, &handed.created_secs, synced))
     }
 
