@@ -571,7 +571,9 @@ async fn bench_b(opts: &BenchOptions, base: &Path) -> Result<Figure> {
     ))
 }
 
-fn segment_bytes(dir: &Path) -> u64 {
+/// Bytes of segment data under `dir`: each segment file up to the end of
+/// its last whole batch, not counting the zeros preallocated ahead of it.
+fn segment_bytes(dir: &Path) -> Result<u64> {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -583,11 +585,12 @@ fn segment_bytes(dir: &Path) -> u64 {
             if p.is_dir() {
                 stack.push(p);
             } else if p.extension().is_some_and(|x| x == "seg") {
-                total += e.metadata().map(|m| m.len()).unwrap_or(0);
+                let file = std::fs::File::open(&p).map_err(KdsError::io(&p))?;
+                total += crate::segment::scan_segment(&file, &p, true, None)?.valid_len;
             }
         }
     }
-    total
+    Ok(total)
 }
 
 /// The disk's own speed: `chunk`-byte sequential writes each followed by
@@ -707,7 +710,7 @@ fn bench_c(bench: Bench, opts: &BenchOptions, base: &Path) -> Result<Figure> {
         append_from_threads(&kds, stream, opts)?
     };
     let took = start.elapsed().as_secs_f64();
-    let log_bytes = segment_bytes(&log_dir) as f64;
+    let log_bytes = segment_bytes(&log_dir)? as f64;
     if appended == 0 {
         return Err(wrong(what, "no record was appended".into()));
     }

@@ -32,13 +32,23 @@
 //! before that sync. Positions run on without gaps from batch to batch and
 //! segment to segment.
 //!
+//! # Preallocation
+//!
+//! The segment being written runs ahead of its data with zero bytes
+//! written and synced (see shard.rs): a group then overwrites blocks the
+//! file already has, so its `fdatasync` flushes data alone, not the file's
+//! size and block map through the filesystem's journal. A full segment is
+//! cut back to its data before the next one is created, so only a shard's
+//! last segment ever ends in zeros.
+//!
 //! # Recovery
 //!
-//! In the last segment of a shard, a batch that is cut short (header or
-//! payload past the end of file), or whose payload fails its CRC while ending
-//! exactly at the end of file, or a tail of zero bytes, is a torn write: the
-//! file is truncated to the last whole batch. Any other damage (a bad CRC
-//! with more data behind it, a bad header, a gap in positions, damage in an
+//! In the last segment of a shard, a tail of zero bytes is the unwritten
+//! preallocation (kept as it is). A batch that is cut short (header or
+//! payload past the end of file), or whose header or payload is bad while
+//! nothing but zero bytes follows it (up to the end of file), is a torn
+//! write: the file is truncated to the last whole batch. Any other damage
+//! (a bad batch with data behind it, a gap in positions, damage in an
 //! earlier segment) is [`KdsError::Corrupt`] and stops the shard.
 //!
 //! A process crash (SIGKILL) cannot tear a write: the page cache keeps it.
@@ -285,8 +295,11 @@ pub struct ScannedSegment {
     pub batches: Vec<BatchInfo>,
     /// Length of the valid part; shorter than the file if a torn tail was found.
     pub valid_len: u64,
-    /// True if bytes past `valid_len` were a torn write.
+    /// True if bytes past `valid_len` were a torn write or zeros.
     pub torn: bool,
+    /// True if every byte past `valid_len` is zero (preallocated, or a
+    /// torn write that left nothing behind): the file needs no truncation.
+    pub zero_tail: bool,
 }
 
 /// Scans a segment file, checking every batch.
@@ -315,6 +328,7 @@ pub fn scan_segment(
                 batches: Vec::new(),
                 valid_len: 0,
                 torn: true,
+                zero_tail: false,
             }),
             _ => Err(corrupt(0, "segment header missing")),
         };
@@ -352,9 +366,13 @@ pub fn scan_segment(
         if rest.len() < BATCH_HEADER_LEN as usize {
             break tail_is_torn("batch header cut short")?;
         }
+        let zeros = |from: usize| rest[from.min(rest.len())..].iter().all(|b| *b == 0);
         let Some((len, crc)) = parse_batch_header(&rest[..BATCH_HEADER_LEN as usize]) else {
-            if rest.iter().all(|b| *b == 0) {
+            if zeros(0) {
                 break tail_is_torn("zeroed tail")?;
+            }
+            if zeros(BATCH_HEADER_LEN as usize) {
+                break tail_is_torn("bad batch header")?;
             }
             return Err(corrupt(offset, "bad batch header"));
         };
@@ -364,7 +382,7 @@ pub fn scan_segment(
         }
         let payload = &rest[BATCH_HEADER_LEN as usize..end];
         if crc32c::crc32c(payload) != crc {
-            if rest.len() == end {
+            if zeros(end) {
                 break tail_is_torn("batch checksum mismatch")?;
             }
             return Err(corrupt(offset, "batch checksum mismatch"));
@@ -389,6 +407,7 @@ pub fn scan_segment(
         batches,
         valid_len: SEGMENT_HEADER_LEN + at as u64,
         torn,
+        zero_tail: body[at..].iter().all(|b| *b == 0),
     })
 }
 
@@ -526,6 +545,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn half_written_batch_in_zeros_is_torn() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.seg");
+        let ends = write_segment(&path, &three_batches());
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(ends[2] + 4096).unwrap();
+        // Only the first bytes of the third batch's header reached the disk.
+        f.write_all_at(&[0; 16], ends[1] + 5).unwrap();
+        f.write_all_at(&vec![0; (ends[2] - ends[1] - 21) as usize], ends[1] + 21)
+            .unwrap();
+        let s = scan_segment(&f, &path, true, Some(0)).unwrap();
+        assert_eq!((s.batches.len(), s.valid_len), (2, ends[1]));
+        assert!(s.torn && !s.zero_tail);
+        // Nowhere but the last segment.
+        let err = scan_segment(&f, &path, false, Some(0)).unwrap_err();
+        assert!(err.to_string().contains("bad batch header"), "{err}");
     }
 
     #[test]
