@@ -1229,9 +1229,10 @@ fn serve_defines_delivery_streams_from_a_firehose_file() {
         json!({ "DeliveryStreamName": "bad name!", "S3DestinationConfiguration": {} }).to_string(),
     )
     .unwrap();
+    let bad = temp_dir("firehose-file-bad");
     let out = sluice()
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(temp_dir("firehose-file-bad"))
+        .arg(&bad)
         .args(["--firehose", file.to_str().unwrap()])
         .output()
         .unwrap();

@@ -3,8 +3,10 @@
 data directory, boto3 clients of it, and the PASS/FAIL bookkeeping each
 suite ends with ("N passed, M failed")."""
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +19,21 @@ import botocore.config
 
 BIN = os.environ["SLUICE_BIN"]
 RESULTS = []
+SCRATCH = []
+
+
+def scratch(prefix):
+    """A fresh directory under the system's temp directory, removed with
+    everything in it when the suite exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    SCRATCH.append(path)
+    return path
+
+
+@atexit.register
+def _remove_scratch():
+    for path in SCRATCH:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Server:
@@ -24,7 +41,7 @@ class Server:
     (rows of apps without an [[output]]) dropped."""
 
     def __init__(self, *extra, prefix="sluice-serve-"):
-        self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.dir = scratch(prefix)
         self.proc = subprocess.Popen(
             [BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.dir, *extra],
             stdout=subprocess.DEVNULL,
@@ -64,8 +81,9 @@ class Server:
         )
 
     def stop(self):
-        """SIGTERM; the exit status must be 0. The data directory stays, for
-        the test to read what the server left (delivered objects)."""
+        """SIGTERM; the exit status must be 0. The data directory stays until
+        the suite exits, for the test to read what the server left
+        (delivered objects)."""
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=30)
         self.reader.join(timeout=5)

@@ -263,22 +263,40 @@ mod tests {
         .remove(0)
     }
 
-    fn write(name: &str, text: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("sluice-envelope-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
+    /// A test's own `sluice-envelope-{test}-{pid}` directory, removed with
+    /// its files when dropped.
+    struct Scratch(std::path::PathBuf);
+
+    impl Scratch {
+        fn new(test: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("sluice-envelope-{test}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+
+        fn write(&self, name: &str, text: &str) -> std::path::PathBuf {
+            let p = self.0.join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     #[test]
     fn none_arrival_and_kds() {
-        let p = write("none.jsonl", "{\"a\":1}\n\n{\"a\":2}\n");
+        let dir = Scratch::new("none");
+        let p = dir.write("none.jsonl", "{\"a\":1}\n\n{\"a\":2}\n");
         let r = read_records(&p, &input("none", "json")).unwrap();
         assert_eq!(r[1].arrival_ms - r[0].arrival_ms, 500);
         assert_eq!(r[1].line, 3);
 
-        let p = write(
+        let p = dir.write(
             "arrival.jsonl",
             "{\"arrival\": \"2024-01-01T00:00:01Z\", \"data\": {\"a\": 1}}\n{\"arrival\": \"2024-01-01T00:00:02Z\", \"data\": \"x,1\"}\n",
         );
@@ -287,7 +305,7 @@ mod tests {
         let r = read_records(&p, &input("arrival", "csv")).unwrap();
         assert_eq!(r[1].data, b"x,1");
 
-        let p = write(
+        let p = dir.write(
             "kds.json",
             "{\"Records\": [{\"SequenceNumber\": \"1\", \"ApproximateArrivalTimestamp\": 1704067200.5, \"Data\": \"eyJhIjoxfQ==\", \"PartitionKey\": \"k\"}]}",
         );
@@ -298,7 +316,8 @@ mod tests {
 
     #[test]
     fn bad_envelope_names_file_and_line() {
-        let p = write(
+        let dir = Scratch::new("bad");
+        let p = dir.write(
             "bad.jsonl",
             "{\"arrival\": \"2024-01-01T00:00:01Z\", \"data\": 1}\nnot json\n",
         );

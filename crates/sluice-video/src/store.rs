@@ -1161,11 +1161,40 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
-    fn tmpdir(name: &str) -> PathBuf {
+    /// A fresh `sluice-video-store-{name}-{pid}` path, removed with
+    /// everything in it when dropped.
+    struct Scratch(PathBuf);
+
+    impl std::ops::Deref for Scratch {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl AsRef<Path> for Scratch {
+        fn as_ref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl AsRef<std::ffi::OsStr> for Scratch {
+        fn as_ref(&self) -> &std::ffi::OsStr {
+            self.0.as_os_str()
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tmpdir(name: &str) -> Scratch {
         let d =
             std::env::temp_dir().join(format!("sluice-video-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
-        d
+        Scratch(d)
     }
 
     fn frag(stream: &Stream, header: &str, server_ms: i64, body: &[u8]) -> FragmentEntry {

@@ -7,13 +7,12 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from sluice_server import BIN, Server, summary, test  # noqa: E402
+from sluice_server import BIN, Server, scratch, summary, test  # noqa: E402
 
 
 def bucket_objects(server, bucket):
@@ -122,7 +121,7 @@ def kda_application_runs_from_its_describe_application_output():
     # is the producer and the Firehose destination's reader.
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
     migration = os.path.join(root, "sql-examples", "kda-migration")
-    app = tempfile.mkdtemp(prefix="sluice-kda-app-")
+    app = scratch("sluice-kda-app-")
     subprocess.run(
         [
             BIN, "import", os.path.join(migration, "describe-application.json"),
@@ -190,7 +189,7 @@ def kda_application_runs_from_its_describe_application_output():
 def firehose_transform_named_by_lambda_arn_runs_through_the_arn_map():
     # boto3 creates a delivery stream whose processor names a Lambda by
     # ARN, as on AWS; `--arn-map` maps that ARN to a local command.
-    conf = tempfile.mkdtemp(prefix="sluice-arn-map-")
+    conf = scratch("sluice-arn-map-")
     script = os.path.join(conf, "reverse.py")
     with open(script, "w") as f:
         f.write(
