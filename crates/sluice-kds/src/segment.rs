@@ -547,8 +547,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn half_written_batch_in_zeros_is_torn() {
+    /// A segment of [`three_batches`] followed by 4 KiB of zeros (as
+    /// preallocated): its directory, path, batch ends and the open file.
+    fn three_batches_then_zeros() -> (tempfile::TempDir, std::path::PathBuf, Vec<u64>, File) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.seg");
         let ends = write_segment(&path, &three_batches());
@@ -558,6 +559,12 @@ mod tests {
             .open(&path)
             .unwrap();
         f.set_len(ends[2] + 4096).unwrap();
+        (dir, path, ends, f)
+    }
+
+    #[test]
+    fn half_written_batch_in_zeros_is_torn() {
+        let (_dir, path, ends, f) = three_batches_then_zeros();
         // Only the first bytes of the third batch's header reached the disk.
         f.write_all_at(&[0; 16], ends[1] + 5).unwrap();
         f.write_all_at(&vec![0; (ends[2] - ends[1] - 21) as usize], ends[1] + 21)
@@ -572,15 +579,7 @@ mod tests {
 
     #[test]
     fn zeroed_tail_is_torn() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.seg");
-        let ends = write_segment(&path, &three_batches());
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .unwrap();
-        f.set_len(ends[2] + 4096).unwrap();
+        let (_dir, path, ends, f) = three_batches_then_zeros();
         let s = scan_segment(&f, &path, true, Some(0)).unwrap();
         assert_eq!(s.batches.len(), 3);
         assert!(s.torn);

@@ -1220,22 +1220,30 @@ mod tests {
         assert!(matches!(err, KdsError::ShardStopped { .. }), "{err}");
     }
 
-    #[test]
-    fn torn_tail_truncated_on_open() {
+    /// Two batches (records 0–1, then 2) written and closed, the last
+    /// batch's end damaged by `tear` (given the file and the data's end),
+    /// then reopened: the torn batch is gone, and the next append takes
+    /// its place. Returns the shard's directory and reopened log.
+    fn torn_last_batch(tear: impl FnOnce(&File, u64)) -> (tempfile::TempDir, ShardLog) {
         let dir = tempfile::tempdir().unwrap();
         let log = ShardLog::open(dir.path(), 1 << 20).unwrap();
         log.append(&[rec(0), rec(1)], 1).unwrap();
         log.append(&[rec(2)], 2).unwrap();
         drop(log);
         let path = segment_path(dir.path(), 0);
-        let data_end = data_len(&path);
         let f = OpenOptions::new().write(true).open(&path).unwrap();
-        f.set_len(data_end - 3).unwrap();
+        tear(&f, data_len(&path));
         let log = ShardLog::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(log.durable_end(), 2);
         let (p, _) = log.append(&[rec(9)], 3).unwrap();
         assert_eq!(p, 2);
         assert_eq!(log.read(0, 10, 1 << 20).unwrap()[2].record, rec(9));
+        (dir, log)
+    }
+
+    #[test]
+    fn torn_tail_truncated_on_open() {
+        torn_last_batch(|f, data_end| f.set_len(data_end - 3).unwrap());
     }
 
     /// The end of the whole batches of the segment at `path`.
@@ -1282,21 +1290,10 @@ mod tests {
 
     #[test]
     fn torn_write_into_preallocated_zeros_truncated_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = ShardLog::open(dir.path(), 1 << 20).unwrap();
-        log.append(&[rec(0), rec(1)], 1).unwrap();
-        log.append(&[rec(2)], 2).unwrap();
-        drop(log);
-        let path = segment_path(dir.path(), 0);
-        let data_end = data_len(&path);
         // The last batch's end never reached the disk: zeros, as preallocated.
-        let f = OpenOptions::new().write(true).open(&path).unwrap();
-        f.write_all_at(&[0; 3], data_end - 3).unwrap();
-        let log = ShardLog::open(dir.path(), 1 << 20).unwrap();
-        assert_eq!(log.durable_end(), 2);
-        let (p, _) = log.append(&[rec(9)], 3).unwrap();
-        assert_eq!(p, 2);
-        assert_eq!(log.read(0, 10, 1 << 20).unwrap()[2].record, rec(9));
+        let (dir, log) =
+            torn_last_batch(|f, data_end| f.write_all_at(&[0; 3], data_end - 3).unwrap());
+        let path = segment_path(dir.path(), 0);
         drop(log);
         // A hole with whole data behind it is damage, zeros or not.
         let log = ShardLog::open(dir.path(), 1 << 20).unwrap();

@@ -1161,40 +1161,13 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
-    /// A fresh `sluice-video-store-{name}-{pid}` path, removed with
+    /// A fresh `sluice-video-store-{name}-…` directory, removed with
     /// everything in it when dropped.
-    struct Scratch(PathBuf);
-
-    impl std::ops::Deref for Scratch {
-        type Target = Path;
-        fn deref(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl AsRef<Path> for Scratch {
-        fn as_ref(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl AsRef<std::ffi::OsStr> for Scratch {
-        fn as_ref(&self) -> &std::ffi::OsStr {
-            self.0.as_os_str()
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn tmpdir(name: &str) -> Scratch {
-        let d =
-            std::env::temp_dir().join(format!("sluice-video-store-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        Scratch(d)
+    fn tmpdir(name: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("sluice-video-store-{name}-"))
+            .tempdir()
+            .unwrap()
     }
 
     fn frag(stream: &Stream, header: &str, server_ms: i64, body: &[u8]) -> FragmentEntry {
@@ -1228,9 +1201,10 @@ mod tests {
 
     #[test]
     fn append_persist_reopen_and_lookups() {
-        let dir = tmpdir("reopen");
+        let tmp = tmpdir("reopen");
+        let dir = tmp.path();
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-        let store = Store::open(&dir, clock.clone(), StoreConfig::default()).unwrap();
+        let store = Store::open(dir, clock.clone(), StoreConfig::default()).unwrap();
         let s = create(&store, "cam", 24);
         let h = s.put_header(&Bytes::from_static(b"HEADER")).unwrap();
         assert_eq!(s.put_header(&Bytes::from_static(b"HEADER")).unwrap(), h);
@@ -1246,7 +1220,7 @@ mod tests {
         assert_eq!(s.by_producer_time(1_700_000_001_600).unwrap().seq, b.seq);
         drop((s, store));
 
-        let store = Store::open(&dir, clock.clone(), StoreConfig::default()).unwrap();
+        let store = Store::open(dir, clock.clone(), StoreConfig::default()).unwrap();
         let s = store.stream(Some("cam"), None).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(
@@ -1263,13 +1237,14 @@ mod tests {
         // Appends write without the stream lock: a fragment is indexed
         // (and persisted) only with all its bytes in place, at the offsets
         // the index says, across segment rotations.
-        let dir = tmpdir("beside");
+        let tmp = tmpdir("beside");
+        let dir = tmp.path();
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
         let config = StoreConfig {
             segment_max_bytes: 64 * 1024,
             ..StoreConfig::default()
         };
-        let store = Store::open(&dir, clock, config.clone()).unwrap();
+        let store = Store::open(dir, clock, config.clone()).unwrap();
         let s = create(&store, "cam", 24);
         let h = s.put_header(&Bytes::from_static(b"HEADER")).unwrap();
         let body = |i: usize| vec![(i % 251) as u8; 5_000 + i * 37];
@@ -1291,20 +1266,21 @@ mod tests {
         writer.join().unwrap();
         assert_eq!(persisted, 200);
         drop((s, store));
-        let store = Store::open(&dir, Arc::new(ManualClock::new(0)), config).unwrap();
+        let store = Store::open(dir, Arc::new(ManualClock::new(0)), config).unwrap();
         let s = store.stream(Some("cam"), None).unwrap();
         assert_eq!(s.len(), 200);
         for e in s.from_seq(0, usize::MAX) {
             assert_eq!(s.read(&e).unwrap().to_vec(), body(e.seq as usize));
         }
-        let _ = fs::remove_dir_all(&dir);
+        let _ = fs::remove_dir_all(dir);
     }
 
     #[test]
     fn crash_leaves_no_entry_pointing_at_missing_bytes() {
-        let dir = tmpdir("crash");
+        let tmp = tmpdir("crash");
+        let dir = tmp.path();
         let clock = Arc::new(ManualClock::new(1_000_000));
-        let store = Store::open(&dir, clock.clone(), StoreConfig::default()).unwrap();
+        let store = Store::open(dir, clock.clone(), StoreConfig::default()).unwrap();
         let s = create(&store, "cam", 1);
         let h = s.put_header(&Bytes::from_static(b"H")).unwrap();
         let a = frag(&s, &h, 1_000_000, b"aaaa");
@@ -1325,7 +1301,7 @@ mod tests {
         idx.write_all(b"deadbeef {\"seq\":").unwrap();
         drop(idx);
 
-        let store = Store::open(&dir, clock, StoreConfig::default()).unwrap();
+        let store = Store::open(dir, clock, StoreConfig::default()).unwrap();
         let s = store.stream(Some("cam"), None).unwrap();
         assert_eq!(s.len(), 1, "only the fragment whose bytes are all there");
         assert!(s.by_number(&b.number).is_none());
@@ -1344,13 +1320,14 @@ mod tests {
 
     #[test]
     fn retention_drops_old_fragments_and_segments() {
-        let dir = tmpdir("retention");
+        let tmp = tmpdir("retention");
+        let dir = tmp.path();
         let clock = Arc::new(ManualClock::new(0));
         let config = StoreConfig {
             segment_max_bytes: 8,
             ..StoreConfig::default()
         };
-        let store = Store::open(&dir, clock.clone(), config).unwrap();
+        let store = Store::open(dir, clock.clone(), config).unwrap();
         let s = create(&store, "cam", 2);
         let h = s.put_header(&Bytes::from_static(b"H")).unwrap();
         for i in 0..4 {
@@ -1375,19 +1352,20 @@ mod tests {
         ));
         store.update_retention(&s, &v, true, 5).unwrap();
         drop((s, store));
-        let store = Store::open(&dir, clock, StoreConfig::default()).unwrap();
+        let store = Store::open(dir, clock, StoreConfig::default()).unwrap();
         assert_eq!(store.stream(Some("cam"), None).unwrap().len(), 1);
     }
 
     #[test]
     fn retention_zero_keeps_a_bounded_memory_buffer() {
-        let dir = tmpdir("memory");
+        let tmp = tmpdir("memory");
+        let dir = tmp.path();
         let clock = Arc::new(ManualClock::new(0));
         let config = StoreConfig {
             memory_buffer_bytes: 20,
             ..StoreConfig::default()
         };
-        let store = Store::open(&dir, clock, config).unwrap();
+        let store = Store::open(dir, clock, config).unwrap();
         let s = create(&store, "live", 0);
         let h = s.put_header(&Bytes::from_static(b"H")).unwrap();
         let mut last = None;
@@ -1407,9 +1385,10 @@ mod tests {
 
     #[test]
     fn delete_and_recreate() {
-        let dir = tmpdir("delete");
+        let tmp = tmpdir("delete");
+        let dir = tmp.path();
         let store =
-            Store::open(&dir, Arc::new(ManualClock::new(5)), StoreConfig::default()).unwrap();
+            Store::open(dir, Arc::new(ManualClock::new(5)), StoreConfig::default()).unwrap();
         let s = create(&store, "cam", 1);
         let arn = s.meta().arn;
         assert!(matches!(
