@@ -703,8 +703,7 @@ impl ShardLog {
             let mut now_allocated = allocated.max(len);
             if !buf.is_empty() {
                 // Zeros ahead of the data, written and synced with it.
-                let ahead = self.preallocate_to(len, allocated);
-                if ahead > allocated.max(len) {
+                if let Some(ahead) = self.preallocate_to(len, allocated) {
                     buf.resize(buf.len() + (ahead - len) as usize, 0);
                     now_allocated = ahead;
                 }
@@ -745,20 +744,21 @@ impl ShardLog {
         Ok(end)
     }
 
-    /// Where a segment whose data will end at `len`, with `allocated`
-    /// bytes written so far, should have zeros up to: unchanged while the
-    /// data fits, else past the data by the segment's size so far (at
-    /// least [`MIN_PREALLOCATE`], at most [`MAX_PREALLOCATE`]), never past
-    /// the segment's size. An `fdatasync` of blocks the file already has
-    /// flushes the data alone; one that grows the file also commits its
-    /// new size and blocks through the filesystem's journal, which halves
-    /// the syncs a disk manages per second (measured on ext4).
-    fn preallocate_to(&self, len: u64, allocated: u64) -> u64 {
+    /// Where zeros should be written up to, past data that will end at
+    /// `len` in a segment with `allocated` bytes written so far: `None`
+    /// while the data fits (or the segment is full), else past the data by
+    /// the segment's size so far (at least [`MIN_PREALLOCATE`], at most
+    /// [`MAX_PREALLOCATE`]), never past the segment's size. An `fdatasync`
+    /// of blocks the file already has flushes the data alone; one that
+    /// grows the file also commits its new size and blocks through the
+    /// filesystem's journal, which about halves the syncs a disk manages
+    /// per second (measured on ext4).
+    fn preallocate_to(&self, len: u64, allocated: u64) -> Option<u64> {
         if len <= allocated {
-            return allocated;
+            return None;
         }
         let step = len.clamp(MIN_PREALLOCATE, MAX_PREALLOCATE);
-        (len + step).min(self.segment_bytes).max(len)
+        Some((len + step).min(self.segment_bytes)).filter(|&ahead| ahead > len)
     }
 
     /// Position the next record written gets.
