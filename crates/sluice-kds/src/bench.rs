@@ -619,12 +619,23 @@ fn disk_write_sync(dir: &Path, chunk: usize, seconds: f64) -> Result<(f64, f64)>
     ))
 }
 
-/// Bytes on disk of a batch of one record of (c) and (e) with a 9-character
-/// partition key (`pk-` and 6 digits): 16 of batch header, 20 of payload
-/// header, 7 of record lengths, the key and 100 of data. The baseline
-/// measured before the appends writes this many per record; the one after,
-/// the mean the appends wrote.
-const ONE_RECORD_BATCH_BYTES: usize = 16 + 20 + 7 + 9 + 100;
+/// How far apart one producer's record numbers of (c) and (e) are (so no
+/// two producers share a number).
+const PRODUCER_STRIDE: usize = 1_000_003;
+
+/// Bytes on disk of a batch of one record of (c) and (e), as the segment
+/// encoder lays it out, for a producer's 1,000th record (keys grow with the
+/// record number). The baseline measured before the appends writes this
+/// many per record; the one after, the mean the appends wrote.
+fn one_record_batch_bytes() -> usize {
+    let entry = bench_entry(1_000 * PRODUCER_STRIDE);
+    let record = crate::segment::StoredRecord {
+        partition_key: entry.partition_key,
+        explicit_hash_key: entry.explicit_hash_key,
+        data: entry.data,
+    };
+    crate::segment::encode_batch(0, 0, &[record]).len()
+}
 
 /// The `i`-th record of producer-numbered entries of (c) and (e).
 fn bench_entry(i: usize) -> PutEntry {
@@ -649,7 +660,7 @@ fn append_from_threads(kds: &Kds, stream: &str, opts: &BenchOptions) -> Result<u
                 while !stop.load(Ordering::Relaxed) {
                     kds.put_record(&stream, bench_entry(i))?;
                     appended.fetch_add(1, Ordering::Relaxed);
-                    i += 1_000_003;
+                    i += PRODUCER_STRIDE;
                 }
                 Ok(())
             })
@@ -684,7 +695,7 @@ fn append_from_tasks(kds: &Kds, stream: &str, opts: &BenchOptions) -> Result<u64
                     while !stop.load(Ordering::Relaxed) {
                         kds.put_record_async(&stream, bench_entry(i)).await?;
                         appended.fetch_add(1, Ordering::Relaxed);
-                        i += 1_000_003;
+                        i += PRODUCER_STRIDE;
                     }
                     Ok::<(), KdsError>(())
                 })
@@ -716,7 +727,7 @@ fn bench_c(bench: Bench, opts: &BenchOptions, base: &Path) -> Result<Figure> {
     // mean is the baseline.
     let baseline_secs = (opts.seconds / 4.0).max(0.5);
     let chunk = |record_bytes: usize| record_bytes * opts.producers;
-    let before = disk_write_sync(dir.path(), chunk(ONE_RECORD_BATCH_BYTES), baseline_secs)?;
+    let before = disk_write_sync(dir.path(), chunk(one_record_batch_bytes()), baseline_secs)?;
     let kds = Kds::open(&log_dir, KdsOptions::default(), Arc::new(SystemClock))?;
     create_active(&kds, stream, opts.shards)?;
     let start = Instant::now();
