@@ -4,7 +4,7 @@
 # test_kds_js.cjs) against the example server, in cleartext and TLS on one
 # port; then the conformance suite (tests/clients/conformance/run.py: AWS's
 # exact answers per operation) against `sluice kds serve`, twice started:
-# with no delays, and with 500 ms create/delete/update delays for the
+# with no delays, and with 1500 ms create/delete/update delays for the
 # CREATING / DELETING / UPDATING states. Run from the repository root.
 # Prints "N passed, M failed" last.
 set -euo pipefail
@@ -65,7 +65,7 @@ CONF_PORT=$(free_port)
 PIDS+=($!)
 CONF_DELAYED_PORT=$(free_port)
 "$SLUICE" kds serve --listen "127.0.0.1:$CONF_DELAYED_PORT" --data-dir "$WORK/data-conformance-delayed" \
-    --create-delay-ms 500 --delete-delay-ms 500 --update-delay-ms 500 \
+    --create-delay-ms 1500 --delete-delay-ms 1500 --update-delay-ms 1500 \
     2>"$WORK/server-conformance-delayed.log" &
 PIDS+=($!)
 wait_port "$PORT"

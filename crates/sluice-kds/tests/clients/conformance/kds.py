@@ -52,11 +52,11 @@ def configure(endpoint, delayed_endpoint=None):
 
 
 def delayed():
-    """The endpoint of the server started with 500 ms create/delete/update delays."""
+    """The endpoint of the server started with 1500 ms create/delete/update delays."""
     if not DELAYED_ENDPOINT:
         raise AssertionError(
             "needs the delayed server (--delayed-endpoint / KDS_DELAYED_ENDPOINT, "
-            "a server started with --create-delay-ms 500 --delete-delay-ms 500 --update-delay-ms 500)")
+            "a server started with --create-delay-ms 1500 --delete-delay-ms 1500 --update-delay-ms 1500)")
     return DELAYED_ENDPOINT
 
 

@@ -3,8 +3,9 @@
     run.py --endpoint http://127.0.0.1:PORT --delayed-endpoint http://127.0.0.1:PORT2 [-k SUBSTRING]
 
 (or KDS_ENDPOINT / KDS_DELAYED_ENDPOINT). The delayed endpoint is a server
-started with --create-delay-ms 500 --delete-delay-ms 500 --update-delay-ms
-500, for the tests that watch CREATING / DELETING / UPDATING; without it
+started with --create-delay-ms 1500 --delete-delay-ms 1500 --update-delay-ms
+1500, for the tests that watch CREATING / DELETING / UPDATING (long enough
+that a loaded machine still makes its checks inside the state); without it
 those tests fail (nothing is skipped).
 
 Imports every test_*.py beside this file and runs each test_* function,
