@@ -10,7 +10,7 @@
 //! Workload W2 (`--mode w2`): W1's rows, a sliding window per k,
 //! `COUNT(*)`, `SUM(v)`, `MAX(v)` `OVER (PARTITION BY k RANGE INTERVAL ..
 //! PRECEDING)`, engine-only, with a 1-minute and with a 1-hour window
-//! (the speed must not fall as the window grows), three runs of each,
+//! (the speed must not fall as the window grows), five runs of each,
 //! interleaved, each window's figure their median.
 //!
 //! Workload W3 (`--mode reference`): a 1M-row reference table (CSV, id,
@@ -278,7 +278,7 @@ const W3_JOIN_TARGET: f64 = 5e6;
 const W3_LOAD_TARGET_MS: f64 = 2000.0;
 
 /// Runs of each W2 window; the figure is their median.
-const W2_RUNS: usize = 3;
+const W2_RUNS: usize = 5;
 
 /// W2 at 1 minute and 1 hour, [`W2_RUNS`] times each, interleaved (a slow
 /// moment of the machine then falls on both windows, not on one), each

@@ -8,6 +8,11 @@
 //! oldest ones: reading both ahead, for every partition of the batch in
 //! one loop, lets those cache misses overlap instead of stalling the
 //! partitions one after another.
+//!
+//! It also keeps a copy of its oldest value beside the buffer
+//! ([`Circular::front`]): whether a window's oldest row leaves is then
+//! decided without reading the buffer's head, which in a long window that
+//! is still filling is a cache miss for nothing.
 
 /// A first-in first-out buffer of plain values, oldest first.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +23,8 @@ pub(super) struct Circular<T> {
     head: usize,
     /// Values held.
     len: usize,
+    /// A copy of the oldest value while `len > 0`.
+    oldest: T,
 }
 
 impl<T: Copy + Default> Circular<T> {
@@ -26,6 +33,7 @@ impl<T: Copy + Default> Circular<T> {
             buf: Vec::new(),
             head: 0,
             len: 0,
+            oldest: T::default(),
         }
     }
 
@@ -58,17 +66,20 @@ impl<T: Copy + Default> Circular<T> {
         self.buf[self.slot(i)]
     }
 
+    /// The oldest value, from the copy kept beside the buffer (no read
+    /// of the buffer's head).
     pub(super) fn front(&self) -> Option<T> {
-        self.get(0)
+        (self.len > 0).then_some(self.oldest)
     }
 
-    /// Makes room for `need` values, keeping the order.
+    /// Makes room for `need` values, keeping the order: the values are
+    /// rotated in place to start the buffer (value `i` to slot `i`, whether
+    /// or not the buffer is full), then the buffer is lengthened: one
+    /// `realloc`, a block copy at worst, not a copy value by value.
     fn grow(&mut self, need: usize) {
         let cap = need.next_power_of_two().max(8);
-        let mut buf = Vec::with_capacity(cap);
-        buf.extend(self.iter());
-        buf.resize(cap, T::default());
-        self.buf = buf;
+        self.buf.rotate_left(self.head);
+        self.buf.resize(cap, T::default());
         self.head = 0;
     }
 
@@ -78,6 +89,9 @@ impl<T: Copy + Default> Circular<T> {
         }
         let s = self.slot(self.len);
         self.buf[s] = v;
+        if self.len == 0 {
+            self.oldest = v;
+        }
         self.len += 1;
     }
 
@@ -86,10 +100,14 @@ impl<T: Copy + Default> Circular<T> {
         if need > self.buf.len() {
             self.grow(need);
         }
+        let was_empty = self.len == 0;
         for v in values {
             let s = self.slot(self.len);
             self.buf[s] = v;
             self.len += 1;
+        }
+        if was_empty && self.len > 0 {
+            self.oldest = self.buf[self.head];
         }
     }
 
@@ -98,6 +116,9 @@ impl<T: Copy + Default> Circular<T> {
         let n = n.min(self.len);
         self.head = if self.buf.is_empty() { 0 } else { self.slot(n) };
         self.len -= n;
+        if n > 0 && self.len > 0 {
+            self.oldest = self.buf[self.head];
+        }
     }
 
     pub(super) fn clear(&mut self) {
