@@ -18,6 +18,9 @@ use super::{repo, sluice, temp_dir};
 struct Server {
     child: Child,
     addr: String,
+    /// What the server writes to stderr after its address line, whole once
+    /// it exits (the thread echoes it to the test's stderr too).
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Server {
@@ -45,12 +48,17 @@ impl Server {
         }
         let addr = addr.unwrap_or_else(|| panic!("no address in: {seen}"));
         // Keep draining stderr so the server never blocks on it.
-        std::thread::spawn(move || {
+        let stderr = std::thread::spawn(move || {
             let mut rest = String::new();
             let _ = stderr.read_to_string(&mut rest);
             eprint!("{rest}");
+            seen + &rest
         });
-        Server { child, addr }
+        Server {
+            child,
+            addr,
+            stderr: Some(stderr),
+        }
     }
 
     /// One HTTP/1.1 request (`headers`: lines ending in CRLF, besides
@@ -145,7 +153,15 @@ impl Server {
             .unwrap();
         assert!(killed.success());
         let status = self.child.wait().unwrap();
-        assert!(status.success(), "sluice serve exited with {status}");
+        let stderr = self
+            .stderr
+            .take()
+            .map(|t| t.join().unwrap_or_default())
+            .unwrap_or_default();
+        assert!(
+            status.success(),
+            "sluice serve exited with {status}; its stderr:\n{stderr}"
+        );
     }
 }
 
