@@ -27,7 +27,10 @@
 //! checkpoint whose parent has one (or whose ancestor has), and every shard
 //! found after opening, is read from `TRIM_HORIZON`. Any other shard starts
 //! as [`ReaderStart`] says; with [`ReaderStart::Latest`], shards already
-//! closed at open are skipped (and checkpointed as finished).
+//! closed at open are skipped (and checkpointed as finished), and the open
+//! shards' iterators are taken at open: the head is where each shard stood
+//! when the reader opened, and a reader stopped before its first read
+//! checkpoints that start.
 //!
 //! # Delivery
 //!
@@ -501,7 +504,36 @@ impl StreamReader {
             pending_error: None,
         };
         reader.add_at_open(listing, start);
+        reader.take_latest_iterators().await?;
         Ok(reader)
+    }
+
+    /// Takes the iterators of the shards that start at the head
+    /// ([`ReaderStart::Latest`]) now, at open: the head is where the stream
+    /// stood when the reader opened, records put after that are read, and a
+    /// reader stopped before its first read still checkpoints where it
+    /// started (a restart from the checkpoint does not read older records).
+    async fn take_latest_iterators(&mut self) -> Result<()> {
+        let at_head: Vec<String> = self
+            .shards
+            .iter()
+            .filter(|(_, s)| {
+                s.start == IteratorStart::Latest && s.iterator.is_none() && !s.finished
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in at_head {
+            let taken_ms = self.clock.now_ms();
+            let it = self
+                .backend
+                .iterator(&self.stream, &id, IteratorStart::Latest)
+                .await?;
+            if let Some(shard) = self.shards.get_mut(&id) {
+                shard.iterator = Some(it);
+                shard.latest_taken_ms = Some(taken_ms);
+            }
+        }
+        Ok(())
     }
 
     /// Adds the shards listed at open, deciding where each starts.
@@ -1174,6 +1206,32 @@ mod tests {
             f.store().get("s", SHARD0),
             Some(ShardCheckpoint::After(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_start_at_the_head_stopped_before_its_first_read_resumes_from_its_start() {
+        let f = fixture(KdsOptions::default());
+        f.kds.create_stream("s", Some(2)).unwrap();
+        f.put("s", 0..5);
+        f.clock.advance(1_000);
+        // Started at the head (NOW) and stopped at once, before any read.
+        let mut a = f.reader(ReaderStart::Latest, Some(f.store())).await;
+        f.put("s", 5..7);
+        a.commit().unwrap();
+        drop(a);
+        for shard in [SHARD0, "shardId-000000000001"] {
+            assert!(
+                matches!(f.store().get("s", shard), Some(ShardCheckpoint::Since(_))),
+                "{shard}"
+            );
+        }
+        f.clock.advance(1_000);
+        f.put("s", 7..9);
+        // LAST_STOPPED_POINT: what came after the start, nothing older.
+        let mut b = f.reader(ReaderStart::TrimHorizon, Some(f.store())).await;
+        let mut got = values(&read(&mut b, 4, 100).await);
+        got.sort_unstable();
+        assert_eq!(got, vec![5, 6, 7, 8]);
     }
 
     #[tokio::test]
