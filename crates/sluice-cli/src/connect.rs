@@ -209,8 +209,13 @@ pub fn run_from_kinesis(
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = Arc::clone(&stop);
+        // Registered here, not when the task first runs.
+        let shutdown = {
+            let _in = runtime.enter();
+            crate::serve::shutdown_signal()
+        };
         runtime.spawn(async move {
-            crate::serve::shutdown_signal().await;
+            shutdown.await;
             stop.store(true, Ordering::SeqCst);
         });
     }
@@ -955,9 +960,22 @@ impl Connected {
 /// The checkpoint file's "shard" of a video stream: one position each.
 const VIDEO_CHECKPOINT_KEY: &str = "fragments";
 
+/// The checkpoint file's "shard" of when a run started at NOW began
+/// (server time), under the input's video stream or, for `*`,
+/// [`ALL_VIDEO_STREAMS`].
+const VIDEO_START_KEY: &str = "started";
+
+/// The checkpoint file's stream name for a `*` input's NOW start (`*` is
+/// not a checkpoint name; this entry's key keeps it apart from a stream of
+/// the same name, whose positions are under [`VIDEO_CHECKPOINT_KEY`]).
+const ALL_VIDEO_STREAMS: &str = "all";
+
 /// A GetMedia follower of `v` (remote), from its starting position: NOW,
 /// TRIM_HORIZON (the earliest fragment kept), or LAST_STOPPED_POINT (after
-/// the checkpointed fragment of each stream; the earliest without one).
+/// the checkpointed fragment of each stream; for a stream with none, from
+/// when the last run started, if that run started at NOW, else the
+/// earliest). A run started at NOW records when it started at once, so a
+/// run stopped before it read anything still resumes from there.
 fn follow_video(
     v: &VideoLocation,
     ckpt_dir: &Path,
@@ -980,6 +998,22 @@ fn follow_video(
             .with_context(|| format!("removing {}", ckpt_path.display()))?;
     }
     let checkpoints = CheckpointStore::open(&ckpt_path)?;
+    let start_name = if v.name == "*" {
+        ALL_VIDEO_STREAMS
+    } else {
+        v.name.as_str()
+    };
+    if v.starting_position == StartingPosition::Now {
+        checkpoints
+            .save(
+                start_name,
+                [(
+                    VIDEO_START_KEY.to_string(),
+                    ShardCheckpoint::Since(services.clock.now_ms()),
+                )],
+            )
+            .with_context(|| format!("checkpointing input {input}"))?;
+    }
     let mut options = sluice_video::follow::FollowOptions::new(endpoint);
     options.wait_for_stream = !drain;
     options.signer = crate::video::signer_for(sluice_kds::Credentials::from_env(), region);
@@ -992,8 +1026,14 @@ fn follow_video(
     if v.starting_position == StartingPosition::LastStoppedPoint {
         // Every stream's checkpoint, whichever streams `*` finds.
         for (name, key, c) in checkpoints.entries() {
-            if let (VIDEO_CHECKPOINT_KEY, ShardCheckpoint::After(token)) = (key.as_str(), c) {
-                options.resume.insert(name, token);
+            match (key.as_str(), c) {
+                (VIDEO_CHECKPOINT_KEY, ShardCheckpoint::After(token)) => {
+                    options.resume.insert(name, token);
+                }
+                (VIDEO_START_KEY, ShardCheckpoint::Since(ms)) if name == start_name => {
+                    options.start = sluice_video::follow::FollowStart::Since(ms);
+                }
+                _ => {}
             }
         }
     }

@@ -331,21 +331,25 @@ async fn define_delivery_streams(api: &FirehoseApi, file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
+/// Registers for SIGTERM and SIGINT now and resolves on either, even one
+/// that comes before the future is first polled. Call it in the runtime
+/// before announcing the address: until then the default action applies,
+/// and a SIGTERM ends the process at once, unsuccessfully.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
@@ -365,6 +369,7 @@ pub fn kds_serve(args: ServerArgs) -> Result<ExitCode> {
     let kds = open_kds(&args.data_dir, args.kds_options(), Arc::new(SystemClock))?;
     let rt = runtime()?;
     rt.block_on(async move {
+        let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -379,7 +384,7 @@ pub fn kds_serve(args: ServerArgs) -> Result<ExitCode> {
                 ..ApiOptions::default()
             },
         );
-        sluice_kds::serve_api(listener, api, tls, shutdown_signal()).await;
+        sluice_kds::serve_api(listener, api, tls, shutdown).await;
         eprintln!("sluice: stopped");
         anyhow::Ok(ExitCode::SUCCESS)
     })
@@ -648,6 +653,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         clock,
     };
     let result = rt.block_on(async {
+        let shutdown = shutdown_signal();
         let listener = tokio::net::TcpListener::bind(&server.listen)
             .await
             .with_context(|| format!("listening on {}", server.listen))?;
@@ -670,7 +676,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             let router = router.clone();
             async move { router.route(req).await }
         };
-        sluice_kds::serve_with(listener, handler, tls, shutdown_signal()).await;
+        sluice_kds::serve_with(listener, handler, tls, shutdown).await;
         video_retention.abort();
         kds_retention.abort();
         if let Some(s) = sampler {

@@ -1111,6 +1111,26 @@ file   = "health.jsonl"
     let health = read("health.jsonl");
     assert_eq!(fragments(&health), 4, "{health:?}");
 
+    // A run started at NOW that reads nothing (drained at once), then one
+    // more fragment: the next LAST_STOPPED_POINT run reads that fragment
+    // alone, from where the NOW run started, not the stream from its
+    // oldest fragment.
+    let toml = std::fs::read_to_string(app.join("app.toml")).unwrap();
+    std::fs::write(
+        app.join("app.toml"),
+        toml.replace("endpoint", "starting_position = \"NOW\"\nendpoint"),
+    )
+    .unwrap();
+    run_drained(&[app.as_os_str()], &data);
+    assert_eq!(fragments(&read("health.jsonl")), 4);
+    let mut later = header_with(&[1], 33_333_333, Some((1280, 720)));
+    later.extend(cluster_of(40_000, 60, 33, |i| vec![i as u8; 2000]));
+    video_put(&server, "lobby-cam", &later, start);
+    std::fs::write(app.join("app.toml"), &toml).unwrap();
+    run_drained(&[app.as_os_str()], &data);
+    let health = read("health.jsonl");
+    assert_eq!(fragments(&health), 5, "{health:?}");
+
     // A stream that is not there: a --drain run fails with AWS's error.
     let toml = std::fs::read_to_string(app.join("app.toml"))
         .unwrap()
@@ -1551,6 +1571,16 @@ fn console_api_runs_an_app_from_the_editor_and_streams_its_rows() {
     let server = Server::start(&d.join("off"), &["--console", "off"]);
     assert_ne!(server.console("GET", "/console/api/overview", None).0, 200);
     server.stop();
+}
+
+#[test]
+fn sigterm_right_after_the_address_line_stops_the_server_cleanly() {
+    // The signal handlers are in place before the address is printed; a
+    // SIGTERM before them ended the process with the signal's default.
+    let d = temp_dir("sigterm-at-start");
+    for i in 0..5 {
+        Server::start(&d.join(format!("data-{i}")), &[]).stop();
+    }
 }
 
 #[test]

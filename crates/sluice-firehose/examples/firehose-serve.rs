@@ -48,8 +48,10 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
-    println!("listening on {}", listener.local_addr()?);
+    // Registered before the address is printed: a SIGTERM right after it
+    // still stops the server cleanly.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    println!("listening on {}", listener.local_addr()?);
     loop {
         tokio::select! {
             accepted = listener.accept() => {

@@ -44,20 +44,23 @@ struct Args {
     update_delay_ms: i64,
 }
 
-async fn shutdown_signal() {
+/// Registers for SIGTERM and SIGINT now (before the address is printed)
+/// and resolves on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
@@ -95,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
     for (stream, shard, reason) in kds.stopped_shards() {
         eprintln!("sluice-kds: stream {stream} shard {shard} is stopped: {reason}");
     }
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -109,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
             },
         ),
         tls,
-        shutdown_signal(),
+        shutdown,
     )
     .await;
     eprintln!("sluice-kds: stopped");

@@ -41,9 +41,11 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(&listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
-    println!("listening on {}", listener.local_addr()?);
+    // Registered before the address is printed: a SIGTERM right after it
+    // still stops the server cleanly.
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    println!("listening on {}", listener.local_addr()?);
     server::serve(api, listener, async move {
         tokio::select! {
             _ = term.recv() => {}

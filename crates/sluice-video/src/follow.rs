@@ -56,6 +56,11 @@ pub enum FollowStart {
     Now,
     /// The oldest fragment kept (`EARLIEST`).
     Earliest,
+    /// Fragments the server received from this time on, ms since the
+    /// epoch (GetMedia at `SERVER_TIMESTAMP`, the fragment then under way
+    /// skipped): where a follower started at `NOW` stood, for a stream it
+    /// had read nothing of yet.
+    Since(i64),
     /// After the fragment of this continuation token (a fragment number).
     After(String),
 }
@@ -436,6 +441,10 @@ async fn get_media(
     let selector = match (&pos.token, start) {
         (Some(t), _) => json!({"StartSelectorType": "CONTINUATION_TOKEN", "ContinuationToken": t}),
         (None, FollowStart::Earliest) => json!({"StartSelectorType": "EARLIEST"}),
+        (None, FollowStart::Since(ms)) => json!({
+            "StartSelectorType": "SERVER_TIMESTAMP",
+            "StartTimestamp": *ms as f64 / 1000.0,
+        }),
         (None, _) => json!({"StartSelectorType": "NOW"}),
     };
     let resp = data
@@ -472,6 +481,13 @@ async fn get_media(
         for f in events.drain(..) {
             shared.set_at_head(stream, false);
             pos.token = Some(f.continuation_token.clone());
+            // SERVER_TIMESTAMP starts at the fragment the server was taking
+            // in at that moment; a start at a moment is what came after it.
+            if let FollowStart::Since(ms) = start
+                && f.event.server_ms < *ms
+            {
+                continue;
+            }
             if shared.tx.send(Ok(f)).await.is_err() {
                 return Ok(());
             }
