@@ -212,7 +212,7 @@ pub fn run_from_kinesis(
         // Registered here, not when the task first runs.
         let shutdown = {
             let _in = runtime.enter();
-            crate::serve::shutdown_signal()
+            sluice_kds::shutdown_signal()
         };
         runtime.spawn(async move {
             shutdown.await;

@@ -331,29 +331,6 @@ async fn define_delivery_streams(api: &FirehoseApi, file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Registers for SIGTERM and SIGINT now and resolves on either, even one
-/// that comes before the future is first polled. Call it in the runtime
-/// before announcing the address: until then the default action applies,
-/// and a SIGTERM ends the process at once, unsuccessfully.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    async move {
-        match (term, int) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -369,7 +346,7 @@ pub fn kds_serve(args: ServerArgs) -> Result<ExitCode> {
     let kds = open_kds(&args.data_dir, args.kds_options(), Arc::new(SystemClock))?;
     let rt = runtime()?;
     rt.block_on(async move {
-        let shutdown = shutdown_signal();
+        let shutdown = sluice_kds::shutdown_signal();
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
@@ -653,7 +630,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         clock,
     };
     let result = rt.block_on(async {
-        let shutdown = shutdown_signal();
+        let shutdown = sluice_kds::shutdown_signal();
         let listener = tokio::net::TcpListener::bind(&server.listen)
             .await
             .with_context(|| format!("listening on {}", server.listen))?;

@@ -44,27 +44,6 @@ struct Args {
     update_delay_ms: i64,
 }
 
-/// Registers for SIGTERM and SIGINT now (before the address is printed)
-/// and resolves on either.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    async move {
-        match (term, int) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -98,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
     for (stream, shard, reason) in kds.stopped_shards() {
         eprintln!("sluice-kds: stream {stream} shard {shard} is stopped: {reason}");
     }
-    let shutdown = shutdown_signal();
+    let shutdown = sluice_kds::shutdown_signal();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

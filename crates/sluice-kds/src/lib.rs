@@ -55,4 +55,4 @@ pub use kds::{
     ShardDescription, ShardFilter, ShardIterator, StreamDescription, StreamTraffic,
 };
 pub use reader::{ReadRecord, ReaderOptions, ReaderSource, ReaderStart, ShardShare, StreamReader};
-pub use server::{load_tls_config, serve, serve_api, serve_with, spawn_retention};
+pub use server::{load_tls_config, serve, serve_api, serve_with, shutdown_signal, spawn_retention};

@@ -523,15 +523,7 @@ impl StreamReader {
             .map(|(id, _)| id.clone())
             .collect();
         for id in at_head {
-            let taken_ms = self.clock.now_ms();
-            let it = self
-                .backend
-                .iterator(&self.stream, &id, IteratorStart::Latest)
-                .await?;
-            if let Some(shard) = self.shards.get_mut(&id) {
-                shard.iterator = Some(it);
-                shard.latest_taken_ms = Some(taken_ms);
-            }
+            self.iterator(&id).await?;
         }
         Ok(())
     }
@@ -777,28 +769,32 @@ impl StreamReader {
 
     /// One GetRecords on a shard, taking an iterator first if needed.
     async fn read_shard(&mut self, id: &str, limit: usize) -> Result<Page> {
+        let it = self.iterator(id).await?;
+        self.backend.get_records(id, &it, limit).await
+    }
+
+    /// The shard's iterator, taken at its resume position when it has none
+    /// (a start at the head also records when the head was taken).
+    async fn iterator(&mut self, id: &str) -> Result<Iter> {
         let Some(shard) = self.shards.get(id) else {
             return Err(KdsError::invalid(format!(
                 "unknown shard {id} (internal error)"
             )));
         };
-        let it = match &shard.iterator {
-            Some(it) => it.clone(),
-            None => {
-                let at = shard.resume_at();
-                let taken_ms = self.clock.now_ms();
-                let it = self.backend.iterator(&self.stream, id, at.clone()).await?;
-                if let Some(shard) = self.shards.get_mut(id) {
-                    // Safe if cancelled: the iterator is at the resume position.
-                    shard.iterator = Some(it.clone());
-                    if at == IteratorStart::Latest {
-                        shard.latest_taken_ms = Some(taken_ms);
-                    }
-                }
-                it
+        if let Some(it) = &shard.iterator {
+            return Ok(it.clone());
+        }
+        let at = shard.resume_at();
+        let taken_ms = self.clock.now_ms();
+        let it = self.backend.iterator(&self.stream, id, at.clone()).await?;
+        if let Some(shard) = self.shards.get_mut(id) {
+            // Safe if cancelled: the iterator is at the resume position.
+            shard.iterator = Some(it.clone());
+            if at == IteratorStart::Latest {
+                shard.latest_taken_ms = Some(taken_ms);
             }
-        };
-        self.backend.get_records(id, &it, limit).await
+        }
+        Ok(it)
     }
 
     /// Handles a failed read of a shard; returns the error if it is fatal.

@@ -88,6 +88,30 @@ pub fn spawn_retention(kds: Kds) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Registers for SIGTERM and SIGINT now and resolves on either, even one
+/// that comes before the future is first polled. Call it in the runtime
+/// before announcing the address (then hand it to [`serve_with`] or
+/// [`serve_api`]): until then the default action applies,
+/// and a SIGTERM ends the process at once, unsuccessfully.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+}
+
 /// The generic serving loop: answers every request on `listener` with
 /// `handler` until `shutdown` completes.
 ///
