@@ -489,7 +489,6 @@ impl DeliveryStream {
         let mut ids = Vec::with_capacity(plain.len() + routed.len());
         let mut groups: Vec<Arc<Group>> = Vec::new();
         let mut sealed_any = false;
-        let writing = self.inner.commit.writing();
         let mut st = self.state();
         let sealed_before = st.sealed.len();
         if !plain.is_empty() {
@@ -554,7 +553,6 @@ impl DeliveryStream {
             sealed_any = true;
         }
         drop(st);
-        drop(writing);
         // Acknowledge only once every write of this call is synced (its
         // writes may span two groups when a sync began between them).
         for group in &groups {
