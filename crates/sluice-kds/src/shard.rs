@@ -151,7 +151,7 @@ const MIN_PREALLOCATE: u64 = 64 << 10;
 /// producers it just acknowledged to hand in again: a commit delay (waiting
 /// for them, woken by the last to arrive, for at most half a commit's time)
 /// put more records in each `fdatasync` but left the disk idle meanwhile. In
-/// alternating runs of `sluice bench kds` without it, (c) went from about
+/// alternating runs of the `kds-bench` example without it, (c) went from about
 /// 115,000–119,000 to 138,000–142,000 records/s and (e) from 130,000–142,000
 /// to 155,000–160,000; (b) and (d) were unchanged.
 ///
